@@ -1,0 +1,148 @@
+//! The `ztp` command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ztp_certs::{KeyAlgorithm, SerialPlacement};
+
+/// Zero-touch provisioning server for network devices (RFC 8572).
+#[derive(Debug, Parser)]
+#[command(name = "ztp", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log more (-v: debug, -vv: trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The log level the flags ask for.
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bootstrap server.
+    Serve(ServeArgs),
+    /// Make and inspect certificates: a development PKI, device IDevIDs.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+/// `ztp serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory for the database and the generated development PKI.
+    #[arg(long, env = "ZTP_DATA_DIR", default_value = "ztp-data")]
+    pub data_dir: PathBuf,
+}
+
+/// `ztp pki …`.
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create a complete development PKI in DIR: manufacturer root and IDevID CAs, voucher,
+    /// license and TLS signers, a sample customer's owner CA and signer, sample devices.
+    Init(PkiInitArgs),
+    /// Issue one more device IDevID from the IDevID CA of a PKI directory.
+    IssueDevice(IssueDeviceArgs),
+    /// Print the subject, issuer, device identity, validity and SHA-256 fingerprint of each
+    /// certificate in a PEM or DER file.
+    Show {
+        /// The certificate file.
+        file: PathBuf,
+    },
+}
+
+/// `ztp pki init`.
+#[derive(Debug, Args)]
+pub struct PkiInitArgs {
+    /// The directory to create (must not already hold a PKI).
+    pub dir: PathBuf,
+    /// The manufacturer's organization name.
+    #[arg(long, default_value = "ztp Development Manufacturer")]
+    pub manufacturer: String,
+    /// The sample customer's name.
+    #[arg(long, default_value = "example-customer")]
+    pub customer: String,
+    /// How many sample devices (serials SN-0001, SN-0002, …).
+    #[arg(long, default_value_t = 3)]
+    pub devices: u32,
+    /// The sample devices' model.
+    #[arg(long, default_value = "uCPE-100")]
+    pub model: String,
+    /// DNS names and IP addresses of the server's TLS certificate.
+    #[arg(long = "server-name", default_values_t = ["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])]
+    pub server_names: Vec<String>,
+}
+
+/// `ztp pki issue-device`.
+#[derive(Debug, Args)]
+pub struct IssueDeviceArgs {
+    /// The PKI directory made by `ztp pki init`.
+    #[arg(long, default_value = "pki")]
+    pub pki: PathBuf,
+    /// The device serial number.
+    #[arg(long)]
+    pub serial: String,
+    /// The device model (product id).
+    #[arg(long)]
+    pub model: String,
+    /// The device key type.
+    #[arg(long, default_value_t = KeyAlgorithm::EcdsaP256, value_parser = parse_key_algorithm)]
+    pub key_type: KeyAlgorithm,
+    /// Where the subject carries the serial.
+    #[arg(long, value_enum, default_value_t = Placement::SerialNumber)]
+    pub placement: Placement,
+    /// Leave out the subjectAltName hardwareModuleName (RFC 4108).
+    #[arg(long)]
+    pub no_hardware_module_name: bool,
+}
+
+/// Where an IDevID's subject carries the serial.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Placement {
+    /// serialNumber=<serial>
+    SerialNumber,
+    /// serialNumber=PID:<model> SN:<serial> (Cisco SUDI style)
+    Udi,
+    /// CN=<serial> only
+    CommonName,
+}
+
+impl From<Placement> for SerialPlacement {
+    fn from(p: Placement) -> Self {
+        match p {
+            Placement::SerialNumber => Self::SerialNumber,
+            Placement::Udi => Self::Udi,
+            Placement::CommonName => Self::CommonName,
+        }
+    }
+}
+
+fn parse_key_algorithm(s: &str) -> Result<KeyAlgorithm, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<_> = KeyAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+        format!("unknown key type {s:?}; use one of {}", names.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,16 @@
+//! What each subcommand does.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub mod pki;
+pub mod serve;
+
+/// Runs the subcommand `cli` names.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Pki(command) => pki::run(command).map(|()| ExitCode::SUCCESS),
+    }
+}

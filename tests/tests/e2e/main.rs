@@ -1,0 +1,33 @@
+//! End-to-end tests: the real `ztp` binary and ztp's artifacts checked by independent tools.
+//! One test binary with a module per capability, so there is one link step.
+
+mod cms_interop;
+mod pki_cli;
+mod voucher_interop;
+
+use std::path::Path;
+
+use ztp_certs::dev_pki::{self, layout};
+use ztp_certs::{Cert, Signer, SigningKey};
+use ztp_tests::{success, ztp};
+
+/// A development PKI made by the real `ztp pki init`.
+fn dev_pki(dir: &Path) {
+    success(ztp([Path::new("pki"), Path::new("init"), dir]));
+}
+
+/// Loads a signer (key + chain) from a PKI directory.
+fn signer(pki: &Path, cert: &str, key: &str) -> Signer {
+    let chain = Cert::chain_from_pem(&dev_pki::read(&pki.join(cert)).unwrap()).unwrap();
+    let key = SigningKey::from_pem(&dev_pki::read(&pki.join(key)).unwrap()).unwrap();
+    Signer::new(key, chain).unwrap()
+}
+
+/// The first certificate of a PEM file in a PKI directory.
+fn cert(pki: &Path, path: &str) -> Cert {
+    Cert::from_pem(&dev_pki::read(&pki.join(path)).unwrap()).unwrap()
+}
+
+fn masa(pki: &Path) -> Signer {
+    signer(pki, layout::MASA, layout::MASA_KEY)
+}
