@@ -36,6 +36,20 @@ pub enum Command {
     /// Make and inspect certificates: a development PKI, device IDevIDs.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Encode bootstrap server URIs as the value of DHCPv4 option 143 / DHCPv6 option 136, or
+    /// decode such a value, and print configuration lines for common DHCP servers.
+    DhcpOption(DhcpOptionArgs),
+}
+
+/// `ztp dhcp-option`.
+#[derive(Debug, Args)]
+pub struct DhcpOptionArgs {
+    /// Bootstrap server URIs, `https://host[:port]` without a path.
+    #[arg(required_unless_present = "decode", conflicts_with = "decode")]
+    pub uris: Vec<String>,
+    /// Decode this option value (hex octets, colons optional) instead.
+    #[arg(long, value_name = "HEX")]
+    pub decode: Option<String>,
 }
 
 /// `ztp serve`.

@@ -3,11 +3,18 @@
 //! owner's NMS learns of it over SFTP, and its node-locked licenses travel with the answer.
 //!
 //! # Layout
+//! - [`agent`]: the reference device agent; [`agent::verify`] holds the checks of RFC 8572 §5.4.
+//! - [`artifacts`]: the signed artifacts of a bootstrap response (conveyed information, owner
+//!   certificate, ownership voucher).
 //! - [`cli`]: the command line (clap), one enum variant per subcommand.
 //! - [`commands`]: what each subcommand does; `pki` wraps the `ztp-certs` crate.
+//! - [`dhcp`]: DHCP option 143/136 values (RFC 8572 §8), encoded and decoded.
 //! - [`telemetry`]: structured logs (tracing).
 #![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod artifacts;
 pub mod cli;
 pub mod commands;
+pub mod dhcp;
 pub mod telemetry;

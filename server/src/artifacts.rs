@@ -1,0 +1,116 @@
+//! The signed artifacts of a bootstrap response (RFC 8572 §3): conveyed information, the owner
+//! certificate bag and the ownership voucher. Pure functions over keys and documents.
+
+use const_oid::ObjectIdentifier;
+use time::{Duration, OffsetDateTime};
+use ztp_certs::{Cert, CmsError, PkiError, Serial, Signer, Voucher, VoucherError, cms, oid};
+use ztp_yang::{ConveyedInformation, Document, Encoding, Nonce, ValidationError};
+
+/// Building an artifact failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArtifactError {
+    /// The conveyed information breaks a rule of its YANG module.
+    #[error("conveyed information is invalid: {0}")]
+    Invalid(#[from] ValidationError),
+    /// CMS could not be built.
+    #[error(transparent)]
+    Cms(#[from] CmsError),
+    /// The voucher could not be built.
+    #[error(transparent)]
+    Voucher(#[from] VoucherError),
+    /// The owner's credentials are inconsistent.
+    #[error("owner credentials: {0}")]
+    Owner(#[from] PkiError),
+}
+
+/// An owner's signing material: the CA that vouchers pin, the signer of conveyed information,
+/// and the owner-certificate bag (built once: it does not change per request).
+#[derive(Debug)]
+pub struct OwnerCredentials {
+    ca: Cert,
+    signer: Signer,
+    owner_certificate: Vec<u8>,
+}
+
+impl OwnerCredentials {
+    /// Pairs the owner's CA with its signer, whose chain must lead to that CA.
+    pub fn new(ca: Cert, signer: Signer) -> Result<Self, ArtifactError> {
+        let policy = cms::TrustPolicy {
+            anchors: std::slice::from_ref(&ca),
+            extra_certificates: signer.chain(),
+            at: OffsetDateTime::now_utc(),
+        };
+        cms::verify_certificate(signer.cert(), &policy)?;
+        // The bag holds the owner certificate and its chain up to and including the pinned
+        // domain certificate, which RFC 8572 §3.2 allows and Cisco IOS-XE's recipe includes.
+        let mut bag: Vec<Cert> = signer.chain().to_vec();
+        if !bag.contains(&ca) {
+            bag.push(ca.clone());
+        }
+        let owner_certificate = cms::certificates_only(&bag)?;
+        Ok(Self {
+            ca,
+            signer,
+            owner_certificate,
+        })
+    }
+
+    /// The owner CA: the voucher's pinned-domain-cert.
+    pub fn ca(&self) -> &Cert {
+        &self.ca
+    }
+
+    /// The signer of conveyed information.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The `owner-certificate` artifact: a certificates-only CMS.
+    pub fn owner_certificate(&self) -> &[u8] {
+        &self.owner_certificate
+    }
+}
+
+/// The CMS content type of conveyed information in `encoding`.
+pub fn conveyed_content_type(encoding: Encoding) -> ObjectIdentifier {
+    match encoding {
+        Encoding::Xml => oid::ID_CT_SZTP_CONVEYED_INFO_XML,
+        Encoding::Json => oid::ID_CT_SZTP_CONVEYED_INFO_JSON,
+    }
+}
+
+/// The `conveyed-information` artifact: `info` encoded in `encoding`, signed by `signer`, or
+/// unsigned when there is none.
+pub fn conveyed_information(
+    info: &ConveyedInformation,
+    encoding: Encoding,
+    signer: Option<&Signer>,
+) -> Result<Vec<u8>, ArtifactError> {
+    let content = info.encode_checked(encoding)?;
+    let content_type = conveyed_content_type(encoding);
+    Ok(match signer {
+        Some(signer) => cms::sign(content_type, content.as_bytes(), signer)?,
+        None => cms::unsigned(content_type, content.as_bytes())?,
+    })
+}
+
+/// The `ownership-voucher` artifact for `serial`, pinning the owner's CA, signed by the MASA:
+/// valid for `validity` from `now`, or bound to the device's `nonce` instead when it sent one.
+pub fn ownership_voucher(
+    masa: &Signer,
+    serial: &Serial,
+    owner_ca: &Cert,
+    now: OffsetDateTime,
+    validity: Duration,
+    nonce: Option<&Nonce>,
+) -> Result<Vec<u8>, ArtifactError> {
+    let voucher = Voucher::new(
+        serial.as_str(),
+        owner_ca,
+        now,
+        now + validity,
+        nonce.map(Nonce::as_bytes),
+    );
+    Ok(voucher.sign(masa)?)
+}
