@@ -95,3 +95,40 @@ pub fn yang_modules_dir() -> PathBuf {
 pub fn yang_shadow_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../yang/tests/shadow")
 }
+
+/// `openssl cms -verify` of a DER SignedData against `ca_file`, writing the content to `out`.
+/// OpenSSL is an independent implementation: ztp's CMS is checked by it, not by itself.
+pub fn openssl_cms_verify(cms: &Path, ca_file: &Path, out: &Path) -> Output {
+    tool(
+        "openssl",
+        [
+            "cms".as_ref(),
+            "-verify".as_ref(),
+            "-inform".as_ref(),
+            "DER".as_ref(),
+            "-binary".as_ref(),
+            "-in".as_ref(),
+            cms.as_os_str(),
+            "-CAfile".as_ref(),
+            ca_file.as_os_str(),
+            "-out".as_ref(),
+            out.as_os_str(),
+        ],
+    )
+}
+
+/// `openssl cms -cmsout -print` of a DER CMS structure: its parse, as text.
+pub fn openssl_cms_print(cms: &Path) -> String {
+    success(tool(
+        "openssl",
+        [
+            "cms".as_ref(),
+            "-cmsout".as_ref(),
+            "-print".as_ref(),
+            "-inform".as_ref(),
+            "DER".as_ref(),
+            "-in".as_ref(),
+            cms.as_os_str(),
+        ],
+    ))
+}

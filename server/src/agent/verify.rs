@@ -303,14 +303,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_owner_certificate_that_does_not_match_the_voucher_is_refused() {
-        let w = world();
-        let mut out = signed(&w, "SN-1", Encoding::Json, None);
+    /// A genuine response whose conveyed information an intruder re-signed.
+    fn resigned_by_intruder(w: &World) -> (GetBootstrappingDataOutput, OwnerCredentials) {
+        let mut out = signed(w, "SN-1", Encoding::Json, None);
         let intruder = owner_credentials("Intruder");
         out.conveyed_information =
             artifacts::conveyed_information(&redirect(), Encoding::Json, Some(intruder.signer()))
                 .unwrap();
+        (out, intruder)
+    }
+
+    #[test]
+    fn an_owner_certificate_that_does_not_match_the_voucher_is_refused() {
+        let w = world();
+        let (mut out, intruder) = resigned_by_intruder(&w);
         if let Some(o) = &mut out.ownership {
             o.owner_certificate = intruder.owner_certificate().to_vec();
         }
@@ -321,11 +327,7 @@ mod tests {
     #[test]
     fn conveyed_information_signed_by_another_key_is_refused() {
         let w = world();
-        let mut out = signed(&w, "SN-1", Encoding::Json, None);
-        let intruder = owner_credentials("Intruder");
-        out.conveyed_information =
-            artifacts::conveyed_information(&redirect(), Encoding::Json, Some(intruder.signer()))
-                .unwrap();
+        let (out, _) = resigned_by_intruder(&w);
         let err = check(&w, &out, "SN-1", None).unwrap_err();
         assert!(matches!(err, RefusedResponse::Signature(_)), "{err}");
     }

@@ -7,12 +7,10 @@ use std::path::Path;
 use time::OffsetDateTime;
 use ztp_certs::cms::{self, TrustPolicy};
 use ztp_certs::oid;
-use ztp_tests::{success, temp_dir, tool};
+use ztp_tests::{openssl_cms_print, openssl_cms_verify, success, temp_dir, tool};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, Encoding, RedirectInformation};
 
-use super::{cert, dev_pki, signer};
-
-const OWNER: &str = "customers/example-customer";
+use super::{OWNER, cert, dev_pki, owner_signer};
 
 fn redirect(pki: &Path) -> ConveyedInformation {
     let owner_ca = cert(pki, &format!("{OWNER}/owner-ca.pem"));
@@ -24,36 +22,12 @@ fn redirect(pki: &Path) -> ConveyedInformation {
     })
 }
 
-fn openssl_verify(cms_file: &Path, ca: &Path, out: &Path) -> std::process::Output {
-    let p = |p: &Path| p.display().to_string();
-    tool(
-        "openssl",
-        [
-            "cms",
-            "-verify",
-            "-inform",
-            "DER",
-            "-binary",
-            "-in",
-            &p(cms_file),
-            "-CAfile",
-            &p(ca),
-            "-out",
-            &p(out),
-        ],
-    )
-}
-
 #[test]
 fn signed_conveyed_information_verifies_in_openssl_and_fails_when_tampered() {
     let dir = temp_dir();
     let pki = dir.path();
     dev_pki(pki);
-    let owner = signer(
-        pki,
-        &format!("{OWNER}/owner-signing.pem"),
-        &format!("{OWNER}/owner-signing.key"),
-    );
+    let owner = owner_signer(pki);
     let owner_ca = pki.join(format!("{OWNER}/owner-ca.pem"));
     for (encoding, content_type) in [
         (Encoding::Xml, oid::ID_CT_SZTP_CONVEYED_INFO_XML),
@@ -64,24 +38,13 @@ fn signed_conveyed_information_verifies_in_openssl_and_fails_when_tampered() {
         let (signed, out) = (pki.join("conveyed.cms"), pki.join("conveyed.out"));
         fs::write(&signed, &der).unwrap();
 
-        success(openssl_verify(&signed, &owner_ca, &out));
+        success(openssl_cms_verify(&signed, &owner_ca, &out));
         assert_eq!(
             fs::read(&out).unwrap(),
             document.as_bytes(),
             "{encoding:?}: content changed"
         );
-        let printed = success(tool(
-            "openssl",
-            [
-                "cms",
-                "-cmsout",
-                "-print",
-                "-inform",
-                "DER",
-                "-in",
-                &signed.display().to_string(),
-            ],
-        ));
+        let printed = openssl_cms_print(&signed);
         assert!(
             printed.contains(&content_type.to_string()),
             "{encoding:?}: {printed}"
@@ -95,7 +58,7 @@ fn signed_conveyed_information_verifies_in_openssl_and_fails_when_tampered() {
         let mut tampered = der.clone();
         tampered[at + document.len() / 2] ^= 0x01;
         fs::write(&signed, &tampered).unwrap();
-        let refused = openssl_verify(&signed, &owner_ca, &out);
+        let refused = openssl_cms_verify(&signed, &owner_ca, &out);
         assert!(
             !refused.status.success(),
             "{encoding:?}: tampered CMS verified"
@@ -157,11 +120,7 @@ fn owner_certificate_bags_read_in_openssl() {
     let dir = temp_dir();
     let pki = dir.path();
     dev_pki(pki);
-    let owner = signer(
-        pki,
-        &format!("{OWNER}/owner-signing.pem"),
-        &format!("{OWNER}/owner-signing.key"),
-    );
+    let owner = owner_signer(pki);
     let owner_ca = cert(pki, &format!("{OWNER}/owner-ca.pem"));
     let bag = cms::certificates_only(&[owner.cert().clone(), owner_ca]).unwrap();
     let file = pki.join("owner-certificate.cms");

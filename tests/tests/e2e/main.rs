@@ -29,6 +29,18 @@ fn cert(pki: &Path, path: &str) -> Cert {
     Cert::from_pem(&dev_pki::read(&pki.join(path)).unwrap()).unwrap()
 }
 
+/// The sample customer's directory in a development PKI.
+const OWNER: &str = "customers/example-customer";
+
+/// The sample customer's owner signing key and certificate.
+fn owner_signer(pki: &Path) -> Signer {
+    signer(
+        pki,
+        &format!("{OWNER}/owner-signing.pem"),
+        &format!("{OWNER}/owner-signing.key"),
+    )
+}
+
 fn masa(pki: &Path) -> Signer {
     signer(pki, layout::MASA, layout::MASA_KEY)
 }

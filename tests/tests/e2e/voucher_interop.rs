@@ -5,7 +5,7 @@ use std::fs;
 use time::{Duration, OffsetDateTime};
 use ztp_certs::Voucher;
 use ztp_certs::dev_pki::layout;
-use ztp_tests::{success, temp_dir, tool};
+use ztp_tests::{openssl_cms_print, openssl_cms_verify, success, temp_dir, tool};
 
 use super::{cert, dev_pki, masa};
 
@@ -21,37 +21,10 @@ fn a_voucher_verifies_with_openssl_and_carries_the_device_serial() {
     fs::write(&cms, &der).unwrap();
     let out = dir.path().join("voucher.json");
     let anchor = dir.path().join(layout::ROOT_CA);
-    let path = |p: &std::path::Path| p.display().to_string();
-    success(tool(
-        "openssl",
-        [
-            "cms",
-            "-verify",
-            "-inform",
-            "DER",
-            "-binary",
-            "-in",
-            &path(&cms),
-            "-CAfile",
-            &path(&anchor),
-            "-out",
-            &path(&out),
-        ],
-    ));
+    success(openssl_cms_verify(&cms, &anchor, &out));
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
     assert_eq!(json["ietf-voucher:voucher"]["serial-number"], "SN-0001");
-    let printed = success(tool(
-        "openssl",
-        [
-            "cms",
-            "-cmsout",
-            "-print",
-            "-inform",
-            "DER",
-            "-in",
-            &path(&cms),
-        ],
-    ));
+    let printed = openssl_cms_print(&cms);
     assert!(
         printed.contains("1.2.840.113549.1.9.16.1.40"),
         "eContentType: {printed}"
@@ -60,22 +33,7 @@ fn a_voucher_verifies_with_openssl_and_carries_the_device_serial() {
     // Against another manufacturer's anchor, OpenSSL refuses it.
     let other = temp_dir();
     dev_pki(other.path());
-    let refused = tool(
-        "openssl",
-        [
-            "cms",
-            "-verify",
-            "-inform",
-            "DER",
-            "-binary",
-            "-in",
-            &path(&cms),
-            "-CAfile",
-            &path(&other.path().join(layout::ROOT_CA)),
-            "-out",
-            "/dev/null",
-        ],
-    );
+    let refused = openssl_cms_verify(&cms, &other.path().join(layout::ROOT_CA), &out);
     assert!(!refused.status.success());
 }
 
