@@ -259,7 +259,7 @@ impl Writer {
             key_path,
             &key.to_pem(),
             true,
-            &format!("private key of the {what}"),
+            &format!("private key for {cert_path}"),
         )
     }
 
