@@ -229,7 +229,9 @@ impl FromStr for Fingerprint {
     }
 }
 
-pub(crate) fn colon_hex(bytes: &[u8]) -> String {
+/// Octets as lower-case hex pairs separated by colons, as OpenSSL, ISC dhcpd and dnsmasq write
+/// them.
+pub fn colon_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02x}"))

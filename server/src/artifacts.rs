@@ -3,7 +3,7 @@
 
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
-use ztp_certs::{Cert, CmsError, PkiError, Serial, Signer, Voucher, VoucherError, cms, oid};
+use ztp_certs::{Cert, CmsError, Serial, Signer, Voucher, VoucherError, cms, oid};
 use ztp_yang::{ConveyedInformation, Document, Encoding, Nonce, ValidationError};
 
 /// Building an artifact failed.
@@ -19,9 +19,6 @@ pub enum ArtifactError {
     /// The voucher could not be built.
     #[error(transparent)]
     Voucher(#[from] VoucherError),
-    /// The owner's credentials are inconsistent.
-    #[error("owner credentials: {0}")]
-    Owner(#[from] PkiError),
 }
 
 /// An owner's signing material: the CA that vouchers pin, the signer of conveyed information,

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+pub use ztp_certs::cert::colon_hex;
+
 /// DHCPv4 option code of `OPTION_V4_SZTP_REDIRECT`.
 pub const V4_CODE: u8 = 143;
 /// DHCPv6 option code of `OPTION_V6_SZTP_REDIRECT`.
@@ -158,15 +160,6 @@ pub fn frame_v6(value: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(value.len().min(u16::MAX as usize) as u16).to_be_bytes());
     out.extend_from_slice(value);
     out
-}
-
-/// Octets as colon-separated hex, the form ISC dhcpd and dnsmasq take.
-pub fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Parses hex octets, with or without `:` or whitespace between them.
