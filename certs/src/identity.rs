@@ -91,11 +91,13 @@ impl fmt::Display for ProductId {
 }
 
 /// Where in a device certificate the serial number is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SerialSource {
     /// The subject's X.520 `serialNumber` attribute (802.1AR's recommendation), either a bare
     /// serial or a UDI `PID:<product> SN:<serial>`.
     #[default]
+    #[serde(rename = "serial-number")]
     SubjectSerialNumber,
     /// The subject's common name.
     CommonName,

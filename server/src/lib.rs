@@ -16,5 +16,8 @@ pub mod agent;
 pub mod artifacts;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod dhcp;
+pub mod domain;
+pub mod store;
 pub mod telemetry;

@@ -1,0 +1,329 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `ZTP_*` environment
+//! variables (`__` separates sections: `ZTP_DEVICE_API__LISTEN=0.0.0.0:443`), then command-line
+//! flags. Relative paths are relative to the data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use ztp_certs::SerialSource;
+
+/// The environment variable prefix.
+pub const ENV_PREFIX: &str = "ZTP_";
+
+/// Loading the configuration failed.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+/// Everything `ztp serve` can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the SQLite database, the admin token and the development PKI.
+    pub data_dir: PathBuf,
+    /// The device-facing RESTCONF listener.
+    pub device_api: DeviceApiConfig,
+    /// The administration listener.
+    pub admin_api: AdminApiConfig,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// The manufacturer's PKI: IDevID trust, CRLs, voucher signing.
+    pub manufacturer: ManufacturerConfig,
+    /// The development PKI.
+    pub dev_pki: DevPkiConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("ztp-data"),
+            device_api: DeviceApiConfig::default(),
+            admin_api: AdminApiConfig::default(),
+            database: DatabaseConfig::default(),
+            manufacturer: ManufacturerConfig::default(),
+            dev_pki: DevPkiConfig::default(),
+        }
+    }
+}
+
+/// `[device_api]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceApiConfig {
+    /// Address and port of the HTTPS listener devices call.
+    pub listen: SocketAddr,
+    /// The server's TLS certificate chain (PEM).
+    pub tls_certificate: PathBuf,
+    /// The server's TLS key (PEM, PKCS#8).
+    pub tls_key: PathBuf,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers) accepted, in bytes.
+    pub max_header_bytes: usize,
+    /// Time allowed for the TLS handshake, for the request head and for the body, in seconds.
+    pub read_timeout_secs: u64,
+    /// Requests handled at once; more get 503 with Retry-After.
+    pub max_concurrent_requests: usize,
+    /// The Retry-After value of a 503, in seconds.
+    pub retry_after_secs: u64,
+}
+
+impl Default for DeviceApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            tls_certificate: PathBuf::from("pki/server/tls.pem"),
+            tls_key: PathBuf::from("pki/server/tls.key"),
+            max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            read_timeout_secs: 10,
+            max_concurrent_requests: 512,
+            retry_after_secs: 5,
+        }
+    }
+}
+
+impl DeviceApiConfig {
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout_secs)
+    }
+}
+
+/// `[admin_api]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminApiConfig {
+    /// Address and port of the administration listener (plain HTTP: keep it on loopback or
+    /// behind a TLS-terminating proxy).
+    pub listen: SocketAddr,
+    /// The file holding the bearer token, created on first start.
+    pub token_file: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for AdminApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            token_file: PathBuf::from("admin-token"),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A sqlx database URL; default `sqlite://<data_dir>/ztp.sqlite`.
+    pub url: Option<String>,
+    /// Connections in the pool.
+    pub max_connections: Option<u32>,
+}
+
+/// `[manufacturer]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManufacturerConfig {
+    /// Trust anchors (PEM) that device IDevID certificates must chain to.
+    pub trust_anchors: Vec<PathBuf>,
+    /// Intermediate CA certificates (PEM), for devices that present only their leaf.
+    pub intermediates: Vec<PathBuf>,
+    /// CRLs (PEM or DER) of the IDevID CAs; re-read when they change.
+    pub crls: Vec<PathBuf>,
+    /// How often to look for changed CRL files, in seconds.
+    pub crl_refresh_secs: u64,
+    /// Where device certificates carry the serial number.
+    pub serial_source: SerialSource,
+    /// The voucher-signing (MASA) certificate chain (PEM).
+    pub masa_certificate: PathBuf,
+    /// The voucher-signing key (PEM).
+    pub masa_key: PathBuf,
+    /// Lifetime of vouchers issued without a nonce, in days.
+    pub voucher_validity_days: u32,
+}
+
+impl Default for ManufacturerConfig {
+    fn default() -> Self {
+        Self {
+            trust_anchors: vec![PathBuf::from("pki/manufacturer/root-ca.pem")],
+            intermediates: vec![PathBuf::from("pki/manufacturer/idevid-ca.pem")],
+            crls: vec![PathBuf::from("pki/manufacturer/idevid-ca.crl.pem")],
+            crl_refresh_secs: 30,
+            serial_source: SerialSource::SubjectSerialNumber,
+            masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
+            masa_key: PathBuf::from("pki/manufacturer/masa.key"),
+            voucher_validity_days: 30,
+        }
+    }
+}
+
+/// `[dev_pki]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevPkiConfig {
+    /// Generate a development PKI in `dir` when it holds none, and put its sample customer and
+    /// devices into an empty inventory. Switch off in production.
+    pub enabled: bool,
+    /// Where the development PKI lives.
+    pub dir: PathBuf,
+}
+
+impl Default for DevPkiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: PathBuf::from("pki"),
+        }
+    }
+}
+
+/// Values from the command line, which win over everything else.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_listen: Option<SocketAddr>,
+    /// `--admin-listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (TOML) when given, then `ZTP_*` environment variables, then
+    /// `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(env_provider());
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(listen) = overrides.device_listen {
+            figment = figment.merge(Serialized::default("device_api.listen", listen));
+        }
+        if let Some(listen) = overrides.admin_listen {
+            figment = figment.merge(Serialized::default("admin_api.listen", listen));
+        }
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// `path` resolved against the data directory (absolute paths stay as they are).
+    pub fn path(&self, path: &Path) -> PathBuf {
+        self.data_dir.join(path)
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ztp.sqlite").display()
+            ),
+        }
+    }
+}
+
+/// `ZTP_*` variables naming a configuration key. Other `ZTP_` variables (those the CLI client
+/// reads, such as `ZTP_ADMIN_TOKEN`) are not configuration and are left alone.
+fn env_provider() -> Env {
+    const KEYS: [&str; 6] = [
+        "DATA_DIR",
+        "DEVICE_API__",
+        "ADMIN_API__",
+        "DATABASE__",
+        "MANUFACTURER__",
+        "DEV_PKI__",
+    ];
+    Env::prefixed(ENV_PREFIX)
+        .filter(|key| {
+            let key = key.as_str().to_ascii_uppercase();
+            KEYS.iter()
+                .any(|k| key == *k || (k.ends_with("__") && key.starts_with(k)))
+        })
+        .split("__")
+}
+
+#[cfg(test)]
+// figment's test jail returns its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment_then_flags() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "ztp.toml",
+                r#"
+                    data_dir = "/var/lib/ztp"
+                    [device_api]
+                    listen = "127.0.0.1:9443"
+                    max_body_bytes = 1000
+                    [manufacturer]
+                    serial_source = "common-name"
+                "#,
+            )?;
+            jail.set_env("ZTP_DEVICE_API__MAX_BODY_BYTES", "2000");
+            jail.set_env("ZTP_ADMIN_TOKEN", "not configuration");
+            let overrides = Overrides {
+                admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..Overrides::default()
+            };
+            let config = Config::load(Some(Path::new("ztp.toml")), &overrides).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
+            assert_eq!(config.device_api.listen, "127.0.0.1:9443".parse().unwrap());
+            assert_eq!(config.device_api.max_body_bytes, 2000);
+            assert_eq!(config.admin_api.listen, "127.0.0.1:0".parse().unwrap());
+            assert_eq!(config.manufacturer.serial_source, SerialSource::CommonName);
+            assert_eq!(config.device_api.read_timeout_secs, 10, "untouched default");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_not_ignored() {
+        Jail::expect_with(|jail| {
+            jail.create_file("ztp.toml", "[device_api]\nlisten_port = 1\n")?;
+            let error = Config::load(Some(Path::new("ztp.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("listen_port"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn relative_paths_live_in_the_data_directory() {
+        let config = Config {
+            data_dir: PathBuf::from("/srv/ztp"),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.path(&config.device_api.tls_key),
+            PathBuf::from("/srv/ztp/pki/server/tls.key")
+        );
+        assert_eq!(
+            config.path(Path::new("/etc/ztp/ca.pem")),
+            PathBuf::from("/etc/ztp/ca.pem")
+        );
+        assert_eq!(
+            config.database_url(),
+            "sqlite:///srv/ztp/ztp.sqlite?mode=rwc"
+        );
+    }
+}

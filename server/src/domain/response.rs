@@ -1,0 +1,652 @@
+//! What a device gets: its owner's default answer or the first matching rule's, shaped by a
+//! response profile, because real devices differ (Cisco IOS-XE insists on signed JSON with
+//! voucher and owner certificate; the OPI agent rejects any field it does not know).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use ztp_yang::{
+    BootstrapServer, ConveyedInformation, Document, Encoding, OnboardingInformation,
+    RedirectInformation,
+};
+
+/// How a response is shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Signed unless the owner switched signing off (then unsigned only where RFC 8572 allows
+    /// it); conveyed information in the response's encoding; owner certificate and voucher
+    /// with signed data.
+    #[default]
+    Standard,
+    /// Always signed, conveyed information always JSON (id-ct-sztpConveyedInfoJSON), owner
+    /// certificate and voucher always present: what Cisco IOS-XE requires.
+    Strict,
+    /// Unsigned JSON conveyed information and nothing else, for agents that reject unknown
+    /// fields (the OPI agent); a device that asks for signed data still gets it signed.
+    Lenient,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Self; 3] = [Self::Standard, Self::Strict, Self::Lenient];
+
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Strict => "strict",
+            Self::Lenient => "lenient",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown profile {s:?}: use standard, strict or lenient"))
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A text pattern: the exact text, or a prefix followed by `*`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pattern(String);
+
+impl Pattern {
+    /// Whether `value` matches.
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        let Some(value) = value else {
+            return false;
+        };
+        match self.0.strip_suffix('*') {
+            Some(prefix) => value.starts_with(prefix),
+            None => value == self.0,
+        }
+    }
+}
+
+impl From<&str> for Pattern {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// When a rule applies: every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conditions {
+    /// The input's `hw-model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hw_model: Option<Pattern>,
+    /// The input's `os-name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_name: Option<Pattern>,
+    /// The input's `os-version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<Pattern>,
+    /// The networks the device's source address must be in (any of them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source: Vec<IpNet>,
+}
+
+impl Conditions {
+    /// Whether `request` meets every condition.
+    pub fn hold_for(&self, request: &Request<'_>) -> bool {
+        let text = |pattern: &Option<Pattern>, value: Option<&str>| {
+            pattern.as_ref().is_none_or(|p| p.matches(value))
+        };
+        text(&self.hw_model, request.hw_model)
+            && text(&self.os_name, request.os_name)
+            && text(&self.os_version, request.os_version)
+            && (self.source.is_empty() || self.source.iter().any(|n| n.contains(&request.source)))
+    }
+}
+
+/// One of an owner's ordered rules, as the admin API carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A name, unique per owner.
+    pub name: String,
+    /// When it applies.
+    #[serde(default)]
+    pub when: Conditions,
+    /// Redirect to these targets, by name, in this order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Vec<String>>,
+    /// Send this onboarding information instead, as RFC 7951 JSON
+    /// (`{"ietf-sztp-conveyed-info:onboarding-information": {…}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onboarding: Option<serde_json::Value>,
+    /// Shape the response with this profile instead of the owner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// Why a rule cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// Bad name.
+    #[error("rule name {0:?} must be 1 to 64 letters, digits, '.', '_' or '-'")]
+    Name(String),
+    /// Two rules share a name.
+    #[error("two rules are named {0:?}")]
+    DuplicateName(String),
+    /// Both redirect and onboarding.
+    #[error("rule {0:?} gives both redirect targets and onboarding information")]
+    Both(String),
+    /// An empty redirect list.
+    #[error("rule {0:?} redirects to no target")]
+    NoTargets(String),
+    /// A target that does not exist.
+    #[error("rule {rule:?} names redirect target {target:?}, which this customer does not have")]
+    UnknownTarget {
+        /// The rule.
+        rule: String,
+        /// The target.
+        target: String,
+    },
+    /// Onboarding information that is not valid.
+    #[error("rule {rule:?}: onboarding information: {reason}")]
+    Onboarding {
+        /// The rule.
+        rule: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Checks a name used in URLs and rules: 1 to 64 of `[A-Za-z0-9._-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !name.starts_with('.')
+}
+
+/// Parses onboarding information given as RFC 7951 JSON.
+pub fn parse_onboarding(json: &serde_json::Value) -> Result<OnboardingInformation, String> {
+    let text = json.to_string();
+    match ConveyedInformation::decode(Encoding::Json, text.as_bytes()) {
+        Ok(ConveyedInformation::Onboarding(info)) => Ok(info),
+        Ok(ConveyedInformation::Redirect(_)) => {
+            Err("expected onboarding-information, got redirect-information".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A redirect target: one bootstrap server an owner sends devices to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The name, unique per owner.
+    pub name: String,
+    /// Host name or IP address.
+    pub address: String,
+    /// TCP port.
+    pub port: u16,
+    /// The server's trust anchor as RFC 8572 carries it (a certificates-only CMS, DER).
+    pub trust_anchor: Option<Vec<u8>>,
+}
+
+impl Target {
+    fn bootstrap_server(&self) -> BootstrapServer {
+        BootstrapServer {
+            address: self.address.clone(),
+            port: self.port,
+            trust_anchor: self.trust_anchor.clone(),
+        }
+    }
+}
+
+/// What a rule sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Redirect(Vec<usize>),
+    Onboarding(OnboardingInformation),
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CompiledRule {
+    name: String,
+    when: Conditions,
+    answer: Answer,
+    profile: Option<Profile>,
+}
+
+/// An owner's whole response policy, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    profile: Profile,
+    sign: bool,
+    targets: Vec<Target>,
+    onboarding: Option<OnboardingInformation>,
+    rules: Vec<CompiledRule>,
+}
+
+/// The facts of a request that rules may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The input's `hw-model`.
+    pub hw_model: Option<&'a str>,
+    /// The input's `os-name`.
+    pub os_name: Option<&'a str>,
+    /// The input's `os-version`.
+    pub os_version: Option<&'a str>,
+    /// The device's source address.
+    pub source: IpAddr,
+    /// The input's `signed-data-preferred`.
+    pub signed_data_preferred: bool,
+}
+
+/// Why there is nothing to send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoResponse {
+    /// The owner has no redirect target and no onboarding information.
+    #[error("no redirect target or onboarding information is configured for this device's owner")]
+    NothingConfigured,
+}
+
+/// What a request gets: the conveyed information and how to wrap it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The rule that chose it, or `None` for the owner's default.
+    pub rule: Option<String>,
+    /// The conveyed information.
+    pub information: ConveyedInformation,
+    /// How to wrap it.
+    pub plan: Plan,
+}
+
+/// How a response is wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Plan {
+    /// The profile in force.
+    pub profile: Profile,
+    /// Sign the conveyed information (and send owner certificate and voucher).
+    pub signed: bool,
+    /// The encoding of the conveyed information.
+    pub conveyed_encoding: Encoding,
+    /// Whether fields beyond the RFC 8572 core (license bundle, reporting-level) may be sent.
+    pub extensions: bool,
+}
+
+impl Plan {
+    /// The wrapping `profile` asks for, given whether the owner signs, whether the device
+    /// prefers signed data and the response's encoding. A device that prefers signed data never
+    /// gets unsigned data.
+    pub fn new(
+        profile: Profile,
+        owner_signs: bool,
+        signed_data_preferred: bool,
+        response_encoding: Encoding,
+    ) -> Self {
+        let (signed, conveyed_encoding, extensions) = match profile {
+            Profile::Standard => (owner_signs, response_encoding, true),
+            Profile::Strict => (true, Encoding::Json, true),
+            Profile::Lenient => (false, Encoding::Json, false),
+        };
+        Self {
+            profile,
+            signed: signed || signed_data_preferred,
+            conveyed_encoding,
+            extensions,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks and assembles an owner's policy. `onboarding` is the owner's default onboarding
+    /// information (sent instead of redirecting when set).
+    pub fn new(
+        profile: Profile,
+        sign: bool,
+        targets: Vec<Target>,
+        onboarding: Option<OnboardingInformation>,
+        rules: &[Rule],
+    ) -> Result<Self, RuleError> {
+        let rules = compile(rules, &targets)?;
+        Ok(Self {
+            profile,
+            sign,
+            targets,
+            onboarding,
+            rules,
+        })
+    }
+
+    /// Chooses what `request` gets, encoded for a response in `response_encoding`.
+    pub fn choose(
+        &self,
+        request: &Request<'_>,
+        response_encoding: Encoding,
+    ) -> Result<Choice, NoResponse> {
+        let rule = self.rules.iter().find(|r| r.when.hold_for(request));
+        let answer = rule.map_or(&Answer::Default, |r| &r.answer);
+        let information = match answer {
+            Answer::Redirect(indices) => self.redirect(indices.iter().map(|&i| &self.targets[i])),
+            Answer::Onboarding(info) => Some(ConveyedInformation::Onboarding(info.clone())),
+            Answer::Default => match &self.onboarding {
+                Some(info) => Some(ConveyedInformation::Onboarding(info.clone())),
+                None => self.redirect(self.targets.iter()),
+            },
+        }
+        .ok_or(NoResponse::NothingConfigured)?;
+        let profile = rule.and_then(|r| r.profile).unwrap_or(self.profile);
+        Ok(Choice {
+            rule: rule.map(|r| r.name.clone()),
+            information,
+            plan: Plan::new(
+                profile,
+                self.sign,
+                request.signed_data_preferred,
+                response_encoding,
+            ),
+        })
+    }
+
+    fn redirect<'a>(
+        &self,
+        targets: impl Iterator<Item = &'a Target>,
+    ) -> Option<ConveyedInformation> {
+        let bootstrap_servers: Vec<_> = targets.map(Target::bootstrap_server).collect();
+        (!bootstrap_servers.is_empty()).then_some(ConveyedInformation::Redirect(
+            RedirectInformation { bootstrap_servers },
+        ))
+    }
+}
+
+fn compile(rules: &[Rule], targets: &[Target]) -> Result<Vec<CompiledRule>, RuleError> {
+    let mut compiled: Vec<CompiledRule> = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let name = rule.name.clone();
+        if !valid_name(&name) {
+            return Err(RuleError::Name(name));
+        }
+        if compiled.iter().any(|r| r.name == name) {
+            return Err(RuleError::DuplicateName(name));
+        }
+        let answer = match (&rule.redirect, &rule.onboarding) {
+            (Some(_), Some(_)) => return Err(RuleError::Both(name)),
+            (Some(names), None) if names.is_empty() => return Err(RuleError::NoTargets(name)),
+            (Some(names), None) => Answer::Redirect(
+                names
+                    .iter()
+                    .map(|target| {
+                        targets
+                            .iter()
+                            .position(|t| &t.name == target)
+                            .ok_or_else(|| RuleError::UnknownTarget {
+                                rule: name.clone(),
+                                target: target.clone(),
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            (None, Some(json)) => Answer::Onboarding(parse_onboarding(json).map_err(|reason| {
+                RuleError::Onboarding {
+                    rule: name.clone(),
+                    reason,
+                }
+            })?),
+            (None, None) => Answer::Default,
+        };
+        compiled.push(CompiledRule {
+            name,
+            when: rule.when.clone(),
+            answer,
+            profile: rule.profile,
+        });
+    }
+    Ok(compiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn target(name: &str) -> Target {
+        Target {
+            name: name.into(),
+            address: format!("{name}.example"),
+            port: 443,
+            trust_anchor: None,
+        }
+    }
+
+    fn request() -> Request<'static> {
+        Request {
+            hw_model: Some("uCPE-100"),
+            os_name: Some("VRP"),
+            os_version: Some("8.1.2"),
+            source: "192.0.2.10".parse().unwrap(),
+            signed_data_preferred: false,
+        }
+    }
+
+    fn rule(value: serde_json::Value) -> Rule {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn addresses(choice: &Choice) -> Vec<String> {
+        match &choice.information {
+            ConveyedInformation::Redirect(r) => r
+                .bootstrap_servers
+                .iter()
+                .map(|s| s.address.clone())
+                .collect(),
+            ConveyedInformation::Onboarding(_) => vec!["onboarding".into()],
+        }
+    }
+
+    #[test]
+    fn without_rules_every_target_in_order() {
+        let policy = Policy::new(
+            Profile::Standard,
+            true,
+            vec![target("a"), target("b")],
+            None,
+            &[],
+        )
+        .unwrap();
+        let choice = policy.choose(&request(), Encoding::Xml).unwrap();
+        assert_eq!(addresses(&choice), ["a.example", "b.example"]);
+        assert_eq!(choice.rule, None);
+        assert!(choice.plan.signed);
+        assert_eq!(choice.plan.conveyed_encoding, Encoding::Xml);
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins() {
+        // `os-name` is not a field (snake_case is): a typo must not silently match everything.
+        assert!(
+            serde_json::from_value::<Rule>(
+                json!({"name": "x", "when": {"os-name": "VRP"}, "redirect": ["a"]})
+            )
+            .is_err()
+        );
+        let rules = [
+            rule(json!({"name": "lab", "when": {"source": ["10.0.0.0/8"]}, "redirect": ["b"]})),
+            rule(
+                json!({"name": "vrp8", "when": {"os_name": "VRP", "os_version": "8.*"},
+                        "redirect": ["b", "a"], "profile": "strict"}),
+            ),
+        ];
+        let policy = Policy::new(
+            Profile::Standard,
+            true,
+            vec![target("a"), target("b")],
+            None,
+            &rules,
+        )
+        .unwrap();
+        let choice = policy.choose(&request(), Encoding::Xml).unwrap();
+        assert_eq!(choice.rule.as_deref(), Some("vrp8"));
+        assert_eq!(addresses(&choice), ["b.example", "a.example"]);
+        assert_eq!(choice.plan.profile, Profile::Strict);
+        assert_eq!(choice.plan.conveyed_encoding, Encoding::Json);
+
+        let lab = Request {
+            source: "10.1.2.3".parse().unwrap(),
+            ..request()
+        };
+        assert_eq!(
+            addresses(&policy.choose(&lab, Encoding::Json).unwrap()),
+            ["b.example"]
+        );
+        let other = Request {
+            os_version: Some("7.0"),
+            ..request()
+        };
+        let choice = policy.choose(&other, Encoding::Json).unwrap();
+        assert_eq!(choice.rule, None);
+        assert_eq!(addresses(&choice), ["a.example", "b.example"]);
+    }
+
+    #[test]
+    fn a_missing_leaf_does_not_match_a_pattern() {
+        let rules = [rule(
+            json!({"name": "m", "when": {"hw_model": "*"}, "redirect": ["b"]}),
+        )];
+        let policy = Policy::new(
+            Profile::Standard,
+            true,
+            vec![target("a"), target("b")],
+            None,
+            &rules,
+        )
+        .unwrap();
+        let anonymous = Request {
+            hw_model: None,
+            ..request()
+        };
+        assert_eq!(
+            policy.choose(&anonymous, Encoding::Json).unwrap().rule,
+            None
+        );
+    }
+
+    #[test]
+    fn onboarding_by_rule_or_by_default() {
+        let onboarding = json!({"ietf-sztp-conveyed-info:onboarding-information": {
+            "configuration-handling": "merge", "configuration": "aGVsbG8="}});
+        let rules = [rule(
+            json!({"name": "white-box", "when": {"os_name": "SONiC"},
+                                 "onboarding": onboarding}),
+        )];
+        let policy = Policy::new(Profile::Standard, true, vec![target("a")], None, &rules).unwrap();
+        let sonic = Request {
+            os_name: Some("SONiC"),
+            ..request()
+        };
+        assert_eq!(
+            addresses(&policy.choose(&sonic, Encoding::Json).unwrap()),
+            ["onboarding"]
+        );
+
+        let default = parse_onboarding(&onboarding).unwrap();
+        let policy = Policy::new(Profile::Standard, true, vec![], Some(default), &[]).unwrap();
+        assert_eq!(
+            addresses(&policy.choose(&request(), Encoding::Json).unwrap()),
+            ["onboarding"]
+        );
+    }
+
+    #[test]
+    fn nothing_configured_is_no_response() {
+        let policy = Policy::new(Profile::Standard, true, vec![], None, &[]).unwrap();
+        assert_eq!(
+            policy.choose(&request(), Encoding::Json),
+            Err(NoResponse::NothingConfigured)
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        let targets = vec![target("a")];
+        let check = |value| {
+            Policy::new(
+                Profile::Standard,
+                true,
+                targets.clone(),
+                None,
+                &[rule(value)],
+            )
+        };
+        assert_eq!(
+            check(json!({"name": "r", "redirect": ["nowhere"]})),
+            Err(RuleError::UnknownTarget {
+                rule: "r".into(),
+                target: "nowhere".into()
+            })
+        );
+        assert_eq!(
+            check(json!({"name": "r", "redirect": []})),
+            Err(RuleError::NoTargets("r".into()))
+        );
+        assert_eq!(
+            check(json!({"name": "../r"})),
+            Err(RuleError::Name("../r".into()))
+        );
+        assert!(matches!(
+            check(
+                json!({"name": "r", "onboarding": {"ietf-sztp-conveyed-info:onboarding-information": {"configuration": "!"}}})
+            ),
+            Err(RuleError::Onboarding { .. })
+        ));
+        let twice = [rule(json!({"name": "r"})), rule(json!({"name": "r"}))];
+        assert_eq!(
+            Policy::new(Profile::Standard, true, targets, None, &twice),
+            Err(RuleError::DuplicateName("r".into()))
+        );
+    }
+
+    #[test]
+    fn profiles_shape_the_response() {
+        let plan = |profile, sign, sdp| Plan::new(profile, sign, sdp, Encoding::Xml);
+        assert!(plan(Profile::Standard, true, false).signed);
+        assert!(!plan(Profile::Standard, false, false).signed);
+        assert!(
+            plan(Profile::Standard, false, true).signed,
+            "signed-data-preferred wins"
+        );
+        let strict = plan(Profile::Strict, false, false);
+        assert!(strict.signed);
+        assert_eq!(strict.conveyed_encoding, Encoding::Json);
+        let lenient = plan(Profile::Lenient, true, false);
+        assert!(!lenient.signed && !lenient.extensions);
+        assert_eq!(lenient.conveyed_encoding, Encoding::Json);
+        assert!(
+            plan(Profile::Lenient, true, true).signed,
+            "never unsigned when asked for signed"
+        );
+    }
+
+    #[test]
+    fn names_are_safe_tokens() {
+        for good in ["a", "nms-1", "lab_2.east"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", ".hidden", "a/b", "a b", &"x".repeat(65)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! A device's onboarding state: `shipped` when imported, `contacted` when it calls in,
+//! `redirected` or `onboarding` when it was answered, `completed` or `failed` when it says so.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ztp_yang::ProgressType;
+
+/// Where a device is in its onboarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceState {
+    /// Imported, never seen.
+    Shipped,
+    /// Called in and was authenticated, but has not been answered (yet).
+    Contacted,
+    /// Received redirect information.
+    Redirected,
+    /// Received onboarding information.
+    Onboarding,
+    /// Reported `bootstrap-complete`.
+    Completed,
+    /// Reported an error that ends its bootstrapping with this server.
+    Failed,
+}
+
+/// Something ztp learned about a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// It called get-bootstrapping-data with a valid certificate.
+    Contacted,
+    /// It was sent redirect information.
+    Redirected,
+    /// It was sent onboarding information.
+    Onboarded,
+    /// It reported progress.
+    Progress(ProgressType),
+}
+
+impl DeviceState {
+    /// Every state, in onboarding order.
+    pub const ALL: [Self; 6] = [
+        Self::Shipped,
+        Self::Contacted,
+        Self::Redirected,
+        Self::Onboarding,
+        Self::Completed,
+        Self::Failed,
+    ];
+
+    /// The state after `observation`. A device that calls in again starts a new round, whatever
+    /// happened before (it may have been reset to factory defaults); progress reports only
+    /// move it on when they end bootstrapping.
+    pub fn after(self, observation: Observation) -> Self {
+        match observation {
+            Observation::Contacted => Self::Contacted,
+            Observation::Redirected => Self::Redirected,
+            Observation::Onboarded => Self::Onboarding,
+            Observation::Progress(progress) if progress.is_complete() => Self::Completed,
+            Observation::Progress(progress) if progress.is_terminal() => Self::Failed,
+            Observation::Progress(_) => self,
+        }
+    }
+
+    /// The name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shipped => "shipped",
+            Self::Contacted => "contacted",
+            Self::Redirected => "redirected",
+            Self::Onboarding => "onboarding",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for DeviceState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown device state {s:?}"))
+    }
+}
+
+impl fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_round_from_shipped_to_completed() {
+        let state = DeviceState::Shipped
+            .after(Observation::Contacted)
+            .after(Observation::Redirected)
+            .after(Observation::Progress(ProgressType::BootstrapInitiated));
+        assert_eq!(state, DeviceState::Redirected);
+        assert_eq!(
+            state.after(Observation::Progress(ProgressType::BootstrapComplete)),
+            DeviceState::Completed
+        );
+    }
+
+    #[test]
+    fn terminal_errors_fail_and_warnings_do_not() {
+        let onboarding = DeviceState::Onboarding;
+        for progress in [ProgressType::ParsingError, ProgressType::BootstrapError] {
+            assert_eq!(
+                onboarding.after(Observation::Progress(progress)),
+                DeviceState::Failed
+            );
+        }
+        for progress in [ProgressType::ParsingWarning, ProgressType::Informational] {
+            assert_eq!(
+                onboarding.after(Observation::Progress(progress)),
+                onboarding
+            );
+        }
+    }
+
+    #[test]
+    fn calling_in_again_starts_a_new_round() {
+        for state in DeviceState::ALL {
+            assert_eq!(state.after(Observation::Contacted), DeviceState::Contacted);
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for state in DeviceState::ALL {
+            assert_eq!(state.as_str().parse::<DeviceState>(), Ok(state));
+        }
+        assert!("lost".parse::<DeviceState>().is_err());
+    }
+}

@@ -1,0 +1,361 @@
+//! The device inventory and each device's onboarding state.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, conflict, corrupt, now_ms};
+use crate::domain::state::{DeviceState, Observation};
+
+/// A device as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The serial number (key).
+    pub serial: String,
+    /// The hardware model (product id).
+    pub model: String,
+    /// The owner, if it has one yet.
+    pub customer: Option<String>,
+    /// The SHA-256 fingerprint (lowercase hex) its IDevID certificate must have, if pinned.
+    pub certificate_pin: Option<String>,
+    /// Onboarding state.
+    pub state: DeviceState,
+    /// When the state last changed (Unix ms).
+    pub state_changed_at: i64,
+    /// When it last called in (Unix ms).
+    pub last_contact_at: Option<i64>,
+    /// When it was imported (Unix ms).
+    pub created_at: i64,
+}
+
+/// A device to import.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    /// Serial number.
+    pub serial: String,
+    /// Model.
+    pub model: String,
+    /// Owner.
+    pub customer: Option<String>,
+    /// Certificate pin (lowercase hex SHA-256).
+    pub certificate_pin: Option<String>,
+}
+
+/// Changes to a device; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceUpdate {
+    /// New model.
+    pub model: Option<String>,
+    /// New owner.
+    pub customer: Option<Option<String>>,
+    /// New certificate pin.
+    pub certificate_pin: Option<Option<String>>,
+}
+
+/// The columns every query of this table reads (a macro: SQL must be a literal).
+macro_rules! device_columns {
+    () => {
+        "serial, model, customer, certificate_pin, state, state_changed_at, last_contact_at, created_at"
+    };
+}
+
+fn device(row: &AnyRow) -> Result<DeviceRecord, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(DeviceRecord {
+        serial: row.try_get("serial")?,
+        model: row.try_get("model")?,
+        customer: row.try_get("customer")?,
+        certificate_pin: row.try_get("certificate_pin")?,
+        state: state.parse().map_err(corrupt("device state"))?,
+        state_changed_at: row.try_get("state_changed_at")?,
+        last_contact_at: row.try_get("last_contact_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Imports a device (state `shipped`). Its customer must exist.
+    pub async fn insert_device(&self, new: &NewDevice) -> Result<DeviceRecord, StoreError> {
+        if let Some(customer) = &new.customer {
+            self.require_customer(customer).await?;
+        }
+        let now = now_ms();
+        let row = sqlx::query(concat!(
+            "INSERT INTO devices (serial, model, customer, certificate_pin, state, \
+             state_changed_at, created_at) VALUES ($1, $2, $3, $4, 'shipped', $5, $5) \
+             RETURNING ",
+            device_columns!()
+        ))
+        .bind(&new.serial)
+        .bind(&new.model)
+        .bind(&new.customer)
+        .bind(&new.certificate_pin)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(conflict("device", &new.serial))?;
+        device(&row)
+    }
+
+    /// The device with `serial`, if any.
+    pub async fn device(&self, serial: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices WHERE serial = $1"
+        ))
+        .bind(serial)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(device)
+        .transpose()
+    }
+
+    /// Devices by serial, optionally only one customer's, `limit` of them after `after`.
+    pub async fn devices(
+        &self,
+        customer: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeviceRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            " FROM devices \
+             WHERE ($1 IS NULL OR customer = $1) AND ($2 IS NULL OR serial > $2) \
+             ORDER BY serial LIMIT $3"
+        ))
+        .bind(customer)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(device)
+        .collect()
+    }
+
+    /// How many devices there are.
+    pub async fn device_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM devices")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Changes a device.
+    pub async fn update_device(
+        &self,
+        serial: &str,
+        update: &DeviceUpdate,
+    ) -> Result<DeviceRecord, StoreError> {
+        if let Some(Some(customer)) = &update.customer {
+            self.require_customer(customer).await?;
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE devices SET \
+               model = COALESCE($2, model), \
+               customer = CASE WHEN $3 THEN $4 ELSE customer END, \
+               certificate_pin = CASE WHEN $5 THEN $6 ELSE certificate_pin END \
+             WHERE serial = $1 RETURNING ",
+            device_columns!()
+        ))
+        .bind(serial)
+        .bind(&update.model)
+        .bind(update.customer.is_some())
+        .bind(update.customer.clone().flatten())
+        .bind(update.certificate_pin.is_some())
+        .bind(update.certificate_pin.clone().flatten())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "device",
+            key: serial.to_owned(),
+        })?;
+        device(&row)
+    }
+
+    /// Removes a device with its progress reports (its events stay: they are history).
+    pub async fn delete_device(&self, serial: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM progress_reports WHERE serial = $1")
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM devices WHERE serial = $1")
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound {
+                what: "device",
+                key: serial.to_owned(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records `observation` of a device and moves its state on; returns the new state.
+    pub async fn observe(
+        &self,
+        serial: &str,
+        observation: Observation,
+    ) -> Result<DeviceState, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let current: String = sqlx::query_scalar("SELECT state FROM devices WHERE serial = $1")
+            .bind(serial)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "device",
+                key: serial.to_owned(),
+            })?;
+        let current: DeviceState = current.parse().map_err(corrupt("device state"))?;
+        let next = current.after(observation);
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE devices SET state = $2, \
+               state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE $3 END, \
+               last_contact_at = $3 \
+             WHERE serial = $1",
+        )
+        .bind(serial)
+        .bind(next.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    async fn require_customer(&self, name: &str) -> Result<(), StoreError> {
+        match self.customer_revision(name).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound {
+                what: "customer",
+                key: name.to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ztp_yang::ProgressType;
+
+    use super::*;
+    use crate::store::testing::{new_customer, store};
+
+    fn new_device(serial: &str, customer: Option<&str>) -> NewDevice {
+        NewDevice {
+            serial: serial.into(),
+            model: "uCPE-100".into(),
+            customer: customer.map(Into::into),
+            certificate_pin: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn devices_belong_to_existing_customers() {
+        let (store, _dir) = store().await;
+        assert!(matches!(
+            store.insert_device(&new_device("SN-1", Some("acme"))).await,
+            Err(StoreError::NotFound {
+                what: "customer",
+                ..
+            })
+        ));
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        let device = store
+            .insert_device(&new_device("SN-1", Some("acme")))
+            .await
+            .unwrap();
+        assert_eq!(device.state, DeviceState::Shipped);
+        assert!(matches!(
+            store.insert_device(&new_device("SN-1", None)).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            store.delete_customer("acme").await,
+            Err(StoreError::InUse { .. })
+        ));
+
+        let moved = store
+            .update_device(
+                "SN-1",
+                &DeviceUpdate {
+                    customer: Some(None),
+                    certificate_pin: Some(Some("ab".repeat(32))),
+                    ..DeviceUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.customer, None);
+        assert_eq!(moved.model, "uCPE-100");
+        assert_eq!(moved.certificate_pin, Some("ab".repeat(32)));
+        store.delete_customer("acme").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn listing_pages_by_serial() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        for serial in ["SN-3", "SN-1", "SN-2"] {
+            store
+                .insert_device(&new_device(serial, Some("acme")))
+                .await
+                .unwrap();
+        }
+        store
+            .insert_device(&new_device("SN-9", None))
+            .await
+            .unwrap();
+        let serials = |devices: Vec<DeviceRecord>| -> Vec<String> {
+            devices.into_iter().map(|d| d.serial).collect()
+        };
+        assert_eq!(
+            serials(store.devices(Some("acme"), None, 2).await.unwrap()),
+            ["SN-1", "SN-2"]
+        );
+        assert_eq!(
+            serials(store.devices(Some("acme"), Some("SN-2"), 2).await.unwrap()),
+            ["SN-3"]
+        );
+        assert_eq!(store.devices(None, None, 10).await.unwrap().len(), 4);
+        assert_eq!(store.device_count().await.unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn observations_move_the_state() {
+        let (store, _dir) = store().await;
+        store
+            .insert_device(&new_device("SN-1", None))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.observe("SN-1", Observation::Contacted).await.unwrap(),
+            DeviceState::Contacted
+        );
+        assert_eq!(
+            store
+                .observe("SN-1", Observation::Redirected)
+                .await
+                .unwrap(),
+            DeviceState::Redirected
+        );
+        let done = Observation::Progress(ProgressType::BootstrapComplete);
+        assert_eq!(
+            store.observe("SN-1", done).await.unwrap(),
+            DeviceState::Completed
+        );
+        let device = store.device("SN-1").await.unwrap().unwrap();
+        assert_eq!(device.state, DeviceState::Completed);
+        assert!(device.last_contact_at.is_some());
+        assert!(matches!(
+            store.observe("SN-404", Observation::Contacted).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,336 @@
+//! What happened: bootstrap requests and refusals, progress reports, admin changes.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use ztp_yang::ReportProgressInput;
+
+use super::{Store, StoreError, corrupt, now_ms};
+
+/// What kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A device was sent bootstrapping data.
+    BootstrapServed,
+    /// A device's request was refused (authentication, input, nothing configured).
+    BootstrapRefused,
+    /// A device reported progress.
+    ProgressReported,
+    /// A device's progress report was refused.
+    ProgressRefused,
+    /// The inventory was changed through the admin API.
+    AdminChange,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BootstrapServed => "bootstrap-served",
+            Self::BootstrapRefused => "bootstrap-refused",
+            Self::ProgressReported => "progress-reported",
+            Self::ProgressRefused => "progress-refused",
+            Self::AdminChange => "admin-change",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The device concerned (for a refusal: the serial its certificate claims, if readable).
+    pub serial: Option<String>,
+    /// What happened.
+    pub kind: EventKind,
+    /// The HTTP status answered.
+    pub status: Option<u16>,
+    /// The peer's address.
+    pub peer: Option<String>,
+    /// Details for a person.
+    pub detail: String,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// Sequence number.
+    pub id: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// The device concerned.
+    pub serial: Option<String>,
+    /// What happened (an [`EventKind`] name).
+    pub kind: String,
+    /// The HTTP status answered.
+    pub status: Option<u16>,
+    /// The peer's address.
+    pub peer: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+/// Which events to list: newest first, `limit` of them, before event `before` if given.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this device's.
+    pub serial: Option<String>,
+    /// Only this kind.
+    pub kind: Option<EventKind>,
+    /// Only events older than this id (for paging).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A progress report as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressRecord {
+    /// Sequence number.
+    pub id: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// The progress type.
+    pub progress_type: String,
+    /// The device's message.
+    pub message: Option<String>,
+    /// SSH host keys from bootstrap-complete.
+    pub ssh_host_keys: Vec<StoredHostKey>,
+    /// Trust-anchor certificate bags from bootstrap-complete (base64 DER CMS).
+    pub trust_anchor_certs: Vec<String>,
+}
+
+/// An SSH host key as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHostKey {
+    /// The algorithm name.
+    pub algorithm: String,
+    /// The key blob, base64.
+    pub key_data: String,
+}
+
+fn event(row: &AnyRow) -> Result<EventRecord, StoreError> {
+    let status: Option<i32> = row.try_get("status")?;
+    Ok(EventRecord {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        serial: row.try_get("serial")?,
+        kind: row.try_get("kind")?,
+        status: status.and_then(|s| u16::try_from(s).ok()),
+        peer: row.try_get("peer")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+fn progress(row: &AnyRow) -> Result<ProgressRecord, StoreError> {
+    let keys: Option<String> = row.try_get("ssh_host_keys")?;
+    let anchors: Option<String> = row.try_get("trust_anchor_certs")?;
+    Ok(ProgressRecord {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        progress_type: row.try_get("progress_type")?,
+        message: row.try_get("message")?,
+        ssh_host_keys: json_list(keys)?,
+        trust_anchor_certs: json_list(anchors)?,
+    })
+}
+
+/// A JSON list column: absent means empty.
+fn json_list<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec<T>, StoreError> {
+    json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("progress report")(e.to_string())))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+impl Store {
+    /// Records an event.
+    pub async fn record(&self, e: &NewEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO events (at, serial, kind, status, peer, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(now_ms())
+        .bind(&e.serial)
+        .bind(e.kind.as_str())
+        .bind(e.status.map(i32::from))
+        .bind(&e.peer)
+        .bind(&e.detail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Events matching `filter`, newest first.
+    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, at, serial, kind, status, peer, detail FROM events \
+             WHERE ($1 IS NULL OR serial = $1) AND ($2 IS NULL OR kind = $2) \
+               AND ($3 IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4",
+        )
+        .bind(&filter.serial)
+        .bind(filter.kind.map(EventKind::as_str))
+        .bind(filter.before)
+        .bind(i64::from(filter.limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(event)
+        .collect()
+    }
+
+    /// Stores a device's progress report.
+    pub async fn insert_progress(
+        &self,
+        serial: &str,
+        report: &ReportProgressInput,
+    ) -> Result<(), StoreError> {
+        let keys: Vec<StoredHostKey> = report
+            .ssh_host_keys
+            .iter()
+            .map(|k| StoredHostKey {
+                algorithm: k.algorithm.clone(),
+                key_data: BASE64.encode(&k.key_data),
+            })
+            .collect();
+        let anchors: Vec<String> = report
+            .trust_anchor_certs
+            .iter()
+            .map(|c| BASE64.encode(c))
+            .collect();
+        let json = |empty: bool, value: String| (!empty).then_some(value);
+        sqlx::query(
+            "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
+             trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(serial)
+        .bind(now_ms())
+        .bind(report.progress_type.as_str())
+        .bind(&report.message)
+        .bind(json(keys.is_empty(), serde_json::json!(keys).to_string()))
+        .bind(json(
+            anchors.is_empty(),
+            serde_json::json!(anchors).to_string(),
+        ))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A device's progress reports, oldest first.
+    pub async fn progress_reports(&self, serial: &str) -> Result<Vec<ProgressRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, at, progress_type, message, ssh_host_keys, trust_anchor_certs \
+             FROM progress_reports WHERE serial = $1 ORDER BY id",
+        )
+        .bind(serial)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(progress)
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ztp_yang::{ProgressType, SshHostKey};
+
+    use super::*;
+    use crate::store::NewDevice;
+    use crate::store::testing::store;
+
+    fn refused(serial: &str) -> NewEvent {
+        NewEvent {
+            serial: Some(serial.into()),
+            kind: EventKind::BootstrapRefused,
+            status: Some(401),
+            peer: Some("127.0.0.1:5555".into()),
+            detail: "certificate revoked".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_list_newest_first_and_filter() {
+        let (store, _dir) = store().await;
+        store.record(&refused("SN-1")).await.unwrap();
+        store.record(&refused("SN-2")).await.unwrap();
+        store
+            .record(&NewEvent {
+                kind: EventKind::BootstrapServed,
+                status: Some(200),
+                ..refused("SN-1")
+            })
+            .await
+            .unwrap();
+        let all = store
+            .events(&EventFilter {
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].kind, "bootstrap-served");
+        assert_eq!(all[0].status, Some(200));
+        let sn1 = EventFilter {
+            serial: Some("SN-1".into()),
+            kind: Some(EventKind::BootstrapRefused),
+            limit: 10,
+            ..EventFilter::default()
+        };
+        let events = store.events(&sn1).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].detail, "certificate revoked");
+        let older = EventFilter {
+            before: Some(all[0].id),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        assert_eq!(store.events(&older).await.unwrap()[0].id, all[1].id);
+    }
+
+    #[tokio::test]
+    async fn progress_reports_keep_host_keys() {
+        let (store, _dir) = store().await;
+        store
+            .insert_device(&NewDevice {
+                serial: "SN-1".into(),
+                model: "m".into(),
+                customer: None,
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+        store
+            .insert_progress(
+                "SN-1",
+                &ReportProgressInput::new(ProgressType::BootstrapInitiated),
+            )
+            .await
+            .unwrap();
+        let mut done = ReportProgressInput::new(ProgressType::BootstrapComplete);
+        done.ssh_host_keys.push(SshHostKey {
+            algorithm: "ssh-ed25519".into(),
+            key_data: vec![1, 2, 3],
+        });
+        done.trust_anchor_certs.push(vec![0x30, 0x00]);
+        store.insert_progress("SN-1", &done).await.unwrap();
+        let reports = store.progress_reports("SN-1").await.unwrap();
+        assert_eq!(reports.len(), 2);
+        assert!(reports[0].ssh_host_keys.is_empty());
+        assert_eq!(reports[1].progress_type, "bootstrap-complete");
+        assert_eq!(reports[1].ssh_host_keys[0].key_data, "AQID");
+        assert_eq!(reports[1].trust_anchor_certs, ["MAA="]);
+    }
+}

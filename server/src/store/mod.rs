@@ -1,0 +1,165 @@
+//! The store: sqlx over SQLite (the embedded default), with migrations embedded in the binary.
+//!
+//! Queries go through sqlx's `Any` driver with `$N` placeholders and only the types every
+//! backend shares (text, integers, booleans; times as Unix milliseconds), so that a PostgreSQL
+//! backend needs its own migrations directory, not new queries.
+//!
+//! - [`customers`]: owners, their redirect targets and response rules.
+//! - [`devices`]: the device inventory and onboarding state.
+//! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{MigrateError, Migrator};
+
+pub mod customers;
+pub mod devices;
+pub mod events;
+
+pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
+pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
+pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be reached or refused the statement.
+    #[error("database: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration: {0}")]
+    Migrate(#[from] MigrateError),
+    /// The URL names a database ztp has no driver for.
+    #[error("unsupported database {0:?}: use sqlite://…")]
+    Unsupported(String),
+    /// The thing does not exist.
+    #[error("{what} {key:?} does not exist")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its key.
+        key: String,
+    },
+    /// The thing already exists.
+    #[error("{what} {key:?} already exists")]
+    Conflict {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its key.
+        key: String,
+    },
+    /// The thing is still referred to.
+    #[error("{what} {key:?} is still in use: {reason}")]
+    InUse {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// By what.
+        reason: String,
+    },
+    /// A stored value does not parse (the database was edited by hand or by a newer ztp).
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt {
+        /// What was read.
+        what: &'static str,
+        /// Why it does not parse.
+        reason: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+/// The database behind ztp.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects to `url` and applies the embedded migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Unsupported(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            ));
+        }
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// The current time in Unix milliseconds, as the store keeps times.
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Maps a unique-key violation to [`StoreError::Conflict`].
+fn conflict(what: &'static str, key: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            what,
+            key: key.to_owned(),
+        },
+        _ => StoreError::Database(e),
+    }
+}
+
+fn corrupt(what: &'static str) -> impl FnOnce(String) -> StoreError {
+    move |reason| StoreError::Corrupt { what, reason }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{NewCustomer, Store};
+    use crate::domain::response::Profile;
+
+    /// A customer with placeholder credentials.
+    pub(crate) fn new_customer(name: &str) -> NewCustomer {
+        NewCustomer {
+            name: name.into(),
+            owner_ca_pem: "ca".into(),
+            signer_chain_pem: "chain".into(),
+            signer_key_pem: "key".into(),
+            profile: Profile::Standard,
+            sign: true,
+        }
+    }
+
+    /// A store in a fresh temporary SQLite file (kept alive by the returned directory).
+    pub(crate) async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.sqlite").display()
+        );
+        (Store::open(&url, 2).await.unwrap(), dir)
+    }
+}
