@@ -55,9 +55,19 @@ pub struct DhcpOptionArgs {
 /// `ztp serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Directory for the database and the generated development PKI.
-    #[arg(long, env = "ZTP_DATA_DIR", default_value = "ztp-data")]
-    pub data_dir: PathBuf,
+    /// Configuration file (TOML); `ZTP_*` environment variables and these flags override it.
+    #[arg(long, env = "ZTP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the database, the admin token and the development PKI [default:
+    /// ztp-data, or ZTP_DATA_DIR].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the device (RFC 8572) listener [default: 0.0.0.0:8443].
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Address of the admin API listener [default: 127.0.0.1:8444].
+    #[arg(long)]
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 /// `ztp pki …`.

@@ -14,10 +14,14 @@
 
 pub mod agent;
 pub mod artifacts;
+pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod device_auth;
 pub mod dhcp;
 pub mod domain;
+pub mod http;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

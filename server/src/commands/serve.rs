@@ -1,32 +1,318 @@
-//! `ztp serve`.
+//! `ztp serve`: load the configuration, prepare the data directory (development PKI, sample
+//! inventory, admin token), open the store, and run the device and admin listeners until
+//! SIGINT or SIGTERM.
 
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use ztp_certs::dev_pki::{self, DevPkiOptions};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
+use ztp_certs::{Cert, Signer, SigningKey};
 
+use crate::bootstrap::Bootstrapper;
 use crate::cli::ServeArgs;
+use crate::config::{Config, Overrides};
+use crate::device_auth::DeviceVerifier;
+use crate::http::admin_api::AdminApi;
+use crate::http::device_api::{DeviceApi, DeviceLimits};
+use crate::http::{self, Limits};
+use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 
-/// The exit code for "this service is not available" (sysexits `EX_UNAVAILABLE`).
-const EX_UNAVAILABLE: u8 = 69;
-
-/// Prepares the data directory and its development PKI. The RFC 8572 listener itself arrives
-/// with the bootstrap-server work; until then this says so and exits with `EX_UNAVAILABLE`.
+/// Runs the server until it is told to stop.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let pki_dir = args.data_dir.join("pki");
-    if !pki_dir.join(dev_pki::layout::MANIFEST).exists() {
-        dev_pki::generate(&pki_dir, &DevPkiOptions::default())
-            .with_context(|| format!("creating the development PKI in {}", pki_dir.display()))?;
-        tracing::warn!(
-            dir = %pki_dir.display(),
-            "generated a DEVELOPMENT PKI with unencrypted keys: never use it in production"
-        );
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        device_listen: args.listen,
+        admin_listen: args.admin_listen,
+    };
+    let config = Config::load(args.config.as_deref(), &overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let dev_pki = config.dev_pki.enabled.then(|| config.path(&config.dev_pki.dir));
+    if let Some(dir) = &dev_pki {
+        prepare_dev_pki(dir)?;
     }
-    eprintln!(
-        "ztp serve: data directory {} is ready (development PKI in {}), but the bootstrap \
-         server is not implemented yet.",
-        args.data_dir.display(),
-        pki_dir.display()
+    let store = Store::open(
+        &config.database_url(),
+        config.database.max_connections.unwrap_or(8),
+    )
+    .await
+    .context("opening the database")?;
+    if let Some(dir) = &dev_pki {
+        seed_inventory(&store, dir).await?;
+    }
+    let token = admin_token(&config.path(&config.admin_api.token_file))?;
+
+    let m = &config.manufacturer;
+    let paths = |list: &[PathBuf]| list.iter().map(|p| config.path(p)).collect::<Vec<_>>();
+    let verifier = Arc::new(
+        DeviceVerifier::load(
+            &paths(&m.trust_anchors),
+            &paths(&m.intermediates),
+            &paths(&m.crls),
+            m.serial_source,
+        )
+        .context("loading the manufacturer trust anchors and CRLs")?,
     );
-    Ok(ExitCode::from(EX_UNAVAILABLE))
+    let masa = Signer::new(
+        SigningKey::from_pem(&dev_pki::read(&config.path(&m.masa_key))?)?,
+        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
+    )
+    .context("loading the voucher-signing (MASA) key")?;
+    let tls = crate::tls::server_config(
+        &config.path(&config.device_api.tls_certificate),
+        &config.path(&config.device_api.tls_key),
+    )
+    .context("loading the device API's TLS certificate")?;
+
+    let d = &config.device_api;
+    let bootstrapper = Bootstrapper::new(
+        store.clone(),
+        masa,
+        time::Duration::days(i64::from(m.voucher_validity_days)),
+    );
+    let device_api = Arc::new(DeviceApi::new(
+        bootstrapper,
+        Arc::clone(&verifier),
+        DeviceLimits {
+            max_body_bytes: d.max_body_bytes,
+            read_timeout: d.read_timeout(),
+            retry_after_secs: d.retry_after_secs,
+            max_concurrent_requests: d.max_concurrent_requests,
+        },
+    ));
+    let admin_api = Arc::new(AdminApi::new(
+        store.clone(),
+        &token,
+        config.admin_api.max_body_bytes,
+        d.read_timeout(),
+    ));
+    let limits = Limits {
+        max_header_bytes: d.max_header_bytes,
+        read_timeout: d.read_timeout(),
+        drain_timeout: Duration::from_secs(10),
+    };
+
+    let device_listener = bind(d.listen, "device API").await?;
+    let admin_listener = bind(config.admin_api.listen, "admin API").await?;
+    announce(&config, &device_listener, &admin_listener, dev_pki.as_deref())?;
+
+    let (stop, stopped) = watch::channel(false);
+    let refresh = tokio::spawn(refresh_crls(
+        verifier,
+        Duration::from_secs(m.crl_refresh_secs.max(1)),
+        stopped.clone(),
+    ));
+    let device = tokio::spawn(http::serve(
+        device_listener,
+        Some(TlsAcceptor::from(Arc::new(tls))),
+        device_api,
+        limits,
+        until(stopped.clone()),
+    ));
+    let admin = tokio::spawn(http::serve(
+        admin_listener,
+        None,
+        admin_api,
+        limits,
+        until(stopped),
+    ));
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing open requests");
+    let _ = stop.send(true);
+    let _ = tokio::join!(device, admin, refresh);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for the {what} on {addr}"))
+}
+
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch SIGTERM; stop with SIGINT");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn refresh_crls(verifier: Arc<DeviceVerifier>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        for error in verifier.refresh_crls() {
+            tracing::error!(%error, "a CRL could not be reloaded; keeping the previous one");
+        }
+    }
+}
+
+/// Creates the development PKI when `dir` holds none, and says loudly what it is.
+fn prepare_dev_pki(dir: &Path) -> anyhow::Result<()> {
+    if !dir.join(layout::MANIFEST).exists() {
+        dev_pki::generate(dir, &DevPkiOptions::default())
+            .with_context(|| format!("creating the development PKI in {}", dir.display()))?;
+    }
+    tracing::warn!(
+        dir = %dir.display(),
+        "using a DEVELOPMENT PKI with unencrypted keys: never use it in production \
+         (set dev_pki.enabled = false and configure [manufacturer] and [device_api])"
+    );
+    Ok(())
+}
+
+/// Puts the development PKI's sample customer and devices into an empty inventory, so that a
+/// sample device can bootstrap at once.
+async fn seed_inventory(store: &Store, dir: &Path) -> anyhow::Result<()> {
+    if !store.customers().await?.is_empty() || store.device_count().await? > 0 {
+        return Ok(());
+    }
+    let options = DevPkiOptions::default();
+    let name = options.customer.clone();
+    let cdir = dir.join(layout::customer(&name));
+    store
+        .insert_customer(&NewCustomer {
+            name: name.clone(),
+            owner_ca_pem: dev_pki::read(&cdir.join("owner-ca.pem"))?,
+            signer_chain_pem: dev_pki::read(&cdir.join("owner-signing.pem"))?,
+            signer_key_pem: dev_pki::read(&cdir.join("owner-signing.key"))?,
+            profile: Default::default(),
+            sign: true,
+        })
+        .await?;
+    store
+        .put_target(
+            &name,
+            &TargetRecord {
+                name: "nms".into(),
+                address: format!("nms.{name}.example"),
+                port: 443,
+                trust_anchor_pem: Some(dev_pki::read(&cdir.join("owner-ca.pem"))?),
+            },
+        )
+        .await?;
+    for (serial, model) in &options.devices {
+        if dir.join(layout::device(serial.as_str())).exists() {
+            store
+                .insert_device(&NewDevice {
+                    serial: serial.as_str().to_owned(),
+                    model: model.as_str().to_owned(),
+                    customer: Some(name.clone()),
+                    certificate_pin: None,
+                })
+                .await?;
+        }
+    }
+    tracing::warn!(customer = %name, "put the development PKI's sample customer and devices into the empty inventory");
+    Ok(())
+}
+
+/// The admin bearer token: read from `path`, or created there (mode 0600) on first start.
+fn admin_token(path: &Path) -> anyhow::Result<String> {
+    match fs::read_to_string(path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => anyhow::bail!("the admin token file {} is empty", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut secret = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no randomness for the admin token"))?;
+    let token = URL_SAFE_NO_PAD.encode(secret);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating the admin token file {}", path.display()))?;
+    writeln!(file, "{token}")?;
+    tracing::info!(path = %path.display(), "created the admin API token");
+    Ok(token)
+}
+
+/// Prints what a person needs to try the server (stdout, so tests can read the addresses).
+fn announce(
+    config: &Config,
+    device: &TcpListener,
+    admin: &TcpListener,
+    dev_pki: Option<&Path>,
+) -> anyhow::Result<()> {
+    let device = display(device.local_addr()?);
+    let admin = display(admin.local_addr()?);
+    let token = config.path(&config.admin_api.token_file);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ztp is serving")?;
+    writeln!(out, "device API: https://{device}")?;
+    writeln!(out, "admin API: http://{admin}")?;
+    writeln!(out, "admin token: {}", token.display())?;
+    writeln!(out, "database: {}", config.database_url())?;
+    if let Some(dir) = dev_pki {
+        let device_dir = dir.join(layout::device("SN-0001"));
+        let root = dir.join(layout::ROOT_CA);
+        writeln!(out, "development PKI: {} (NOT for production)", dir.display())?;
+        writeln!(out, "sample device certificate: {}", device_dir.join("idevid.pem").display())?;
+        writeln!(out, "sample device key: {}", device_dir.join("idevid.key").display())?;
+        writeln!(out, "manufacturer trust anchor: {}", root.display())?;
+        writeln!(out, "try it:")?;
+        writeln!(
+            out,
+            "  ztp device bootstrap --url https://{device} --cert {} --key {} --manufacturer-ca {} --server-ca {}",
+            device_dir.join("idevid.pem").display(),
+            device_dir.join("idevid.key").display(),
+            root.display(),
+            root.display(),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// An address to put in a URL: the unspecified address becomes `localhost`.
+fn display(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }

@@ -1,0 +1,404 @@
+//! get-bootstrapping-data and report-progress for an authenticated device: find it and its
+//! owner, choose the answer, sign it, move the device's state on.
+//!
+//! Signed artifacts that do not change per request (the owner-certificate bag, conveyed
+//! information per rule and encoding, vouchers without nonce) are cached per owner and keyed
+//! by the owner's revision, which every change to the owner, its targets or rules bumps: a
+//! change, on any instance, makes the next request rebuild them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use time::{Duration, OffsetDateTime};
+use ztp_certs::{Cert, Signer, SigningKey, cms};
+use ztp_yang::{
+    ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
+    Ownership, ReportProgressInput,
+};
+
+use crate::artifacts::{self, ArtifactError, OwnerCredentials};
+use crate::device_auth::AuthenticatedDevice;
+use crate::domain::response::{NoResponse, Plan, Policy, Request, Target, parse_onboarding};
+use crate::domain::state::{DeviceState, Observation};
+use crate::store::{CustomerRecord, DeviceRecord, Store, StoreError, TargetRecord};
+
+/// Why a device gets no bootstrapping data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootstrapError {
+    /// The serial is not in the inventory.
+    #[error("device {0} is not in the inventory")]
+    UnknownDevice(String),
+    /// The device's certificate is not the one pinned for it.
+    #[error("device {serial} presented certificate {presented}, not the pinned one")]
+    PinMismatch {
+        /// The device.
+        serial: String,
+        /// The fingerprint it presented.
+        presented: String,
+    },
+    /// The device has no owner yet.
+    #[error("device {0} has no owner")]
+    NoOwner(String),
+    /// The owner has nothing for it.
+    #[error("device {serial}: {reason}")]
+    NothingConfigured {
+        /// The device.
+        serial: String,
+        /// Why.
+        reason: NoResponse,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The owner's stored credentials or policy are unusable.
+    #[error("customer {customer}: {reason}")]
+    Owner {
+        /// The customer.
+        customer: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Building an artifact failed.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+}
+
+/// A get-bootstrapping-data call.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Who calls.
+    pub device: &'a AuthenticatedDevice,
+    /// What it sent.
+    pub input: &'a GetBootstrappingDataInput,
+    /// From where.
+    pub source: IpAddr,
+    /// The response's encoding.
+    pub encoding: Encoding,
+}
+
+/// What a device was sent, and why.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The RPC output.
+    pub output: GetBootstrappingDataOutput,
+    /// The owner.
+    pub customer: String,
+    /// The rule that chose the answer (`None`: the owner's default).
+    pub rule: Option<String>,
+    /// How it was wrapped.
+    pub plan: Plan,
+    /// The device's new state.
+    pub state: DeviceState,
+}
+
+impl Served {
+    /// One line for the event log.
+    pub fn describe(&self) -> String {
+        let what = match self.state {
+            DeviceState::Onboarding => "onboarding information",
+            _ => "redirect information",
+        };
+        format!(
+            "sent {what} of customer {} ({}, profile {}, {}{})",
+            self.customer,
+            self.rule
+                .as_deref()
+                .map_or_else(|| "default answer".to_owned(), |r| format!("rule {r}")),
+            self.plan.profile,
+            if self.plan.signed { "signed" } else { "unsigned" },
+            if self.output.ownership.is_some() {
+                ", with owner certificate and voucher"
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+type ConveyedKey = (Option<String>, Encoding, bool);
+
+/// An owner's parsed credentials and policy at one revision, with its cached artifacts.
+struct OwnerEntry {
+    revision: i64,
+    credentials: OwnerCredentials,
+    policy: Policy,
+    conveyed: Mutex<HashMap<ConveyedKey, Arc<Vec<u8>>>>,
+    vouchers: Mutex<HashMap<String, (Arc<Vec<u8>>, OffsetDateTime)>>,
+}
+
+/// Answers devices.
+pub struct Bootstrapper {
+    store: Store,
+    masa: Signer,
+    voucher_validity: Duration,
+    owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
+}
+
+impl std::fmt::Debug for Bootstrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrapper")
+            .field("masa", &self.masa.cert().subject())
+            .field("voucher_validity", &self.voucher_validity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bootstrapper {
+    /// A bootstrapper signing vouchers with `masa`, valid for `voucher_validity` when the device
+    /// sends no nonce.
+    pub fn new(store: Store, masa: Signer, voucher_validity: Duration) -> Self {
+        Self {
+            store,
+            masa,
+            voucher_validity,
+            owners: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Answers get-bootstrapping-data.
+    pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
+        let serial = call.device.serial();
+        let device = self.known_device(call.device).await?;
+        self.store.observe(serial, Observation::Contacted).await?;
+        let customer = device
+            .customer
+            .ok_or_else(|| BootstrapError::NoOwner(serial.to_owned()))?;
+        let owner = self.owner(&customer).await?;
+        let request = Request {
+            hw_model: call.input.hw_model.as_deref(),
+            os_name: call.input.os_name.as_deref(),
+            os_version: call.input.os_version.as_deref(),
+            source: call.source,
+            signed_data_preferred: call.input.signed_data_preferred,
+        };
+        let choice = owner
+            .policy
+            .choose(&request, call.encoding)
+            .map_err(|reason| BootstrapError::NothingConfigured {
+                serial: serial.to_owned(),
+                reason,
+            })?;
+        let plan = choice.plan;
+        let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.information, plan)?;
+        let ownership = if plan.signed {
+            Some(Ownership {
+                owner_certificate: owner.credentials.owner_certificate().to_vec(),
+                ownership_voucher: self.voucher(&owner, call)?.to_vec(),
+            })
+        } else {
+            None
+        };
+        let observation = match choice.information {
+            ConveyedInformation::Redirect(_) => Observation::Redirected,
+            ConveyedInformation::Onboarding(_) => Observation::Onboarded,
+        };
+        let state = self.store.observe(serial, observation).await?;
+        Ok(Served {
+            output: GetBootstrappingDataOutput {
+                conveyed_information: conveyed_information.to_vec(),
+                ownership,
+                ..GetBootstrappingDataOutput::default()
+            },
+            customer,
+            rule: choice.rule,
+            plan,
+            state,
+        })
+    }
+
+    /// Takes a progress report; returns the device's new state.
+    pub async fn report_progress(
+        &self,
+        device: &AuthenticatedDevice,
+        report: &ReportProgressInput,
+    ) -> Result<DeviceState, BootstrapError> {
+        self.known_device(device).await?;
+        self.store.insert_progress(device.serial(), report).await?;
+        Ok(self
+            .store
+            .observe(device.serial(), Observation::Progress(report.progress_type))
+            .await?)
+    }
+
+    async fn known_device(&self, device: &AuthenticatedDevice) -> Result<DeviceRecord, BootstrapError> {
+        let serial = device.serial();
+        let record = self
+            .store
+            .device(serial)
+            .await?
+            .ok_or_else(|| BootstrapError::UnknownDevice(serial.to_owned()))?;
+        let presented = device.fingerprint.to_hex();
+        if let Some(pin) = &record.certificate_pin
+            && !pin.eq_ignore_ascii_case(&presented)
+        {
+            return Err(BootstrapError::PinMismatch {
+                serial: serial.to_owned(),
+                presented,
+            });
+        }
+        Ok(record)
+    }
+
+    /// The owner's entry at its current revision, loaded when the cached one is stale.
+    async fn owner(&self, name: &str) -> Result<Arc<OwnerEntry>, BootstrapError> {
+        let revision = self
+            .store
+            .customer_revision(name)
+            .await?
+            .ok_or_else(|| owner_error(name, "no longer exists"))?;
+        if let Some(entry) = self.cached_owner(name)
+            && entry.revision == revision
+        {
+            return Ok(entry);
+        }
+        let record = self
+            .store
+            .customer(name)
+            .await?
+            .ok_or_else(|| owner_error(name, "no longer exists"))?;
+        let targets = self.store.targets(name).await?;
+        let rules = self.store.rules(name).await?;
+        let entry = Arc::new(build_owner(&record, &targets, &rules)?);
+        self.owners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    fn cached_owner(&self, name: &str) -> Option<Arc<OwnerEntry>> {
+        self.owners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    fn conveyed(
+        &self,
+        owner: &OwnerEntry,
+        rule: &Option<String>,
+        information: &ConveyedInformation,
+        plan: Plan,
+    ) -> Result<Arc<Vec<u8>>, BootstrapError> {
+        let key = (rule.clone(), plan.conveyed_encoding, plan.signed);
+        if let Some(cached) = lock(&owner.conveyed).get(&key) {
+            return Ok(Arc::clone(cached));
+        }
+        let signer = plan.signed.then(|| owner.credentials.signer());
+        let built = Arc::new(artifacts::conveyed_information(
+            information,
+            plan.conveyed_encoding,
+            signer,
+        )?);
+        lock(&owner.conveyed).insert(key, Arc::clone(&built));
+        Ok(built)
+    }
+
+    fn voucher(&self, owner: &OwnerEntry, call: Call<'_>) -> Result<Arc<Vec<u8>>, BootstrapError> {
+        let now = OffsetDateTime::now_utc();
+        let serial = &call.device.identity.serial;
+        let sign = |nonce| {
+            artifacts::ownership_voucher(
+                &self.masa,
+                serial,
+                owner.credentials.ca(),
+                now,
+                self.voucher_validity,
+                nonce,
+            )
+        };
+        // A nonce asks for a fresh voucher that carries it.
+        if let Some(nonce) = &call.input.nonce {
+            return Ok(Arc::new(sign(Some(nonce))?));
+        }
+        // Reuse a voucher while more than half of its life is left.
+        let mut vouchers = lock(&owner.vouchers);
+        if let Some((voucher, created)) = vouchers.get(serial.as_str())
+            && now < *created + self.voucher_validity / 2
+        {
+            return Ok(Arc::clone(voucher));
+        }
+        let voucher = Arc::new(sign(None)?);
+        vouchers.insert(serial.as_str().to_owned(), (Arc::clone(&voucher), now));
+        Ok(voucher)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn owner_error(customer: &str, reason: impl Into<String>) -> BootstrapError {
+    BootstrapError::Owner {
+        customer: customer.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn build_owner(
+    record: &CustomerRecord,
+    targets: &[TargetRecord],
+    rules: &[crate::domain::response::Rule],
+) -> Result<OwnerEntry, BootstrapError> {
+    let name = &record.name;
+    let bad = |what: &str, e: &dyn std::fmt::Display| owner_error(name, format!("{what}: {e}"));
+    let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| bad("owner CA", &e))?;
+    let chain = Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| bad("signer chain", &e))?;
+    let key = SigningKey::from_pem(&record.signer_key_pem).map_err(|e| bad("signer key", &e))?;
+    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    let credentials = OwnerCredentials::new(ca, signer).map_err(|e| bad("signer", &e))?;
+    let targets = targets
+        .iter()
+        .map(|t| {
+            let trust_anchor = t
+                .trust_anchor_pem
+                .as_deref()
+                .map(trust_anchor_bag)
+                .transpose()
+                .map_err(|e| bad(&format!("trust anchor of target {}", t.name), &e))?;
+            Ok(Target {
+                name: t.name.clone(),
+                address: t.address.clone(),
+                port: t.port,
+                trust_anchor,
+            })
+        })
+        .collect::<Result<Vec<_>, BootstrapError>>()?;
+    let onboarding = record
+        .onboarding_json
+        .as_deref()
+        .map(|json| {
+            serde_json::from_str(json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| parse_onboarding(&v))
+        })
+        .transpose()
+        .map_err(|e| bad("onboarding information", &e))?;
+    let policy = Policy::new(record.profile, record.sign, targets, onboarding, rules)
+        .map_err(|e| bad("rules", &e))?;
+    Ok(OwnerEntry {
+        revision: record.revision,
+        credentials,
+        policy,
+        conveyed: Mutex::new(HashMap::new()),
+        vouchers: Mutex::new(HashMap::new()),
+    })
+}
+
+/// A redirect target's trust anchor as RFC 8572 carries it: a certificates-only CMS of the
+/// PEM chain.
+pub fn trust_anchor_bag(pem: &str) -> Result<Vec<u8>, String> {
+    let chain = Cert::chain_from_pem(pem).map_err(|e| e.to_string())?;
+    if chain.is_empty() {
+        return Err("no certificate".into());
+    }
+    cms::certificates_only(&chain).map_err(|e| e.to_string())
+}

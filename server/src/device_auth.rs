@@ -1,0 +1,463 @@
+//! Who a device is: its IDevID chain verified against the manufacturer CAs and their CRLs,
+//! and its serial read from the certificate (never from the request body).
+//!
+//! The TLS layer only checks that the client holds the key of the certificate it presents
+//! (see [`crate::tls`]); the chain is judged here, so that a refused device gets a RESTCONF
+//! error document with status 401 and the refusal is recorded, instead of a bare handshake
+//! alert nobody can see.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList,
+    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
+
+/// Loading the manufacturer trust material failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// A file could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A certificate file does not hold certificates.
+    #[error("{path}: {source}")]
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: PkiError,
+    },
+    /// A certificate cannot be a trust anchor.
+    #[error("{path}: not usable as a trust anchor: {source}")]
+    Anchor {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: webpki::Error,
+    },
+    /// A CRL does not parse.
+    #[error("{path}: not a CRL: {reason}")]
+    Crl {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No trust anchor was configured.
+    #[error("no manufacturer trust anchor is configured")]
+    NoAnchors,
+}
+
+/// Why a device is not let in.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// It presented no certificate.
+    #[error("no client certificate was presented")]
+    NoCertificate,
+    /// Its certificate is on a CRL.
+    #[error("the certificate of {serial} is revoked")]
+    Revoked {
+        /// The serial the (otherwise valid) certificate names.
+        serial: String,
+    },
+    /// Its certificate does not chain to a manufacturer CA, or is outside its validity.
+    #[error("the certificate ({subject}) is not trusted: {reason}")]
+    Untrusted {
+        /// The certificate's subject, for the record.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The certificate is valid but names no usable serial.
+    #[error("the certificate names no usable serial number: {0}")]
+    Identity(IdentityError),
+    /// The certificate does not parse.
+    #[error("the certificate is malformed: {0}")]
+    Malformed(String),
+}
+
+impl AuthFailure {
+    /// The serial to file the refusal under, when the certificate is the manufacturer's own.
+    pub fn serial(&self) -> Option<&str> {
+        match self {
+            Self::Revoked { serial } => Some(serial),
+            _ => None,
+        }
+    }
+}
+
+/// A device whose certificate verified.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedDevice {
+    /// Its identity, from the certificate.
+    pub identity: DeviceIdentity,
+    /// Its IDevID certificate.
+    pub certificate: Cert,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+impl AuthenticatedDevice {
+    /// The serial number.
+    pub fn serial(&self) -> &str {
+        self.identity.serial.as_str()
+    }
+}
+
+struct CrlFile {
+    path: PathBuf,
+    modified: Option<SystemTime>,
+    list: CertRevocationList<'static>,
+}
+
+/// Verifies device certificates.
+pub struct DeviceVerifier {
+    anchors: Vec<TrustAnchor<'static>>,
+    intermediates: Vec<CertificateDer<'static>>,
+    crls: RwLock<Vec<CrlFile>>,
+    serial_source: SerialSource,
+}
+
+impl std::fmt::Debug for DeviceVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceVerifier")
+            .field("anchors", &self.anchors.len())
+            .field("intermediates", &self.intermediates.len())
+            .field("serial_source", &self.serial_source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceVerifier {
+    /// Loads trust anchors, intermediates and CRLs from PEM (CRLs also DER) files.
+    pub fn load(
+        anchors: &[PathBuf],
+        intermediates: &[PathBuf],
+        crls: &[PathBuf],
+        serial_source: SerialSource,
+    ) -> Result<Self, TrustError> {
+        let mut trust = Vec::new();
+        for path in anchors {
+            for cert in read_certificates(path)? {
+                let anchor = webpki::anchor_from_trusted_cert(cert.as_certificate_der())
+                    .map_err(|source| TrustError::Anchor {
+                        path: path.clone(),
+                        source,
+                    })?;
+                trust.push(anchor.to_owned());
+            }
+        }
+        if trust.is_empty() {
+            return Err(TrustError::NoAnchors);
+        }
+        let mut chain = Vec::new();
+        for path in intermediates {
+            chain.extend(
+                read_certificates(path)?
+                    .into_iter()
+                    .map(|c| c.as_certificate_der().clone()),
+            );
+        }
+        let crls = crls.iter().map(|p| read_crl(p)).collect::<Result<_, _>>()?;
+        Ok(Self {
+            anchors: trust,
+            intermediates: chain,
+            crls: RwLock::new(crls),
+            serial_source,
+        })
+    }
+
+    /// Re-reads the CRL files that changed since they were read. A file that no longer parses
+    /// keeps its previous list (and the error is returned for the log).
+    pub fn refresh_crls(&self) -> Vec<TrustError> {
+        let stale: Vec<PathBuf> = {
+            let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
+            crls.iter()
+                .filter(|c| modified(&c.path) != c.modified)
+                .map(|c| c.path.clone())
+                .collect()
+        };
+        let mut errors = Vec::new();
+        for path in stale {
+            match read_crl(&path) {
+                Ok(fresh) => {
+                    let mut crls = self.crls.write().unwrap_or_else(|p| p.into_inner());
+                    if let Some(slot) = crls.iter_mut().find(|c| c.path == path) {
+                        *slot = fresh;
+                    }
+                    tracing::info!(path = %path.display(), "reloaded CRL");
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
+    }
+
+    /// Verifies the chain a client presented (leaf first) at `now`.
+    pub fn authenticate(
+        &self,
+        chain: &[CertificateDer<'static>],
+        now: SystemTime,
+    ) -> Result<AuthenticatedDevice, AuthFailure> {
+        let Some((leaf, presented)) = chain.split_first() else {
+            return Err(AuthFailure::NoCertificate);
+        };
+        let cert = Cert::from_der(leaf.to_vec()).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+        let ee = EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+        let mut intermediates = presented.to_vec();
+        intermediates.extend(self.intermediates.iter().cloned());
+        let time = UnixTime::since_unix_epoch(
+            now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
+        );
+
+        let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
+        let lists: Vec<&CertRevocationList<'_>> = crls.iter().map(|c| &c.list).collect();
+        let revocation = RevocationOptionsBuilder::new(&lists).ok().map(|b| {
+            b.with_depth(RevocationCheckDepth::Chain)
+                // A CA without a configured CRL is not a reason to refuse its devices.
+                .with_status_policy(UnknownStatusPolicy::Allow)
+                // An overdue CRL still lists what it lists; refusing every device because
+                // a CRL was not refreshed in time would stop a whole fleet.
+                .with_expiration_policy(ExpirationPolicy::Ignore)
+                .build()
+        });
+        let verified = ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &self.anchors,
+            &intermediates,
+            time,
+            KeyUsage::client_auth(),
+            revocation,
+            None,
+        );
+        drop(crls);
+        let identity = DeviceIdentity::from_certificate(&cert, self.serial_source);
+        match verified {
+            Ok(_) => {}
+            Err(webpki::Error::CertRevoked) => {
+                return Err(AuthFailure::Revoked {
+                    serial: identity
+                        .map(|i| i.serial.as_str().to_owned())
+                        .unwrap_or_else(|_| cert.subject()),
+                });
+            }
+            Err(e) => {
+                return Err(AuthFailure::Untrusted {
+                    subject: cert.subject(),
+                    reason: format!("{e:?}"),
+                });
+            }
+        }
+        let identity = identity.map_err(AuthFailure::Identity)?;
+        Ok(AuthenticatedDevice {
+            identity,
+            fingerprint: cert.fingerprint(),
+            certificate: cert,
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
+    fs::read(path).map_err(|source| TrustError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn read_certificates(path: &Path) -> Result<Vec<Cert>, TrustError> {
+    let bytes = read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Cert::chain_from_pem(&text).map_err(|source| TrustError::Certificate {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn read_crl(path: &Path) -> Result<CrlFile, TrustError> {
+    let modified = modified(path);
+    let bytes = read(path)?;
+    let bad = |reason: String| TrustError::Crl {
+        path: path.to_owned(),
+        reason,
+    };
+    let der = if bytes.starts_with(b"-----BEGIN") {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
+            .map_err(|e| bad(e.to_string()))?
+            .to_vec()
+    } else {
+        bytes
+    };
+    let list = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e:?}")))?;
+    Ok(CrlFile {
+        path: path.to_owned(),
+        modified,
+        list: CertRevocationList::from(list),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use time::{Duration, OffsetDateTime};
+    use ztp_certs::{
+        CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId, Revocation, Serial,
+        SerialPlacement,
+    };
+
+    use super::*;
+
+    struct Pki {
+        dir: tempfile::TempDir,
+        root: CertificateAuthority,
+        idevid_ca: CertificateAuthority,
+    }
+
+    impl Pki {
+        fn new() -> Self {
+            let root = CertificateAuthority::new_root("root", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
+            let idevid_ca = root.new_subordinate("idevid", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
+            let pki = Self {
+                dir: tempfile::tempdir().unwrap(),
+                root,
+                idevid_ca,
+            };
+            pki.write("root.pem", &pki.root.cert().pem());
+            pki.write("idevid.pem", &pki.idevid_ca.cert().pem());
+            pki.revoke(&[]);
+            pki
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+
+        fn write(&self, name: &str, text: &str) {
+            fs::write(self.path(name), text).unwrap();
+        }
+
+        fn revoke(&self, certs: &[&Cert]) {
+            let now = OffsetDateTime::now_utc();
+            let revoked: Vec<_> = certs
+                .iter()
+                .map(|c| Revocation {
+                    serial_number: c.serial_number().to_vec(),
+                    revoked_at: now - Duration::minutes(1),
+                })
+                .collect();
+            let crl = self
+                .idevid_ca
+                .crl(&revoked, 1 + certs.len() as u64, now - Duration::hours(1), now + Duration::days(1))
+                .unwrap();
+            self.write("idevid.crl.pem", &crl);
+        }
+
+        fn device(&self, serial: &str) -> Vec<CertificateDer<'static>> {
+            let (cert, _key) = self
+                .idevid_ca
+                .issue_idevid(&IdevidSpec {
+                    serial: Serial::parse(serial).unwrap(),
+                    model: ProductId::parse("uCPE-100").unwrap(),
+                    placement: SerialPlacement::SerialNumber,
+                    hardware_module_name: true,
+                    key_algorithm: KeyAlgorithm::EcdsaP256,
+                })
+                .unwrap();
+            vec![cert.as_certificate_der().clone()]
+        }
+
+        fn verifier(&self) -> DeviceVerifier {
+            DeviceVerifier::load(
+                &[self.path("root.pem")],
+                &[self.path("idevid.pem")],
+                &[self.path("idevid.crl.pem")],
+                SerialSource::SubjectSerialNumber,
+            )
+            .unwrap()
+        }
+    }
+
+    #[test]
+    fn a_manufacturer_device_is_known_by_its_certificate_serial() {
+        let pki = Pki::new();
+        let device = pki.verifier().authenticate(&pki.device("SN-0001"), SystemTime::now()).unwrap();
+        assert_eq!(device.serial(), "SN-0001");
+    }
+
+    #[test]
+    fn strangers_and_empty_handed_clients_are_refused() {
+        let pki = Pki::new();
+        let other = Pki::new();
+        let verifier = pki.verifier();
+        assert!(matches!(
+            verifier.authenticate(&other.device("SN-0001"), SystemTime::now()),
+            Err(AuthFailure::Untrusted { .. })
+        ));
+        assert!(matches!(
+            verifier.authenticate(&[], SystemTime::now()),
+            Err(AuthFailure::NoCertificate)
+        ));
+        assert!(matches!(
+            verifier.authenticate(&[CertificateDer::from(vec![0x30, 0x03, 1, 2, 3])], SystemTime::now()),
+            Err(AuthFailure::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_revoked_device_is_refused_once_the_crl_is_reloaded() {
+        let pki = Pki::new();
+        let verifier = pki.verifier();
+        let chain = pki.device("SN-0002");
+        assert!(verifier.authenticate(&chain, SystemTime::now()).is_ok());
+
+        let cert = Cert::from_der(chain[0].to_vec()).unwrap();
+        // Make sure the modification time moves even on coarse file systems.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        pki.revoke(&[&cert]);
+        let file = fs::File::options().write(true).open(pki.path("idevid.crl.pem")).unwrap();
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap();
+        assert!(verifier.refresh_crls().is_empty());
+        match verifier.authenticate(&chain, SystemTime::now()) {
+            Err(AuthFailure::Revoked { serial }) => assert_eq!(serial, "SN-0002"),
+            other => panic!("expected revoked, got {other:?}"),
+        }
+        assert!(verifier.authenticate(&pki.device("SN-0003"), SystemTime::now()).is_ok());
+    }
+
+    #[test]
+    fn a_broken_crl_keeps_the_previous_list() {
+        let pki = Pki::new();
+        let verifier = pki.verifier();
+        pki.write("idevid.crl.pem", "garbage");
+        let file = fs::File::options().write(true).open(pki.path("idevid.crl.pem")).unwrap();
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap();
+        assert_eq!(verifier.refresh_crls().len(), 1);
+        assert!(verifier.authenticate(&pki.device("SN-0001"), SystemTime::now()).is_ok());
+    }
+
+    #[test]
+    fn missing_trust_material_is_a_clear_error() {
+        let pki = Pki::new();
+        let missing = DeviceVerifier::load(&[pki.path("nope.pem")], &[], &[], SerialSource::default());
+        assert!(matches!(missing, Err(TrustError::Io { .. })));
+        assert!(matches!(
+            DeviceVerifier::load(&[], &[], &[], SerialSource::default()),
+            Err(TrustError::NoAnchors)
+        ));
+    }
+}

@@ -1,0 +1,868 @@
+//! The administration API: JSON over HTTP on its own listener, bearer-token protected.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/healthz`, `/readyz` | liveness, and readiness (database reachable); no token |
+//! | GET, POST | `/api/v1/customers` | list, create (owner CA and signer generated or imported) |
+//! | GET, PATCH, DELETE | `/api/v1/customers/{name}` | show, change profile/signing/onboarding, delete |
+//! | GET | `/api/v1/customers/{name}/owner-ca` | the owner CA certificate (PEM) |
+//! | GET, POST | `/api/v1/customers/{name}/targets` | list, add or replace a redirect target |
+//! | DELETE | `/api/v1/customers/{name}/targets/{target}` | remove a target |
+//! | GET, PUT | `/api/v1/customers/{name}/rules` | the ordered response rules, replaced as a whole |
+//! | GET, POST | `/api/v1/devices` | list (`?customer=&after=&limit=`), import |
+//! | GET, PATCH, DELETE | `/api/v1/devices/{serial}` | show, change owner/model/pin, delete |
+//! | GET | `/api/v1/devices/{serial}/progress` | the device's progress reports |
+//! | GET | `/api/v1/events` | events, newest first (`?serial=&kind=&before=&limit=`) |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use http::header::AUTHORIZATION;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, ProductId, Serial, Signer, SigningKey};
+use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
+
+use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
+use crate::artifacts::OwnerCredentials;
+use crate::bootstrap::trust_anchor_bag;
+use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
+use crate::domain::state::DeviceState;
+use crate::store::events::ProgressRecord;
+use crate::store::{
+    CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind, EventRecord,
+    NewCustomer, NewDevice, NewEvent, Store, StoreError, TargetRecord,
+};
+
+/// The API version prefix.
+pub const PREFIX: &str = "/api/v1";
+
+/// A customer as the API shows it (never its signing key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerView {
+    /// Name.
+    pub name: String,
+    /// Response profile.
+    pub profile: Profile,
+    /// Whether conveyed information is signed.
+    pub sign: bool,
+    /// The owner CA (pinned-domain-cert).
+    pub owner_ca: CertificateView,
+    /// The owner signing certificate.
+    pub signer: CertificateView,
+    /// Default onboarding information (RFC 7951 JSON), if set.
+    pub onboarding: Option<serde_json::Value>,
+    /// Redirect targets, in order.
+    pub targets: Vec<TargetView>,
+    /// Response rules, in order.
+    pub rules: Vec<Rule>,
+    /// Revision (bumped by every change).
+    pub revision: i64,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+/// A certificate summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateView {
+    /// Subject.
+    pub subject: String,
+    /// SHA-256 fingerprint, hex.
+    pub fingerprint: String,
+    /// Expiry.
+    pub not_after: String,
+}
+
+/// A customer to create. Without certificates and key, an owner CA and signer are generated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
+    pub name: String,
+    /// Response profile (default standard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Sign conveyed information (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<bool>,
+    /// Imported owner CA certificate (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_ca_pem: Option<String>,
+    /// Imported signing certificate and chain (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_chain_pem: Option<String>,
+    /// Imported signing key (PEM, PKCS#8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_key_pem: Option<String>,
+}
+
+/// Changes to a customer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCustomer {
+    /// New profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// New signing switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<bool>,
+    /// New default onboarding information; `null` removes it.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub onboarding: Option<Option<serde_json::Value>>,
+}
+
+/// A redirect target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetView {
+    /// Name, unique per customer.
+    pub name: String,
+    /// Host name or IP address.
+    pub address: String,
+    /// Port (default 443).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Trust anchor chain (PEM) for the target's TLS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_anchor_pem: Option<String>,
+}
+
+fn default_port() -> u16 {
+    BootstrapServer::DEFAULT_PORT
+}
+
+/// A device as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Serial number.
+    pub serial: String,
+    /// Model.
+    pub model: String,
+    /// Owner.
+    pub customer: Option<String>,
+    /// Pinned certificate fingerprint (SHA-256, hex).
+    pub certificate_pin: Option<String>,
+    /// Onboarding state.
+    pub state: DeviceState,
+    /// When the state last changed.
+    pub state_changed_at: String,
+    /// When it last called in.
+    pub last_contact_at: Option<String>,
+    /// When it was imported.
+    pub created_at: String,
+}
+
+/// A device to import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDevice {
+    /// Serial number.
+    pub serial: String,
+    /// Model (product id).
+    pub model: String,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// SHA-256 fingerprint its IDevID must have (hex, colons allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pin: Option<String>,
+}
+
+/// Changes to a device; `null` clears owner or pin.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchDevice {
+    /// New model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// New owner.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Option<String>>,
+    /// New pin.
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub certificate_pin: Option<Option<String>>,
+}
+
+/// An error answer: `{"error": {"status": 404, "message": "…"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The error's parts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Absent → `None`, `null` → `Some(None)`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An API failure.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::Conflict { .. } | StoreError::InUse { .. } => StatusCode::CONFLICT,
+            StoreError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "admin API store failure");
+        }
+        Self::new(status, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response<Body>, ApiError>;
+
+/// The admin API.
+#[derive(Debug)]
+pub struct AdminApi {
+    store: Store,
+    token_digest: Vec<u8>,
+    max_body_bytes: usize,
+    read_timeout: Duration,
+}
+
+impl Handler for AdminApi {
+    async fn handle(self: Arc<Self>, request: Request<Incoming>, connection: Arc<ConnectionInfo>) -> Response<Body> {
+        let peer = connection.peer;
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        match self.route(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%peer, %method, path, status = error.status.as_u16(), "{}", error.message);
+                json(
+                    error.status,
+                    &ErrorBody {
+                        error: ErrorDetail {
+                            status: error.status.as_u16(),
+                            message: error.message,
+                        },
+                    },
+                )
+            }
+        }
+    }
+}
+
+impl AdminApi {
+    /// The API over `store`, accepting `token`.
+    pub fn new(store: Store, token: &str, max_body_bytes: usize, read_timeout: Duration) -> Self {
+        Self {
+            store,
+            token_digest: digest::digest(&digest::SHA256, token.as_bytes()).as_ref().to_vec(),
+            max_body_bytes,
+            read_timeout,
+        }
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> ApiResult {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        match (&method, path.as_str()) {
+            (&Method::GET, "/healthz") => return Ok(response(StatusCode::OK, "text/plain", "ok\n")),
+            (&Method::GET, "/readyz") => {
+                return match self.store.ping().await {
+                    Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
+                    Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+                };
+            }
+            _ => {}
+        }
+        self.authorize(&request)?;
+        let query = query(request.uri().query());
+        let Some(rest) = path.strip_prefix(PREFIX) else {
+            return Err(ApiError::not_found(format!("no resource at {path}")));
+        };
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let (parts, body) = read_body(request, self.max_body_bytes, self.read_timeout)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+                _ => ApiError::bad_request(e.to_string()),
+            })?;
+        let _ = parts;
+        match (&method, segments.as_slice()) {
+            (&Method::GET, ["customers"]) => self.list_customers().await,
+            (&Method::POST, ["customers"]) => self.create_customer(parse(&body)?).await,
+            (&Method::GET, ["customers", name]) => Ok(json(StatusCode::OK, &self.customer_view(name).await?)),
+            (&Method::PATCH, ["customers", name]) => self.patch_customer(name, parse(&body)?).await,
+            (&Method::DELETE, ["customers", name]) => {
+                self.store.delete_customer(name).await?;
+                self.audit(None, format!("deleted customer {name}")).await;
+                Ok(super::empty(StatusCode::NO_CONTENT))
+            }
+            (&Method::GET, ["customers", name, "owner-ca"]) => {
+                let record = self.customer_record(name).await?;
+                Ok(response(StatusCode::OK, "application/x-pem-file", record.owner_ca_pem))
+            }
+            (&Method::GET, ["customers", name, "targets"]) => {
+                self.customer_record(name).await?;
+                let targets: Vec<TargetView> = self.store.targets(name).await?.into_iter().map(target_view).collect();
+                Ok(json(StatusCode::OK, &targets))
+            }
+            (&Method::POST, ["customers", name, "targets"]) => self.put_target(name, parse(&body)?).await,
+            (&Method::DELETE, ["customers", name, "targets", target]) => self.delete_target(name, target).await,
+            (&Method::GET, ["customers", name, "rules"]) => {
+                self.customer_record(name).await?;
+                Ok(json(StatusCode::OK, &self.store.rules(name).await?))
+            }
+            (&Method::PUT, ["customers", name, "rules"]) => self.set_rules(name, parse(&body)?).await,
+            (&Method::GET, ["devices"]) => self.list_devices(&query).await,
+            (&Method::POST, ["devices"]) => self.create_device(parse(&body)?).await,
+            (&Method::GET, ["devices", serial]) => {
+                let device = self.device_record(serial).await?;
+                Ok(json(StatusCode::OK, &device_view(device)))
+            }
+            (&Method::PATCH, ["devices", serial]) => self.patch_device(serial, parse(&body)?).await,
+            (&Method::DELETE, ["devices", serial]) => {
+                self.store.delete_device(serial).await?;
+                self.audit(Some(serial), format!("deleted device {serial}")).await;
+                Ok(super::empty(StatusCode::NO_CONTENT))
+            }
+            (&Method::GET, ["devices", serial, "progress"]) => {
+                self.device_record(serial).await?;
+                let reports: Vec<ProgressRecord> = self.store.progress_reports(serial).await?;
+                Ok(json(StatusCode::OK, &reports))
+            }
+            (&Method::GET, ["events"]) => self.list_events(&query).await,
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no resource {method} {path}"),
+            )),
+        }
+    }
+
+    fn authorize(&self, request: &Request<Incoming>) -> Result<(), ApiError> {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required"))?;
+        let digest = digest::digest(&digest::SHA256, presented.trim().as_bytes());
+        // Compare digests in constant time: the token is the secret.
+        let same = digest
+            .as_ref()
+            .iter()
+            .zip(&self.token_digest)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is not valid"))
+        }
+    }
+
+    async fn audit(&self, serial: Option<&str>, detail: String) {
+        tracing::info!(serial, "admin: {detail}");
+        let event = NewEvent {
+            serial: serial.map(str::to_owned),
+            kind: EventKind::AdminChange,
+            status: None,
+            peer: None,
+            detail,
+        };
+        if let Err(error) = self.store.record(&event).await {
+            tracing::error!(%error, "could not record an admin event");
+        }
+    }
+
+    async fn customer_record(&self, name: &str) -> Result<CustomerRecord, ApiError> {
+        self.store
+            .customer(name)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("customer {name:?} does not exist")))
+    }
+
+    async fn device_record(&self, serial: &str) -> Result<DeviceRecord, ApiError> {
+        self.store
+            .device(serial)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("device {serial:?} does not exist")))
+    }
+
+    async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
+        let record = self.customer_record(name).await?;
+        let targets = self.store.targets(name).await?.into_iter().map(target_view).collect();
+        let rules = self.store.rules(name).await?;
+        customer_view(record, targets, rules)
+    }
+
+    async fn list_customers(&self) -> ApiResult {
+        let mut views = Vec::new();
+        for record in self.store.customers().await? {
+            let targets = self.store.targets(&record.name).await?.into_iter().map(target_view).collect();
+            let rules = self.store.rules(&record.name).await?;
+            views.push(customer_view(record, targets, rules)?);
+        }
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    async fn create_customer(&self, create: CreateCustomer) -> ApiResult {
+        if !valid_name(&create.name) {
+            return Err(ApiError::bad_request(format!(
+                "customer name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+                create.name
+            )));
+        }
+        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) =
+            match (create.owner_ca_pem, create.signer_chain_pem, create.signer_key_pem) {
+                (None, None, None) => {
+                    let (ca, chain, key) = generate_owner(&create.name)?;
+                    (ca, chain, key, true)
+                }
+                (Some(ca), Some(chain), Some(key)) => {
+                    check_owner(&ca, &chain, &key)?;
+                    (ca, chain, key, false)
+                }
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
+                    ));
+                }
+            };
+        let record = self
+            .store
+            .insert_customer(&NewCustomer {
+                name: create.name.clone(),
+                owner_ca_pem,
+                signer_chain_pem,
+                signer_key_pem,
+                profile: create.profile.unwrap_or_default(),
+                sign: create.sign.unwrap_or(true),
+            })
+            .await?;
+        let how = if generated { "generated" } else { "imported" };
+        self.audit(None, format!("created customer {} ({how} owner CA)", create.name)).await;
+        Ok(json(StatusCode::CREATED, &customer_view(record, Vec::new(), Vec::new())?))
+    }
+
+    async fn patch_customer(&self, name: &str, patch: PatchCustomer) -> ApiResult {
+        let onboarding_json = match patch.onboarding {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(value)) => {
+                parse_onboarding(&value).map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
+                Some(Some(value.to_string()))
+            }
+        };
+        self.store
+            .update_customer(
+                name,
+                &CustomerUpdate {
+                    profile: patch.profile,
+                    sign: patch.sign,
+                    onboarding_json,
+                },
+            )
+            .await?;
+        self.audit(None, format!("changed customer {name}")).await;
+        Ok(json(StatusCode::OK, &self.customer_view(name).await?))
+    }
+
+    async fn put_target(&self, customer: &str, target: TargetView) -> ApiResult {
+        if !valid_name(&target.name) {
+            return Err(ApiError::bad_request(format!("target name {:?} is not valid", target.name)));
+        }
+        if target.port == 0 {
+            return Err(ApiError::bad_request("port must be 1 to 65535"));
+        }
+        let info = ConveyedInformation::Redirect(RedirectInformation {
+            bootstrap_servers: vec![BootstrapServer::new(target.address.clone())],
+        });
+        info.validate()
+            .map_err(|e| ApiError::bad_request(format!("address {:?}: {e}", target.address)))?;
+        if let Some(pem) = &target.trust_anchor_pem {
+            trust_anchor_bag(pem).map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
+        }
+        self.customer_record(customer).await?;
+        self.store
+            .put_target(
+                customer,
+                &TargetRecord {
+                    name: target.name.clone(),
+                    address: target.address.clone(),
+                    port: target.port,
+                    trust_anchor_pem: target.trust_anchor_pem.clone(),
+                },
+            )
+            .await?;
+        self.audit(
+            None,
+            format!("set redirect target {customer}/{} to {}:{}", target.name, target.address, target.port),
+        )
+        .await;
+        Ok(json(StatusCode::OK, &target))
+    }
+
+    async fn delete_target(&self, customer: &str, target: &str) -> ApiResult {
+        let rules = self.store.rules(customer).await?;
+        if let Some(rule) = rules
+            .iter()
+            .find(|r| r.redirect.as_ref().is_some_and(|t| t.iter().any(|t| t == target)))
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("rule {:?} redirects to target {target:?}; change the rules first", rule.name),
+            ));
+        }
+        self.store.delete_target(customer, target).await?;
+        self.audit(None, format!("removed redirect target {customer}/{target}")).await;
+        Ok(super::empty(StatusCode::NO_CONTENT))
+    }
+
+    async fn set_rules(&self, customer: &str, rules: Vec<Rule>) -> ApiResult {
+        let record = self.customer_record(customer).await?;
+        let targets: Vec<Target> = self
+            .store
+            .targets(customer)
+            .await?
+            .into_iter()
+            .map(|t| Target {
+                name: t.name,
+                address: t.address,
+                port: t.port,
+                trust_anchor: None,
+            })
+            .collect();
+        Policy::new(record.profile, record.sign, targets, None, &rules)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        self.store.set_rules(customer, &rules).await?;
+        self.audit(None, format!("set {} response rule(s) of customer {customer}", rules.len())).await;
+        Ok(json(StatusCode::OK, &rules))
+    }
+
+    async fn list_devices(&self, query: &HashMap<String, String>) -> ApiResult {
+        let limit = limit(query, 100, 1000)?;
+        let devices = self
+            .store
+            .devices(
+                query.get("customer").map(String::as_str),
+                query.get("after").map(String::as_str),
+                limit,
+            )
+            .await?;
+        let views: Vec<DeviceView> = devices.into_iter().map(device_view).collect();
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    async fn create_device(&self, create: CreateDevice) -> ApiResult {
+        let serial = Serial::parse(&create.serial).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let model = ProductId::parse(&create.model).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let pin = create.certificate_pin.as_deref().map(normalize_pin).transpose()?;
+        let record = self
+            .store
+            .insert_device(&NewDevice {
+                serial: serial.as_str().to_owned(),
+                model: model.as_str().to_owned(),
+                customer: create.customer.clone(),
+                certificate_pin: pin,
+            })
+            .await?;
+        self.audit(
+            Some(serial.as_str()),
+            format!(
+                "imported device {} ({}) for {}",
+                serial.as_str(),
+                model.as_str(),
+                create.customer.as_deref().unwrap_or("no owner")
+            ),
+        )
+        .await;
+        Ok(json(StatusCode::CREATED, &device_view(record)))
+    }
+
+    async fn patch_device(&self, serial: &str, patch: PatchDevice) -> ApiResult {
+        let model = patch
+            .model
+            .as_deref()
+            .map(|m| ProductId::parse(m).map(|m| m.as_str().to_owned()))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let certificate_pin = match patch.certificate_pin {
+            Some(Some(pin)) => Some(Some(normalize_pin(&pin)?)),
+            other => other,
+        };
+        let record = self
+            .store
+            .update_device(
+                serial,
+                &DeviceUpdate {
+                    model,
+                    customer: patch.customer,
+                    certificate_pin,
+                },
+            )
+            .await?;
+        self.audit(Some(serial), format!("changed device {serial}")).await;
+        Ok(json(StatusCode::OK, &device_view(record)))
+    }
+
+    async fn list_events(&self, query: &HashMap<String, String>) -> ApiResult {
+        let kind = query
+            .get("kind")
+            .map(|k| {
+                serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone()))
+                    .map_err(|_| ApiError::bad_request(format!("unknown event kind {k:?}")))
+            })
+            .transpose()?;
+        let before = query
+            .get("before")
+            .map(|b| b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an event id")))
+            .transpose()?;
+        let filter = EventFilter {
+            serial: query.get("serial").cloned(),
+            kind,
+            before,
+            limit: limit(query, 100, 1000)?,
+        };
+        let events: Vec<EventRecord> = self.store.events(&filter).await?;
+        Ok(json(StatusCode::OK, &events))
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec_pretty(value) {
+        Ok(body) => response(status, "application/json", body),
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a response");
+            super::empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+fn query(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (query strings only carry names and serials here).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match hex_digit(bytes[i + 1]).zip(hex_digit(bytes[i + 2])) {
+                Some((high, low)) => {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                None => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {max}"))),
+    }
+}
+
+fn normalize_pin(pin: &str) -> Result<String, ApiError> {
+    let hex: String = pin.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(ApiError::bad_request(
+            "certificate_pin must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
+        ))
+    }
+}
+
+fn timestamp(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn certificate_view(cert: &Cert) -> CertificateView {
+    CertificateView {
+        subject: cert.subject(),
+        fingerprint: cert.fingerprint().to_hex(),
+        not_after: cert.not_after().format(&Rfc3339).unwrap_or_default(),
+    }
+}
+
+fn customer_view(record: CustomerRecord, targets: Vec<TargetView>, rules: Vec<Rule>) -> Result<CustomerView, ApiError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("customer {}: stored {what} is unusable: {e}", record.name),
+        )
+    };
+    let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| corrupt("owner CA", &e))?;
+    let signer = Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| corrupt("signer", &e))?;
+    let signer = signer.first().ok_or_else(|| corrupt("signer", &"empty chain"))?;
+    let onboarding = record
+        .onboarding_json
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("onboarding", &e))?;
+    Ok(CustomerView {
+        owner_ca: certificate_view(&ca),
+        signer: certificate_view(signer),
+        name: record.name,
+        profile: record.profile,
+        sign: record.sign,
+        onboarding,
+        targets,
+        rules,
+        revision: record.revision,
+        created_at: timestamp(record.created_at),
+        updated_at: timestamp(record.updated_at),
+    })
+}
+
+fn target_view(t: TargetRecord) -> TargetView {
+    TargetView {
+        name: t.name,
+        address: t.address,
+        port: t.port,
+        trust_anchor_pem: t.trust_anchor_pem,
+    }
+}
+
+fn device_view(d: DeviceRecord) -> DeviceView {
+    DeviceView {
+        serial: d.serial,
+        model: d.model,
+        customer: d.customer,
+        certificate_pin: d.certificate_pin,
+        state: d.state,
+        state_changed_at: timestamp(d.state_changed_at),
+        last_contact_at: d.last_contact_at.map(timestamp),
+        created_at: timestamp(d.created_at),
+    }
+}
+
+/// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
+fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("generating owner credentials: {e}"))
+    };
+    let ca = CertificateAuthority::new_root(&format!("{name} Owner CA"), name, KeyAlgorithm::EcdsaP256)
+        .map_err(|e| failed(&e))?;
+    let (cert, key) = ca
+        .issue_signer(&format!("{name} Owner Signing"), name, KeyAlgorithm::EcdsaP256)
+        .map_err(|e| failed(&e))?;
+    Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
+}
+
+fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
+    let ca = Cert::from_pem(ca).map_err(|e| bad("owner_ca_pem", &e))?;
+    let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
+    let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
+    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    OwnerCredentials::new(ca, signer).map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        let q = query(Some("serial=SN%2D1&kind=bootstrap-refused&x"));
+        assert_eq!(q["serial"], "SN-1");
+        assert_eq!(q["kind"], "bootstrap-refused");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%é"), "%é", "no panic inside a UTF-8 sequence");
+    }
+
+    #[test]
+    fn pins_are_normalized_fingerprints() {
+        let colons = ["AB"; 32].join(":");
+        assert_eq!(normalize_pin(&colons).unwrap(), "ab".repeat(32));
+        assert!(normalize_pin("abc").is_err());
+        assert!(normalize_pin(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn patches_tell_null_from_absent() {
+        let p: PatchDevice = serde_json::from_str(r#"{"customer": null}"#).unwrap();
+        assert_eq!(p.customer, Some(None));
+        assert_eq!(p.certificate_pin, None);
+        let p: PatchDevice = serde_json::from_str(r#"{"customer": "acme"}"#).unwrap();
+        assert_eq!(p.customer, Some(Some("acme".into())));
+        assert!(serde_json::from_str::<PatchDevice>(r#"{"owner": "acme"}"#).is_err());
+    }
+
+    #[test]
+    fn generated_owners_are_consistent() {
+        let (ca, chain, key) = generate_owner("acme").unwrap();
+        check_owner(&ca, &chain, &key).unwrap();
+        let (other_ca, _, _) = generate_owner("other").unwrap();
+        assert!(check_owner(&other_ca, &chain, &key).is_err());
+    }
+}

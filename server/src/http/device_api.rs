@@ -1,0 +1,319 @@
+//! The resources devices call (RFC 8572 §7, RFC 8040): host-meta discovery, the RESTCONF root,
+//! and the two RPCs. Every RPC passes, in order: device authentication (401), the concurrency
+//! limit (503), body size and time limits (413, 408), media types (415, 406), input decoding
+//! (400), and only then the bootstrapper. Every refusal and every answer is recorded.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::ALLOW;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use tokio::sync::Semaphore;
+use ztp_yang::{
+    DecodeError, Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput,
+    ReportProgressInput,
+};
+
+use super::restconf::{Problem, request_encoding, response_encoding};
+use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
+use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
+use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
+use crate::store::{EventKind, NewEvent, StoreError};
+
+/// The get-bootstrapping-data operation resource.
+pub const GET_BOOTSTRAPPING_DATA: &str =
+    "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
+/// The report-progress operation resource.
+pub const REPORT_PROGRESS: &str = "/restconf/operations/ietf-sztp-bootstrap-server:report-progress";
+
+const HOST_META: &str = "<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\
+    <Link rel=\"restconf\" href=\"/restconf\"/></XRD>";
+const YANG_LIBRARY_VERSION: &str = "2019-01-04";
+
+/// Limits of the device API.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceLimits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Time for the body to arrive.
+    pub read_timeout: Duration,
+    /// Retry-After of a 503.
+    pub retry_after_secs: u64,
+    /// Requests handled at once.
+    pub max_concurrent_requests: usize,
+}
+
+/// The device API.
+#[derive(Debug)]
+pub struct DeviceApi {
+    bootstrapper: Bootstrapper,
+    verifier: Arc<DeviceVerifier>,
+    limits: DeviceLimits,
+    permits: Arc<Semaphore>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rpc {
+    GetBootstrappingData,
+    ReportProgress,
+}
+
+impl Rpc {
+    fn refused(self) -> EventKind {
+        match self {
+            Self::GetBootstrappingData => EventKind::BootstrapRefused,
+            Self::ReportProgress => EventKind::ProgressRefused,
+        }
+    }
+}
+
+impl Handler for DeviceApi {
+    async fn handle(self: Arc<Self>, request: Request<Incoming>, connection: Arc<ConnectionInfo>) -> Response<Body> {
+        let path = request.uri().path().to_owned();
+        let method = request.method().clone();
+        let encoding = response_encoding(request.headers(), None).unwrap_or(Encoding::Json);
+        match (method, path.as_str()) {
+            (Method::GET | Method::HEAD, "/.well-known/host-meta") => {
+                response(StatusCode::OK, "application/xrd+xml", HOST_META)
+            }
+            (Method::GET | Method::HEAD, "/restconf" | "/restconf/") => restconf_root(encoding),
+            (Method::GET | Method::HEAD, "/restconf/yang-library-version") => {
+                yang_library_version(encoding)
+            }
+            (Method::POST, GET_BOOTSTRAPPING_DATA) => {
+                self.rpc(Rpc::GetBootstrappingData, request, &connection).await
+            }
+            (Method::POST, REPORT_PROGRESS) => self.rpc(Rpc::ReportProgress, request, &connection).await,
+            (_, GET_BOOTSTRAPPING_DATA | REPORT_PROGRESS) => {
+                let mut response = Problem::method_not_allowed("operation resources accept only POST")
+                    .into_response(encoding);
+                response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+                response
+            }
+            (_, p) if p.starts_with("/restconf/operations/") => {
+                Problem::not_found(format!("unknown operation {p}")).into_response(encoding)
+            }
+            (_, p) => Problem::not_found(format!("no resource at {p}")).into_response(encoding),
+        }
+    }
+}
+
+impl DeviceApi {
+    /// The device API answering with `bootstrapper`, letting in devices `verifier` accepts.
+    pub fn new(bootstrapper: Bootstrapper, verifier: Arc<DeviceVerifier>, limits: DeviceLimits) -> Self {
+        Self {
+            bootstrapper,
+            verifier,
+            permits: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            limits,
+        }
+    }
+
+    async fn rpc(&self, rpc: Rpc, request: Request<Incoming>, connection: &ConnectionInfo) -> Response<Body> {
+        let peer = connection.peer.to_string();
+        // Until the body's own type is known, errors follow Accept (or the declared type).
+        let declared = request_encoding(request.headers(), false).ok().flatten();
+        let error_encoding = response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
+
+        let device = match self.verifier.authenticate(&connection.client_chain, SystemTime::now()) {
+            Ok(device) => device,
+            Err(failure) => {
+                self.record(rpc.refused(), failure.serial().map(str::to_owned), 401, &peer, failure.to_string())
+                    .await;
+                return Problem::access_denied("the client certificate is not accepted")
+                    .into_response(error_encoding);
+            }
+        };
+        let serial = Some(device.serial().to_owned());
+        let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            tracing::warn!(serial = device.serial(), "busy: concurrency limit reached");
+            return Problem::busy("the server is busy; retry later", self.limits.retry_after_secs)
+                .into_response(error_encoding);
+        };
+
+        let refuse = |problem: Problem, detail: String| async move {
+            self.record(rpc.refused(), serial.clone(), problem.status.as_u16(), &peer, detail)
+                .await;
+            problem.into_response(error_encoding)
+        };
+        let (parts, body) = match read_body(request, self.limits.max_body_bytes, self.limits.read_timeout).await {
+            Ok(read) => read,
+            Err(error) => {
+                let problem = match &error {
+                    BodyError::TooLarge(_) => Problem::too_big(error.to_string()),
+                    BodyError::Timeout => Problem::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        ErrorType::Transport,
+                        ErrorTag::OperationFailed,
+                        error.to_string(),
+                    ),
+                    BodyError::Broken(_) => Problem::malformed(error.to_string()),
+                };
+                return refuse(problem, error.to_string()).await;
+            }
+        };
+        let media = request_encoding(&parts.headers, !body.is_empty())
+            .and_then(|input| Ok((input, response_encoding(&parts.headers, input)?)));
+        let (input_encoding, encoding) = match media {
+            Ok(media) => media,
+            Err(error) => return refuse(Problem::media(&error), error.to_string()).await,
+        };
+
+        match rpc {
+            Rpc::GetBootstrappingData => {
+                let input = match input_encoding {
+                    None => GetBootstrappingDataInput::default(),
+                    Some(enc) => match GetBootstrappingDataInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
+                        Ok(input) => input,
+                        Err(error) => {
+                            return refuse(decode_problem(&error), format!("bad input: {error}")).await;
+                        }
+                    },
+                };
+                self.get_bootstrapping_data(&device, &input, connection, encoding).await
+            }
+            Rpc::ReportProgress => {
+                let Some(enc) = input_encoding else {
+                    return refuse(
+                        Problem::new(
+                            StatusCode::BAD_REQUEST,
+                            ErrorType::Protocol,
+                            ErrorTag::MissingElement,
+                            "report-progress needs an input with a progress-type",
+                        ),
+                        "empty report".into(),
+                    )
+                    .await;
+                };
+                match ReportProgressInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
+                    Ok(report) => self.report_progress(&device, &report, connection, encoding).await,
+                    Err(error) => refuse(decode_problem(&error), format!("bad report: {error}")).await,
+                }
+            }
+        }
+    }
+
+    async fn get_bootstrapping_data(
+        &self,
+        device: &AuthenticatedDevice,
+        input: &GetBootstrappingDataInput,
+        connection: &ConnectionInfo,
+        encoding: Encoding,
+    ) -> Response<Body> {
+        let call = Call {
+            device,
+            input,
+            source: connection.peer.ip(),
+            encoding,
+        };
+        let peer = connection.peer.to_string();
+        let serial = Some(device.serial().to_owned());
+        match self.bootstrapper.get_bootstrapping_data(call).await {
+            Ok(served) => {
+                self.record(EventKind::BootstrapServed, serial, 200, &peer, served.describe()).await;
+                response(StatusCode::OK, encoding.media_type(), served.output.encode(encoding))
+            }
+            Err(error) => {
+                let problem = self.problem(&error);
+                self.record(EventKind::BootstrapRefused, serial, problem.status.as_u16(), &peer, error.to_string())
+                    .await;
+                problem.into_response(encoding)
+            }
+        }
+    }
+
+    async fn report_progress(
+        &self,
+        device: &AuthenticatedDevice,
+        report: &ReportProgressInput,
+        connection: &ConnectionInfo,
+        encoding: Encoding,
+    ) -> Response<Body> {
+        let peer = connection.peer.to_string();
+        let serial = Some(device.serial().to_owned());
+        match self.bootstrapper.report_progress(device, report).await {
+            Ok(state) => {
+                let message = report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                let detail = format!("{}{message} (now {state})", report.progress_type.as_str());
+                self.record(EventKind::ProgressReported, serial, 204, &peer, detail).await;
+                empty(StatusCode::NO_CONTENT)
+            }
+            Err(error) => {
+                let problem = self.problem(&error);
+                self.record(EventKind::ProgressRefused, serial, problem.status.as_u16(), &peer, error.to_string())
+                    .await;
+                problem.into_response(encoding)
+            }
+        }
+    }
+
+    fn problem(&self, error: &BootstrapError) -> Problem {
+        match error {
+            // Unknown and mismatched devices look the same from outside: no inventory leaks.
+            BootstrapError::UnknownDevice(_) | BootstrapError::PinMismatch { .. } => {
+                Problem::access_denied("the client certificate is not accepted")
+            }
+            BootstrapError::NoOwner(_) | BootstrapError::NothingConfigured { .. } => {
+                Problem::data_missing("no bootstrapping data is configured for this device")
+            }
+            BootstrapError::Store(StoreError::Database(_)) => {
+                tracing::error!(%error, "database unavailable");
+                Problem::busy("the server cannot reach its database; retry later", self.limits.retry_after_secs)
+            }
+            _ => {
+                tracing::error!(%error, "building a bootstrap response failed");
+                Problem::internal()
+            }
+        }
+    }
+
+    async fn record(&self, kind: EventKind, serial: Option<String>, status: u16, peer: &str, detail: String) {
+        tracing::info!(kind = kind.as_str(), serial = serial.as_deref(), status, peer, "{detail}");
+        let event = NewEvent {
+            serial,
+            kind,
+            status: Some(status),
+            peer: Some(peer.to_owned()),
+            detail,
+        };
+        if let Err(error) = self.bootstrapper.store().record(&event).await {
+            tracing::error!(%error, "could not record an event");
+        }
+    }
+}
+
+fn decode_problem(error: &DecodeError) -> Problem {
+    let tag = match error {
+        DecodeError::TooLarge { .. } => return Problem::too_big(error.to_string()),
+        DecodeError::UnknownElement { .. } => ErrorTag::UnknownElement,
+        DecodeError::Missing(_) => ErrorTag::MissingElement,
+        DecodeError::InvalidValue { .. } | DecodeError::Invalid(_) => ErrorTag::InvalidValue,
+        _ => ErrorTag::MalformedMessage,
+    };
+    Problem::new(StatusCode::BAD_REQUEST, ErrorType::Protocol, tag, error.to_string())
+}
+
+fn restconf_root(encoding: Encoding) -> Response<Body> {
+    let body = match encoding {
+        Encoding::Json => format!(
+            "{{\"ietf-restconf:restconf\":{{\"data\":{{}},\"operations\":{{}},\"yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}}}"
+        ),
+        Encoding::Xml => format!(
+            "<restconf xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\"><data/><operations/>\
+             <yang-library-version>{YANG_LIBRARY_VERSION}</yang-library-version></restconf>"
+        ),
+    };
+    response(StatusCode::OK, encoding.media_type(), body)
+}
+
+fn yang_library_version(encoding: Encoding) -> Response<Body> {
+    let body = match encoding {
+        Encoding::Json => format!("{{\"ietf-restconf:yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}"),
+        Encoding::Xml => format!(
+            "<yang-library-version xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\">{YANG_LIBRARY_VERSION}</yang-library-version>"
+        ),
+    };
+    response(StatusCode::OK, encoding.media_type(), body)
+}
+

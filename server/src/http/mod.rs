@@ -1,0 +1,207 @@
+//! HTTP plumbing shared by the device and admin listeners: the accept loop (TLS optional,
+//! HTTP/1.1 and HTTP/2), limits on heads and bodies, graceful shutdown.
+//!
+//! - [`restconf`]: media types and RESTCONF error documents.
+//! - [`device_api`]: the RFC 8572 resources devices call.
+//! - [`admin_api`]: the JSON administration API.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub mod admin_api;
+pub mod device_api;
+pub mod restconf;
+
+/// The response body type of every handler.
+pub type Body = Full<Bytes>;
+
+/// What is known about a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The certificate chain the client presented (TLS listeners only), leaf first.
+    pub client_chain: Vec<CertificateDer<'static>>,
+}
+
+/// Answers requests on a listener.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request.
+    fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        connection: Arc<ConnectionInfo>,
+    ) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// Limits applied to every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request head, in bytes.
+    pub max_header_bytes: usize,
+    /// Time for the TLS handshake and for the request head.
+    pub read_timeout: Duration,
+    /// Time allowed for graceful shutdown before connections are dropped.
+    pub drain_timeout: Duration,
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, then lets open requests
+/// finish (for at most `limits.drain_timeout`).
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Duration::from_secs(30));
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (tls, handler, builder) = (tls.clone(), Arc::clone(&handler), Arc::clone(&builder));
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let served = match tls {
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let client_chain = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                        .unwrap_or_default();
+                    let info = Arc::new(ConnectionInfo { peer, client_chain });
+                    let service = service_fn(move |req| {
+                        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
+                        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    watcher.watch(conn).await
+                }
+                None => {
+                    let info = Arc::new(ConnectionInfo {
+                        peer,
+                        client_chain: Vec::new(),
+                    });
+                    let service = service_fn(move |req| {
+                        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
+                        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(tcp), service).into_owned();
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(error) = served {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain timeout were dropped");
+    }
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Larger than allowed.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// Not complete in time.
+    #[error("the request body did not arrive in time")]
+    Timeout,
+    /// The connection failed.
+    #[error("the request body could not be read: {0}")]
+    Broken(String),
+}
+
+/// Reads a whole request body of at most `limit` bytes within `timeout`.
+pub async fn read_body(
+    request: Request<Incoming>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(http::request::Parts, Bytes), BodyError> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| BodyError::Timeout)?;
+    match collected {
+        Ok(collected) => Ok((parts, collected.to_bytes())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(error) => Err(BodyError::Broken(error.to_string())),
+    }
+}
+
+/// A response with `status`, a content type and `body`.
+pub fn response(status: http::StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// An empty response with `status`.
+pub fn empty(status: http::StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
