@@ -313,7 +313,9 @@ pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, A
         match attempt(options, server, config.clone()).await {
             Ok(outcome) => return Ok(outcome),
             Err(error) => {
-                tracing::warn!(%server, %error, "bootstrap server failed");
+                if options.servers.len() > 1 {
+                    tracing::warn!(%server, %error, "bootstrap server failed; trying the next");
+                }
                 failures.push(ServerFailure {
                     server: server.clone(),
                     error,
