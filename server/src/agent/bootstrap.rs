@@ -510,3 +510,484 @@ impl Reporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use http::{Request, StatusCode, Version};
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use rustls::ServerConfig;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::server::WebPkiClientVerifier;
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+    use ztp_certs::{
+        CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement, Signer,
+    };
+    use ztp_yang::{
+        BootstrapServer, ConveyedInformation, ErrorTag, ErrorType, OnboardingInformation,
+        Ownership, RedirectInformation, RestconfError,
+    };
+
+    use super::*;
+    use crate::agent::client::ClientError;
+    use crate::artifacts::{self, OwnerCredentials};
+
+    const P256: KeyAlgorithm = KeyAlgorithm::EcdsaP256;
+
+    /// The manufacturer (IDevID CA and MASA), one device, an owner, and a TLS server CA.
+    struct World {
+        mfg: CertificateAuthority,
+        masa: Signer,
+        owner: OwnerCredentials,
+        device_chain: String,
+        device_key: String,
+        tls_ca: CertificateAuthority,
+    }
+
+    fn world() -> World {
+        let mfg = CertificateAuthority::new_root("Mfg", "Mfg", P256).unwrap();
+        let (masa_cert, masa_key) = mfg.issue_signer("MASA", "Mfg", P256).unwrap();
+        let spec = IdevidSpec {
+            serial: Serial::parse("SN-1").unwrap(),
+            model: ProductId::parse("uCPE-100").unwrap(),
+            placement: SerialPlacement::SerialNumber,
+            hardware_module_name: false,
+            key_algorithm: P256,
+        };
+        let (idevid, key) = mfg.issue_idevid(&spec).unwrap();
+        let owner_ca = CertificateAuthority::new_root("Owner", "Owner", P256).unwrap();
+        let (signer_cert, signer_key) = owner_ca.issue_signer("signer", "Owner", P256).unwrap();
+        let owner = OwnerCredentials::new(
+            owner_ca.cert().clone(),
+            Signer::new(signer_key, vec![signer_cert]).unwrap(),
+        )
+        .unwrap();
+        World {
+            masa: Signer::new(masa_key, vec![masa_cert]).unwrap(),
+            owner,
+            device_chain: format!("{}{}", idevid.pem(), mfg.cert().pem()),
+            device_key: key.to_pem(),
+            tls_ca: CertificateAuthority::new_root("TLS", "Mfg", P256).unwrap(),
+            mfg,
+        }
+    }
+
+    /// What the test server answers to get-bootstrapping-data.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        AccessDenied,
+        UnsignedRedirect,
+        UnsignedOnboarding,
+        SignedRedirect,
+    }
+
+    /// What the test server saw: each request's path, HTTP version and body, and the client
+    /// certificate of each connection.
+    #[derive(Default)]
+    struct Seen {
+        requests: Vec<(String, Version, Vec<u8>)>,
+        client_certs: Vec<Vec<u8>>,
+    }
+
+    impl Seen {
+        fn input(&self) -> GetBootstrappingDataInput {
+            let (_, _, body) = &self.requests[0];
+            GetBootstrappingDataInput::decode(sniff(body), body).unwrap()
+        }
+
+        fn reports(&self) -> Vec<ProgressType> {
+            self.requests[1..]
+                .iter()
+                .map(|(path, _, body)| {
+                    assert_eq!(path, REPORT_PROGRESS);
+                    ReportProgressInput::decode(sniff(body), body)
+                        .unwrap()
+                        .progress_type
+                })
+                .collect()
+        }
+    }
+
+    /// The encoding of a request body (the test server needs no Content-Type to tell).
+    fn sniff(body: &[u8]) -> Encoding {
+        if body.starts_with(b"<") {
+            Encoding::Xml
+        } else {
+            Encoding::Json
+        }
+    }
+
+    fn redirect() -> ConveyedInformation {
+        ConveyedInformation::Redirect(RedirectInformation {
+            bootstrap_servers: vec![BootstrapServer::new("nms.example.net")],
+        })
+    }
+
+    fn answer(w: &World, answer: Answer, input: &[u8]) -> (StatusCode, String, Encoding) {
+        let encoding = sniff(input);
+        let output = |info: &ConveyedInformation, signed: bool| GetBootstrappingDataOutput {
+            conveyed_information: artifacts::conveyed_information(
+                info,
+                encoding,
+                signed.then(|| w.owner.signer()),
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let ok = |out: GetBootstrappingDataOutput| (StatusCode::OK, out.encode(encoding), encoding);
+        match answer {
+            Answer::AccessDenied => {
+                let errors = RestconfErrors::single(RestconfError::new(
+                    ErrorType::Protocol,
+                    ErrorTag::AccessDenied,
+                    "unknown device",
+                ));
+                (StatusCode::UNAUTHORIZED, errors.encode(encoding), encoding)
+            }
+            Answer::UnsignedRedirect => ok(output(&redirect(), false)),
+            Answer::UnsignedOnboarding => ok(output(
+                &ConveyedInformation::Onboarding(OnboardingInformation {
+                    pre_configuration_script: Some(b"#!/bin/sh\n".to_vec()),
+                    ..Default::default()
+                }),
+                false,
+            )),
+            Answer::SignedRedirect => {
+                let request = GetBootstrappingDataInput::decode(encoding, input).unwrap();
+                let voucher = artifacts::ownership_voucher(
+                    &w.masa,
+                    &Serial::parse("SN-1").unwrap(),
+                    w.owner.ca(),
+                    OffsetDateTime::now_utc(),
+                    time::Duration::days(1),
+                    request.nonce.as_ref(),
+                )
+                .unwrap();
+                let mut out = output(&redirect(), true);
+                out.ownership = Some(Ownership {
+                    owner_certificate: w.owner.owner_certificate().to_vec(),
+                    ownership_voucher: voucher,
+                });
+                ok(out)
+            }
+        }
+    }
+
+    /// A bootstrap server on 127.0.0.1 that requires a client certificate from the
+    /// manufacturer, speaks only `alpn`, and answers `answer`.
+    async fn spawn_server(
+        w: Arc<World>,
+        alpn: &'static [u8],
+        reply: Answer,
+    ) -> (SocketAddr, Arc<Mutex<Seen>>) {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(w.mfg.cert().as_certificate_der().clone())
+            .unwrap();
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .unwrap();
+        let (cert, key) = w
+            .tls_ca
+            .issue_tls_server(&["127.0.0.1".to_owned()], P256)
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.to_pem().as_bytes()).unwrap();
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![cert.as_certificate_der().clone()], key)
+            .unwrap();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let seen_by_server = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                if let Some(certs) = tls.get_ref().1.peer_certificates() {
+                    seen_by_server
+                        .lock()
+                        .unwrap()
+                        .client_certs
+                        .push(certs[0].to_vec());
+                }
+                let (w, seen) = (w.clone(), seen_by_server.clone());
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let (w, seen) = (w.clone(), seen.clone());
+                    async move {
+                        let (path, version) = (req.uri().path().to_owned(), req.version());
+                        let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        seen.lock()
+                            .unwrap()
+                            .requests
+                            .push((path.clone(), version, body.clone()));
+                        let response = if path == REPORT_PROGRESS {
+                            http::Response::builder()
+                                .status(StatusCode::NO_CONTENT)
+                                .body(Full::new(Bytes::new()))
+                        } else {
+                            let (status, text, encoding) = answer(&w, reply, &body);
+                            http::Response::builder()
+                                .status(status)
+                                .header(http::header::CONTENT_TYPE, encoding.media_type())
+                                .body(Full::new(Bytes::from(text)))
+                        };
+                        Ok::<_, Infallible>(response.unwrap())
+                    }
+                });
+                tokio::spawn(
+                    auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .into_owned(),
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    fn options(w: &World, addrs: &[SocketAddr], trusted: bool) -> BootstrapOptions {
+        BootstrapOptions {
+            servers: addrs
+                .iter()
+                .map(|a| ServerUrl::parse(&format!("https://{a}")).unwrap())
+                .collect(),
+            credentials: DeviceCredentials::from_pem(
+                &w.device_chain,
+                &w.device_key,
+                SerialSource::SubjectSerialNumber,
+            )
+            .unwrap(),
+            manufacturer_anchors: vec![w.mfg.cert().clone()],
+            server_anchors: if trusted {
+                vec![w.tls_ca.cert().clone()]
+            } else {
+                Vec::new()
+            },
+            request: RequestOptions::default(),
+            reporting: Reporting {
+                enabled: true,
+                complete: None,
+            },
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_redirect_from_a_trusted_server_over_h2() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let outcome = bootstrap(&options(&w, &[addr], true)).await.unwrap();
+        assert_eq!(outcome.verified.information, redirect());
+        let json = outcome.to_json();
+        assert_eq!(json["serial"], "SN-1");
+        assert_eq!(json["server"], format!("https://{addr}"));
+        assert_eq!(json["signed"], false);
+        assert_eq!(json["voucher"], Value::Null);
+        assert_eq!(
+            json["conveyed-information"]["ietf-sztp-conveyed-info:redirect-information"]["bootstrap-server"]
+                [0]["address"],
+            "nms.example.net"
+        );
+        let seen = seen.lock().unwrap();
+        assert!(seen.requests.iter().all(|(_, v, _)| *v == Version::HTTP_2));
+        assert_eq!(
+            seen.client_certs.len(),
+            1,
+            "one connection, with the IDevID"
+        );
+        assert!(!seen.input().signed_data_preferred);
+        assert_eq!(
+            seen.reports(),
+            [
+                ProgressType::BootstrapInitiated,
+                ProgressType::ParsingComplete
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restconf_error_over_http1_names_tag_and_message() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"http/1.1", Answer::AccessDenied).await;
+        let err = bootstrap(&options(&w, &[addr], false)).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server answered 401 access-denied: unknown device"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.requests.len(), 1, "no progress report after an error");
+        assert_eq!(seen.requests[0].1, Version::HTTP_11);
+        assert!(
+            seen.input().signed_data_preferred,
+            "an untrusted server is always asked for signed data"
+        );
+    }
+
+    #[tokio::test]
+    async fn unsigned_onboarding_from_an_untrusted_server_is_refused_and_reported() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedOnboarding).await;
+        let mut opts = options(&w, &[addr], false);
+        opts.request.encoding = Encoding::Xml;
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AgentError::Refused(RefusedResponse::UnsignedOnboarding)
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("refused: "), "{err}");
+        assert_eq!(
+            seen.lock().unwrap().reports(),
+            [ProgressType::BootstrapInitiated, ProgressType::ParsingError]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_redirect_carries_the_nonce_sent_and_completes() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"http/1.1", Answer::SignedRedirect).await;
+        let mut opts = options(&w, &[addr], false);
+        opts.request.nonce = NonceChoice::Random;
+        opts.reporting.complete = Some(vec![SshHostKey {
+            algorithm: "ssh-ed25519".into(),
+            key_data: vec![1, 2, 3],
+        }]);
+        let outcome = bootstrap(&opts).await.unwrap();
+        let json = outcome.to_json();
+        let seen = seen.lock().unwrap();
+        let sent = seen.input().nonce.unwrap();
+        assert_eq!(json["signed"], true);
+        assert_eq!(json["voucher"]["serial-number"], "SN-1");
+        assert_eq!(json["voucher"]["nonce"], hex(sent.as_bytes()));
+        assert_eq!(
+            json["voucher"]["pinned-domain-cert"],
+            w.owner.ca().subject()
+        );
+        assert!(
+            json["owner-certificate"]
+                .as_str()
+                .unwrap()
+                .contains("signer")
+        );
+        assert_eq!(
+            seen.reports(),
+            [
+                ProgressType::BootstrapInitiated,
+                ProgressType::ParsingComplete,
+                ProgressType::BootstrapComplete
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_outside_the_trust_anchors_fails_the_handshake() {
+        let w = Arc::new(world());
+        let (addr, _) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let mut opts = options(&w, &[addr], true);
+        opts.server_anchors = vec![w.mfg.cert().clone()];
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(
+            matches!(err, AgentError::Transport(ClientError::Tls { .. })),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_next_server_is_tried_after_a_failure() {
+        let w = Arc::new(world());
+        let (good, _) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let (denied, _) = spawn_server(w.clone(), b"h2", Answer::AccessDenied).await;
+        let outcome = bootstrap(&options(&w, &[denied, good], true))
+            .await
+            .unwrap();
+        assert_eq!(outcome.server.to_string(), format!("https://{good}"));
+        let err = bootstrap(&options(&w, &[denied, denied], true))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AgentError::AllServersFailed(ref f) if f.len() == 2));
+    }
+
+    #[test]
+    fn untrusted_servers_are_always_asked_for_signed_data() {
+        let request = RequestOptions {
+            hw_model: Some("uCPE-100".into()),
+            ..Default::default()
+        };
+        let untrusted = request_input(&request, false, None);
+        assert!(untrusted.signed_data_preferred);
+        assert_eq!(untrusted.hw_model.as_deref(), Some("uCPE-100"));
+        assert!(!request_input(&request, true, None).signed_data_preferred);
+        let asked = RequestOptions {
+            signed_data_preferred: true,
+            ..Default::default()
+        };
+        assert!(request_input(&asked, true, None).signed_data_preferred);
+    }
+
+    #[test]
+    fn nonces_are_fresh_32_octets_or_as_given() {
+        let (a, b) = (
+            NonceChoice::Random.draw().unwrap().unwrap(),
+            NonceChoice::Random.draw().unwrap().unwrap(),
+        );
+        assert_eq!(a.as_bytes().len(), 32);
+        assert_ne!(a, b);
+        let fixed = Nonce::new(vec![7; 16]).unwrap();
+        assert_eq!(
+            NonceChoice::Fixed(fixed.clone()).draw().unwrap(),
+            Some(fixed)
+        );
+        assert_eq!(NonceChoice::None.draw().unwrap(), None);
+    }
+
+    fn response(status: u16, content_type: Option<&str>, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            content_type: content_type.map(str::to_owned),
+            retry_after: None,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn server_errors_show_restconf_errors_or_a_body_excerpt() {
+        let json = r#"{"ietf-restconf:errors":{"error":[{"error-type":"application","error-tag":"data-missing","error-message":"No responses configured."}]}}"#;
+        let err = server_error(&response(404, Some("application/yang-data+json"), json));
+        assert_eq!(
+            err.to_string(),
+            "server answered 404 data-missing: No responses configured."
+        );
+        let xml = r#"<errors xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf"><error><error-type>protocol</error-type><error-tag>access-denied</error-tag></error></errors>"#;
+        let err = server_error(&response(401, None, xml));
+        assert_eq!(err.to_string(), "server answered 401 access-denied");
+        let err = server_error(&response(502, Some("text/html"), "<h1>Bad\ngateway</h1>"));
+        assert_eq!(
+            err.to_string(),
+            r#"server answered 502 (body: "<h1>Bad gateway</h1>")"#
+        );
+        let mut busy = response(503, None, "");
+        busy.retry_after = Some("30".into());
+        assert_eq!(
+            server_error(&busy).to_string(),
+            "server answered 503 (retry after 30)"
+        );
+    }
+}
