@@ -23,7 +23,6 @@ use super::client::{
 };
 use super::tls::{self, ClientIdentity, ServerTrust, TlsConfigError};
 use super::verify::{DeviceTrust, RefusedResponse, VerifiedResponse, verify_response};
-use crate::dhcp::colon_hex;
 
 /// Why bootstrapping failed.
 #[derive(Debug, thiserror::Error)]
@@ -291,7 +290,7 @@ fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    colon_hex(bytes).replace(':', "")
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Drops the members of an object whose value is null (optional voucher leaves).

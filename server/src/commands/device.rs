@@ -121,3 +121,108 @@ fn anchors(paths: &[impl AsRef<Path>], what: &str) -> anyhow::Result<Vec<Cert>> 
 fn read(path: &Path, what: &str) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("reading {what} {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<DeviceBootstrapArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["ztp", "device", "bootstrap"].iter().chain(args))?;
+        match cli.command {
+            Command::Device(DeviceCommand::Bootstrap(args)) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arguments_become_options() {
+        let dir = tempfile::tempdir().unwrap();
+        dev_pki::generate(dir.path(), &DevPkiOptions::default()).unwrap();
+        let device = dir.path().join(layout::device("SN-0002"));
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let cert = path(&device.join("idevid.pem"));
+        let key = path(&device.join("idevid.key"));
+        let root = path(&dir.path().join(layout::ROOT_CA));
+        let value = dhcp::colon_hex(
+            &dhcp::encode(&[
+                dhcp::BootstrapUri::parse("https://a.example:8443").unwrap(),
+                dhcp::BootstrapUri::parse("https://[::1]").unwrap(),
+            ])
+            .unwrap(),
+        );
+        let args = parse(&[
+            "--dhcp-option",
+            &value,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--manufacturer-ca",
+            &root,
+            "--nonce-hex",
+            "000102030405060708090a0b0c0d0e0f",
+            "--encoding",
+            "xml",
+        ])
+        .unwrap();
+        let options = options(&args).unwrap();
+        assert_eq!(options.credentials.serial().as_str(), "SN-0002");
+        let servers: Vec<_> = options.servers.iter().map(|s| s.to_string()).collect();
+        assert_eq!(servers, ["https://a.example:8443", "https://[::1]"]);
+        assert_eq!(options.manufacturer_anchors.len(), 1);
+        assert!(options.server_anchors.is_empty());
+        assert_eq!(options.request.encoding, ztp_yang::Encoding::Xml);
+        assert!(
+            matches!(options.request.nonce, NonceChoice::Fixed(ref n) if n.as_bytes().len() == 16)
+        );
+        assert!(options.reporting.enabled && options.reporting.complete.is_none());
+
+        let short_nonce = parse(&[
+            "--url",
+            "https://a.example",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--manufacturer-ca",
+            &root,
+            "--nonce-hex",
+            "0001",
+        ])
+        .unwrap();
+        assert!(options_error(&short_nonce).contains("--nonce-hex"));
+    }
+
+    fn options_error(args: &DeviceBootstrapArgs) -> String {
+        format!("{:#}", options(args).unwrap_err())
+    }
+
+    #[test]
+    fn conflicting_or_incomplete_arguments_are_refused() {
+        let base = ["--cert", "c", "--key", "k", "--manufacturer-ca", "m"];
+        let with = |extra: &[&str]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            parse(&all)
+        };
+        assert!(with(&[]).is_err(), "a server is needed");
+        assert!(with(&["--url", "https://a", "--dhcp-option", "00"]).is_err());
+        assert!(with(&["--url", "https://a", "--nonce", "--nonce-hex", "00"]).is_err());
+        assert!(with(&["--url", "https://a", "--ssh-host-key", "k.pub"]).is_err());
+        assert!(
+            with(&[
+                "--url",
+                "https://a",
+                "--complete",
+                "--ssh-host-key",
+                "k.pub"
+            ])
+            .is_ok()
+        );
+        assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
+    }
+}
