@@ -313,7 +313,7 @@ pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, A
             Ok(outcome) => return Ok(outcome),
             Err(error) => {
                 if options.servers.len() > 1 {
-                    tracing::warn!(%server, %error, "bootstrap server failed; trying the next");
+                    tracing::warn!(%server, %error, "bootstrap server failed");
                 }
                 failures.push(ServerFailure {
                     server: server.clone(),
@@ -922,6 +922,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, AgentError::AllServersFailed(ref f) if f.len() == 2));
+    }
+
+    #[tokio::test]
+    async fn a_key_that_does_not_match_the_idevid_is_refused_before_connecting() {
+        let w = world();
+        let mut opts = options(&w, &[], true);
+        let other = ztp_certs::SigningKey::generate(P256).unwrap();
+        opts.credentials = DeviceCredentials::from_pem(
+            &w.device_chain,
+            &other.to_pem(),
+            SerialSource::SubjectSerialNumber,
+        )
+        .unwrap();
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(matches!(err, AgentError::TlsConfig(_)), "{err}");
     }
 
     #[test]
