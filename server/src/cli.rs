@@ -39,6 +39,9 @@ pub enum Command {
     /// Encode bootstrap server URIs as the value of DHCPv4 option 143 / DHCPv6 option 136, or
     /// decode such a value, and print configuration lines for common DHCP servers.
     DhcpOption(DhcpOptionArgs),
+    /// Act as a device: the reference RFC 8572 device agent.
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 /// `ztp dhcp-option`.
@@ -50,6 +53,98 @@ pub struct DhcpOptionArgs {
     /// Decode this option value (hex octets, colons optional) instead.
     #[arg(long, value_name = "HEX")]
     pub decode: Option<String>,
+}
+
+/// `ztp device …`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Call get-bootstrapping-data with the IDevID as TLS client certificate, verify the
+    /// answer (ownership voucher, owner certificate, signature), report progress, and print the
+    /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
+    Bootstrap(DeviceBootstrapArgs),
+}
+
+/// `ztp device bootstrap`.
+#[derive(Debug, Args)]
+pub struct DeviceBootstrapArgs {
+    /// The bootstrap server, `https://host[:port]`.
+    #[arg(
+        long,
+        required_unless_present = "dhcp_option",
+        conflicts_with = "dhcp_option"
+    )]
+    pub url: Option<String>,
+    /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried in
+    /// order.
+    #[arg(long, value_name = "HEX")]
+    pub dhcp_option: Option<String>,
+    /// The IDevID certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The IDevID private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Trust anchor for ownership vouchers (PEM); repeatable.
+    #[arg(long = "manufacturer-ca", value_name = "FILE", required = true)]
+    pub manufacturer_ca: Vec<PathBuf>,
+    /// TLS trust anchor for the bootstrap server (PEM); repeatable. Without it the server is
+    /// untrusted (provisional TLS): only signed data or unsigned redirects are accepted.
+    #[arg(long = "server-ca", value_name = "FILE")]
+    pub server_ca: Vec<PathBuf>,
+    /// Request and response encoding.
+    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
+    pub encoding: WireEncoding,
+    /// The hw-model to send.
+    #[arg(long)]
+    pub hw_model: Option<String>,
+    /// The os-name to send.
+    #[arg(long)]
+    pub os_name: Option<String>,
+    /// The os-version to send.
+    #[arg(long)]
+    pub os_version: Option<String>,
+    /// Send signed-data-preferred (always sent to an untrusted server).
+    #[arg(long)]
+    pub signed_data_preferred: bool,
+    /// Send a random 32-octet nonce and require the voucher to carry it.
+    #[arg(long, conflicts_with = "nonce_hex")]
+    pub nonce: bool,
+    /// Send this nonce (16 to 32 octets in hex) and require the voucher to carry it.
+    #[arg(long, value_name = "HEX")]
+    pub nonce_hex: Option<String>,
+    /// Where the IDevID carries the device's serial.
+    #[arg(long, default_value = "serial-number")]
+    pub serial_source: ztp_certs::SerialSource,
+    /// Do not send report-progress messages.
+    #[arg(long)]
+    pub no_report: bool,
+    /// After a verified answer, also report bootstrap-complete.
+    #[arg(long)]
+    pub complete: bool,
+    /// OpenSSH public host key file to send with bootstrap-complete; repeatable.
+    #[arg(long = "ssh-host-key", value_name = "FILE.pub", requires = "complete")]
+    pub ssh_host_keys: Vec<PathBuf>,
+    /// Seconds allowed for connecting and for each request.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// A RESTCONF encoding on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WireEncoding {
+    /// application/yang-data+json
+    Json,
+    /// application/yang-data+xml
+    Xml,
+}
+
+impl From<WireEncoding> for ztp_yang::Encoding {
+    fn from(e: WireEncoding) -> Self {
+        match e {
+            WireEncoding::Json => Self::Json,
+            WireEncoding::Xml => Self::Xml,
+        }
+    }
 }
 
 /// `ztp serve`.

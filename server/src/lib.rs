@@ -3,7 +3,8 @@
 //! owner's NMS learns of it over SFTP, and its node-locked licenses travel with the answer.
 //!
 //! # Layout
-//! - [`agent`]: the reference device agent; [`agent::verify`] holds the checks of RFC 8572 §5.4.
+//! - [`agent`]: the reference device agent (`ztp device bootstrap`): TLS and RESTCONF client,
+//!   the bootstrap flow, progress reports; [`agent::verify`] holds the checks of RFC 8572 §5.4.
 //! - [`artifacts`]: the signed artifacts of a bootstrap response (conveyed information, owner
 //!   certificate, ownership voucher).
 //! - [`cli`]: the command line (clap), one enum variant per subcommand.

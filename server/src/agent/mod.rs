@@ -1,4 +1,15 @@
 //! The reference device agent: the device side of RFC 8572, as a manufacturer's firmware team
-//! would build it. [`verify`] holds the checks a device makes of a bootstrap response.
+//! would build it.
+//!
+//! - [`verify`]: the checks a device makes of a bootstrap response (RFC 8572 §5.4).
+//! - [`tls`]: the device's TLS client configuration (IDevID client certificate; trusted or
+//!   provisional server authentication).
+//! - [`client`]: RESTCONF over one TLS connection (HTTP/2 or HTTP/1.1).
+//! - [`host_key`]: OpenSSH public keys as `report-progress` host keys.
+//! - [`bootstrap`]: the flow: get-bootstrapping-data, verify, report progress.
 
+pub mod bootstrap;
+pub mod client;
+pub mod host_key;
+pub mod tls;
 pub mod verify;

@@ -1,0 +1,1007 @@
+//! The device's bootstrap flow (RFC 8572 §5.2–5.6, one pass): for each bootstrap server in
+//! order, call `get-bootstrapping-data` with the IDevID as TLS client certificate, verify the
+//! answer ([`verify_response`]), report progress, and stop at the first verified answer.
+//!
+//! The agent stops at the verified conveyed information: it does not follow redirects or
+//! install images; it returns them as a [`BootstrapOutcome`] for the caller to act on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use ztp_certs::{Cert, DeviceIdentity, IdentityError, PkiError, Serial, SerialSource};
+use ztp_yang::{
+    DecodeError, Document, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, Nonce,
+    ProgressType, ReportProgressInput, RestconfErrors, SshHostKey, ValidationError,
+};
+
+use super::client::{
+    Client, ClientError, GET_BOOTSTRAPPING_DATA, MAX_BODY, REPORT_PROGRESS, Response, ServerUrl,
+};
+use super::tls::{self, ClientIdentity, ServerTrust, TlsConfigError};
+use super::verify::{DeviceTrust, RefusedResponse, VerifiedResponse, verify_response};
+
+/// Why bootstrapping failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The IDevID certificate file cannot be read.
+    #[error("IDevID certificate: {0}")]
+    Certificate(#[from] PkiError),
+    /// The IDevID does not name the device where the serial source says.
+    #[error("IDevID serial: {0}")]
+    Identity(#[from] IdentityError),
+    /// The TLS configuration cannot be built.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(#[from] TlsConfigError),
+    /// No bootstrap server was given.
+    #[error("no bootstrap server to contact")]
+    NoServer,
+    /// The nonce cannot be made or is invalid.
+    #[error("nonce: {0}")]
+    Nonce(String),
+    /// Transport: connecting, TLS, HTTP, timeouts.
+    #[error(transparent)]
+    Transport(#[from] ClientError),
+    /// The server answered with an error status.
+    #[error("server answered {status}{}{}", retry_hint(.retry_after), detail_suffix(.detail))]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The RESTCONF error tags and messages, or an excerpt of a non-RESTCONF body.
+        detail: String,
+        /// The `Retry-After` value, when the server sent one.
+        retry_after: Option<String>,
+    },
+    /// A 200 response whose body is not a `get-bootstrapping-data` output.
+    #[error("malformed response: {0}")]
+    Malformed(#[from] DecodeError),
+    /// The response did not pass the device's checks (RFC 8572 §5.4).
+    #[error("refused: {0}")]
+    Refused(#[from] RefusedResponse),
+    /// Every bootstrap server of a list failed.
+    #[error("no bootstrap server gave a verified answer: {}", list_failures(.0))]
+    AllServersFailed(Vec<ServerFailure>),
+}
+
+/// One server's failure in a list of several.
+#[derive(Debug)]
+pub struct ServerFailure {
+    /// The server.
+    pub server: ServerUrl,
+    /// What went wrong.
+    pub error: AgentError,
+}
+
+fn retry_hint(retry_after: &Option<String>) -> String {
+    retry_after
+        .as_ref()
+        .map(|r| format!(" (retry after {r})"))
+        .unwrap_or_default()
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" {detail}")
+    }
+}
+
+fn list_failures(failures: &[ServerFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("{}: {}", f.server, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The device: its IDevID chain and key, and the serial its certificate names.
+#[derive(Debug)]
+pub struct DeviceCredentials {
+    identity: ClientIdentity,
+    serial: Serial,
+}
+
+impl DeviceCredentials {
+    /// Reads the IDevID chain (leaf first, PEM), its key (PEM), and the device's serial from
+    /// the leaf at `source`.
+    pub fn from_pem(
+        chain_pem: &str,
+        key_pem: &str,
+        source: SerialSource,
+    ) -> Result<Self, AgentError> {
+        let chain = Cert::chain_from_pem(chain_pem)?;
+        let leaf = chain.first().ok_or(TlsConfigError::NoCertificate)?;
+        let serial = DeviceIdentity::from_certificate(leaf, source)?.serial;
+        Ok(Self {
+            identity: ClientIdentity::new(&chain, key_pem)?,
+            serial,
+        })
+    }
+
+    /// The device's serial number.
+    pub fn serial(&self) -> &Serial {
+        &self.serial
+    }
+}
+
+/// Whether and which nonce the device sends (RFC 8572 §5.2: it asks for a voucher bound to it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NonceChoice {
+    /// No nonce.
+    #[default]
+    None,
+    /// A fresh random 32-octet nonce per request.
+    Random,
+    /// This nonce.
+    Fixed(Nonce),
+}
+
+impl NonceChoice {
+    /// The nonce to send in one request.
+    pub fn draw(&self) -> Result<Option<Nonce>, AgentError> {
+        match self {
+            Self::None => Ok(None),
+            Self::Fixed(nonce) => Ok(Some(nonce.clone())),
+            Self::Random => {
+                let mut bytes = vec![0; Nonce::MAX_LEN];
+                aws_lc_rs::rand::fill(&mut bytes)
+                    .map_err(|_| AgentError::Nonce("the random generator failed".into()))?;
+                Nonce::new(bytes)
+                    .map(Some)
+                    .map_err(|e: ValidationError| AgentError::Nonce(e.to_string()))
+            }
+        }
+    }
+}
+
+/// What to ask for.
+#[derive(Debug, Clone)]
+pub struct RequestOptions {
+    /// Request and response encoding.
+    pub encoding: Encoding,
+    /// `hw-model`.
+    pub hw_model: Option<String>,
+    /// `os-name`.
+    pub os_name: Option<String>,
+    /// `os-version`.
+    pub os_version: Option<String>,
+    /// Send `signed-data-preferred` even to a trusted server (always sent to untrusted ones).
+    pub signed_data_preferred: bool,
+    /// The nonce to send.
+    pub nonce: NonceChoice,
+}
+
+impl Default for RequestOptions {
+    /// JSON, nothing optional.
+    fn default() -> Self {
+        Self {
+            encoding: Encoding::Json,
+            hw_model: None,
+            os_name: None,
+            os_version: None,
+            signed_data_preferred: false,
+            nonce: NonceChoice::None,
+        }
+    }
+}
+
+/// What to report to the server that answered.
+#[derive(Debug, Clone, Default)]
+pub struct Reporting {
+    /// Send `report-progress` messages at all.
+    pub enabled: bool,
+    /// After a verified answer, also report `bootstrap-complete` carrying these host keys.
+    pub complete: Option<Vec<SshHostKey>>,
+}
+
+/// Everything a bootstrap run needs.
+#[derive(Debug)]
+pub struct BootstrapOptions {
+    /// The bootstrap servers, tried in order, each once.
+    pub servers: Vec<ServerUrl>,
+    /// The device's identity.
+    pub credentials: DeviceCredentials,
+    /// Trust anchors of ownership vouchers.
+    pub manufacturer_anchors: Vec<Cert>,
+    /// TLS trust anchors of the bootstrap servers; empty means provisional TLS (untrusted).
+    pub server_anchors: Vec<Cert>,
+    /// The request.
+    pub request: RequestOptions,
+    /// Progress reports.
+    pub reporting: Reporting,
+    /// Limit on connecting and on each request.
+    pub timeout: Duration,
+}
+
+impl BootstrapOptions {
+    fn server_trust(&self) -> ServerTrust<'_> {
+        if self.server_anchors.is_empty() {
+            ServerTrust::Provisional
+        } else {
+            ServerTrust::Anchors(&self.server_anchors)
+        }
+    }
+}
+
+/// A verified answer.
+#[derive(Debug, Clone)]
+pub struct BootstrapOutcome {
+    /// The device's serial.
+    pub serial: Serial,
+    /// The server that answered.
+    pub server: ServerUrl,
+    /// The encoding of the exchange.
+    pub encoding: Encoding,
+    /// Whether the server was authenticated by a trust anchor.
+    pub server_authenticated: bool,
+    /// The verified response.
+    pub verified: VerifiedResponse,
+    /// Whether the response carried a license bundle.
+    pub license_bundle_present: bool,
+}
+
+impl BootstrapOutcome {
+    /// The outcome as the JSON object `ztp device bootstrap` prints.
+    pub fn to_json(&self) -> Value {
+        let information = self.verified.information.to_json();
+        let conveyed = serde_json::from_str(&information).unwrap_or(Value::String(information));
+        let (voucher, owner) = match &self.verified.ownership {
+            Some((voucher, owner)) => (
+                json!({
+                    "serial-number": voucher.serial_number,
+                    "created-on": rfc3339(voucher.created_on),
+                    "expires-on": voucher.expires_on.map(rfc3339),
+                    "nonce": voucher.nonce.as_deref().map(hex),
+                    "pinned-domain-cert": voucher.pinned_domain_cert().ok().map(|c| c.subject()),
+                }),
+                Value::String(owner.subject()),
+            ),
+            None => (Value::Null, Value::Null),
+        };
+        json!({
+            "serial": self.serial.as_str(),
+            "server": self.server.as_str(),
+            "encoding": encoding_name(self.encoding),
+            "server-authenticated": self.server_authenticated,
+            "signed": self.verified.ownership.is_some(),
+            "voucher": strip_nulls(voucher),
+            "owner-certificate": owner,
+            "conveyed-information": conveyed,
+            "license-bundle-present": self.license_bundle_present,
+        })
+    }
+}
+
+/// The command-line name of an encoding.
+pub fn encoding_name(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Json => "json",
+        Encoding::Xml => "xml",
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Drops the members of an object whose value is null (optional voucher leaves).
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
+    }
+}
+
+/// Runs the bootstrap flow: each server in order until one gives a verified answer.
+pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
+    let trust = options.server_trust();
+    let config = tls::client_config(&options.credentials.identity, trust)?;
+    let mut failures = Vec::new();
+    for server in &options.servers {
+        match attempt(options, server, config.clone()).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(error) => {
+                if options.servers.len() > 1 {
+                    tracing::warn!(%server, %error, "bootstrap server failed");
+                }
+                failures.push(ServerFailure {
+                    server: server.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    match failures.len() {
+        0 => Err(AgentError::NoServer),
+        1 => Err(failures.remove(0).error),
+        _ => Err(AgentError::AllServersFailed(failures)),
+    }
+}
+
+/// One server: request, verify, report.
+async fn attempt(
+    options: &BootstrapOptions,
+    server: &ServerUrl,
+    config: Arc<ClientConfig>,
+) -> Result<BootstrapOutcome, AgentError> {
+    let trust = options.server_trust();
+    let encoding = options.request.encoding;
+    let nonce = options.request.nonce.draw()?;
+    let input = request_input(&options.request, trust.authenticates(), nonce);
+    let mut client = Client::connect(server, config, options.timeout).await?;
+    tracing::debug!(%server, version = ?client.version(), "connected");
+    let response = client
+        .post(GET_BOOTSTRAPPING_DATA, encoding, input.encode(encoding))
+        .await?;
+    if response.status != http::StatusCode::OK {
+        return Err(server_error(&response));
+    }
+    let reporter = Reporter {
+        enabled: options.reporting.enabled,
+        encoding,
+    };
+    reporter
+        .send(
+            &mut client,
+            ReportProgressInput::new(ProgressType::BootstrapInitiated),
+        )
+        .await;
+    let anchors = &options.manufacturer_anchors;
+    let checked = decode_output(&response, encoding).and_then(|output| {
+        let device = DeviceTrust {
+            manufacturer_anchors: anchors,
+            server_authenticated: trust.authenticates(),
+            at: OffsetDateTime::now_utc(),
+        };
+        let serial = options.credentials.serial.as_str();
+        let sent = input.nonce.as_ref().map(Nonce::as_bytes);
+        let verified = verify_response(&output, serial, sent, &device)?;
+        Ok((verified, output.license_bundle.is_some()))
+    });
+    let (verified, license_bundle_present) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            let mut report = ReportProgressInput::new(ProgressType::ParsingError);
+            report.message = Some(error.to_string());
+            reporter.send(&mut client, report).await;
+            return Err(error);
+        }
+    };
+    reporter
+        .send(
+            &mut client,
+            ReportProgressInput::new(ProgressType::ParsingComplete),
+        )
+        .await;
+    if let Some(keys) = &options.reporting.complete {
+        let mut report = ReportProgressInput::new(ProgressType::BootstrapComplete);
+        report.ssh_host_keys = keys.clone();
+        reporter.send(&mut client, report).await;
+    }
+    Ok(BootstrapOutcome {
+        serial: options.credentials.serial.clone(),
+        server: server.clone(),
+        encoding,
+        server_authenticated: trust.authenticates(),
+        verified,
+        license_bundle_present,
+    })
+}
+
+/// The `get-bootstrapping-data` input: `signed-data-preferred` whenever the server is not
+/// authenticated (RFC 8572 §5.2), or when asked.
+pub fn request_input(
+    request: &RequestOptions,
+    server_authenticated: bool,
+    nonce: Option<Nonce>,
+) -> GetBootstrappingDataInput {
+    GetBootstrappingDataInput {
+        signed_data_preferred: request.signed_data_preferred || !server_authenticated,
+        hw_model: request.hw_model.clone(),
+        os_name: request.os_name.clone(),
+        os_version: request.os_version.clone(),
+        nonce,
+    }
+}
+
+/// Decodes a 200 body, in the encoding its Content-Type names (else the one asked for).
+fn decode_output(
+    response: &Response,
+    asked: Encoding,
+) -> Result<GetBootstrappingDataOutput, AgentError> {
+    let encoding = response
+        .content_type
+        .as_deref()
+        .and_then(Encoding::from_media_type)
+        .unwrap_or(asked);
+    Ok(GetBootstrappingDataOutput::decode_limited(
+        encoding,
+        &response.body,
+        MAX_BODY,
+    )?)
+}
+
+/// The error for a non-200 answer, with the RESTCONF errors it carries.
+fn server_error(response: &Response) -> AgentError {
+    AgentError::Server {
+        status: response.status.as_u16(),
+        detail: error_detail(response),
+        retry_after: response.retry_after.clone(),
+    }
+}
+
+/// `tag: message` for each RESTCONF error in the body, or an excerpt of any other body.
+fn error_detail(response: &Response) -> String {
+    let declared = response
+        .content_type
+        .as_deref()
+        .and_then(Encoding::from_media_type);
+    let encodings = match declared {
+        Some(e) => vec![e],
+        None => vec![Encoding::Json, Encoding::Xml],
+    };
+    let errors = encodings
+        .into_iter()
+        .find_map(|e| RestconfErrors::decode(e, &response.body).ok());
+    match errors {
+        Some(errors) if !errors.errors.is_empty() => errors
+            .errors
+            .iter()
+            .map(|e| match &e.error_message {
+                Some(m) => format!("{}: {m}", e.error_tag.as_str()),
+                None => e.error_tag.as_str().to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => excerpt(&response.body),
+    }
+}
+
+/// The start of a body as one printable line, quoted; empty for an empty body.
+fn excerpt(body: &[u8]) -> String {
+    const LIMIT: usize = 200;
+    if body.is_empty() {
+        return String::new();
+    }
+    let text: String = String::from_utf8_lossy(body)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(LIMIT)
+        .collect();
+    format!("(body: {:?})", text.trim())
+}
+
+/// Sends progress reports; a failing report is logged, never fatal.
+struct Reporter {
+    enabled: bool,
+    encoding: Encoding,
+}
+
+impl Reporter {
+    async fn send(&self, client: &mut Client, report: ReportProgressInput) {
+        if !self.enabled {
+            return;
+        }
+        let progress = report.progress_type;
+        let result = client
+            .post(REPORT_PROGRESS, self.encoding, report.encode(self.encoding))
+            .await;
+        match result {
+            Ok(response) if response.status.is_success() => {
+                tracing::debug!(%progress, "progress reported");
+            }
+            Ok(response) => {
+                let error = server_error(&response);
+                tracing::warn!(%progress, %error, "progress report not accepted");
+            }
+            Err(error) => tracing::warn!(%progress, %error, "progress report failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use http::{Request, StatusCode, Version};
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use rustls::ServerConfig;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::server::WebPkiClientVerifier;
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+    use ztp_certs::{
+        CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement, Signer,
+    };
+    use ztp_yang::{
+        BootstrapServer, ConveyedInformation, ErrorTag, ErrorType, OnboardingInformation,
+        Ownership, RedirectInformation, RestconfError,
+    };
+
+    use super::*;
+    use crate::agent::client::ClientError;
+    use crate::artifacts::{self, OwnerCredentials};
+
+    const P256: KeyAlgorithm = KeyAlgorithm::EcdsaP256;
+
+    /// The manufacturer (IDevID CA and MASA), one device, an owner, and a TLS server CA.
+    struct World {
+        mfg: CertificateAuthority,
+        masa: Signer,
+        owner: OwnerCredentials,
+        device_chain: String,
+        device_key: String,
+        tls_ca: CertificateAuthority,
+    }
+
+    fn world() -> World {
+        let mfg = CertificateAuthority::new_root("Mfg", "Mfg", P256).unwrap();
+        let (masa_cert, masa_key) = mfg.issue_signer("MASA", "Mfg", P256).unwrap();
+        let spec = IdevidSpec {
+            serial: Serial::parse("SN-1").unwrap(),
+            model: ProductId::parse("uCPE-100").unwrap(),
+            placement: SerialPlacement::SerialNumber,
+            hardware_module_name: false,
+            key_algorithm: P256,
+        };
+        let (idevid, key) = mfg.issue_idevid(&spec).unwrap();
+        let owner_ca = CertificateAuthority::new_root("Owner", "Owner", P256).unwrap();
+        let (signer_cert, signer_key) = owner_ca.issue_signer("signer", "Owner", P256).unwrap();
+        let owner = OwnerCredentials::new(
+            owner_ca.cert().clone(),
+            Signer::new(signer_key, vec![signer_cert]).unwrap(),
+        )
+        .unwrap();
+        World {
+            masa: Signer::new(masa_key, vec![masa_cert]).unwrap(),
+            owner,
+            device_chain: format!("{}{}", idevid.pem(), mfg.cert().pem()),
+            device_key: key.to_pem(),
+            tls_ca: CertificateAuthority::new_root("TLS", "Mfg", P256).unwrap(),
+            mfg,
+        }
+    }
+
+    /// What the test server answers to get-bootstrapping-data.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        AccessDenied,
+        UnsignedRedirect,
+        UnsignedOnboarding,
+        SignedRedirect,
+    }
+
+    /// What the test server saw: each request's path, HTTP version and body, and the client
+    /// certificate of each connection.
+    #[derive(Default)]
+    struct Seen {
+        requests: Vec<(String, Version, Vec<u8>)>,
+        client_certs: Vec<Vec<u8>>,
+    }
+
+    impl Seen {
+        fn input(&self) -> GetBootstrappingDataInput {
+            let (_, _, body) = &self.requests[0];
+            GetBootstrappingDataInput::decode(sniff(body), body).unwrap()
+        }
+
+        fn reports(&self) -> Vec<ProgressType> {
+            self.requests[1..]
+                .iter()
+                .map(|(path, _, body)| {
+                    assert_eq!(path, REPORT_PROGRESS);
+                    ReportProgressInput::decode(sniff(body), body)
+                        .unwrap()
+                        .progress_type
+                })
+                .collect()
+        }
+    }
+
+    /// The encoding of a request body (the test server needs no Content-Type to tell).
+    fn sniff(body: &[u8]) -> Encoding {
+        if body.starts_with(b"<") {
+            Encoding::Xml
+        } else {
+            Encoding::Json
+        }
+    }
+
+    fn redirect() -> ConveyedInformation {
+        ConveyedInformation::Redirect(RedirectInformation {
+            bootstrap_servers: vec![BootstrapServer::new("nms.example.net")],
+        })
+    }
+
+    fn answer(w: &World, answer: Answer, input: &[u8]) -> (StatusCode, String, Encoding) {
+        let encoding = sniff(input);
+        let output = |info: &ConveyedInformation, signed: bool| GetBootstrappingDataOutput {
+            conveyed_information: artifacts::conveyed_information(
+                info,
+                encoding,
+                signed.then(|| w.owner.signer()),
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let ok = |out: GetBootstrappingDataOutput| (StatusCode::OK, out.encode(encoding), encoding);
+        match answer {
+            Answer::AccessDenied => {
+                let errors = RestconfErrors::single(RestconfError::new(
+                    ErrorType::Protocol,
+                    ErrorTag::AccessDenied,
+                    "unknown device",
+                ));
+                (StatusCode::UNAUTHORIZED, errors.encode(encoding), encoding)
+            }
+            Answer::UnsignedRedirect => ok(output(&redirect(), false)),
+            Answer::UnsignedOnboarding => ok(output(
+                &ConveyedInformation::Onboarding(OnboardingInformation {
+                    pre_configuration_script: Some(b"#!/bin/sh\n".to_vec()),
+                    ..Default::default()
+                }),
+                false,
+            )),
+            Answer::SignedRedirect => {
+                let request = GetBootstrappingDataInput::decode(encoding, input).unwrap();
+                let voucher = artifacts::ownership_voucher(
+                    &w.masa,
+                    &Serial::parse("SN-1").unwrap(),
+                    w.owner.ca(),
+                    OffsetDateTime::now_utc(),
+                    time::Duration::days(1),
+                    request.nonce.as_ref(),
+                )
+                .unwrap();
+                let mut out = output(&redirect(), true);
+                out.ownership = Some(Ownership {
+                    owner_certificate: w.owner.owner_certificate().to_vec(),
+                    ownership_voucher: voucher,
+                });
+                ok(out)
+            }
+        }
+    }
+
+    /// A bootstrap server on 127.0.0.1 that requires a client certificate from the
+    /// manufacturer, speaks only `alpn`, and answers `answer`.
+    async fn spawn_server(
+        w: Arc<World>,
+        alpn: &'static [u8],
+        reply: Answer,
+    ) -> (SocketAddr, Arc<Mutex<Seen>>) {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(w.mfg.cert().as_certificate_der().clone())
+            .unwrap();
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .unwrap();
+        let (cert, key) = w
+            .tls_ca
+            .issue_tls_server(&["127.0.0.1".to_owned()], P256)
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.to_pem().as_bytes()).unwrap();
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![cert.as_certificate_der().clone()], key)
+            .unwrap();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let seen_by_server = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                if let Some(certs) = tls.get_ref().1.peer_certificates() {
+                    seen_by_server
+                        .lock()
+                        .unwrap()
+                        .client_certs
+                        .push(certs[0].to_vec());
+                }
+                let (w, seen) = (w.clone(), seen_by_server.clone());
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let (w, seen) = (w.clone(), seen.clone());
+                    async move {
+                        let (path, version) = (req.uri().path().to_owned(), req.version());
+                        let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        seen.lock()
+                            .unwrap()
+                            .requests
+                            .push((path.clone(), version, body.clone()));
+                        let response = if path == REPORT_PROGRESS {
+                            http::Response::builder()
+                                .status(StatusCode::NO_CONTENT)
+                                .body(Full::new(Bytes::new()))
+                        } else {
+                            let (status, text, encoding) = answer(&w, reply, &body);
+                            http::Response::builder()
+                                .status(status)
+                                .header(http::header::CONTENT_TYPE, encoding.media_type())
+                                .body(Full::new(Bytes::from(text)))
+                        };
+                        Ok::<_, Infallible>(response.unwrap())
+                    }
+                });
+                tokio::spawn(
+                    auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .into_owned(),
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    fn options(w: &World, addrs: &[SocketAddr], trusted: bool) -> BootstrapOptions {
+        BootstrapOptions {
+            servers: addrs
+                .iter()
+                .map(|a| ServerUrl::parse(&format!("https://{a}")).unwrap())
+                .collect(),
+            credentials: DeviceCredentials::from_pem(
+                &w.device_chain,
+                &w.device_key,
+                SerialSource::SubjectSerialNumber,
+            )
+            .unwrap(),
+            manufacturer_anchors: vec![w.mfg.cert().clone()],
+            server_anchors: if trusted {
+                vec![w.tls_ca.cert().clone()]
+            } else {
+                Vec::new()
+            },
+            request: RequestOptions::default(),
+            reporting: Reporting {
+                enabled: true,
+                complete: None,
+            },
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_redirect_from_a_trusted_server_over_h2() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let outcome = bootstrap(&options(&w, &[addr], true)).await.unwrap();
+        assert_eq!(outcome.verified.information, redirect());
+        let json = outcome.to_json();
+        assert_eq!(json["serial"], "SN-1");
+        assert_eq!(json["server"], format!("https://{addr}"));
+        assert_eq!(json["signed"], false);
+        assert_eq!(json["voucher"], Value::Null);
+        assert_eq!(
+            json["conveyed-information"]["ietf-sztp-conveyed-info:redirect-information"]["bootstrap-server"]
+                [0]["address"],
+            "nms.example.net"
+        );
+        let seen = seen.lock().unwrap();
+        assert!(seen.requests.iter().all(|(_, v, _)| *v == Version::HTTP_2));
+        assert_eq!(
+            seen.client_certs.len(),
+            1,
+            "one connection, with the IDevID"
+        );
+        assert!(!seen.input().signed_data_preferred);
+        assert_eq!(
+            seen.reports(),
+            [
+                ProgressType::BootstrapInitiated,
+                ProgressType::ParsingComplete
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restconf_error_over_http1_names_tag_and_message() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"http/1.1", Answer::AccessDenied).await;
+        let err = bootstrap(&options(&w, &[addr], false)).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server answered 401 access-denied: unknown device"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.requests.len(), 1, "no progress report after an error");
+        assert_eq!(seen.requests[0].1, Version::HTTP_11);
+        assert!(
+            seen.input().signed_data_preferred,
+            "an untrusted server is always asked for signed data"
+        );
+    }
+
+    #[tokio::test]
+    async fn unsigned_onboarding_from_an_untrusted_server_is_refused_and_reported() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedOnboarding).await;
+        let mut opts = options(&w, &[addr], false);
+        opts.request.encoding = Encoding::Xml;
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AgentError::Refused(RefusedResponse::UnsignedOnboarding)
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("refused: "), "{err}");
+        assert_eq!(
+            seen.lock().unwrap().reports(),
+            [ProgressType::BootstrapInitiated, ProgressType::ParsingError]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signed_redirect_carries_the_nonce_sent_and_completes() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"http/1.1", Answer::SignedRedirect).await;
+        let mut opts = options(&w, &[addr], false);
+        opts.request.nonce = NonceChoice::Random;
+        opts.reporting.complete = Some(vec![SshHostKey {
+            algorithm: "ssh-ed25519".into(),
+            key_data: vec![1, 2, 3],
+        }]);
+        let outcome = bootstrap(&opts).await.unwrap();
+        let json = outcome.to_json();
+        let seen = seen.lock().unwrap();
+        let sent = seen.input().nonce.unwrap();
+        assert_eq!(json["signed"], true);
+        assert_eq!(json["voucher"]["serial-number"], "SN-1");
+        assert_eq!(json["voucher"]["nonce"], hex(sent.as_bytes()));
+        assert_eq!(
+            json["voucher"]["pinned-domain-cert"],
+            w.owner.ca().subject()
+        );
+        assert!(
+            json["owner-certificate"]
+                .as_str()
+                .unwrap()
+                .contains("signer")
+        );
+        assert_eq!(
+            seen.reports(),
+            [
+                ProgressType::BootstrapInitiated,
+                ProgressType::ParsingComplete,
+                ProgressType::BootstrapComplete
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_outside_the_trust_anchors_fails_the_handshake() {
+        let w = Arc::new(world());
+        let (addr, _) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let mut opts = options(&w, &[addr], true);
+        opts.server_anchors = vec![w.mfg.cert().clone()];
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(
+            matches!(err, AgentError::Transport(ClientError::Tls { .. })),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_next_server_is_tried_after_a_failure() {
+        let w = Arc::new(world());
+        let (good, _) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
+        let (denied, _) = spawn_server(w.clone(), b"h2", Answer::AccessDenied).await;
+        let outcome = bootstrap(&options(&w, &[denied, good], true))
+            .await
+            .unwrap();
+        assert_eq!(outcome.server.to_string(), format!("https://{good}"));
+        let err = bootstrap(&options(&w, &[denied, denied], true))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AgentError::AllServersFailed(ref f) if f.len() == 2));
+    }
+
+    #[tokio::test]
+    async fn a_key_that_does_not_match_the_idevid_is_refused_before_connecting() {
+        let w = world();
+        let mut opts = options(&w, &[], true);
+        let other = ztp_certs::SigningKey::generate(P256).unwrap();
+        opts.credentials = DeviceCredentials::from_pem(
+            &w.device_chain,
+            &other.to_pem(),
+            SerialSource::SubjectSerialNumber,
+        )
+        .unwrap();
+        let err = bootstrap(&opts).await.unwrap_err();
+        assert!(matches!(err, AgentError::TlsConfig(_)), "{err}");
+    }
+
+    #[test]
+    fn untrusted_servers_are_always_asked_for_signed_data() {
+        let request = RequestOptions {
+            hw_model: Some("uCPE-100".into()),
+            ..Default::default()
+        };
+        let untrusted = request_input(&request, false, None);
+        assert!(untrusted.signed_data_preferred);
+        assert_eq!(untrusted.hw_model.as_deref(), Some("uCPE-100"));
+        assert!(!request_input(&request, true, None).signed_data_preferred);
+        let asked = RequestOptions {
+            signed_data_preferred: true,
+            ..Default::default()
+        };
+        assert!(request_input(&asked, true, None).signed_data_preferred);
+    }
+
+    #[test]
+    fn nonces_are_fresh_32_octets_or_as_given() {
+        let (a, b) = (
+            NonceChoice::Random.draw().unwrap().unwrap(),
+            NonceChoice::Random.draw().unwrap().unwrap(),
+        );
+        assert_eq!(a.as_bytes().len(), 32);
+        assert_ne!(a, b);
+        let fixed = Nonce::new(vec![7; 16]).unwrap();
+        assert_eq!(
+            NonceChoice::Fixed(fixed.clone()).draw().unwrap(),
+            Some(fixed)
+        );
+        assert_eq!(NonceChoice::None.draw().unwrap(), None);
+    }
+
+    fn response(status: u16, content_type: Option<&str>, body: &str) -> Response {
+        Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            content_type: content_type.map(str::to_owned),
+            retry_after: None,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn server_errors_show_restconf_errors_or_a_body_excerpt() {
+        let json = r#"{"ietf-restconf:errors":{"error":[{"error-type":"application","error-tag":"data-missing","error-message":"No responses configured."}]}}"#;
+        let err = server_error(&response(404, Some("application/yang-data+json"), json));
+        assert_eq!(
+            err.to_string(),
+            "server answered 404 data-missing: No responses configured."
+        );
+        let xml = r#"<errors xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf"><error><error-type>protocol</error-type><error-tag>access-denied</error-tag></error></errors>"#;
+        let err = server_error(&response(401, None, xml));
+        assert_eq!(err.to_string(), "server answered 401 access-denied");
+        let err = server_error(&response(502, Some("text/html"), "<h1>Bad\ngateway</h1>"));
+        assert_eq!(
+            err.to_string(),
+            r#"server answered 502 (body: "<h1>Bad gateway</h1>")"#
+        );
+        let mut busy = response(503, None, "");
+        busy.retry_after = Some("30".into());
+        assert_eq!(
+            server_error(&busy).to_string(),
+            "server answered 503 (retry after 30)"
+        );
+    }
+}

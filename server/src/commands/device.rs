@@ -1,0 +1,228 @@
+//! `ztp device …`: the reference device agent on the command line.
+
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ztp_certs::Cert;
+use ztp_yang::Nonce;
+
+use crate::agent::bootstrap::{
+    self, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
+};
+use crate::agent::client::ServerUrl;
+use crate::agent::host_key;
+use crate::cli::{DeviceBootstrapArgs, DeviceCommand};
+use crate::dhcp;
+
+/// Runs a `ztp device` subcommand.
+pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DeviceCommand::Bootstrap(args) => bootstrap(&args),
+    }
+}
+
+/// Bootstraps once and prints the verified outcome as JSON on stdout.
+fn bootstrap(args: &DeviceBootstrapArgs) -> anyhow::Result<ExitCode> {
+    let options = options(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // The agent's message already names every cause; `{:#}` in main would repeat the sources.
+    let outcome = runtime
+        .block_on(bootstrap::bootstrap(&options))
+        .map_err(|error| anyhow::Error::msg(error.to_string()))?;
+    println!("{}", serde_json::to_string_pretty(&outcome.to_json())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the files and values the arguments name.
+fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
+    let credentials = DeviceCredentials::from_pem(
+        &read(&args.cert, "IDevID certificate")?,
+        &read(&args.key, "IDevID key")?,
+        args.serial_source,
+    )
+    .with_context(|| format!("loading the IDevID from {}", args.cert.display()))?;
+    let complete = if args.complete {
+        Some(
+            args.ssh_host_keys
+                .iter()
+                .map(|path| {
+                    host_key::parse_public_keys(&read(path, "SSH host key")?)
+                        .with_context(|| format!("SSH host key {}", path.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .concat(),
+        )
+    } else {
+        None
+    };
+    Ok(BootstrapOptions {
+        servers: servers(args)?,
+        credentials,
+        manufacturer_anchors: anchors(&args.manufacturer_ca, "manufacturer CA")?,
+        server_anchors: anchors(&args.server_ca, "server CA")?,
+        request: RequestOptions {
+            encoding: args.encoding.into(),
+            hw_model: args.hw_model.clone(),
+            os_name: args.os_name.clone(),
+            os_version: args.os_version.clone(),
+            signed_data_preferred: args.signed_data_preferred,
+            nonce: nonce(args)?,
+        },
+        reporting: Reporting {
+            enabled: !args.no_report,
+            complete,
+        },
+        timeout: Duration::from_secs(args.timeout),
+    })
+}
+
+fn servers(args: &DeviceBootstrapArgs) -> anyhow::Result<Vec<ServerUrl>> {
+    match (&args.url, &args.dhcp_option) {
+        (Some(url), _) => Ok(vec![ServerUrl::parse(url)?]),
+        (None, Some(hex)) => {
+            let uris = dhcp::decode(&dhcp::parse_hex(hex)?).context("DHCP option value")?;
+            Ok(uris.iter().map(ServerUrl::from_uri).collect())
+        }
+        (None, None) => bail!("give --url or --dhcp-option"),
+    }
+}
+
+fn nonce(args: &DeviceBootstrapArgs) -> anyhow::Result<NonceChoice> {
+    if let Some(hex) = &args.nonce_hex {
+        let bytes = dhcp::parse_hex(hex).context("--nonce-hex")?;
+        return Ok(NonceChoice::Fixed(
+            Nonce::new(bytes).context("--nonce-hex")?,
+        ));
+    }
+    Ok(if args.nonce {
+        NonceChoice::Random
+    } else {
+        NonceChoice::None
+    })
+}
+
+fn anchors(paths: &[impl AsRef<Path>], what: &str) -> anyhow::Result<Vec<Cert>> {
+    let mut certs = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let chain = Cert::chain_from_pem(&read(path, what)?)
+            .with_context(|| format!("{what} {}", path.display()))?;
+        certs.extend(chain);
+    }
+    Ok(certs)
+}
+
+fn read(path: &Path, what: &str) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<DeviceBootstrapArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["ztp", "device", "bootstrap"].iter().chain(args))?;
+        match cli.command {
+            Command::Device(DeviceCommand::Bootstrap(args)) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arguments_become_options() {
+        let dir = tempfile::tempdir().unwrap();
+        dev_pki::generate(dir.path(), &DevPkiOptions::default()).unwrap();
+        let device = dir.path().join(layout::device("SN-0002"));
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let cert = path(&device.join("idevid.pem"));
+        let key = path(&device.join("idevid.key"));
+        let root = path(&dir.path().join(layout::ROOT_CA));
+        let value = dhcp::colon_hex(
+            &dhcp::encode(&[
+                dhcp::BootstrapUri::parse("https://a.example:8443").unwrap(),
+                dhcp::BootstrapUri::parse("https://[::1]").unwrap(),
+            ])
+            .unwrap(),
+        );
+        let args = parse(&[
+            "--dhcp-option",
+            &value,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--manufacturer-ca",
+            &root,
+            "--nonce-hex",
+            "000102030405060708090a0b0c0d0e0f",
+            "--encoding",
+            "xml",
+        ])
+        .unwrap();
+        let options = options(&args).unwrap();
+        assert_eq!(options.credentials.serial().as_str(), "SN-0002");
+        let servers: Vec<_> = options.servers.iter().map(|s| s.to_string()).collect();
+        assert_eq!(servers, ["https://a.example:8443", "https://[::1]"]);
+        assert_eq!(options.manufacturer_anchors.len(), 1);
+        assert!(options.server_anchors.is_empty());
+        assert_eq!(options.request.encoding, ztp_yang::Encoding::Xml);
+        assert!(
+            matches!(options.request.nonce, NonceChoice::Fixed(ref n) if n.as_bytes().len() == 16)
+        );
+        assert!(options.reporting.enabled && options.reporting.complete.is_none());
+
+        let short_nonce = parse(&[
+            "--url",
+            "https://a.example",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--manufacturer-ca",
+            &root,
+            "--nonce-hex",
+            "0001",
+        ])
+        .unwrap();
+        assert!(options_error(&short_nonce).contains("--nonce-hex"));
+    }
+
+    fn options_error(args: &DeviceBootstrapArgs) -> String {
+        format!("{:#}", options(args).unwrap_err())
+    }
+
+    #[test]
+    fn conflicting_or_incomplete_arguments_are_refused() {
+        let base = ["--cert", "c", "--key", "k", "--manufacturer-ca", "m"];
+        let with = |extra: &[&str]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            parse(&all)
+        };
+        assert!(with(&[]).is_err(), "a server is needed");
+        assert!(with(&["--url", "https://a", "--dhcp-option", "00"]).is_err());
+        assert!(with(&["--url", "https://a", "--nonce", "--nonce-hex", "00"]).is_err());
+        assert!(with(&["--url", "https://a", "--ssh-host-key", "k.pub"]).is_err());
+        assert!(
+            with(&[
+                "--url",
+                "https://a",
+                "--complete",
+                "--ssh-host-key",
+                "k.pub"
+            ])
+            .is_ok()
+        );
+        assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
+    }
+}
