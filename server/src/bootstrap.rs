@@ -107,7 +107,11 @@ impl Served {
                 .as_deref()
                 .map_or_else(|| "default answer".to_owned(), |r| format!("rule {r}")),
             self.plan.profile,
-            if self.plan.signed { "signed" } else { "unsigned" },
+            if self.plan.signed {
+                "signed"
+            } else {
+                "unsigned"
+            },
             if self.output.ownership.is_some() {
                 ", with owner certificate and voucher"
             } else {
@@ -186,7 +190,8 @@ impl Bootstrapper {
                 reason,
             })?;
         let plan = choice.plan;
-        let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.information, plan)?;
+        let conveyed_information =
+            self.conveyed(&owner, &choice.rule, &choice.information, plan)?;
         let ownership = if plan.signed {
             Some(Ownership {
                 owner_certificate: owner.credentials.owner_certificate().to_vec(),
@@ -227,7 +232,10 @@ impl Bootstrapper {
             .await?)
     }
 
-    async fn known_device(&self, device: &AuthenticatedDevice) -> Result<DeviceRecord, BootstrapError> {
+    async fn known_device(
+        &self,
+        device: &AuthenticatedDevice,
+    ) -> Result<DeviceRecord, BootstrapError> {
         let serial = device.serial();
         let record = self
             .store
@@ -351,7 +359,8 @@ fn build_owner(
     let name = &record.name;
     let bad = |what: &str, e: &dyn std::fmt::Display| owner_error(name, format!("{what}: {e}"));
     let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| bad("owner CA", &e))?;
-    let chain = Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| bad("signer chain", &e))?;
+    let chain =
+        Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| bad("signer chain", &e))?;
     let key = SigningKey::from_pem(&record.signer_key_pem).map_err(|e| bad("signer key", &e))?;
     let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
     let credentials = OwnerCredentials::new(ca, signer).map_err(|e| bad("signer", &e))?;

@@ -39,9 +39,20 @@ pub enum Command {
     /// Encode bootstrap server URIs as the value of DHCPv4 option 143 / DHCPv6 option 136, or
     /// decode such a value, and print configuration lines for common DHCP servers.
     DhcpOption(DhcpOptionArgs),
-    /// Act as a device: the reference RFC 8572 device agent.
+    /// Devices: import and manage the inventory (admin API), or act as one (`bootstrap`).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Customers (device owners): owner certificates, response profile, onboarding.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// A customer's redirect targets: the bootstrap servers its devices are sent to.
+    #[command(subcommand)]
+    Target(TargetCommand),
+    /// A customer's ordered response rules (by hw-model, os-name, os-version, source address).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// What happened: bootstrap requests, refusals, progress reports, admin changes.
+    Events(EventsArgs),
 }
 
 /// `ztp dhcp-option`.
@@ -62,6 +73,264 @@ pub enum DeviceCommand {
     /// answer (ownership voucher, owner certificate, signature), report progress, and print the
     /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
     Bootstrap(DeviceBootstrapArgs),
+    /// Import a device into the inventory.
+    Add(DeviceAddArgs),
+    /// List devices.
+    List(DeviceListArgs),
+    /// Show one device.
+    Show(SerialArgs),
+    /// Change a device's owner, model or certificate pin.
+    Set(DeviceSetArgs),
+    /// Remove a device from the inventory.
+    Remove(SerialArgs),
+    /// Show a device's progress reports.
+    Progress(SerialArgs),
+}
+
+/// How to reach the admin API of a running `ztp serve`.
+#[derive(Debug, Clone, Args)]
+pub struct AdminConnection {
+    /// The admin API's URL.
+    #[arg(long, env = "ZTP_ADMIN_URL", default_value = "http://127.0.0.1:8444")]
+    pub admin_url: String,
+    /// The bearer token [default: read from DATA_DIR/admin-token].
+    #[arg(long, env = "ZTP_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The server's data directory, where `ztp serve` wrote the token.
+    #[arg(long, env = "ZTP_DATA_DIR", default_value = "ztp-data")]
+    pub data_dir: PathBuf,
+}
+
+/// `ztp device add`.
+#[derive(Debug, Args)]
+pub struct DeviceAddArgs {
+    /// Serial number, as the device's certificate carries it.
+    pub serial: String,
+    /// Model (product id).
+    #[arg(long)]
+    pub model: String,
+    /// The owner.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Pin the device's IDevID: its SHA-256 fingerprint (hex, colons allowed).
+    #[arg(long, conflicts_with = "pin_certificate")]
+    pub pin: Option<String>,
+    /// Pin the device's IDevID: the certificate file (PEM; the first certificate counts).
+    #[arg(long)]
+    pub pin_certificate: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device list`.
+#[derive(Debug, Args)]
+pub struct DeviceListArgs {
+    /// Only this customer's devices.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Start after this serial (paging).
+    #[arg(long)]
+    pub after: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one device.
+#[derive(Debug, Args)]
+pub struct SerialArgs {
+    /// Serial number.
+    pub serial: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device set`.
+#[derive(Debug, Args)]
+pub struct DeviceSetArgs {
+    /// Serial number.
+    pub serial: String,
+    /// New model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// New owner.
+    #[arg(long, conflicts_with = "no_customer")]
+    pub customer: Option<String>,
+    /// Remove the owner.
+    #[arg(long)]
+    pub no_customer: bool,
+    /// New certificate pin (SHA-256 fingerprint, hex).
+    #[arg(long, conflicts_with_all = ["no_pin", "pin_certificate"])]
+    pub pin: Option<String>,
+    /// New certificate pin, from a certificate file.
+    #[arg(long, conflicts_with = "no_pin")]
+    pub pin_certificate: Option<PathBuf>,
+    /// Remove the certificate pin.
+    #[arg(long)]
+    pub no_pin: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp customer …`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Create a customer; without --owner-ca/--signer-cert/--signer-key, ztp generates its
+    /// owner CA and signing certificate.
+    Add(CustomerAddArgs),
+    /// List customers.
+    List(AdminOnlyArgs),
+    /// Show one customer.
+    Show(NameArgs),
+    /// Change a customer's profile, signing or default onboarding information.
+    Set(CustomerSetArgs),
+    /// Delete a customer (refused while devices belong to it).
+    Remove(NameArgs),
+    /// Print the customer's owner CA certificate (PEM): the vouchers' pinned-domain-cert.
+    OwnerCa(NameArgs),
+}
+
+/// A command that needs only the admin connection.
+#[derive(Debug, Args)]
+pub struct AdminOnlyArgs {
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one customer.
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Customer name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp customer add`.
+#[derive(Debug, Args)]
+pub struct CustomerAddArgs {
+    /// Name: 1 to 64 of letters, digits, '.', '_', '-'.
+    pub name: String,
+    /// Response profile: standard, strict (Cisco IOS-XE) or lenient (agents that reject
+    /// unknown fields).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send unsigned conveyed information (only where RFC 8572 allows it).
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Imported owner CA certificate (PEM).
+    #[arg(long, requires_all = ["signer_cert", "signer_key"])]
+    pub owner_ca: Option<PathBuf>,
+    /// Imported owner signing certificate and chain (PEM).
+    #[arg(long, requires_all = ["owner_ca", "signer_key"])]
+    pub signer_cert: Option<PathBuf>,
+    /// Imported owner signing key (PEM, PKCS#8).
+    #[arg(long, requires_all = ["owner_ca", "signer_cert"])]
+    pub signer_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp customer set`.
+#[derive(Debug, Args)]
+pub struct CustomerSetArgs {
+    /// Customer name.
+    pub name: String,
+    /// Response profile: standard, strict or lenient.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Sign conveyed information (true) or not (false).
+    #[arg(long)]
+    pub sign: Option<bool>,
+    /// Send this onboarding information (RFC 7951 JSON file) instead of redirecting.
+    #[arg(long, conflicts_with = "no_onboarding")]
+    pub onboarding: Option<PathBuf>,
+    /// Redirect again instead of sending onboarding information.
+    #[arg(long)]
+    pub no_onboarding: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp target …`.
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// Add a redirect target (or replace the one with that name).
+    Add(TargetAddArgs),
+    /// List a customer's redirect targets.
+    List(NameArgs),
+    /// Remove a redirect target.
+    Remove(TargetRemoveArgs),
+}
+
+/// `ztp target add`.
+#[derive(Debug, Args)]
+pub struct TargetAddArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Target name.
+    pub name: String,
+    /// Host name or IP address of the bootstrap server.
+    #[arg(long)]
+    pub address: String,
+    /// Its port.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// The trust anchor of its TLS certificate (PEM chain), conveyed to devices.
+    #[arg(long)]
+    pub trust_anchor: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp target remove`.
+#[derive(Debug, Args)]
+pub struct TargetRemoveArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Target name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp rules …`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print a customer's rules as JSON.
+    Show(NameArgs),
+    /// Replace a customer's rules with those in a JSON file (a list, first match wins).
+    Set(RulesSetArgs),
+}
+
+/// `ztp rules set`.
+#[derive(Debug, Args)]
+pub struct RulesSetArgs {
+    /// Customer name.
+    pub name: String,
+    /// The rules (JSON list).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this device's.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Only this kind: bootstrap-served, bootstrap-refused, progress-reported,
+    /// progress-refused, admin-change.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp device bootstrap`.

@@ -151,11 +151,12 @@ impl DeviceVerifier {
         let mut trust = Vec::new();
         for path in anchors {
             for cert in read_certificates(path)? {
-                let anchor = webpki::anchor_from_trusted_cert(cert.as_certificate_der())
-                    .map_err(|source| TrustError::Anchor {
+                let anchor = webpki::anchor_from_trusted_cert(cert.as_certificate_der()).map_err(
+                    |source| TrustError::Anchor {
                         path: path.clone(),
                         source,
-                    })?;
+                    },
+                )?;
                 trust.push(anchor.to_owned());
             }
         }
@@ -214,12 +215,15 @@ impl DeviceVerifier {
         let Some((leaf, presented)) = chain.split_first() else {
             return Err(AuthFailure::NoCertificate);
         };
-        let cert = Cert::from_der(leaf.to_vec()).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
-        let ee = EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+        let cert =
+            Cert::from_der(leaf.to_vec()).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+        let ee =
+            EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
         let mut intermediates = presented.to_vec();
         intermediates.extend(self.intermediates.iter().cloned());
         let time = UnixTime::since_unix_epoch(
-            now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
         );
 
         let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
@@ -330,8 +334,11 @@ mod tests {
 
     impl Pki {
         fn new() -> Self {
-            let root = CertificateAuthority::new_root("root", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
-            let idevid_ca = root.new_subordinate("idevid", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
+            let root =
+                CertificateAuthority::new_root("root", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
+            let idevid_ca = root
+                .new_subordinate("idevid", "mfg", KeyAlgorithm::EcdsaP256)
+                .unwrap();
             let pki = Self {
                 dir: tempfile::tempdir().unwrap(),
                 root,
@@ -362,7 +369,12 @@ mod tests {
                 .collect();
             let crl = self
                 .idevid_ca
-                .crl(&revoked, 1 + certs.len() as u64, now - Duration::hours(1), now + Duration::days(1))
+                .crl(
+                    &revoked,
+                    1 + certs.len() as u64,
+                    now - Duration::hours(1),
+                    now + Duration::days(1),
+                )
                 .unwrap();
             self.write("idevid.crl.pem", &crl);
         }
@@ -395,7 +407,10 @@ mod tests {
     #[test]
     fn a_manufacturer_device_is_known_by_its_certificate_serial() {
         let pki = Pki::new();
-        let device = pki.verifier().authenticate(&pki.device("SN-0001"), SystemTime::now()).unwrap();
+        let device = pki
+            .verifier()
+            .authenticate(&pki.device("SN-0001"), SystemTime::now())
+            .unwrap();
         assert_eq!(device.serial(), "SN-0001");
     }
 
@@ -413,7 +428,10 @@ mod tests {
             Err(AuthFailure::NoCertificate)
         ));
         assert!(matches!(
-            verifier.authenticate(&[CertificateDer::from(vec![0x30, 0x03, 1, 2, 3])], SystemTime::now()),
+            verifier.authenticate(
+                &[CertificateDer::from(vec![0x30, 0x03, 1, 2, 3])],
+                SystemTime::now()
+            ),
             Err(AuthFailure::Malformed(_))
         ));
     }
@@ -429,14 +447,22 @@ mod tests {
         // Make sure the modification time moves even on coarse file systems.
         std::thread::sleep(std::time::Duration::from_millis(20));
         pki.revoke(&[&cert]);
-        let file = fs::File::options().write(true).open(pki.path("idevid.crl.pem")).unwrap();
-        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap();
+        let file = fs::File::options()
+            .write(true)
+            .open(pki.path("idevid.crl.pem"))
+            .unwrap();
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1))
+            .unwrap();
         assert!(verifier.refresh_crls().is_empty());
         match verifier.authenticate(&chain, SystemTime::now()) {
             Err(AuthFailure::Revoked { serial }) => assert_eq!(serial, "SN-0002"),
             other => panic!("expected revoked, got {other:?}"),
         }
-        assert!(verifier.authenticate(&pki.device("SN-0003"), SystemTime::now()).is_ok());
+        assert!(
+            verifier
+                .authenticate(&pki.device("SN-0003"), SystemTime::now())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -444,16 +470,25 @@ mod tests {
         let pki = Pki::new();
         let verifier = pki.verifier();
         pki.write("idevid.crl.pem", "garbage");
-        let file = fs::File::options().write(true).open(pki.path("idevid.crl.pem")).unwrap();
-        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1)).unwrap();
+        let file = fs::File::options()
+            .write(true)
+            .open(pki.path("idevid.crl.pem"))
+            .unwrap();
+        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(1))
+            .unwrap();
         assert_eq!(verifier.refresh_crls().len(), 1);
-        assert!(verifier.authenticate(&pki.device("SN-0001"), SystemTime::now()).is_ok());
+        assert!(
+            verifier
+                .authenticate(&pki.device("SN-0001"), SystemTime::now())
+                .is_ok()
+        );
     }
 
     #[test]
     fn missing_trust_material_is_a_clear_error() {
         let pki = Pki::new();
-        let missing = DeviceVerifier::load(&[pki.path("nope.pem")], &[], &[], SerialSource::default());
+        let missing =
+            DeviceVerifier::load(&[pki.path("nope.pem")], &[], &[], SerialSource::default());
         assert!(matches!(missing, Err(TrustError::Io { .. })));
         assert!(matches!(
             DeviceVerifier::load(&[], &[], &[], SerialSource::default()),

@@ -13,6 +13,7 @@
 //! - [`telemetry`]: structured logs (tracing).
 #![forbid(unsafe_code)]
 
+pub mod admin_client;
 pub mod agent;
 pub mod artifacts;
 pub mod bootstrap;

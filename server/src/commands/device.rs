@@ -21,6 +21,8 @@ use crate::dhcp;
 pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
     match command {
         DeviceCommand::Bootstrap(args) => bootstrap(&args),
+        inventory => super::admin::run(super::admin::Inventory::Device(inventory))
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

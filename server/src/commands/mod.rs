@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use admin::Inventory;
 
+pub mod admin;
 pub mod device;
 pub mod dhcp_option;
 pub mod pki;
@@ -16,5 +18,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pki(command) => pki::run(command).map(|()| ExitCode::SUCCESS),
         Command::DhcpOption(args) => dhcp_option::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Device(command) => device::run(command),
+        Command::Customer(command) => inventory(Inventory::Customer(command)),
+        Command::Target(command) => inventory(Inventory::Target(command)),
+        Command::Rules(command) => inventory(Inventory::Rules(command)),
+        Command::Events(args) => inventory(Inventory::Events(args)),
     }
+}
+
+fn inventory(command: Inventory) -> anyhow::Result<ExitCode> {
+    admin::run(command).map(|()| ExitCode::SUCCESS)
 }

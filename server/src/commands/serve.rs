@@ -47,7 +47,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let dev_pki = config.dev_pki.enabled.then(|| config.path(&config.dev_pki.dir));
+    let dev_pki = config
+        .dev_pki
+        .enabled
+        .then(|| config.path(&config.dev_pki.dir));
     if let Some(dir) = &dev_pki {
         prepare_dev_pki(dir)?;
     }
@@ -114,7 +117,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let device_listener = bind(d.listen, "device API").await?;
     let admin_listener = bind(config.admin_api.listen, "admin API").await?;
-    announce(&config, &device_listener, &admin_listener, dev_pki.as_deref())?;
+    announce(
+        &config,
+        &device_listener,
+        &admin_listener,
+        dev_pki.as_deref(),
+    )?;
 
     let (stop, stopped) = watch::channel(false);
     let refresh = tokio::spawn(refresh_crls(
@@ -176,7 +184,11 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-async fn refresh_crls(verifier: Arc<DeviceVerifier>, every: Duration, mut stopped: watch::Receiver<bool>) {
+async fn refresh_crls(
+    verifier: Arc<DeviceVerifier>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
@@ -257,7 +269,8 @@ fn admin_token(path: &Path) -> anyhow::Result<String> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let mut secret = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no randomness for the admin token"))?;
+    aws_lc_rs::rand::fill(&mut secret)
+        .map_err(|_| anyhow::anyhow!("no randomness for the admin token"))?;
     let token = URL_SAFE_NO_PAD.encode(secret);
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -290,9 +303,21 @@ fn announce(
     if let Some(dir) = dev_pki {
         let device_dir = dir.join(layout::device("SN-0001"));
         let root = dir.join(layout::ROOT_CA);
-        writeln!(out, "development PKI: {} (NOT for production)", dir.display())?;
-        writeln!(out, "sample device certificate: {}", device_dir.join("idevid.pem").display())?;
-        writeln!(out, "sample device key: {}", device_dir.join("idevid.key").display())?;
+        writeln!(
+            out,
+            "development PKI: {} (NOT for production)",
+            dir.display()
+        )?;
+        writeln!(
+            out,
+            "sample device certificate: {}",
+            device_dir.join("idevid.pem").display()
+        )?;
+        writeln!(
+            out,
+            "sample device key: {}",
+            device_dir.join("idevid.key").display()
+        )?;
         writeln!(out, "manufacturer trust anchor: {}", root.display())?;
         writeln!(out, "try it:")?;
         writeln!(

@@ -36,8 +36,8 @@ use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, v
 use crate::domain::state::DeviceState;
 use crate::store::events::ProgressRecord;
 use crate::store::{
-    CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind, EventRecord,
-    NewCustomer, NewDevice, NewEvent, Store, StoreError, TargetRecord,
+    CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind,
+    EventRecord, NewCustomer, NewDevice, NewEvent, Store, StoreError, TargetRecord,
 };
 
 /// The API version prefix.
@@ -115,7 +115,11 @@ pub struct PatchCustomer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign: Option<bool>,
     /// New default onboarding information; `null` removes it.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub onboarding: Option<Option<serde_json::Value>>,
 }
 
@@ -184,10 +188,18 @@ pub struct PatchDevice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// New owner.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer: Option<Option<String>>,
     /// New pin.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub certificate_pin: Option<Option<String>>,
 }
 
@@ -208,7 +220,9 @@ pub struct ErrorDetail {
 }
 
 /// Absent → `None`, `null` → `Some(None)`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -263,7 +277,11 @@ pub struct AdminApi {
 }
 
 impl Handler for AdminApi {
-    async fn handle(self: Arc<Self>, request: Request<Incoming>, connection: Arc<ConnectionInfo>) -> Response<Body> {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        connection: Arc<ConnectionInfo>,
+    ) -> Response<Body> {
         let peer = connection.peer;
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -290,7 +308,9 @@ impl AdminApi {
     pub fn new(store: Store, token: &str, max_body_bytes: usize, read_timeout: Duration) -> Self {
         Self {
             store,
-            token_digest: digest::digest(&digest::SHA256, token.as_bytes()).as_ref().to_vec(),
+            token_digest: digest::digest(&digest::SHA256, token.as_bytes())
+                .as_ref()
+                .to_vec(),
             max_body_bytes,
             read_timeout,
         }
@@ -300,11 +320,16 @@ impl AdminApi {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         match (&method, path.as_str()) {
-            (&Method::GET, "/healthz") => return Ok(response(StatusCode::OK, "text/plain", "ok\n")),
+            (&Method::GET, "/healthz") => {
+                return Ok(response(StatusCode::OK, "text/plain", "ok\n"));
+            }
             (&Method::GET, "/readyz") => {
                 return match self.store.ping().await {
                     Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
-                    Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+                    Err(e) => Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        e.to_string(),
+                    )),
                 };
             }
             _ => {}
@@ -318,14 +343,18 @@ impl AdminApi {
         let (parts, body) = read_body(request, self.max_body_bytes, self.read_timeout)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+                BodyError::TooLarge(_) => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+                }
                 _ => ApiError::bad_request(e.to_string()),
             })?;
         let _ = parts;
         match (&method, segments.as_slice()) {
             (&Method::GET, ["customers"]) => self.list_customers().await,
             (&Method::POST, ["customers"]) => self.create_customer(parse(&body)?).await,
-            (&Method::GET, ["customers", name]) => Ok(json(StatusCode::OK, &self.customer_view(name).await?)),
+            (&Method::GET, ["customers", name]) => {
+                Ok(json(StatusCode::OK, &self.customer_view(name).await?))
+            }
             (&Method::PATCH, ["customers", name]) => self.patch_customer(name, parse(&body)?).await,
             (&Method::DELETE, ["customers", name]) => {
                 self.store.delete_customer(name).await?;
@@ -334,20 +363,36 @@ impl AdminApi {
             }
             (&Method::GET, ["customers", name, "owner-ca"]) => {
                 let record = self.customer_record(name).await?;
-                Ok(response(StatusCode::OK, "application/x-pem-file", record.owner_ca_pem))
+                Ok(response(
+                    StatusCode::OK,
+                    "application/x-pem-file",
+                    record.owner_ca_pem,
+                ))
             }
             (&Method::GET, ["customers", name, "targets"]) => {
                 self.customer_record(name).await?;
-                let targets: Vec<TargetView> = self.store.targets(name).await?.into_iter().map(target_view).collect();
+                let targets: Vec<TargetView> = self
+                    .store
+                    .targets(name)
+                    .await?
+                    .into_iter()
+                    .map(target_view)
+                    .collect();
                 Ok(json(StatusCode::OK, &targets))
             }
-            (&Method::POST, ["customers", name, "targets"]) => self.put_target(name, parse(&body)?).await,
-            (&Method::DELETE, ["customers", name, "targets", target]) => self.delete_target(name, target).await,
+            (&Method::POST, ["customers", name, "targets"]) => {
+                self.put_target(name, parse(&body)?).await
+            }
+            (&Method::DELETE, ["customers", name, "targets", target]) => {
+                self.delete_target(name, target).await
+            }
             (&Method::GET, ["customers", name, "rules"]) => {
                 self.customer_record(name).await?;
                 Ok(json(StatusCode::OK, &self.store.rules(name).await?))
             }
-            (&Method::PUT, ["customers", name, "rules"]) => self.set_rules(name, parse(&body)?).await,
+            (&Method::PUT, ["customers", name, "rules"]) => {
+                self.set_rules(name, parse(&body)?).await
+            }
             (&Method::GET, ["devices"]) => self.list_devices(&query).await,
             (&Method::POST, ["devices"]) => self.create_device(parse(&body)?).await,
             (&Method::GET, ["devices", serial]) => {
@@ -357,7 +402,8 @@ impl AdminApi {
             (&Method::PATCH, ["devices", serial]) => self.patch_device(serial, parse(&body)?).await,
             (&Method::DELETE, ["devices", serial]) => {
                 self.store.delete_device(serial).await?;
-                self.audit(Some(serial), format!("deleted device {serial}")).await;
+                self.audit(Some(serial), format!("deleted device {serial}"))
+                    .await;
                 Ok(super::empty(StatusCode::NO_CONTENT))
             }
             (&Method::GET, ["devices", serial, "progress"]) => {
@@ -391,7 +437,10 @@ impl AdminApi {
         if same {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is not valid"))
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the bearer token is not valid",
+            ))
         }
     }
 
@@ -425,7 +474,13 @@ impl AdminApi {
 
     async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
         let record = self.customer_record(name).await?;
-        let targets = self.store.targets(name).await?.into_iter().map(target_view).collect();
+        let targets = self
+            .store
+            .targets(name)
+            .await?
+            .into_iter()
+            .map(target_view)
+            .collect();
         let rules = self.store.rules(name).await?;
         customer_view(record, targets, rules)
     }
@@ -433,7 +488,13 @@ impl AdminApi {
     async fn list_customers(&self) -> ApiResult {
         let mut views = Vec::new();
         for record in self.store.customers().await? {
-            let targets = self.store.targets(&record.name).await?.into_iter().map(target_view).collect();
+            let targets = self
+                .store
+                .targets(&record.name)
+                .await?
+                .into_iter()
+                .map(target_view)
+                .collect();
             let rules = self.store.rules(&record.name).await?;
             views.push(customer_view(record, targets, rules)?);
         }
@@ -447,22 +508,25 @@ impl AdminApi {
                 create.name
             )));
         }
-        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) =
-            match (create.owner_ca_pem, create.signer_chain_pem, create.signer_key_pem) {
-                (None, None, None) => {
-                    let (ca, chain, key) = generate_owner(&create.name)?;
-                    (ca, chain, key, true)
-                }
-                (Some(ca), Some(chain), Some(key)) => {
-                    check_owner(&ca, &chain, &key)?;
-                    (ca, chain, key, false)
-                }
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
-                    ));
-                }
-            };
+        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
+            create.owner_ca_pem,
+            create.signer_chain_pem,
+            create.signer_key_pem,
+        ) {
+            (None, None, None) => {
+                let (ca, chain, key) = generate_owner(&create.name)?;
+                (ca, chain, key, true)
+            }
+            (Some(ca), Some(chain), Some(key)) => {
+                check_owner(&ca, &chain, &key)?;
+                (ca, chain, key, false)
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
+                ));
+            }
+        };
         let record = self
             .store
             .insert_customer(&NewCustomer {
@@ -475,8 +539,15 @@ impl AdminApi {
             })
             .await?;
         let how = if generated { "generated" } else { "imported" };
-        self.audit(None, format!("created customer {} ({how} owner CA)", create.name)).await;
-        Ok(json(StatusCode::CREATED, &customer_view(record, Vec::new(), Vec::new())?))
+        self.audit(
+            None,
+            format!("created customer {} ({how} owner CA)", create.name),
+        )
+        .await;
+        Ok(json(
+            StatusCode::CREATED,
+            &customer_view(record, Vec::new(), Vec::new())?,
+        ))
     }
 
     async fn patch_customer(&self, name: &str, patch: PatchCustomer) -> ApiResult {
@@ -484,7 +555,8 @@ impl AdminApi {
             None => None,
             Some(None) => Some(None),
             Some(Some(value)) => {
-                parse_onboarding(&value).map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
+                parse_onboarding(&value)
+                    .map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
                 Some(Some(value.to_string()))
             }
         };
@@ -504,7 +576,10 @@ impl AdminApi {
 
     async fn put_target(&self, customer: &str, target: TargetView) -> ApiResult {
         if !valid_name(&target.name) {
-            return Err(ApiError::bad_request(format!("target name {:?} is not valid", target.name)));
+            return Err(ApiError::bad_request(format!(
+                "target name {:?} is not valid",
+                target.name
+            )));
         }
         if target.port == 0 {
             return Err(ApiError::bad_request("port must be 1 to 65535"));
@@ -515,7 +590,8 @@ impl AdminApi {
         info.validate()
             .map_err(|e| ApiError::bad_request(format!("address {:?}: {e}", target.address)))?;
         if let Some(pem) = &target.trust_anchor_pem {
-            trust_anchor_bag(pem).map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
+            trust_anchor_bag(pem)
+                .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
         }
         self.customer_record(customer).await?;
         self.store
@@ -531,7 +607,10 @@ impl AdminApi {
             .await?;
         self.audit(
             None,
-            format!("set redirect target {customer}/{} to {}:{}", target.name, target.address, target.port),
+            format!(
+                "set redirect target {customer}/{} to {}:{}",
+                target.name, target.address, target.port
+            ),
         )
         .await;
         Ok(json(StatusCode::OK, &target))
@@ -539,17 +618,22 @@ impl AdminApi {
 
     async fn delete_target(&self, customer: &str, target: &str) -> ApiResult {
         let rules = self.store.rules(customer).await?;
-        if let Some(rule) = rules
-            .iter()
-            .find(|r| r.redirect.as_ref().is_some_and(|t| t.iter().any(|t| t == target)))
-        {
+        if let Some(rule) = rules.iter().find(|r| {
+            r.redirect
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == target))
+        }) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("rule {:?} redirects to target {target:?}; change the rules first", rule.name),
+                format!(
+                    "rule {:?} redirects to target {target:?}; change the rules first",
+                    rule.name
+                ),
             ));
         }
         self.store.delete_target(customer, target).await?;
-        self.audit(None, format!("removed redirect target {customer}/{target}")).await;
+        self.audit(None, format!("removed redirect target {customer}/{target}"))
+            .await;
         Ok(super::empty(StatusCode::NO_CONTENT))
     }
 
@@ -570,7 +654,14 @@ impl AdminApi {
         Policy::new(record.profile, record.sign, targets, None, &rules)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.store.set_rules(customer, &rules).await?;
-        self.audit(None, format!("set {} response rule(s) of customer {customer}", rules.len())).await;
+        self.audit(
+            None,
+            format!(
+                "set {} response rule(s) of customer {customer}",
+                rules.len()
+            ),
+        )
+        .await;
         Ok(json(StatusCode::OK, &rules))
     }
 
@@ -589,9 +680,15 @@ impl AdminApi {
     }
 
     async fn create_device(&self, create: CreateDevice) -> ApiResult {
-        let serial = Serial::parse(&create.serial).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let model = ProductId::parse(&create.model).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let pin = create.certificate_pin.as_deref().map(normalize_pin).transpose()?;
+        let serial =
+            Serial::parse(&create.serial).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let model =
+            ProductId::parse(&create.model).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let pin = create
+            .certificate_pin
+            .as_deref()
+            .map(normalize_pin)
+            .transpose()?;
         let record = self
             .store
             .insert_device(&NewDevice {
@@ -636,7 +733,8 @@ impl AdminApi {
                 },
             )
             .await?;
-        self.audit(Some(serial), format!("changed device {serial}")).await;
+        self.audit(Some(serial), format!("changed device {serial}"))
+            .await;
         Ok(json(StatusCode::OK, &device_view(record)))
     }
 
@@ -650,7 +748,10 @@ impl AdminApi {
             .transpose()?;
         let before = query
             .get("before")
-            .map(|b| b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an event id")))
+            .map(|b| {
+                b.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request("before must be an event id"))
+            })
             .transpose()?;
         let filter = EventFilter {
             serial: query.get("serial").cloned(),
@@ -693,14 +794,16 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match hex_digit(bytes[i + 1]).zip(hex_digit(bytes[i + 2])) {
-                Some((high, low)) => {
-                    out.push(high << 4 | low);
-                    i += 3;
-                    continue;
+            b'%' if i + 2 < bytes.len() => {
+                match hex_digit(bytes[i + 1]).zip(hex_digit(bytes[i + 2])) {
+                    Some((high, low)) => {
+                        out.push(high << 4 | low);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
                 }
-                None => out.push(b'%'),
-            },
+            }
             b'+' => out.push(b' '),
             b => out.push(b),
         }
@@ -710,7 +813,9 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, ApiError> {
@@ -725,7 +830,11 @@ fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32,
 }
 
 fn normalize_pin(pin: &str) -> Result<String, ApiError> {
-    let hex: String = pin.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    let hex: String = pin
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(hex)
     } else {
@@ -750,7 +859,11 @@ fn certificate_view(cert: &Cert) -> CertificateView {
     }
 }
 
-fn customer_view(record: CustomerRecord, targets: Vec<TargetView>, rules: Vec<Rule>) -> Result<CustomerView, ApiError> {
+fn customer_view(
+    record: CustomerRecord,
+    targets: Vec<TargetView>,
+    rules: Vec<Rule>,
+) -> Result<CustomerView, ApiError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -758,8 +871,11 @@ fn customer_view(record: CustomerRecord, targets: Vec<TargetView>, rules: Vec<Ru
         )
     };
     let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| corrupt("owner CA", &e))?;
-    let signer = Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| corrupt("signer", &e))?;
-    let signer = signer.first().ok_or_else(|| corrupt("signer", &"empty chain"))?;
+    let signer =
+        Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| corrupt("signer", &e))?;
+    let signer = signer
+        .first()
+        .ok_or_else(|| corrupt("signer", &"empty chain"))?;
     let onboarding = record
         .onboarding_json
         .as_deref()
@@ -806,12 +922,20 @@ fn device_view(d: DeviceRecord) -> DeviceView {
 /// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
 fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
     let failed = |e: &dyn std::fmt::Display| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("generating owner credentials: {e}"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("generating owner credentials: {e}"),
+        )
     };
-    let ca = CertificateAuthority::new_root(&format!("{name} Owner CA"), name, KeyAlgorithm::EcdsaP256)
-        .map_err(|e| failed(&e))?;
+    let ca =
+        CertificateAuthority::new_root(&format!("{name} Owner CA"), name, KeyAlgorithm::EcdsaP256)
+            .map_err(|e| failed(&e))?;
     let (cert, key) = ca
-        .issue_signer(&format!("{name} Owner Signing"), name, KeyAlgorithm::EcdsaP256)
+        .issue_signer(
+            &format!("{name} Owner Signing"),
+            name,
+            KeyAlgorithm::EcdsaP256,
+        )
         .map_err(|e| failed(&e))?;
     Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
 }
@@ -822,7 +946,8 @@ fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
     let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
     let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
     let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
-    OwnerCredentials::new(ca, signer).map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
+    OwnerCredentials::new(ca, signer)
+        .map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
     Ok(())
 }
 
@@ -837,7 +962,11 @@ mod tests {
         assert_eq!(q["kind"], "bootstrap-refused");
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%é"), "%é", "no panic inside a UTF-8 sequence");
+        assert_eq!(
+            percent_decode("%é"),
+            "%é",
+            "no panic inside a UTF-8 sequence"
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ impl Rpc {
 }
 
 impl Handler for DeviceApi {
-    async fn handle(self: Arc<Self>, request: Request<Incoming>, connection: Arc<ConnectionInfo>) -> Response<Body> {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        connection: Arc<ConnectionInfo>,
+    ) -> Response<Body> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
         let encoding = response_encoding(request.headers(), None).unwrap_or(Encoding::Json);
@@ -82,13 +86,19 @@ impl Handler for DeviceApi {
                 yang_library_version(encoding)
             }
             (Method::POST, GET_BOOTSTRAPPING_DATA) => {
-                self.rpc(Rpc::GetBootstrappingData, request, &connection).await
+                self.rpc(Rpc::GetBootstrappingData, request, &connection)
+                    .await
             }
-            (Method::POST, REPORT_PROGRESS) => self.rpc(Rpc::ReportProgress, request, &connection).await,
+            (Method::POST, REPORT_PROGRESS) => {
+                self.rpc(Rpc::ReportProgress, request, &connection).await
+            }
             (_, GET_BOOTSTRAPPING_DATA | REPORT_PROGRESS) => {
-                let mut response = Problem::method_not_allowed("operation resources accept only POST")
-                    .into_response(encoding);
-                response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+                let mut response =
+                    Problem::method_not_allowed("operation resources accept only POST")
+                        .into_response(encoding);
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("POST"));
                 response
             }
             (_, p) if p.starts_with("/restconf/operations/") => {
@@ -101,7 +111,11 @@ impl Handler for DeviceApi {
 
 impl DeviceApi {
     /// The device API answering with `bootstrapper`, letting in devices `verifier` accepts.
-    pub fn new(bootstrapper: Bootstrapper, verifier: Arc<DeviceVerifier>, limits: DeviceLimits) -> Self {
+    pub fn new(
+        bootstrapper: Bootstrapper,
+        verifier: Arc<DeviceVerifier>,
+        limits: DeviceLimits,
+    ) -> Self {
         Self {
             bootstrapper,
             verifier,
@@ -110,17 +124,32 @@ impl DeviceApi {
         }
     }
 
-    async fn rpc(&self, rpc: Rpc, request: Request<Incoming>, connection: &ConnectionInfo) -> Response<Body> {
+    async fn rpc(
+        &self,
+        rpc: Rpc,
+        request: Request<Incoming>,
+        connection: &ConnectionInfo,
+    ) -> Response<Body> {
         let peer = connection.peer.to_string();
         // Until the body's own type is known, errors follow Accept (or the declared type).
         let declared = request_encoding(request.headers(), false).ok().flatten();
-        let error_encoding = response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
+        let error_encoding =
+            response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
 
-        let device = match self.verifier.authenticate(&connection.client_chain, SystemTime::now()) {
+        let device = match self
+            .verifier
+            .authenticate(&connection.client_chain, SystemTime::now())
+        {
             Ok(device) => device,
             Err(failure) => {
-                self.record(rpc.refused(), failure.serial().map(str::to_owned), 401, &peer, failure.to_string())
-                    .await;
+                self.record(
+                    rpc.refused(),
+                    failure.serial().map(str::to_owned),
+                    401,
+                    &peer,
+                    failure.to_string(),
+                )
+                .await;
                 return Problem::access_denied("the client certificate is not accepted")
                     .into_response(error_encoding);
             }
@@ -128,16 +157,31 @@ impl DeviceApi {
         let serial = Some(device.serial().to_owned());
         let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             tracing::warn!(serial = device.serial(), "busy: concurrency limit reached");
-            return Problem::busy("the server is busy; retry later", self.limits.retry_after_secs)
-                .into_response(error_encoding);
+            return Problem::busy(
+                "the server is busy; retry later",
+                self.limits.retry_after_secs,
+            )
+            .into_response(error_encoding);
         };
 
         let refuse = |problem: Problem, detail: String| async move {
-            self.record(rpc.refused(), serial.clone(), problem.status.as_u16(), &peer, detail)
-                .await;
+            self.record(
+                rpc.refused(),
+                serial.clone(),
+                problem.status.as_u16(),
+                &peer,
+                detail,
+            )
+            .await;
             problem.into_response(error_encoding)
         };
-        let (parts, body) = match read_body(request, self.limits.max_body_bytes, self.limits.read_timeout).await {
+        let (parts, body) = match read_body(
+            request,
+            self.limits.max_body_bytes,
+            self.limits.read_timeout,
+        )
+        .await
+        {
             Ok(read) => read,
             Err(error) => {
                 let problem = match &error {
@@ -164,14 +208,20 @@ impl DeviceApi {
             Rpc::GetBootstrappingData => {
                 let input = match input_encoding {
                     None => GetBootstrappingDataInput::default(),
-                    Some(enc) => match GetBootstrappingDataInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
+                    Some(enc) => match GetBootstrappingDataInput::decode_limited(
+                        enc,
+                        &body,
+                        self.limits.max_body_bytes,
+                    ) {
                         Ok(input) => input,
                         Err(error) => {
-                            return refuse(decode_problem(&error), format!("bad input: {error}")).await;
+                            return refuse(decode_problem(&error), format!("bad input: {error}"))
+                                .await;
                         }
                     },
                 };
-                self.get_bootstrapping_data(&device, &input, connection, encoding).await
+                self.get_bootstrapping_data(&device, &input, connection, encoding)
+                    .await
             }
             Rpc::ReportProgress => {
                 let Some(enc) = input_encoding else {
@@ -187,8 +237,13 @@ impl DeviceApi {
                     .await;
                 };
                 match ReportProgressInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
-                    Ok(report) => self.report_progress(&device, &report, connection, encoding).await,
-                    Err(error) => refuse(decode_problem(&error), format!("bad report: {error}")).await,
+                    Ok(report) => {
+                        self.report_progress(&device, &report, connection, encoding)
+                            .await
+                    }
+                    Err(error) => {
+                        refuse(decode_problem(&error), format!("bad report: {error}")).await
+                    }
                 }
             }
         }
@@ -211,13 +266,30 @@ impl DeviceApi {
         let serial = Some(device.serial().to_owned());
         match self.bootstrapper.get_bootstrapping_data(call).await {
             Ok(served) => {
-                self.record(EventKind::BootstrapServed, serial, 200, &peer, served.describe()).await;
-                response(StatusCode::OK, encoding.media_type(), served.output.encode(encoding))
+                self.record(
+                    EventKind::BootstrapServed,
+                    serial,
+                    200,
+                    &peer,
+                    served.describe(),
+                )
+                .await;
+                response(
+                    StatusCode::OK,
+                    encoding.media_type(),
+                    served.output.encode(encoding),
+                )
             }
             Err(error) => {
                 let problem = self.problem(&error);
-                self.record(EventKind::BootstrapRefused, serial, problem.status.as_u16(), &peer, error.to_string())
-                    .await;
+                self.record(
+                    EventKind::BootstrapRefused,
+                    serial,
+                    problem.status.as_u16(),
+                    &peer,
+                    error.to_string(),
+                )
+                .await;
                 problem.into_response(encoding)
             }
         }
@@ -234,15 +306,26 @@ impl DeviceApi {
         let serial = Some(device.serial().to_owned());
         match self.bootstrapper.report_progress(device, report).await {
             Ok(state) => {
-                let message = report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                let message = report
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default();
                 let detail = format!("{}{message} (now {state})", report.progress_type.as_str());
-                self.record(EventKind::ProgressReported, serial, 204, &peer, detail).await;
+                self.record(EventKind::ProgressReported, serial, 204, &peer, detail)
+                    .await;
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
                 let problem = self.problem(&error);
-                self.record(EventKind::ProgressRefused, serial, problem.status.as_u16(), &peer, error.to_string())
-                    .await;
+                self.record(
+                    EventKind::ProgressRefused,
+                    serial,
+                    problem.status.as_u16(),
+                    &peer,
+                    error.to_string(),
+                )
+                .await;
                 problem.into_response(encoding)
             }
         }
@@ -259,7 +342,10 @@ impl DeviceApi {
             }
             BootstrapError::Store(StoreError::Database(_)) => {
                 tracing::error!(%error, "database unavailable");
-                Problem::busy("the server cannot reach its database; retry later", self.limits.retry_after_secs)
+                Problem::busy(
+                    "the server cannot reach its database; retry later",
+                    self.limits.retry_after_secs,
+                )
             }
             _ => {
                 tracing::error!(%error, "building a bootstrap response failed");
@@ -268,8 +354,21 @@ impl DeviceApi {
         }
     }
 
-    async fn record(&self, kind: EventKind, serial: Option<String>, status: u16, peer: &str, detail: String) {
-        tracing::info!(kind = kind.as_str(), serial = serial.as_deref(), status, peer, "{detail}");
+    async fn record(
+        &self,
+        kind: EventKind,
+        serial: Option<String>,
+        status: u16,
+        peer: &str,
+        detail: String,
+    ) {
+        tracing::info!(
+            kind = kind.as_str(),
+            serial = serial.as_deref(),
+            status,
+            peer,
+            "{detail}"
+        );
         let event = NewEvent {
             serial,
             kind,
@@ -291,7 +390,12 @@ fn decode_problem(error: &DecodeError) -> Problem {
         DecodeError::InvalidValue { .. } | DecodeError::Invalid(_) => ErrorTag::InvalidValue,
         _ => ErrorTag::MalformedMessage,
     };
-    Problem::new(StatusCode::BAD_REQUEST, ErrorType::Protocol, tag, error.to_string())
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        ErrorType::Protocol,
+        tag,
+        error.to_string(),
+    )
 }
 
 fn restconf_root(encoding: Encoding) -> Response<Body> {
@@ -309,11 +413,12 @@ fn restconf_root(encoding: Encoding) -> Response<Body> {
 
 fn yang_library_version(encoding: Encoding) -> Response<Body> {
     let body = match encoding {
-        Encoding::Json => format!("{{\"ietf-restconf:yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}"),
+        Encoding::Json => {
+            format!("{{\"ietf-restconf:yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}")
+        }
         Encoding::Xml => format!(
             "<yang-library-version xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\">{YANG_LIBRARY_VERSION}</yang-library-version>"
         ),
     };
     response(StatusCode::OK, encoding.media_type(), body)
 }
-

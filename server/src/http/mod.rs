@@ -101,17 +101,19 @@ pub async fn serve<H: Handler>(
         tokio::spawn(async move {
             let served = match tls {
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
+                    let stream =
+                        match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
                     let client_chain = stream
                         .get_ref()
                         .1
@@ -123,7 +125,9 @@ pub async fn serve<H: Handler>(
                         let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
                         async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
                     });
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned();
                     watcher.watch(conn).await
                 }
                 None => {
@@ -135,7 +139,9 @@ pub async fn serve<H: Handler>(
                         let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
                         async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
                     });
-                    let conn = builder.serve_connection(TokioIo::new(tcp), service).into_owned();
+                    let conn = builder
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .into_owned();
                     watcher.watch(conn).await
                 }
             };
@@ -145,7 +151,10 @@ pub async fn serve<H: Handler>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain timeout were dropped");
     }
 }
@@ -184,17 +193,25 @@ pub async fn read_body(
         .map_err(|_| BodyError::Timeout)?;
     match collected {
         Ok(collected) => Ok((parts, collected.to_bytes())),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(BodyError::TooLarge(limit))
+        }
         Err(error) => Err(BodyError::Broken(error.to_string())),
     }
 }
 
 /// A response with `status`, a content type and `body`.
-pub fn response(status: http::StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+pub fn response(
+    status: http::StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     if let Ok(value) = http::HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
     }
     response
 }

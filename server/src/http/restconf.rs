@@ -10,13 +10,19 @@ use super::{Body, response};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaError {
     /// The body's Content-Type is not YANG data (415).
-    #[error("unsupported Content-Type {0:?}: use application/yang-data+json or application/yang-data+xml")]
+    #[error(
+        "unsupported Content-Type {0:?}: use application/yang-data+json or application/yang-data+xml"
+    )]
     UnsupportedContentType(String),
     /// A body without a Content-Type (415).
-    #[error("a request body needs a Content-Type: application/yang-data+json or application/yang-data+xml")]
+    #[error(
+        "a request body needs a Content-Type: application/yang-data+json or application/yang-data+xml"
+    )]
     MissingContentType,
     /// Nothing in Accept can be produced (406).
-    #[error("cannot answer in any of the accepted media types {0:?}: use application/yang-data+json or application/yang-data+xml")]
+    #[error(
+        "cannot answer in any of the accepted media types {0:?}: use application/yang-data+json or application/yang-data+xml"
+    )]
     NotAcceptable(String),
 }
 
@@ -33,7 +39,10 @@ impl MediaError {
 }
 
 /// The encoding of a request body, from its Content-Type (`None`: no body).
-pub fn request_encoding(headers: &HeaderMap, has_body: bool) -> Result<Option<Encoding>, MediaError> {
+pub fn request_encoding(
+    headers: &HeaderMap,
+    has_body: bool,
+) -> Result<Option<Encoding>, MediaError> {
     match headers.get(CONTENT_TYPE) {
         None if has_body => Err(MediaError::MissingContentType),
         None => Ok(None),
@@ -51,7 +60,10 @@ pub fn request_encoding(headers: &HeaderMap, has_body: bool) -> Result<Option<En
 
 /// The encoding of the response, from Accept (RFC 8040 §5.2: without Accept, the request's own
 /// encoding; JSON when there is neither).
-pub fn response_encoding(headers: &HeaderMap, request: Option<Encoding>) -> Result<Encoding, MediaError> {
+pub fn response_encoding(
+    headers: &HeaderMap,
+    request: Option<Encoding>,
+) -> Result<Encoding, MediaError> {
     let fallback = request.unwrap_or(Encoding::Json);
     let accept: Vec<&str> = headers
         .get_all(ACCEPT)
@@ -112,7 +124,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with these parts.
-    pub fn new(status: StatusCode, error_type: ErrorType, error_tag: ErrorTag, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        error_type: ErrorType,
+        error_tag: ErrorTag,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error_type,
@@ -124,27 +141,52 @@ impl Problem {
 
     /// 401 access-denied.
     pub fn access_denied(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorType::Protocol, ErrorTag::AccessDenied, message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorType::Protocol,
+            ErrorTag::AccessDenied,
+            message,
+        )
     }
 
     /// 400 malformed-message.
     pub fn malformed(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorType::Protocol, ErrorTag::MalformedMessage, message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::Protocol,
+            ErrorTag::MalformedMessage,
+            message,
+        )
     }
 
     /// 400 invalid-value.
     pub fn invalid_value(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorType::Protocol, ErrorTag::InvalidValue, message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::Protocol,
+            ErrorTag::InvalidValue,
+            message,
+        )
     }
 
     /// 404 data-missing (RFC 8572: nothing is configured for the device).
     pub fn data_missing(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, ErrorType::Application, ErrorTag::DataMissing, message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::Application,
+            ErrorTag::DataMissing,
+            message,
+        )
     }
 
     /// 404 invalid-value for a resource that does not exist.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, ErrorType::Protocol, ErrorTag::InvalidValue, message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::Protocol,
+            ErrorTag::InvalidValue,
+            message,
+        )
     }
 
     /// 405 operation-not-supported.
@@ -159,7 +201,12 @@ impl Problem {
 
     /// 413 too-big.
     pub fn too_big(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorType::Transport, ErrorTag::TooBig, message)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorType::Transport,
+            ErrorTag::TooBig,
+            message,
+        )
     }
 
     /// 500 operation-failed (details go to the log, not to the device).
@@ -187,7 +234,12 @@ impl Problem {
 
     /// A media type problem.
     pub fn media(error: &MediaError) -> Self {
-        Self::new(error.status(), ErrorType::Protocol, ErrorTag::InvalidValue, error.to_string())
+        Self::new(
+            error.status(),
+            ErrorType::Protocol,
+            ErrorTag::InvalidValue,
+            error.to_string(),
+        )
     }
 
     /// The response, as an `ietf-restconf:errors` document in `encoding`.
@@ -197,9 +249,15 @@ impl Problem {
             self.error_tag,
             self.message,
         ));
-        let mut response = response(self.status, encoding.media_type(), document.encode(encoding));
+        let mut response = response(
+            self.status,
+            encoding.media_type(),
+            document.encode(encoding),
+        );
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -223,17 +281,29 @@ mod tests {
         let request = request_encoding(&h, true).unwrap();
         assert_eq!(request, Some(Encoding::Xml));
         assert_eq!(response_encoding(&h, request), Ok(Encoding::Xml));
-        assert_eq!(response_encoding(&HeaderMap::new(), None), Ok(Encoding::Json));
+        assert_eq!(
+            response_encoding(&HeaderMap::new(), None),
+            Ok(Encoding::Json)
+        );
     }
 
     #[test]
     fn accept_is_ranked_by_quality_then_order() {
-        let h = headers(&[("accept", "application/yang-data+json;q=0.5, application/yang-data+xml")]);
+        let h = headers(&[(
+            "accept",
+            "application/yang-data+json;q=0.5, application/yang-data+xml",
+        )]);
         assert_eq!(response_encoding(&h, None), Ok(Encoding::Xml));
         let h = headers(&[("accept", "text/html, */*;q=0.1")]);
-        assert_eq!(response_encoding(&h, Some(Encoding::Xml)), Ok(Encoding::Xml));
+        assert_eq!(
+            response_encoding(&h, Some(Encoding::Xml)),
+            Ok(Encoding::Xml)
+        );
         let h = headers(&[("accept", "application/yang.data+json; charset=utf-8")]);
-        assert_eq!(response_encoding(&h, Some(Encoding::Xml)), Ok(Encoding::Json));
+        assert_eq!(
+            response_encoding(&h, Some(Encoding::Xml)),
+            Ok(Encoding::Json)
+        );
     }
 
     #[test]
@@ -241,13 +311,22 @@ mod tests {
         let h = headers(&[("content-type", "text/plain")]);
         let e = request_encoding(&h, true).unwrap_err();
         assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(request_encoding(&h, false), Ok(None), "no body, nothing to decode");
         assert_eq!(
-            request_encoding(&HeaderMap::new(), true).unwrap_err().status(),
+            request_encoding(&h, false),
+            Ok(None),
+            "no body, nothing to decode"
+        );
+        assert_eq!(
+            request_encoding(&HeaderMap::new(), true)
+                .unwrap_err()
+                .status(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         let h = headers(&[("accept", "text/html, application/yang-data+json;q=0")]);
-        assert_eq!(response_encoding(&h, None).unwrap_err().status(), StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(
+            response_encoding(&h, None).unwrap_err().status(),
+            StatusCode::NOT_ACCEPTABLE
+        );
     }
 
     #[test]
@@ -255,6 +334,9 @@ mod tests {
         let response = Problem::busy("later", 7).into_response(Encoding::Json);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[RETRY_AFTER], "7");
-        assert_eq!(response.headers()[CONTENT_TYPE], "application/yang-data+json");
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/yang-data+json"
+        );
     }
 }

@@ -1,0 +1,327 @@
+//! The inventory commands (`ztp customer|target|rules|events`, `ztp device add|list|…`): calls
+//! to the admin API of a running `ztp serve`, printing its JSON answers.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Context;
+use http::Method;
+use serde_json::{Value, json};
+use ztp_certs::Cert;
+
+use crate::admin_client::AdminClient;
+use crate::cli::{
+    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, RulesCommand, TargetCommand,
+};
+use crate::http::admin_api::PREFIX;
+
+/// Runs an inventory command.
+pub fn run(command: Inventory) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let value = runtime.block_on(call(command))?;
+    match value {
+        Value::Null => {}
+        Value::String(text) => print!("{text}"),
+        other => println!("{}", serde_json::to_string_pretty(&other)?),
+    }
+    Ok(())
+}
+
+/// One inventory command.
+#[derive(Debug)]
+pub enum Inventory {
+    /// `ztp customer …`.
+    Customer(CustomerCommand),
+    /// `ztp target …`.
+    Target(TargetCommand),
+    /// `ztp rules …`.
+    Rules(RulesCommand),
+    /// `ztp events`.
+    Events(EventsArgs),
+    /// `ztp device add|list|show|set|remove|progress`.
+    Device(DeviceCommand),
+}
+
+fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
+    let token = match &admin.token {
+        Some(token) => token.clone(),
+        None => {
+            let path = admin.data_dir.join("admin-token");
+            fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading the admin token from {} (give --token or ZTP_ADMIN_TOKEN, or \
+                     --data-dir where `ztp serve` keeps its data)",
+                    path.display()
+                )
+            })?
+        }
+    };
+    Ok(AdminClient::new(&admin.admin_url, &token)?)
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn pin_of(path: &Path) -> anyhow::Result<String> {
+    let chain =
+        Cert::chain_from_pem(&read(path)?).with_context(|| format!("{}", path.display()))?;
+    let leaf = chain
+        .first()
+        .with_context(|| format!("{} holds no certificate", path.display()))?;
+    Ok(leaf.fingerprint().to_hex())
+}
+
+/// Path segments are names and serials; refuse anything that would change the path.
+fn segment(value: &str) -> anyhow::Result<&str> {
+    anyhow::ensure!(
+        !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            && value != "."
+            && value != "..",
+        "{value:?} is not a valid name or serial (letters, digits, '.', '_', '-')"
+    );
+    Ok(value)
+}
+
+async fn call(command: Inventory) -> anyhow::Result<Value> {
+    Ok(match command {
+        Inventory::Customer(command) => customer(command).await?,
+        Inventory::Target(command) => target(command).await?,
+        Inventory::Rules(command) => rules(command).await?,
+        Inventory::Events(args) => {
+            let mut query = format!("limit={}", args.limit);
+            if let Some(serial) = &args.serial {
+                query.push_str(&format!("&serial={}", segment(serial)?));
+            }
+            if let Some(kind) = &args.kind {
+                query.push_str(&format!("&kind={}", segment(kind)?));
+            }
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/events?{query}"))
+                .await?
+        }
+        Inventory::Device(command) => device(command).await?,
+    })
+}
+
+async fn customer(command: CustomerCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        CustomerCommand::Add(args) => {
+            let mut body = json!({"name": args.name});
+            if let Some(profile) = &args.profile {
+                body["profile"] = json!(profile);
+            }
+            if args.unsigned {
+                body["sign"] = json!(false);
+            }
+            if let (Some(ca), Some(cert), Some(key)) =
+                (&args.owner_ca, &args.signer_cert, &args.signer_key)
+            {
+                body["owner_ca_pem"] = json!(read(ca)?);
+                body["signer_chain_pem"] = json!(read(cert)?);
+                body["signer_key_pem"] = json!(read(key)?);
+            }
+            client(&args.admin)?
+                .send(Method::POST, &format!("{PREFIX}/customers"), &body)
+                .await?
+        }
+        CustomerCommand::List(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/customers"))
+                .await?
+        }
+        CustomerCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/customers/{}", segment(&args.name)?))
+                .await?
+        }
+        CustomerCommand::Set(args) => {
+            let mut body = json!({});
+            if let Some(profile) = &args.profile {
+                body["profile"] = json!(profile);
+            }
+            if let Some(sign) = args.sign {
+                body["sign"] = json!(sign);
+            }
+            if let Some(file) = &args.onboarding {
+                let value: Value = serde_json::from_str(&read(file)?)
+                    .with_context(|| format!("{} is not JSON", file.display()))?;
+                body["onboarding"] = value;
+            }
+            if args.no_onboarding {
+                body["onboarding"] = Value::Null;
+            }
+            client(&args.admin)?
+                .send(
+                    Method::PATCH,
+                    &format!("{PREFIX}/customers/{}", segment(&args.name)?),
+                    &body,
+                )
+                .await?
+        }
+        CustomerCommand::Remove(args) => {
+            client(&args.admin)?
+                .delete(&format!("{PREFIX}/customers/{}", segment(&args.name)?))
+                .await?;
+            Value::Null
+        }
+        CustomerCommand::OwnerCa(args) => Value::String(
+            client(&args.admin)?
+                .get_text(&format!(
+                    "{PREFIX}/customers/{}/owner-ca",
+                    segment(&args.name)?
+                ))
+                .await?,
+        ),
+    })
+}
+
+async fn target(command: TargetCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        TargetCommand::Add(args) => {
+            let mut body = json!({"name": args.name, "address": args.address, "port": args.port});
+            if let Some(file) = &args.trust_anchor {
+                body["trust_anchor_pem"] = json!(read(file)?);
+            }
+            client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{PREFIX}/customers/{}/targets", segment(&args.customer)?),
+                    &body,
+                )
+                .await?
+        }
+        TargetCommand::List(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{PREFIX}/customers/{}/targets",
+                    segment(&args.name)?
+                ))
+                .await?
+        }
+        TargetCommand::Remove(args) => {
+            client(&args.admin)?
+                .delete(&format!(
+                    "{PREFIX}/customers/{}/targets/{}",
+                    segment(&args.customer)?,
+                    segment(&args.name)?
+                ))
+                .await?;
+            Value::Null
+        }
+    })
+}
+
+async fn rules(command: RulesCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        RulesCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{PREFIX}/customers/{}/rules",
+                    segment(&args.name)?
+                ))
+                .await?
+        }
+        RulesCommand::Set(args) => {
+            let rules: Value = serde_json::from_str(&read(&args.file)?)
+                .with_context(|| format!("{} is not JSON", args.file.display()))?;
+            client(&args.admin)?
+                .send(
+                    Method::PUT,
+                    &format!("{PREFIX}/customers/{}/rules", segment(&args.name)?),
+                    &rules,
+                )
+                .await?
+        }
+    })
+}
+
+async fn device(command: DeviceCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        DeviceCommand::Add(args) => {
+            let mut body = json!({"serial": args.serial, "model": args.model});
+            if let Some(customer) = &args.customer {
+                body["customer"] = json!(customer);
+            }
+            let pin = match (&args.pin, &args.pin_certificate) {
+                (Some(pin), _) => Some(pin.clone()),
+                (None, Some(file)) => Some(pin_of(file)?),
+                (None, None) => None,
+            };
+            if let Some(pin) = pin {
+                body["certificate_pin"] = json!(pin);
+            }
+            client(&args.admin)?
+                .send(Method::POST, &format!("{PREFIX}/devices"), &body)
+                .await?
+        }
+        DeviceCommand::List(args) => {
+            let mut query = format!("limit={}", args.limit);
+            if let Some(customer) = &args.customer {
+                query.push_str(&format!("&customer={}", segment(customer)?));
+            }
+            if let Some(after) = &args.after {
+                query.push_str(&format!("&after={}", segment(after)?));
+            }
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/devices?{query}"))
+                .await?
+        }
+        DeviceCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/devices/{}", segment(&args.serial)?))
+                .await?
+        }
+        DeviceCommand::Set(args) => {
+            let mut body = json!({});
+            if let Some(model) = &args.model {
+                body["model"] = json!(model);
+            }
+            if let Some(customer) = &args.customer {
+                body["customer"] = json!(customer);
+            }
+            if args.no_customer {
+                body["customer"] = Value::Null;
+            }
+            if let Some(pin) = &args.pin {
+                body["certificate_pin"] = json!(pin);
+            }
+            if let Some(file) = &args.pin_certificate {
+                body["certificate_pin"] = json!(pin_of(file)?);
+            }
+            if args.no_pin {
+                body["certificate_pin"] = Value::Null;
+            }
+            client(&args.admin)?
+                .send(
+                    Method::PATCH,
+                    &format!("{PREFIX}/devices/{}", segment(&args.serial)?),
+                    &body,
+                )
+                .await?
+        }
+        DeviceCommand::Remove(args) => {
+            client(&args.admin)?
+                .delete(&format!("{PREFIX}/devices/{}", segment(&args.serial)?))
+                .await?;
+            Value::Null
+        }
+        DeviceCommand::Progress(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{PREFIX}/devices/{}/progress",
+                    segment(&args.serial)?
+                ))
+                .await?
+        }
+        DeviceCommand::Bootstrap(_) => {
+            anyhow::bail!("`ztp device bootstrap` is not an inventory command")
+        }
+    })
+}
