@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::authority::{CertificateAuthority, IdevidSpec, SerialPlacement};
+use crate::authority::{CertificateAuthority, IdevidSpec, Revocation, SerialPlacement};
 use crate::cert::Cert;
 use crate::error::PkiError;
 use crate::identity::{ProductId, Serial};
@@ -28,6 +28,8 @@ pub mod layout {
     pub const IDEVID_CA_KEY: &str = "manufacturer/idevid-ca.key";
     /// CRL of the IDevID issuing CA.
     pub const IDEVID_CRL: &str = "manufacturer/idevid-ca.crl.pem";
+    /// The IDevIDs revoked so far, from which `revoke_device` re-signs the CRL.
+    pub const IDEVID_REVOKED: &str = "manufacturer/idevid-ca.revoked";
     /// Voucher-signing (MASA) certificate.
     pub const MASA: &str = "manufacturer/masa.pem";
     /// Voucher-signing key.
@@ -219,6 +221,81 @@ pub fn issue_device(dir: &Path, spec: &IdevidSpec) -> Result<Vec<PkiFile>, PkiEr
     };
     out.device(&ca, spec)?;
     Ok(out.files)
+}
+
+/// Revokes device `serial`'s IDevID: adds its certificate to the revocation list kept beside the
+/// IDevID CA (`manufacturer/idevid-ca.revoked`, one `<hex serial> <RFC 3339 time>` per line)
+/// and re-signs the CRL from it. Returns the CRL's path. Revoking twice is harmless.
+pub fn revoke_device(dir: &Path, serial: &Serial) -> Result<PathBuf, PkiError> {
+    let ca = CertificateAuthority::load(
+        Cert::from_pem(&read(&dir.join(layout::IDEVID_CA))?)?,
+        SigningKey::from_pem(&read(&dir.join(layout::IDEVID_CA_KEY))?)?,
+    )?;
+    let device = Cert::chain_from_pem(&read(
+        &dir.join(layout::device(serial.as_str())).join("idevid.pem"),
+    )?)?;
+    let leaf = device.first().ok_or_else(|| PkiError::Io {
+        path: dir.join(layout::device(serial.as_str())),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "no certificate"),
+    })?;
+    let list_path = dir.join(layout::IDEVID_REVOKED);
+    let mut list = match fs::read_to_string(&list_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(PkiError::Io {
+                path: list_path,
+                source,
+            });
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    let hex = leaf.serial_number_hex();
+    if !list
+        .lines()
+        .any(|l| l.split(' ').next() == Some(hex.as_str()))
+    {
+        let at = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        list.push_str(&format!("{hex} {at}\n"));
+    }
+    let revoked = list
+        .lines()
+        .filter_map(|line| {
+            let (hex, at) = line.split_once(' ')?;
+            Some(Revocation {
+                serial_number: decode_hex(hex)?,
+                revoked_at: OffsetDateTime::parse(
+                    at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?,
+            })
+        })
+        .collect::<Vec<_>>();
+    let crl = ca.crl(
+        &revoked,
+        1 + revoked.len() as u64,
+        now - Duration::minutes(5),
+        now + Duration::days(30),
+    )?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PkiError::Io { path, source }
+    };
+    fs::write(&list_path, list).map_err(io(&list_path))?;
+    let crl_path = dir.join(layout::IDEVID_CRL);
+    fs::write(&crl_path, crl).map_err(io(&crl_path))?;
+    Ok(crl_path)
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = hex.bytes().filter(|b| *b != b':').collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
 }
 
 /// Reads a UTF-8 file, naming it in the error.

@@ -32,7 +32,7 @@ pub mod oid;
 pub mod voucher;
 
 pub use crate::cms::{Signer, TrustPolicy, Verified};
-pub use authority::{CertificateAuthority, IdevidSpec, SerialPlacement};
+pub use authority::{CertificateAuthority, IdevidSpec, Revocation, SerialPlacement};
 pub use cert::{Cert, Fingerprint};
 pub use error::{CmsError, IdentityError, PkiError, VoucherError};
 pub use identity::{DeviceIdentity, ProductId, Serial, SerialSource};

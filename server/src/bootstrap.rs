@@ -123,13 +123,16 @@ impl Served {
 
 type ConveyedKey = (Option<String>, Encoding, bool);
 
+/// A voucher without nonce and when it was made.
+type CachedVoucher = (Arc<Vec<u8>>, OffsetDateTime);
+
 /// An owner's parsed credentials and policy at one revision, with its cached artifacts.
 struct OwnerEntry {
     revision: i64,
     credentials: OwnerCredentials,
     policy: Policy,
     conveyed: Mutex<HashMap<ConveyedKey, Arc<Vec<u8>>>>,
-    vouchers: Mutex<HashMap<String, (Arc<Vec<u8>>, OffsetDateTime)>>,
+    vouchers: Mutex<HashMap<String, CachedVoucher>>,
 }
 
 /// Answers devices.

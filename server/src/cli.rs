@@ -442,6 +442,16 @@ pub enum PkiCommand {
     Init(PkiInitArgs),
     /// Issue one more device IDevID from the IDevID CA of a PKI directory.
     IssueDevice(IssueDeviceArgs),
+    /// Revoke a device's IDevID in a development PKI: re-sign the IDevID CA's CRL with it
+    /// listed (a running `ztp serve` picks the new CRL up within `crl_refresh_secs`).
+    Revoke {
+        /// The PKI directory.
+        #[arg(long, default_value = "pki")]
+        pki: PathBuf,
+        /// The device serial number.
+        #[arg(long)]
+        serial: String,
+    },
     /// Print the subject, issuer, device identity, validity and SHA-256 fingerprint of each
     /// certificate in a PEM or DER file.
     Show {

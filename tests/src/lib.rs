@@ -132,3 +132,214 @@ pub fn openssl_cms_print(cms: &Path) -> String {
         ],
     ))
 }
+
+/// A directory with ztp's YANG modules, the shadow modules written over them (see
+/// [`yang_shadow_dir`]), ready for `yanglint -p`.
+pub fn yang_schema_dir() -> tempfile::TempDir {
+    let dir = temp_dir();
+    for source in [yang_modules_dir(), yang_shadow_dir()] {
+        for entry in std::fs::read_dir(&source).expect("module directory") {
+            let entry = entry.expect("module file");
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy module");
+        }
+    }
+    dir
+}
+
+/// Validates `document` (XML or JSON, by extension) with yanglint against `modules` (file names
+/// in [`yang_schema_dir`]); `kind` is yanglint's `-t` (`rpc`, `reply`) or `None` for data.
+/// Returns yanglint's output on failure.
+pub fn yanglint(kind: Option<&str>, modules: &[&str], document: &Path) -> Result<(), String> {
+    let schemas = yang_schema_dir();
+    let mut args: Vec<std::ffi::OsString> = vec!["-p".into(), schemas.path().into()];
+    if let Some(kind) = kind {
+        args.extend(["-t".into(), kind.into()]);
+    }
+    args.extend(
+        modules
+            .iter()
+            .map(|m| schemas.path().join(m).into_os_string()),
+    );
+    args.push(document.into());
+    let output = tool("yanglint", &args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && !text.contains("err") {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+/// A running `ztp serve` on loopback ports chosen by the system, with its data directory.
+/// Stopped (SIGTERM, then killed if it lingers) when dropped.
+pub struct Server {
+    child: Option<std::process::Child>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// `https://127.0.0.1:<port>`: the device API.
+    pub device_url: String,
+    /// `http://127.0.0.1:<port>`: the admin API.
+    pub admin_url: String,
+}
+
+impl Server {
+    /// Starts `ztp serve` on `data_dir` (created with a development PKI and sample inventory on
+    /// first start) and waits until it announces its listeners.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+
+        std::fs::create_dir_all(data_dir).expect("data directory");
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))
+            .expect("server log");
+        let mut child = Command::new(ztp_bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            // CRL changes show within a second, so revocation tests need not wait long.
+            .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start ztp serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut device_url, mut admin_url) = (None, None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while device_url.is_none() || admin_url.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = received.recv_timeout(left).unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+                panic!("ztp serve did not announce its listeners; its log:\n{log}")
+            });
+            if let Some(url) = line.strip_prefix("device API: ") {
+                device_url = Some(url.to_owned());
+            } else if let Some(url) = line.strip_prefix("admin API: ") {
+                admin_url = Some(url.to_owned());
+            }
+        }
+        Self {
+            child: Some(child),
+            data_dir: data_dir.to_owned(),
+            device_url: device_url.unwrap_or_default(),
+            admin_url: admin_url.unwrap_or_default(),
+        }
+    }
+
+    /// The development PKI directory.
+    pub fn pki(&self) -> PathBuf {
+        self.data_dir.join("pki")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs a `ztp` inventory command against this server's admin API.
+    pub fn admin<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Command::new(ztp_bin())
+            .args(args)
+            .env("ZTP_ADMIN_URL", &self.admin_url)
+            .env("ZTP_DATA_DIR", &self.data_dir)
+            .output()
+            .expect("ztp runs")
+    }
+
+    /// Runs `ztp device bootstrap` as device `serial` of the development PKI, trusting the
+    /// server's TLS certificate, with `extra` arguments.
+    pub fn bootstrap(&self, serial: &str, extra: &[&str]) -> Output {
+        let pki = self.pki();
+        let device = pki.join("devices").join(serial);
+        let root = pki.join("manufacturer/root-ca.pem");
+        Command::new(ztp_bin())
+            .args(["device", "bootstrap", "--url", &self.device_url])
+            .arg("--cert")
+            .arg(device.join("idevid.pem"))
+            .arg("--key")
+            .arg(device.join("idevid.key"))
+            .arg("--manufacturer-ca")
+            .arg(&root)
+            .arg("--server-ca")
+            .arg(&root)
+            .args(extra)
+            .output()
+            .expect("ztp device bootstrap runs")
+    }
+
+    /// Stops the server (SIGTERM) and waits for it, killing it after 20 seconds.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `curl` with `args`, adding `--silent --show-error`; returns the output. The response
+/// status is printed last on its own line when `-w '\n%{http_code}'` is among the arguments.
+pub fn curl<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut all: Vec<std::ffi::OsString> = vec![
+        "--silent".into(),
+        "--show-error".into(),
+        "--max-time".into(),
+        "30".into(),
+    ];
+    all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+    tool("curl", all)
+}

@@ -267,6 +267,7 @@ impl BootstrapOutcome {
             "serial": self.serial.as_str(),
             "server": self.server.as_str(),
             "encoding": encoding_name(self.encoding),
+            "conveyed-encoding": encoding_name(self.verified.encoding),
             "server-authenticated": self.server_authenticated,
             "signed": self.verified.ownership.is_some(),
             "voucher": strip_nulls(voucher),

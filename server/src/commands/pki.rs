@@ -13,8 +13,21 @@ pub fn run(command: PkiCommand) -> anyhow::Result<()> {
     match command {
         PkiCommand::Init(args) => init(&args),
         PkiCommand::IssueDevice(args) => issue_device(&args),
+        PkiCommand::Revoke { pki, serial } => revoke(&pki, &serial),
         PkiCommand::Show { file } => show(&file),
     }
+}
+
+fn revoke(pki: &Path, serial: &str) -> anyhow::Result<()> {
+    let serial = Serial::parse(serial).context("--serial")?;
+    let crl = dev_pki::revoke_device(pki, &serial)
+        .with_context(|| format!("revoking {} in {}", serial.as_str(), pki.display()))?;
+    println!(
+        "revoked the IDevID of {}; CRL re-signed: {}",
+        serial.as_str(),
+        crl.display()
+    );
+    Ok(())
 }
 
 fn init(args: &PkiInitArgs) -> anyhow::Result<()> {

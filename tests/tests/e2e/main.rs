@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `ztp` binary and ztp's artifacts checked by independent tools.
 //! One test binary with a module per capability, so there is one link step.
 
+mod admin;
+mod bootstrap;
 mod cms_interop;
 mod dhcp_cli;
 mod pki_cli;

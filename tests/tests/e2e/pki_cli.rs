@@ -203,17 +203,10 @@ fn show_prints_identity_and_the_fingerprint_openssl_computes() {
 fn serve_prepares_its_data_directory_with_a_development_pki() {
     let dir = temp_dir();
     let data = dir.path().join("data");
-    let out = ztp(["serve", "--data-dir", &data.display().to_string()]);
-    assert!(
-        data.join("pki/manufacturer/root-ca.pem").is_file(),
-        "{}",
-        transcript(&out)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("DEVELOPMENT PKI"),
-        "{}",
-        transcript(&out)
-    );
+    let server = ztp_tests::Server::start(&data);
+    assert!(data.join("pki/manufacturer/root-ca.pem").is_file());
+    assert!(data.join("ztp.sqlite").is_file());
+    assert!(server.log().contains("DEVELOPMENT PKI"), "{}", server.log());
 }
 
 /// Every path under `dir`, sorted.

@@ -1,0 +1,178 @@
+//! The admin API and the inventory commands against the real server: token required, bad input
+//! refused with the reason and nothing changed, imported owners checked.
+
+use std::path::Path;
+
+use serde_json::Value;
+use ztp_tests::{Server, curl, success, temp_dir, transcript};
+
+fn fails_with(output: std::process::Output, needle: &str) {
+    assert!(
+        !output.status.success(),
+        "expected a failure: {}",
+        transcript(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(needle),
+        "expected {needle:?} in: {}",
+        transcript(&output)
+    );
+}
+
+#[test]
+fn the_admin_api_wants_its_token_and_says_why_it_refuses() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+
+    // Health needs no token; everything else does, and a wrong one is refused.
+    let health = curl([format!("{}/healthz", server.admin_url)]);
+    assert_eq!(String::from_utf8_lossy(&health.stdout), "ok\n");
+    let ready = curl([format!("{}/readyz", server.admin_url)]);
+    assert_eq!(String::from_utf8_lossy(&ready.stdout), "ready\n");
+    let anonymous = curl([
+        "-w",
+        "%{http_code}",
+        "-o",
+        "/dev/null",
+        &format!("{}/api/v1/devices", server.admin_url),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&anonymous.stdout), "401");
+    fails_with(
+        server.admin(["customer", "list", "--token", "wrong"]),
+        "401",
+    );
+
+    // Hostile or malformed input: a clear reason, nothing stored.
+    fails_with(
+        server.admin(["device", "add", "../../etc/passwd", "--model", "m"]),
+        "forbidden character",
+    );
+    fails_with(
+        server.admin([
+            "device",
+            "add",
+            "SN-0009",
+            "--model",
+            "m",
+            "--customer",
+            "ghost",
+        ]),
+        "ghost",
+    );
+    fails_with(
+        server.admin(["device", "add", "SN-0009", "--model", "m", "--pin", "abc"]),
+        "64 hex digits",
+    );
+    fails_with(server.admin(["customer", "add", "a/b"]), "must be 1 to 64");
+    fails_with(
+        server.admin([
+            "target",
+            "add",
+            "example-customer",
+            "t",
+            "--address",
+            "bad host!",
+        ]),
+        "address",
+    );
+    let raw = curl([
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        &format!(
+            "Authorization: Bearer {}",
+            std::fs::read_to_string(dir.path().join("admin-token"))
+                .unwrap()
+                .trim()
+        ),
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        "{\"serial\": \"SN-0009\", \"model\": ",
+        &format!("{}/api/v1/devices", server.admin_url),
+    ]);
+    let text = String::from_utf8_lossy(&raw.stdout);
+    assert!(
+        text.ends_with("\n400") && text.contains("request body"),
+        "{text}"
+    );
+    let devices: Vec<Value> =
+        serde_json::from_str(&success(server.admin(["device", "list"]))).unwrap();
+    assert_eq!(devices.len(), 3, "only the sample devices: {devices:#?}");
+
+    // A customer still owning devices cannot be deleted; a target a rule uses cannot be removed.
+    fails_with(
+        server.admin(["customer", "remove", "example-customer"]),
+        "device(s) belong to it",
+    );
+    let rules = dir.path().join("rules.json");
+    std::fs::write(&rules, r#"[{"name": "r", "redirect": ["nms"]}]"#).unwrap();
+    success(server.admin([
+        "rules".as_ref(),
+        "set".as_ref(),
+        "example-customer".as_ref(),
+        rules.as_os_str(),
+    ]));
+    fails_with(
+        server.admin(["target", "remove", "example-customer", "nms"]),
+        "rule \"r\"",
+    );
+}
+
+#[test]
+fn an_imported_owner_must_be_consistent() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let pki = server.pki();
+    let owner = pki.join("customers/example-customer");
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+
+    // The sample customer's signer under another customer's CA: refused.
+    let other = temp_dir();
+    success(ztp_tests::ztp([
+        Path::new("pki"),
+        Path::new("init"),
+        other.path(),
+    ]));
+    fails_with(
+        server.admin([
+            "customer",
+            "add",
+            "imported",
+            "--owner-ca",
+            &arg(&other.path().join("customers/example-customer/owner-ca.pem")),
+            "--signer-cert",
+            &arg(&owner.join("owner-signing.pem")),
+            "--signer-key",
+            &arg(&owner.join("owner-signing.key")),
+        ]),
+        "does not lead to the owner CA",
+    );
+    // Consistent material is imported, and the owner CA is given out again unchanged.
+    success(server.admin([
+        "customer",
+        "add",
+        "imported",
+        "--profile",
+        "strict",
+        "--owner-ca",
+        &arg(&owner.join("owner-ca.pem")),
+        "--signer-cert",
+        &arg(&owner.join("owner-signing.pem")),
+        "--signer-key",
+        &arg(&owner.join("owner-signing.key")),
+    ]));
+    let shown: Value =
+        serde_json::from_str(&success(server.admin(["customer", "show", "imported"]))).unwrap();
+    assert_eq!(shown["profile"], "strict");
+    assert!(
+        shown.get("signer_key_pem").is_none(),
+        "the key never leaves the server"
+    );
+    let ca = success(server.admin(["customer", "owner-ca", "imported"]));
+    assert_eq!(
+        ca,
+        std::fs::read_to_string(owner.join("owner-ca.pem")).unwrap()
+    );
+}
