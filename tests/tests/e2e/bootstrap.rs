@@ -824,3 +824,183 @@ fn a_restart_keeps_inventory_events_and_state() {
     // And the device bootstraps again after the restart.
     agent_json(server.bootstrap("SN-0001", &[]));
 }
+
+#[test]
+fn slow_clients_time_out_and_a_full_server_says_when_to_retry() {
+    let dir = temp_dir();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("ZTP_DEVICE_API__MAX_CONCURRENT_REQUESTS", "1"),
+            ("ZTP_DEVICE_API__READ_TIMEOUT_SECS", "3"),
+        ],
+    );
+    let sn1 = device(&server, "SN-0001");
+    let work = temp_dir();
+    let body = work.path().join("slow.json");
+    let mut slow_input = b"{\"ietf-sztp-bootstrap-server:input\":{\"hw-model\":\"".to_vec();
+    slow_input.extend(std::iter::repeat_n(b'x', 30 * 1024));
+    slow_input.extend(b"\"}}");
+    fs::write(&body, slow_input).unwrap();
+
+    // A client that trickles its body (1 KiB/s) holds the only request slot...
+    let slow = std::process::Command::new("curl")
+        .args([
+            "--silent",
+            "--max-time",
+            "40",
+            "--http1.1",
+            "--limit-rate",
+            "1K",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(server.pki().join("manufacturer/root-ca.pem"))
+        .arg("--cert")
+        .arg(sn1.join("idevid.pem"))
+        .arg("--key")
+        .arg(sn1.join("idevid.key"))
+        .args(["-H", &format!("Content-Type: {JSON}")])
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(format!("{}{GET_BOOTSTRAPPING_DATA}", server.device_url))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    // ...so another device is told the server is busy, and when to come back.
+    let busy = curl([
+        "-i".to_owned(),
+        "--cacert".to_owned(),
+        server
+            .pki()
+            .join("manufacturer/root-ca.pem")
+            .display()
+            .to_string(),
+        "--cert".to_owned(),
+        device(&server, "SN-0002")
+            .join("idevid.pem")
+            .display()
+            .to_string(),
+        "--key".to_owned(),
+        device(&server, "SN-0002")
+            .join("idevid.key")
+            .display()
+            .to_string(),
+        "-X".to_owned(),
+        "POST".to_owned(),
+        format!("{}{GET_BOOTSTRAPPING_DATA}", server.device_url),
+    ]);
+    let busy = String::from_utf8_lossy(&busy.stdout).to_lowercase();
+    assert!(busy.starts_with("http/2 503"), "{busy}");
+    assert!(busy.contains("retry-after: 5"), "{busy}");
+    assert!(busy.contains("resource-denied"), "{busy}");
+
+    // The slow body is cut off at the read timeout with 408 and a RESTCONF error.
+    let slow = slow.wait_with_output().unwrap();
+    let slow = String::from_utf8_lossy(&slow.stdout);
+    assert!(slow.ends_with("\n408"), "{slow}");
+    assert!(slow.contains("did not arrive in time"), "{slow}");
+    assert_event(
+        &server,
+        "bootstrap-refused",
+        408,
+        Some("SN-0001"),
+        "in time",
+    );
+
+    // An oversized request head is refused before any handler runs.
+    let big = format!("X-Padding: {}", "y".repeat(40 * 1024));
+    let answer = curl([
+        "-o".to_owned(),
+        "/dev/null".to_owned(),
+        "-w".to_owned(),
+        "%{http_code}".to_owned(),
+        "--http1.1".to_owned(),
+        "--cacert".to_owned(),
+        server
+            .pki()
+            .join("manufacturer/root-ca.pem")
+            .display()
+            .to_string(),
+        "-H".to_owned(),
+        big,
+        format!("{}/.well-known/host-meta", server.device_url),
+    ]);
+    // hyper answers 431 or, when the head overflows its buffer mid-read, closes the connection.
+    let status = String::from_utf8_lossy(&answer.stdout).into_owned();
+    assert!(
+        status == "431" || status == "000",
+        "{status}: {}",
+        transcript(&answer)
+    );
+    let meta = call(
+        &server,
+        Req {
+            method: Some("GET"),
+            path: Some("/.well-known/host-meta"),
+            ..Req::default()
+        },
+    );
+    assert_eq!(meta.status, 200, "the server goes on serving");
+}
+
+#[test]
+fn an_owner_can_send_onboarding_information_instead() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let onboarding = dir.path().join("onboarding.json");
+    fs::write(
+        &onboarding,
+        r#"{"ietf-sztp-conveyed-info:onboarding-information": {
+            "boot-image": {"os-name": "VendorOS", "os-version": "17.2",
+                           "download-uri": ["https://images.example/os-17.2.bin"],
+                           "image-verification": [{"hash-algorithm": "ietf-sztp-conveyed-info:sha-256",
+                                                   "hash-value": "7b:ca:e7:5d:15:cf:74:a2:44:74:03:ab:44:1a:9f:ab:0b:be:7e:71:8e:e7:0a:b8:53:71:2d:54:1b:ea:35:5c"}]},
+            "configuration-handling": "merge",
+            "configuration": "aW50ZXJmYWNlIGV0aDAK"}}"#,
+    )
+    .unwrap();
+    success(server.admin([
+        "customer".as_ref(),
+        "set".as_ref(),
+        "example-customer".as_ref(),
+        "--onboarding".as_ref(),
+        onboarding.as_os_str(),
+    ]));
+    let outcome = agent_json(server.bootstrap("SN-0001", &[]));
+    let info = &outcome["conveyed-information"]["ietf-sztp-conveyed-info:onboarding-information"];
+    assert_eq!(info["boot-image"]["os-version"], "17.2", "{outcome:#}");
+    assert_eq!(outcome["signed"], true);
+    let shown: Value =
+        serde_json::from_str(&success(server.admin(["device", "show", "SN-0001"]))).unwrap();
+    assert_eq!(shown["state"], "onboarding");
+
+    // Unsigned onboarding information only to a device that did not ask for signed data.
+    success(server.admin(["customer", "set", "example-customer", "--sign", "false"]));
+    let unsigned = agent_json(server.bootstrap("SN-0001", &[]));
+    assert_eq!(unsigned["signed"], false);
+    let signed = agent_json(server.bootstrap("SN-0001", &["--signed-data-preferred"]));
+    assert_eq!(signed["signed"], true);
+
+    // Invalid onboarding information is refused with the reason and changes nothing.
+    fs::write(
+        &onboarding,
+        r#"{"ietf-sztp-conveyed-info:onboarding-information": {"configuration": "!"}}"#,
+    )
+    .unwrap();
+    let refused = server.admin([
+        "customer".as_ref(),
+        "set".as_ref(),
+        "example-customer".as_ref(),
+        "--onboarding".as_ref(),
+        onboarding.as_os_str(),
+    ]);
+    assert!(!refused.status.success(), "{}", transcript(&refused));
+    let again = agent_json(server.bootstrap("SN-0001", &[]));
+    assert!(
+        again["conveyed-information"]["ietf-sztp-conveyed-info:onboarding-information"].is_object()
+    );
+}
