@@ -308,6 +308,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_complete_and_valid() {
+        Jail::expect_with(|jail| {
+            jail.create_file("ztp.toml", include_str!("../../deploy/ztp.toml"))?;
+            let config = Config::load(Some(Path::new("ztp.toml")), &Overrides::default()).unwrap();
+            assert!(!config.dev_pki.enabled);
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn relative_paths_live_in_the_data_directory() {
         let config = Config {
             data_dir: PathBuf::from("/srv/ztp"),

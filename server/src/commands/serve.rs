@@ -333,11 +333,12 @@ fn announce(
     Ok(())
 }
 
-/// An address to put in a URL: the unspecified address becomes `localhost`.
+/// An address to put in a URL: the unspecified address becomes loopback (the development
+/// TLS certificate names 127.0.0.1 and ::1).
 fn display(addr: SocketAddr) -> String {
-    if addr.ip().is_unspecified() {
-        format!("localhost:{}", addr.port())
-    } else {
-        addr.to_string()
+    match addr {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
+        other => other.to_string(),
     }
 }
