@@ -33,8 +33,13 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The ALPN protocols offered, preferred first.
+/// The ALPN protocols ztp offers (server) and asks for (device agent), preferred first.
 pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// [`ALPN`] as rustls configurations take it.
+pub fn alpn_protocols() -> Vec<Vec<u8>> {
+    ALPN.iter().map(|p| p.to_vec()).collect()
+}
 
 /// The device listener's rustls configuration, from a PEM certificate chain and key.
 pub fn server_config(certificate: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
@@ -52,7 +57,7 @@ pub fn server_config(certificate: &Path, key: &Path) -> Result<ServerConfig, Tls
         return Err(TlsError::NoCertificate(certificate.to_owned()));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    let provider = provider();
     let verifier = Arc::new(ProofOfPossession {
         algorithms: provider.signature_verification_algorithms,
     });
@@ -60,11 +65,11 @@ pub fn server_config(certificate: &Path, key: &Path) -> Result<ServerConfig, Tls
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = alpn_protocols();
     Ok(config)
 }
 
-/// The crypto provider ztp uses everywhere.
+/// The crypto provider ztp uses everywhere (one C library: aws-lc).
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(aws_lc_rs::default_provider())
 }

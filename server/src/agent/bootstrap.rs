@@ -689,7 +689,7 @@ mod tests {
         alpn: &'static [u8],
         reply: Answer,
     ) -> (SocketAddr, Arc<Mutex<Seen>>) {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = crate::tls::provider();
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(w.mfg.cert().as_certificate_der().clone())

@@ -11,9 +11,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use ztp_certs::Cert;
 
-/// ALPN protocols the agent offers, preferred first.
-pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
-
 /// Building the TLS configuration failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -77,7 +74,7 @@ pub fn client_config(
     identity: &ClientIdentity,
     trust: ServerTrust<'_>,
 ) -> Result<Arc<ClientConfig>, TlsConfigError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = crate::tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let builder = match trust {
@@ -94,7 +91,7 @@ pub fn client_config(
     };
     let mut config =
         builder.with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = crate::tls::alpn_protocols();
     Ok(Arc::new(config))
 }
 
