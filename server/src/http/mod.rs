@@ -17,8 +17,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls_pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -101,48 +102,33 @@ pub async fn serve<H: Handler>(
         tokio::spawn(async move {
             let served = match tls {
                 Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp)).await
-                        {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(error)) => {
-                                tracing::debug!(%peer, %error, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
+                    let handshake = tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp));
+                    let stream = match handshake.await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
                     let client_chain = stream
                         .get_ref()
                         .1
                         .peer_certificates()
                         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
                         .unwrap_or_default();
-                    let info = Arc::new(ConnectionInfo { peer, client_chain });
-                    let service = service_fn(move |req| {
-                        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
-                        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
-                    });
-                    let conn = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned();
-                    watcher.watch(conn).await
+                    let info = ConnectionInfo { peer, client_chain };
+                    serve_connection(stream, info, handler, &builder, watcher).await
                 }
                 None => {
-                    let info = Arc::new(ConnectionInfo {
+                    let info = ConnectionInfo {
                         peer,
                         client_chain: Vec::new(),
-                    });
-                    let service = service_fn(move |req| {
-                        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
-                        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
-                    });
-                    let conn = builder
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .into_owned();
-                    watcher.watch(conn).await
+                    };
+                    serve_connection(tcp, info, handler, &builder, watcher).await
                 }
             };
             if let Err(error) = served {
@@ -157,6 +143,29 @@ pub async fn serve<H: Handler>(
     {
         tracing::warn!("connections still open after the drain timeout were dropped");
     }
+}
+
+/// Serves the requests of one connection with `handler` until it closes or shutdown drains it.
+async fn serve_connection<H, I>(
+    io: I,
+    info: ConnectionInfo,
+    handler: Arc<H>,
+    builder: &Builder<TokioExecutor>,
+    watcher: Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    H: Handler,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let info = Arc::new(info);
+    let service = service_fn(move |req| {
+        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
+        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    watcher.watch(connection).await
 }
 
 /// Why a request body could not be read.
