@@ -1,4 +1,8 @@
 //! Customers (device owners), their redirect targets and response rules.
+//!
+//! Every transaction here writes before it reads. SQLite cannot upgrade a reading transaction
+//! to a writing one while another connection writes (it fails with SQLITE_BUSY at once instead
+//! of waiting), so a transaction that starts with a write waits for the lock instead.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -208,6 +212,8 @@ impl Store {
     /// Deletes a customer with its targets and rules; refused while devices belong to it.
     pub async fn delete_customer(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
+        // Write first: the transaction takes the write lock before it reads (see the module).
+        bump(&mut tx, name).await?;
         let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE customer = $1")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -227,14 +233,10 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        let deleted = sqlx::query("DELETE FROM customers WHERE name = $1")
+        sqlx::query("DELETE FROM customers WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(not_found(name));
-        }
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -202,22 +202,25 @@ impl Store {
         serial: &str,
         observation: Observation,
     ) -> Result<DeviceState, StoreError> {
+        let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let current: String = sqlx::query_scalar("SELECT state FROM devices WHERE serial = $1")
-            .bind(serial)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "device",
-                key: serial.to_owned(),
-            })?;
+        // Write first (see `store::customers`): the contact time, returning the state.
+        let current: String = sqlx::query_scalar(
+            "UPDATE devices SET last_contact_at = $2 WHERE serial = $1 RETURNING state",
+        )
+        .bind(serial)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "device",
+            key: serial.to_owned(),
+        })?;
         let current: DeviceState = current.parse().map_err(corrupt("device state"))?;
         let next = current.after(observation);
-        let now = now_ms();
         sqlx::query(
             "UPDATE devices SET state = $2, \
-               state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE $3 END, \
-               last_contact_at = $3 \
+               state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE $3 END \
              WHERE serial = $1",
         )
         .bind(serial)
@@ -357,5 +360,25 @@ mod tests {
             store.observe("SN-404", Observation::Contacted).await,
             Err(StoreError::NotFound { .. })
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_observations_wait_for_the_lock_instead_of_failing() {
+        let (store, _dir) = store().await;
+        for serial in ["SN-1", "SN-2"] {
+            store.insert_device(&new_device(serial, None)).await.unwrap();
+        }
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let serial = if i % 2 == 0 { "SN-1" } else { "SN-2" };
+                    store.observe(serial, Observation::Contacted).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), DeviceState::Contacted);
+        }
     }
 }
