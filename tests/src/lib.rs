@@ -230,9 +230,9 @@ impl Server {
                 .lines()
                 .map_while(Result::ok)
             {
-                if lines.send(line).is_err() {
-                    break;
-                }
+                // Keep draining after the announcement: a closed pipe would fail the server's
+                // later writes to standard output.
+                let _ = lines.send(line);
             }
         });
         let (mut device_url, mut admin_url) = (None, None);
@@ -324,6 +324,14 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if std::thread::panicking() {
+            // The test failed: show what the server said, for CI logs.
+            eprintln!(
+                "--- ztp serve log ({})\n{}",
+                self.data_dir.display(),
+                self.log()
+            );
+        }
     }
 }
 

@@ -117,12 +117,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let device_listener = bind(d.listen, "device API").await?;
     let admin_listener = bind(config.admin_api.listen, "admin API").await?;
-    announce(
+    // Standard output may be closed (a daemon, a harness that has read enough): the summary
+    // is for people, so failing to print it must not stop the server.
+    if let Err(error) = announce(
         &config,
         &device_listener,
         &admin_listener,
         dev_pki.as_deref(),
-    )?;
+    ) {
+        tracing::warn!(%error, "could not print the startup summary");
+    }
 
     let (stop, stopped) = watch::channel(false);
     let refresh = tokio::spawn(refresh_crls(

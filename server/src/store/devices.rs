@@ -366,7 +366,10 @@ mod tests {
     async fn concurrent_observations_wait_for_the_lock_instead_of_failing() {
         let (store, _dir) = store().await;
         for serial in ["SN-1", "SN-2"] {
-            store.insert_device(&new_device(serial, None)).await.unwrap();
+            store
+                .insert_device(&new_device(serial, None))
+                .await
+                .unwrap();
         }
         let tasks: Vec<_> = (0..40)
             .map(|i| {

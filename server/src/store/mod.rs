@@ -98,6 +98,12 @@ impl Store {
             .max_connections(max_connections)
             .connect(url)
             .await?;
+        // Write-ahead logging: readers never block the writer and a writer waits for the lock
+        // (busy timeout) instead of failing. The mode is a property of the database file, so
+        // setting it once covers every connection.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Self { pool })
     }

@@ -1013,3 +1013,29 @@ fn an_owner_can_send_onboarding_information_instead() {
         again["conveyed-information"]["ietf-sztp-conveyed-info:onboarding-information"].is_object()
     );
 }
+
+#[test]
+fn a_burst_of_devices_is_answered_without_losing_any() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let outcomes: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let serial = format!("SN-000{}", 1 + i % 3);
+                    server.bootstrap(&serial, &["--nonce", "--complete"])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for outcome in outcomes {
+        agent_json(outcome);
+    }
+    let served = events(&server)
+        .iter()
+        .filter(|e| e["kind"] == "bootstrap-served")
+        .count();
+    assert_eq!(served, 12, "every answer is recorded");
+}
