@@ -14,7 +14,7 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, Packet, StatusCode};
 use tokio::net::TcpStream;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::endpoint::{Auth, Endpoint};
 use crate::error::{AuthMethod, Error, InvalidInput, Step};
@@ -47,11 +47,15 @@ impl Session {
     /// A host key that matches no pin gives [`Error::HostKeyMismatch`] and the connection is
     /// dropped before any credential is sent; refused credentials give
     /// [`Error::AuthRejected`]. Each step is bounded by [`Endpoint::timeouts`].
+    #[tracing::instrument(name = "nms_connect", skip_all, fields(address = %endpoint.address()))]
     pub async fn connect(endpoint: &Endpoint) -> Result<Self, Error> {
         let tcp = tcp_connect(&endpoint.host, endpoint.port, endpoint.timeouts.connect).await?;
-        let (mut handle, _) = handshake(tcp, &endpoint.pins, endpoint.timeouts.connect).await?;
+        let (mut handle, presented) =
+            handshake(tcp, &endpoint.pins, endpoint.timeouts.connect).await?;
         authenticate(&mut handle, endpoint).await?;
-        start_sftp(handle, endpoint).await
+        let session = start_sftp(handle, endpoint).await?;
+        info!(%presented, user = %endpoint.username, "connected to NMS");
+        Ok(session)
     }
 
     /// Writes `bytes` to `name` in the endpoint's directory, atomically.
@@ -71,13 +75,18 @@ impl Session {
             .endpoint
             .remote_path(&format!(".{name}.{}.tmp", random_suffix()));
         let result = self.write_then_rename(&temp, &target, bytes).await;
-        if result.is_err() && !self.handle.is_closed() {
-            // Best effort: the error that matters is the one already in hand.
-            if let Err(e) = self
-                .op("remove", &temp, self.sftp.remove(temp.clone()))
-                .await
-            {
-                debug!(path = %temp, error = %e, "temporary file not removed");
+        match &result {
+            Ok(()) => debug!(path = %target, bytes = bytes.len(), "uploaded"),
+            // A server that stopped answering will not answer a removal either; the session is
+            // discarded and the hidden temporary file is left behind.
+            Err(Error::Timeout { .. }) => {}
+            Err(_) if self.handle.is_closed() => {}
+            Err(_) => {
+                // Best effort: the error that matters is the one already in hand.
+                let removal = self.sftp.remove(temp.clone());
+                if let Err(e) = self.op("remove", &temp, removal).await {
+                    debug!(path = %temp, error = %e, "temporary file not removed");
+                }
             }
         }
         result

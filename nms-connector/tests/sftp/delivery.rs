@@ -110,3 +110,22 @@ async fn rsa_client_keys_from_ssh_keygen_authenticate() {
         b"rsa client"
     );
 }
+
+#[tokio::test]
+async fn a_failed_rename_leaves_no_temporary_file() {
+    let sshd = Sshd::start();
+    // A non-empty directory where the file should go: renaming a file over it must fail.
+    fs::create_dir_all(sshd.incoming().join("taken.xml").join("inside")).unwrap();
+
+    let mut session = Session::connect(&sshd.key_endpoint()).await.unwrap();
+    let err = session.upload("taken.xml", b"x").await.unwrap_err();
+
+    assert!(
+        matches!(err, ztp_nms_connector::Error::Sftp { .. }),
+        "{err:?}"
+    );
+    assert_eq!(sshd.incoming_files(), ["taken.xml"]);
+    // The session is still usable for other files.
+    session.upload("free.xml", b"y").await.unwrap();
+    assert_eq!(sshd.incoming_files(), ["free.xml", "taken.xml"]);
+}
