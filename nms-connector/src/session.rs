@@ -66,7 +66,7 @@ impl Session {
     /// failure the temporary file is removed if possible. Delivering the same name and content
     /// again leaves the same single file.
     ///
-    /// `name` must pass [`check_remote_name`]; [`file_name`](crate::file_name) makes such names
+    /// `name` must pass [`check_remote_name`]; [`file_name`](crate::file_name()) makes such names
     /// from device serials.
     pub async fn upload(&mut self, name: &str, bytes: &[u8]) -> Result<(), Error> {
         check_remote_name(name)?;
