@@ -409,7 +409,7 @@ impl AdminApi {
             (&Method::GET, ["devices", serial, "progress"]) => {
                 self.device_record(serial).await?;
                 let reports: Vec<ProgressRecord> = self.store.progress_reports(serial).await?;
-                Ok(json(StatusCode::OK, &reports))
+                Ok(json(StatusCode::OK, &timed(&reports, |r| r.at)))
             }
             (&Method::GET, ["events"]) => self.list_events(&query).await,
             _ => Err(ApiError::new(
@@ -760,7 +760,7 @@ impl AdminApi {
             limit: limit(query, 100, 1000)?,
         };
         let events: Vec<EventRecord> = self.store.events(&filter).await?;
-        Ok(json(StatusCode::OK, &events))
+        Ok(json(StatusCode::OK, &timed(&events, |e| e.at)))
     }
 }
 
@@ -849,6 +849,20 @@ fn timestamp(ms: i64) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| ms.to_string())
+}
+
+/// Records as JSON objects with `time` (RFC 3339) beside their Unix-millisecond `at`.
+fn timed<T: Serialize>(records: &[T], at: impl Fn(&T) -> i64) -> Vec<serde_json::Value> {
+    records
+        .iter()
+        .map(|record| {
+            let mut value = serde_json::to_value(record).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("time".into(), timestamp(at(record)).into());
+            }
+            value
+        })
+        .collect()
 }
 
 fn certificate_view(cert: &Cert) -> CertificateView {

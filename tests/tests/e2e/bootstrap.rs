@@ -235,6 +235,11 @@ fn a_sample_device_bootstraps_and_every_artifact_verifies_independently() {
         Some("SN-0001"),
         "redirect information",
     );
+    let newest = &events(&server)[0];
+    assert!(
+        newest["time"].as_str().is_some_and(|t| t.starts_with("20")),
+        "{newest}"
+    );
     let shown: Value =
         serde_json::from_str(&success(server.admin(["device", "show", "SN-0001"]))).unwrap();
     assert_eq!(shown["state"], "redirected");
