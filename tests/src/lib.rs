@@ -5,6 +5,8 @@
 //! missing: `scripts/test` installs them, and a test that silently skips proves nothing.
 #![forbid(unsafe_code)]
 
+pub mod sshd;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 
 use ztp_nms_connector::{Auth, AuthMethod, Error, Session, generate_client_key};
 
-use crate::sshd::Sshd;
+use ztp_tests::sshd::Sshd;
 
 #[tokio::test]
 async fn wrong_password_is_rejected() {

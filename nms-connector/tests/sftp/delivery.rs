@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ztp_nms_connector::{Auth, ClientKey, Session, file_name, presented_fingerprint};
 
-use crate::sshd::{HostKeyType, Sshd, run_ok};
+use ztp_tests::sshd::{HostKeyType, Sshd, run_ok};
 
 #[tokio::test]
 async fn presented_fingerprint_matches_ssh_keygen() {

@@ -2,7 +2,7 @@
 
 use ztp_nms_connector::{Error, InvalidInput, Pool, Session, file_name};
 
-use crate::sshd::{Sshd, tree};
+use ztp_tests::sshd::{Sshd, tree};
 
 fn hostile() -> Vec<String> {
     vec![

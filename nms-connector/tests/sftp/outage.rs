@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ztp_nms_connector::{Auth, Endpoint, Error, Pool, Session, Step, Timeouts};
 
-use crate::sshd::{Sshd, free_port};
+use ztp_tests::sshd::{Sshd, free_port};
 
 /// An endpoint at a port that accepts TCP connections but never says a word: a hung NMS.
 fn silent_endpoint(listener: &TcpListener, connect: Duration) -> Endpoint {

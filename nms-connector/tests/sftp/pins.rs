@@ -2,7 +2,7 @@
 
 use ztp_nms_connector::{Error, Fingerprint, InvalidInput, Session};
 
-use crate::sshd::Sshd;
+use ztp_tests::sshd::Sshd;
 
 fn other_pin() -> Fingerprint {
     Fingerprint::parse("SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s").unwrap()

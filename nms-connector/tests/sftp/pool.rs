@@ -3,7 +3,7 @@
 use tokio::task::JoinSet;
 use ztp_nms_connector::{Error, Pool};
 
-use crate::sshd::Sshd;
+use ztp_tests::sshd::Sshd;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_share_at_most_max_sessions_connections() {

@@ -2,7 +2,7 @@
 
 use ztp_nms_connector::{Auth, Fingerprint, ProbeStep, probe};
 
-use crate::sshd::{Sshd, free_port};
+use ztp_tests::sshd::{Sshd, free_port};
 
 #[tokio::test]
 async fn a_healthy_endpoint_passes_every_step_and_leaves_nothing() {

@@ -1,5 +1,6 @@
-//! A real OpenSSH sshd on 127.0.0.1 with its own configuration, keys and directories in a
-//! temporary directory; killed (with its connection processes) on drop.
+//! A real OpenSSH sshd on 127.0.0.1, standing in for a customer's NMS: its own configuration,
+//! keys and directories in a temporary directory; killed (with its connection processes) on
+//! drop. Used by the connector's tests and by the end-to-end tests.
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -14,12 +15,13 @@ const SSHD: &str = "/usr/sbin/sshd";
 
 /// Which host key the server presents.
 #[derive(Clone, Copy)]
-pub(crate) enum HostKeyType {
+pub enum HostKeyType {
     Ed25519,
     Rsa,
 }
 
-pub(crate) struct Sshd {
+/// A running sshd and its directory.
+pub struct Sshd {
     dir: TempDir,
     port: u16,
     child: Option<Child>,
@@ -27,11 +29,13 @@ pub(crate) struct Sshd {
 }
 
 impl Sshd {
-    pub(crate) fn start() -> Self {
+    /// Starts an sshd with an ed25519 host key.
+    pub fn start() -> Self {
         Self::start_with(HostKeyType::Ed25519)
     }
 
-    pub(crate) fn start_with(key_type: HostKeyType) -> Self {
+    /// Starts an sshd with a host key of `key_type`.
+    pub fn start_with(key_type: HostKeyType) -> Self {
         require_openssh();
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
@@ -80,25 +84,27 @@ impl Sshd {
     }
 
     /// The temporary directory holding everything of this server.
-    pub(crate) fn root(&self) -> &Path {
+    pub fn root(&self) -> &Path {
         self.dir.path()
     }
 
     /// The directory uploads go to.
-    pub(crate) fn incoming(&self) -> PathBuf {
+    pub fn incoming(&self) -> PathBuf {
         self.root().join("incoming")
     }
 
-    pub(crate) fn port(&self) -> u16 {
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The host key fingerprint as `ssh-keygen -lf` printed it.
-    pub(crate) fn host_fingerprint(&self) -> Fingerprint {
+    pub fn host_fingerprint(&self) -> Fingerprint {
         self.host_fingerprint
     }
 
-    pub(crate) fn authorize(&self, key: &ClientKey) {
+    /// Lets `key` log in as root.
+    pub fn authorize(&self, key: &ClientKey) {
         let line = key.public_key_line().unwrap();
         let path = self.root().join("authorized_keys");
         let mut keys = fs::read_to_string(&path).unwrap();
@@ -109,7 +115,7 @@ impl Sshd {
 
     /// An endpoint for root with `auth`, pinned to this server's key, delivering to
     /// [`Sshd::incoming`], with short timeouts.
-    pub(crate) fn endpoint(&self, auth: Auth) -> Endpoint {
+    pub fn endpoint(&self, auth: Auth) -> Endpoint {
         let mut endpoint = Endpoint::new(
             "127.0.0.1",
             "root",
@@ -123,30 +129,30 @@ impl Sshd {
     }
 
     /// A fresh key, authorized, and an endpoint that uses it.
-    pub(crate) fn key_endpoint(&self) -> Endpoint {
+    pub fn key_endpoint(&self) -> Endpoint {
         let key = ztp_nms_connector::generate_client_key().unwrap();
         self.authorize(&key);
         self.endpoint(Auth::Key(key))
     }
 
     /// What sshd wrote to stderr (`-e`) so far, across restarts.
-    pub(crate) fn log(&self) -> String {
+    pub fn log(&self) -> String {
         fs::read_to_string(self.root().join("sshd.log")).unwrap_or_default()
     }
 
     /// Successful logins so far.
-    pub(crate) fn accepted_logins(&self) -> usize {
+    pub fn accepted_logins(&self) -> usize {
         self.log().matches("Accepted publickey for root").count()
             + self.log().matches("Accepted password for root").count()
     }
 
     /// Files in the upload directory, sorted.
-    pub(crate) fn incoming_files(&self) -> Vec<String> {
+    pub fn incoming_files(&self) -> Vec<String> {
         list(&self.incoming())
     }
 
     /// Kills the listener and every connection process it forked.
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let mut pids = descendants(child.id());
             pids.push(child.id());
@@ -161,7 +167,7 @@ impl Sshd {
     }
 
     /// Starts sshd again on the same port with the same configuration and keys.
-    pub(crate) fn restart(&mut self) {
+    pub fn restart(&mut self) {
         self.stop();
         self.spawn();
     }
@@ -212,7 +218,7 @@ impl Drop for Sshd {
 
 /// 2 s to connect, 5 s to log in, 5 s per operation: generous for a loaded 2-core CI machine,
 /// short enough that a hang fails fast.
-pub(crate) fn short_timeouts() -> Timeouts {
+pub fn short_timeouts() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(2),
         auth: Duration::from_secs(5),
@@ -221,7 +227,7 @@ pub(crate) fn short_timeouts() -> Timeouts {
 }
 
 /// All paths below `dir`, relative and sorted.
-pub(crate) fn tree(dir: &Path) -> Vec<String> {
+pub fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     walk(dir, dir, &mut out);
     out.sort();
@@ -260,13 +266,13 @@ fn require_openssh() {
 }
 
 /// A port that was free a moment ago.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// The SHA256 fingerprint of a public key file, as `ssh-keygen -lf` prints it.
-pub(crate) fn keygen_fingerprint(public_key: &Path) -> Fingerprint {
+pub fn keygen_fingerprint(public_key: &Path) -> Fingerprint {
     let output = run_ok(
         Command::new("ssh-keygen")
             .args(["-E", "sha256", "-lf"])
@@ -279,7 +285,8 @@ pub(crate) fn keygen_fingerprint(public_key: &Path) -> Fingerprint {
     Fingerprint::parse(field).unwrap()
 }
 
-pub(crate) fn run_ok(command: &mut Command) -> String {
+/// Runs `command`, failing the test unless it succeeds; returns its standard output.
+pub fn run_ok(command: &mut Command) -> String {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}; install openssh-server"));
@@ -324,7 +331,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 
 impl Sshd {
     /// A well-formed pin for endpoints whose server never gets as far as presenting a key.
-    pub(crate) fn any_pin() -> Fingerprint {
+    pub fn any_pin() -> Fingerprint {
         Fingerprint::parse("SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s").unwrap()
     }
 }
