@@ -53,6 +53,9 @@ pub enum Command {
     Rules(RulesCommand),
     /// What happened: bootstrap requests, refusals, progress reports, admin changes.
     Events(EventsArgs),
+    /// A customer's NMS connections: where device registrations are delivered over SFTP.
+    #[command(subcommand)]
+    Nms(NmsCommand),
 }
 
 /// `ztp dhcp-option`.
@@ -312,6 +315,115 @@ pub struct RulesSetArgs {
     pub name: String,
     /// The rules (JSON list).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp nms …`.
+#[derive(Debug, Subcommand)]
+pub enum NmsCommand {
+    /// Add an NMS connection (or replace the one with that name). Without --password-file,
+    /// ztp generates a key pair and prints the public key for the NMS administrator.
+    Add(NmsAddArgs),
+    /// Change an NMS connection.
+    Set(NmsSetArgs),
+    /// List a customer's NMS connections (never their secrets).
+    List(NameArgs),
+    /// Show one NMS connection (never its secrets).
+    Show(NmsNameArgs),
+    /// Remove an NMS connection.
+    Remove(NmsNameArgs),
+    /// Test a connection: connect, check the pinned host key, log in, upload and remove a
+    /// probe file; exit 1 if a step fails.
+    Test(NmsNameArgs),
+    /// Show the host key fingerprint an SSH server presents, to compare with the one the NMS
+    /// administrator gave you (not a trust decision).
+    Fingerprint(FingerprintArgs),
+}
+
+/// `ztp nms add`.
+#[derive(Debug, Args)]
+pub struct NmsAddArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Connection name.
+    pub name: String,
+    /// SFTP host.
+    #[arg(long)]
+    pub host: String,
+    /// SFTP port.
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+    /// Account.
+    #[arg(long)]
+    pub user: String,
+    /// A file holding the account's password (instead of a generated key).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// A pinned host key fingerprint, `SHA256:…` (repeat for several).
+    #[arg(long = "pin", required = true)]
+    pub pins: Vec<String>,
+    /// Remote directory.
+    #[arg(long, default_value = "")]
+    pub directory: String,
+    /// Delivery policy: nms-first, parallel or off.
+    #[arg(long, default_value = "nms-first")]
+    pub policy: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp nms set`.
+#[derive(Debug, Args)]
+pub struct NmsSetArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Connection name.
+    pub name: String,
+    /// New host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// New port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// New account.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Switch to password authentication with the password in this file.
+    #[arg(long, conflicts_with = "generate_key")]
+    pub password_file: Option<PathBuf>,
+    /// Switch to key authentication with a new key pair.
+    #[arg(long)]
+    pub generate_key: bool,
+    /// New pinned fingerprints (replacing the old ones; repeat for several).
+    #[arg(long = "pin")]
+    pub pins: Vec<String>,
+    /// New remote directory.
+    #[arg(long)]
+    pub directory: Option<String>,
+    /// New delivery policy.
+    #[arg(long)]
+    pub policy: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one NMS connection.
+#[derive(Debug, Args)]
+pub struct NmsNameArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Connection name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp nms fingerprint`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// The SSH server, `HOST:PORT` (`[v6]:PORT` for IPv6).
+    pub address: String,
     #[command(flatten)]
     pub admin: AdminConnection,
 }

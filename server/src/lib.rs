@@ -24,6 +24,7 @@ pub mod device_auth;
 pub mod dhcp;
 pub mod domain;
 pub mod http;
+pub mod nms;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

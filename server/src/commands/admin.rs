@@ -11,7 +11,8 @@ use ztp_certs::Cert;
 
 use crate::admin_client::AdminClient;
 use crate::cli::{
-    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, RulesCommand, TargetCommand,
+    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, NmsCommand, RulesCommand,
+    TargetCommand,
 };
 use crate::http::admin_api::PREFIX;
 
@@ -43,6 +44,8 @@ pub enum Inventory {
     Events(EventsArgs),
     /// `ztp device add|list|show|set|remove|progress`.
     Device(DeviceCommand),
+    /// `ztp nms …`.
+    Nms(NmsCommand),
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
@@ -107,7 +110,125 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
                 .await?
         }
         Inventory::Device(command) => device(command).await?,
+        Inventory::Nms(command) => nms(command).await?,
     })
+}
+
+async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
+    let path = |customer: &str, name: &str| -> anyhow::Result<String> {
+        Ok(format!(
+            "{PREFIX}/customers/{}/nms/{}",
+            segment(customer)?,
+            segment(name)?
+        ))
+    };
+    let password = |file: &Path| -> anyhow::Result<String> {
+        let text = read(file)?;
+        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    Ok(match command {
+        NmsCommand::Add(args) => {
+            let mut body = json!({
+                "name": args.name, "host": args.host, "port": args.port, "username": args.user,
+                "pins": args.pins, "directory": args.directory, "policy": args.policy,
+            });
+            if let Some(file) = &args.password_file {
+                body["password"] = json!(password(file)?);
+            }
+            client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{PREFIX}/customers/{}/nms", segment(&args.customer)?),
+                    &body,
+                )
+                .await?
+        }
+        NmsCommand::Set(args) => {
+            let mut body = json!({});
+            if let Some(host) = &args.host {
+                body["host"] = json!(host);
+            }
+            if let Some(port) = args.port {
+                body["port"] = json!(port);
+            }
+            if let Some(user) = &args.user {
+                body["username"] = json!(user);
+            }
+            if let Some(file) = &args.password_file {
+                body["password"] = json!(password(file)?);
+            }
+            if args.generate_key {
+                body["generate_key"] = json!(true);
+            }
+            if !args.pins.is_empty() {
+                body["pins"] = json!(args.pins);
+            }
+            if let Some(directory) = &args.directory {
+                body["directory"] = json!(directory);
+            }
+            if let Some(policy) = &args.policy {
+                body["policy"] = json!(policy);
+            }
+            client(&args.admin)?
+                .send(Method::PATCH, &path(&args.customer, &args.name)?, &body)
+                .await?
+        }
+        NmsCommand::List(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/customers/{}/nms", segment(&args.name)?))
+                .await?
+        }
+        NmsCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&path(&args.customer, &args.name)?)
+                .await?
+        }
+        NmsCommand::Remove(args) => {
+            client(&args.admin)?
+                .delete(&path(&args.customer, &args.name)?)
+                .await?;
+            Value::Null
+        }
+        NmsCommand::Test(args) => {
+            let report: Value = client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{}/test", path(&args.customer, &args.name)?),
+                    &json!({}),
+                )
+                .await?;
+            if report["ok"] != true {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                anyhow::bail!("the connection test failed; the steps above say where");
+            }
+            report
+        }
+        NmsCommand::Fingerprint(args) => {
+            let (host, port) = split_address(&args.address)?;
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/ssh-fingerprint?host={host}&port={port}"))
+                .await?
+        }
+    })
+}
+
+/// `HOST:PORT` or `[V6]:PORT`, with a host that cannot change the query string.
+fn split_address(address: &str) -> anyhow::Result<(&str, u16)> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .with_context(|| format!("{address:?} is not HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    anyhow::ensure!(
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')),
+        "{host:?} is not a host name or address"
+    );
+    let port = port
+        .parse()
+        .with_context(|| format!("{port:?} is not a port"))?;
+    Ok((host, port))
 }
 
 async fn customer(command: CustomerCommand) -> anyhow::Result<Value> {

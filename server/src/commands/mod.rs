@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Target(command) => inventory(Inventory::Target(command)),
         Command::Rules(command) => inventory(Inventory::Rules(command)),
         Command::Events(args) => inventory(Inventory::Events(args)),
+        Command::Nms(command) => inventory(Inventory::Nms(command)),
     }
 }
 

@@ -1,7 +1,79 @@
 //! What a device is owed and how its onboarding advances: plain types and functions, no I/O.
 //!
 //! - [`state`]: the device's onboarding state and what moves it.
+//! - [`delivery`]: when a device is answered relative to its NMS registration.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
+/// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
+/// (refusing any other text with the list of valid ones) and `Display`.
+macro_rules! spellings {
+    ($type:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $type {
+            /// Every value, in declaration order.
+            pub const ALL: [Self; [$($text),+].len()] = [$(Self::$variant),+];
+
+            /// The spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} {s:?}: use {}", $what, names.join(", "))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub mod delivery;
 pub mod response;
 pub mod state;
+
+#[cfg(test)]
+mod tests {
+    use super::delivery::DeliveryPolicy;
+    use super::response::Profile;
+    use super::state::DeviceState;
+
+    fn agree<T>(all: &[T])
+    where
+        T: Copy + std::fmt::Debug + PartialEq + serde::Serialize + std::str::FromStr + ToString,
+        T::Err: std::fmt::Debug,
+    {
+        for value in all {
+            let text = value.to_string();
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                text.as_str(),
+                "serde spells it alike"
+            );
+            assert_eq!(text.parse::<T>().unwrap(), *value);
+        }
+    }
+
+    #[test]
+    fn every_spelling_round_trips_and_matches_serde() {
+        agree(&DeviceState::ALL);
+        agree(&Profile::ALL);
+        agree(&DeliveryPolicy::ALL);
+        let error = "sometimes".parse::<DeliveryPolicy>().unwrap_err();
+        assert_eq!(
+            error,
+            "unknown delivery policy \"sometimes\": use nms-first, parallel, off"
+        );
+    }
+}

@@ -2,9 +2,7 @@
 //! response profile, because real devices differ (Cisco IOS-XE insists on signed JSON with
 //! voucher and owner certificate; the OPI agent rejects any field it does not know).
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -30,36 +28,11 @@ pub enum Profile {
     Lenient,
 }
 
-impl Profile {
-    /// Every profile.
-    pub const ALL: [Self; 3] = [Self::Standard, Self::Strict, Self::Lenient];
-
-    /// The configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Strict => "strict",
-            Self::Lenient => "lenient",
-        }
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown profile {s:?}: use standard, strict or lenient"))
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+spellings!(Profile, "profile", {
+    Standard => "standard",
+    Strict => "strict",
+    Lenient => "lenient",
+});
 
 /// A text pattern: the exact text, or a prefix followed by `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

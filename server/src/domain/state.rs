@@ -1,9 +1,6 @@
 //! A device's onboarding state: `shipped` when imported, `contacted` when it calls in,
 //! `redirected` or `onboarding` when it was answered, `completed` or `failed` when it says so.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use ztp_yang::ProgressType;
 
@@ -38,17 +35,16 @@ pub enum Observation {
     Progress(ProgressType),
 }
 
-impl DeviceState {
-    /// Every state, in onboarding order.
-    pub const ALL: [Self; 6] = [
-        Self::Shipped,
-        Self::Contacted,
-        Self::Redirected,
-        Self::Onboarding,
-        Self::Completed,
-        Self::Failed,
-    ];
+spellings!(DeviceState, "device state", {
+    Shipped => "shipped",
+    Contacted => "contacted",
+    Redirected => "redirected",
+    Onboarding => "onboarding",
+    Completed => "completed",
+    Failed => "failed",
+});
 
+impl DeviceState {
     /// The state after `observation`. A device that calls in again starts a new round, whatever
     /// happened before (it may have been reset to factory defaults); progress reports only
     /// move it on when they end bootstrapping.
@@ -61,35 +57,6 @@ impl DeviceState {
             Observation::Progress(progress) if progress.is_terminal() => Self::Failed,
             Observation::Progress(_) => self,
         }
-    }
-
-    /// The name used in the API and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Shipped => "shipped",
-            Self::Contacted => "contacted",
-            Self::Redirected => "redirected",
-            Self::Onboarding => "onboarding",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for DeviceState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown device state {s:?}"))
-    }
-}
-
-impl fmt::Display for DeviceState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

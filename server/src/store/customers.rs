@@ -209,7 +209,8 @@ impl Store {
         customer(&row)
     }
 
-    /// Deletes a customer with its targets and rules; refused while devices belong to it.
+    /// Deletes a customer with its targets, rules and NMS connections; refused while devices
+    /// belong to it.
     pub async fn delete_customer(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         // Write first: the transaction takes the write lock before it reads (see the module).
@@ -230,6 +231,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM response_rules WHERE customer = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM nms_connections WHERE customer = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;

@@ -7,6 +7,7 @@
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
+//! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,10 +18,12 @@ use sqlx::migrate::{MigrateError, Migrator};
 pub mod customers;
 pub mod devices;
 pub mod events;
+pub mod nms;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
+pub use nms::NmsConnectionRecord;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 

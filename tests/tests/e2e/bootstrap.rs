@@ -514,7 +514,20 @@ fn refusals_carry_a_status_a_restconf_error_and_an_event() {
     let mut huge = b"{\"ietf-sztp-bootstrap-server:input\":{\"hw-model\":\"".to_vec();
     huge.extend(std::iter::repeat_n(b'x', 70 * 1024));
     huge.extend(b"\"}}");
-    bad(JSON, &huge).assert_error(413, "too-big");
+    // Over HTTP/1.1: curl waits for "100 Continue" before sending a large body, so the early 413
+    // reaches it cleanly. (Over HTTP/2 the server answers just as early and resets the stream;
+    // curl then sometimes reports the reset instead of the answer.)
+    call(
+        &server,
+        Req {
+            device: Some(&sn1),
+            content_type: Some(JSON),
+            body: Some(huge),
+            http1: true,
+            ..Req::default()
+        },
+    )
+    .assert_error(413, "too-big");
     assert_event(
         &server,
         "bootstrap-refused",

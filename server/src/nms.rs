@@ -1,0 +1,70 @@
+//! Customers' NMS connections as the connector sees them: a stored connection becomes an
+//! [`Endpoint`] (pins parsed, password or ztp's own key).
+
+use ztp_nms_connector::{Auth, ClientKey, Endpoint, Fingerprint, ProbeReport};
+
+use crate::store::NmsConnectionRecord;
+
+/// A stored connection that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("NMS connection {customer}/{name}: {reason}")]
+pub struct UnusableConnection {
+    /// The customer.
+    pub customer: String,
+    /// The connection.
+    pub name: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The connector's endpoint for a stored connection.
+pub fn endpoint(record: &NmsConnectionRecord) -> Result<Endpoint, UnusableConnection> {
+    let unusable = |reason: String| UnusableConnection {
+        customer: record.customer.clone(),
+        name: record.name.clone(),
+        reason,
+    };
+    let pins = record
+        .pins
+        .iter()
+        .map(|p| Fingerprint::parse(p).map_err(|e| unusable(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let auth = match (&record.password, &record.private_key_pem) {
+        (Some(password), _) => Auth::Password(password.clone()),
+        (None, Some(pem)) => {
+            Auth::Key(ClientKey::from_openssh_pem(pem).map_err(|e| unusable(e.to_string()))?)
+        }
+        (None, None) => return Err(unusable("neither a password nor a key".into())),
+    };
+    let mut endpoint = Endpoint::new(
+        record.host.clone(),
+        record.username.clone(),
+        auth,
+        pins,
+        record.directory.clone(),
+    );
+    endpoint.port = record.port;
+    Ok(endpoint)
+}
+
+/// The public key line an NMS administrator installs for a key-authenticated connection.
+pub fn public_key(record: &NmsConnectionRecord) -> Option<String> {
+    let pem = record.private_key_pem.as_deref()?;
+    ClientKey::from_openssh_pem(pem)
+        .ok()?
+        .public_key_line()
+        .ok()
+}
+
+/// A probe report as JSON for the admin API.
+pub fn probe_json(report: &ProbeReport) -> serde_json::Value {
+    serde_json::json!({
+        "ok": report.ok(),
+        "presented_fingerprint": report.presented.map(|f| f.to_string()),
+        "steps": report.steps.iter().map(|s| serde_json::json!({
+            "step": s.step.as_str(),
+            "ok": s.ok,
+            "message": s.message,
+        })).collect::<Vec<_>>(),
+    })
+}
