@@ -136,10 +136,11 @@ impl DeviceApi {
         let error_encoding =
             response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
 
-        let device = match self
-            .verifier
-            .authenticate(&connection.client_chain, SystemTime::now())
-        {
+        let verdict = connection.device.get_or_init(|| {
+            self.verifier
+                .authenticate(&connection.client_chain, SystemTime::now())
+        });
+        let device = match verdict.clone() {
             Ok(device) => device,
             Err(failure) => {
                 self.record(
@@ -281,16 +282,8 @@ impl DeviceApi {
                 )
             }
             Err(error) => {
-                let problem = self.problem(&error);
-                self.record(
-                    EventKind::BootstrapRefused,
-                    serial,
-                    problem.status.as_u16(),
-                    &peer,
-                    error.to_string(),
-                )
-                .await;
-                problem.into_response(encoding)
+                self.refused(EventKind::BootstrapRefused, serial, &peer, &error, encoding)
+                    .await
             }
         }
     }
@@ -317,18 +310,31 @@ impl DeviceApi {
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
-                let problem = self.problem(&error);
-                self.record(
-                    EventKind::ProgressRefused,
-                    serial,
-                    problem.status.as_u16(),
-                    &peer,
-                    error.to_string(),
-                )
-                .await;
-                problem.into_response(encoding)
+                self.refused(EventKind::ProgressRefused, serial, &peer, &error, encoding)
+                    .await
             }
         }
+    }
+
+    /// Records why the bootstrapper refused and answers with the matching RESTCONF error.
+    async fn refused(
+        &self,
+        kind: EventKind,
+        serial: Option<String>,
+        peer: &str,
+        error: &BootstrapError,
+        encoding: Encoding,
+    ) -> Response<Body> {
+        let problem = self.problem(error);
+        self.record(
+            kind,
+            serial,
+            problem.status.as_u16(),
+            peer,
+            error.to_string(),
+        )
+        .await;
+        problem.into_response(encoding)
     }
 
     fn problem(&self, error: &BootstrapError) -> Problem {

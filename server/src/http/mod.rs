@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +23,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::device_auth::{AuthFailure, AuthenticatedDevice};
+
 pub mod admin_api;
 pub mod device_api;
 pub mod restconf;
@@ -31,12 +33,25 @@ pub mod restconf;
 pub type Body = Full<Bytes>;
 
 /// What is known about a connection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ConnectionInfo {
     /// The peer's address.
     pub peer: SocketAddr,
     /// The certificate chain the client presented (TLS listeners only), leaf first.
     pub client_chain: Vec<CertificateDer<'static>>,
+    /// The device API's verdict on that chain: computed by the first request, reused by the
+    /// connection's later ones (the chain cannot change within a connection).
+    pub device: OnceLock<Result<AuthenticatedDevice, AuthFailure>>,
+}
+
+impl ConnectionInfo {
+    fn new(peer: SocketAddr, client_chain: Vec<CertificateDer<'static>>) -> Self {
+        Self {
+            peer,
+            client_chain,
+            device: OnceLock::new(),
+        }
+    }
 }
 
 /// Answers requests on a listener.
@@ -120,14 +135,11 @@ pub async fn serve<H: Handler>(
                         .peer_certificates()
                         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
                         .unwrap_or_default();
-                    let info = ConnectionInfo { peer, client_chain };
+                    let info = ConnectionInfo::new(peer, client_chain);
                     serve_connection(stream, info, handler, &builder, watcher).await
                 }
                 None => {
-                    let info = ConnectionInfo {
-                        peer,
-                        client_chain: Vec::new(),
-                    };
+                    let info = ConnectionInfo::new(peer, Vec::new());
                     serve_connection(tcp, info, handler, &builder, watcher).await
                 }
             };
