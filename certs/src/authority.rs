@@ -172,6 +172,18 @@ impl CertificateAuthority {
         Ok((Cert::from_der(cert.der().to_vec())?, key))
     }
 
+    /// A customer's (device owner's) credentials: a root CA named after it, which vouchers pin,
+    /// and a signing certificate under it for conveyed information. Returns the CA, the
+    /// signing certificate and its key.
+    pub fn new_owner(
+        name: &str,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(Self, Cert, SigningKey), PkiError> {
+        let ca = Self::new_root(&format!("{name} Owner CA"), name, algorithm)?;
+        let (cert, key) = ca.issue_signer(&format!("{name} Owner Signing"), name, algorithm)?;
+        Ok((ca, cert, key))
+    }
+
     /// Issues a signing certificate: digital signatures only, for vouchers, licenses or an
     /// owner's conveyed information.
     pub fn issue_signer(

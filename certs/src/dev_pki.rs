@@ -175,17 +175,16 @@ pub fn generate(dir: &Path, options: &DevPkiOptions) -> Result<DevPki, PkiError>
     )?;
 
     let cdir = layout::customer(customer);
-    let owner_ca = CertificateAuthority::new_root(&format!("{customer} Owner CA"), customer, alg)?;
+    let (owner_ca, signer_cert, signer_key) = CertificateAuthority::new_owner(customer, alg)?;
     out.ca(
         &owner_ca,
         &format!("{cdir}/owner-ca.pem"),
         &format!("{cdir}/owner-ca.key"),
         "sample customer's owner CA (the voucher's pinned-domain-cert)",
     )?;
-    let (cert, key) = owner_ca.issue_signer(&format!("{customer} Owner Signing"), customer, alg)?;
     out.pair(
-        &[cert],
-        &key,
+        &[signer_cert],
+        &signer_key,
         &format!("{cdir}/owner-signing.pem"),
         &format!("{cdir}/owner-signing.key"),
         "sample customer's owner signing certificate (signs conveyed information)",

@@ -227,10 +227,11 @@ async fn seed_inventory(store: &Store, dir: &Path) -> anyhow::Result<()> {
     let options = DevPkiOptions::default();
     let name = options.customer.clone();
     let cdir = dir.join(layout::customer(&name));
+    let owner_ca_pem = dev_pki::read(&cdir.join("owner-ca.pem"))?;
     store
         .insert_customer(&NewCustomer {
             name: name.clone(),
-            owner_ca_pem: dev_pki::read(&cdir.join("owner-ca.pem"))?,
+            owner_ca_pem: owner_ca_pem.clone(),
             signer_chain_pem: dev_pki::read(&cdir.join("owner-signing.pem"))?,
             signer_key_pem: dev_pki::read(&cdir.join("owner-signing.key"))?,
             profile: Default::default(),
@@ -244,7 +245,8 @@ async fn seed_inventory(store: &Store, dir: &Path) -> anyhow::Result<()> {
                 name: "nms".into(),
                 address: format!("nms.{name}.example"),
                 port: 443,
-                trust_anchor_pem: Some(dev_pki::read(&cdir.join("owner-ca.pem"))?),
+                // The sample NMS's TLS certificate would come from the owner CA.
+                trust_anchor_pem: Some(owner_ca_pem),
             },
         )
         .await?;

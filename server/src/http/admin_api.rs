@@ -708,14 +708,7 @@ impl AdminApi {
                 target.name
             )));
         }
-        if target.port == 0 {
-            return Err(ApiError::bad_request("port must be 1 to 65535"));
-        }
-        let info = ConveyedInformation::Redirect(RedirectInformation {
-            bootstrap_servers: vec![BootstrapServer::new(target.address.clone())],
-        });
-        info.validate()
-            .map_err(|e| ApiError::bad_request(format!("address {:?}: {e}", target.address)))?;
+        check_address("address", &target.address, target.port)?;
         if let Some(pem) = &target.trust_anchor_pem {
             trust_anchor_bag(pem)
                 .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
@@ -1161,22 +1154,13 @@ fn device_view(d: DeviceRecord) -> DeviceView {
 
 /// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
 fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
-    let failed = |e: &dyn std::fmt::Display| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("generating owner credentials: {e}"),
-        )
-    };
-    let ca =
-        CertificateAuthority::new_root(&format!("{name} Owner CA"), name, KeyAlgorithm::EcdsaP256)
-            .map_err(|e| failed(&e))?;
-    let (cert, key) = ca
-        .issue_signer(
-            &format!("{name} Owner Signing"),
-            name,
-            KeyAlgorithm::EcdsaP256,
-        )
-        .map_err(|e| failed(&e))?;
+    let (ca, cert, key) =
+        CertificateAuthority::new_owner(name, KeyAlgorithm::EcdsaP256).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("generating owner credentials: {e}"),
+            )
+        })?;
     Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
 }
 
@@ -1218,6 +1202,19 @@ fn new_client_key() -> Result<String, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
+/// Checks a host (an `inet:host`, as the conveyed-information schema defines it) and a port.
+fn check_address(what: &str, host: &str, port: u16) -> Result<(), ApiError> {
+    let info = ConveyedInformation::Redirect(RedirectInformation {
+        bootstrap_servers: vec![BootstrapServer::new(host)],
+    });
+    info.validate()
+        .map_err(|e| ApiError::bad_request(format!("{what} {host:?}: {e}")))?;
+    if port == 0 {
+        return Err(ApiError::bad_request("port must be 1 to 65535"));
+    }
+    Ok(())
+}
+
 /// Checks what the connector would refuse, so that a broken connection is never stored.
 fn check_nms(record: &NmsConnectionRecord) -> Result<(), ApiError> {
     if record.pins.is_empty() {
@@ -1226,14 +1223,7 @@ fn check_nms(record: &NmsConnectionRecord) -> Result<(), ApiError> {
              host key on first use",
         ));
     }
-    let info = ConveyedInformation::Redirect(RedirectInformation {
-        bootstrap_servers: vec![BootstrapServer::new(record.host.clone())],
-    });
-    info.validate()
-        .map_err(|e| ApiError::bad_request(format!("host {:?}: {e}", record.host)))?;
-    if record.port == 0 {
-        return Err(ApiError::bad_request("port must be 1 to 65535"));
-    }
+    check_address("host", &record.host, record.port)?;
     if record.username.is_empty() || record.username.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "username must be non-empty printable text",
