@@ -121,6 +121,15 @@ impl Served {
     }
 }
 
+/// A response before the device's state is written.
+struct Answer {
+    output: GetBootstrappingDataOutput,
+    customer: String,
+    rule: Option<String>,
+    plan: Plan,
+    observation: Observation,
+}
+
 type ConveyedKey = (Option<String>, Encoding, bool);
 
 /// A voucher without nonce and when it was made.
@@ -173,7 +182,30 @@ impl Bootstrapper {
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
         let serial = call.device.serial();
         let device = self.known_device(call.device).await?;
-        self.store.observe(serial, Observation::Contacted).await?;
+        // One state write per request: the answer's (redirected or onboarding), or `contacted`
+        // when the device is known but gets nothing.
+        let answer = match self.answer(call, device).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Err(e) = self.store.observe(serial, Observation::Contacted).await {
+                    tracing::warn!(serial, error = %e, "could not record the contact");
+                }
+                return Err(error);
+            }
+        };
+        let state = self.store.observe(serial, answer.observation).await?;
+        Ok(Served {
+            output: answer.output,
+            customer: answer.customer,
+            rule: answer.rule,
+            plan: answer.plan,
+            state,
+        })
+    }
+
+    /// What a known device is owed; no state is written.
+    async fn answer(&self, call: Call<'_>, device: DeviceRecord) -> Result<Answer, BootstrapError> {
+        let serial = call.device.serial();
         let customer = device
             .customer
             .ok_or_else(|| BootstrapError::NoOwner(serial.to_owned()))?;
@@ -207,8 +239,7 @@ impl Bootstrapper {
             ConveyedInformation::Redirect(_) => Observation::Redirected,
             ConveyedInformation::Onboarding(_) => Observation::Onboarded,
         };
-        let state = self.store.observe(serial, observation).await?;
-        Ok(Served {
+        Ok(Answer {
             output: GetBootstrappingDataOutput {
                 conveyed_information: conveyed_information.to_vec(),
                 ownership,
@@ -217,7 +248,7 @@ impl Bootstrapper {
             customer,
             rule: choice.rule,
             plan,
-            state,
+            observation,
         })
     }
 
