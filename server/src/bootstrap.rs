@@ -5,22 +5,28 @@
 //! information per rule and encoding, vouchers without nonce) are cached per owner and keyed
 //! by the owner's revision, which every change to the owner, its targets or rules bumps: a
 //! change, on any instance, makes the next request rebuild them.
+//!
+//! A device that gets an answer is registered with its owner's NMS connections (the
+//! [`Outbox`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
+//! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 use ztp_certs::{Cert, Signer, SigningKey, cms};
 use ztp_yang::{
     ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
-    Ownership, ReportProgressInput,
+    Ownership, ProgressType, ReportProgressInput,
 };
 
 use crate::artifacts::{self, ArtifactError, OwnerCredentials};
 use crate::device_auth::AuthenticatedDevice;
 use crate::domain::response::{NoResponse, Plan, Policy, Request, Target, parse_onboarding};
 use crate::domain::state::{DeviceState, Observation};
+use crate::nms::{Outbox, OutboxError, Registrant};
 use crate::store::{CustomerRecord, DeviceRecord, Store, StoreError, TargetRecord};
 
 /// Why a device gets no bootstrapping data.
@@ -63,6 +69,19 @@ pub enum BootstrapError {
     /// Building an artifact failed.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// Under `nms-first`, the device's registration has not reached its NMS yet.
+    #[error("device {serial}: waiting for its registration with NMS {connection} ({status})")]
+    AwaitingNms {
+        /// The device.
+        serial: String,
+        /// `customer/connection`.
+        connection: String,
+        /// The last attempt's error, or that none was made yet.
+        status: String,
+    },
+    /// The device's registration could not be queued.
+    #[error(transparent)]
+    Registration(#[from] OutboxError),
 }
 
 /// A get-bootstrapping-data call.
@@ -147,6 +166,8 @@ struct OwnerEntry {
 /// Answers devices.
 pub struct Bootstrapper {
     store: Store,
+    outbox: Arc<Outbox>,
+    inline_wait: StdDuration,
     masa: Signer,
     voucher_validity: Duration,
     owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
@@ -163,10 +184,18 @@ impl std::fmt::Debug for Bootstrapper {
 
 impl Bootstrapper {
     /// A bootstrapper signing vouchers with `masa`, valid for `voucher_validity` when the device
-    /// sends no nonce.
-    pub fn new(store: Store, masa: Signer, voucher_validity: Duration) -> Self {
+    /// sends no nonce, registering devices in `outbox` and waiting up to `inline_wait` for an
+    /// `nms-first` delivery.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        inline_wait: StdDuration,
+        masa: Signer,
+        voucher_validity: Duration,
+    ) -> Self {
         Self {
-            store,
+            store: outbox.store().clone(),
+            outbox,
+            inline_wait,
             masa,
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
@@ -182,9 +211,17 @@ impl Bootstrapper {
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
         let serial = call.device.serial();
         let device = self.known_device(call.device).await?;
+        let model = device.model.clone();
         // One state write per request: the answer's (redirected or onboarding), or `contacted`
-        // when the device is known but gets nothing.
-        let answer = match self.answer(call, device).await {
+        // when the device is known but gets nothing (yet).
+        let answered = match self.answer(call, device).await {
+            Ok(answer) => self
+                .register(call, &model, &answer.customer)
+                .await
+                .map(|()| answer),
+            Err(error) => Err(error),
+        };
+        let answer = match answered {
             Ok(answer) => answer,
             Err(error) => {
                 if let Err(e) = self.store.observe(serial, Observation::Contacted).await {
@@ -201,6 +238,53 @@ impl Bootstrapper {
             plan: answer.plan,
             state,
         })
+    }
+
+    /// Queues the device's registration with its owner's NMS connections; under `nms-first`,
+    /// waits up to the inline wait for delivery.
+    async fn register(
+        &self,
+        call: Call<'_>,
+        model: &str,
+        customer: &str,
+    ) -> Result<(), BootstrapError> {
+        let serial = call.device.serial();
+        let queued = self
+            .outbox
+            .register(Registrant {
+                serial,
+                model,
+                customer,
+                certificate: call.device.certificate.der(),
+            })
+            .await?;
+        let waiting: Vec<i64> = queued
+            .iter()
+            .filter(|q| q.holds_back_the_device())
+            .map(|q| q.registration.id)
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let undelivered = self
+            .outbox
+            .wait_for_delivery(&waiting, self.inline_wait)
+            .await?;
+        match undelivered.into_iter().next() {
+            None => Ok(()),
+            Some(r) => Err(BootstrapError::AwaitingNms {
+                serial: serial.to_owned(),
+                connection: format!("{}/{}", r.customer, r.connection),
+                status: match (r.state, r.last_error) {
+                    (crate::domain::delivery::RegistrationState::Dead, error) => format!(
+                        "retries gave up{}; an administrator must retry it",
+                        error.map(|e| format!(" after: {e}")).unwrap_or_default()
+                    ),
+                    (_, Some(error)) => format!("last attempt: {error}"),
+                    (_, None) => "not delivered yet".to_owned(),
+                },
+            }),
+        }
     }
 
     /// What a known device is owed; no state is written.
@@ -260,6 +344,13 @@ impl Bootstrapper {
     ) -> Result<DeviceState, BootstrapError> {
         self.known_device(device).await?;
         self.store.insert_progress(device.serial(), report).await?;
+        if report.progress_type == ProgressType::BootstrapComplete
+            && !report.ssh_host_keys.is_empty()
+        {
+            self.outbox
+                .add_host_keys(device.serial(), &report.ssh_host_keys)
+                .await?;
+        }
         Ok(self
             .store
             .observe(device.serial(), Observation::Progress(report.progress_type))

@@ -56,6 +56,9 @@ pub enum Command {
     /// A customer's NMS connections: where device registrations are delivered over SFTP.
     #[command(subcommand)]
     Nms(NmsCommand),
+    /// The registration outbox: device registrations on their way to NMSes; retry dead letters.
+    #[command(subcommand)]
+    Registration(RegistrationCommand),
 }
 
 /// `ztp dhcp-option`.
@@ -428,6 +431,71 @@ pub struct FingerprintArgs {
     pub admin: AdminConnection,
 }
 
+/// `ztp registration …`.
+#[derive(Debug, Subcommand)]
+pub enum RegistrationCommand {
+    /// List registrations, oldest first.
+    List(RegistrationListArgs),
+    /// Show one registration, with the document delivered to the NMS.
+    Show(RegistrationIdArgs),
+    /// Deliver again now: one registration by id, or every one matching the filters (`--dead`
+    /// for the dead letters, typically once the NMS is fixed).
+    Retry(RegistrationRetryArgs),
+}
+
+/// `ztp registration list`.
+#[derive(Debug, Args)]
+pub struct RegistrationListArgs {
+    /// Only in this state: pending, delivered or dead.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only of this customer.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Only to this NMS connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only of this device.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Only those after this id (paging).
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp registration show`.
+#[derive(Debug, Args)]
+pub struct RegistrationIdArgs {
+    /// The registration's id.
+    pub id: i64,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp registration retry`.
+#[derive(Debug, Args)]
+pub struct RegistrationRetryArgs {
+    /// The registration's id.
+    #[arg(required_unless_present = "dead", conflicts_with_all = ["dead", "customer", "connection"])]
+    pub id: Option<i64>,
+    /// All dead letters (narrowed by --customer and --connection).
+    #[arg(long)]
+    pub dead: bool,
+    /// Only of this customer.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Only to this NMS connection.
+    #[arg(long, requires = "customer")]
+    pub connection: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
 /// `ztp events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -435,7 +503,8 @@ pub struct EventsArgs {
     #[arg(long)]
     pub serial: Option<String>,
     /// Only this kind: bootstrap-served, bootstrap-refused, progress-reported,
-    /// progress-refused, admin-change.
+    /// progress-refused, admin-change, registration-delivered, registration-dead, nms-failing,
+    /// nms-host-key-mismatch, nms-recovered.
     #[arg(long)]
     pub kind: Option<String>,
     /// At most this many (newest first).

@@ -35,6 +35,8 @@ pub struct Config {
     pub manufacturer: ManufacturerConfig,
     /// The development PKI.
     pub dev_pki: DevPkiConfig,
+    /// Delivery of device registrations to customers' NMSes.
+    pub nms: NmsConfig,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             manufacturer: ManufacturerConfig::default(),
             dev_pki: DevPkiConfig::default(),
+            nms: NmsConfig::default(),
         }
     }
 }
@@ -184,6 +187,51 @@ impl Default for DevPkiConfig {
     }
 }
 
+/// `[nms]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NmsConfig {
+    /// SFTP connections kept open to one NMS connection at most.
+    pub max_sessions: usize,
+    /// Time for the TCP connect and, separately, the SSH handshake, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Time for authentication, in seconds.
+    pub auth_timeout_secs: u64,
+    /// Time for each SFTP request (open, write, close, rename), in seconds.
+    pub operation_timeout_secs: u64,
+    /// The wait after a registration's first failed attempt, in seconds; it doubles with each
+    /// further failure.
+    pub retry_initial_secs: u64,
+    /// The longest wait between attempts, in seconds (also the pace of retries while an NMS
+    /// presents an unpinned host key).
+    pub retry_max_secs: u64,
+    /// How long a registration may stay undelivered before it becomes a dead letter, in
+    /// seconds.
+    pub give_up_after_secs: u64,
+    /// Under `nms-first`, how long a device's request waits for its registration to be
+    /// delivered before it gets 503 with Retry-After, in milliseconds.
+    pub inline_wait_ms: u64,
+    /// How often the delivery worker looks for due registrations when nothing wakes it, in
+    /// milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for NmsConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 4,
+            connect_timeout_secs: 10,
+            auth_timeout_secs: 10,
+            operation_timeout_secs: 30,
+            retry_initial_secs: 2,
+            retry_max_secs: 300,
+            give_up_after_secs: 3 * 24 * 3600,
+            inline_wait_ms: 5000,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
 /// Values from the command line, which win over everything else.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Overrides {
@@ -239,13 +287,14 @@ impl Config {
 /// `ZTP_*` variables naming a configuration key. Other `ZTP_` variables (those the CLI client
 /// reads, such as `ZTP_ADMIN_TOKEN`) are not configuration and are left alone.
 fn env_provider() -> Env {
-    const KEYS: [&str; 6] = [
+    const KEYS: [&str; 7] = [
         "DATA_DIR",
         "DEVICE_API__",
         "ADMIN_API__",
         "DATABASE__",
         "MANUFACTURER__",
         "DEV_PKI__",
+        "NMS__",
     ];
     Env::prefixed(ENV_PREFIX)
         .filter(|key| {
@@ -286,6 +335,11 @@ mod tests {
             };
             let config = Config::load(Some(Path::new("ztp.toml")), &overrides).unwrap();
             assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
+            assert_eq!(
+                config.nms,
+                NmsConfig::default(),
+                "the example shows the defaults"
+            );
             assert_eq!(config.device_api.listen, "127.0.0.1:9443".parse().unwrap());
             assert_eq!(config.device_api.max_body_bytes, 2000);
             assert_eq!(config.admin_api.listen, "127.0.0.1:0".parse().unwrap());
@@ -314,6 +368,11 @@ mod tests {
             let config = Config::load(Some(Path::new("ztp.toml")), &Overrides::default()).unwrap();
             assert!(!config.dev_pki.enabled);
             assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
+            assert_eq!(
+                config.nms,
+                NmsConfig::default(),
+                "the example shows the defaults"
+            );
             Ok(())
         });
     }

@@ -11,10 +11,11 @@ use ztp_certs::Cert;
 
 use crate::admin_client::AdminClient;
 use crate::cli::{
-    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, NmsCommand, RulesCommand,
-    TargetCommand,
+    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, NmsCommand, RegistrationCommand,
+    RulesCommand, TargetCommand,
 };
-use crate::http::admin_api::PREFIX;
+use crate::domain::delivery::RegistrationState;
+use crate::http::admin_api::{PREFIX, RetryRegistrations};
 
 /// Runs an inventory command.
 pub fn run(command: Inventory) -> anyhow::Result<()> {
@@ -46,6 +47,8 @@ pub enum Inventory {
     Device(DeviceCommand),
     /// `ztp nms …`.
     Nms(NmsCommand),
+    /// `ztp registration …`.
+    Registration(RegistrationCommand),
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
@@ -111,6 +114,62 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
         }
         Inventory::Device(command) => device(command).await?,
         Inventory::Nms(command) => nms(command).await?,
+        Inventory::Registration(command) => registration(command).await?,
+    })
+}
+
+async fn registration(command: RegistrationCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        RegistrationCommand::List(args) => {
+            let mut query = format!("after={}&limit={}", args.after, args.limit);
+            for (key, value) in [
+                ("state", &args.state),
+                ("customer", &args.customer),
+                ("connection", &args.connection),
+                ("serial", &args.serial),
+            ] {
+                if let Some(value) = value {
+                    query.push_str(&format!("&{key}={}", segment(value)?));
+                }
+            }
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/registrations?{query}"))
+                .await?
+        }
+        RegistrationCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/registrations/{}", args.id))
+                .await?
+        }
+        RegistrationCommand::Retry(args) => {
+            let client = client(&args.admin)?;
+            match args.id {
+                Some(id) => {
+                    client
+                        .send(
+                            Method::POST,
+                            &format!("{PREFIX}/registrations/{id}/retry"),
+                            &json!({}),
+                        )
+                        .await?
+                }
+                None => {
+                    let retry = RetryRegistrations {
+                        state: Some(RegistrationState::Dead),
+                        customer: args.customer,
+                        connection: args.connection,
+                        serial: None,
+                    };
+                    client
+                        .send(
+                            Method::POST,
+                            &format!("{PREFIX}/registrations/retry"),
+                            &retry,
+                        )
+                        .await?
+                }
+            }
+        }
     })
 }
 

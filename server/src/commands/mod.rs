@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => inventory(Inventory::Rules(command)),
         Command::Events(args) => inventory(Inventory::Events(args)),
         Command::Nms(command) => inventory(Inventory::Nms(command)),
+        Command::Registration(command) => inventory(Inventory::Registration(command)),
     }
 }
 

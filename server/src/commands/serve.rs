@@ -26,6 +26,7 @@ use crate::device_auth::DeviceVerifier;
 use crate::http::admin_api::AdminApi;
 use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits};
+use crate::nms::{Courier, CourierSettings, Outbox};
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 
 /// Runs the server until it is told to stop.
@@ -88,8 +89,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("loading the device API's TLS certificate")?;
 
     let d = &config.device_api;
+    let outbox = Arc::new(Outbox::new(store.clone()));
     let bootstrapper = Bootstrapper::new(
-        store.clone(),
+        Arc::clone(&outbox),
+        Duration::from_millis(config.nms.inline_wait_ms),
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),
     );
@@ -104,7 +107,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
     ));
     let admin_api = Arc::new(AdminApi::new(
-        store.clone(),
+        Arc::clone(&outbox),
         &token,
         config.admin_api.max_body_bytes,
         d.read_timeout(),
@@ -129,6 +132,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let (stop, stopped) = watch::channel(false);
+    let courier =
+        tokio::spawn(Courier::new(outbox, CourierSettings::from(&config.nms)).run(stopped.clone()));
     let refresh = tokio::spawn(refresh_crls(
         verifier,
         Duration::from_secs(m.crl_refresh_secs.max(1)),
@@ -151,7 +156,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping: finishing open requests");
     let _ = stop.send(true);
-    let _ = tokio::join!(device, admin, refresh);
+    let _ = tokio::join!(device, admin, refresh, courier);
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,4 +1,7 @@
-//! How a device's registration reaches its owner's NMS relative to the device's answer.
+//! How a device's registration reaches its owner's NMS: the policy relative to the device's
+//! answer, the registration's delivery state, and the retry schedule after a failed attempt.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +25,133 @@ spellings!(DeliveryPolicy, "delivery policy", {
     Off => "off",
 });
 
+/// Where a registration is on its way to the NMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistrationState {
+    /// Waiting for its next attempt (the first, or a retry).
+    Pending,
+    /// The NMS has the current content.
+    Delivered,
+    /// Retries gave up: a dead letter, delivered again only when an administrator says so.
+    Dead,
+}
+
+spellings!(RegistrationState, "registration state", {
+    Pending => "pending",
+    Delivered => "delivered",
+    Dead => "dead",
+});
+
+/// How a failed attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The NMS presented a host key that matches no pin: nothing was sent. Retrying soon cannot
+    /// help (an administrator must act), and giving up would lose the registration, so it is
+    /// retried at the slowest pace and never becomes a dead letter.
+    HostKeyMismatch,
+    /// Anything else (unreachable, refused credentials, SFTP errors).
+    Other,
+}
+
+/// What happens to a registration after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Try again after this long.
+    RetryIn(Duration),
+    /// Stop: the registration becomes a dead letter.
+    GiveUp,
+}
+
+/// The retry schedule: exponential backoff with jitter, and a give-up time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The wait after the first failed attempt.
+    pub initial: Duration,
+    /// The longest wait between attempts.
+    pub max: Duration,
+    /// How long a registration may stay undelivered before it becomes a dead letter.
+    pub give_up_after: Duration,
+}
+
+impl RetrySchedule {
+    /// What follows the `attempts`-th failed attempt (counting from 1) of a registration
+    /// pending for `pending_for`. `jitter` in `[0, 1)` spreads retries of many registrations that
+    /// failed together: the wait is between half and all of the backoff.
+    pub fn after(
+        &self,
+        failure: Failure,
+        attempts: u32,
+        pending_for: Duration,
+        jitter: f64,
+    ) -> AfterFailure {
+        let backoff = match failure {
+            Failure::HostKeyMismatch => self.max,
+            Failure::Other => {
+                if pending_for >= self.give_up_after {
+                    return AfterFailure::GiveUp;
+                }
+                let doublings = attempts.saturating_sub(1).min(32);
+                self.initial
+                    .saturating_mul(1u32 << doublings.min(31))
+                    .min(self.max)
+            }
+        };
+        let jitter = jitter.clamp(0.0, 1.0);
+        AfterFailure::RetryIn(backoff.mul_f64(0.5 + jitter / 2.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn schedule() -> RetrySchedule {
+        RetrySchedule {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(300),
+            give_up_after: Duration::from_secs(3600),
+        }
+    }
+
+    fn wait(after: AfterFailure) -> Duration {
+        match after {
+            AfterFailure::RetryIn(wait) => wait,
+            AfterFailure::GiveUp => panic!("gave up"),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter_within_half() {
+        let s = schedule();
+        let young = Duration::from_secs(1);
+        let full: Vec<u64> = (1..=10)
+            .map(|n| wait(s.after(Failure::Other, n, young, 1.0)).as_secs())
+            .collect();
+        assert_eq!(full, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(
+            wait(s.after(Failure::Other, 3, young, 0.0)),
+            Duration::from_secs(4),
+            "no jitter is half the backoff"
+        );
+        assert_eq!(
+            wait(s.after(Failure::Other, u32::MAX, young, 0.5)),
+            Duration::from_secs(225),
+            "huge attempt counts do not overflow"
+        );
+    }
+
+    #[test]
+    fn gives_up_after_the_configured_time_except_on_a_host_key_mismatch() {
+        let s = schedule();
+        let old = Duration::from_secs(3600);
+        assert_eq!(s.after(Failure::Other, 40, old, 0.3), AfterFailure::GiveUp);
+        assert_eq!(
+            wait(s.after(Failure::HostKeyMismatch, 1, old * 10, 1.0)),
+            Duration::from_secs(300),
+            "a mismatch waits the longest at once and stays queued"
+        );
+    }
 
     #[test]
     fn names_round_trip_and_serde_agrees() {

@@ -1,7 +1,8 @@
 //! What a device is owed and how its onboarding advances: plain types and functions, no I/O.
 //!
 //! - [`state`]: the device's onboarding state and what moves it.
-//! - [`delivery`]: when a device is answered relative to its NMS registration.
+//! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
+//!   registration is retried.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
 /// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
@@ -70,6 +71,7 @@ mod tests {
         agree(&DeviceState::ALL);
         agree(&Profile::ALL);
         agree(&DeliveryPolicy::ALL);
+        agree(&super::delivery::RegistrationState::ALL);
         let error = "sometimes".parse::<DeliveryPolicy>().unwrap_err();
         assert_eq!(
             error,

@@ -19,6 +19,7 @@ use super::restconf::{Problem, request_encoding, response_encoding};
 use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
+use crate::nms::OutboxError;
 use crate::store::{EventKind, NewEvent, StoreError};
 
 /// The get-bootstrapping-data operation resource.
@@ -346,7 +347,13 @@ impl DeviceApi {
             BootstrapError::NoOwner(_) | BootstrapError::NothingConfigured { .. } => {
                 Problem::data_missing("no bootstrapping data is configured for this device")
             }
-            BootstrapError::Store(StoreError::Database(_)) => {
+            BootstrapError::AwaitingNms { .. } => Problem::busy(
+                "the device's registration with its network management system is on its way; \
+                 retry later",
+                self.limits.retry_after_secs,
+            ),
+            BootstrapError::Store(StoreError::Database(_))
+            | BootstrapError::Registration(OutboxError::Store(StoreError::Database(_))) => {
                 tracing::error!(%error, "database unavailable");
                 Problem::busy(
                     "the server cannot reach its database; retry later",

@@ -25,6 +25,16 @@ pub enum EventKind {
     ProgressRefused,
     /// The inventory was changed through the admin API.
     AdminChange,
+    /// A device's registration reached its owner's NMS.
+    RegistrationDelivered,
+    /// Retries of a registration gave up: it is a dead letter now.
+    RegistrationDead,
+    /// An NMS connection started failing, or fails differently now (raised once per change).
+    NmsFailing,
+    /// An NMS presented a host key that matches none of its pins: nothing was sent.
+    NmsHostKeyMismatch,
+    /// A failing NMS connection delivered again.
+    NmsRecovered,
 }
 
 impl EventKind {
@@ -36,6 +46,11 @@ impl EventKind {
             Self::ProgressReported => "progress-reported",
             Self::ProgressRefused => "progress-refused",
             Self::AdminChange => "admin-change",
+            Self::RegistrationDelivered => "registration-delivered",
+            Self::RegistrationDead => "registration-dead",
+            Self::NmsFailing => "nms-failing",
+            Self::NmsHostKeyMismatch => "nms-host-key-mismatch",
+            Self::NmsRecovered => "nms-recovered",
         }
     }
 }

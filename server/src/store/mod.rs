@@ -8,6 +8,7 @@
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
+//! - [`registrations`]: the registration outbox and each connection's health.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,11 +20,15 @@ pub mod customers;
 pub mod devices;
 pub mod events;
 pub mod nms;
+pub mod registrations;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use nms::NmsConnectionRecord;
+pub use registrations::{
+    ConnectionStatus, NewRegistration, RegistrationFilter, RegistrationRecord,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -1,5 +1,15 @@
-//! Customers' NMS connections as the connector sees them: a stored connection becomes an
-//! [`Endpoint`] (pins parsed, password or ztp's own key).
+//! Device registration with customers' NMSes.
+//!
+//! - this module: a stored connection as the connector sees it, an [`Endpoint`] (pins parsed,
+//!   password or ztp's own key), and the admin's views of it;
+//! - [`outbox`]: queuing registrations, adding SSH host keys, waiting for delivery;
+//! - [`courier`]: the background delivery over pooled SFTP sessions, retries, health events.
+
+pub mod courier;
+pub mod outbox;
+
+pub use courier::{Courier, CourierSettings};
+pub use outbox::{Outbox, OutboxError, Queued, Registrant};
 
 use ztp_nms_connector::{Auth, ClientKey, Endpoint, Fingerprint, ProbeReport};
 

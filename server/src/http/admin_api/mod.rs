@@ -17,6 +17,12 @@
 //! | GET, PATCH, DELETE | `/api/v1/customers/{name}/nms/{conn}` | show (never secrets), change, remove |
 //! | POST | `/api/v1/customers/{name}/nms/{conn}/test` | connect, check the pin, log in, upload and remove a probe |
 //! | GET | `/api/v1/ssh-fingerprint?host=&port=` | what an SSH server presents (to compare, not to trust) |
+//! | GET | `/api/v1/registrations` | the registration outbox (`?state=&customer=&connection=&serial=&after=&limit=`) |
+//! | GET | `/api/v1/registrations/{id}` | one registration, with its document |
+//! | POST | `/api/v1/registrations/{id}/retry` | deliver it again now |
+//! | POST | `/api/v1/registrations/retry` | retry all matching (body: `state`, `customer`, `connection`, `serial`) |
+//!
+//! NMS connections and the registration outbox are in [`nms`] and [`registrations`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,10 +42,9 @@ use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformati
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
 use crate::artifacts::OwnerCredentials;
 use crate::bootstrap::trust_anchor_bag;
-use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
 use crate::domain::state::DeviceState;
-use crate::store::NmsConnectionRecord;
+use crate::nms::Outbox;
 use crate::store::events::ProgressRecord;
 use crate::store::{
     CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind,
@@ -48,6 +53,12 @@ use crate::store::{
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
+
+mod nms;
+mod registrations;
+
+pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
+pub use registrations::{RegistrationView, RetryRegistrations};
 
 /// A customer as the API shows it (never its signing key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,94 +220,6 @@ pub struct PatchDevice {
     pub certificate_pin: Option<Option<String>>,
 }
 
-/// An NMS connection as the API shows it: never its password or private key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NmsView {
-    /// Name, unique per customer.
-    pub name: String,
-    /// SFTP host.
-    pub host: String,
-    /// SFTP port.
-    pub port: u16,
-    /// Account.
-    pub username: String,
-    /// `password` or `key`.
-    pub auth: String,
-    /// For key authentication: the public key the NMS administrator installs.
-    pub public_key: Option<String>,
-    /// Pinned host key fingerprints.
-    pub pins: Vec<String>,
-    /// Remote directory.
-    pub directory: String,
-    /// Delivery policy.
-    pub policy: DeliveryPolicy,
-    /// Created.
-    pub created_at: String,
-    /// Last changed.
-    pub updated_at: String,
-}
-
-/// An NMS connection to add. Without a password, ztp generates a key pair and shows its public
-/// key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateNms {
-    /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
-    pub name: String,
-    /// SFTP host.
-    pub host: String,
-    /// SFTP port (default 22).
-    #[serde(default = "default_ssh_port")]
-    pub port: u16,
-    /// Account.
-    pub username: String,
-    /// Password (omit for key authentication).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// Pinned host key fingerprints, `SHA256:…` (at least one).
-    pub pins: Vec<String>,
-    /// Remote directory (default: the account's home).
-    #[serde(default)]
-    pub directory: String,
-    /// Delivery policy (default nms-first).
-    #[serde(default)]
-    pub policy: DeliveryPolicy,
-}
-
-fn default_ssh_port() -> u16 {
-    22
-}
-
-/// Changes to an NMS connection.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchNms {
-    /// New host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// New port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    /// New account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// Switch to password authentication with this password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// Switch to key authentication with a freshly generated key pair.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub generate_key: bool,
-    /// New pins (replacing the old ones).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pins: Option<Vec<String>>,
-    /// New directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub directory: Option<String>,
-    /// New delivery policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<DeliveryPolicy>,
-}
-
 /// An error answer: `{"error": {"status": 404, "message": "…"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -365,6 +288,7 @@ type ApiResult = Result<Response<Body>, ApiError>;
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
+    outbox: Arc<Outbox>,
     token_digest: Vec<u8>,
     max_body_bytes: usize,
     read_timeout: Duration,
@@ -398,10 +322,16 @@ impl Handler for AdminApi {
 }
 
 impl AdminApi {
-    /// The API over `store`, accepting `token`.
-    pub fn new(store: Store, token: &str, max_body_bytes: usize, read_timeout: Duration) -> Self {
+    /// The API over the outbox's store, accepting `token`.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        token: &str,
+        max_body_bytes: usize,
+        read_timeout: Duration,
+    ) -> Self {
         Self {
-            store,
+            store: outbox.store().clone(),
+            outbox,
             token_digest: digest::digest(&digest::SHA256, token.as_bytes())
                 .as_ref()
                 .to_vec(),
@@ -487,39 +417,13 @@ impl AdminApi {
             (&Method::PUT, ["customers", name, "rules"]) => {
                 self.set_rules(name, parse(&body)?).await
             }
-            (&Method::GET, ["customers", name, "nms"]) => self.list_nms(name).await,
-            (&Method::POST, ["customers", name, "nms"]) => {
-                self.create_nms(name, parse(&body)?).await
+            (_, ["customers", customer, "nms", rest @ ..]) => {
+                self.nms_route(&method, customer, rest, &body).await
             }
-            (&Method::GET, ["customers", name, "nms", conn]) => {
-                let record = self.store.nms_connection(name, conn).await?;
-                Ok(json(StatusCode::OK, &nms_view(&record)))
+            (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(&query).await,
+            (_, ["registrations", rest @ ..]) => {
+                self.registrations_route(&method, rest, &query, &body).await
             }
-            (&Method::PATCH, ["customers", name, "nms", conn]) => {
-                self.patch_nms(name, conn, parse(&body)?).await
-            }
-            (&Method::DELETE, ["customers", name, "nms", conn]) => {
-                self.store.delete_nms_connection(name, conn).await?;
-                self.audit(None, format!("removed NMS connection {name}/{conn}"))
-                    .await;
-                Ok(super::empty(StatusCode::NO_CONTENT))
-            }
-            (&Method::POST, ["customers", name, "nms", conn, "test"]) => {
-                let record = self.store.nms_connection(name, conn).await?;
-                let endpoint = crate::nms::endpoint(&record)
-                    .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
-                let report = ztp_nms_connector::probe(&endpoint).await;
-                self.audit(
-                    None,
-                    format!(
-                        "tested NMS connection {name}/{conn}: {}",
-                        if report.ok() { "ok" } else { "failed" }
-                    ),
-                )
-                .await;
-                Ok(json(StatusCode::OK, &crate::nms::probe_json(&report)))
-            }
-            (&Method::GET, ["ssh-fingerprint"]) => ssh_fingerprint(&query).await,
             (&Method::GET, ["devices"]) => self.list_devices(&query).await,
             (&Method::POST, ["devices"]) => self.create_device(parse(&body)?).await,
             (&Method::GET, ["devices", serial]) => {
@@ -783,105 +687,6 @@ impl AdminApi {
         )
         .await;
         Ok(json(StatusCode::OK, &rules))
-    }
-
-    async fn list_nms(&self, customer: &str) -> ApiResult {
-        self.customer_record(customer).await?;
-        let views: Vec<NmsView> = self
-            .store
-            .nms_connections(customer)
-            .await?
-            .iter()
-            .map(nms_view)
-            .collect();
-        Ok(json(StatusCode::OK, &views))
-    }
-
-    async fn create_nms(&self, customer: &str, create: CreateNms) -> ApiResult {
-        self.customer_record(customer).await?;
-        if !valid_name(&create.name) {
-            return Err(ApiError::bad_request(format!(
-                "NMS connection name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                create.name
-            )));
-        }
-        let (password, private_key_pem) = match create.password {
-            Some(password) => (Some(password), None),
-            None => (None, Some(new_client_key()?)),
-        };
-        let record = NmsConnectionRecord {
-            customer: customer.to_owned(),
-            name: create.name,
-            host: create.host,
-            port: create.port,
-            username: create.username,
-            password,
-            private_key_pem,
-            pins: create.pins,
-            directory: create.directory,
-            policy: create.policy,
-            created_at: 0,
-            updated_at: 0,
-        };
-        check_nms(&record)?;
-        let stored = self.store.put_nms_connection(&record).await?;
-        self.audit(
-            None,
-            format!(
-                "set NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
-                stored.name,
-                stored.username,
-                stored.host,
-                stored.port,
-                stored.pins.len(),
-                stored.policy
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::CREATED, &nms_view(&stored)))
-    }
-
-    async fn patch_nms(&self, customer: &str, name: &str, patch: PatchNms) -> ApiResult {
-        let mut record = self.store.nms_connection(customer, name).await?;
-        if let Some(host) = patch.host {
-            record.host = host;
-        }
-        if let Some(port) = patch.port {
-            record.port = port;
-        }
-        if let Some(username) = patch.username {
-            record.username = username;
-        }
-        if let Some(pins) = patch.pins {
-            record.pins = pins;
-        }
-        if let Some(directory) = patch.directory {
-            record.directory = directory;
-        }
-        if let Some(policy) = patch.policy {
-            record.policy = policy;
-        }
-        match (patch.password, patch.generate_key) {
-            (Some(_), true) => {
-                return Err(ApiError::bad_request(
-                    "give a password or generate_key, not both",
-                ));
-            }
-            (Some(password), false) => {
-                record.password = Some(password);
-                record.private_key_pem = None;
-            }
-            (None, true) => {
-                record.password = None;
-                record.private_key_pem = Some(new_client_key()?);
-            }
-            (None, false) => {}
-        }
-        check_nms(&record)?;
-        let stored = self.store.put_nms_connection(&record).await?;
-        self.audit(None, format!("changed NMS connection {customer}/{name}"))
-            .await;
-        Ok(json(StatusCode::OK, &nms_view(&stored)))
     }
 
     async fn list_devices(&self, query: &HashMap<String, String>) -> ApiResult {
@@ -1175,33 +980,6 @@ fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn nms_view(record: &NmsConnectionRecord) -> NmsView {
-    NmsView {
-        name: record.name.clone(),
-        host: record.host.clone(),
-        port: record.port,
-        username: record.username.clone(),
-        auth: if record.password.is_some() {
-            "password"
-        } else {
-            "key"
-        }
-        .into(),
-        public_key: crate::nms::public_key(record),
-        pins: record.pins.clone(),
-        directory: record.directory.clone(),
-        policy: record.policy,
-        created_at: timestamp(record.created_at),
-        updated_at: timestamp(record.updated_at),
-    }
-}
-
-fn new_client_key() -> Result<String, ApiError> {
-    ztp_nms_connector::generate_client_key()
-        .and_then(|key| key.to_openssh_pem())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
 /// Checks a host (an `inet:host`, as the conveyed-information schema defines it) and a port.
 fn check_address(what: &str, host: &str, port: u16) -> Result<(), ApiError> {
     let info = ConveyedInformation::Redirect(RedirectInformation {
@@ -1213,56 +991,6 @@ fn check_address(what: &str, host: &str, port: u16) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("port must be 1 to 65535"));
     }
     Ok(())
-}
-
-/// Checks what the connector would refuse, so that a broken connection is never stored.
-fn check_nms(record: &NmsConnectionRecord) -> Result<(), ApiError> {
-    if record.pins.is_empty() {
-        return Err(ApiError::bad_request(
-            "at least one pinned host key fingerprint (SHA256:…) is required: ztp never trusts a \
-             host key on first use",
-        ));
-    }
-    check_address("host", &record.host, record.port)?;
-    if record.username.is_empty() || record.username.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "username must be non-empty printable text",
-        ));
-    }
-    if record.directory.len() > 1024 || record.directory.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "directory must be printable text of at most 1024 bytes",
-        ));
-    }
-    crate::nms::endpoint(record).map_err(|e| ApiError::bad_request(e.reason))?;
-    Ok(())
-}
-
-async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResult {
-    let host = query
-        .get("host")
-        .ok_or_else(|| ApiError::bad_request("give ?host=…&port=…"))?;
-    let port = query
-        .get("port")
-        .map(|p| {
-            p.parse::<u16>()
-                .map_err(|_| ApiError::bad_request("port must be 1 to 65535"))
-        })
-        .transpose()?
-        .unwrap_or(22);
-    let fingerprint = ztp_nms_connector::presented_fingerprint(host, port, Duration::from_secs(10))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "host": host,
-            "port": port,
-            "fingerprint": fingerprint.to_string(),
-            "note": "what the server presents now: compare it with the fingerprint the NMS \
-                     administrator gave you before pinning it; this is not a trust decision",
-        }),
-    ))
 }
 
 #[cfg(test)]

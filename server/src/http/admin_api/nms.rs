@@ -1,0 +1,373 @@
+//! NMS connections in the admin API: add, change, remove, list, show (with health and queue,
+//! never secrets), test, and the SSH fingerprint helper.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::{AdminApi, ApiError, ApiResult, check_address, json, parse, timestamp};
+use crate::domain::delivery::DeliveryPolicy;
+use crate::domain::response::valid_name;
+use crate::store::{ConnectionStatus, NmsConnectionRecord};
+
+/// An NMS connection as the API shows it: never its password or private key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NmsView {
+    /// Name, unique per customer.
+    pub name: String,
+    /// SFTP host.
+    pub host: String,
+    /// SFTP port.
+    pub port: u16,
+    /// Account.
+    pub username: String,
+    /// `password` or `key`.
+    pub auth: String,
+    /// For key authentication: the public key the NMS administrator installs.
+    pub public_key: Option<String>,
+    /// Pinned host key fingerprints.
+    pub pins: Vec<String>,
+    /// Remote directory.
+    pub directory: String,
+    /// Delivery policy.
+    pub policy: DeliveryPolicy,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+    /// Health and queue, as the delivery worker left them.
+    #[serde(default)]
+    pub status: ConnectionStatusView,
+}
+
+/// An NMS connection's health and registration queue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConnectionStatusView {
+    /// `ok`, `failing`, or `unknown` (nothing attempted yet).
+    pub state: String,
+    /// The failure of the last attempt, until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Since when attempts fail with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    /// The last successful delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivery_at: Option<String>,
+    /// Registrations waiting.
+    pub pending: i64,
+    /// Registrations delivered.
+    pub delivered: i64,
+    /// Dead letters.
+    pub dead: i64,
+}
+
+/// An NMS connection to add. Without a password, ztp generates a key pair and shows its public
+/// key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNms {
+    /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
+    pub name: String,
+    /// SFTP host.
+    pub host: String,
+    /// SFTP port (default 22).
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    /// Account.
+    pub username: String,
+    /// Password (omit for key authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Pinned host key fingerprints, `SHA256:…` (at least one).
+    pub pins: Vec<String>,
+    /// Remote directory (default: the account's home).
+    #[serde(default)]
+    pub directory: String,
+    /// Delivery policy (default nms-first).
+    #[serde(default)]
+    pub policy: DeliveryPolicy,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+/// Changes to an NMS connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchNms {
+    /// New host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// New port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// New account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Switch to password authentication with this password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Switch to key authentication with a freshly generated key pair.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generate_key: bool,
+    /// New pins (replacing the old ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pins: Option<Vec<String>>,
+    /// New directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    /// New delivery policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<DeliveryPolicy>,
+}
+
+impl AdminApi {
+    /// `/customers/{customer}/nms[/{conn}[/test]]`.
+    pub(super) async fn nms_route(
+        &self,
+        method: &Method,
+        customer: &str,
+        rest: &[&str],
+        body: &[u8],
+    ) -> ApiResult {
+        match (method, rest) {
+            (&Method::GET, []) => self.list_nms(customer).await,
+            (&Method::POST, []) => self.create_nms(customer, parse(body)?).await,
+            (&Method::GET, [conn]) => {
+                let record = self.store.nms_connection(customer, conn).await?;
+                Ok(json(StatusCode::OK, &self.nms_view(&record).await?))
+            }
+            (&Method::PATCH, [conn]) => self.patch_nms(customer, conn, parse(body)?).await,
+            (&Method::DELETE, [conn]) => {
+                self.store.delete_nms_connection(customer, conn).await?;
+                self.audit(None, format!("removed NMS connection {customer}/{conn}"))
+                    .await;
+                Ok(super::super::empty(StatusCode::NO_CONTENT))
+            }
+            (&Method::POST, [conn, "test"]) => self.test_nms(customer, conn).await,
+            _ => Err(ApiError::not_found(format!(
+                "no resource {method} /customers/{customer}/nms/{}",
+                rest.join("/")
+            ))),
+        }
+    }
+
+    async fn test_nms(&self, customer: &str, conn: &str) -> ApiResult {
+        let record = self.store.nms_connection(customer, conn).await?;
+        let endpoint = crate::nms::endpoint(&record)
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+        let report = ztp_nms_connector::probe(&endpoint).await;
+        self.audit(
+            None,
+            format!(
+                "tested NMS connection {customer}/{conn}: {}",
+                if report.ok() { "ok" } else { "failed" }
+            ),
+        )
+        .await;
+        Ok(json(StatusCode::OK, &crate::nms::probe_json(&report)))
+    }
+
+    async fn list_nms(&self, customer: &str) -> ApiResult {
+        self.customer_record(customer).await?;
+        let mut views = Vec::new();
+        for record in self.store.nms_connections(customer).await? {
+            views.push(self.nms_view(&record).await?);
+        }
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    async fn create_nms(&self, customer: &str, create: CreateNms) -> ApiResult {
+        self.customer_record(customer).await?;
+        if !valid_name(&create.name) {
+            return Err(ApiError::bad_request(format!(
+                "NMS connection name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+                create.name
+            )));
+        }
+        let (password, private_key_pem) = match create.password {
+            Some(password) => (Some(password), None),
+            None => (None, Some(new_client_key()?)),
+        };
+        let record = NmsConnectionRecord {
+            customer: customer.to_owned(),
+            name: create.name,
+            host: create.host,
+            port: create.port,
+            username: create.username,
+            password,
+            private_key_pem,
+            pins: create.pins,
+            directory: create.directory,
+            policy: create.policy,
+            created_at: 0,
+            updated_at: 0,
+        };
+        check_nms(&record)?;
+        let stored = self.store.put_nms_connection(&record).await?;
+        self.audit(
+            None,
+            format!(
+                "set NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
+                stored.name,
+                stored.username,
+                stored.host,
+                stored.port,
+                stored.pins.len(),
+                stored.policy
+            ),
+        )
+        .await;
+        Ok(json(StatusCode::CREATED, &self.nms_view(&stored).await?))
+    }
+
+    async fn patch_nms(&self, customer: &str, name: &str, patch: PatchNms) -> ApiResult {
+        let mut record = self.store.nms_connection(customer, name).await?;
+        if let Some(host) = patch.host {
+            record.host = host;
+        }
+        if let Some(port) = patch.port {
+            record.port = port;
+        }
+        if let Some(username) = patch.username {
+            record.username = username;
+        }
+        if let Some(pins) = patch.pins {
+            record.pins = pins;
+        }
+        if let Some(directory) = patch.directory {
+            record.directory = directory;
+        }
+        if let Some(policy) = patch.policy {
+            record.policy = policy;
+        }
+        match (patch.password, patch.generate_key) {
+            (Some(_), true) => {
+                return Err(ApiError::bad_request(
+                    "give a password or generate_key, not both",
+                ));
+            }
+            (Some(password), false) => {
+                record.password = Some(password);
+                record.private_key_pem = None;
+            }
+            (None, true) => {
+                record.password = None;
+                record.private_key_pem = Some(new_client_key()?);
+            }
+            (None, false) => {}
+        }
+        check_nms(&record)?;
+        let stored = self.store.put_nms_connection(&record).await?;
+        self.audit(None, format!("changed NMS connection {customer}/{name}"))
+            .await;
+        // Whatever kept its registrations failing may be fixed now: try them at once.
+        if self.store.hasten_registrations(customer, name).await? > 0 {
+            self.outbox.wake();
+        }
+        Ok(json(StatusCode::OK, &self.nms_view(&stored).await?))
+    }
+
+    async fn nms_view(&self, record: &NmsConnectionRecord) -> Result<NmsView, ApiError> {
+        let status = self
+            .store
+            .connection_status(&record.customer, &record.name)
+            .await?;
+        Ok(NmsView {
+            name: record.name.clone(),
+            host: record.host.clone(),
+            port: record.port,
+            username: record.username.clone(),
+            auth: if record.password.is_some() {
+                "password"
+            } else {
+                "key"
+            }
+            .into(),
+            public_key: crate::nms::public_key(record),
+            pins: record.pins.clone(),
+            directory: record.directory.clone(),
+            policy: record.policy,
+            created_at: timestamp(record.created_at),
+            updated_at: timestamp(record.updated_at),
+            status: status_view(status),
+        })
+    }
+}
+
+fn new_client_key() -> Result<String, ApiError> {
+    ztp_nms_connector::generate_client_key()
+        .and_then(|key| key.to_openssh_pem())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Checks what the connector would refuse, so that a broken connection is never stored.
+fn check_nms(record: &NmsConnectionRecord) -> Result<(), ApiError> {
+    if record.pins.is_empty() {
+        return Err(ApiError::bad_request(
+            "at least one pinned host key fingerprint (SHA256:…) is required: ztp never trusts a \
+             host key on first use",
+        ));
+    }
+    check_address("host", &record.host, record.port)?;
+    if record.username.is_empty() || record.username.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "username must be non-empty printable text",
+        ));
+    }
+    if record.directory.len() > 1024 || record.directory.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "directory must be printable text of at most 1024 bytes",
+        ));
+    }
+    crate::nms::endpoint(record).map_err(|e| ApiError::bad_request(e.reason))?;
+    Ok(())
+}
+
+pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResult {
+    let host = query
+        .get("host")
+        .ok_or_else(|| ApiError::bad_request("give ?host=…&port=…"))?;
+    let port = query
+        .get("port")
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| ApiError::bad_request("port must be 1 to 65535"))
+        })
+        .transpose()?
+        .unwrap_or(22);
+    let fingerprint = ztp_nms_connector::presented_fingerprint(host, port, Duration::from_secs(10))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "host": host,
+            "port": port,
+            "fingerprint": fingerprint.to_string(),
+            "note": "what the server presents now: compare it with the fingerprint the NMS \
+                     administrator gave you before pinning it; this is not a trust decision",
+        }),
+    ))
+}
+
+fn status_view(status: ConnectionStatus) -> ConnectionStatusView {
+    let state = match (&status.last_error, status.last_delivery_at) {
+        (Some(_), _) => "failing",
+        (None, Some(_)) => "ok",
+        (None, None) => "unknown",
+    };
+    ConnectionStatusView {
+        state: state.into(),
+        last_error: status.last_error,
+        failing_since: status.last_error_at.map(timestamp),
+        last_delivery_at: status.last_delivery_at.map(timestamp),
+        pending: status.pending,
+        delivered: status.delivered,
+        dead: status.dead,
+    }
+}

@@ -1,0 +1,333 @@
+//! The registration outbox as the device API sees it: queue a device's registration with each of
+//! its owner's NMS connections, add its SSH host keys once it reports them, and wait (briefly)
+//! for delivery. The [`Courier`](super::courier::Courier) does the delivering.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use ztp_yang::{DeviceRegistration, Document, SshHostKey};
+
+use crate::domain::delivery::{DeliveryPolicy, RegistrationState};
+use crate::store::{NewRegistration, RegistrationRecord, Store, StoreError};
+
+/// Queuing a registration failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The device's data do not make a valid registration document or file name.
+    #[error("the registration of device {serial} cannot be built: {reason}")]
+    Document {
+        /// The device.
+        serial: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A device to register.
+#[derive(Debug, Clone, Copy)]
+pub struct Registrant<'a> {
+    /// Its serial number.
+    pub serial: &'a str,
+    /// Its hardware model, from the inventory.
+    pub model: &'a str,
+    /// Its owner.
+    pub customer: &'a str,
+    /// The IDevID certificate it presented (DER).
+    pub certificate: &'a [u8],
+}
+
+/// A registration in the outbox, with the policy of its connection.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// The registration.
+    pub registration: RegistrationRecord,
+    /// Its connection's policy.
+    pub policy: DeliveryPolicy,
+}
+
+impl Queued {
+    /// Whether the device must wait for this registration before it gets its answer.
+    pub fn holds_back_the_device(&self) -> bool {
+        self.policy == DeliveryPolicy::NmsFirst
+            && self.registration.state != RegistrationState::Delivered
+    }
+}
+
+/// Device registrations on their way to NMSes.
+#[derive(Debug)]
+pub struct Outbox {
+    store: Store,
+    /// Wakes the courier: something became due.
+    wake: Notify,
+    /// Wakes waiting devices: something was delivered.
+    delivered: Notify,
+}
+
+/// How often a waiting device re-reads its registrations even without a wake-up (another ztp
+/// instance on the same database may be the one delivering).
+const RECHECK: Duration = Duration::from_millis(250);
+
+impl Outbox {
+    /// An outbox over `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            wake: Notify::new(),
+            delivered: Notify::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Tells the courier to look for due registrations now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves at the next [`wake`](Self::wake) (or at once if one came meanwhile).
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Tells waiting devices that registrations were delivered.
+    pub(crate) fn announce_delivery(&self) {
+        self.delivered.notify_waiters();
+    }
+
+    /// Queues the device's registration with each of its owner's NMS connections that is not
+    /// switched off. A registration the NMS already has with the same content is left alone.
+    pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, OutboxError> {
+        let connections = self.store.nms_connections(device.customer).await?;
+        let file_name =
+            ztp_nms_connector::file_name(device.serial).map_err(|e| OutboxError::Document {
+                serial: device.serial.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let mut queued = Vec::new();
+        let mut due = false;
+        for connection in connections {
+            if connection.policy == DeliveryPolicy::Off {
+                continue;
+            }
+            let existing = self
+                .store
+                .registration_for(device.serial, device.customer, &connection.name)
+                .await?;
+            let content = document(existing.as_ref(), device)?;
+            let registration = self
+                .store
+                .put_registration(&NewRegistration {
+                    serial: device.serial.to_owned(),
+                    customer: device.customer.to_owned(),
+                    connection: connection.name,
+                    file_name: file_name.clone(),
+                    content,
+                })
+                .await?;
+            due |= registration.state == RegistrationState::Pending && registration.attempts == 0;
+            queued.push(Queued {
+                registration,
+                policy: connection.policy,
+            });
+        }
+        if due {
+            self.wake();
+        }
+        Ok(queued)
+    }
+
+    /// Puts the SSH host keys a device reported (bootstrap-complete) into its registrations,
+    /// so that its NMS can authenticate the device's call-home SSH. Returns how many
+    /// registrations changed (and are queued again).
+    pub async fn add_host_keys(
+        &self,
+        serial: &str,
+        keys: &[SshHostKey],
+    ) -> Result<usize, OutboxError> {
+        let filter = crate::store::RegistrationFilter {
+            serial: Some(serial.to_owned()),
+            ..Default::default()
+        };
+        let mut changed = 0;
+        for registration in self.store.registrations(&filter, 0, 1000).await? {
+            let Ok(mut document) = DeviceRegistration::from_xml(registration.content.as_bytes())
+            else {
+                tracing::warn!(
+                    serial,
+                    id = registration.id,
+                    "stored registration does not parse; left as it is"
+                );
+                continue;
+            };
+            if document.ssh_host_keys == keys {
+                continue;
+            }
+            document.ssh_host_keys = keys.to_vec();
+            let content = encode(serial, &document)?;
+            self.store
+                .put_registration(&NewRegistration {
+                    serial: registration.serial,
+                    customer: registration.customer,
+                    connection: registration.connection,
+                    file_name: registration.file_name,
+                    content,
+                })
+                .await?;
+            changed += 1;
+        }
+        if changed > 0 {
+            self.wake();
+        }
+        Ok(changed)
+    }
+
+    /// Waits up to `timeout` for the registrations `ids` to be delivered; returns those that
+    /// are not (empty: all delivered).
+    pub async fn wait_for_delivery(
+        &self,
+        ids: &[i64],
+        timeout: Duration,
+    ) -> Result<Vec<RegistrationRecord>, StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Register interest before reading, so that a delivery in between is not missed.
+            let delivered = self.delivered.notified();
+            tokio::pin!(delivered);
+            delivered.as_mut().enable();
+            let mut waiting = Vec::new();
+            for id in ids {
+                let registration = self.store.registration(*id).await?;
+                if registration.state != RegistrationState::Delivered {
+                    waiting.push(registration);
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if waiting.is_empty() || now >= deadline {
+                return Ok(waiting);
+            }
+            let pause = RECHECK.min(deadline - now);
+            let _ = tokio::time::timeout(pause, delivered).await;
+        }
+    }
+}
+
+/// The registration document for `device`. It keeps the registration time of an earlier
+/// document (so that the same device with the same certificate gives the same bytes, and the NMS
+/// sees no change) and its SSH host keys unless the certificate changed (new hardware under the
+/// same serial has other keys).
+fn document(
+    existing: Option<&RegistrationRecord>,
+    device: Registrant<'_>,
+) -> Result<String, OutboxError> {
+    let previous = existing.and_then(|r| DeviceRegistration::from_xml(r.content.as_bytes()).ok());
+    let (registered_at, ssh_host_keys) = match previous {
+        Some(p) if p.idevid_certificate == device.certificate => (p.registered_at, p.ssh_host_keys),
+        Some(p) => (p.registered_at, Vec::new()),
+        None => (
+            OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
+            Vec::new(),
+        ),
+    };
+    let document = DeviceRegistration {
+        serial_number: device.serial.to_owned(),
+        model_name: device.model.to_owned(),
+        owner: device.customer.to_owned(),
+        idevid_certificate: device.certificate.to_vec(),
+        registered_at,
+        ssh_host_keys,
+    };
+    encode(device.serial, &document)
+}
+
+fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, OutboxError> {
+    document.validate().map_err(|e| OutboxError::Document {
+        serial: serial.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(document.to_xml())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(certificate: &[u8]) -> Registrant<'_> {
+        Registrant {
+            serial: "SN-1",
+            model: "uCPE-100",
+            customer: "acme",
+            certificate,
+        }
+    }
+
+    fn record(content: String) -> RegistrationRecord {
+        RegistrationRecord {
+            id: 1,
+            serial: "SN-1".into(),
+            customer: "acme".into(),
+            connection: "main".into(),
+            file_name: "SN-1.xml".into(),
+            content,
+            version: 1,
+            state: RegistrationState::Delivered,
+            attempts: 1,
+            next_attempt_at: 0,
+            pending_since: 0,
+            last_error: None,
+            delivered_at: Some(0),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_same_device_gives_the_same_bytes_and_keeps_its_host_keys() {
+        let first = document(None, device(b"cert")).unwrap();
+        let parsed = DeviceRegistration::from_xml(first.as_bytes()).unwrap();
+        assert_eq!(parsed.serial_number, "SN-1");
+        assert_eq!(parsed.idevid_certificate, b"cert");
+
+        let mut with_keys = parsed.clone();
+        with_keys.ssh_host_keys = vec![SshHostKey {
+            algorithm: "ssh-ed25519".into(),
+            key_data: vec![1, 2, 3],
+        }];
+        let stored = record(with_keys.to_xml());
+        assert_eq!(
+            document(Some(&stored), device(b"cert")).unwrap(),
+            stored.content,
+            "a device calling again changes nothing"
+        );
+
+        let replaced = document(Some(&stored), device(b"other")).unwrap();
+        let replaced = DeviceRegistration::from_xml(replaced.as_bytes()).unwrap();
+        assert_eq!(replaced.registered_at, parsed.registered_at);
+        assert!(
+            replaced.ssh_host_keys.is_empty(),
+            "another certificate: the old keys are not its keys"
+        );
+    }
+
+    #[test]
+    fn an_invalid_model_is_refused_with_the_reason() {
+        let error = document(
+            None,
+            Registrant {
+                model: "",
+                ..device(b"cert")
+            },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("model-name"), "{error}");
+    }
+}
