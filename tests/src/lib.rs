@@ -304,6 +304,14 @@ impl Server {
             .expect("ztp device bootstrap runs")
     }
 
+    /// Kills the server at once (SIGKILL): no shutdown work of any kind, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops the server (SIGTERM) and waits for it, killing it after 20 seconds.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {

@@ -7,6 +7,7 @@ mod cms_interop;
 mod dhcp_cli;
 mod nms;
 mod pki_cli;
+mod registration;
 mod voucher_interop;
 
 use std::path::Path;
