@@ -24,10 +24,13 @@ use ztp_yang::{
 
 use crate::artifacts::{self, ArtifactError, OwnerCredentials};
 use crate::device_auth::AuthenticatedDevice;
+use crate::domain::delivery::RegistrationState;
 use crate::domain::response::{NoResponse, Plan, Policy, Request, Target, parse_onboarding};
 use crate::domain::state::{DeviceState, Observation};
 use crate::nms::{Outbox, OutboxError, Registrant};
-use crate::store::{CustomerRecord, DeviceRecord, Store, StoreError, TargetRecord};
+use crate::store::{
+    CustomerRecord, DeviceRecord, RegistrationRecord, Store, StoreError, TargetRecord, now_ms,
+};
 
 /// Why a device gets no bootstrapping data.
 #[derive(Debug, thiserror::Error)]
@@ -258,25 +261,37 @@ impl Bootstrapper {
                 certificate: call.device.certificate.der(),
             })
             .await?;
-        let waiting: Vec<i64> = queued
+        let holding: Vec<&RegistrationRecord> = queued
             .iter()
             .filter(|q| q.holds_back_the_device())
-            .map(|q| q.registration.id)
+            .map(|q| &q.registration)
             .collect();
-        if waiting.is_empty() {
+        if holding.is_empty() {
             return Ok(());
         }
-        let undelivered = self
-            .outbox
-            .wait_for_delivery(&waiting, self.inline_wait)
-            .await?;
+        // Wait only when an attempt can end within the wait: a registration that is new or
+        // due soon. One in backoff (the NMS is down) is answered at once, so that devices
+        // retrying against a dead NMS do not each hold a request slot for the whole wait.
+        let horizon = now_ms()
+            .saturating_add(i64::try_from(self.inline_wait.as_millis()).unwrap_or(i64::MAX));
+        let worth_waiting = holding.iter().all(|r| {
+            r.state == RegistrationState::Pending
+                && (r.last_error.is_none() || r.next_attempt_at <= horizon)
+        });
+        let wait = if worth_waiting {
+            self.inline_wait
+        } else {
+            StdDuration::ZERO
+        };
+        let ids: Vec<i64> = holding.iter().map(|r| r.id).collect();
+        let undelivered = self.outbox.wait_for_delivery(&ids, wait).await?;
         match undelivered.into_iter().next() {
             None => Ok(()),
             Some(r) => Err(BootstrapError::AwaitingNms {
                 serial: serial.to_owned(),
                 connection: format!("{}/{}", r.customer, r.connection),
                 status: match (r.state, r.last_error) {
-                    (crate::domain::delivery::RegistrationState::Dead, error) => format!(
+                    (RegistrationState::Dead, error) => format!(
                         "retries gave up{}; an administrator must retry it",
                         error.map(|e| format!(" after: {e}")).unwrap_or_default()
                     ),

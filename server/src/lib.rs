@@ -9,7 +9,14 @@
 //!   certificate, ownership voucher).
 //! - [`cli`]: the command line (clap), one enum variant per subcommand.
 //! - [`commands`]: what each subcommand does; `pki` wraps the `ztp-certs` crate.
+//! - [`config`]: `ztp serve`'s configuration (defaults, TOML, `ZTP_*` variables, flags).
+//! - [`device_auth`], [`tls`]: who a device is (IDevID chain, CRLs, serial) and the TLS layer.
 //! - [`dhcp`]: DHCP option 143/136 values (RFC 8572 §8), encoded and decoded.
+//! - [`domain`]: plain types and rules: device states, response profiles and rules, delivery.
+//! - [`bootstrap`]: what a device is answered, with per-owner caches of signed artifacts.
+//! - [`http`]: the device API (RESTCONF) and the admin API, on one generic accept loop.
+//! - [`nms`]: registration of devices with their owners' NMSes (outbox and courier).
+//! - [`store`]: the database (sqlx, embedded migrations).
 //! - [`telemetry`]: structured logs (tracing).
 #![forbid(unsafe_code)]
 

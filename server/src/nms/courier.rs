@@ -2,11 +2,12 @@
 //!
 //! One task per NMS connection drains that connection's due registrations, so a slow or
 //! unreachable NMS only ever delays its own customer's devices. Each round claims a batch
-//! (leased in the store), tries the first registration alone and, if the NMS takes it, the rest
-//! concurrently over the connection's bounded pool of sessions; if the first fails, the whole
-//! batch is rescheduled with that error without knocking on the NMS again. A connection's
-//! health changes (failing, host key mismatch, recovered) are recorded as events once per
-//! change, never once per attempt.
+//! (leased in the store), uploads it concurrently over the connection's bounded pool of
+//! sessions and settles the results, with their events, in one transaction. A connection whose
+//! last round failed gets one registration first; if that fails too, the rest of the batch is
+//! rescheduled with the same error without knocking on the NMS again. A connection's health
+//! changes (failing, host key mismatch, recovered) are recorded as events once per change,
+//! never once per attempt.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,9 +19,10 @@ use ztp_nms_connector::{Error as SftpError, Pool, Timeouts};
 
 use super::outbox::Outbox;
 use crate::config::NmsConfig;
-use crate::domain::delivery::{AfterFailure, Failure, RetrySchedule};
+use crate::domain::delivery::{AfterFailure, DeliveryPolicy, Failure, RetrySchedule};
 use crate::store::{
-    EventKind, NewEvent, NmsConnectionRecord, RegistrationRecord, Store, StoreError, now_ms,
+    EventKind, Health, NewEvent, NmsConnectionRecord, Outcome, RegistrationRecord, Store,
+    StoreError, now_ms,
 };
 
 /// How the courier works.
@@ -58,20 +60,27 @@ impl From<&NmsConfig> for CourierSettings {
 impl CourierSettings {
     /// Registrations claimed per round.
     fn batch(&self) -> u32 {
-        u32::try_from(self.max_sessions * 2).unwrap_or(u32::MAX)
+        u32::try_from(self.max_sessions * UPLOADS_PER_SESSION).unwrap_or(u32::MAX)
     }
 
-    /// How long a claimed batch is leased: the worst case of a round (the first upload alone,
-    /// then two more per session), each a connection, authentication and a handful of SFTP
-    /// requests. A courier that dies mid-round delays its batch by at most this.
+    /// How long a claimed batch is leased: twice the longest a single upload may take (a
+    /// connection, authentication and a handful of SFTP requests). A courier that dies
+    /// mid-round delays its batch by at most this. A round that outlasts its lease is harmless:
+    /// this instance claims nothing of the connection until the round is settled, and another
+    /// instance that claims the rows writes the same names and contents, and settles only
+    /// what is still pending.
     fn lease(&self) -> Duration {
         let t = self.timeouts;
-        let one = t.connect * 2 + t.auth + t.operation * 6;
-        one * 3
+        (t.connect * 2 + t.auth + t.operation * 6) * 2
     }
 }
 
 type ConnectionKey = (String, String);
+
+/// Uploads per session in one round: enough that the round's two database transactions
+/// (claim, settle) are a small part of it. Registrations are settled when their round ends, so
+/// this also bounds how long a delivered registration waits to be marked delivered.
+const UPLOADS_PER_SESSION: usize = 16;
 
 /// Delivers registrations.
 pub struct Courier {
@@ -81,6 +90,8 @@ pub struct Courier {
     pools: Mutex<HashMap<ConnectionKey, (i64, Pool)>>,
     /// Connections being drained now.
     busy: Mutex<HashSet<ConnectionKey>>,
+    /// Connections whose last round failed entirely.
+    failing: Mutex<HashSet<ConnectionKey>>,
 }
 
 impl std::fmt::Debug for Courier {
@@ -99,6 +110,7 @@ impl Courier {
             settings,
             pools: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
+            failing: Mutex::new(HashSet::new()),
         })
     }
 
@@ -156,14 +168,15 @@ impl Courier {
     }
 
     /// One batch of one connection; returns whether more may be due.
-    async fn round(&self, (customer, name): &ConnectionKey) -> Result<bool, StoreError> {
+    async fn round(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
+        let (customer, name) = key;
         let connection = match self.store().nms_connection(customer, name).await {
             Ok(connection) => connection,
             // Removed meanwhile: its registrations went with it.
             Err(StoreError::NotFound { .. }) => return Ok(false),
             Err(error) => return Err(error),
         };
-        if connection.policy == crate::domain::delivery::DeliveryPolicy::Off {
+        if connection.policy == DeliveryPolicy::Off {
             return Ok(false);
         }
         let now = now_ms();
@@ -172,70 +185,61 @@ impl Courier {
             .store()
             .claim_registrations(customer, name, now, lease_until, self.settings.batch())
             .await?;
-        let Some((first, rest)) = batch.split_first() else {
+        if batch.is_empty() {
             return Ok(false);
-        };
+        }
         let pool = match self.pool(&connection) {
             Ok(pool) => pool,
             Err(unusable) => {
-                let error = unusable.to_string();
-                self.connection_failed(&connection, &error, Failure::Other)
-                    .await;
-                for registration in &batch {
-                    self.failed(&connection, registration, &error, Failure::Other)
-                        .await?;
-                }
+                let failed = (unusable.to_string(), Failure::Other);
+                let results = batch
+                    .into_iter()
+                    .map(|r| (r, Err(failed.clone())))
+                    .collect();
+                self.settle(&connection, results, Some(failed)).await?;
                 return Ok(true);
             }
         };
 
-        match pool
-            .upload(&first.file_name, first.content.as_bytes())
-            .await
+        // A connection that failed last time gets one registration first: if it still fails,
+        // the rest of the batch is rescheduled without knocking on the NMS again.
+        let mut batch = batch.into_iter();
+        let mut results = Vec::new();
+        if lock(&self.failing).contains(key)
+            && let Some(first) = batch.next()
         {
-            Ok(()) => {
-                self.connection_healthy(&connection).await;
-                self.delivered(&connection, first).await?;
-            }
-            Err(error) => {
-                let failure = failure(&error);
-                let error = error.to_string();
-                self.connection_failed(&connection, &error, failure).await;
-                for registration in &batch {
-                    self.failed(&connection, registration, &error, failure)
-                        .await?;
-                }
+            let result = upload(&pool, &first).await;
+            if let Err(failed) = result.clone() {
+                results.push((first, result));
+                results.extend(batch.map(|r| (r, Err(failed.clone()))));
+                self.settle(&connection, results, Some(failed)).await?;
                 return Ok(true);
             }
+            results.push((first, result));
         }
-
         let mut uploads = JoinSet::new();
-        for registration in rest.iter().cloned() {
+        for registration in batch {
             let pool = pool.clone();
             uploads.spawn(async move {
-                let result = pool
-                    .upload(&registration.file_name, registration.content.as_bytes())
-                    .await;
+                let result = upload(&pool, &registration).await;
                 (registration, result)
             });
         }
         while let Some(joined) = uploads.join_next().await {
-            let Ok((registration, result)) = joined else {
-                continue; // a panicked upload: its lease runs out and it is retried
-            };
-            match result {
-                Ok(()) => self.delivered(&connection, &registration).await?,
-                Err(error) => {
-                    self.failed(
-                        &connection,
-                        &registration,
-                        &error.to_string(),
-                        failure(&error),
-                    )
-                    .await?;
-                }
+            // A panicked upload is not settled: its lease runs out and it is tried again.
+            if let Ok(done) = joined {
+                results.push(done);
             }
         }
+
+        // The connection failed if nothing went through; single failures beside deliveries are
+        // the files' own.
+        let failed = if results.iter().all(|(_, r)| r.is_err()) {
+            results.iter().find_map(|(_, r)| r.clone().err())
+        } else {
+            None
+        };
+        self.settle(&connection, results, failed).await?;
         Ok(true)
     }
 
@@ -257,161 +261,171 @@ impl Courier {
         Ok(pool)
     }
 
-    async fn delivered(
+    /// Records a round's results, their events and the connection's health (`failed`: the
+    /// error that failed the whole round) in one transaction.
+    async fn settle(
         &self,
         connection: &NmsConnectionRecord,
-        registration: &RegistrationRecord,
+        results: Vec<(RegistrationRecord, Attempt)>,
+        failed: Option<(String, Failure)>,
     ) -> Result<(), StoreError> {
-        if !self
-            .store()
-            .registration_delivered(registration.id, registration.version)
-            .await?
-        {
-            // The content changed while this version was on its way: the new one is due.
-            self.outbox.wake();
-            return Ok(());
+        let key = (connection.customer.clone(), connection.name.clone());
+        if failed.is_some() {
+            lock(&self.failing).insert(key);
+        } else {
+            lock(&self.failing).remove(&key);
         }
-        self.outbox.announce_delivery();
-        let detail = format!(
-            "registration delivered to NMS {}/{} as {} (attempt {})",
-            connection.customer, connection.name, registration.file_name, registration.attempts
-        );
-        tracing::info!(serial = registration.serial, "{detail}");
-        self.record(
-            EventKind::RegistrationDelivered,
-            Some(&registration.serial),
-            detail,
-        )
-        .await;
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        connection: &NmsConnectionRecord,
-        registration: &RegistrationRecord,
-        error: &str,
-        failure: Failure,
-    ) -> Result<(), StoreError> {
         let now = now_ms();
-        let pending_for =
-            Duration::from_millis(u64::try_from(now - registration.pending_since).unwrap_or(0));
-        let attempts = u32::try_from(registration.attempts).unwrap_or(u32::MAX);
-        let after = self
-            .settings
-            .schedule
-            .after(failure, attempts, pending_for, jitter());
-        let retry_at = match after {
-            AfterFailure::RetryIn(wait) => Some(now.saturating_add(millis(wait))),
-            AfterFailure::GiveUp => None,
-        };
-        self.store()
-            .registration_failed(registration.id, registration.version, error, retry_at)
-            .await?;
-        tracing::debug!(
-            serial = registration.serial,
-            attempts,
-            ?after,
-            error,
-            "delivery failed"
-        );
-        if retry_at.is_none() {
-            let detail = format!(
-                "registration with NMS {}/{} gave up after {} attempts over {}s: {error}",
-                connection.customer,
-                connection.name,
-                registration.attempts,
-                pending_for.as_secs()
+        let mut outcomes = Vec::with_capacity(results.len());
+        let mut events = Vec::new();
+        for (registration, result) in &results {
+            let (id, version) = (registration.id, registration.version);
+            let Err((error, failure)) = result else {
+                outcomes.push(Outcome::Delivered { id, version });
+                events.push(event(
+                    EventKind::RegistrationDelivered,
+                    &registration.serial,
+                    format!(
+                        "registration delivered to NMS {}/{} as {} (attempt {})",
+                        connection.customer,
+                        connection.name,
+                        registration.file_name,
+                        registration.attempts
+                    ),
+                ));
+                continue;
+            };
+            let pending_for =
+                Duration::from_millis(u64::try_from(now - registration.pending_since).unwrap_or(0));
+            let attempts = u32::try_from(registration.attempts).unwrap_or(u32::MAX);
+            let after = self
+                .settings
+                .schedule
+                .after(*failure, attempts, pending_for, jitter());
+            let retry_at = match after {
+                AfterFailure::RetryIn(wait) => Some(now.saturating_add(millis(wait))),
+                AfterFailure::GiveUp => {
+                    let detail = format!(
+                        "registration with NMS {}/{} gave up after {attempts} attempts over \
+                         {}s: {error}",
+                        connection.customer,
+                        connection.name,
+                        pending_for.as_secs()
+                    );
+                    tracing::error!(serial = registration.serial, "{detail}");
+                    events.push(event(
+                        EventKind::RegistrationDead,
+                        &registration.serial,
+                        detail,
+                    ));
+                    None
+                }
+            };
+            tracing::debug!(
+                serial = registration.serial,
+                attempts,
+                ?after,
+                error,
+                "delivery failed"
             );
-            tracing::error!(serial = registration.serial, "{detail}");
-            self.record(
-                EventKind::RegistrationDead,
-                Some(&registration.serial),
-                detail,
-            )
-            .await;
+            outcomes.push(Outcome::Failed {
+                id,
+                version,
+                error,
+                retry_at,
+            });
+        }
+        let health = health(connection, failed.as_ref());
+        let settled = self
+            .store()
+            .settle_registrations(&outcomes, &events, &health)
+            .await?;
+        if settled.health_changed {
+            match health.error {
+                Some(_) => tracing::error!("{}", health.event.detail),
+                None => tracing::info!("{}", health.event.detail),
+            }
+        }
+        let mut delivered = 0;
+        for (outcome, applied) in outcomes.iter().zip(settled.applied) {
+            match (outcome, applied) {
+                (Outcome::Delivered { .. }, true) => delivered += 1,
+                // The content changed while the old version was on its way: the new one is
+                // due now.
+                (_, false) => self.outbox.wake(),
+                _ => {}
+            }
+        }
+        if delivered > 0 {
+            tracing::info!(
+                customer = connection.customer,
+                connection = connection.name,
+                delivered,
+                "registrations delivered"
+            );
+            self.outbox.announce_delivery();
         }
         Ok(())
     }
+}
 
-    /// Records a connection-level failure; raises an event when it is news.
-    async fn connection_failed(
-        &self,
-        connection: &NmsConnectionRecord,
-        error: &str,
-        failure: Failure,
-    ) {
-        let changed = self
-            .store()
-            .set_connection_health(&connection.customer, &connection.name, Err(error))
-            .await;
-        let address = format!("{}:{}", connection.host, connection.port);
-        match changed {
-            Ok(true) => {
-                let (kind, consequence) = match failure {
-                    Failure::HostKeyMismatch => (
-                        EventKind::NmsHostKeyMismatch,
-                        "nothing was sent; registrations stay queued until the pins or the \
-                         server's key are corrected",
-                    ),
-                    Failure::Other => (EventKind::NmsFailing, "registrations stay queued"),
-                };
-                let detail = format!(
-                    "NMS connection {}/{} ({address}): {error}; {consequence}",
-                    connection.customer, connection.name
-                );
-                tracing::error!("{detail}");
-                self.record(kind, None, detail).await;
-            }
-            Ok(false) => {
-                tracing::debug!(
-                    customer = connection.customer,
-                    connection = connection.name,
-                    error,
-                    "NMS connection still failing"
-                );
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot record an NMS connection's health"),
+/// How one upload ended: `Err` carries the error text and its kind.
+type Attempt = Result<(), (String, Failure)>;
+
+async fn upload(pool: &Pool, registration: &RegistrationRecord) -> Attempt {
+    pool.upload(&registration.file_name, registration.content.as_bytes())
+        .await
+        .map_err(|error| {
+            let failure = match error {
+                SftpError::HostKeyMismatch { .. } => Failure::HostKeyMismatch,
+                _ => Failure::Other,
+            };
+            (error.to_string(), failure)
+        })
+}
+
+/// The connection's health after a round, with the event to record if it is news.
+fn health<'a>(
+    connection: &'a NmsConnectionRecord,
+    failed: Option<&'a (String, Failure)>,
+) -> Health<'a> {
+    let name = format!("NMS connection {}/{}", connection.customer, connection.name);
+    let (kind, detail) = match failed {
+        None => (EventKind::NmsRecovered, format!("{name} delivers again")),
+        Some((error, failure)) => {
+            let (kind, consequence) = match failure {
+                Failure::HostKeyMismatch => (
+                    EventKind::NmsHostKeyMismatch,
+                    "nothing was sent; registrations stay queued until the pins or the \
+                     server's key are corrected",
+                ),
+                Failure::Other => (EventKind::NmsFailing, "registrations stay queued"),
+            };
+            let address = format!("{}:{}", connection.host, connection.port);
+            (kind, format!("{name} ({address}): {error}; {consequence}"))
         }
-    }
-
-    async fn connection_healthy(&self, connection: &NmsConnectionRecord) {
-        match self
-            .store()
-            .set_connection_health(&connection.customer, &connection.name, Ok(()))
-            .await
-        {
-            Ok(true) => {
-                let detail = format!(
-                    "NMS connection {}/{} delivers again",
-                    connection.customer, connection.name
-                );
-                tracing::info!("{detail}");
-                self.record(EventKind::NmsRecovered, None, detail).await;
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot record an NMS connection's health"),
-        }
-    }
-
-    async fn record(&self, kind: EventKind, serial: Option<&str>, detail: String) {
-        let event = NewEvent {
-            serial: serial.map(str::to_owned),
+    };
+    Health {
+        customer: &connection.customer,
+        connection: &connection.name,
+        error: failed.map(|(error, _)| error.as_str()),
+        event: NewEvent {
+            serial: None,
             kind,
             status: None,
             peer: None,
             detail,
-        };
-        if let Err(error) = self.store().record(&event).await {
-            tracing::error!(%error, "could not record an event");
-        }
+        },
     }
 }
 
-fn failure(error: &SftpError) -> Failure {
-    match error {
-        SftpError::HostKeyMismatch { .. } => Failure::HostKeyMismatch,
-        _ => Failure::Other,
+fn event(kind: EventKind, serial: &str, detail: String) -> NewEvent {
+    NewEvent {
+        serial: Some(serial.to_owned()),
+        kind,
+        status: None,
+        peer: None,
+        detail,
     }
 }
 
@@ -446,7 +460,7 @@ mod tests {
             ..NmsConfig::default()
         });
         assert_eq!(settings.max_sessions, 1);
-        assert_eq!(settings.batch(), 2);
+        assert_eq!(settings.batch(), 16);
         assert!(settings.schedule.max >= settings.schedule.initial);
         assert!(settings.lease() > settings.timeouts.operation * 6);
     }

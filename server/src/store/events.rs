@@ -61,6 +61,26 @@ impl fmt::Display for EventKind {
     }
 }
 
+/// Records `e` through `executor` (the pool, or a transaction that records more).
+pub(crate) async fn insert_event<'e, E>(executor: E, e: &NewEvent) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO events (at, serial, kind, status, peer, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now_ms())
+    .bind(&e.serial)
+    .bind(e.kind.as_str())
+    .bind(e.status.map(i32::from))
+    .bind(&e.peer)
+    .bind(&e.detail)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// An event to record.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -170,19 +190,7 @@ fn json_list<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec
 impl Store {
     /// Records an event.
     pub async fn record(&self, e: &NewEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO events (at, serial, kind, status, peer, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now_ms())
-        .bind(&e.serial)
-        .bind(e.kind.as_str())
-        .bind(e.status.map(i32::from))
-        .bind(&e.peer)
-        .bind(&e.detail)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_event(self.pool(), e).await
     }
 
     /// Events matching `filter`, newest first.

@@ -27,7 +27,8 @@ pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use nms::NmsConnectionRecord;
 pub use registrations::{
-    ConnectionStatus, NewRegistration, RegistrationFilter, RegistrationRecord,
+    ConnectionStatus, Health, NewRegistration, Outcome, RegistrationFilter, RegistrationRecord,
+    Settled,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -10,7 +10,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, corrupt, now_ms};
+use super::events::insert_event;
+use super::{NewEvent, Store, StoreError, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState;
 
 /// A registration as stored.
@@ -74,6 +75,53 @@ pub struct RegistrationFilter {
     pub connection: Option<String>,
     /// Only of this device.
     pub serial: Option<String>,
+}
+
+/// How an attempt on one version of a registration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// The NMS has it.
+    Delivered {
+        /// The registration.
+        id: i64,
+        /// The version delivered.
+        version: i64,
+    },
+    /// It failed: retried at `retry_at`, or a dead letter when `None`.
+    Failed {
+        /// The registration.
+        id: i64,
+        /// The version attempted.
+        version: i64,
+        /// Why.
+        error: &'a str,
+        /// The next attempt.
+        retry_at: Option<i64>,
+    },
+}
+
+/// A connection's health after a round: `error` is the failure that made the whole round fail,
+/// `None` after a delivery. `event` is recorded when the health changes (a new alarm, a
+/// different one, or the end of one), never once per attempt.
+#[derive(Debug, Clone)]
+pub struct Health<'a> {
+    /// The customer.
+    pub customer: &'a str,
+    /// The connection.
+    pub connection: &'a str,
+    /// The failure, or `None`.
+    pub error: Option<&'a str>,
+    /// The event to record if this is news.
+    pub event: NewEvent,
+}
+
+/// What [`Store::settle_registrations`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// Per outcome, whether it applied.
+    pub applied: Vec<bool>,
+    /// Whether the connection's health changed (and its event was recorded).
+    pub health_changed: bool,
 }
 
 /// A connection's health and queue, as the delivery worker left them.
@@ -290,52 +338,101 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Marks `version` of a registration delivered. Returns false when the content changed
-    /// meanwhile (the newer version stays pending and is delivered next).
-    pub async fn registration_delivered(&self, id: i64, version: i64) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let updated = sqlx::query(
-            "UPDATE registrations SET state = 'delivered', delivered_at = $3, last_error = NULL, \
-               updated_at = $3 \
-             WHERE id = $1 AND version = $2 AND state = 'pending'",
-        )
-        .bind(id)
-        .bind(version)
-        .bind(now)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
-    }
-
-    /// Records a failed attempt on `version`: the registration is retried at `retry_at`, or
-    /// becomes a dead letter when `retry_at` is `None`.
-    pub async fn registration_failed(
+    /// Records the outcomes of a round of attempts, the events they raise, and the
+    /// connection's health, in one transaction. Returns, per outcome, whether it applied (an
+    /// outcome for a version whose content changed meanwhile does not: the newer version stays
+    /// pending and is delivered next), and whether the health changed (then its event was
+    /// recorded too).
+    pub async fn settle_registrations(
         &self,
-        id: i64,
-        version: i64,
-        error: &str,
-        retry_at: Option<i64>,
-    ) -> Result<(), StoreError> {
+        outcomes: &[Outcome<'_>],
+        events: &[NewEvent],
+        health: &Health<'_>,
+    ) -> Result<Settled, StoreError> {
         let now = now_ms();
-        let state = match retry_at {
-            Some(_) => RegistrationState::Pending,
-            None => RegistrationState::Dead,
-        };
-        sqlx::query(
-            "UPDATE registrations SET state = $3, last_error = $4, next_attempt_at = $5, \
-               updated_at = $6 \
-             WHERE id = $1 AND version = $2 AND state = 'pending'",
-        )
-        .bind(id)
-        .bind(version)
-        .bind(state.as_str())
-        .bind(error)
-        .bind(retry_at.unwrap_or(now))
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut tx = self.pool().begin().await?;
+        // Every statement here writes, so SQLite takes the write lock with the first one and
+        // never has to upgrade a read lock (which could fail with SQLITE_BUSY).
+        let health_changed = match health.error {
+            None => {
+                sqlx::query(
+                    "UPDATE nms_connections SET last_delivery_at = $3 \
+                     WHERE customer = $1 AND name = $2",
+                )
+                .bind(health.customer)
+                .bind(health.connection)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE nms_connections SET last_error = NULL, last_error_at = NULL \
+                     WHERE customer = $1 AND name = $2 AND last_error IS NOT NULL",
+                )
+                .bind(health.customer)
+                .bind(health.connection)
+                .execute(&mut *tx)
+                .await?
+            }
+            Some(error) => {
+                sqlx::query(
+                    "UPDATE nms_connections SET last_error = $3, last_error_at = $4 \
+                     WHERE customer = $1 AND name = $2 \
+                       AND (last_error IS NULL OR last_error <> $3)",
+                )
+                .bind(health.customer)
+                .bind(health.connection)
+                .bind(error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+            }
+        }
+        .rows_affected()
+            > 0;
+        if health_changed {
+            insert_event(&mut *tx, &health.event).await?;
+        }
+        let mut applied = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            let query = match *outcome {
+                Outcome::Delivered { id, version } => sqlx::query(
+                    "UPDATE registrations SET state = 'delivered', delivered_at = $3, \
+                       last_error = NULL, updated_at = $3 \
+                     WHERE id = $1 AND version = $2 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(version)
+                .bind(now),
+                Outcome::Failed {
+                    id,
+                    version,
+                    error,
+                    retry_at,
+                } => sqlx::query(
+                    "UPDATE registrations SET state = $3, last_error = $4, next_attempt_at = $5, \
+                       updated_at = $6 \
+                     WHERE id = $1 AND version = $2 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(version)
+                .bind(match retry_at {
+                    Some(_) => RegistrationState::Pending.as_str(),
+                    None => RegistrationState::Dead.as_str(),
+                })
+                .bind(error)
+                .bind(retry_at.unwrap_or(now))
+                .bind(now),
+            };
+            applied.push(query.execute(&mut *tx).await?.rows_affected() == 1);
+        }
+        for event in events {
+            insert_event(&mut *tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(Settled {
+            applied,
+            health_changed,
+        })
     }
 
     /// Makes the matching registrations pending and due now, with a fresh give-up clock (an
@@ -382,53 +479,6 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected())
-    }
-
-    /// Records the outcome of an attempt on the connection's health: `Err` with the failure,
-    /// `Ok` after a delivery. Returns whether the reported error changed (a new alarm, or the
-    /// end of one), so that callers raise an event once per change rather than per attempt.
-    pub async fn set_connection_health(
-        &self,
-        customer: &str,
-        connection: &str,
-        outcome: Result<(), &str>,
-    ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let changed = match outcome {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE nms_connections SET last_delivery_at = $3 \
-                     WHERE customer = $1 AND name = $2",
-                )
-                .bind(customer)
-                .bind(connection)
-                .bind(now)
-                .execute(self.pool())
-                .await?;
-                sqlx::query(
-                    "UPDATE nms_connections SET last_error = NULL, last_error_at = NULL \
-                     WHERE customer = $1 AND name = $2 AND last_error IS NOT NULL",
-                )
-                .bind(customer)
-                .bind(connection)
-                .execute(self.pool())
-                .await?
-            }
-            Err(error) => {
-                sqlx::query(
-                    "UPDATE nms_connections SET last_error = $3, last_error_at = $4 \
-                     WHERE customer = $1 AND name = $2 \
-                       AND (last_error IS NULL OR last_error <> $3)",
-                )
-                .bind(customer)
-                .bind(connection)
-                .bind(error)
-                .bind(now)
-                .execute(self.pool())
-                .await?
-            }
-        };
-        Ok(changed.rows_affected() > 0)
     }
 
     /// A connection's health and queue.
@@ -496,6 +546,42 @@ mod tests {
         (store, dir)
     }
 
+    fn delivered(id: i64, version: i64) -> Outcome<'static> {
+        Outcome::Delivered { id, version }
+    }
+
+    fn failed(id: i64, error: &str, retry_at: Option<i64>) -> Outcome<'_> {
+        Outcome::Failed {
+            id,
+            version: 1,
+            error,
+            retry_at,
+        }
+    }
+
+    fn health(error: Option<&str>) -> Health<'_> {
+        Health {
+            customer: "acme",
+            connection: "main",
+            error,
+            event: NewEvent {
+                serial: None,
+                kind: crate::store::EventKind::NmsFailing,
+                status: None,
+                peer: None,
+                detail: format!("{error:?}"),
+            },
+        }
+    }
+
+    async fn settle(store: &Store, outcome: Outcome<'_>) -> Vec<bool> {
+        store
+            .settle_registrations(&[outcome], &[], &health(None))
+            .await
+            .unwrap()
+            .applied
+    }
+
     fn new(serial: &str, content: &str) -> NewRegistration {
         NewRegistration {
             serial: serial.into(),
@@ -520,7 +606,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);
-        assert!(store.registration_delivered(first.id, 1).await.unwrap());
+        assert_eq!(settle(&store, delivered(first.id, 1)).await, [true]);
 
         let again = store.put_registration(&new("SN-1", "<a/>")).await.unwrap();
         assert_eq!(
@@ -562,7 +648,7 @@ mod tests {
 
         // The device reported new host keys while the old content was on its way.
         store.put_registration(&new("SN-1", "<b/>")).await.unwrap();
-        assert!(!store.registration_delivered(r.id, 1).await.unwrap());
+        assert_eq!(settle(&store, delivered(r.id, 1)).await, [false]);
         let now = store.registration(r.id).await.unwrap();
         assert_eq!((now.state, now.version), (RegistrationState::Pending, 2));
     }
@@ -571,19 +657,17 @@ mod tests {
     async fn failures_retry_or_die_and_an_administrator_revives_dead_letters() {
         let (store, _dir) = with_connection().await;
         let r = store.put_registration(&new("SN-1", "<a/>")).await.unwrap();
-        store
-            .registration_failed(r.id, 1, "connection refused", Some(now_ms() + 5_000))
-            .await
-            .unwrap();
+        settle(
+            &store,
+            failed(r.id, "connection refused", Some(now_ms() + 5_000)),
+        )
+        .await;
         let retrying = store.registration(r.id).await.unwrap();
         assert_eq!(retrying.state, RegistrationState::Pending);
         assert_eq!(retrying.last_error.as_deref(), Some("connection refused"));
         assert_eq!(store.hasten_registrations("acme", "main").await.unwrap(), 1);
 
-        store
-            .registration_failed(r.id, 1, "gave up", None)
-            .await
-            .unwrap();
+        settle(&store, failed(r.id, "gave up", None)).await;
         let dead = RegistrationFilter {
             state: Some(RegistrationState::Dead),
             ..RegistrationFilter::default()
@@ -601,17 +685,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn connection_health_reports_changes_only() {
+    async fn connection_health_reports_changes_only_with_one_event_each() {
         let (store, _dir) = with_connection().await;
-        let h = |o| store.set_connection_health("acme", "main", o);
-        assert!(h(Err("refused")).await.unwrap(), "a new alarm");
-        assert!(!h(Err("refused")).await.unwrap(), "the same alarm again");
-        assert!(h(Err("mismatch")).await.unwrap(), "a different one");
-        assert!(h(Ok(())).await.unwrap(), "the end of the alarm");
-        assert!(!h(Ok(())).await.unwrap());
+        let h = async |error| {
+            store
+                .settle_registrations(&[], &[], &health(error))
+                .await
+                .unwrap()
+                .health_changed
+        };
+        assert!(h(Some("refused")).await, "a new alarm");
+        assert!(!h(Some("refused")).await, "the same alarm again");
+        assert!(h(Some("mismatch")).await, "a different one");
+        assert!(h(None).await, "the end of the alarm");
+        assert!(!h(None).await);
         let status = store.connection_status("acme", "main").await.unwrap();
         assert_eq!(status.last_error, None);
         assert!(status.last_delivery_at.is_some());
+        let events = store
+            .events(&crate::store::EventFilter {
+                serial: None,
+                kind: None,
+                before: None,
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 3, "one event per change: {events:#?}");
     }
 
     #[tokio::test]

@@ -398,7 +398,7 @@ fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
     server.kill();
     sshd.restart();
     let server = fast_server(dir.path(), &[]);
-    // A registration caught mid-attempt by the kill waits for its lease (about 80 s here).
+    // A registration caught mid-attempt by the kill waits for its lease (50 s with these timeouts).
     wait_until(
         "delivery after the restart",
         Duration::from_secs(120),
