@@ -43,6 +43,10 @@ fn main() {
     sshd.authorize(&key);
     let work = tempfile::tempdir().expect("temp dir");
     let document = sample_document();
+    println!(
+        "NMS delivery: {count} registrations of {} bytes to one OpenSSH sshd on loopback",
+        document.len()
+    );
 
     // OpenSSH's sftp: one connection, one `put` per file.
     let sftp = sftp_batch(
@@ -76,10 +80,6 @@ fn main() {
     let pool_only = runtime.block_on(pool_run(&sshd, &pooled, &document, count));
 
     let rate = |t: Duration| count as f64 / t.as_secs_f64();
-    println!(
-        "NMS delivery: {count} registrations of {} bytes to one OpenSSH sshd on loopback",
-        document.len()
-    );
     println!(
         "  sftp -b, one connection        {:>8.1} files/s  ({:.2} s)",
         rate(sftp),

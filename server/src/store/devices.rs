@@ -181,6 +181,11 @@ impl Store {
             .bind(serial)
             .execute(&mut *tx)
             .await?;
+        // A deleted device is not registered any more; what NMSes already have stays theirs.
+        sqlx::query("DELETE FROM registrations WHERE serial = $1")
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query("DELETE FROM devices WHERE serial = $1")
             .bind(serial)
             .execute(&mut *tx)

@@ -715,6 +715,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deleting_a_device_removes_its_registrations() {
+        let (store, _dir) = with_connection().await;
+        store
+            .insert_device(&crate::store::NewDevice {
+                serial: "SN-1".into(),
+                model: "uCPE-100".into(),
+                customer: Some("acme".into()),
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+        let r = store.put_registration(&new("SN-1", "<a/>")).await.unwrap();
+        store.delete_device("SN-1").await.unwrap();
+        assert!(matches!(
+            store.registration(r.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.due_connections(now_ms()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn removing_a_connection_removes_its_registrations() {
         let (store, _dir) = with_connection().await;
         let r = store.put_registration(&new("SN-1", "<a/>")).await.unwrap();

@@ -579,3 +579,132 @@ fn hostile_serials_never_write_outside_the_nms_directory() {
     assert!(!outside.join("etc/passwd").exists());
     assert!(!outside.join("x").exists());
 }
+
+#[test]
+fn an_nms_that_hangs_does_not_hold_up_another() {
+    let dir = temp_dir();
+    // Long timeouts: the silent NMS below keeps its attempt hanging for the whole test.
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("ZTP_NMS__CONNECT_TIMEOUT_SECS", "120"),
+            ("ZTP_NMS__POLL_INTERVAL_MS", "100"),
+        ],
+    );
+    let sshd = Sshd::start();
+    add_nms(
+        &server,
+        &sshd,
+        "parallel",
+        &sshd.host_fingerprint().to_string(),
+        true,
+    );
+    // An "NMS" whose TCP port accepts connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    success(server.admin([
+        "nms",
+        "add",
+        CUSTOMER,
+        "silent",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &silent.local_addr().unwrap().port().to_string(),
+        "--user",
+        "ztp",
+        "--pin",
+        &Sshd::any_pin().to_string(),
+        "--policy",
+        "parallel",
+    ]));
+
+    bootstrap_ok(&server, "SN-0001", &[]);
+    wait_until(
+        "delivery to the working NMS",
+        Duration::from_secs(60),
+        || {
+            let main = &registrations(&server, &["--connection", "main"])[0];
+            if main["state"] == "delivered" {
+                Ok(())
+            } else {
+                Err(main.to_string())
+            }
+        },
+    );
+    assert_eq!(sshd.incoming_files(), ["SN-0001.xml"]);
+    // Meanwhile the other one's first attempt is still waiting for the server's first word.
+    let stuck = &registrations(&server, &["--connection", "silent"])[0];
+    assert_eq!(stuck["state"], "pending", "{stuck:#}");
+    assert_eq!(stuck["attempts"], 1, "{stuck:#}");
+    assert!(
+        stuck["last_error"].is_null(),
+        "still in its first attempt: {stuck:#}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn dead_letters_are_listed_and_delivered_when_an_administrator_retries_them() {
+    let dir = temp_dir();
+    let server = fast_server(dir.path(), &[("ZTP_NMS__GIVE_UP_AFTER_SECS", "1")]);
+    let mut sshd = Sshd::start();
+    add_nms(
+        &server,
+        &sshd,
+        "nms-first",
+        &sshd.host_fingerprint().to_string(),
+        true,
+    );
+    sshd.stop();
+
+    // The NMS stays down past the give-up time: a dead letter, with an event.
+    assert!(!server.bootstrap("SN-0001", &[]).status.success());
+    wait_until("a dead letter", Duration::from_secs(30), || {
+        let dead = registrations(&server, &["--state", "dead"]);
+        if dead.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!("{:#?}", registrations(&server, &[])))
+        }
+    });
+    let dead = &registrations(&server, &["--state", "dead"])[0];
+    assert!(
+        dead["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{dead:#}"
+    );
+    let events = events(&server, "registration-dead");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["serial"], "SN-0001");
+    assert_eq!(nms_status(&server)["dead"], 1);
+
+    // The device is told to come back later, and why it waits is on record.
+    let output = server.bootstrap("SN-0001", &[]);
+    assert!(
+        transcript(&output).contains("503"),
+        "{}",
+        transcript(&output)
+    );
+    let refused = self::events(&server, "bootstrap-refused");
+    assert!(
+        refused[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("retries gave up"),
+        "{refused:#?}"
+    );
+
+    // The NMS is back; the administrator retries the dead letters.
+    sshd.restart();
+    let retried = json(server.admin(["registration", "retry", "--dead", "--customer", CUSTOMER]));
+    assert_eq!(retried["retried"], 1);
+    wait_until(
+        "delivery after the retry",
+        Duration::from_secs(30),
+        delivered(&server, 1),
+    );
+    assert_eq!(sshd.incoming_files(), ["SN-0001.xml"]);
+    bootstrap_ok(&server, "SN-0001", &[]);
+}
