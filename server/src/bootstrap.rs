@@ -25,8 +25,11 @@ use ztp_yang::{
 use crate::artifacts::{self, ArtifactError, OwnerCredentials};
 use crate::device_auth::AuthenticatedDevice;
 use crate::domain::delivery::RegistrationState;
-use crate::domain::response::{NoResponse, Plan, Policy, Request, Target, parse_onboarding};
+use crate::domain::response::{
+    NoResponse, Plan, Policy, Profile, Request, Target, parse_onboarding,
+};
 use crate::domain::state::{DeviceState, Observation};
+use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Outbox, OutboxError, Registrant};
 use crate::store::{
     CustomerRecord, DeviceRecord, RegistrationRecord, Store, StoreError, TargetRecord, now_ms,
@@ -72,6 +75,9 @@ pub enum BootstrapError {
     /// Building an artifact failed.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// The device's licenses could not be conveyed.
+    #[error(transparent)]
+    Licensing(#[from] LicensingError),
     /// Under `nms-first`, the device's registration has not reached its NMS yet.
     #[error("device {serial}: waiting for its registration with NMS {connection} ({status})")]
     AwaitingNms {
@@ -113,6 +119,8 @@ pub struct Served {
     pub plan: Plan,
     /// The device's new state.
     pub state: DeviceState,
+    /// The licenses conveyed, and those withheld.
+    pub licenses: Conveyance,
 }
 
 impl Served {
@@ -123,7 +131,7 @@ impl Served {
             _ => "redirect information",
         };
         format!(
-            "sent {what} of customer {} ({}, profile {}, {}{})",
+            "sent {what} of customer {} ({}, profile {}, {}{}){}",
             self.customer,
             self.rule
                 .as_deref()
@@ -139,6 +147,11 @@ impl Served {
             } else {
                 ""
             },
+            if self.licenses.licenses.is_empty() && self.licenses.withheld.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", self.licenses.describe())
+            },
         )
     }
 }
@@ -150,6 +163,7 @@ struct Answer {
     rule: Option<String>,
     plan: Plan,
     observation: Observation,
+    licenses: Conveyance,
 }
 
 type ConveyedKey = (Option<String>, Encoding, bool);
@@ -170,6 +184,7 @@ struct OwnerEntry {
 pub struct Bootstrapper {
     store: Store,
     outbox: Arc<Outbox>,
+    licensing: Licensing,
     inline_wait: StdDuration,
     masa: Signer,
     voucher_validity: Duration,
@@ -191,6 +206,7 @@ impl Bootstrapper {
     /// `nms-first` delivery.
     pub fn new(
         outbox: Arc<Outbox>,
+        licensing: Licensing,
         inline_wait: StdDuration,
         masa: Signer,
         voucher_validity: Duration,
@@ -198,6 +214,7 @@ impl Bootstrapper {
         Self {
             store: outbox.store().clone(),
             outbox,
+            licensing,
             inline_wait,
             masa,
             voucher_validity,
@@ -224,6 +241,10 @@ impl Bootstrapper {
                 .map(|()| answer),
             Err(error) => Err(error),
         };
+        let answered = match answered {
+            Ok(answer) => self.add_licenses(call, &model, answer).await,
+            Err(error) => Err(error),
+        };
         let answer = match answered {
             Ok(answer) => answer,
             Err(error) => {
@@ -240,6 +261,7 @@ impl Bootstrapper {
             rule: answer.rule,
             plan: answer.plan,
             state,
+            licenses: answer.licenses,
         })
     }
 
@@ -302,6 +324,33 @@ impl Bootstrapper {
         }
     }
 
+    /// Adds the device's licenses to the answer: for the `standard` profile only, since the
+    /// agents the other profiles serve reject output leaves they do not know.
+    async fn add_licenses(
+        &self,
+        call: Call<'_>,
+        model: &str,
+        mut answer: Answer,
+    ) -> Result<Answer, BootstrapError> {
+        if answer.plan.profile != Profile::Standard {
+            return Ok(answer);
+        }
+        let conveyance = self
+            .licensing
+            .convey(
+                Licensee {
+                    serial: call.device.serial(),
+                    product_id: model,
+                    customer: &answer.customer,
+                },
+                call.encoding,
+            )
+            .await?;
+        answer.output.license_bundle = conveyance.bundle.clone();
+        answer.licenses = conveyance;
+        Ok(answer)
+    }
+
     /// What a known device is owed; no state is written.
     async fn answer(&self, call: Call<'_>, device: DeviceRecord) -> Result<Answer, BootstrapError> {
         let serial = call.device.serial();
@@ -348,6 +397,7 @@ impl Bootstrapper {
             rule: choice.rule,
             plan,
             observation,
+            licenses: Conveyance::default(),
         })
     }
 

@@ -59,6 +59,9 @@ pub enum Command {
     /// The registration outbox: device registrations on their way to NMSes; retry dead letters.
     #[command(subcommand)]
     Registration(RegistrationCommand),
+    /// Licenses: customers' entitlement pools and devices' node-locked licenses.
+    #[command(subcommand)]
+    License(LicenseCommand),
 }
 
 /// `ztp dhcp-option`.
@@ -427,6 +430,90 @@ pub struct NmsNameArgs {
 pub struct FingerprintArgs {
     /// The SSH server, `HOST:PORT` (`[v6]:PORT` for IPv6).
     pub address: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license …`.
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Create an entitlement pool for a customer.
+    PoolAdd(PoolAddArgs),
+    /// A customer's pools: seats, allocated, free, and devices short of a seat.
+    Pools(NameArgs),
+    /// One pool.
+    Pool(PoolNameArgs),
+    /// Extend or shrink a pool (never below what is allocated), or renew it.
+    PoolSet(PoolSetArgs),
+    /// A device's licenses, active and revoked.
+    Device(SerialArgs),
+}
+
+/// `ztp license pool-add`.
+#[derive(Debug, Args)]
+pub struct PoolAddArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    /// Feature tag, e.g. ESS-ED-100G-SIA3.
+    #[arg(long)]
+    pub feature: String,
+    /// perpetual, subscription or evaluation.
+    #[arg(long = "type", default_value = "perpetual")]
+    pub term: String,
+    /// Seats (omit for an uncounted pool).
+    #[arg(long)]
+    pub seats: Option<u32>,
+    /// Subscription start (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub starts: Option<String>,
+    /// Subscription end (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub ends: Option<String>,
+    /// Evaluation period in days.
+    #[arg(long)]
+    pub evaluation_days: Option<u32>,
+    /// A model that draws from the pool (repeat; default: every model).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// A device that draws from the pool (repeat; instead of models).
+    #[arg(long = "serial", conflicts_with = "models")]
+    pub serials: Vec<String>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one pool.
+#[derive(Debug, Args)]
+pub struct PoolNameArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license pool-set`.
+#[derive(Debug, Args)]
+pub struct PoolSetArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    /// New seat count.
+    #[arg(long, conflicts_with = "uncounted")]
+    pub seats: Option<u32>,
+    /// Make the pool uncounted.
+    #[arg(long)]
+    pub uncounted: bool,
+    /// New subscription end (renewal).
+    #[arg(long)]
+    pub ends: Option<String>,
+    /// New evaluation period in days.
+    #[arg(long)]
+    pub evaluation_days: Option<u32>,
     #[command(flatten)]
     pub admin: AdminConnection,
 }

@@ -150,6 +150,10 @@ pub struct ManufacturerConfig {
     pub masa_key: PathBuf,
     /// Lifetime of vouchers issued without a nonce, in days.
     pub voucher_validity_days: u32,
+    /// The license-signing certificate chain (PEM).
+    pub license_certificate: PathBuf,
+    /// The license-signing key (PEM).
+    pub license_key: PathBuf,
 }
 
 impl Default for ManufacturerConfig {
@@ -163,6 +167,8 @@ impl Default for ManufacturerConfig {
             masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
             masa_key: PathBuf::from("pki/manufacturer/masa.key"),
             voucher_validity_days: 30,
+            license_certificate: PathBuf::from("pki/manufacturer/license-signing.pem"),
+            license_key: PathBuf::from("pki/manufacturer/license-signing.key"),
         }
     }
 }

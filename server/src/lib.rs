@@ -15,6 +15,7 @@
 //! - [`domain`]: plain types and rules: device states, response profiles and rules, delivery.
 //! - [`bootstrap`]: what a device is answered, with per-owner caches of signed artifacts.
 //! - [`http`]: the device API (RESTCONF) and the admin API, on one generic accept loop.
+//! - [`licensing`]: node-locked licenses allocated from owners' pools, signed for conveyance.
 //! - [`nms`]: registration of devices with their owners' NMSes (outbox and courier).
 //! - [`store`]: the database (sqlx, embedded migrations).
 //! - [`telemetry`]: structured logs (tracing).
@@ -31,6 +32,7 @@ pub mod device_auth;
 pub mod dhcp;
 pub mod domain;
 pub mod http;
+pub mod licensing;
 pub mod nms;
 pub mod store;
 pub mod telemetry;

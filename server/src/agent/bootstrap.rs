@@ -21,6 +21,7 @@ use ztp_yang::{
 use super::client::{
     Client, ClientError, GET_BOOTSTRAPPING_DATA, MAX_BODY, REPORT_PROGRESS, Response, ServerUrl,
 };
+use super::licenses::{CheckedLicenses, Holder, check_licenses};
 use super::tls::{self, ClientIdentity, ServerTrust, TlsConfigError};
 use super::verify::{DeviceTrust, RefusedResponse, VerifiedResponse, verify_response};
 
@@ -104,6 +105,7 @@ fn list_failures(failures: &[ServerFailure]) -> String {
 pub struct DeviceCredentials {
     identity: ClientIdentity,
     serial: Serial,
+    product_id: Option<String>,
 }
 
 impl DeviceCredentials {
@@ -116,10 +118,11 @@ impl DeviceCredentials {
     ) -> Result<Self, AgentError> {
         let chain = Cert::chain_from_pem(chain_pem)?;
         let leaf = chain.first().ok_or(TlsConfigError::NoCertificate)?;
-        let serial = DeviceIdentity::from_certificate(leaf, source)?.serial;
+        let identity = DeviceIdentity::from_certificate(leaf, source)?;
         Ok(Self {
             identity: ClientIdentity::new(&chain, key_pem)?,
-            serial,
+            serial: identity.serial,
+            product_id: identity.product_id.map(|p| p.as_str().to_owned()),
         })
     }
 
@@ -241,8 +244,8 @@ pub struct BootstrapOutcome {
     pub server_authenticated: bool,
     /// The verified response.
     pub verified: VerifiedResponse,
-    /// Whether the response carried a license bundle.
-    pub license_bundle_present: bool,
+    /// The license bundle's check, when the response carried one.
+    pub licenses: Option<CheckedLicenses>,
 }
 
 impl BootstrapOutcome {
@@ -273,7 +276,9 @@ impl BootstrapOutcome {
             "voucher": strip_nulls(voucher),
             "owner-certificate": owner,
             "conveyed-information": conveyed,
-            "license-bundle-present": self.license_bundle_present,
+            "license-bundle-present": self.licenses.is_some(),
+            "licenses": self.licenses.as_ref().map(CheckedLicenses::accepted_json),
+            "refused-licenses": self.licenses.as_ref().map(CheckedLicenses::refused_json),
         })
     }
 }
@@ -368,9 +373,27 @@ async fn attempt(
         let serial = options.credentials.serial.as_str();
         let sent = input.nonce.as_ref().map(Nonce::as_bytes);
         let verified = verify_response(&output, serial, sent, &device)?;
-        Ok((verified, output.license_bundle.is_some()))
+        // The device's product id: its certificate's UDI, else its configured model.
+        let product_id = options
+            .credentials
+            .product_id
+            .as_deref()
+            .or(options.request.hw_model.as_deref());
+        let licenses = output.license_bundle.as_deref().map(|bundle| {
+            check_licenses(
+                bundle,
+                encoding,
+                anchors,
+                Holder {
+                    serial,
+                    product_id,
+                    at: device.at,
+                },
+            )
+        });
+        Ok((verified, licenses))
     });
-    let (verified, license_bundle_present) = match checked {
+    let (verified, licenses) = match checked {
         Ok(checked) => checked,
         Err(error) => {
             let mut report = ReportProgressInput::new(ProgressType::ParsingError);
@@ -396,7 +419,7 @@ async fn attempt(
         encoding,
         server_authenticated: trust.authenticates(),
         verified,
-        license_bundle_present,
+        licenses,
     })
 }
 

@@ -6,10 +6,12 @@
 //!   provisional server authentication).
 //! - [`client`]: RESTCONF over one TLS connection (HTTP/2 or HTTP/1.1).
 //! - [`host_key`]: OpenSSH public keys as `report-progress` host keys.
+//! - [`licenses`]: the check of a conveyed license bundle (signature, node lock, validity).
 //! - [`bootstrap`]: the flow: get-bootstrapping-data, verify, report progress.
 
 pub mod bootstrap;
 pub mod client;
 pub mod host_key;
+pub mod licenses;
 pub mod tls;
 pub mod verify;

@@ -11,11 +11,12 @@ use ztp_certs::Cert;
 
 use crate::admin_client::AdminClient;
 use crate::cli::{
-    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, NmsCommand, RegistrationCommand,
-    RulesCommand, TargetCommand,
+    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, LicenseCommand, NmsCommand,
+    RegistrationCommand, RulesCommand, TargetCommand,
 };
 use crate::domain::delivery::RegistrationState;
-use crate::http::admin_api::{PREFIX, RetryRegistrations};
+use crate::domain::licensing::Term;
+use crate::http::admin_api::{CreatePool, PREFIX, PatchPool, RetryRegistrations};
 
 /// Runs an inventory command.
 pub fn run(command: Inventory) -> anyhow::Result<()> {
@@ -49,6 +50,8 @@ pub enum Inventory {
     Nms(NmsCommand),
     /// `ztp registration …`.
     Registration(RegistrationCommand),
+    /// `ztp license …`.
+    License(LicenseCommand),
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
@@ -115,6 +118,67 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
         Inventory::Device(command) => device(command).await?,
         Inventory::Nms(command) => nms(command).await?,
         Inventory::Registration(command) => registration(command).await?,
+        Inventory::License(command) => license(command).await?,
+    })
+}
+
+async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
+    let pools = |customer: &str| -> anyhow::Result<String> {
+        Ok(format!(
+            "{PREFIX}/customers/{}/license-pools",
+            segment(customer)?
+        ))
+    };
+    Ok(match command {
+        LicenseCommand::PoolAdd(args) => {
+            let create = CreatePool {
+                name: args.name,
+                feature: args.feature,
+                term: args.term.parse::<Term>().map_err(|e| anyhow::anyhow!(e))?,
+                seats: args.seats,
+                starts_at: args.starts,
+                ends_at: args.ends,
+                evaluation_days: args.evaluation_days,
+                models: args.models,
+                serials: args.serials,
+            };
+            client(&args.admin)?
+                .send(Method::POST, &pools(&args.customer)?, &create)
+                .await?
+        }
+        LicenseCommand::Pools(args) => client(&args.admin)?.get(&pools(&args.name)?).await?,
+        LicenseCommand::Pool(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{}/{}",
+                    pools(&args.customer)?,
+                    segment(&args.name)?
+                ))
+                .await?
+        }
+        LicenseCommand::PoolSet(args) => {
+            let patch = PatchPool {
+                seats: args.seats,
+                uncounted: args.uncounted,
+                ends_at: args.ends,
+                evaluation_days: args.evaluation_days,
+            };
+            client(&args.admin)?
+                .send(
+                    Method::PATCH,
+                    &format!("{}/{}", pools(&args.customer)?, segment(&args.name)?),
+                    &patch,
+                )
+                .await?
+        }
+        LicenseCommand::Device(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{PREFIX}/devices/{}/licenses",
+                    segment(&args.serial)?
+                ))
+                .await?
+        }
     })
 }
 

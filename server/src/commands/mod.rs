@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => inventory(Inventory::Events(args)),
         Command::Nms(command) => inventory(Inventory::Nms(command)),
         Command::Registration(command) => inventory(Inventory::Registration(command)),
+        Command::License(command) => inventory(Inventory::License(command)),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::device_auth::DeviceVerifier;
 use crate::http::admin_api::AdminApi;
 use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits};
+use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox};
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 
@@ -89,9 +90,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("loading the device API's TLS certificate")?;
 
     let d = &config.device_api;
+    let license_signer = Signer::new(
+        SigningKey::from_pem(&dev_pki::read(&config.path(&m.license_key))?)?,
+        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
+    )
+    .context("loading the license-signing key")?;
     let outbox = Arc::new(Outbox::new(store.clone()));
     let bootstrapper = Bootstrapper::new(
         Arc::clone(&outbox),
+        Licensing::new(store.clone(), license_signer),
         Duration::from_millis(config.nms.inline_wait_ms),
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),

@@ -3,6 +3,7 @@
 //! - [`state`]: the device's onboarding state and what moves it.
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
+//! - [`licensing`]: which entitlement pools apply to a device and what its licenses carry.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
 /// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
@@ -41,6 +42,7 @@ macro_rules! spellings {
 }
 
 pub mod delivery;
+pub mod licensing;
 pub mod response;
 pub mod state;
 
@@ -72,6 +74,7 @@ mod tests {
         agree(&Profile::ALL);
         agree(&DeliveryPolicy::ALL);
         agree(&super::delivery::RegistrationState::ALL);
+        agree(&super::licensing::Term::ALL);
         let error = "sometimes".parse::<DeliveryPolicy>().unwrap_err();
         assert_eq!(
             error,

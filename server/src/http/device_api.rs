@@ -19,6 +19,7 @@ use super::restconf::{Problem, request_encoding, response_encoding};
 use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
+use crate::licensing::LicensingError;
 use crate::nms::OutboxError;
 use crate::store::{EventKind, NewEvent, StoreError};
 
@@ -353,7 +354,8 @@ impl DeviceApi {
                 self.limits.retry_after_secs,
             ),
             BootstrapError::Store(StoreError::Database(_))
-            | BootstrapError::Registration(OutboxError::Store(StoreError::Database(_))) => {
+            | BootstrapError::Registration(OutboxError::Store(StoreError::Database(_)))
+            | BootstrapError::Licensing(LicensingError::Store(StoreError::Database(_))) => {
                 tracing::error!(%error, "database unavailable");
                 Problem::busy(
                     "the server cannot reach its database; retry later",

@@ -153,6 +153,11 @@ impl Courier {
     }
 
     async fn drain(self: Arc<Self>, key: ConnectionKey) {
+        // Marked idle again however this ends, even by a panic.
+        let _idle = Idle {
+            courier: &self,
+            key: &key,
+        };
         loop {
             match self.round(&key).await {
                 Ok(true) => {}
@@ -164,7 +169,6 @@ impl Courier {
                 }
             }
         }
-        lock(&self.busy).remove(&key);
     }
 
     /// One batch of one connection; returns whether more may be due.
@@ -366,6 +370,18 @@ impl Courier {
             self.outbox.announce_delivery();
         }
         Ok(())
+    }
+}
+
+/// Takes a connection off the busy list when dropped.
+struct Idle<'a> {
+    courier: &'a Courier,
+    key: &'a ConnectionKey,
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        lock(&self.courier.busy).remove(self.key);
     }
 }
 

@@ -238,6 +238,24 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "DELETE FROM license_shortages WHERE pool_id IN \
+             (SELECT id FROM license_pools WHERE customer = $1)",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM licenses WHERE pool_id IN \
+             (SELECT id FROM license_pools WHERE customer = $1)",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM license_pools WHERE customer = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM customers WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)

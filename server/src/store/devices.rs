@@ -237,7 +237,7 @@ impl Store {
         Ok(next)
     }
 
-    async fn require_customer(&self, name: &str) -> Result<(), StoreError> {
+    pub(super) async fn require_customer(&self, name: &str) -> Result<(), StoreError> {
         match self.customer_revision(name).await? {
             Some(_) => Ok(()),
             None => Err(StoreError::NotFound {

@@ -35,6 +35,8 @@ pub enum EventKind {
     NmsHostKeyMismatch,
     /// A failing NMS connection delivered again.
     NmsRecovered,
+    /// A license pool had no seat for a device (raised once per device and pool).
+    LicenseShortage,
 }
 
 impl EventKind {
@@ -51,6 +53,7 @@ impl EventKind {
             Self::NmsFailing => "nms-failing",
             Self::NmsHostKeyMismatch => "nms-host-key-mismatch",
             Self::NmsRecovered => "nms-recovered",
+            Self::LicenseShortage => "license-shortage",
         }
     }
 }

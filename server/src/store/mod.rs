@@ -7,6 +7,7 @@
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
+//! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`registrations`]: the registration outbox and each connection's health.
 
@@ -19,12 +20,14 @@ use sqlx::migrate::{MigrateError, Migrator};
 pub mod customers;
 pub mod devices;
 pub mod events;
+pub mod licenses;
 pub mod nms;
 pub mod registrations;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
+pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord};
 pub use nms::NmsConnectionRecord;
 pub use registrations::{
     ConnectionStatus, Health, NewRegistration, Outcome, RegistrationFilter, RegistrationRecord,

@@ -22,7 +22,12 @@
 //! | POST | `/api/v1/registrations/{id}/retry` | deliver it again now |
 //! | POST | `/api/v1/registrations/retry` | retry all matching (body: `state`, `customer`, `connection`, `serial`) |
 //!
-//! NMS connections and the registration outbox are in [`nms`] and [`registrations`].
+//! | GET, POST | `/api/v1/customers/{name}/license-pools` | license pools; create `{name, feature, type, seats, starts_at, ends_at, evaluation_days, models | serials}` |
+//! | GET, PATCH | `/api/v1/customers/{name}/license-pools/{pool}` | show (allocated, free, short); extend/shrink `seats`, `uncounted`, renew `ends_at`, `evaluation_days` |
+//! | GET | `/api/v1/devices/{serial}/licenses` | the device's licenses, active and revoked |
+//!
+//! NMS connections, the registration outbox and license pools are in [`nms`],
+//! [`registrations`] and [`licenses`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,9 +59,11 @@ use crate::store::{
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
 
+mod licenses;
 mod nms;
 mod registrations;
 
+pub use licenses::{CreatePool, LicenseView, PatchPool, PoolView};
 pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
 
@@ -420,6 +427,10 @@ impl AdminApi {
             (_, ["customers", customer, "nms", rest @ ..]) => {
                 self.nms_route(&method, customer, rest, &body).await
             }
+            (_, ["customers", customer, "license-pools", rest @ ..]) => {
+                self.pools_route(&method, customer, rest, &body).await
+            }
+            (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
             (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(&query).await,
             (_, ["registrations", rest @ ..]) => {
                 self.registrations_route(&method, rest, &query, &body).await

@@ -1,0 +1,232 @@
+//! Licenses at bootstrap: a device's licenses are allocated from its owner's entitlement pools
+//! (the same licenses again on every call), and conveyed as one bundle signed by the
+//! manufacturer's license key. A pool without a free seat never blocks the device: the
+//! shortage is recorded and raised as an event once per device and pool.
+
+use time::OffsetDateTime;
+use ztp_certs::{Signer, cms, oid};
+use ztp_yang::{Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
+
+use crate::domain::licensing::{Term, Withheld};
+use crate::store::licenses::{ms_of, time_of};
+use crate::store::{
+    Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, Store, StoreError,
+};
+
+/// Conveying licenses failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LicensingError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A license does not make a valid bundle (a pool's stored data is unusable).
+    #[error("license bundle: {0}")]
+    Bundle(String),
+    /// Signing failed.
+    #[error("signing the license bundle: {0}")]
+    Signing(String),
+}
+
+/// A device asking for its licenses.
+#[derive(Debug, Clone, Copy)]
+pub struct Licensee<'a> {
+    /// Serial number.
+    pub serial: &'a str,
+    /// Product id (hardware model, from the inventory).
+    pub product_id: &'a str,
+    /// Owner.
+    pub customer: &'a str,
+}
+
+/// What a device is conveyed.
+#[derive(Debug, Clone, Default)]
+pub struct Conveyance {
+    /// The signed bundle, when the device has at least one license.
+    pub bundle: Option<Vec<u8>>,
+    /// The licenses in it.
+    pub licenses: Vec<License>,
+    /// Pools that apply to the device but give it nothing now, and why.
+    pub withheld: Vec<(String, Withheld)>,
+}
+
+impl Conveyance {
+    /// One phrase for the event log.
+    pub fn describe(&self) -> String {
+        let mut text = match self.licenses.len() {
+            0 => "no license".to_owned(),
+            1 => "1 license".to_owned(),
+            n => format!("{n} licenses"),
+        };
+        for (pool, why) in &self.withheld {
+            text.push_str(&format!("; pool {pool}: {why}"));
+        }
+        text
+    }
+}
+
+/// Allocates and signs licenses.
+pub struct Licensing {
+    store: Store,
+    signer: Signer,
+}
+
+impl std::fmt::Debug for Licensing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Licensing")
+            .field("signer", &self.signer.cert().subject())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Licensing {
+    /// Licensing over `store`, signing bundles with `signer`.
+    pub fn new(store: Store, signer: Signer) -> Self {
+        Self { store, signer }
+    }
+
+    /// The device's licenses, allocated where needed, as a bundle in `encoding`.
+    pub async fn convey(
+        &self,
+        device: Licensee<'_>,
+        encoding: Encoding,
+    ) -> Result<Conveyance, LicensingError> {
+        let pools = self.store.license_pools(device.customer).await?;
+        let applicable: Vec<&PoolRecord> = pools
+            .iter()
+            .filter(|p| p.scope.covers(device.serial, device.product_id))
+            .collect();
+        if applicable.is_empty() {
+            return Ok(Conveyance::default());
+        }
+        let held = self.store.licenses_of(device.serial).await?;
+        let now = OffsetDateTime::now_utc();
+        let mut conveyance = Conveyance::default();
+        for pool in applicable {
+            match self.license_from(pool, &held, device, now).await? {
+                Ok(record) => conveyance.licenses.push(license(pool, &record)),
+                Err(why) => conveyance.withheld.push((pool.name.clone(), why)),
+            }
+        }
+        if !conveyance.licenses.is_empty() {
+            let bundle = LicenseBundle {
+                licenses: conveyance.licenses.clone(),
+            };
+            let content = bundle
+                .encode_checked(encoding)
+                .map_err(|e| LicensingError::Bundle(e.to_string()))?;
+            conveyance.bundle = Some(
+                cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
+                    .map_err(|e| LicensingError::Signing(e.to_string()))?,
+            );
+        }
+        Ok(conveyance)
+    }
+
+    /// The device's license from `pool`: the one it holds, or a new one if a seat is free.
+    async fn license_from(
+        &self,
+        pool: &PoolRecord,
+        held: &[LicenseRecord],
+        device: Licensee<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Result<LicenseRecord, Withheld>, StoreError> {
+        let mine = held.iter().filter(|l| l.pool_id == pool.id);
+        if let Some(active) = mine.clone().find(|l| l.state == LicenseState::Active) {
+            return Ok(pool
+                .terms
+                .still_valid(time_of(active.issued_at), now)
+                .map(|()| active.clone()));
+        }
+        if mine.clone().any(|l| l.state == LicenseState::Revoked) {
+            return Ok(Err(Withheld::Revoked));
+        }
+        if let Err(why) = pool.terms.may_issue(now) {
+            return Ok(Err(why));
+        }
+        match self
+            .store
+            .allocate_license(pool.id, device.serial, device.product_id, &new_license_id())
+            .await?
+        {
+            Allocation::Granted(record) => Ok(Ok(record)),
+            Allocation::NoSeat => {
+                if self
+                    .store
+                    .record_license_shortage(pool.id, device.serial)
+                    .await?
+                {
+                    let detail = format!(
+                        "license pool {}/{} ({}) has no seat left for {}: the device is \
+                         answered without it",
+                        pool.customer, pool.name, pool.feature, device.serial
+                    );
+                    tracing::warn!(serial = device.serial, "{detail}");
+                    let event = NewEvent {
+                        serial: Some(device.serial.to_owned()),
+                        kind: EventKind::LicenseShortage,
+                        status: None,
+                        peer: None,
+                        detail,
+                    };
+                    self.store.record(&event).await?;
+                }
+                Ok(Err(Withheld::NoSeat))
+            }
+        }
+    }
+}
+
+/// A license as conveyed: the stored allocation with its pool's current terms (a renewed
+/// subscription conveys the new end date under the same license id).
+fn license(pool: &PoolRecord, record: &LicenseRecord) -> License {
+    let issued_at = time_of(record.issued_at);
+    let validity = pool.terms.validity(issued_at);
+    License {
+        id: record.id.clone(),
+        feature: pool.feature.clone(),
+        license_type: match pool.terms.term {
+            Term::Perpetual => LicenseType::Perpetual,
+            Term::Subscription => LicenseType::Subscription,
+            Term::Evaluation => LicenseType::Evaluation,
+        },
+        count: None,
+        node_lock: NodeLock {
+            product_id: record.product_id.clone(),
+            serial_number: record.serial.clone(),
+        },
+        issued_at: whole_seconds(issued_at),
+        not_before: whole_seconds(validity.not_before),
+        not_after: validity.not_after.map(whole_seconds),
+    }
+}
+
+fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    time_of(ms_of(at) / 1000 * 1000)
+}
+
+/// A new license id: `LIC-` and 24 random hex digits.
+fn new_license_id() -> String {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 12];
+    // The system generator failing is not recoverable; the time keeps ids unique enough then.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        bytes[..8].copy_from_slice(&crate::store::now_ms().to_be_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!("LIC-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_ids_are_distinct_and_well_formed() {
+        let a = new_license_id();
+        let b = new_license_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 28);
+        assert!(a.starts_with("LIC-"));
+    }
+}

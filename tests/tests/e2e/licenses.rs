@@ -1,0 +1,249 @@
+//! Node-locked licenses conveyed at bootstrap: signed by the manufacturer's license key
+//! (checked by `openssl cms -verify`), valid against the ztp-licenses YANG module (yanglint),
+//! the same ids on every call, and a counted pool never over-allocated under concurrency.
+
+use std::fs;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, transcript, yanglint, ztp};
+
+const CUSTOMER: &str = "example-customer";
+const FEATURE: &str = "ESS-ED-100G-SIA3";
+
+fn json(output: std::process::Output) -> Value {
+    serde_json::from_str(&success(output)).unwrap()
+}
+
+/// `ztp device bootstrap` as `serial` with hw-model uCPE-100; the printed outcome.
+fn bootstrap(server: &Server, serial: &str) -> Value {
+    let output = server.bootstrap(serial, &["--hw-model", "uCPE-100"]);
+    assert!(
+        output.status.success(),
+        "{serial} was not answered: {}",
+        transcript(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn license_ids(outcome: &Value) -> Vec<String> {
+    outcome["licenses"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|l| l["license-id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn add_pool(server: &Server, name: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "license",
+        "pool-add",
+        CUSTOMER,
+        name,
+        "--feature",
+        FEATURE,
+        "--model",
+        "uCPE-100",
+    ];
+    args.extend_from_slice(extra);
+    json(server.admin(args))
+}
+
+/// The raw get-bootstrapping-data answer of `serial`, as a device's own client gets it.
+fn raw_answer(server: &Server, serial: &str, dir: &Path) -> Value {
+    let device = server.pki().join("devices").join(serial);
+    let root = server.pki().join("manufacturer/root-ca.pem");
+    let output = curl([
+        "--cacert".as_ref(),
+        root.as_os_str(),
+        "--cert".as_ref(),
+        device.join("idevid.pem").as_os_str(),
+        "--key".as_ref(),
+        device.join("idevid.key").as_os_str(),
+        "-H".as_ref(),
+        "Content-Type: application/yang-data+json".as_ref(),
+        "-d".as_ref(),
+        r#"{"ietf-sztp-bootstrap-server:input":{"hw-model":"uCPE-100"}}"#.as_ref(),
+        format!(
+            "{}/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data",
+            server.device_url
+        )
+        .as_ref(),
+    ]);
+    let body = success(output);
+    fs::write(dir.join("answer.json"), &body).unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn a_device_gets_its_node_locked_licenses_signed_by_the_manufacturer() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let pool = add_pool(&server, "core", &["--seats", "3"]);
+    assert_eq!(
+        (pool["seats"].as_u64(), pool["free"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    // The agent verifies the bundle and prints the license locked to it.
+    let outcome = bootstrap(&server, "SN-0001");
+    assert_eq!(
+        outcome["refused-licenses"],
+        serde_json::json!([]),
+        "{outcome:#}"
+    );
+    let licenses = outcome["licenses"].as_array().unwrap();
+    assert_eq!(licenses.len(), 1, "{outcome:#}");
+    assert_eq!(licenses[0]["feature"], FEATURE);
+    assert_eq!(licenses[0]["serial-number"], "SN-0001");
+    assert_eq!(licenses[0]["product-id"], "uCPE-100");
+    assert_eq!(licenses[0]["type"], "perpetual");
+    let ids = license_ids(&outcome);
+
+    // Independently: OpenSSL verifies the signature to the manufacturer root, and yanglint
+    // validates the content against the license module.
+    let answer = raw_answer(&server, "SN-0001", dir.path());
+    let bundle = answer["ietf-sztp-bootstrap-server:output"]["ztp-licenses:license-bundle"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no license bundle: {answer:#}"));
+    let der = dir.path().join("bundle.der");
+    fs::write(&der, BASE64.decode(bundle).unwrap()).unwrap();
+    let content = dir.path().join("licenses.json");
+    let root = server.pki().join("manufacturer/root-ca.pem");
+    success(openssl_cms_verify(&der, &root, &content));
+    yanglint(None, &["ztp-licenses@2026-11-23.yang"], &content).unwrap();
+    let text = fs::read_to_string(&content).unwrap();
+    assert!(text.contains(&ids[0]) && text.contains("SN-0001"), "{text}");
+
+    // Every call: the same license, the same seat.
+    assert_eq!(license_ids(&bootstrap(&server, "SN-0001")), ids);
+    let pools = json(server.admin(["license", "pools", CUSTOMER]));
+    assert_eq!(pools[0]["allocated"], 1, "{pools:#}");
+    assert_eq!(pools[0]["free"], 2, "{pools:#}");
+    let held = json(server.admin(["license", "device", "SN-0001"]));
+    assert_eq!(held.as_array().unwrap().len(), 1, "{held:#}");
+    assert_eq!(held[0]["id"], ids[0].as_str());
+    assert_eq!(held[0]["state"], "active");
+
+    // Shrinking below what is allocated is refused; growing is fine.
+    let shrink = server.admin(["license", "pool-set", CUSTOMER, "core", "--seats", "0"]);
+    assert!(!shrink.status.success());
+    let grown = json(server.admin(["license", "pool-set", CUSTOMER, "core", "--seats", "5"]));
+    assert_eq!(grown["free"], 4);
+}
+
+#[test]
+fn an_ended_subscription_is_not_conveyed_and_renewal_brings_it_back() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    add_pool(
+        &server,
+        "sub",
+        &[
+            "--type",
+            "subscription",
+            "--starts",
+            "2020-01-01",
+            "--ends",
+            "2021-01-01",
+        ],
+    );
+    let outcome = bootstrap(&server, "SN-0002");
+    assert!(license_ids(&outcome).is_empty(), "{outcome:#}");
+    assert_eq!(outcome["license-bundle-present"], false);
+    let events = success(server.admin(["events", "--serial", "SN-0002", "--limit", "5"]));
+    assert!(events.contains("the subscription ended"), "{events}");
+
+    json(server.admin([
+        "license",
+        "pool-set",
+        CUSTOMER,
+        "sub",
+        "--ends",
+        "2099-01-01",
+    ]));
+    let outcome = bootstrap(&server, "SN-0002");
+    let licenses = outcome["licenses"].as_array().unwrap();
+    assert_eq!(licenses.len(), 1, "{outcome:#}");
+    assert_eq!(licenses[0]["type"], "subscription");
+    assert_eq!(licenses[0]["not-after"], "2099-01-01T00:00:00Z");
+}
+
+#[test]
+fn two_hundred_concurrent_bootstraps_share_fifty_seats_exactly() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    add_pool(&server, "fifty", &["--seats", "50"]);
+    let pki = server.pki();
+    let serials: Vec<String> = (1..=200).map(|i| format!("SN-{i:04}")).collect();
+    for serial in &serials[3..] {
+        success(ztp([
+            "pki",
+            "issue-device",
+            "--pki",
+            pki.to_str().unwrap(),
+            "--serial",
+            serial,
+            "--model",
+            "uCPE-100",
+        ]));
+        success(server.admin([
+            "device",
+            "add",
+            serial,
+            "--model",
+            "uCPE-100",
+            "--customer",
+            CUSTOMER,
+        ]));
+    }
+
+    let outcomes: Vec<(String, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = serials
+            .iter()
+            .map(|serial| {
+                let server = &server;
+                scope.spawn(move || (serial.clone(), bootstrap(server, serial)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let licensed: Vec<&(String, Value)> = outcomes
+        .iter()
+        .filter(|(_, o)| !license_ids(o).is_empty())
+        .collect();
+    assert_eq!(licensed.len(), 50, "exactly the pool's seats");
+    let mut ids: Vec<String> = licensed.iter().flat_map(|(_, o)| license_ids(o)).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50, "no license conveyed twice");
+    for (serial, outcome) in &outcomes {
+        assert!(
+            outcome["conveyed-information"].is_object(),
+            "{serial} was redirected, licensed or not: {outcome:#}"
+        );
+    }
+
+    let pools = json(server.admin(["license", "pools", CUSTOMER]));
+    assert_eq!(pools[0]["allocated"], 50, "{pools:#}");
+    assert_eq!(pools[0]["free"], 0, "{pools:#}");
+    assert_eq!(
+        pools[0]["short"], 150,
+        "every shortage is recorded: {pools:#}"
+    );
+    let shortages: Vec<Value> = serde_json::from_str(&success(server.admin([
+        "events",
+        "--kind",
+        "license-shortage",
+        "--limit",
+        "1000",
+    ])))
+    .unwrap();
+    assert_eq!(shortages.len(), 150);
+}
