@@ -447,6 +447,35 @@ pub enum LicenseCommand {
     PoolSet(PoolSetArgs),
     /// A device's licenses, active and revoked.
     Device(SerialArgs),
+    /// Revoke a license: its seat returns to the pool, and its device gets none from that pool
+    /// again.
+    Revoke(RevokeArgs),
+    /// RMA: move a failed device's licenses to its replacement in one step (the old ones are
+    /// revoked).
+    Rma(RmaArgs),
+}
+
+/// `ztp license revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The license id.
+    pub id: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license rma`.
+#[derive(Debug, Args)]
+pub struct RmaArgs {
+    /// The failed device's serial.
+    pub from: String,
+    /// The replacement's serial.
+    pub to: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp license pool-add`.

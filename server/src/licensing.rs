@@ -206,7 +206,7 @@ fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// A new license id: `LIC-` and 24 random hex digits.
-fn new_license_id() -> String {
+pub fn new_license_id() -> String {
     use aws_lc_rs::rand::{SecureRandom, SystemRandom};
     let mut bytes = [0u8; 12];
     // The system generator failing is not recoverable; the time keeps ids unique enough then.

@@ -16,7 +16,9 @@ use crate::cli::{
 };
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
-use crate::http::admin_api::{CreatePool, PREFIX, PatchPool, RetryRegistrations};
+use crate::http::admin_api::{
+    CreatePool, PREFIX, PatchPool, RetryRegistrations, RevokeLicense, TransferLicenses,
+};
 
 /// Runs an inventory command.
 pub fn run(command: Inventory) -> anyhow::Result<()> {
@@ -168,6 +170,31 @@ async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                     Method::PATCH,
                     &format!("{}/{}", pools(&args.customer)?, segment(&args.name)?),
                     &patch,
+                )
+                .await?
+        }
+        LicenseCommand::Revoke(args) => {
+            client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{PREFIX}/licenses/{}/revoke", segment(&args.id)?),
+                    &RevokeLicense {
+                        reason: args.reason,
+                    },
+                )
+                .await?
+        }
+        LicenseCommand::Rma(args) => {
+            client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!(
+                        "{PREFIX}/devices/{}/licenses/transfer",
+                        segment(&args.from)?
+                    ),
+                    &TransferLicenses {
+                        to: segment(&args.to)?.to_owned(),
+                    },
                 )
                 .await?
         }

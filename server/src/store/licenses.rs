@@ -173,6 +173,41 @@ fn license(row: &AnyRow) -> Result<LicenseRecord, StoreError> {
     })
 }
 
+/// Which active licenses to revoke.
+enum Revoke<'a> {
+    /// This one.
+    License(&'a str),
+    /// Every one of this device.
+    Device(&'a str),
+}
+
+/// Revokes the matching active licenses in `tx`; returns them.
+async fn revoke_active(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    which: Revoke<'_>,
+    reason: &str,
+) -> Result<Vec<LicenseRecord>, StoreError> {
+    let (id, serial) = match which {
+        Revoke::License(id) => (Some(id), None),
+        Revoke::Device(serial) => (None, Some(serial)),
+    };
+    sqlx::query(concat!(
+        "UPDATE licenses SET state = 'revoked', revoked_at = $3, revoke_reason = $4 \
+         WHERE state = 'active' AND ($1 IS NULL OR id = $1) AND ($2 IS NULL OR serial = $2) \
+         RETURNING ",
+        license_columns!()
+    ))
+    .bind(id)
+    .bind(serial)
+    .bind(now_ms())
+    .bind(reason)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(license)
+    .collect()
+}
+
 fn scope_columns(scope: &Scope) -> (&'static str, String) {
     match scope {
         Scope::Models(models) => ("models", models.join(" ")),
@@ -362,6 +397,81 @@ impl Store {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Revokes the active license `id`; its seat goes back to the pool.
+    pub async fn revoke_license(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> Result<LicenseRecord, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = revoke_active(&mut tx, Revoke::License(id), reason)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound {
+                what: "active license",
+                key: id.to_owned(),
+            })?;
+        sqlx::query("UPDATE license_pools SET allocated = allocated - 1 WHERE id = $1")
+            .bind(revoked.pool_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    /// RMA: moves every active license of device `from` to its replacement `to` (of
+    /// `product_id`) in one transaction: each old license is revoked and points at its
+    /// successor, which keeps the pool, the seat and the issue time (an evaluation goes on
+    /// counting). Returns the new licenses.
+    pub async fn transfer_licenses(
+        &self,
+        from: &str,
+        to: &str,
+        product_id: &str,
+        mut new_id: impl FnMut() -> String,
+    ) -> Result<Vec<LicenseRecord>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let moved = revoke_active(
+            &mut tx,
+            Revoke::Device(from),
+            &format!("RMA: replaced by {to}"),
+        )
+        .await?;
+        let mut created = Vec::with_capacity(moved.len());
+        for old in &moved {
+            let id = new_id();
+            let row = sqlx::query(concat!(
+                "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
+                 VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
+                license_columns!()
+            ))
+            .bind(&id)
+            .bind(old.pool_id)
+            .bind(to)
+            .bind(product_id)
+            .bind(old.issued_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(conflict(
+                "license of the replacement in pool",
+                &old.pool_id.to_string(),
+            ))?;
+            sqlx::query("UPDATE licenses SET replaced_by = $2 WHERE id = $1")
+                .bind(&old.id)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2")
+                .bind(old.pool_id)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            created.push(license(&row)?);
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// Records that pool `pool_id` had no seat for a device. Returns whether this is new (the

@@ -247,3 +247,49 @@ fn two_hundred_concurrent_bootstraps_share_fifty_seats_exactly() {
     .unwrap();
     assert_eq!(shortages.len(), 150);
 }
+
+#[test]
+fn revocation_frees_a_seat_and_rma_moves_licenses_to_the_replacement() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    add_pool(&server, "one", &["--seats", "1"]);
+
+    let first = license_ids(&bootstrap(&server, "SN-0001"));
+    assert_eq!(first.len(), 1);
+    assert!(
+        license_ids(&bootstrap(&server, "SN-0002")).is_empty(),
+        "no seat left"
+    );
+
+    // Revoked: the seat goes to the next device; the revoked device gets none again.
+    let revoked = json(server.admin(["license", "revoke", &first[0], "--reason", "returned"]));
+    assert_eq!(revoked["state"], "revoked");
+    let second = license_ids(&bootstrap(&server, "SN-0002"));
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first);
+    assert!(license_ids(&bootstrap(&server, "SN-0001")).is_empty());
+
+    // RMA: SN-0002 failed, SN-0003 replaces it.
+    let moved = json(server.admin(["license", "rma", "SN-0002", "SN-0003"]));
+    assert_eq!(moved.as_array().unwrap().len(), 1, "{moved:#}");
+    let third = license_ids(&bootstrap(&server, "SN-0003"));
+    assert_eq!(third, [moved[0]["id"].as_str().unwrap()]);
+    assert!(
+        license_ids(&bootstrap(&server, "SN-0002")).is_empty(),
+        "the failed device no longer gets them"
+    );
+    let old = json(server.admin(["license", "device", "SN-0002"]));
+    assert_eq!(old[0]["state"], "revoked");
+    assert_eq!(old[0]["replaced_by"], third[0].as_str());
+    let pools = json(server.admin(["license", "pools", CUSTOMER]));
+    assert_eq!(pools[0]["allocated"], 1, "one seat, moved: {pools:#}");
+
+    // Revoking twice, or a license that does not exist: a clear error.
+    let again = server.admin(["license", "revoke", &first[0]]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("does not exist"),
+        "{}",
+        transcript(&again)
+    );
+}

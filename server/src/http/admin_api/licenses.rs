@@ -102,6 +102,23 @@ pub struct PatchPool {
     pub evaluation_days: Option<u32>,
 }
 
+/// A revocation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeLicense {
+    /// Why (kept with the license).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An RMA transfer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferLicenses {
+    /// The replacement device's serial.
+    pub to: String,
+}
+
 /// A device's license as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LicenseView {
@@ -123,6 +140,9 @@ pub struct LicenseView {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_reason: Option<String>,
+    /// RMA: the license that replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
 }
 
 impl AdminApi {
@@ -150,6 +170,65 @@ impl AdminApi {
                 rest.join("/")
             ))),
         }
+    }
+
+    /// `POST /licenses/{id}/revoke`.
+    pub(super) async fn revoke_license(&self, id: &str, revoke: RevokeLicense) -> ApiResult {
+        let reason = revoke
+            .reason
+            .unwrap_or_else(|| "revoked by an administrator".into());
+        let revoked = self.store.revoke_license(id, &reason).await?;
+        self.audit(
+            Some(&revoked.serial),
+            format!("revoked license {id} of {} ({reason})", revoked.serial),
+        )
+        .await;
+        let pools = self.owner_pools(&revoked.serial).await?;
+        Ok(json(StatusCode::OK, &license_view(revoked, &pools)))
+    }
+
+    /// `POST /devices/{serial}/licenses/transfer`: RMA to a replacement device.
+    pub(super) async fn transfer_licenses(
+        &self,
+        from: &str,
+        transfer: TransferLicenses,
+    ) -> ApiResult {
+        let failed = self.device_record(from).await?;
+        let replacement = self.device_record(&transfer.to).await?;
+        if failed.serial == replacement.serial {
+            return Err(ApiError::bad_request("a device cannot replace itself"));
+        }
+        if replacement.customer != failed.customer {
+            return Err(ApiError::bad_request(format!(
+                "{} does not belong to the owner of {from}",
+                replacement.serial
+            )));
+        }
+        let moved = self
+            .store
+            .transfer_licenses(from, &replacement.serial, &replacement.model, || {
+                crate::licensing::new_license_id()
+            })
+            .await?;
+        self.audit(
+            Some(from),
+            format!(
+                "moved {} license(s) of {from} to its replacement {}",
+                moved.len(),
+                replacement.serial
+            ),
+        )
+        .await;
+        let pools = self.owner_pools(from).await?;
+        let views: Vec<LicenseView> = moved.into_iter().map(|l| license_view(l, &pools)).collect();
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    async fn owner_pools(&self, serial: &str) -> Result<Vec<PoolRecord>, ApiError> {
+        Ok(match self.device_record(serial).await?.customer {
+            Some(customer) => self.store.license_pools(&customer).await?,
+            None => Vec::new(),
+        })
     }
 
     /// `GET /devices/{serial}/licenses`.
@@ -355,6 +434,7 @@ fn license_view(l: LicenseRecord, pools: &[PoolRecord]) -> LicenseView {
         issued_at: timestamp(l.issued_at),
         revoked_at: l.revoked_at.map(timestamp),
         revoke_reason: l.revoke_reason,
+        replaced_by: l.replaced_by,
     }
 }
 

@@ -25,6 +25,8 @@
 //! | GET, POST | `/api/v1/customers/{name}/license-pools` | license pools; create `{name, feature, type, seats, starts_at, ends_at, evaluation_days, models | serials}` |
 //! | GET, PATCH | `/api/v1/customers/{name}/license-pools/{pool}` | show (allocated, free, short); extend/shrink `seats`, `uncounted`, renew `ends_at`, `evaluation_days` |
 //! | GET | `/api/v1/devices/{serial}/licenses` | the device's licenses, active and revoked |
+//! | POST | `/api/v1/devices/{serial}/licenses/transfer` | RMA: `{to}`; the licenses move to the replacement, the old ones revoked |
+//! | POST | `/api/v1/licenses/{id}/revoke` | revoke `{reason}`; the seat returns to the pool |
 //!
 //! NMS connections, the registration outbox and license pools are in [`nms`],
 //! [`registrations`] and [`licenses`].
@@ -63,7 +65,7 @@ mod licenses;
 mod nms;
 mod registrations;
 
-pub use licenses::{CreatePool, LicenseView, PatchPool, PoolView};
+pub use licenses::{CreatePool, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses};
 pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
 
@@ -431,6 +433,12 @@ impl AdminApi {
                 self.pools_route(&method, customer, rest, &body).await
             }
             (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
+            (&Method::POST, ["devices", serial, "licenses", "transfer"]) => {
+                self.transfer_licenses(serial, parse(&body)?).await
+            }
+            (&Method::POST, ["licenses", id, "revoke"]) => {
+                self.revoke_license(id, parse(&body)?).await
+            }
             (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(&query).await,
             (_, ["registrations", rest @ ..]) => {
                 self.registrations_route(&method, rest, &query, &body).await
