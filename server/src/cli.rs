@@ -453,6 +453,28 @@ pub enum LicenseCommand {
     /// RMA: move a failed device's licenses to its replacement in one step (the old ones are
     /// revoked).
     Rma(RmaArgs),
+    /// A customer's active licenses that end within --days, soonest first.
+    Expiring(UsageArgs),
+    /// The usage report of a customer's pools: seats, allocated, free, expiring, short, status.
+    Usage(UsageArgs),
+}
+
+/// `ztp license expiring|usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Customer name.
+    pub customer: String,
+    /// The window for "expiring", in days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Print CSV (usage only).
+    #[arg(long, conflicts_with = "table")]
+    pub csv: bool,
+    /// Print an aligned table (usage only).
+    #[arg(long)]
+    pub table: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp license revoke`.

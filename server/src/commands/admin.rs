@@ -198,6 +198,28 @@ async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 )
                 .await?
         }
+        LicenseCommand::Expiring(args) => {
+            client(&args.admin)?
+                .get(&format!(
+                    "{PREFIX}/customers/{}/licenses/expiring?days={}",
+                    segment(&args.customer)?,
+                    args.days
+                ))
+                .await?
+        }
+        LicenseCommand::Usage(args) => {
+            let path = format!(
+                "{PREFIX}/customers/{}/license-usage?days={}",
+                segment(&args.customer)?,
+                args.days
+            );
+            let client = client(&args.admin)?;
+            match (args.csv, args.table) {
+                (true, _) => Value::String(client.get_text(&format!("{path}&format=csv")).await?),
+                (_, true) => Value::String(client.get_text(&format!("{path}&format=table")).await?),
+                _ => client.get(&path).await?,
+            }
+        }
         LicenseCommand::Device(args) => {
             client(&args.admin)?
                 .get(&format!(

@@ -399,6 +399,23 @@ impl Store {
         }
     }
 
+    /// The active licenses of a customer's pools.
+    pub async fn active_licenses(&self, customer: &str) -> Result<Vec<LicenseRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            license_columns!(),
+            " FROM licenses WHERE state = 'active' AND pool_id IN \
+               (SELECT id FROM license_pools WHERE customer = $1) \
+             ORDER BY serial, id"
+        ))
+        .bind(customer)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(license)
+        .collect()
+    }
+
     /// Revokes the active license `id`; its seat goes back to the pool.
     pub async fn revoke_license(
         &self,

@@ -293,3 +293,68 @@ fn revocation_frees_a_seat_and_rma_moves_licenses_to_the_replacement() {
         transcript(&again)
     );
 }
+
+#[test]
+fn expiring_licenses_and_the_usage_report_as_json_csv_and_table() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
+    add_pool(
+        &server,
+        "soon",
+        &[
+            "--type",
+            "subscription",
+            "--ends",
+            &soon.to_string(),
+            "--seats",
+            "2",
+        ],
+    );
+    add_pool(&server, "forever", &["--seats", "1"]);
+    bootstrap(&server, "SN-0001");
+    bootstrap(&server, "SN-0002");
+
+    let expiring = json(server.admin(["license", "expiring", CUSTOMER]));
+    let expiring = expiring.as_array().unwrap();
+    assert_eq!(
+        expiring.len(),
+        2,
+        "both subscription licenses: {expiring:#?}"
+    );
+    assert!(expiring.iter().all(|l| l["pool"] == "soon"));
+    let later = json(server.admin(["license", "expiring", CUSTOMER, "--days", "5"]));
+    assert_eq!(later, serde_json::json!([]), "none within 5 days");
+
+    let usage = json(server.admin(["license", "usage", CUSTOMER]));
+    let forever = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pool"] == "forever")
+        .unwrap();
+    assert_eq!(
+        (&forever["allocated"], &forever["free"], &forever["short"]),
+        (&Value::from(1), &Value::from(0), &Value::from(1)),
+        "SN-0002 is short of a seat: {usage:#}"
+    );
+    let csv = success(server.admin(["license", "usage", CUSTOMER, "--csv"]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "pool,feature,type,seats,allocated,free,expiring,short,status"
+    );
+    assert!(
+        lines.contains(&"forever,ESS-ED-100G-SIA3,perpetual,1,1,0,0,1,active"),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(
+            &format!("soon,ESS-ED-100G-SIA3,subscription,2,2,0,2,0,ends {soon}").as_str()
+        ),
+        "{csv}"
+    );
+    let table = success(server.admin(["license", "usage", CUSTOMER, "--table"]));
+    assert!(table.starts_with("pool "), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+}

@@ -1,6 +1,8 @@
 //! License pools in the admin API: create, list, show (allocated, free, short), extend or shrink
 //! (never below what is allocated), renew; and a device's licenses.
 
+use std::collections::HashMap;
+
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -9,7 +11,7 @@ use time::{Date, OffsetDateTime};
 use super::{AdminApi, ApiError, ApiResult, json, parse, timestamp};
 use crate::domain::licensing::{Scope, Term, Terms, check_terms};
 use crate::domain::response::valid_name;
-use crate::store::licenses::ms_of;
+use crate::store::licenses::{ms_of, time_of};
 use crate::store::{LicenseRecord, LicenseState, NewPool, PoolRecord};
 
 /// A license pool as the API shows it.
@@ -100,6 +102,45 @@ pub struct PatchPool {
     /// New evaluation period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_days: Option<u32>,
+}
+
+/// A license that ends soon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpiringView {
+    /// License id.
+    pub id: String,
+    /// Its device.
+    pub serial: String,
+    /// Its pool.
+    pub pool: String,
+    /// Feature tag.
+    pub feature: String,
+    /// When it ends.
+    pub ends_at: String,
+}
+
+/// One pool in the usage report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// Pool name.
+    pub pool: String,
+    /// Feature tag.
+    pub feature: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub term: Term,
+    /// Seats (absent: uncounted).
+    pub seats: Option<u32>,
+    /// Allocated.
+    pub allocated: u32,
+    /// Free (absent: uncounted).
+    pub free: Option<u32>,
+    /// Active licenses ending within the report's window.
+    pub expiring: usize,
+    /// Devices short of a seat.
+    pub short: i64,
+    /// The pool's state in words: active, ends on…, ended on…, evaluation of N days.
+    pub status: String,
 }
 
 /// A revocation.
@@ -229,6 +270,81 @@ impl AdminApi {
             Some(customer) => self.store.license_pools(&customer).await?,
             None => Vec::new(),
         })
+    }
+
+    /// `GET /customers/{customer}/licenses/expiring?days=N`: active licenses that end within
+    /// `days` (default 30), soonest first.
+    pub(super) async fn expiring(
+        &self,
+        customer: &str,
+        query: &HashMap<String, String>,
+    ) -> ApiResult {
+        let days = days(query)?;
+        let (pools, licenses) = self.usage_inputs(customer).await?;
+        let now = OffsetDateTime::now_utc();
+        let mut views: Vec<ExpiringView> = expiring(&pools, &licenses, now, days)
+            .map(|(pool, license, ends)| ExpiringView {
+                id: license.id.clone(),
+                serial: license.serial.clone(),
+                pool: pool.name.clone(),
+                feature: pool.feature.clone(),
+                ends_at: timestamp(ms_of(ends)),
+            })
+            .collect();
+        views.sort_by(|a, b| a.ends_at.cmp(&b.ends_at));
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    /// `GET /customers/{customer}/license-usage?days=N&format=json|csv|table`.
+    pub(super) async fn usage(&self, customer: &str, query: &HashMap<String, String>) -> ApiResult {
+        let days = days(query)?;
+        let (pools, licenses) = self.usage_inputs(customer).await?;
+        let shortages = self.store.license_shortages(customer).await?;
+        let now = OffsetDateTime::now_utc();
+        let rows: Vec<UsageRow> = pools
+            .iter()
+            .map(|pool| UsageRow {
+                pool: pool.name.clone(),
+                feature: pool.feature.clone(),
+                term: pool.terms.term,
+                seats: pool.seats,
+                allocated: pool.allocated,
+                free: pool.seats.map(|s| s.saturating_sub(pool.allocated)),
+                expiring: expiring(std::slice::from_ref(pool), &licenses, now, days).count(),
+                short: shortages
+                    .iter()
+                    .find(|(id, _)| *id == pool.id)
+                    .map_or(0, |(_, n)| *n),
+                status: status(pool, now),
+            })
+            .collect();
+        match query.get("format").map(String::as_str) {
+            None | Some("json") => Ok(json(StatusCode::OK, &rows)),
+            Some("csv") => Ok(super::super::response(
+                StatusCode::OK,
+                "text/csv; charset=utf-8",
+                usage_csv(&rows),
+            )),
+            Some("table") => Ok(super::super::response(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                usage_table(&rows),
+            )),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "format {other:?}: use json, csv or table"
+            ))),
+        }
+    }
+
+    async fn usage_inputs(
+        &self,
+        customer: &str,
+    ) -> Result<(Vec<PoolRecord>, Vec<LicenseRecord>), ApiError> {
+        self.customer_record(customer).await?;
+        Ok((
+            self.store.license_pools(customer).await?,
+            self.store.active_licenses(customer).await?,
+        ))
     }
 
     /// `GET /devices/{serial}/licenses`.
@@ -370,6 +486,105 @@ impl AdminApi {
             .await;
         Ok(json(StatusCode::OK, &self.pool_view(changed).await?))
     }
+}
+
+fn days(query: &HashMap<String, String>) -> Result<i64, ApiError> {
+    query.get("days").map_or(Ok(30), |d| {
+        d.parse::<i64>()
+            .ok()
+            .filter(|d| (0..=3650).contains(d))
+            .ok_or_else(|| ApiError::bad_request("days must be 0 to 3650"))
+    })
+}
+
+/// Active licenses of `pools` that end within `days` of `now` (not already ended), with their
+/// pool and end.
+fn expiring<'a>(
+    pools: &'a [PoolRecord],
+    licenses: &'a [LicenseRecord],
+    now: OffsetDateTime,
+    days: i64,
+) -> impl Iterator<Item = (&'a PoolRecord, &'a LicenseRecord, OffsetDateTime)> {
+    let horizon = now + time::Duration::days(days);
+    licenses.iter().filter_map(move |license| {
+        let pool = pools.iter().find(|p| p.id == license.pool_id)?;
+        let ends = pool.terms.validity(time_of(license.issued_at)).not_after?;
+        (now < ends && ends <= horizon).then_some((pool, license, ends))
+    })
+}
+
+fn status(pool: &PoolRecord, now: OffsetDateTime) -> String {
+    let day = |t: OffsetDateTime| t.date().to_string();
+    match (
+        pool.terms.term,
+        pool.terms.ends_at,
+        pool.terms.evaluation_days,
+    ) {
+        (Term::Subscription, Some(end), _) if end <= now => format!("ended {}", day(end)),
+        (Term::Subscription, Some(end), _) => format!("ends {}", day(end)),
+        (Term::Evaluation, _, Some(days)) => format!("evaluation of {days} days from first use"),
+        _ => "active".into(),
+    }
+}
+
+fn usage_csv(rows: &[UsageRow]) -> String {
+    let mut out = String::from("pool,feature,type,seats,allocated,free,expiring,short,status\n");
+    for r in rows {
+        let cells = [
+            r.pool.clone(),
+            r.feature.clone(),
+            r.term.to_string(),
+            r.seats
+                .map_or_else(|| "uncounted".into(), |s| s.to_string()),
+            r.allocated.to_string(),
+            r.free.map_or_else(String::new, |f| f.to_string()),
+            r.expiring.to_string(),
+            r.short.to_string(),
+            r.status.clone(),
+        ];
+        let quoted: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&quoted.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
+fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_owned()
+    }
+}
+
+fn usage_table(rows: &[UsageRow]) -> String {
+    let csv = usage_csv(rows);
+    let table: Vec<Vec<String>> = csv
+        .lines()
+        .map(|line| line.split(',').map(str::to_owned).collect())
+        .collect();
+    let columns = table.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r.get(c).map_or(0, String::len))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn valid_feature(tag: &str) -> bool {

@@ -27,6 +27,8 @@
 //! | GET | `/api/v1/devices/{serial}/licenses` | the device's licenses, active and revoked |
 //! | POST | `/api/v1/devices/{serial}/licenses/transfer` | RMA: `{to}`; the licenses move to the replacement, the old ones revoked |
 //! | POST | `/api/v1/licenses/{id}/revoke` | revoke `{reason}`; the seat returns to the pool |
+//! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
+//! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
 //!
 //! NMS connections, the registration outbox and license pools are in [`nms`],
 //! [`registrations`] and [`licenses`].
@@ -65,7 +67,10 @@ mod licenses;
 mod nms;
 mod registrations;
 
-pub use licenses::{CreatePool, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses};
+pub use licenses::{
+    CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
+    UsageRow,
+};
 pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
 
@@ -433,6 +438,12 @@ impl AdminApi {
                 self.pools_route(&method, customer, rest, &body).await
             }
             (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
+            (&Method::GET, ["customers", customer, "licenses", "expiring"]) => {
+                self.expiring(customer, &query).await
+            }
+            (&Method::GET, ["customers", customer, "license-usage"]) => {
+                self.usage(customer, &query).await
+            }
             (&Method::POST, ["devices", serial, "licenses", "transfer"]) => {
                 self.transfer_licenses(serial, parse(&body)?).await
             }
