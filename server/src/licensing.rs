@@ -219,7 +219,96 @@ pub fn new_license_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use ztp_certs::{CertificateAuthority, KeyAlgorithm};
+
     use super::*;
+    use crate::domain::licensing::{Scope, Terms};
+    use crate::store::NewPool;
+    use crate::store::testing::{new_customer, store};
+
+    async fn licensing() -> (Licensing, Store, tempfile::TempDir) {
+        let (store, dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        let root = CertificateAuthority::new_root("Root", "Mfg", KeyAlgorithm::EcdsaP256).unwrap();
+        let (cert, key) = root
+            .issue_signer("License Signing", "Mfg", KeyAlgorithm::EcdsaP256)
+            .unwrap();
+        let signer = Signer::new(key, vec![cert]).unwrap();
+        (Licensing::new(store.clone(), signer), store, dir)
+    }
+
+    fn device(serial: &str) -> Licensee<'_> {
+        Licensee {
+            serial,
+            product_id: "uCPE-100",
+            customer: "acme",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_used_up_evaluation_is_not_conveyed_while_a_new_device_starts_its_own() {
+        let (licensing, store, _dir) = licensing().await;
+        store
+            .insert_license_pool(&NewPool {
+                customer: "acme".into(),
+                name: "trial".into(),
+                feature: "SEC-ADV".into(),
+                terms: Terms {
+                    term: Term::Evaluation,
+                    starts_at: None,
+                    ends_at: None,
+                    evaluation_days: Some(30),
+                },
+                seats: None,
+                scope: Scope::Serials(vec!["SN-1".into(), "SN-2".into()]),
+            })
+            .await
+            .unwrap();
+        let first = licensing
+            .convey(device("SN-1"), Encoding::Json)
+            .await
+            .unwrap();
+        assert_eq!(first.licenses.len(), 1);
+        assert!(first.bundle.is_some());
+        let ends = first.licenses[0].not_after.unwrap();
+        assert_eq!(
+            ends - first.licenses[0].not_before,
+            time::Duration::days(30)
+        );
+
+        // Thirty-one days later (the license is back-dated).
+        let month_ago = crate::store::now_ms() - 31 * 24 * 3600 * 1000;
+        sqlx::query("UPDATE licenses SET issued_at = $1")
+            .bind(month_ago)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let later = licensing
+            .convey(device("SN-1"), Encoding::Json)
+            .await
+            .unwrap();
+        assert!(later.licenses.is_empty());
+        assert!(later.bundle.is_none());
+        assert_eq!(
+            later.withheld,
+            [("trial".to_owned(), Withheld::EvaluationUsedUp)]
+        );
+        assert!(later.describe().contains("used up"), "{}", later.describe());
+
+        let other = licensing
+            .convey(device("SN-2"), Encoding::Xml)
+            .await
+            .unwrap();
+        assert_eq!(other.licenses.len(), 1, "SN-2's own evaluation starts now");
+        let outside = licensing
+            .convey(device("SN-3"), Encoding::Json)
+            .await
+            .unwrap();
+        assert!(
+            outside.licenses.is_empty() && outside.withheld.is_empty(),
+            "not in scope"
+        );
+    }
 
     #[test]
     fn license_ids_are_distinct_and_well_formed() {

@@ -135,6 +135,11 @@ fn a_device_gets_its_node_locked_licenses_signed_by_the_manufacturer() {
     assert!(!shrink.status.success());
     let grown = json(server.admin(["license", "pool-set", CUSTOMER, "core", "--seats", "5"]));
     assert_eq!(grown["free"], 4);
+
+    // Agents served by the lenient profile reject output leaves they do not know: no bundle.
+    success(server.admin(["customer", "set", CUSTOMER, "--profile", "lenient"]));
+    let lenient = bootstrap(&server, "SN-0001");
+    assert_eq!(lenient["license-bundle-present"], false, "{lenient:#}");
 }
 
 #[test]
@@ -342,15 +347,15 @@ fn expiring_licenses_and_the_usage_report_as_json_csv_and_table() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "pool,feature,type,seats,allocated,free,expiring,short,status"
+        "pool,feature,type,seats,allocated,free,expiring,ended,short,status"
     );
     assert!(
-        lines.contains(&"forever,ESS-ED-100G-SIA3,perpetual,1,1,0,0,1,active"),
+        lines.contains(&"forever,ESS-ED-100G-SIA3,perpetual,1,1,0,0,0,1,active"),
         "{csv}"
     );
     assert!(
         lines.contains(
-            &format!("soon,ESS-ED-100G-SIA3,subscription,2,2,0,2,0,ends {soon}").as_str()
+            &format!("soon,ESS-ED-100G-SIA3,subscription,2,2,0,2,0,0,ends {soon}").as_str()
         ),
         "{csv}"
     );

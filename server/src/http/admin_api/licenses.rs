@@ -137,6 +137,9 @@ pub struct UsageRow {
     pub free: Option<u32>,
     /// Active licenses ending within the report's window.
     pub expiring: usize,
+    /// Active licenses past their end (subscription ended, evaluation used up): no longer
+    /// conveyed.
+    pub ended: usize,
     /// Devices short of a seat.
     pub short: i64,
     /// The pool's state in words: active, ends on…, ended on…, evaluation of N days.
@@ -311,6 +314,7 @@ impl AdminApi {
                 allocated: pool.allocated,
                 free: pool.seats.map(|s| s.saturating_sub(pool.allocated)),
                 expiring: expiring(std::slice::from_ref(pool), &licenses, now, days).count(),
+                ended: ended(pool, &licenses, now),
                 short: shortages
                     .iter()
                     .find(|(id, _)| *id == pool.id)
@@ -513,6 +517,15 @@ fn expiring<'a>(
     })
 }
 
+/// Active licenses of `pool` whose validity is over.
+fn ended(pool: &PoolRecord, licenses: &[LicenseRecord], now: OffsetDateTime) -> usize {
+    licenses
+        .iter()
+        .filter(|l| l.pool_id == pool.id)
+        .filter(|l| pool.terms.still_valid(time_of(l.issued_at), now).is_err())
+        .count()
+}
+
 fn status(pool: &PoolRecord, now: OffsetDateTime) -> String {
     let day = |t: OffsetDateTime| t.date().to_string();
     match (
@@ -528,7 +541,8 @@ fn status(pool: &PoolRecord, now: OffsetDateTime) -> String {
 }
 
 fn usage_csv(rows: &[UsageRow]) -> String {
-    let mut out = String::from("pool,feature,type,seats,allocated,free,expiring,short,status\n");
+    let mut out =
+        String::from("pool,feature,type,seats,allocated,free,expiring,ended,short,status\n");
     for r in rows {
         let cells = [
             r.pool.clone(),
@@ -539,6 +553,7 @@ fn usage_csv(rows: &[UsageRow]) -> String {
             r.allocated.to_string(),
             r.free.map_or_else(String::new, |f| f.to_string()),
             r.expiring.to_string(),
+            r.ended.to_string(),
             r.short.to_string(),
             r.status.clone(),
         ];
