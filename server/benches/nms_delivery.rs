@@ -192,7 +192,9 @@ async fn outbox_run(
     count: usize,
 ) -> Duration {
     let url = format!("sqlite://{}?mode=rwc", work.join("bench.sqlite").display());
-    let store = Store::open(&url, 8).await.expect("store");
+    let key = ztp::secrets::generate_key().expect("a key");
+    let secrets = ztp::secrets::SecretBox::new(&key, &[]).expect("a secret box");
+    let store = Store::open(&url, 8, secrets).await.expect("store");
     store
         .insert_customer(&NewCustomer {
             name: "bench".into(),

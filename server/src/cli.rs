@@ -62,6 +62,19 @@ pub enum Command {
     /// Licenses: customers' entitlement pools and devices' node-locked licenses.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// The master key that seals secrets in the database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `ztp secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Replace the master key file with a new key and re-seal every secret under it (run it
+    /// with the server stopped; the old key is kept as `<file>.previous`).
+    Rotate(ServeArgs),
+    /// Print a new random master key (base64), for ZTP_SECRETS__MASTER_KEY.
+    NewKey,
 }
 
 /// `ztp dhcp-option`.

@@ -37,6 +37,8 @@ pub struct Config {
     pub dev_pki: DevPkiConfig,
     /// Delivery of device registrations to customers' NMSes.
     pub nms: NmsConfig,
+    /// The master key that seals secrets in the database.
+    pub secrets: SecretsConfig,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             manufacturer: ManufacturerConfig::default(),
             dev_pki: DevPkiConfig::default(),
             nms: NmsConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -238,6 +241,31 @@ impl Default for NmsConfig {
     }
 }
 
+/// `[secrets]`: the master key is kept outside the database, in a file or in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The master key file (base64 of 32 bytes, mode 0600), created on first start unless
+    /// `master_key` is given. `ztp secrets rotate` replaces it.
+    pub master_key_file: PathBuf,
+    /// The master key itself (base64), instead of the file: meant for `ZTP_SECRETS__MASTER_KEY`
+    /// from a secret store, not for a configuration file.
+    pub master_key: Option<String>,
+    /// Previous master keys (base64) that still open secrets during a rotation of
+    /// `master_key`; ztp re-seals everything under the current key when it starts.
+    pub previous_master_keys: Vec<String>,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            master_key_file: PathBuf::from("master-key"),
+            master_key: None,
+            previous_master_keys: Vec::new(),
+        }
+    }
+}
+
 /// Values from the command line, which win over everything else.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Overrides {
@@ -293,7 +321,7 @@ impl Config {
 /// `ZTP_*` variables naming a configuration key. Other `ZTP_` variables (those the CLI client
 /// reads, such as `ZTP_ADMIN_TOKEN`) are not configuration and are left alone.
 fn env_provider() -> Env {
-    const KEYS: [&str; 7] = [
+    const KEYS: [&str; 8] = [
         "DATA_DIR",
         "DEVICE_API__",
         "ADMIN_API__",
@@ -301,6 +329,7 @@ fn env_provider() -> Env {
         "MANUFACTURER__",
         "DEV_PKI__",
         "NMS__",
+        "SECRETS__",
     ];
     Env::prefixed(ENV_PREFIX)
         .filter(|key| {
@@ -335,17 +364,14 @@ mod tests {
             )?;
             jail.set_env("ZTP_DEVICE_API__MAX_BODY_BYTES", "2000");
             jail.set_env("ZTP_ADMIN_TOKEN", "not configuration");
+            jail.set_env("ZTP_SECRETS__PREVIOUS_MASTER_KEYS", r#"["b2xk"]"#);
             let overrides = Overrides {
                 admin_listen: Some("127.0.0.1:0".parse().unwrap()),
                 ..Overrides::default()
             };
             let config = Config::load(Some(Path::new("ztp.toml")), &overrides).unwrap();
             assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
-            assert_eq!(
-                config.nms,
-                NmsConfig::default(),
-                "the example shows the defaults"
-            );
+            assert_eq!(config.secrets.previous_master_keys, ["b2xk"]);
             assert_eq!(config.device_api.listen, "127.0.0.1:9443".parse().unwrap());
             assert_eq!(config.device_api.max_body_bytes, 2000);
             assert_eq!(config.admin_api.listen, "127.0.0.1:0".parse().unwrap());
@@ -379,6 +405,7 @@ mod tests {
                 NmsConfig::default(),
                 "the example shows the defaults"
             );
+            assert_eq!(config.secrets, SecretsConfig::default());
             Ok(())
         });
     }

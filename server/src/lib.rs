@@ -17,6 +17,7 @@
 //! - [`http`]: the device API (RESTCONF) and the admin API, on one generic accept loop.
 //! - [`licensing`]: node-locked licenses allocated from owners' pools, signed for conveyance.
 //! - [`nms`]: registration of devices with their owners' NMSes (outbox and courier).
+//! - [`secrets`]: secrets at rest, sealed under a master key kept outside the database.
 //! - [`store`]: the database (sqlx, embedded migrations).
 //! - [`telemetry`]: structured logs (tracing).
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod domain;
 pub mod http;
 pub mod licensing;
 pub mod nms;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -176,6 +176,22 @@ pub fn yanglint(kind: Option<&str>, modules: &[&str], document: &Path) -> Result
     }
 }
 
+/// `ztp serve` on `data_dir`, listening on loopback ports chosen by the system.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(ztp_bin());
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir);
+    command
+}
+
 /// A running `ztp serve` on loopback ports chosen by the system, with its data directory.
 /// Stopped (SIGTERM, then killed if it lingers) when dropped.
 pub struct Server {
@@ -206,16 +222,7 @@ impl Server {
             .append(true)
             .open(data_dir.join("server.log"))
             .expect("server log");
-        let mut child = Command::new(ztp_bin())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut child = serve_command(data_dir)
             // CRL changes show within a second, so revocation tests need not wait long.
             .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
             .env("RUST_LOG", "info")

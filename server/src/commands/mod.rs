@@ -9,6 +9,7 @@ pub mod admin;
 pub mod device;
 pub mod dhcp_option;
 pub mod pki;
+pub mod secrets;
 pub mod serve;
 
 /// Runs the subcommand `cli` names.
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Nms(command) => inventory(Inventory::Nms(command)),
         Command::Registration(command) => inventory(Inventory::Registration(command)),
         Command::License(command) => inventory(Inventory::License(command)),
+        Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -56,12 +56,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(dir) = &dev_pki {
         prepare_dev_pki(dir)?;
     }
+    let secrets = super::secrets::secret_box(&config)?;
     let store = Store::open(
         &config.database_url(),
         config.database.max_connections.unwrap_or(8),
+        secrets,
     )
     .await
     .context("opening the database")?;
+    // Seal what is not sealed under the current key: values from before sealing existed, or
+    // an interrupted rotation.
+    let resealed = store
+        .reseal_secrets()
+        .await
+        .context("sealing secrets under the master key")?;
+    if resealed > 0 {
+        tracing::info!(resealed, "re-sealed secrets under the current master key");
+    }
     if let Some(dir) = &dev_pki {
         seed_inventory(&store, dir).await?;
     }

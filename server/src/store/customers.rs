@@ -113,6 +113,11 @@ fn target(row: &AnyRow) -> Result<TargetRecord, StoreError> {
     })
 }
 
+/// The sealed field of a customer's signing key (the row's key is part of the associated data).
+pub(super) fn signer_key_field(customer: &str) -> String {
+    format!("customers.signer_key_pem:{customer}")
+}
+
 fn not_found(name: &str) -> StoreError {
     StoreError::NotFound {
         what: "customer",
@@ -121,6 +126,11 @@ fn not_found(name: &str) -> StoreError {
 }
 
 impl Store {
+    fn reveal_customer(&self, mut c: CustomerRecord) -> Result<CustomerRecord, StoreError> {
+        c.signer_key_pem = self.open_secret(&signer_key_field(&c.name), &c.signer_key_pem)?;
+        Ok(c)
+    }
+
     /// Creates a customer.
     pub async fn insert_customer(&self, new: &NewCustomer) -> Result<CustomerRecord, StoreError> {
         let now = now_ms();
@@ -133,14 +143,14 @@ impl Store {
         .bind(&new.name)
         .bind(&new.owner_ca_pem)
         .bind(&new.signer_chain_pem)
-        .bind(&new.signer_key_pem)
+        .bind(self.seal(&signer_key_field(&new.name), &new.signer_key_pem)?)
         .bind(new.profile.as_str())
         .bind(i64::from(new.sign))
         .bind(now)
         .fetch_one(self.pool())
         .await
         .map_err(conflict("customer", &new.name))?;
-        customer(&row)
+        self.reveal_customer(customer(&row)?)
     }
 
     /// The customer called `name`, if any.
@@ -154,7 +164,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?
         .as_ref()
-        .map(customer)
+        .map(|row| self.reveal_customer(customer(row)?))
         .transpose()
     }
 
@@ -178,7 +188,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(customer)
+        .map(|row| self.reveal_customer(customer(row)?))
         .collect()
     }
 
@@ -206,7 +216,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| not_found(name))?;
-        customer(&row)
+        self.reveal_customer(customer(&row)?)
     }
 
     /// Deletes a customer with its targets, rules and NMS connections; refused while devices

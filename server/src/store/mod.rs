@@ -11,11 +11,14 @@
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`registrations`]: the registration outbox and each connection's health.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
+
+use crate::secrets::SecretBox;
 
 pub mod customers;
 pub mod devices;
@@ -23,6 +26,7 @@ pub mod events;
 pub mod licenses;
 pub mod nms;
 pub mod registrations;
+mod sealed;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
@@ -43,6 +47,9 @@ pub enum StoreError {
     /// The database could not be reached or refused the statement.
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// A sealed secret does not open (wrong or missing master key, or tampering).
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     /// Migrations could not be applied.
     #[error("database migration: {0}")]
     Migrate(#[from] MigrateError),
@@ -95,11 +102,17 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    secrets: Arc<SecretBox>,
 }
 
 impl Store {
-    /// Connects to `url` and applies the embedded migrations.
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    /// Connects to `url` and applies the embedded migrations; secrets are sealed and opened
+    /// with `secrets`.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        secrets: SecretBox,
+    ) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Unsupported(
                 url.split(':').next().unwrap_or_default().to_owned(),
@@ -117,7 +130,10 @@ impl Store {
             .execute(&pool)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            secrets: Arc::new(secrets),
+        })
     }
 
     /// Whether the database answers.
@@ -178,6 +194,8 @@ pub(crate) mod testing {
             "sqlite://{}?mode=rwc",
             dir.path().join("t.sqlite").display()
         );
-        (Store::open(&url, 2).await.unwrap(), dir)
+        let key = crate::secrets::generate_key().unwrap();
+        let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
+        (Store::open(&url, 2, secrets).await.unwrap(), dir)
     }
 }

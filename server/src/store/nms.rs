@@ -63,6 +63,15 @@ fn record(row: &AnyRow) -> Result<NmsConnectionRecord, StoreError> {
     })
 }
 
+/// The sealed fields of a connection (the row's key is part of the associated data).
+pub(super) fn password_field(customer: &str, name: &str) -> String {
+    format!("nms_connections.password:{customer}/{name}")
+}
+
+pub(super) fn private_key_field(customer: &str, name: &str) -> String {
+    format!("nms_connections.private_key_pem:{customer}/{name}")
+}
+
 fn not_found(customer: &str, name: &str) -> StoreError {
     StoreError::NotFound {
         what: "NMS connection",
@@ -71,6 +80,20 @@ fn not_found(customer: &str, name: &str) -> StoreError {
 }
 
 impl Store {
+    fn reveal_connection(
+        &self,
+        mut c: NmsConnectionRecord,
+    ) -> Result<NmsConnectionRecord, StoreError> {
+        if let Some(password) = &c.password {
+            c.password = Some(self.open_secret(&password_field(&c.customer, &c.name), password)?);
+        }
+        if let Some(key) = &c.private_key_pem {
+            c.private_key_pem =
+                Some(self.open_secret(&private_key_field(&c.customer, &c.name), key)?);
+        }
+        Ok(c)
+    }
+
     /// Adds an NMS connection, or replaces the one with that name (keeping its creation time).
     pub async fn put_nms_connection(
         &self,
@@ -94,8 +117,18 @@ impl Store {
         .bind(&c.host)
         .bind(i32::from(c.port))
         .bind(&c.username)
-        .bind(&c.password)
-        .bind(&c.private_key_pem)
+        .bind(
+            c.password
+                .as_deref()
+                .map(|p| self.seal(&password_field(&c.customer, &c.name), p))
+                .transpose()?,
+        )
+        .bind(
+            c.private_key_pem
+                .as_deref()
+                .map(|k| self.seal(&private_key_field(&c.customer, &c.name), k))
+                .transpose()?,
+        )
         .bind(c.pins.join(" "))
         .bind(&c.directory)
         .bind(c.policy.as_str())
@@ -103,7 +136,7 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(conflict("NMS connection", &c.name))?;
-        record(&row)
+        self.reveal_connection(record(&row)?)
     }
 
     /// One NMS connection.
@@ -122,7 +155,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?
         .as_ref()
-        .map(record)
+        .map(|row| self.reveal_connection(record(row)?))
         .transpose()?
         .ok_or_else(|| not_found(customer, name))
     }
@@ -141,7 +174,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(record)
+        .map(|row| self.reveal_connection(record(row)?))
         .collect()
     }
 

@@ -9,6 +9,7 @@ mod licenses;
 mod nms;
 mod pki_cli;
 mod registration;
+mod secrets;
 mod voucher_interop;
 
 use std::path::Path;
