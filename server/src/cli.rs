@@ -65,6 +65,50 @@ pub enum Command {
     /// The master key that seals secrets in the database.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Admin API tokens: roles, scope, expiry, revocation.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `ztp token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; it is printed once and only its digest is kept.
+    Create(TokenCreateArgs),
+    /// List tokens (never the tokens themselves).
+    List(AdminOnlyArgs),
+    /// Revoke a token.
+    Revoke(TokenIdArgs),
+}
+
+/// `ztp token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// What it is for.
+    pub name: String,
+    /// manufacturer-admin, customer-admin or read-only.
+    #[arg(long)]
+    pub role: String,
+    /// The customer it is limited to (required for customer-admin).
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Lifetime in days (default: until revoked).
+    #[arg(long, conflicts_with = "expires_at")]
+    pub expires_in_days: Option<u32>,
+    /// Or when it expires (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub expires_at: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one token.
+#[derive(Debug, Args)]
+pub struct TokenIdArgs {
+    /// The token's id.
+    pub id: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp secrets …`.

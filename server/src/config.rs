@@ -111,6 +111,11 @@ pub struct AdminApiConfig {
     pub token_file: PathBuf,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Failed authentications allowed from one address per window; beyond, every request from
+    /// it gets 429 until the window ends.
+    pub max_failed_auths: u32,
+    /// The window, in seconds.
+    pub failed_auth_window_secs: u64,
 }
 
 impl Default for AdminApiConfig {
@@ -119,6 +124,8 @@ impl Default for AdminApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
             token_file: PathBuf::from("admin-token"),
             max_body_bytes: 1024 * 1024,
+            max_failed_auths: 10,
+            failed_auth_window_secs: 60,
         }
     }
 }

@@ -12,12 +12,13 @@ use ztp_certs::Cert;
 use crate::admin_client::AdminClient;
 use crate::cli::{
     AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, LicenseCommand, NmsCommand,
-    RegistrationCommand, RulesCommand, TargetCommand,
+    RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
 };
+use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
 use crate::http::admin_api::{
-    CreatePool, PREFIX, PatchPool, RetryRegistrations, RevokeLicense, TransferLicenses,
+    CreatePool, CreateToken, PREFIX, PatchPool, RetryRegistrations, RevokeLicense, TransferLicenses,
 };
 
 /// Runs an inventory command.
@@ -54,6 +55,8 @@ pub enum Inventory {
     Registration(RegistrationCommand),
     /// `ztp license …`.
     License(LicenseCommand),
+    /// `ztp token …`.
+    Token(TokenCommand),
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
@@ -121,6 +124,38 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
         Inventory::Nms(command) => nms(command).await?,
         Inventory::Registration(command) => registration(command).await?,
         Inventory::License(command) => license(command).await?,
+        Inventory::Token(command) => token(command).await?,
+    })
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        TokenCommand::Create(args) => {
+            let create = CreateToken {
+                name: args.name,
+                role: args.role.parse::<Role>().map_err(|e| anyhow::anyhow!(e))?,
+                customer: args.customer,
+                expires_in_days: args.expires_in_days,
+                expires_at: args.expires_at,
+            };
+            client(&args.admin)?
+                .send(Method::POST, &format!("{PREFIX}/tokens"), &create)
+                .await?
+        }
+        TokenCommand::List(args) => {
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/tokens"))
+                .await?
+        }
+        TokenCommand::Revoke(args) => {
+            client(&args.admin)?
+                .send(
+                    Method::DELETE,
+                    &format!("{PREFIX}/tokens/{}", segment(&args.id)?),
+                    &json!({}),
+                )
+                .await?
+        }
     })
 }
 

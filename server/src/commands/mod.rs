@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registration(command) => inventory(Inventory::Registration(command)),
         Command::License(command) => inventory(Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Token(command) => inventory(Inventory::Token(command)),
     }
 }
 

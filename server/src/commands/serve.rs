@@ -23,7 +23,7 @@ use crate::bootstrap::Bootstrapper;
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::device_auth::DeviceVerifier;
-use crate::http::admin_api::AdminApi;
+use crate::http::admin_api::{AdminApi, AdminLimits};
 use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits};
 use crate::licensing::Licensing;
@@ -124,11 +124,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             max_concurrent_requests: d.max_concurrent_requests,
         },
     ));
+    let a = &config.admin_api;
     let admin_api = Arc::new(AdminApi::new(
         Arc::clone(&outbox),
         &token,
-        config.admin_api.max_body_bytes,
-        d.read_timeout(),
+        AdminLimits {
+            max_body_bytes: a.max_body_bytes,
+            read_timeout: d.read_timeout(),
+            max_failed_auths: a.max_failed_auths,
+            failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
+        },
     ));
     let limits = Limits {
         max_header_bytes: d.max_header_bytes,

@@ -1,6 +1,7 @@
 //! What a device is owed and how its onboarding advances: plain types and functions, no I/O.
 //!
 //! - [`state`]: the device's onboarding state and what moves it.
+//! - [`access`]: roles and the principal an admin request acts as.
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
 //! - [`licensing`]: which entitlement pools apply to a device and what its licenses carry.
@@ -41,6 +42,7 @@ macro_rules! spellings {
     };
 }
 
+pub mod access;
 pub mod delivery;
 pub mod licensing;
 pub mod response;
@@ -75,6 +77,7 @@ mod tests {
         agree(&DeliveryPolicy::ALL);
         agree(&super::delivery::RegistrationState::ALL);
         agree(&super::licensing::Term::ALL);
+        agree(&super::access::Role::ALL);
         let error = "sometimes".parse::<DeliveryPolicy>().unwrap_err();
         assert_eq!(
             error,

@@ -37,6 +37,8 @@ pub enum EventKind {
     NmsRecovered,
     /// A license pool had no seat for a device (raised once per device and pool).
     LicenseShortage,
+    /// A request to the admin API presented no valid token.
+    AdminAuthFailed,
 }
 
 impl EventKind {
@@ -54,6 +56,7 @@ impl EventKind {
             Self::NmsHostKeyMismatch => "nms-host-key-mismatch",
             Self::NmsRecovered => "nms-recovered",
             Self::LicenseShortage => "license-shortage",
+            Self::AdminAuthFailed => "admin-auth-failed",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod licenses;
 pub mod nms;
 pub mod registrations;
 mod sealed;
+pub mod tokens;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};

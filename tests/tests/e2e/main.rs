@@ -10,6 +10,7 @@ mod nms;
 mod pki_cli;
 mod registration;
 mod secrets;
+mod tokens;
 mod voucher_interop;
 
 use std::path::Path;

@@ -612,7 +612,7 @@ fn valid_feature(tag: &str) -> bool {
 }
 
 /// A date and time as RFC 3339, or a date (`YYYY-MM-DD`, midnight UTC).
-fn when(text: &str) -> Result<OffsetDateTime, ApiError> {
+pub(super) fn when(text: &str) -> Result<OffsetDateTime, ApiError> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(at);
     }

@@ -30,16 +30,25 @@
 //! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
 //! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
 //!
-//! NMS connections, the registration outbox and license pools are in [`nms`],
-//! [`registrations`] and [`licenses`].
+//! | GET, POST | `/api/v1/tokens` | API tokens (manufacturer admins): list; create `{name, role, customer, expires_in_days}`, shown once |
+//! | DELETE | `/api/v1/tokens/{id}` | revoke a token |
+//!
+//! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
+//! bootstrap token `ztp serve` writes to its data directory, or a token made through
+//! `/tokens`. Read-only tokens may only GET. Failed authentications are recorded and limited
+//! per address.
+//!
+//! NMS connections, the registration outbox, license pools and tokens are in [`nms`],
+//! [`registrations`], [`licenses`] and [`tokens`].
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use http::header::AUTHORIZATION;
-use http::{Method, Request, Response, StatusCode};
+use http::header::{AUTHORIZATION, RETRY_AFTER};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -51,6 +60,7 @@ use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformati
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
 use crate::artifacts::OwnerCredentials;
 use crate::bootstrap::trust_anchor_bag;
+use crate::domain::access::Principal;
 use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
 use crate::domain::state::DeviceState;
 use crate::nms::Outbox;
@@ -66,6 +76,18 @@ pub const PREFIX: &str = "/api/v1";
 mod licenses;
 mod nms;
 mod registrations;
+mod tokens;
+
+/// Who a request acts as, for the audit trail of the changes it makes.
+#[derive(Debug, Clone)]
+struct Actor {
+    principal: Principal,
+    peer: SocketAddr,
+}
+
+tokio::task_local! {
+    static ACTOR: Actor;
+}
 
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
@@ -73,6 +95,7 @@ pub use licenses::{
 };
 pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
+pub use tokens::{CreateToken, CreatedToken, TokenView};
 
 /// A customer as the API shows it (never its signing key).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,12 +321,26 @@ impl From<StoreError> for ApiError {
 
 type ApiResult = Result<Response<Body>, ApiError>;
 
+/// Limits of the admin API.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminLimits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Time for a body to arrive.
+    pub read_timeout: Duration,
+    /// Failed authentications allowed per address and window.
+    pub max_failed_auths: u32,
+    /// The window.
+    pub failed_auth_window: Duration,
+}
+
 /// The admin API.
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
     outbox: Arc<Outbox>,
     token_digest: Vec<u8>,
+    failures: tokens::FailedLogins,
     max_body_bytes: usize,
     read_timeout: Duration,
 }
@@ -317,11 +354,11 @@ impl Handler for AdminApi {
         let peer = connection.peer;
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        match self.route(request).await {
+        match self.route(request, peer).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(%peer, %method, path, status = error.status.as_u16(), "{}", error.message);
-                json(
+                let mut response = json(
                     error.status,
                     &ErrorBody {
                         error: ErrorDetail {
@@ -329,32 +366,39 @@ impl Handler for AdminApi {
                             message: error.message,
                         },
                     },
-                )
+                );
+                if error.status == StatusCode::TOO_MANY_REQUESTS {
+                    response
+                        .headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+                }
+                response
             }
         }
     }
 }
 
 impl AdminApi {
-    /// The API over the outbox's store, accepting `token`.
-    pub fn new(
-        outbox: Arc<Outbox>,
-        token: &str,
-        max_body_bytes: usize,
-        read_timeout: Duration,
-    ) -> Self {
+    /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens.
+    pub fn new(outbox: Arc<Outbox>, token: &str, limits: AdminLimits) -> Self {
+        let AdminLimits {
+            max_body_bytes,
+            read_timeout,
+            ..
+        } = limits;
         Self {
             store: outbox.store().clone(),
             outbox,
             token_digest: digest::digest(&digest::SHA256, token.as_bytes())
                 .as_ref()
                 .to_vec(),
+            failures: tokens::FailedLogins::new(limits.max_failed_auths, limits.failed_auth_window),
             max_body_bytes,
             read_timeout,
         }
     }
 
-    async fn route(&self, request: Request<Incoming>) -> ApiResult {
+    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> ApiResult {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         match (&method, path.as_str()) {
@@ -372,7 +416,14 @@ impl AdminApi {
             }
             _ => {}
         }
-        self.authorize(&request)?;
+        let authorization = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let principal = self
+            .authenticate(authorization.as_deref(), peer.ip())
+            .await?;
         let query = query(request.uri().query());
         let Some(rest) = path.strip_prefix(PREFIX) else {
             return Err(ApiError::not_found(format!("no resource at {path}")));
@@ -387,13 +438,55 @@ impl AdminApi {
                 _ => ApiError::bad_request(e.to_string()),
             })?;
         let _ = parts;
-        match (&method, segments.as_slice()) {
+        if !principal.may_change() && method != Method::GET {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this token may only read",
+            ));
+        }
+        if principal.customer.is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "customer-scoped tokens are not accepted yet",
+            ));
+        }
+        let actor = Actor {
+            principal: principal.clone(),
+            peer,
+        };
+        ACTOR
+            .scope(
+                actor,
+                self.dispatch(&principal, &method, &path, &segments, &query, &body),
+            )
+            .await
+    }
+
+    async fn dispatch(
+        &self,
+        principal: &Principal,
+        method: &Method,
+        path: &str,
+        segments: &[&str],
+        query: &HashMap<String, String>,
+        body: &[u8],
+    ) -> ApiResult {
+        match (method, segments) {
+            (_, ["tokens", rest @ ..]) => {
+                if !principal.is_manufacturer_admin() {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "tokens are managed by manufacturer admins",
+                    ));
+                }
+                self.tokens_route(method, rest, body).await
+            }
             (&Method::GET, ["customers"]) => self.list_customers().await,
-            (&Method::POST, ["customers"]) => self.create_customer(parse(&body)?).await,
+            (&Method::POST, ["customers"]) => self.create_customer(parse(body)?).await,
             (&Method::GET, ["customers", name]) => {
                 Ok(json(StatusCode::OK, &self.customer_view(name).await?))
             }
-            (&Method::PATCH, ["customers", name]) => self.patch_customer(name, parse(&body)?).await,
+            (&Method::PATCH, ["customers", name]) => self.patch_customer(name, parse(body)?).await,
             (&Method::DELETE, ["customers", name]) => {
                 self.store.delete_customer(name).await?;
                 self.audit(None, format!("deleted customer {name}")).await;
@@ -419,7 +512,7 @@ impl AdminApi {
                 Ok(json(StatusCode::OK, &targets))
             }
             (&Method::POST, ["customers", name, "targets"]) => {
-                self.put_target(name, parse(&body)?).await
+                self.put_target(name, parse(body)?).await
             }
             (&Method::DELETE, ["customers", name, "targets", target]) => {
                 self.delete_target(name, target).await
@@ -429,38 +522,38 @@ impl AdminApi {
                 Ok(json(StatusCode::OK, &self.store.rules(name).await?))
             }
             (&Method::PUT, ["customers", name, "rules"]) => {
-                self.set_rules(name, parse(&body)?).await
+                self.set_rules(name, parse(body)?).await
             }
             (_, ["customers", customer, "nms", rest @ ..]) => {
-                self.nms_route(&method, customer, rest, &body).await
+                self.nms_route(method, customer, rest, body).await
             }
             (_, ["customers", customer, "license-pools", rest @ ..]) => {
-                self.pools_route(&method, customer, rest, &body).await
+                self.pools_route(method, customer, rest, body).await
             }
             (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
             (&Method::GET, ["customers", customer, "licenses", "expiring"]) => {
-                self.expiring(customer, &query).await
+                self.expiring(customer, query).await
             }
             (&Method::GET, ["customers", customer, "license-usage"]) => {
-                self.usage(customer, &query).await
+                self.usage(customer, query).await
             }
             (&Method::POST, ["devices", serial, "licenses", "transfer"]) => {
-                self.transfer_licenses(serial, parse(&body)?).await
+                self.transfer_licenses(serial, parse(body)?).await
             }
             (&Method::POST, ["licenses", id, "revoke"]) => {
-                self.revoke_license(id, parse(&body)?).await
+                self.revoke_license(id, parse(body)?).await
             }
-            (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(&query).await,
+            (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(query).await,
             (_, ["registrations", rest @ ..]) => {
-                self.registrations_route(&method, rest, &query, &body).await
+                self.registrations_route(method, rest, query, body).await
             }
-            (&Method::GET, ["devices"]) => self.list_devices(&query).await,
-            (&Method::POST, ["devices"]) => self.create_device(parse(&body)?).await,
+            (&Method::GET, ["devices"]) => self.list_devices(query).await,
+            (&Method::POST, ["devices"]) => self.create_device(parse(body)?).await,
             (&Method::GET, ["devices", serial]) => {
                 let device = self.device_record(serial).await?;
                 Ok(json(StatusCode::OK, &device_view(device)))
             }
-            (&Method::PATCH, ["devices", serial]) => self.patch_device(serial, parse(&body)?).await,
+            (&Method::PATCH, ["devices", serial]) => self.patch_device(serial, parse(body)?).await,
             (&Method::DELETE, ["devices", serial]) => {
                 self.store.delete_device(serial).await?;
                 self.audit(Some(serial), format!("deleted device {serial}"))
@@ -472,7 +565,7 @@ impl AdminApi {
                 let reports: Vec<ProgressRecord> = self.store.progress_reports(serial).await?;
                 Ok(json(StatusCode::OK, &timed(&reports, |r| r.at)))
             }
-            (&Method::GET, ["events"]) => self.list_events(&query).await,
+            (&Method::GET, ["events"]) => self.list_events(query).await,
             _ => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!("no resource {method} {path}"),
@@ -480,38 +573,22 @@ impl AdminApi {
         }
     }
 
-    fn authorize(&self, request: &Request<Incoming>) -> Result<(), ApiError> {
-        let presented = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "a bearer token is required"))?;
-        let digest = digest::digest(&digest::SHA256, presented.trim().as_bytes());
-        // Compare digests in constant time: the token is the secret.
-        let same = digest
-            .as_ref()
-            .iter()
-            .zip(&self.token_digest)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-        if same {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "the bearer token is not valid",
-            ))
-        }
-    }
-
+    /// Records a change, with the token and address that made it.
     async fn audit(&self, serial: Option<&str>, detail: String) {
+        let actor = ACTOR.try_with(Actor::clone).ok();
+        let detail = match &actor {
+            Some(a) => format!(
+                "{detail} (by token {}, {})",
+                a.principal.token, a.principal.role
+            ),
+            None => detail,
+        };
         tracing::info!(serial, "admin: {detail}");
         let event = NewEvent {
             serial: serial.map(str::to_owned),
             kind: EventKind::AdminChange,
             status: None,
-            peer: None,
+            peer: actor.map(|a| a.peer.to_string()),
             detail,
         };
         if let Err(error) = self.store.record(&event).await {
