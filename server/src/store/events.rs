@@ -132,6 +132,8 @@ pub struct EventFilter {
     pub before: Option<i64>,
     /// At most this many.
     pub limit: u32,
+    /// Only events of this customer's devices.
+    pub customer: Option<String>,
 }
 
 /// A progress report as stored.
@@ -205,12 +207,14 @@ impl Store {
             "SELECT id, at, serial, kind, status, peer, detail FROM events \
              WHERE ($1 IS NULL OR serial = $1) AND ($2 IS NULL OR kind = $2) \
                AND ($3 IS NULL OR id < $3) \
+               AND ($5 IS NULL OR serial IN (SELECT serial FROM devices WHERE customer = $5)) \
              ORDER BY id DESC LIMIT $4",
         )
         .bind(&filter.serial)
         .bind(filter.kind.map(EventKind::as_str))
         .bind(filter.before)
         .bind(i64::from(filter.limit))
+        .bind(&filter.customer)
         .fetch_all(self.pool())
         .await?
         .iter()

@@ -704,10 +704,8 @@ mod tests {
         assert!(status.last_delivery_at.is_some());
         let events = store
             .events(&crate::store::EventFilter {
-                serial: None,
-                kind: None,
-                before: None,
                 limit: 100,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -206,3 +206,262 @@ fn failed_authentications_are_limited_per_address() {
         "one event per failure up to the limit"
     );
 }
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Whatever `args` asks about another customer's object fails exactly as for a missing one.
+fn same_as_missing(server: &Server, token: &str, other: &[&str], missing: &[&str]) {
+    let other = with_token(server, token, other);
+    let missing = with_token(server, token, missing);
+    assert!(!other.status.success() && !missing.status.success());
+    let (a, b) = (stderr(&other), stderr(&missing));
+    assert!(a.contains("404"), "{a}");
+    // The same words, but for the name asked about.
+    let shape = |s: &str| s.split('"').step_by(2).collect::<Vec<_>>().join("\"\"");
+    assert_eq!(shape(&a), shape(&b), "{a} vs {b}");
+}
+
+#[test]
+fn a_customer_token_sees_and_changes_only_its_own_customer() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    // Customer B: acme, with a redirect target, a device, an NMS connection and a pool.
+    success(server.admin(["customer", "add", "acme"]));
+    success(server.admin([
+        "target",
+        "add",
+        "acme",
+        "nms",
+        "--address",
+        "nms.acme.example",
+        "--port",
+        "443",
+    ]));
+    success(ztp_tests::ztp([
+        "pki",
+        "issue-device",
+        "--pki",
+        server.pki().to_str().unwrap(),
+        "--serial",
+        "SN-0100",
+        "--model",
+        "uCPE-100",
+    ]));
+    success(server.admin([
+        "device",
+        "add",
+        "SN-0100",
+        "--model",
+        "uCPE-100",
+        "--customer",
+        "acme",
+    ]));
+    let pin = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+    for customer in ["acme", "example-customer"] {
+        success(server.admin([
+            "nms",
+            "add",
+            customer,
+            "main",
+            "--host",
+            "127.0.0.1",
+            "--user",
+            "ztp",
+            "--pin",
+            pin,
+            "--policy",
+            "parallel",
+        ]));
+    }
+    success(server.admin([
+        "license",
+        "pool-add",
+        "acme",
+        "core",
+        "--feature",
+        "F-1",
+        "--seats",
+        "1",
+    ]));
+    assert!(server.bootstrap("SN-0100", &[]).status.success());
+    assert!(server.bootstrap("SN-0001", &[]).status.success());
+
+    let (token, _) = create(
+        &server,
+        &[
+            "ex-ops",
+            "--role",
+            "customer-admin",
+            "--customer",
+            "example-customer",
+        ],
+    );
+    let run = |args: &[&str]| with_token(&server, &token, args);
+
+    // Another customer's objects are indistinguishable from missing ones.
+    same_as_missing(
+        &server,
+        &token,
+        &["customer", "show", "acme"],
+        &["customer", "show", "ghost"],
+    );
+    same_as_missing(
+        &server,
+        &token,
+        &["device", "show", "SN-0100"],
+        &["device", "show", "SN-9999"],
+    );
+    same_as_missing(
+        &server,
+        &token,
+        &["nms", "list", "acme"],
+        &["nms", "list", "ghost"],
+    );
+    same_as_missing(
+        &server,
+        &token,
+        &["license", "pools", "acme"],
+        &["license", "pools", "ghost"],
+    );
+    let acme_registration = json(server.admin(["registration", "list", "--customer", "acme"]));
+    let id = acme_registration[0]["id"].to_string();
+    same_as_missing(
+        &server,
+        &token,
+        &["registration", "show", &id],
+        &["registration", "show", "99999"],
+    );
+
+    // It cannot create devices under another customer, nor move its own there.
+    same_as_missing(
+        &server,
+        &token,
+        &[
+            "device",
+            "add",
+            "SN-0200",
+            "--model",
+            "m",
+            "--customer",
+            "acme",
+        ],
+        &[
+            "device",
+            "add",
+            "SN-0200",
+            "--model",
+            "m",
+            "--customer",
+            "ghost",
+        ],
+    );
+    assert!(!success(server.admin(["device", "list"])).contains("SN-0200"));
+    refused(
+        &run(&["device", "set", "SN-0001", "--customer", "acme"]),
+        "does not exist",
+    );
+
+    // Lists show its own things only.
+    let customers = json(run(&["customer", "list"]));
+    assert_eq!(customers.as_array().unwrap().len(), 1);
+    assert_eq!(customers[0]["name"], "example-customer");
+    let devices = success(run(&["device", "list"]));
+    assert!(
+        devices.contains("SN-0001") && !devices.contains("SN-0100"),
+        "{devices}"
+    );
+    let events = success(run(&["events", "--limit", "200"]));
+    assert!(
+        events.contains("SN-0001") && !events.contains("SN-0100"),
+        "{events}"
+    );
+    let registrations = json(run(&["registration", "list"]));
+    assert!(
+        registrations
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["customer"] == "example-customer"),
+        "{registrations:#}"
+    );
+
+    // Its own devices, NMS connections and targets are its to manage.
+    success(ztp_tests::ztp([
+        "pki",
+        "issue-device",
+        "--pki",
+        server.pki().to_str().unwrap(),
+        "--serial",
+        "SN-0300",
+        "--model",
+        "uCPE-100",
+    ]));
+    success(run(&[
+        "device",
+        "add",
+        "SN-0300",
+        "--model",
+        "uCPE-100",
+        "--customer",
+        "example-customer",
+    ]));
+    success(run(&[
+        "nms",
+        "set",
+        "example-customer",
+        "main",
+        "--policy",
+        "off",
+    ]));
+    success(run(&[
+        "target",
+        "add",
+        "example-customer",
+        "lab",
+        "--address",
+        "10.0.0.5",
+        "--port",
+        "8443",
+    ]));
+
+    // The manufacturer's business is not.
+    for args in [
+        vec!["customer", "add", "mine"],
+        vec!["customer", "set", "example-customer", "--profile", "strict"],
+        vec![
+            "license",
+            "pool-add",
+            "example-customer",
+            "more",
+            "--feature",
+            "F-2",
+        ],
+        vec!["token", "list"],
+        vec!["nms", "fingerprint", "127.0.0.1:22"],
+    ] {
+        let output = run(&args);
+        assert!(!output.status.success(), "{args:?} was allowed");
+        assert!(
+            stderr(&output).contains("403"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+
+    // A read-only token of acme reads acme only.
+    let (reader, _) = create(
+        &server,
+        &["acme-audit", "--role", "read-only", "--customer", "acme"],
+    );
+    let devices = success(with_token(&server, &reader, &["device", "list"]));
+    assert!(
+        devices.contains("SN-0100") && !devices.contains("SN-0001"),
+        "{devices}"
+    );
+    refused(
+        &with_token(&server, &reader, &["device", "remove", "SN-0100"]),
+        "may only read",
+    );
+}

@@ -35,8 +35,9 @@
 //!
 //! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
 //! bootstrap token `ztp serve` writes to its data directory, or a token made through
-//! `/tokens`. Read-only tokens may only GET. Failed authentications are recorded and limited
-//! per address.
+//! `/tokens`. Read-only tokens may only GET; a token limited to a customer reaches only that
+//! customer's objects ([`access`]). Failed authentications are recorded and limited per
+//! address.
 //!
 //! NMS connections, the registration outbox, license pools and tokens are in [`nms`],
 //! [`registrations`], [`licenses`] and [`tokens`].
@@ -73,6 +74,7 @@ use crate::store::{
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
 
+mod access;
 mod licenses;
 mod nms;
 mod registrations;
@@ -444,12 +446,9 @@ impl AdminApi {
                 "this token may only read",
             ));
         }
-        if principal.customer.is_some() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "customer-scoped tokens are not accepted yet",
-            ));
-        }
+        let mut query = query;
+        self.admit(&principal, &method, &segments, &mut query, &body)
+            .await?;
         let actor = Actor {
             principal: principal.clone(),
             peer,
@@ -481,7 +480,7 @@ impl AdminApi {
                 }
                 self.tokens_route(method, rest, body).await
             }
-            (&Method::GET, ["customers"]) => self.list_customers().await,
+            (&Method::GET, ["customers"]) => self.list_customers(query).await,
             (&Method::POST, ["customers"]) => self.create_customer(parse(body)?).await,
             (&Method::GET, ["customers", name]) => {
                 Ok(json(StatusCode::OK, &self.customer_view(name).await?))
@@ -623,9 +622,13 @@ impl AdminApi {
         customer_view(record, targets, rules)
     }
 
-    async fn list_customers(&self) -> ApiResult {
+    async fn list_customers(&self, query: &HashMap<String, String>) -> ApiResult {
+        let only = query.get("customer");
         let mut views = Vec::new();
         for record in self.store.customers().await? {
+            if only.is_some_and(|c| *c != record.name) {
+                continue;
+            }
             let targets = self
                 .store
                 .targets(&record.name)
@@ -889,6 +892,7 @@ impl AdminApi {
             kind,
             before,
             limit: limit(query, 100, 1000)?,
+            customer: query.get("customer").cloned(),
         };
         let events: Vec<EventRecord> = self.store.events(&filter).await?;
         Ok(json(StatusCode::OK, &timed(&events, |e| e.at)))
