@@ -94,6 +94,26 @@ impl AdminClient {
         decode(&self.call(method, path, Some(json)).await?)
     }
 
+    /// POST `path` with a streamed `body` of `content_type`; the answer as JSON. No overall time
+    /// limit: an upload takes as long as its size needs.
+    pub async fn upload<B, T>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: B,
+    ) -> Result<T, AdminClientError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        T: DeserializeOwned,
+    {
+        decode(
+            &self
+                .exchange(Method::POST, path, Some(content_type), body)
+                .await?,
+        )
+    }
+
     /// DELETE `path`.
     pub async fn delete(&self, path: &str) -> Result<(), AdminClientError> {
         self.call(Method::DELETE, path, None).await.map(drop)
@@ -105,17 +125,27 @@ impl AdminClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Bytes, AdminClientError> {
-        tokio::time::timeout(self.timeout, self.exchange(method, path, body))
-            .await
-            .map_err(|_| AdminClientError::Timeout(self.timeout))?
+        let content_type = body.is_some().then_some("application/json");
+        let body = Full::new(Bytes::from(body.unwrap_or_default()));
+        tokio::time::timeout(
+            self.timeout,
+            self.exchange(method, path, content_type, body),
+        )
+        .await
+        .map_err(|_| AdminClientError::Timeout(self.timeout))?
     }
 
-    async fn exchange(
+    async fn exchange<B>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
-    ) -> Result<Bytes, AdminClientError> {
+        content_type: Option<&str>,
+        body: B,
+    ) -> Result<Bytes, AdminClientError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let connect_error = |reason: String| AdminClientError::Connect {
             url: format!("http://{}", self.authority),
             reason,
@@ -136,11 +166,11 @@ impl AdminClient {
             .uri(path)
             .header(HOST, &self.authority)
             .header(AUTHORIZATION, format!("Bearer {}", self.token));
-        if body.is_some() {
-            request = request.header(CONTENT_TYPE, "application/json");
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
         }
         let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .body(body)
             .map_err(|e| AdminClientError::Url(e.to_string()))?;
         let response = sender
             .send_request(request)

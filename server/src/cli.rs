@@ -151,6 +151,24 @@ pub enum DeviceCommand {
     Remove(SerialArgs),
     /// Show a device's progress reports.
     Progress(SerialArgs),
+    /// Import devices from a CSV file (header row: serial, model[, customer][,
+    /// certificate_pin]), streamed with a progress bar; bad rows are reported by line.
+    Import(DeviceImportArgs),
+}
+
+/// `ztp device import`.
+#[derive(Debug, Args)]
+pub struct DeviceImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Keep nothing if any row is bad (default: import the good rows, report the bad ones).
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// How to reach the admin API of a running `ztp serve`.

@@ -266,6 +266,11 @@ impl Server {
         }
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// The development PKI directory.
     pub fn pki(&self) -> PathBuf {
         self.data_dir.join("pki")

@@ -5,20 +5,22 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
+use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 use ztp_certs::Cert;
 
-use crate::admin_client::AdminClient;
+use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
-    AdminConnection, CustomerCommand, DeviceCommand, EventsArgs, LicenseCommand, NmsCommand,
-    RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
+    AdminConnection, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs, LicenseCommand,
+    NmsCommand, RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
 };
 use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
 use crate::http::admin_api::{
-    CreatePool, CreateToken, PREFIX, PatchPool, RetryRegistrations, RevokeLicense, TransferLicenses,
+    CreatePool, CreateToken, ImportReport, PREFIX, PatchPool, RetryRegistrations, RevokeLicense,
+    TransferLicenses,
 };
 
 /// Runs an inventory command.
@@ -264,6 +266,94 @@ async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 .await?
         }
     })
+}
+
+/// Streams a CSV file to the import resource, with a progress bar of the bytes sent.
+async fn import(args: &DeviceImportArgs) -> anyhow::Result<Value> {
+    use tokio::io::AsyncReadExt;
+
+    let mut file = tokio::fs::File::open(&args.file)
+        .await
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let progress = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(size).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    };
+    let (mut sender, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
+    let bar = progress.clone();
+    let send = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buffer).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(());
+            }
+            if sender
+                .send_data(Bytes::copy_from_slice(&buffer[..n]))
+                .await
+                .is_err()
+            {
+                // The server stopped reading: its answer says why.
+                return Ok(());
+            }
+            bar.inc(n as u64);
+        }
+    });
+    let mode = if args.all_or_nothing {
+        "all-or-nothing"
+    } else {
+        "partial"
+    };
+    let answer = client(&args.admin)?
+        .upload(
+            &format!("{PREFIX}/devices/import?mode={mode}"),
+            "text/csv",
+            body,
+        )
+        .await;
+    progress.finish_and_clear();
+    send.await?
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let report: ImportReport = match answer {
+        Ok(report) => report,
+        Err(AdminClientError::Api { status, message })
+            if status == http::StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            serde_json::from_str(&message).map_err(|_| anyhow::anyhow!("{status}: {message}"))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "{} row(s): {} imported, {} bad{}",
+        report.rows,
+        report.imported,
+        report.bad_rows,
+        if report.committed {
+            ""
+        } else {
+            " (all-or-nothing: nothing kept)"
+        }
+    );
+    // The report goes to standard output whatever happened; bad rows make the exit status 1.
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    anyhow::ensure!(
+        report.bad_rows == 0,
+        "{} bad row(s), listed by line in the report{}",
+        report.bad_rows,
+        if report.committed {
+            "; the good rows were imported"
+        } else {
+            "; nothing was kept"
+        }
+    );
+    Ok(Value::Null)
 }
 
 async fn registration(command: RegistrationCommand) -> anyhow::Result<Value> {
@@ -572,6 +662,7 @@ async fn rules(command: RulesCommand) -> anyhow::Result<Value> {
 
 async fn device(command: DeviceCommand) -> anyhow::Result<Value> {
     Ok(match command {
+        DeviceCommand::Import(args) => import(&args).await?,
         DeviceCommand::Add(args) => {
             let mut body = json!({"serial": args.serial, "model": args.model});
             if let Some(customer) = &args.customer {

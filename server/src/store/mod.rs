@@ -23,6 +23,7 @@ use crate::secrets::SecretBox;
 pub mod customers;
 pub mod devices;
 pub mod events;
+pub mod import;
 pub mod licenses;
 pub mod nms;
 pub mod registrations;

@@ -5,6 +5,7 @@ mod admin;
 mod bootstrap;
 mod cms_interop;
 mod dhcp_cli;
+mod import;
 mod licenses;
 mod nms;
 mod pki_cli;

@@ -10,6 +10,7 @@
 //! | DELETE | `/api/v1/customers/{name}/targets/{target}` | remove a target |
 //! | GET, PUT | `/api/v1/customers/{name}/rules` | the ordered response rules, replaced as a whole |
 //! | GET, POST | `/api/v1/devices` | list (`?customer=&after=&limit=`), import |
+//! | POST | `/api/v1/devices/import` | bulk upsert from a streamed CSV (`?mode=partial\|all-or-nothing`) |
 //! | GET, PATCH, DELETE | `/api/v1/devices/{serial}` | show, change owner/model/pin, delete |
 //! | GET | `/api/v1/devices/{serial}/progress` | the device's progress reports |
 //! | GET | `/api/v1/events` | events, newest first (`?serial=&kind=&before=&limit=`) |
@@ -75,6 +76,7 @@ use crate::store::{
 pub const PREFIX: &str = "/api/v1";
 
 mod access;
+mod import;
 mod licenses;
 mod nms;
 mod registrations;
@@ -91,6 +93,7 @@ tokio::task_local! {
     static ACTOR: Actor;
 }
 
+pub use import::{ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
@@ -431,6 +434,23 @@ impl AdminApi {
             return Err(ApiError::not_found(format!("no resource at {path}")));
         };
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        if method == Method::POST && segments == ["devices", "import"] {
+            // A streamed body: not read into memory, and not limited to max_body_bytes.
+            if !principal.may_change() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "this token may only read",
+                ));
+            }
+            let actor = Actor {
+                principal: principal.clone(),
+                peer,
+            };
+            let body = request.into_body();
+            return ACTOR
+                .scope(actor, self.import_devices(&principal, body, &query))
+                .await;
+        }
         let (parts, body) = read_body(request, self.max_body_bytes, self.read_timeout)
             .await
             .map_err(|e| match e {
