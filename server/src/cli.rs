@@ -68,6 +68,36 @@ pub enum Command {
     /// Admin API tokens: roles, scope, expiry, revocation.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The audit log: every change made through the admin API, who made it, from where.
+    Audit(AuditArgs),
+}
+
+/// `ztp audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only objects whose path starts with this, e.g. /customers/acme/nms.
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Only this customer's.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// From this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// After this entry id (paging).
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    /// At most this many.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp token …`.

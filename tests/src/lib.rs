@@ -281,8 +281,19 @@ impl Server {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
-    /// Runs a `ztp` inventory command against this server's admin API.
+    /// Runs a `ztp` inventory command against this server's admin API, with the bootstrap token.
     pub fn admin<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let token = std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("the admin token file");
+        self.admin_as(token.trim(), args)
+    }
+
+    /// Runs a `ztp` admin command as `token` (instead of the bootstrap token).
+    pub fn admin_as<I, S>(&self, token: &str, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -290,7 +301,7 @@ impl Server {
         Command::new(ztp_bin())
             .args(args)
             .env("ZTP_ADMIN_URL", &self.admin_url)
-            .env("ZTP_DATA_DIR", &self.data_dir)
+            .env("ZTP_ADMIN_TOKEN", token)
             .output()
             .expect("ztp runs")
     }

@@ -12,8 +12,8 @@ use ztp_certs::Cert;
 
 use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
-    AdminConnection, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs, LicenseCommand,
-    NmsCommand, RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
+    AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
+    LicenseCommand, NmsCommand, RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
 };
 use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
@@ -59,6 +59,8 @@ pub enum Inventory {
     License(LicenseCommand),
     /// `ztp token …`.
     Token(TokenCommand),
+    /// `ztp audit`.
+    Audit(AuditArgs),
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
@@ -127,7 +129,40 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
         Inventory::Registration(command) => registration(command).await?,
         Inventory::License(command) => license(command).await?,
         Inventory::Token(command) => token(command).await?,
+        Inventory::Audit(args) => {
+            let mut query = format!("after={}&limit={}", args.after, args.limit);
+            for (key, value) in [
+                ("object", &args.object),
+                ("customer", &args.customer),
+                ("since", &args.since),
+                ("until", &args.until),
+            ] {
+                if let Some(value) = value {
+                    query.push_str(&format!("&{key}={}", query_value(value)?));
+                }
+            }
+            let client = client(&args.admin)?;
+            let path = format!("{PREFIX}/audit?{query}");
+            if args.csv {
+                Value::String(client.get_text(&format!("{path}&format=csv")).await?)
+            } else {
+                client.get(&path).await?
+            }
+        }
     })
+}
+
+/// A query value: names, paths and times only (letters, digits, `-._:/+`), percent-encoding
+/// the `+` and `:` of a time.
+fn query_value(value: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric()
+                || matches!(b, b'-' | b'.' | b'_' | b':' | b'/' | b'+')),
+        "{value:?}: only letters, digits and - . _ : / + are allowed"
+    );
+    Ok(value.replace('+', "%2B").replace(':', "%3A"))
 }
 
 async fn token(command: TokenCommand) -> anyhow::Result<Value> {

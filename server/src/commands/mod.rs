@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::License(command) => inventory(Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => inventory(Inventory::Token(command)),
+        Command::Audit(args) => inventory(Inventory::Audit(args)),
     }
 }
 

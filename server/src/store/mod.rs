@@ -4,6 +4,7 @@
 //! backend shares (text, integers, booleans; times as Unix milliseconds), so that a PostgreSQL
 //! backend needs its own migrations directory, not new queries.
 //!
+//! - [`audit`]: the append-only audit log of admin changes.
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
@@ -20,6 +21,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 
 use crate::secrets::SecretBox;
 
+pub mod audit;
 pub mod customers;
 pub mod devices;
 pub mod events;

@@ -152,13 +152,15 @@ fn all_or_nothing_keeps_nothing_and_a_customer_token_imports_only_its_own() {
         "serial,model,customer\nACME-1,uCPE-100,acme\nACME-2,uCPE-100,example-customer\n",
     )
     .unwrap();
-    let output = std::process::Command::new(ztp_tests::ztp_bin())
-        .args(["device", "import", "--quiet"])
-        .arg(&file)
-        .env("ZTP_ADMIN_URL", &server.admin_url)
-        .env("ZTP_ADMIN_TOKEN", token)
-        .output()
-        .unwrap();
+    let output = server.admin_as(
+        token,
+        [
+            "device".as_ref(),
+            "import".as_ref(),
+            "--quiet".as_ref(),
+            file.as_os_str(),
+        ],
+    );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["imported"], 1, "{report:#}");
     assert!(

@@ -2,6 +2,7 @@
 //! One test binary with a module per capability, so there is one link step.
 
 mod admin;
+mod audit;
 mod bootstrap;
 mod cms_interop;
 mod dhcp_cli;

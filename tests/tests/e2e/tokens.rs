@@ -2,24 +2,14 @@
 //! revoked and expired tokens are refused, failed authentications are recorded and limited, and
 //! every change names the token that made it.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use ztp_tests::{Server, curl, success, temp_dir, transcript, ztp_bin};
+use ztp_tests::{Server, curl, success, temp_dir, transcript};
 
 fn json(output: Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
-}
-
-/// Runs a `ztp` admin command with `token`.
-fn with_token(server: &Server, token: &str, args: &[&str]) -> Output {
-    Command::new(ztp_bin())
-        .args(args)
-        .env("ZTP_ADMIN_URL", &server.admin_url)
-        .env("ZTP_ADMIN_TOKEN", token)
-        .output()
-        .unwrap()
 }
 
 fn refused(output: &Output, needle: &str) {
@@ -61,7 +51,7 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     );
 
     // A change names its token.
-    success(with_token(&server, &admin, &["customer", "add", "acme"]));
+    success(server.admin_as(&admin, ["customer", "add", "acme"]));
     let events = json(server.admin(["events", "--kind", "admin-change", "--limit", "5"]));
     let detail = events[0]["detail"].as_str().unwrap();
     assert!(
@@ -79,39 +69,39 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     // Read-only: everything may be read, nothing changed, tokens not even listed.
     let (reader, _) = create(&server, &["auditor", "--role", "read-only"]);
     assert!(
-        with_token(&server, &reader, &["customer", "list"])
+        server
+            .admin_as(&reader, ["customer", "list"])
             .status
             .success()
     );
     assert!(
-        with_token(&server, &reader, &["device", "show", "SN-0001"])
+        server
+            .admin_as(&reader, ["device", "show", "SN-0001"])
             .status
             .success()
     );
     refused(
-        &with_token(&server, &reader, &["customer", "add", "evil"]),
+        &server.admin_as(&reader, ["customer", "add", "evil"]),
         "may only read",
     );
     refused(
-        &with_token(&server, &reader, &["device", "remove", "SN-0001"]),
+        &server.admin_as(&reader, ["device", "remove", "SN-0001"]),
         "may only read",
     );
     refused(
-        &with_token(&server, &reader, &["token", "list"]),
+        &server.admin_as(&reader, ["token", "list"]),
         "manufacturer admins",
     );
     assert!(
-        with_token(&server, &admin, &["device", "show", "SN-0001"])
+        server
+            .admin_as(&admin, ["device", "show", "SN-0001"])
             .status
             .success()
     );
 
     // Revoked: refused at once.
     success(server.admin(["token", "revoke", &admin_id]));
-    refused(
-        &with_token(&server, &admin, &["customer", "list"]),
-        "not valid",
-    );
+    refused(&server.admin_as(&admin, ["customer", "list"]), "not valid");
 
     // Expiring: accepted until the moment, refused after.
     let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
@@ -123,15 +113,13 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
         &["brief", "--role", "read-only", "--expires-at", &soon],
     );
     assert!(
-        with_token(&server, &brief, &["customer", "list"])
+        server
+            .admin_as(&brief, ["customer", "list"])
             .status
             .success()
     );
     std::thread::sleep(Duration::from_millis(2500));
-    refused(
-        &with_token(&server, &brief, &["customer", "list"]),
-        "not valid",
-    );
+    refused(&server.admin_as(&brief, ["customer", "list"]), "not valid");
     let tokens = json(server.admin(["token", "list"]));
     let state = |id: &str| {
         tokens
@@ -213,8 +201,8 @@ fn stderr(output: &Output) -> String {
 
 /// Whatever `args` asks about another customer's object fails exactly as for a missing one.
 fn same_as_missing(server: &Server, token: &str, other: &[&str], missing: &[&str]) {
-    let other = with_token(server, token, other);
-    let missing = with_token(server, token, missing);
+    let other = server.admin_as(token, other);
+    let missing = server.admin_as(token, missing);
     assert!(!other.status.success() && !missing.status.success());
     let (a, b) = (stderr(&other), stderr(&missing));
     assert!(a.contains("404"), "{a}");
@@ -298,7 +286,7 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
             "example-customer",
         ],
     );
-    let run = |args: &[&str]| with_token(&server, &token, args);
+    let run = |args: &[&str]| server.admin_as(&token, args);
 
     // Another customer's objects are indistinguishable from missing ones.
     same_as_missing(
@@ -455,13 +443,13 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
         &server,
         &["acme-audit", "--role", "read-only", "--customer", "acme"],
     );
-    let devices = success(with_token(&server, &reader, &["device", "list"]));
+    let devices = success(server.admin_as(&reader, ["device", "list"]));
     assert!(
         devices.contains("SN-0100") && !devices.contains("SN-0001"),
         "{devices}"
     );
     refused(
-        &with_token(&server, &reader, &["device", "remove", "SN-0100"]),
+        &server.admin_as(&reader, ["device", "remove", "SN-0100"]),
         "may only read",
     );
 }

@@ -33,7 +33,7 @@ impl AdminApi {
         };
         match (method, segments) {
             // Lists, narrowed to the customer.
-            (&Method::GET, ["customers" | "devices" | "events" | "registrations"]) => {
+            (&Method::GET, ["customers" | "devices" | "events" | "registrations" | "audit"]) => {
                 query.insert("customer".into(), own.to_owned());
                 Ok(())
             }

@@ -31,6 +31,7 @@
 //! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
 //! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
 //!
+//! | GET | `/api/v1/audit` | the audit log (`?object=&customer=&since=&until=&after=&limit=&format=`) |
 //! | GET, POST | `/api/v1/tokens` | API tokens (manufacturer admins): list; create `{name, role, customer, expires_in_days}`, shown once |
 //! | DELETE | `/api/v1/tokens/{id}` | revoke a token |
 //!
@@ -71,27 +72,18 @@ use crate::store::{
     CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind,
     EventRecord, NewCustomer, NewDevice, NewEvent, Store, StoreError, TargetRecord,
 };
+use audit::ACTOR;
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
 
 mod access;
+mod audit;
 mod import;
 mod licenses;
 mod nms;
 mod registrations;
 mod tokens;
-
-/// Who a request acts as, for the audit trail of the changes it makes.
-#[derive(Debug, Clone)]
-struct Actor {
-    principal: Principal,
-    peer: SocketAddr,
-}
-
-tokio::task_local! {
-    static ACTOR: Actor;
-}
 
 pub use import::{ImportReport, RowError};
 pub use licenses::{
@@ -442,13 +434,16 @@ impl AdminApi {
                     "this token may only read",
                 ));
             }
-            let actor = Actor {
-                principal: principal.clone(),
-                peer,
-            };
+            let target = self.target(&method, &segments, b"").await;
             let body = request.into_body();
-            return ACTOR
-                .scope(actor, self.import_devices(&principal, body, &query))
+            return self
+                .recorded(
+                    &principal,
+                    peer,
+                    &method,
+                    target,
+                    self.import_devices(&principal, body, &query),
+                )
                 .await;
         }
         let (parts, body) = read_body(request, self.max_body_bytes, self.read_timeout)
@@ -469,16 +464,15 @@ impl AdminApi {
         let mut query = query;
         self.admit(&principal, &method, &segments, &mut query, &body)
             .await?;
-        let actor = Actor {
-            principal: principal.clone(),
+        let target = self.target(&method, &segments, &body).await;
+        self.recorded(
+            &principal,
             peer,
-        };
-        ACTOR
-            .scope(
-                actor,
-                self.dispatch(&principal, &method, &path, &segments, &query, &body),
-            )
-            .await
+            &method,
+            target,
+            self.dispatch(&principal, &method, &path, &segments, &query, &body),
+        )
+        .await
     }
 
     async fn dispatch(
@@ -491,6 +485,7 @@ impl AdminApi {
         body: &[u8],
     ) -> ApiResult {
         match (method, segments) {
+            (&Method::GET, ["audit"]) => self.audit_log(query).await,
             (_, ["tokens", rest @ ..]) => {
                 if !principal.is_manufacturer_admin() {
                     return Err(ApiError::new(
@@ -594,11 +589,16 @@ impl AdminApi {
 
     /// Records a change, with the token and address that made it.
     async fn audit(&self, serial: Option<&str>, detail: String) {
-        let actor = ACTOR.try_with(Actor::clone).ok();
+        let actor = ACTOR
+            .try_with(|a| {
+                a.said.borrow_mut().push(detail.clone());
+                (a.principal.clone(), a.peer)
+            })
+            .ok();
         let detail = match &actor {
-            Some(a) => format!(
+            Some((principal, _)) => format!(
                 "{detail} (by token {}, {})",
-                a.principal.token, a.principal.role
+                principal.token, principal.role
             ),
             None => detail,
         };
@@ -607,7 +607,7 @@ impl AdminApi {
             serial: serial.map(str::to_owned),
             kind: EventKind::AdminChange,
             status: None,
-            peer: actor.map(|a| a.peer.to_string()),
+            peer: actor.map(|(_, peer)| peer.to_string()),
             detail,
         };
         if let Err(error) = self.store.record(&event).await {
