@@ -181,6 +181,9 @@ pub enum DeviceCommand {
     Remove(SerialArgs),
     /// Show a device's progress reports.
     Progress(SerialArgs),
+    /// A device's timeline: bootstrap attempts and results, progress reports, NMS deliveries,
+    /// licenses issued and revoked, administrators' changes; oldest first.
+    Timeline(SerialArgs),
     /// Import devices from a CSV file (header row: serial, model[, customer][,
     /// certificate_pin]), streamed with a progress bar; bad rows are reported by line.
     Import(DeviceImportArgs),

@@ -13,7 +13,8 @@ use ztp_certs::Cert;
 use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
-    LicenseCommand, NmsCommand, RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
+    LicenseCommand, NmsCommand, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
+    TokenCommand,
 };
 use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
@@ -301,6 +302,16 @@ async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 .await?
         }
     })
+}
+
+/// `GET /devices/{serial}/{what}`.
+async fn device_resource(args: &SerialArgs, what: &str) -> anyhow::Result<Value> {
+    Ok(client(&args.admin)?
+        .get(&format!(
+            "{PREFIX}/devices/{}/{what}",
+            segment(&args.serial)?
+        ))
+        .await?)
 }
 
 /// Streams a CSV file to the import resource, with a progress bar of the bytes sent.
@@ -766,14 +777,8 @@ async fn device(command: DeviceCommand) -> anyhow::Result<Value> {
                 .await?;
             Value::Null
         }
-        DeviceCommand::Progress(args) => {
-            client(&args.admin)?
-                .get(&format!(
-                    "{PREFIX}/devices/{}/progress",
-                    segment(&args.serial)?
-                ))
-                .await?
-        }
+        DeviceCommand::Progress(args) => device_resource(&args, "progress").await?,
+        DeviceCommand::Timeline(args) => device_resource(&args, "timeline").await?,
         DeviceCommand::Bootstrap(_) => {
             anyhow::bail!("`ztp device bootstrap` is not an inventory command")
         }

@@ -62,6 +62,16 @@ fn add_nms(server: &Server, sshd: &Sshd, policy: &str, pin: &str, install: bool)
     added
 }
 
+/// A server whose sample customer registers devices with a working NMS (pinned, key
+/// installed) under `policy`.
+fn registering(dir: &Path, policy: &str, env: &[(&str, &str)]) -> (Server, Sshd) {
+    let server = fast_server(dir, env);
+    let sshd = Sshd::start();
+    let pin = sshd.host_fingerprint().to_string();
+    add_nms(&server, &sshd, policy, &pin, true);
+    (server, sshd)
+}
+
 fn install_key(sshd: &Sshd, added: &Value) {
     let key = added["public_key"].as_str().expect("a generated key");
     fs::write(sshd.root().join("authorized_keys"), format!("{key}\n")).unwrap();
@@ -157,15 +167,7 @@ fn bootstrap_ok(server: &Server, serial: &str, extra: &[&str]) {
 #[test]
 fn a_bootstrapped_device_is_registered_as_valid_yang_with_the_certificate_it_presented() {
     let dir = temp_dir();
-    let server = fast_server(dir.path(), &[]);
-    let sshd = Sshd::start();
-    add_nms(
-        &server,
-        &sshd,
-        "nms-first",
-        &sshd.host_fingerprint().to_string(),
-        true,
-    );
+    let (server, sshd) = registering(dir.path(), "nms-first", &[]);
 
     // nms-first: the one call waits for the delivery and is answered.
     bootstrap_ok(&server, "SN-0001", &[]);
@@ -482,15 +484,7 @@ fn hostile_certificate(
 #[test]
 fn hostile_serials_never_write_outside_the_nms_directory() {
     let dir = temp_dir();
-    let server = fast_server(dir.path(), &[]);
-    let sshd = Sshd::start();
-    add_nms(
-        &server,
-        &sshd,
-        "parallel",
-        &sshd.host_fingerprint().to_string(),
-        true,
-    );
+    let (server, sshd) = registering(dir.path(), "parallel", &[]);
     bootstrap_ok(&server, "SN-0001", &[]);
     wait_until(
         "the legitimate delivery",
@@ -707,4 +701,63 @@ fn dead_letters_are_listed_and_delivered_when_an_administrator_retries_them() {
     );
     assert_eq!(sshd.incoming_files(), ["SN-0001.xml"]);
     bootstrap_ok(&server, "SN-0001", &[]);
+}
+
+#[test]
+fn a_devices_timeline_tells_its_story_in_order() {
+    let dir = temp_dir();
+    let (server, _sshd) = registering(dir.path(), "nms-first", &[]);
+    success(server.admin([
+        "license",
+        "pool-add",
+        CUSTOMER,
+        "core",
+        "--feature",
+        "ESS-ED-100G-SIA3",
+        "--model",
+        "uCPE-100",
+    ]));
+    success(server.admin(["device", "set", "SN-0001", "--model", "uCPE-100"]));
+    bootstrap_ok(
+        &server,
+        "SN-0001",
+        &["--hw-model", "uCPE-100", "--complete"],
+    );
+    let timeline = json(server.admin(["device", "timeline", "SN-0001"]));
+    let entries = timeline.as_array().unwrap();
+    let at: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = at.clone();
+    sorted.sort_unstable();
+    assert_eq!(at, sorted, "oldest first");
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "admin-change",
+        "registration-delivered",
+        "license-issued",
+        "bootstrap-served",
+        "progress-reported",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing: {timeline:#}");
+    }
+    let served = entries
+        .iter()
+        .find(|e| e["what"] == "bootstrap-served")
+        .unwrap();
+    assert_eq!(served["status"], 200);
+    assert!(
+        served["detail"].as_str().unwrap().contains("1 license"),
+        "{served:#}"
+    );
+    let progress: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["what"] == "progress-reported")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        progress.iter().any(|d| d.starts_with("bootstrap-complete")),
+        "{progress:?}"
+    );
 }

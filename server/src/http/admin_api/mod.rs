@@ -13,6 +13,7 @@
 //! | POST | `/api/v1/devices/import` | bulk upsert from a streamed CSV (`?mode=partial\|all-or-nothing`) |
 //! | GET, PATCH, DELETE | `/api/v1/devices/{serial}` | show, change owner/model/pin, delete |
 //! | GET | `/api/v1/devices/{serial}/progress` | the device's progress reports |
+//! | GET | `/api/v1/devices/{serial}/timeline` | bootstrap attempts, progress, NMS deliveries, licenses, changes, oldest first |
 //! | GET | `/api/v1/events` | events, newest first (`?serial=&kind=&before=&limit=`) |
 //! | GET, POST | `/api/v1/customers/{name}/nms` | NMS connections: list, add (key pair generated without a password) |
 //! | GET, PATCH, DELETE | `/api/v1/customers/{name}/nms/{conn}` | show (never secrets), change, remove |
@@ -83,6 +84,7 @@ mod import;
 mod licenses;
 mod nms;
 mod registrations;
+mod timeline;
 mod tokens;
 
 pub use import::{ImportReport, RowError};
@@ -92,6 +94,7 @@ pub use licenses::{
 };
 pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
+pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
 
 /// A customer as the API shows it (never its signing key).
@@ -545,6 +548,7 @@ impl AdminApi {
                 self.pools_route(method, customer, rest, body).await
             }
             (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
+            (&Method::GET, ["devices", serial, "timeline"]) => self.timeline(serial).await,
             (&Method::GET, ["customers", customer, "licenses", "expiring"]) => {
                 self.expiring(customer, query).await
             }
@@ -999,10 +1003,15 @@ fn normalize_pin(pin: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A stored time as RFC 3339 in UTC with milliseconds always written, so that times sort as
+/// text too.
 fn timestamp(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_else(|| ms.to_string())
 }
 
