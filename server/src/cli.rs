@@ -12,6 +12,15 @@ pub struct Cli {
     /// Log more (-v: debug, -vv: trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// How the admin commands print answers: json, table or csv.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "json",
+        env = "ZTP_OUTPUT"
+    )]
+    pub output: crate::commands::output::Output,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -204,18 +213,20 @@ pub struct DeviceImportArgs {
     pub admin: AdminConnection,
 }
 
-/// How to reach the admin API of a running `ztp serve`.
+/// How to reach the admin API of a running `ztp serve`: flags, else environment, else the CLI
+/// configuration file (`ZTP_CLI_CONFIG`, default `~/.config/ztp/cli.toml`: `admin_url`, `token`
+/// or `token_file`, `data_dir`), else the defaults.
 #[derive(Debug, Clone, Args)]
 pub struct AdminConnection {
-    /// The admin API's URL.
-    #[arg(long, env = "ZTP_ADMIN_URL", default_value = "http://127.0.0.1:8444")]
-    pub admin_url: String,
+    /// The admin API's URL [default: http://127.0.0.1:8444].
+    #[arg(long, env = "ZTP_ADMIN_URL")]
+    pub admin_url: Option<String>,
     /// The bearer token [default: read from DATA_DIR/admin-token].
     #[arg(long, env = "ZTP_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// The server's data directory, where `ztp serve` wrote the token.
-    #[arg(long, env = "ZTP_DATA_DIR", default_value = "ztp-data")]
-    pub data_dir: PathBuf,
+    /// The server's data directory, where `ztp serve` wrote the token [default: ztp-data].
+    #[arg(long, env = "ZTP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `ztp device add`.

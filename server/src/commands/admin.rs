@@ -2,7 +2,7 @@
 //! to the admin API of a running `ztp serve`, printing its JSON answers.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -10,6 +10,7 @@ use http::Method;
 use serde_json::{Value, json};
 use ztp_certs::Cert;
 
+use super::output::{Output, render};
 use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
@@ -24,19 +25,51 @@ use crate::http::admin_api::{
     TransferLicenses,
 };
 
-/// Runs an inventory command.
-pub fn run(command: Inventory) -> anyhow::Result<()> {
+/// Runs an inventory command, printing its answer in `output`.
+pub fn run(command: Inventory, output: Output) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let value = runtime.block_on(call(command))?;
-    match value {
-        Value::Null => {}
-        Value::String(text) => print!("{text}"),
-        other => println!("{}", serde_json::to_string_pretty(&other)?),
-    }
+    print!("{}", render(&value, output));
     Ok(())
+}
+
+/// The CLI's own configuration file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CliConfig {
+    admin_url: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+}
+
+impl CliConfig {
+    /// `ZTP_CLI_CONFIG` (which must exist), else `$XDG_CONFIG_HOME/ztp/cli.toml` or
+    /// `~/.config/ztp/cli.toml` if there is one.
+    fn load() -> anyhow::Result<Self> {
+        use figment::providers::{Format, Toml};
+        let (path, required) = match std::env::var_os("ZTP_CLI_CONFIG") {
+            Some(path) => (PathBuf::from(path), true),
+            None => {
+                let base = std::env::var_os("XDG_CONFIG_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+                match base {
+                    Some(base) => (base.join("ztp/cli.toml"), false),
+                    None => return Ok(Self::default()),
+                }
+            }
+        };
+        if !required && !path.exists() {
+            return Ok(Self::default());
+        }
+        figment::Figment::from(Toml::file_exact(&path))
+            .extract()
+            .with_context(|| format!("reading the CLI configuration {}", path.display()))
+    }
 }
 
 /// One inventory command.
@@ -65,20 +98,32 @@ pub enum Inventory {
 }
 
 fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
-    let token = match &admin.token {
-        Some(token) => token.clone(),
-        None => {
-            let path = admin.data_dir.join("admin-token");
+    let config = CliConfig::load()?;
+    let url = admin
+        .admin_url
+        .clone()
+        .or(config.admin_url)
+        .unwrap_or_else(|| "http://127.0.0.1:8444".into());
+    let token = match (admin.token.clone(), config.token) {
+        (Some(token), _) | (None, Some(token)) => token,
+        (None, None) => {
+            let path = match (&admin.data_dir, config.token_file, config.data_dir) {
+                (Some(dir), _, _) => dir.join("admin-token"),
+                (None, Some(file), _) => file,
+                (None, None, Some(dir)) => dir.join("admin-token"),
+                (None, None, None) => PathBuf::from("ztp-data/admin-token"),
+            };
             fs::read_to_string(&path).with_context(|| {
                 format!(
-                    "reading the admin token from {} (give --token or ZTP_ADMIN_TOKEN, or \
-                     --data-dir where `ztp serve` keeps its data)",
+                    "reading the admin token from {} (give --token or ZTP_ADMIN_TOKEN, \
+                     --data-dir where `ztp serve` keeps its data, or a CLI configuration \
+                     file)",
                     path.display()
                 )
             })?
         }
     };
-    Ok(AdminClient::new(&admin.admin_url, &token)?)
+    Ok(AdminClient::new(&url, &token)?)
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {

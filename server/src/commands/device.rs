@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use ztp_certs::Cert;
 use ztp_yang::Nonce;
 
+use super::output::Output;
 use crate::agent::bootstrap::{
     self, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
@@ -17,11 +18,11 @@ use crate::agent::host_key;
 use crate::cli::{DeviceBootstrapArgs, DeviceCommand};
 use crate::dhcp;
 
-/// Runs a `ztp device` subcommand.
-pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
+/// Runs a `ztp device` subcommand; the inventory ones print in `output`.
+pub fn run(command: DeviceCommand, output: Output) -> anyhow::Result<ExitCode> {
     match command {
         DeviceCommand::Bootstrap(args) => bootstrap(&args),
-        inventory => super::admin::run(super::admin::Inventory::Device(inventory))
+        inventory => super::admin::run(super::admin::Inventory::Device(inventory), output)
             .map(|()| ExitCode::SUCCESS),
     }
 }

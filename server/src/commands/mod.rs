@@ -8,6 +8,7 @@ use admin::Inventory;
 pub mod admin;
 pub mod device;
 pub mod dhcp_option;
+pub mod output;
 pub mod pki;
 pub mod secrets;
 pub mod serve;
@@ -18,20 +19,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Pki(command) => pki::run(command).map(|()| ExitCode::SUCCESS),
         Command::DhcpOption(args) => dhcp_option::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Device(command) => device::run(command),
-        Command::Customer(command) => inventory(Inventory::Customer(command)),
-        Command::Target(command) => inventory(Inventory::Target(command)),
-        Command::Rules(command) => inventory(Inventory::Rules(command)),
-        Command::Events(args) => inventory(Inventory::Events(args)),
-        Command::Nms(command) => inventory(Inventory::Nms(command)),
-        Command::Registration(command) => inventory(Inventory::Registration(command)),
-        Command::License(command) => inventory(Inventory::License(command)),
+        Command::Device(command) => device::run(command, cli.output),
+        Command::Customer(command) => inventory(cli.output, Inventory::Customer(command)),
+        Command::Target(command) => inventory(cli.output, Inventory::Target(command)),
+        Command::Rules(command) => inventory(cli.output, Inventory::Rules(command)),
+        Command::Events(args) => inventory(cli.output, Inventory::Events(args)),
+        Command::Nms(command) => inventory(cli.output, Inventory::Nms(command)),
+        Command::Registration(command) => inventory(cli.output, Inventory::Registration(command)),
+        Command::License(command) => inventory(cli.output, Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
-        Command::Token(command) => inventory(Inventory::Token(command)),
-        Command::Audit(args) => inventory(Inventory::Audit(args)),
+        Command::Token(command) => inventory(cli.output, Inventory::Token(command)),
+        Command::Audit(args) => inventory(cli.output, Inventory::Audit(args)),
     }
 }
 
-fn inventory(command: Inventory) -> anyhow::Result<ExitCode> {
-    admin::run(command).map(|()| ExitCode::SUCCESS)
+fn inventory(output: output::Output, command: Inventory) -> anyhow::Result<ExitCode> {
+    admin::run(command, output).map(|()| ExitCode::SUCCESS)
 }

@@ -176,3 +176,59 @@ fn an_imported_owner_must_be_consistent() {
         std::fs::read_to_string(owner.join("owner-ca.pem")).unwrap()
     );
 }
+
+#[test]
+fn answers_print_as_json_table_or_csv_and_the_cli_reads_its_own_configuration() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let csv = success(server.admin(["--output", "csv", "device", "list"]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("serial,model,customer"), "{csv}");
+    assert_eq!(
+        lines.len(),
+        4,
+        "a header and the three sample devices: {csv}"
+    );
+    assert!(
+        lines[1].starts_with("SN-0001,uCPE-100,example-customer,"),
+        "{csv}"
+    );
+    let table = success(server.admin(["device", "list", "--output", "table"]));
+    assert!(table.starts_with("serial "), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("SN-0001 "),
+        "{table}"
+    );
+
+    // No flags, no environment: the configuration file says where and with which token.
+    let config = dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "admin_url = \"{}\"\ntoken_file = \"{}\"\n",
+            server.admin_url,
+            dir.path().join("admin-token").display()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(ztp_tests::ztp_bin())
+        .args(["customer", "list"])
+        .env_remove("ZTP_ADMIN_URL")
+        .env_remove("ZTP_ADMIN_TOKEN")
+        .env_remove("ZTP_DATA_DIR")
+        .env("ZTP_CLI_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(success(output).contains("example-customer"));
+    std::fs::write(&config, "admin_link = \"x\"\n").unwrap();
+    let output = std::process::Command::new(ztp_tests::ztp_bin())
+        .args(["customer", "list"])
+        .env("ZTP_CLI_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("admin_link"),
+        "an unknown key is named"
+    );
+}
