@@ -46,6 +46,28 @@ impl DeviceImport {
         Ok(())
     }
 
+    /// Adds `serials` to the serials a serial-scoped pool is drawn by (the caller passes only
+    /// serials not already listed).
+    pub async fn extend_pool(
+        &mut self,
+        pool_id: i64,
+        serials: &[String],
+    ) -> Result<(), StoreError> {
+        if serials.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE license_pools SET scope_values = TRIM(scope_values || ' ' || $2), \
+               updated_at = $3 WHERE id = $1 AND scope_kind = 'serials'",
+        )
+        .bind(pool_id)
+        .bind(serials.join(" "))
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
     /// Devices written in this transaction.
     pub fn written(&self) -> u64 {
         self.written

@@ -173,3 +173,60 @@ fn all_or_nothing_keeps_nothing_and_a_customer_token_imports_only_its_own() {
     assert!(server.admin(["device", "show", "ACME-1"]).status.success());
     assert!(!server.admin(["device", "show", "ACME-2"]).status.success());
 }
+
+#[test]
+fn rows_can_put_devices_into_serial_drawn_license_pools() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    for (name, scope) in [("trial", "--serial"), ("core", "--model")] {
+        let value = if scope == "--serial" {
+            "SN-0001"
+        } else {
+            "uCPE-100"
+        };
+        success(server.admin([
+            "license",
+            "pool-add",
+            "example-customer",
+            name,
+            "--feature",
+            "F-1",
+            scope,
+            value,
+        ]));
+    }
+    let file = dir.path().join("pools.csv");
+    fs::write(
+        &file,
+        "serial,model,customer,license_pools\n\
+         POOL-1,uCPE-100,example-customer,trial\n\
+         POOL-2,uCPE-100,example-customer,trial; \n\
+         POOL-3,uCPE-100,example-customer,ghost\n\
+         POOL-4,uCPE-100,example-customer,core\n",
+    )
+    .unwrap();
+    let (_, report) = import(&server, &file, &[]);
+    assert_eq!(report["imported"], 2, "{report:#}");
+    let reasons: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].contains("does not exist"), "{reasons:?}");
+    assert!(reasons[1].contains("drawn by model"), "{reasons:?}");
+    // Importing again lists nobody twice.
+    import(&server, &file, &[]);
+    let pool: Value = serde_json::from_str(&success(server.admin([
+        "license",
+        "pool",
+        "example-customer",
+        "trial",
+    ])))
+    .unwrap();
+    assert_eq!(
+        pool["serials"],
+        serde_json::json!(["SN-0001", "POOL-1", "POOL-2"]),
+        "{pool:#}"
+    );
+}

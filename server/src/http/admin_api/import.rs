@@ -5,8 +5,10 @@
 //! is bad (it holds the database's write lock for the import's duration).
 //!
 //! Columns (a header row names them, in any order): `serial` and `model`, and optionally
-//! `customer` and `certificate_pin` (a SHA-256 fingerprint of the device's IDevID). Importing a
-//! serial again updates its model, owner and pin: the same file imported twice changes nothing.
+//! `customer`, `certificate_pin` (a SHA-256 fingerprint of the device's IDevID) and
+//! `license_pools` (names of the customer's serial-drawn pools, separated by `;`, that the
+//! device is added to). Importing a serial again updates its model, owner and pin: the same file
+//! imported twice changes nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -22,7 +24,9 @@ use ztp_certs::{ProductId, Serial};
 
 use super::{AdminApi, ApiError, ApiResult, json, normalize_pin};
 use crate::domain::access::Principal;
-use crate::store::{NewDevice, Store};
+use crate::domain::licensing::Scope;
+use crate::store::import::DeviceImport;
+use crate::store::{NewDevice, Store, StoreError};
 
 /// Valid rows written per transaction in a partial import.
 const BATCH: u64 = 1000;
@@ -82,6 +86,23 @@ impl AdminApi {
                 .map(|c| c.name)
                 .collect(),
         };
+        let mut pools = HashMap::new();
+        for customer in &customers {
+            for pool in self.store.license_pools(customer).await? {
+                let members = match pool.scope {
+                    Scope::Serials(serials) => Some(serials.into_iter().collect()),
+                    Scope::Models(_) => None,
+                };
+                pools.insert(
+                    (customer.clone(), pool.name),
+                    PoolSlot {
+                        id: pool.id,
+                        members,
+                    },
+                );
+            }
+        }
+        let known = Known { customers, pools };
         let (sender, receiver) = mpsc::channel(16);
         let idle = self.read_timeout;
         let feed = async move {
@@ -110,7 +131,7 @@ impl AdminApi {
                 &handle,
                 &store,
                 ChannelReader::new(receiver),
-                &customers,
+                known,
                 scoped,
                 all_or_nothing,
             )
@@ -179,6 +200,18 @@ impl Read for ChannelReader {
     }
 }
 
+/// What rows may name: customers, and their pools (with the serials a serial-drawn pool
+/// already lists; `None` for a pool drawn by model).
+struct Known {
+    customers: HashSet<String>,
+    pools: HashMap<(String, String), PoolSlot>,
+}
+
+struct PoolSlot {
+    id: i64,
+    members: Option<HashSet<String>>,
+}
+
 /// Where each column is.
 struct Columns {
     count: usize,
@@ -186,6 +219,7 @@ struct Columns {
     model: usize,
     customer: Option<usize>,
     pin: Option<usize>,
+    pools: Option<usize>,
 }
 
 impl Columns {
@@ -200,9 +234,11 @@ impl Columns {
                 "model" => "model",
                 "customer" => "customer",
                 "certificate_pin" | "fingerprint" => "certificate_pin",
+                "license_pools" | "pools" => "license_pools",
                 _ => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown column {name:?}: use serial, model, customer, certificate_pin"
+                        "unknown column {name:?}: use serial, model, customer, certificate_pin, \
+                         license_pools"
                     )));
                 }
             };
@@ -223,16 +259,17 @@ impl Columns {
             model: required("model")?,
             customer: found.get("customer").copied(),
             pin: found.get("certificate_pin").copied(),
+            pools: found.get("license_pools").copied(),
         })
     }
 
-    /// The device a row describes, or why it is refused.
+    /// The device a row describes and the pools it joins, or why it is refused.
     fn device(
         &self,
         row: &csv::ByteRecord,
-        customers: &HashSet<String>,
+        known: &Known,
         scoped: bool,
-    ) -> Result<NewDevice, String> {
+    ) -> Result<(NewDevice, Vec<i64>), String> {
         if row.len() != self.count {
             return Err(format!(
                 "{} fields, the header has {}",
@@ -252,7 +289,7 @@ impl Columns {
         let model = ProductId::parse(field(self.model)?).map_err(|e| e.to_string())?;
         let customer = optional(self.customer)?;
         match customer {
-            Some(c) if !customers.contains(c) => {
+            Some(c) if !known.customers.contains(c) => {
                 return Err(format!("customer {c:?} does not exist"));
             }
             None if scoped => return Err("a customer is required".into()),
@@ -261,12 +298,36 @@ impl Columns {
         let certificate_pin = optional(self.pin)?
             .map(|pin| normalize_pin(pin).map_err(|e| e.message))
             .transpose()?;
-        Ok(NewDevice {
-            serial: serial.as_str().to_owned(),
-            model: model.as_str().to_owned(),
-            customer: customer.map(str::to_owned),
-            certificate_pin,
-        })
+        let mut pools = Vec::new();
+        for name in optional(self.pools)?
+            .unwrap_or_default()
+            .split(';')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let Some(customer) = customer else {
+                return Err("license pools need the row's customer".into());
+            };
+            let slot = known
+                .pools
+                .get(&(customer.to_owned(), name.to_owned()))
+                .ok_or_else(|| format!("license pool {name:?} of {customer} does not exist"))?;
+            if slot.members.is_none() {
+                return Err(format!(
+                    "license pool {name:?} is drawn by model; only serial-drawn pools list devices"
+                ));
+            }
+            pools.push(slot.id);
+        }
+        Ok((
+            NewDevice {
+                serial: serial.as_str().to_owned(),
+                model: model.as_str().to_owned(),
+                customer: customer.map(str::to_owned),
+                certificate_pin,
+            },
+            pools,
+        ))
     }
 }
 
@@ -274,7 +335,7 @@ fn import_csv(
     handle: &Handle,
     store: &Store,
     reader: ChannelReader,
-    customers: &HashSet<String>,
+    mut known: Known,
     scoped: bool,
     all_or_nothing: bool,
 ) -> Result<ImportReport, ApiError> {
@@ -293,6 +354,8 @@ fn import_csv(
         ..ImportReport::default()
     };
     let mut import = handle.block_on(store.begin_import())?;
+    // Serials to add to serial-drawn pools, written with each batch.
+    let mut joining: HashMap<i64, Vec<String>> = HashMap::new();
     let mut row = csv::ByteRecord::new();
     loop {
         match csv.read_byte_record(&mut row) {
@@ -313,10 +376,14 @@ fn import_csv(
         }
         report.rows += 1;
         let line = row.position().map_or(0, csv::Position::line);
-        match columns.device(&row, customers, scoped) {
-            Ok(device) => {
+        match columns.device(&row, &known, scoped) {
+            Ok((device, pools)) => {
                 handle.block_on(import.upsert(&device))?;
+                for pool in pools {
+                    joining.entry(pool).or_default().push(device.serial.clone());
+                }
                 if !all_or_nothing && import.written() >= BATCH {
+                    handle.block_on(join_pools(&mut import, &mut joining, &mut known))?;
                     report.imported += import.written();
                     handle.block_on(import.commit())?;
                     import = handle.block_on(store.begin_import())?;
@@ -334,8 +401,34 @@ fn import_csv(
         handle.block_on(import.rollback())?;
         return Ok(report);
     }
+    handle.block_on(join_pools(&mut import, &mut joining, &mut known))?;
     report.imported += import.written();
     handle.block_on(import.commit())?;
     report.committed = true;
     Ok(report)
+}
+
+/// Writes the pending pool memberships (serials a pool does not list yet) into the import's
+/// transaction.
+async fn join_pools(
+    import: &mut DeviceImport,
+    joining: &mut HashMap<i64, Vec<String>>,
+    known: &mut Known,
+) -> Result<(), StoreError> {
+    for (pool, serials) in joining.drain() {
+        let Some(members) = known
+            .pools
+            .values_mut()
+            .find(|slot| slot.id == pool)
+            .and_then(|slot| slot.members.as_mut())
+        else {
+            continue;
+        };
+        let new: Vec<String> = serials
+            .into_iter()
+            .filter(|s| members.insert(s.clone()))
+            .collect();
+        import.extend_pool(pool, &new).await?;
+    }
+    Ok(())
 }
