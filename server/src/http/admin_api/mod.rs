@@ -39,11 +39,13 @@
 //! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
 //! bootstrap token `ztp serve` writes to its data directory, or a token made through
 //! `/tokens`. Read-only tokens may only GET; a token limited to a customer reaches only that
-//! customer's objects ([`access`]). Failed authentications are recorded and limited per
+//! customer's objects (`access`). Failed authentications are recorded and limited per
 //! address.
 //!
-//! NMS connections, the registration outbox, license pools and tokens are in [`nms`],
-//! [`registrations`], [`licenses`] and [`tokens`].
+//! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
+//! audit trail, tenancy, bulk import and device timelines are in `customers`, `devices`,
+//! `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import` and
+//! `timeline`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -57,29 +59,25 @@ use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, ProductId, Serial, Signer, SigningKey};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
-use crate::artifacts::OwnerCredentials;
-use crate::bootstrap::trust_anchor_bag;
 use crate::domain::access::Principal;
-use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
-use crate::domain::state::DeviceState;
 use crate::nms::Outbox;
 use crate::store::events::ProgressRecord;
 use crate::store::{
-    CustomerRecord, CustomerUpdate, DeviceRecord, DeviceUpdate, EventFilter, EventKind,
-    EventRecord, NewCustomer, NewDevice, NewEvent, Store, StoreError, TargetRecord,
+    CustomerRecord, DeviceRecord, EventFilter, EventKind, EventRecord, NewEvent, Store, StoreError,
 };
 use audit::ACTOR;
+use devices::device_view;
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
 
 mod access;
 mod audit;
+mod customers;
+mod devices;
 mod import;
 mod licenses;
 mod nms;
@@ -87,6 +85,8 @@ mod registrations;
 mod timeline;
 mod tokens;
 
+pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
+pub use devices::{CreateDevice, DeviceView, PatchDevice};
 pub use import::{ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
@@ -96,166 +96,6 @@ pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
-
-/// A customer as the API shows it (never its signing key).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustomerView {
-    /// Name.
-    pub name: String,
-    /// Response profile.
-    pub profile: Profile,
-    /// Whether conveyed information is signed.
-    pub sign: bool,
-    /// The owner CA (pinned-domain-cert).
-    pub owner_ca: CertificateView,
-    /// The owner signing certificate.
-    pub signer: CertificateView,
-    /// Default onboarding information (RFC 7951 JSON), if set.
-    pub onboarding: Option<serde_json::Value>,
-    /// Redirect targets, in order.
-    pub targets: Vec<TargetView>,
-    /// Response rules, in order.
-    pub rules: Vec<Rule>,
-    /// Revision (bumped by every change).
-    pub revision: i64,
-    /// Created.
-    pub created_at: String,
-    /// Last changed.
-    pub updated_at: String,
-}
-
-/// A certificate summary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CertificateView {
-    /// Subject.
-    pub subject: String,
-    /// SHA-256 fingerprint, hex.
-    pub fingerprint: String,
-    /// Expiry.
-    pub not_after: String,
-}
-
-/// A customer to create. Without certificates and key, an owner CA and signer are generated.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCustomer {
-    /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
-    pub name: String,
-    /// Response profile (default standard).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Profile>,
-    /// Sign conveyed information (default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign: Option<bool>,
-    /// Imported owner CA certificate (PEM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_ca_pem: Option<String>,
-    /// Imported signing certificate and chain (PEM).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer_chain_pem: Option<String>,
-    /// Imported signing key (PEM, PKCS#8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer_key_pem: Option<String>,
-}
-
-/// Changes to a customer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchCustomer {
-    /// New profile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Profile>,
-    /// New signing switch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sign: Option<bool>,
-    /// New default onboarding information; `null` removes it.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub onboarding: Option<Option<serde_json::Value>>,
-}
-
-/// A redirect target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetView {
-    /// Name, unique per customer.
-    pub name: String,
-    /// Host name or IP address.
-    pub address: String,
-    /// Port (default 443).
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// Trust anchor chain (PEM) for the target's TLS certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trust_anchor_pem: Option<String>,
-}
-
-fn default_port() -> u16 {
-    BootstrapServer::DEFAULT_PORT
-}
-
-/// A device as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeviceView {
-    /// Serial number.
-    pub serial: String,
-    /// Model.
-    pub model: String,
-    /// Owner.
-    pub customer: Option<String>,
-    /// Pinned certificate fingerprint (SHA-256, hex).
-    pub certificate_pin: Option<String>,
-    /// Onboarding state.
-    pub state: DeviceState,
-    /// When the state last changed.
-    pub state_changed_at: String,
-    /// When it last called in.
-    pub last_contact_at: Option<String>,
-    /// When it was imported.
-    pub created_at: String,
-}
-
-/// A device to import.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateDevice {
-    /// Serial number.
-    pub serial: String,
-    /// Model (product id).
-    pub model: String,
-    /// Owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<String>,
-    /// SHA-256 fingerprint its IDevID must have (hex, colons allowed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate_pin: Option<String>,
-}
-
-/// Changes to a device; `null` clears owner or pin.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchDevice {
-    /// New model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// New owner.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub customer: Option<Option<String>>,
-    /// New pin.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub certificate_pin: Option<Option<String>>,
-}
 
 /// An error answer: `{"error": {"status": 404, "message": "…"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -519,14 +359,7 @@ impl AdminApi {
             }
             (&Method::GET, ["customers", name, "targets"]) => {
                 self.customer_record(name).await?;
-                let targets: Vec<TargetView> = self
-                    .store
-                    .targets(name)
-                    .await?
-                    .into_iter()
-                    .map(target_view)
-                    .collect();
-                Ok(json(StatusCode::OK, &targets))
+                Ok(json(StatusCode::OK, &self.target_views(name).await?))
             }
             (&Method::POST, ["customers", name, "targets"]) => {
                 self.put_target(name, parse(body)?).await
@@ -631,269 +464,6 @@ impl AdminApi {
             .device(serial)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("device {serial:?} does not exist")))
-    }
-
-    async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
-        let record = self.customer_record(name).await?;
-        let targets = self
-            .store
-            .targets(name)
-            .await?
-            .into_iter()
-            .map(target_view)
-            .collect();
-        let rules = self.store.rules(name).await?;
-        customer_view(record, targets, rules)
-    }
-
-    async fn list_customers(&self, query: &HashMap<String, String>) -> ApiResult {
-        let only = query.get("customer");
-        let mut views = Vec::new();
-        for record in self.store.customers().await? {
-            if only.is_some_and(|c| *c != record.name) {
-                continue;
-            }
-            let targets = self
-                .store
-                .targets(&record.name)
-                .await?
-                .into_iter()
-                .map(target_view)
-                .collect();
-            let rules = self.store.rules(&record.name).await?;
-            views.push(customer_view(record, targets, rules)?);
-        }
-        Ok(json(StatusCode::OK, &views))
-    }
-
-    async fn create_customer(&self, create: CreateCustomer) -> ApiResult {
-        if !valid_name(&create.name) {
-            return Err(ApiError::bad_request(format!(
-                "customer name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                create.name
-            )));
-        }
-        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
-            create.owner_ca_pem,
-            create.signer_chain_pem,
-            create.signer_key_pem,
-        ) {
-            (None, None, None) => {
-                let (ca, chain, key) = generate_owner(&create.name)?;
-                (ca, chain, key, true)
-            }
-            (Some(ca), Some(chain), Some(key)) => {
-                check_owner(&ca, &chain, &key)?;
-                (ca, chain, key, false)
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
-                ));
-            }
-        };
-        let record = self
-            .store
-            .insert_customer(&NewCustomer {
-                name: create.name.clone(),
-                owner_ca_pem,
-                signer_chain_pem,
-                signer_key_pem,
-                profile: create.profile.unwrap_or_default(),
-                sign: create.sign.unwrap_or(true),
-            })
-            .await?;
-        let how = if generated { "generated" } else { "imported" };
-        self.audit(
-            None,
-            format!("created customer {} ({how} owner CA)", create.name),
-        )
-        .await;
-        Ok(json(
-            StatusCode::CREATED,
-            &customer_view(record, Vec::new(), Vec::new())?,
-        ))
-    }
-
-    async fn patch_customer(&self, name: &str, patch: PatchCustomer) -> ApiResult {
-        let onboarding_json = match patch.onboarding {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(value)) => {
-                parse_onboarding(&value)
-                    .map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
-                Some(Some(value.to_string()))
-            }
-        };
-        self.store
-            .update_customer(
-                name,
-                &CustomerUpdate {
-                    profile: patch.profile,
-                    sign: patch.sign,
-                    onboarding_json,
-                },
-            )
-            .await?;
-        self.audit(None, format!("changed customer {name}")).await;
-        Ok(json(StatusCode::OK, &self.customer_view(name).await?))
-    }
-
-    async fn put_target(&self, customer: &str, target: TargetView) -> ApiResult {
-        if !valid_name(&target.name) {
-            return Err(ApiError::bad_request(format!(
-                "target name {:?} is not valid",
-                target.name
-            )));
-        }
-        check_address("address", &target.address, target.port)?;
-        if let Some(pem) = &target.trust_anchor_pem {
-            trust_anchor_bag(pem)
-                .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
-        }
-        self.customer_record(customer).await?;
-        self.store
-            .put_target(
-                customer,
-                &TargetRecord {
-                    name: target.name.clone(),
-                    address: target.address.clone(),
-                    port: target.port,
-                    trust_anchor_pem: target.trust_anchor_pem.clone(),
-                },
-            )
-            .await?;
-        self.audit(
-            None,
-            format!(
-                "set redirect target {customer}/{} to {}:{}",
-                target.name, target.address, target.port
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &target))
-    }
-
-    async fn delete_target(&self, customer: &str, target: &str) -> ApiResult {
-        let rules = self.store.rules(customer).await?;
-        if let Some(rule) = rules.iter().find(|r| {
-            r.redirect
-                .as_ref()
-                .is_some_and(|t| t.iter().any(|t| t == target))
-        }) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "rule {:?} redirects to target {target:?}; change the rules first",
-                    rule.name
-                ),
-            ));
-        }
-        self.store.delete_target(customer, target).await?;
-        self.audit(None, format!("removed redirect target {customer}/{target}"))
-            .await;
-        Ok(super::empty(StatusCode::NO_CONTENT))
-    }
-
-    async fn set_rules(&self, customer: &str, rules: Vec<Rule>) -> ApiResult {
-        let record = self.customer_record(customer).await?;
-        let targets: Vec<Target> = self
-            .store
-            .targets(customer)
-            .await?
-            .into_iter()
-            .map(|t| Target {
-                name: t.name,
-                address: t.address,
-                port: t.port,
-                trust_anchor: None,
-            })
-            .collect();
-        Policy::new(record.profile, record.sign, targets, None, &rules)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        self.store.set_rules(customer, &rules).await?;
-        self.audit(
-            None,
-            format!(
-                "set {} response rule(s) of customer {customer}",
-                rules.len()
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &rules))
-    }
-
-    async fn list_devices(&self, query: &HashMap<String, String>) -> ApiResult {
-        let limit = limit(query, 100, 1000)?;
-        let devices = self
-            .store
-            .devices(
-                query.get("customer").map(String::as_str),
-                query.get("after").map(String::as_str),
-                limit,
-            )
-            .await?;
-        let views: Vec<DeviceView> = devices.into_iter().map(device_view).collect();
-        Ok(json(StatusCode::OK, &views))
-    }
-
-    async fn create_device(&self, create: CreateDevice) -> ApiResult {
-        let serial =
-            Serial::parse(&create.serial).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let model =
-            ProductId::parse(&create.model).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let pin = create
-            .certificate_pin
-            .as_deref()
-            .map(normalize_pin)
-            .transpose()?;
-        let record = self
-            .store
-            .insert_device(&NewDevice {
-                serial: serial.as_str().to_owned(),
-                model: model.as_str().to_owned(),
-                customer: create.customer.clone(),
-                certificate_pin: pin,
-            })
-            .await?;
-        self.audit(
-            Some(serial.as_str()),
-            format!(
-                "imported device {} ({}) for {}",
-                serial.as_str(),
-                model.as_str(),
-                create.customer.as_deref().unwrap_or("no owner")
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::CREATED, &device_view(record)))
-    }
-
-    async fn patch_device(&self, serial: &str, patch: PatchDevice) -> ApiResult {
-        let model = patch
-            .model
-            .as_deref()
-            .map(|m| ProductId::parse(m).map(|m| m.as_str().to_owned()))
-            .transpose()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let certificate_pin = match patch.certificate_pin {
-            Some(Some(pin)) => Some(Some(normalize_pin(&pin)?)),
-            other => other,
-        };
-        let record = self
-            .store
-            .update_device(
-                serial,
-                &DeviceUpdate {
-                    model,
-                    customer: patch.customer,
-                    certificate_pin,
-                },
-            )
-            .await?;
-        self.audit(Some(serial), format!("changed device {serial}"))
-            .await;
-        Ok(json(StatusCode::OK, &device_view(record)))
     }
 
     async fn list_events(&self, query: &HashMap<String, String>) -> ApiResult {
@@ -1029,97 +599,6 @@ fn timed<T: Serialize>(records: &[T], at: impl Fn(&T) -> i64) -> Vec<serde_json:
         .collect()
 }
 
-fn certificate_view(cert: &Cert) -> CertificateView {
-    CertificateView {
-        subject: cert.subject(),
-        fingerprint: cert.fingerprint().to_hex(),
-        not_after: cert.not_after().format(&Rfc3339).unwrap_or_default(),
-    }
-}
-
-fn customer_view(
-    record: CustomerRecord,
-    targets: Vec<TargetView>,
-    rules: Vec<Rule>,
-) -> Result<CustomerView, ApiError> {
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("customer {}: stored {what} is unusable: {e}", record.name),
-        )
-    };
-    let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| corrupt("owner CA", &e))?;
-    let signer =
-        Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| corrupt("signer", &e))?;
-    let signer = signer
-        .first()
-        .ok_or_else(|| corrupt("signer", &"empty chain"))?;
-    let onboarding = record
-        .onboarding_json
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|e| corrupt("onboarding", &e))?;
-    Ok(CustomerView {
-        owner_ca: certificate_view(&ca),
-        signer: certificate_view(signer),
-        name: record.name,
-        profile: record.profile,
-        sign: record.sign,
-        onboarding,
-        targets,
-        rules,
-        revision: record.revision,
-        created_at: timestamp(record.created_at),
-        updated_at: timestamp(record.updated_at),
-    })
-}
-
-fn target_view(t: TargetRecord) -> TargetView {
-    TargetView {
-        name: t.name,
-        address: t.address,
-        port: t.port,
-        trust_anchor_pem: t.trust_anchor_pem,
-    }
-}
-
-fn device_view(d: DeviceRecord) -> DeviceView {
-    DeviceView {
-        serial: d.serial,
-        model: d.model,
-        customer: d.customer,
-        certificate_pin: d.certificate_pin,
-        state: d.state,
-        state_changed_at: timestamp(d.state_changed_at),
-        last_contact_at: d.last_contact_at.map(timestamp),
-        created_at: timestamp(d.created_at),
-    }
-}
-
-/// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
-fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
-    let (ca, cert, key) =
-        CertificateAuthority::new_owner(name, KeyAlgorithm::EcdsaP256).map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("generating owner credentials: {e}"),
-            )
-        })?;
-    Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
-}
-
-fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
-    let ca = Cert::from_pem(ca).map_err(|e| bad("owner_ca_pem", &e))?;
-    let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
-    let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
-    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
-    OwnerCredentials::new(ca, signer)
-        .map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
-    Ok(())
-}
-
 /// Checks a host (an `inet:host`, as the conveyed-information schema defines it) and a port.
 fn check_address(what: &str, host: &str, port: u16) -> Result<(), ApiError> {
     let info = ConveyedInformation::Redirect(RedirectInformation {
@@ -1157,23 +636,5 @@ mod tests {
         assert_eq!(normalize_pin(&colons).unwrap(), "ab".repeat(32));
         assert!(normalize_pin("abc").is_err());
         assert!(normalize_pin(&"g".repeat(64)).is_err());
-    }
-
-    #[test]
-    fn patches_tell_null_from_absent() {
-        let p: PatchDevice = serde_json::from_str(r#"{"customer": null}"#).unwrap();
-        assert_eq!(p.customer, Some(None));
-        assert_eq!(p.certificate_pin, None);
-        let p: PatchDevice = serde_json::from_str(r#"{"customer": "acme"}"#).unwrap();
-        assert_eq!(p.customer, Some(Some("acme".into())));
-        assert!(serde_json::from_str::<PatchDevice>(r#"{"owner": "acme"}"#).is_err());
-    }
-
-    #[test]
-    fn generated_owners_are_consistent() {
-        let (ca, chain, key) = generate_owner("acme").unwrap();
-        check_owner(&ca, &chain, &key).unwrap();
-        let (other_ca, _, _) = generate_owner("other").unwrap();
-        assert!(check_owner(&other_ca, &chain, &key).is_err());
     }
 }

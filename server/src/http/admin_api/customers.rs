@@ -1,0 +1,398 @@
+//! Customers in the admin API: create (owner CA and signer generated or imported and checked),
+//! change, delete; their owner CA, redirect targets and response rules.
+
+use std::collections::HashMap;
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
+use ztp_yang::BootstrapServer;
+
+use super::{AdminApi, ApiError, ApiResult, check_address, json, nullable, timestamp};
+use crate::artifacts::OwnerCredentials;
+use crate::bootstrap::trust_anchor_bag;
+use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
+use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
+
+/// A customer as the API shows it (never its signing key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerView {
+    /// Name.
+    pub name: String,
+    /// Response profile.
+    pub profile: Profile,
+    /// Whether conveyed information is signed.
+    pub sign: bool,
+    /// The owner CA (pinned-domain-cert).
+    pub owner_ca: CertificateView,
+    /// The owner signing certificate.
+    pub signer: CertificateView,
+    /// Default onboarding information (RFC 7951 JSON), if set.
+    pub onboarding: Option<serde_json::Value>,
+    /// Redirect targets, in order.
+    pub targets: Vec<TargetView>,
+    /// Response rules, in order.
+    pub rules: Vec<Rule>,
+    /// Revision (bumped by every change).
+    pub revision: i64,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+/// A certificate summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateView {
+    /// Subject.
+    pub subject: String,
+    /// SHA-256 fingerprint, hex.
+    pub fingerprint: String,
+    /// Expiry.
+    pub not_after: String,
+}
+
+/// A customer to create. Without certificates and key, an owner CA and signer are generated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
+    pub name: String,
+    /// Response profile (default standard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Sign conveyed information (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<bool>,
+    /// Imported owner CA certificate (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_ca_pem: Option<String>,
+    /// Imported signing certificate and chain (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_chain_pem: Option<String>,
+    /// Imported signing key (PEM, PKCS#8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_key_pem: Option<String>,
+}
+
+/// Changes to a customer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCustomer {
+    /// New profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// New signing switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<bool>,
+    /// New default onboarding information; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onboarding: Option<Option<serde_json::Value>>,
+}
+
+/// A redirect target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetView {
+    /// Name, unique per customer.
+    pub name: String,
+    /// Host name or IP address.
+    pub address: String,
+    /// Port (default 443).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Trust anchor chain (PEM) for the target's TLS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_anchor_pem: Option<String>,
+}
+
+fn default_port() -> u16 {
+    BootstrapServer::DEFAULT_PORT
+}
+
+impl AdminApi {
+    pub(super) async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
+        let record = self.customer_record(name).await?;
+        let targets = self.target_views(name).await?;
+        let rules = self.store.rules(name).await?;
+        customer_view(record, targets, rules)
+    }
+
+    /// A customer's redirect targets, in order.
+    pub(super) async fn target_views(&self, customer: &str) -> Result<Vec<TargetView>, ApiError> {
+        Ok(self
+            .store
+            .targets(customer)
+            .await?
+            .into_iter()
+            .map(target_view)
+            .collect())
+    }
+
+    pub(super) async fn list_customers(&self, query: &HashMap<String, String>) -> ApiResult {
+        let only = query.get("customer");
+        let mut views = Vec::new();
+        for record in self.store.customers().await? {
+            if only.is_some_and(|c| *c != record.name) {
+                continue;
+            }
+            let targets = self.target_views(&record.name).await?;
+            let rules = self.store.rules(&record.name).await?;
+            views.push(customer_view(record, targets, rules)?);
+        }
+        Ok(json(StatusCode::OK, &views))
+    }
+
+    pub(super) async fn create_customer(&self, create: CreateCustomer) -> ApiResult {
+        if !valid_name(&create.name) {
+            return Err(ApiError::bad_request(format!(
+                "customer name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+                create.name
+            )));
+        }
+        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
+            create.owner_ca_pem,
+            create.signer_chain_pem,
+            create.signer_key_pem,
+        ) {
+            (None, None, None) => {
+                let (ca, chain, key) = generate_owner(&create.name)?;
+                (ca, chain, key, true)
+            }
+            (Some(ca), Some(chain), Some(key)) => {
+                check_owner(&ca, &chain, &key)?;
+                (ca, chain, key, false)
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
+                ));
+            }
+        };
+        let record = self
+            .store
+            .insert_customer(&NewCustomer {
+                name: create.name.clone(),
+                owner_ca_pem,
+                signer_chain_pem,
+                signer_key_pem,
+                profile: create.profile.unwrap_or_default(),
+                sign: create.sign.unwrap_or(true),
+            })
+            .await?;
+        let how = if generated { "generated" } else { "imported" };
+        self.audit(
+            None,
+            format!("created customer {} ({how} owner CA)", create.name),
+        )
+        .await;
+        Ok(json(
+            StatusCode::CREATED,
+            &customer_view(record, Vec::new(), Vec::new())?,
+        ))
+    }
+
+    pub(super) async fn patch_customer(&self, name: &str, patch: PatchCustomer) -> ApiResult {
+        let onboarding_json = match patch.onboarding {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(value)) => {
+                parse_onboarding(&value)
+                    .map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
+                Some(Some(value.to_string()))
+            }
+        };
+        self.store
+            .update_customer(
+                name,
+                &CustomerUpdate {
+                    profile: patch.profile,
+                    sign: patch.sign,
+                    onboarding_json,
+                },
+            )
+            .await?;
+        self.audit(None, format!("changed customer {name}")).await;
+        Ok(json(StatusCode::OK, &self.customer_view(name).await?))
+    }
+
+    pub(super) async fn put_target(&self, customer: &str, target: TargetView) -> ApiResult {
+        if !valid_name(&target.name) {
+            return Err(ApiError::bad_request(format!(
+                "target name {:?} is not valid",
+                target.name
+            )));
+        }
+        check_address("address", &target.address, target.port)?;
+        if let Some(pem) = &target.trust_anchor_pem {
+            trust_anchor_bag(pem)
+                .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
+        }
+        self.customer_record(customer).await?;
+        self.store
+            .put_target(
+                customer,
+                &TargetRecord {
+                    name: target.name.clone(),
+                    address: target.address.clone(),
+                    port: target.port,
+                    trust_anchor_pem: target.trust_anchor_pem.clone(),
+                },
+            )
+            .await?;
+        self.audit(
+            None,
+            format!(
+                "set redirect target {customer}/{} to {}:{}",
+                target.name, target.address, target.port
+            ),
+        )
+        .await;
+        Ok(json(StatusCode::OK, &target))
+    }
+
+    pub(super) async fn delete_target(&self, customer: &str, target: &str) -> ApiResult {
+        let rules = self.store.rules(customer).await?;
+        if let Some(rule) = rules.iter().find(|r| {
+            r.redirect
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == target))
+        }) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "rule {:?} redirects to target {target:?}; change the rules first",
+                    rule.name
+                ),
+            ));
+        }
+        self.store.delete_target(customer, target).await?;
+        self.audit(None, format!("removed redirect target {customer}/{target}"))
+            .await;
+        Ok(super::super::empty(StatusCode::NO_CONTENT))
+    }
+
+    pub(super) async fn set_rules(&self, customer: &str, rules: Vec<Rule>) -> ApiResult {
+        let record = self.customer_record(customer).await?;
+        let targets: Vec<Target> = self
+            .store
+            .targets(customer)
+            .await?
+            .into_iter()
+            .map(|t| Target {
+                name: t.name,
+                address: t.address,
+                port: t.port,
+                trust_anchor: None,
+            })
+            .collect();
+        Policy::new(record.profile, record.sign, targets, None, &rules)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        self.store.set_rules(customer, &rules).await?;
+        self.audit(
+            None,
+            format!(
+                "set {} response rule(s) of customer {customer}",
+                rules.len()
+            ),
+        )
+        .await;
+        Ok(json(StatusCode::OK, &rules))
+    }
+}
+
+fn certificate_view(cert: &Cert) -> CertificateView {
+    CertificateView {
+        subject: cert.subject(),
+        fingerprint: cert.fingerprint().to_hex(),
+        not_after: cert.not_after().format(&Rfc3339).unwrap_or_default(),
+    }
+}
+
+fn customer_view(
+    record: CustomerRecord,
+    targets: Vec<TargetView>,
+    rules: Vec<Rule>,
+) -> Result<CustomerView, ApiError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("customer {}: stored {what} is unusable: {e}", record.name),
+        )
+    };
+    let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| corrupt("owner CA", &e))?;
+    let signer =
+        Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| corrupt("signer", &e))?;
+    let signer = signer
+        .first()
+        .ok_or_else(|| corrupt("signer", &"empty chain"))?;
+    let onboarding = record
+        .onboarding_json
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("onboarding", &e))?;
+    Ok(CustomerView {
+        owner_ca: certificate_view(&ca),
+        signer: certificate_view(signer),
+        name: record.name,
+        profile: record.profile,
+        sign: record.sign,
+        onboarding,
+        targets,
+        rules,
+        revision: record.revision,
+        created_at: timestamp(record.created_at),
+        updated_at: timestamp(record.updated_at),
+    })
+}
+
+fn target_view(t: TargetRecord) -> TargetView {
+    TargetView {
+        name: t.name,
+        address: t.address,
+        port: t.port,
+        trust_anchor_pem: t.trust_anchor_pem,
+    }
+}
+
+/// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
+fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
+    let (ca, cert, key) =
+        CertificateAuthority::new_owner(name, KeyAlgorithm::EcdsaP256).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("generating owner credentials: {e}"),
+            )
+        })?;
+    Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
+}
+
+fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
+    let ca = Cert::from_pem(ca).map_err(|e| bad("owner_ca_pem", &e))?;
+    let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
+    let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
+    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    OwnerCredentials::new(ca, signer)
+        .map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_owners_are_consistent() {
+        let (ca, chain, key) = generate_owner("acme").unwrap();
+        check_owner(&ca, &chain, &key).unwrap();
+        let (other_ca, _, _) = generate_owner("other").unwrap();
+        assert!(check_owner(&other_ca, &chain, &key).is_err());
+    }
+}
