@@ -114,8 +114,8 @@ pub struct AuditArgs {
 pub enum TokenCommand {
     /// Make a token; it is printed once and only its digest is kept.
     Create(TokenCreateArgs),
-    /// List tokens (never the tokens themselves).
-    List(AdminOnlyArgs),
+    /// List tokens (never the tokens themselves), by id.
+    List(PageArgs),
     /// Revoke a token.
     Revoke(TokenIdArgs),
 }
@@ -308,8 +308,8 @@ pub enum CustomerCommand {
     /// Create a customer; without --owner-ca/--signer-cert/--signer-key, ztp generates its
     /// owner CA and signing certificate.
     Add(CustomerAddArgs),
-    /// List customers.
-    List(AdminOnlyArgs),
+    /// List customers, by name.
+    List(PageArgs),
     /// Show one customer.
     Show(NameArgs),
     /// Change a customer's profile, signing or default onboarding information.
@@ -320,9 +320,33 @@ pub enum CustomerCommand {
     OwnerCa(NameArgs),
 }
 
-/// A command that needs only the admin connection.
+/// Which page of a list.
+#[derive(Debug, Clone, Args)]
+pub struct Page {
+    /// Start after this name or id.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// At most this many (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+/// A list, page by page.
 #[derive(Debug, Args)]
-pub struct AdminOnlyArgs {
+pub struct PageArgs {
+    #[command(flatten)]
+    pub page: Page,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A customer's list, page by page.
+#[derive(Debug, Args)]
+pub struct CustomerPageArgs {
+    /// Customer name.
+    pub name: String,
+    #[command(flatten)]
+    pub page: Page,
     #[command(flatten)]
     pub admin: AdminConnection,
 }
@@ -452,8 +476,8 @@ pub enum NmsCommand {
     Add(NmsAddArgs),
     /// Change an NMS connection.
     Set(NmsSetArgs),
-    /// List a customer's NMS connections (never their secrets).
-    List(NameArgs),
+    /// List a customer's NMS connections (never their secrets), by name.
+    List(CustomerPageArgs),
     /// Show one NMS connection (never its secrets).
     Show(NmsNameArgs),
     /// Remove an NMS connection.
@@ -559,7 +583,7 @@ pub enum LicenseCommand {
     /// Create an entitlement pool for a customer.
     PoolAdd(PoolAddArgs),
     /// A customer's pools: seats, allocated, free, and devices short of a seat.
-    Pools(NameArgs),
+    Pools(CustomerPageArgs),
     /// One pool.
     Pool(PoolNameArgs),
     /// Extend or shrink a pool (never below what is allocated), or renew it.

@@ -14,7 +14,7 @@ use super::output::{Output, render};
 use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
-    LicenseCommand, NmsCommand, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
+    LicenseCommand, NmsCommand, Page, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
     TokenCommand,
 };
 use crate::domain::access::Role;
@@ -139,6 +139,14 @@ fn pin_of(path: &Path) -> anyhow::Result<String> {
     Ok(leaf.fingerprint().to_hex())
 }
 
+/// `path` with `?limit=` and, when given, `&after=`.
+fn paged(path: &str, page: &Page) -> anyhow::Result<String> {
+    Ok(match &page.after {
+        Some(after) => format!("{path}?limit={}&after={}", page.limit, segment(after)?),
+        None => format!("{path}?limit={}", page.limit),
+    })
+}
+
 /// Path segments are names and serials; refuse anything that would change the path.
 fn segment(value: &str) -> anyhow::Result<&str> {
     anyhow::ensure!(
@@ -227,7 +235,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<Value> {
         }
         TokenCommand::List(args) => {
             client(&args.admin)?
-                .get(&format!("{PREFIX}/tokens"))
+                .get(&paged(&format!("{PREFIX}/tokens"), &args.page)?)
                 .await?
         }
         TokenCommand::Revoke(args) => {
@@ -266,7 +274,11 @@ async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 .send(Method::POST, &pools(&args.customer)?, &create)
                 .await?
         }
-        LicenseCommand::Pools(args) => client(&args.admin)?.get(&pools(&args.name)?).await?,
+        LicenseCommand::Pools(args) => {
+            client(&args.admin)?
+                .get(&paged(&pools(&args.name)?, &args.page)?)
+                .await?
+        }
         LicenseCommand::Pool(args) => {
             client(&args.admin)?
                 .get(&format!(
@@ -562,9 +574,8 @@ async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
                 .await?
         }
         NmsCommand::List(args) => {
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/customers/{}/nms", segment(&args.name)?))
-                .await?
+            let path = format!("{PREFIX}/customers/{}/nms", segment(&args.name)?);
+            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
         }
         NmsCommand::Show(args) => {
             client(&args.admin)?
@@ -641,9 +652,8 @@ async fn customer(command: CustomerCommand) -> anyhow::Result<Value> {
                 .await?
         }
         CustomerCommand::List(args) => {
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/customers"))
-                .await?
+            let path = format!("{PREFIX}/customers");
+            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
         }
         CustomerCommand::Show(args) => {
             client(&args.admin)?

@@ -89,12 +89,12 @@ impl Store {
         .transpose()
     }
 
-    /// Every token, newest first.
+    /// Every token, by id.
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         sqlx::query(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM api_tokens ORDER BY created_at DESC, id"
+            " FROM api_tokens ORDER BY id"
         ))
         .fetch_all(self.pool())
         .await?

@@ -232,3 +232,31 @@ fn answers_print_as_json_table_or_csv_and_the_cli_reads_its_own_configuration() 
         "an unknown key is named"
     );
 }
+
+#[test]
+fn lists_come_page_by_page() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    for name in ["acme", "beta", "gamma"] {
+        success(server.admin(["customer", "add", name]));
+    }
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["customer", "list"];
+        all.extend_from_slice(args);
+        serde_json::from_str::<Vec<Value>>(&success(server.admin(all)))
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&[]), ["acme", "beta", "example-customer", "gamma"]);
+    assert_eq!(names(&["--limit", "2"]), ["acme", "beta"]);
+    assert_eq!(
+        names(&["--after", "beta", "--limit", "2"]),
+        ["example-customer", "gamma"]
+    );
+    fails_with(
+        server.admin(["customer", "list", "--limit", "0"]),
+        "limit must be 1 to 1000",
+    );
+}

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
 use ztp_yang::BootstrapServer;
 
-use super::{AdminApi, ApiError, ApiResult, check_address, json, nullable, timestamp};
+use super::{AdminApi, ApiError, ApiResult, check_address, json, nullable, page, timestamp};
 use crate::artifacts::OwnerCredentials;
 use crate::bootstrap::trust_anchor_bag;
 use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
@@ -136,11 +136,15 @@ impl AdminApi {
 
     pub(super) async fn list_customers(&self, query: &HashMap<String, String>) -> ApiResult {
         let only = query.get("customer");
+        let customers: Vec<CustomerRecord> = self
+            .store
+            .customers()
+            .await?
+            .into_iter()
+            .filter(|c| only.is_none_or(|o| *o == c.name))
+            .collect();
         let mut views = Vec::new();
-        for record in self.store.customers().await? {
-            if only.is_some_and(|c| *c != record.name) {
-                continue;
-            }
+        for record in page(customers, |c| &c.name, query)? {
             let targets = self.target_views(&record.name).await?;
             let rules = self.store.rules(&record.name).await?;
             views.push(customer_view(record, targets, rules)?);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
-use super::{AdminApi, ApiError, ApiResult, json, parse, timestamp};
+use super::{AdminApi, ApiError, ApiResult, json, page, parse, timestamp};
 use crate::domain::licensing::{Scope, Term, Terms, check_terms};
 use crate::domain::response::valid_name;
 use crate::store::licenses::{ms_of, time_of};
@@ -196,11 +196,12 @@ impl AdminApi {
         method: &Method,
         customer: &str,
         rest: &[&str],
+        query: &HashMap<String, String>,
         body: &[u8],
     ) -> ApiResult {
         match (method, rest) {
             (&Method::GET, []) => {
-                let views = self.pool_views(customer).await?;
+                let views = page(self.pool_views(customer).await?, |p| &p.name, query)?;
                 Ok(json(StatusCode::OK, &views))
             }
             (&Method::POST, []) => self.create_pool(customer, parse(body)?).await,

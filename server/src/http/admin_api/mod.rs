@@ -336,7 +336,7 @@ impl AdminApi {
                         "tokens are managed by manufacturer admins",
                     ));
                 }
-                self.tokens_route(method, rest, body).await
+                self.tokens_route(method, rest, query, body).await
             }
             (&Method::GET, ["customers"]) => self.list_customers(query).await,
             (&Method::POST, ["customers"]) => self.create_customer(parse(body)?).await,
@@ -375,10 +375,10 @@ impl AdminApi {
                 self.set_rules(name, parse(body)?).await
             }
             (_, ["customers", customer, "nms", rest @ ..]) => {
-                self.nms_route(method, customer, rest, body).await
+                self.nms_route(method, customer, rest, query, body).await
             }
             (_, ["customers", customer, "license-pools", rest @ ..]) => {
-                self.pools_route(method, customer, rest, body).await
+                self.pools_route(method, customer, rest, query, body).await
             }
             (&Method::GET, ["devices", serial, "licenses"]) => self.device_licenses(serial).await,
             (&Method::GET, ["devices", serial, "timeline"]) => self.timeline(serial).await,
@@ -547,6 +547,22 @@ fn hex_digit(b: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
+/// One page of `items`, which are ordered by `key`: those after `?after=` (a key), at most
+/// `?limit=` (default 100, at most 1000).
+fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    query: &HashMap<String, String>,
+) -> Result<Vec<T>, ApiError> {
+    let limit = usize::try_from(limit(query, 100, 1000)?).unwrap_or(usize::MAX);
+    let after = query.get("after").map(String::as_str);
+    Ok(items
+        .into_iter()
+        .filter(|item| after.is_none_or(|a| key(item) > a))
+        .take(limit)
+        .collect())
+}
+
 fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, ApiError> {
     match query.get("limit") {
         None => Ok(default),
@@ -628,6 +644,26 @@ mod tests {
             "%é",
             "no panic inside a UTF-8 sequence"
         );
+    }
+
+    #[test]
+    fn pages_follow_the_key_order() {
+        let items = vec!["a", "b", "c", "d"];
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        fn key<'a>(s: &'a &'static str) -> &'a str {
+            s
+        }
+        assert_eq!(page(items.clone(), key, &q(&[])).unwrap(), items);
+        assert_eq!(
+            page(items.clone(), key, &q(&[("after", "a"), ("limit", "2")])).unwrap(),
+            ["b", "c"]
+        );
+        assert!(page(items, key, &q(&[("limit", "0")])).is_err());
     }
 
     #[test]

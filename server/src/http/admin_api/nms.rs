@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminApi, ApiError, ApiResult, check_address, json, parse, timestamp};
+use super::{AdminApi, ApiError, ApiResult, check_address, json, page, parse, timestamp};
 use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::valid_name;
 use crate::store::{ConnectionStatus, NmsConnectionRecord};
@@ -132,10 +132,11 @@ impl AdminApi {
         method: &Method,
         customer: &str,
         rest: &[&str],
+        query: &HashMap<String, String>,
         body: &[u8],
     ) -> ApiResult {
         match (method, rest) {
-            (&Method::GET, []) => self.list_nms(customer).await,
+            (&Method::GET, []) => self.list_nms(customer, query).await,
             (&Method::POST, []) => self.create_nms(customer, parse(body)?).await,
             (&Method::GET, [conn]) => {
                 let record = self.store.nms_connection(customer, conn).await?;
@@ -172,10 +173,11 @@ impl AdminApi {
         Ok(json(StatusCode::OK, &crate::nms::probe_json(&report)))
     }
 
-    async fn list_nms(&self, customer: &str) -> ApiResult {
+    async fn list_nms(&self, customer: &str, query: &HashMap<String, String>) -> ApiResult {
         self.customer_record(customer).await?;
+        let connections = self.store.nms_connections(customer).await?;
         let mut views = Vec::new();
-        for record in self.store.nms_connections(customer).await? {
+        for record in page(connections, |c| &c.name, query)? {
             views.push(self.nms_view(&record).await?);
         }
         Ok(json(StatusCode::OK, &views))

@@ -19,7 +19,7 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::licenses::when;
-use super::{AdminApi, ApiError, ApiResult, json, parse, timestamp};
+use super::{AdminApi, ApiError, ApiResult, json, page, parse, timestamp};
 use crate::domain::access::{Principal, Role, check_scope};
 use crate::domain::response::valid_name;
 use crate::store::licenses::ms_of;
@@ -210,13 +210,14 @@ impl AdminApi {
         &self,
         method: &Method,
         rest: &[&str],
+        query: &HashMap<String, String>,
         body: &[u8],
     ) -> ApiResult {
         match (method, rest) {
             (&Method::GET, []) => {
                 let views: Vec<TokenView> =
                     self.store.tokens().await?.into_iter().map(view).collect();
-                Ok(json(StatusCode::OK, &views))
+                Ok(json(StatusCode::OK, &page(views, |t| &t.id, query)?))
             }
             (&Method::POST, []) => self.create_token(parse(body)?).await,
             (&Method::DELETE, [id]) => {
