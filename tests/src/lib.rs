@@ -271,6 +271,35 @@ impl Server {
         self.child.as_ref().map(std::process::Child::id)
     }
 
+    /// Issues one more IDevID (model uCPE-100) from the server's development PKI.
+    pub fn issue_device(&self, serial: &str) {
+        let pki = self.pki();
+        success(ztp([
+            "pki".as_ref(),
+            "issue-device".as_ref(),
+            "--pki".as_ref(),
+            pki.as_os_str(),
+            "--serial".as_ref(),
+            serial.as_ref(),
+            "--model".as_ref(),
+            "uCPE-100".as_ref(),
+        ] as [&OsStr; 8]));
+    }
+
+    /// Issues an IDevID and imports the device (model uCPE-100) for `customer`.
+    pub fn new_device(&self, serial: &str, customer: &str) {
+        self.issue_device(serial);
+        success(self.admin([
+            "device",
+            "add",
+            serial,
+            "--model",
+            "uCPE-100",
+            "--customer",
+            customer,
+        ]));
+    }
+
     /// The development PKI directory.
     pub fn pki(&self) -> PathBuf {
         self.data_dir.join("pki")

@@ -130,3 +130,39 @@ fn sibling(file: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn the_first_start_creates_the_key_and_an_interrupted_rotation_keeps_both_keys_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = secret_box(&config(dir.path())).unwrap();
+        let old = secrets::read_key_file(&dir.path().join("master-key")).unwrap();
+        let sealed_old = first.seal("f", "under the old key").unwrap();
+
+        // A rotation stopped after writing the new key (and maybe re-sealing with it).
+        let new = secrets::generate_key().unwrap();
+        secrets::write_key_file(&dir.path().join("master-key.new"), &new).unwrap();
+        let sealed_new = SecretBox::new(&new, &[])
+            .unwrap()
+            .seal("f", "under the new key")
+            .unwrap();
+        let loaded = secret_box(&config(dir.path())).unwrap();
+        assert_eq!(loaded.open("f", &sealed_old).unwrap(), "under the old key");
+        assert_eq!(loaded.open("f", &sealed_new).unwrap(), "under the new key");
+        assert_eq!(
+            loaded.current_key_id(),
+            SecretBox::new(&old, &[]).unwrap().current_key_id(),
+            "the key file still names the current key"
+        );
+    }
+}

@@ -118,21 +118,6 @@ fn call(server: &Server, req: Req<'_>) -> Answer {
     }
 }
 
-/// Issues one more IDevID from the server's development PKI (`ztp pki issue-device`).
-fn issue_device(server: &Server, serial: &str) {
-    let pki = server.pki();
-    success(ztp([
-        "pki",
-        "issue-device",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--serial",
-        serial,
-        "--model",
-        "uCPE-100",
-    ]));
-}
-
 fn device(server: &Server, serial: &str) -> PathBuf {
     server.pki().join("devices").join(serial)
 }
@@ -431,7 +416,7 @@ fn refusals_carry_a_status_a_restconf_error_and_an_event() {
     assert_event(&server, "bootstrap-refused", 401, None, "not trusted");
 
     // A serial the inventory does not know (a valid IDevID all the same).
-    issue_device(&server, "SN-0999");
+    server.issue_device("SN-0999");
     call(
         &server,
         Req {
@@ -449,7 +434,7 @@ fn refusals_carry_a_status_a_restconf_error_and_an_event() {
     );
 
     // A known device without an owner: nothing configured for it.
-    issue_device(&server, "SN-0100");
+    server.issue_device("SN-0100");
     success(server.admin(["device", "add", "SN-0100", "--model", "uCPE-100"]));
     call(
         &server,

@@ -8,7 +8,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, transcript, yanglint, ztp};
+use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, transcript, yanglint};
 
 const CUSTOMER: &str = "example-customer";
 const FEATURE: &str = "ESS-ED-100G-SIA3";
@@ -184,28 +184,9 @@ fn two_hundred_concurrent_bootstraps_share_fifty_seats_exactly() {
     let dir = temp_dir();
     let server = Server::start(dir.path());
     add_pool(&server, "fifty", &["--seats", "50"]);
-    let pki = server.pki();
     let serials: Vec<String> = (1..=200).map(|i| format!("SN-{i:04}")).collect();
     for serial in &serials[3..] {
-        success(ztp([
-            "pki",
-            "issue-device",
-            "--pki",
-            pki.to_str().unwrap(),
-            "--serial",
-            serial,
-            "--model",
-            "uCPE-100",
-        ]));
-        success(server.admin([
-            "device",
-            "add",
-            serial,
-            "--model",
-            "uCPE-100",
-            "--customer",
-            CUSTOMER,
-        ]));
+        server.new_device(serial, CUSTOMER);
     }
 
     let outcomes: Vec<(String, Value)> = std::thread::scope(|scope| {

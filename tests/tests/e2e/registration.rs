@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ztp_certs::Cert;
 use ztp_tests::sshd::{Sshd, tree};
-use ztp_tests::{Server, curl, success, temp_dir, tool, transcript, yanglint, ztp};
+use ztp_tests::{Server, curl, success, temp_dir, tool, transcript, yanglint};
 use ztp_yang::{DeviceRegistration, Document};
 
 /// Quick retries and short timeouts, so that a test sees several attempts in seconds.
@@ -128,31 +128,6 @@ fn idevid_der(server: &Server, serial: &str) -> Vec<u8> {
 fn document(path: &Path) -> DeviceRegistration {
     DeviceRegistration::from_xml(&fs::read(path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Issues an IDevID from the server's development PKI and imports the device for the sample
-/// customer.
-fn new_device(server: &Server, serial: &str) {
-    let pki = server.pki();
-    success(ztp([
-        "pki",
-        "issue-device",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--serial",
-        serial,
-        "--model",
-        "uCPE-100",
-    ]));
-    success(server.admin([
-        "device",
-        "add",
-        serial,
-        "--model",
-        "uCPE-100",
-        "--customer",
-        CUSTOMER,
-    ]));
 }
 
 fn bootstrap_ok(server: &Server, serial: &str, extra: &[&str]) {
@@ -328,7 +303,7 @@ fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
     // The NMS administrator has not installed ztp's key yet.
     let added = add_nms(&server, &sshd, "parallel", &pin, false);
     for serial in ["SN-0004", "SN-0005"] {
-        new_device(&server, serial);
+        server.new_device(serial, CUSTOMER);
     }
     let first: Vec<&str> = vec!["SN-0001", "SN-0002", "SN-0003", "SN-0004", "SN-0005"];
 
@@ -382,7 +357,7 @@ fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
     sshd.stop();
     let later = ["SN-0006", "SN-0007", "SN-0008"];
     for serial in later {
-        new_device(&server, serial);
+        server.new_device(serial, CUSTOMER);
         bootstrap_ok(&server, serial, &[]);
     }
     wait_until("the new ones failed once", Duration::from_secs(30), || {

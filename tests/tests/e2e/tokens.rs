@@ -131,6 +131,13 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     };
     assert_eq!(state(&admin_id).as_deref(), Some("revoked"));
     assert_eq!(state(&brief_id).as_deref(), Some("expired"));
+    let reader_entry = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "auditor")
+        .unwrap();
+    assert!(reader_entry["last_used_at"].is_string(), "{reader_entry:#}");
     let failures = json(server.admin(["events", "--kind", "admin-auth-failed"]));
     let reasons: Vec<&str> = failures
         .as_array()
@@ -227,16 +234,7 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
         "--port",
         "443",
     ]));
-    success(ztp_tests::ztp([
-        "pki",
-        "issue-device",
-        "--pki",
-        server.pki().to_str().unwrap(),
-        "--serial",
-        "SN-0100",
-        "--model",
-        "uCPE-100",
-    ]));
+    server.issue_device("SN-0100");
     success(server.admin([
         "device",
         "add",
@@ -376,16 +374,7 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
     );
 
     // Its own devices, NMS connections and targets are its to manage.
-    success(ztp_tests::ztp([
-        "pki",
-        "issue-device",
-        "--pki",
-        server.pki().to_str().unwrap(),
-        "--serial",
-        "SN-0300",
-        "--model",
-        "uCPE-100",
-    ]));
+    server.issue_device("SN-0300");
     success(run(&[
         "device",
         "add",
