@@ -122,16 +122,21 @@ impl Outbox {
                 .registration_for(device.serial, device.customer, &connection.name)
                 .await?;
             let content = document(existing.as_ref(), device)?;
-            let registration = self
-                .store
-                .put_registration(&NewRegistration {
-                    serial: device.serial.to_owned(),
-                    customer: device.customer.to_owned(),
-                    connection: connection.name,
-                    file_name: file_name.clone(),
-                    content,
-                })
-                .await?;
+            let registration = match existing {
+                // The common case on a device's every call: nothing new, nothing written.
+                Some(r) if r.content == content && r.file_name == file_name => r,
+                _ => {
+                    self.store
+                        .put_registration(&NewRegistration {
+                            serial: device.serial.to_owned(),
+                            customer: device.customer.to_owned(),
+                            connection: connection.name,
+                            file_name: file_name.clone(),
+                            content,
+                        })
+                        .await?
+                }
+            };
             due |= registration.state == RegistrationState::Pending && registration.attempts == 0;
             queued.push(Queued {
                 registration,

@@ -107,14 +107,13 @@ impl AdminApi {
         }
     }
 
-    /// Runs `change` as `principal` from `peer`; a successful change is appended to the audit
-    /// log.
+    /// Runs `change` as `principal` from `peer`; when it succeeds and has a `target` (every
+    /// request but a GET), it is appended to the audit log.
     pub(super) async fn recorded(
         &self,
         principal: &Principal,
         peer: SocketAddr,
-        method: &Method,
-        target: Target,
+        target: Option<Target>,
         change: impl Future<Output = ApiResult>,
     ) -> ApiResult {
         let actor = Actor {
@@ -129,7 +128,9 @@ impl AdminApi {
             })
             .await;
         let changed = result.as_ref().is_ok_and(|r| r.status().is_success());
-        if *method != Method::GET && changed {
+        if let Some(target) = target
+            && changed
+        {
             let entry = NewAuditEntry {
                 token: principal.token.clone(),
                 role: principal.role.as_str().to_owned(),
@@ -140,7 +141,7 @@ impl AdminApi {
                 customer: target.customer,
                 fields: target.fields,
                 summary: if said.is_empty() {
-                    format!("{method} {}", target.object)
+                    format!("{} {}", target.action, target.object)
                 } else {
                     said.join("; ")
                 },

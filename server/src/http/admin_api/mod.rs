@@ -283,8 +283,7 @@ impl AdminApi {
                 .recorded(
                     &principal,
                     peer,
-                    &method,
-                    target,
+                    Some(target),
                     self.import_devices(&principal, body, &query),
                 )
                 .await;
@@ -307,11 +306,15 @@ impl AdminApi {
         let mut query = query;
         self.admit(&principal, &method, &segments, &mut query, &body)
             .await?;
-        let target = self.target(&method, &segments, &body).await;
+        // What a change touches is worked out before it runs; a read touches nothing.
+        let target = if method == Method::GET {
+            None
+        } else {
+            Some(self.target(&method, &segments, &body).await)
+        };
         self.recorded(
             &principal,
             peer,
-            &method,
             target,
             self.dispatch(&principal, &method, &path, &segments, &query, &body),
         )
