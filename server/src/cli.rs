@@ -68,6 +68,9 @@ pub enum Command {
     /// The registration outbox: device registrations on their way to NMSes; retry dead letters.
     #[command(subcommand)]
     Registration(RegistrationCommand),
+    /// A customer's webhooks: device events posted to its HTTPS receivers, signed with HMAC.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Licenses: customers' entitlement pools and devices' node-locked licenses.
     #[command(subcommand)]
     License(LicenseCommand),
@@ -573,6 +576,128 @@ pub struct NmsNameArgs {
 pub struct FingerprintArgs {
     /// The SSH server, `HOST:PORT` (`[v6]:PORT` for IPv6).
     pub address: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp webhook …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook; prints its secret (the HMAC key of the `ztp-signature` header) once.
+    Add(WebhookAddArgs),
+    /// Change a webhook (`--rotate-secret` prints the new secret once).
+    Set(WebhookSetArgs),
+    /// List a customer's webhooks (never their secrets), by name.
+    List(CustomerPageArgs),
+    /// Show one webhook with its health and queue.
+    Show(WebhookNameArgs),
+    /// Remove a webhook and its deliveries.
+    Remove(WebhookNameArgs),
+    /// Post a signed `ping` to the receiver now; exit 1 if it does not answer 2xx.
+    Test(WebhookNameArgs),
+    /// A webhook's deliveries, oldest first.
+    Deliveries(WebhookDeliveriesArgs),
+    /// Deliver again now: one delivery (`--id`), or all dead letters.
+    Retry(WebhookRetryArgs),
+}
+
+/// `ztp webhook add`.
+#[derive(Debug, Args)]
+pub struct WebhookAddArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Webhook name.
+    pub name: String,
+    /// The receiver, `https://host[:port]/path`.
+    #[arg(long)]
+    pub url: String,
+    /// An event to deliver: registered-in-nms, bootstrap-complete, bootstrap-failed,
+    /// license-shortage (repeat for several; default all).
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// CA certificates (PEM) the receiver's certificate must lead to (default: the system's
+    /// trust anchors).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// A file holding the HMAC key to use (default: ztp makes one).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Add it disabled.
+    #[arg(long)]
+    pub disabled: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp webhook set`.
+#[derive(Debug, Args)]
+pub struct WebhookSetArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Webhook name.
+    pub name: String,
+    /// A new receiver.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// New events (replacing the old ones; repeat for several).
+    #[arg(long = "event")]
+    pub events: Vec<String>,
+    /// New CA certificates (PEM).
+    #[arg(long, conflicts_with = "system_roots")]
+    pub ca_file: Option<PathBuf>,
+    /// Trust the system's anchors again instead of a CA file.
+    #[arg(long)]
+    pub system_roots: bool,
+    /// Deliver events.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Stop delivering events (none are queued while disabled).
+    #[arg(long)]
+    pub disable: bool,
+    /// Replace the secret with a new one (printed once).
+    #[arg(long)]
+    pub rotate_secret: bool,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one webhook.
+#[derive(Debug, Args)]
+pub struct WebhookNameArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Webhook name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp webhook deliveries`.
+#[derive(Debug, Args)]
+pub struct WebhookDeliveriesArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Webhook name.
+    pub name: String,
+    /// Only pending, delivered or dead ones.
+    #[arg(long)]
+    pub state: Option<String>,
+    #[command(flatten)]
+    pub page: Page,
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp webhook retry`.
+#[derive(Debug, Args)]
+pub struct WebhookRetryArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Webhook name.
+    pub name: String,
+    /// This delivery only (default: every dead letter).
+    #[arg(long)]
+    pub id: Option<i64>,
     #[command(flatten)]
     pub admin: AdminConnection,
 }

@@ -39,6 +39,8 @@ pub struct Config {
     pub nms: NmsConfig,
     /// The master key that seals secrets in the database.
     pub secrets: SecretsConfig,
+    /// Delivery of device events to customers' webhooks.
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             dev_pki: DevPkiConfig::default(),
             nms: NmsConfig::default(),
             secrets: SecretsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -248,6 +251,48 @@ impl Default for NmsConfig {
     }
 }
 
+/// `[webhooks]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Time for one delivery (connection, TLS handshake, request and the receiver's answer), in
+    /// seconds.
+    pub timeout_secs: u64,
+    /// Deliveries in flight at once, over all subscriptions.
+    pub max_in_flight: usize,
+    /// Deliveries in flight at once to one subscription (a slow receiver holds up only its
+    /// own).
+    pub max_in_flight_per_webhook: usize,
+    /// The wait after a delivery's first failed attempt, in seconds; it doubles with each
+    /// further failure.
+    pub retry_initial_secs: u64,
+    /// The longest wait between attempts, in seconds.
+    pub retry_max_secs: u64,
+    /// How long a delivery may stay undelivered before it becomes a dead letter, in seconds.
+    pub give_up_after_secs: u64,
+    /// How often the sender looks for due deliveries, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Whether receivers may be at loopback, private, link-local or other non-public
+    /// addresses. Off by default: a customer's admin must not make ztp post into the
+    /// manufacturer's own network.
+    pub allow_private_addresses: bool,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 10,
+            max_in_flight: 32,
+            max_in_flight_per_webhook: 4,
+            retry_initial_secs: 5,
+            retry_max_secs: 600,
+            give_up_after_secs: 3 * 24 * 3600,
+            poll_interval_ms: 500,
+            allow_private_addresses: false,
+        }
+    }
+}
+
 /// `[secrets]`: the master key is kept outside the database, in a file or in the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -328,24 +373,28 @@ impl Config {
 /// `ZTP_*` variables naming a configuration key. Other `ZTP_` variables (those the CLI client
 /// reads, such as `ZTP_ADMIN_TOKEN`) are not configuration and are left alone.
 fn env_provider() -> Env {
-    const KEYS: [&str; 8] = [
-        "DATA_DIR",
-        "DEVICE_API__",
-        "ADMIN_API__",
-        "DATABASE__",
-        "MANUFACTURER__",
-        "DEV_PKI__",
-        "NMS__",
-        "SECRETS__",
-    ];
     Env::prefixed(ENV_PREFIX)
         .filter(|key| {
             let key = key.as_str().to_ascii_uppercase();
-            KEYS.iter()
+            ENV_KEYS
+                .iter()
                 .any(|k| key == *k || (k.ends_with("__") && key.starts_with(k)))
         })
         .split("__")
 }
+
+/// The configuration's keys as `ZTP_` variables: top-level values, and sections (`…__`).
+const ENV_KEYS: [&str; 9] = [
+    "DATA_DIR",
+    "DEVICE_API__",
+    "ADMIN_API__",
+    "DATABASE__",
+    "MANUFACTURER__",
+    "DEV_PKI__",
+    "NMS__",
+    "SECRETS__",
+    "WEBHOOKS__",
+];
 
 #[cfg(test)]
 // figment's test jail returns its own (large) error type.
@@ -389,6 +438,20 @@ mod tests {
     }
 
     #[test]
+    fn every_configuration_key_can_come_from_the_environment() {
+        let value = serde_json::to_value(Config::default()).unwrap();
+        for (key, value) in value.as_object().unwrap() {
+            let name = key.to_ascii_uppercase();
+            let expected = if value.is_object() {
+                format!("{name}__")
+            } else {
+                name
+            };
+            assert!(ENV_KEYS.contains(&expected.as_str()), "ZTP_{expected}");
+        }
+    }
+
+    #[test]
     fn an_unknown_key_is_an_error_not_ignored() {
         Jail::expect_with(|jail| {
             jail.create_file("ztp.toml", "[device_api]\nlisten_port = 1\n")?;
@@ -413,6 +476,7 @@ mod tests {
                 "the example shows the defaults"
             );
             assert_eq!(config.secrets, SecretsConfig::default());
+            assert_eq!(config.webhooks, WebhooksConfig::default());
             Ok(())
         });
     }

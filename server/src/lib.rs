@@ -20,6 +20,7 @@
 //! - [`secrets`]: secrets at rest, sealed under a master key kept outside the database.
 //! - [`store`]: the database (sqlx, embedded migrations).
 //! - [`telemetry`]: structured logs (tracing).
+//! - [`webhooks`]: device events posted to customers' HTTPS receivers, signed, with retries.
 #![forbid(unsafe_code)]
 
 pub mod admin_client;
@@ -39,3 +40,4 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod webhooks;

@@ -8,6 +8,7 @@ use ztp_certs::{Signer, cms, oid};
 use ztp_yang::{Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
 
 use crate::domain::licensing::{Term, Withheld};
+use crate::domain::notice::Notice;
 use crate::store::licenses::{ms_of, time_of};
 use crate::store::{
     Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, Store, StoreError,
@@ -168,6 +169,7 @@ impl Licensing {
                         status: None,
                         peer: None,
                         detail,
+                        notice: Some(Notice::LicenseShortage),
                     };
                     self.store.record(&event).await?;
                 }

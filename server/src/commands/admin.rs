@@ -15,7 +15,7 @@ use crate::admin_client::{AdminClient, AdminClientError};
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
     LicenseCommand, NmsCommand, Page, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
-    TokenCommand,
+    TokenCommand, WebhookCommand,
 };
 use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
@@ -89,6 +89,8 @@ pub enum Inventory {
     Nms(NmsCommand),
     /// `ztp registration …`.
     Registration(RegistrationCommand),
+    /// `ztp webhook …`.
+    Webhook(WebhookCommand),
     /// `ztp license …`.
     License(LicenseCommand),
     /// `ztp token …`.
@@ -180,6 +182,7 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
         }
         Inventory::Device(command) => device(command).await?,
         Inventory::Nms(command) => nms(command).await?,
+        Inventory::Webhook(command) => webhook(command).await?,
         Inventory::Registration(command) => registration(command).await?,
         Inventory::License(command) => license(command).await?,
         Inventory::Token(command) => token(command).await?,
@@ -510,6 +513,110 @@ async fn registration(command: RegistrationCommand) -> anyhow::Result<Value> {
                         .await?
                 }
             }
+        }
+    })
+}
+
+async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
+    let path = |customer: &str, name: &str| -> anyhow::Result<String> {
+        Ok(format!(
+            "{PREFIX}/customers/{}/webhooks/{}",
+            segment(customer)?,
+            segment(name)?
+        ))
+    };
+    Ok(match command {
+        WebhookCommand::Add(args) => {
+            let mut body = json!({ "name": args.name, "url": args.url, "enabled": !args.disabled });
+            if !args.events.is_empty() {
+                body["events"] = json!(args.events);
+            }
+            if let Some(file) = &args.ca_file {
+                body["ca_pem"] = json!(read(file)?);
+            }
+            if let Some(file) = &args.secret_file {
+                body["secret"] = json!(read(file)?.trim_end_matches(['\r', '\n']));
+            }
+            client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{PREFIX}/customers/{}/webhooks", segment(&args.customer)?),
+                    &body,
+                )
+                .await?
+        }
+        WebhookCommand::Set(args) => {
+            let mut body = json!({});
+            if let Some(url) = &args.url {
+                body["url"] = json!(url);
+            }
+            if !args.events.is_empty() {
+                body["events"] = json!(args.events);
+            }
+            if let Some(file) = &args.ca_file {
+                body["ca_pem"] = json!(read(file)?);
+            }
+            if args.system_roots {
+                body["ca_pem"] = Value::Null;
+            }
+            if args.enable || args.disable {
+                body["enabled"] = json!(args.enable);
+            }
+            if args.rotate_secret {
+                body["rotate_secret"] = json!(true);
+            }
+            client(&args.admin)?
+                .send(Method::PATCH, &path(&args.customer, &args.name)?, &body)
+                .await?
+        }
+        WebhookCommand::List(args) => {
+            let path = format!("{PREFIX}/customers/{}/webhooks", segment(&args.name)?);
+            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
+        }
+        WebhookCommand::Show(args) => {
+            client(&args.admin)?
+                .get(&path(&args.customer, &args.name)?)
+                .await?
+        }
+        WebhookCommand::Remove(args) => {
+            client(&args.admin)?
+                .delete(&path(&args.customer, &args.name)?)
+                .await?;
+            Value::Null
+        }
+        WebhookCommand::Test(args) => {
+            let report: Value = client(&args.admin)?
+                .send(
+                    Method::POST,
+                    &format!("{}/test", path(&args.customer, &args.name)?),
+                    &json!({}),
+                )
+                .await?;
+            if report["ok"] != true {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                anyhow::bail!("the receiver did not accept the test delivery");
+            }
+            report
+        }
+        WebhookCommand::Deliveries(args) => {
+            let mut url = paged(
+                &format!("{}/deliveries", path(&args.customer, &args.name)?),
+                &args.page,
+            )?;
+            if let Some(state) = &args.state {
+                url.push_str(&format!("&state={}", segment(state)?));
+            }
+            client(&args.admin)?.get(&url).await?
+        }
+        WebhookCommand::Retry(args) => {
+            let base = path(&args.customer, &args.name)?;
+            let url = match args.id {
+                Some(id) => format!("{base}/deliveries/{id}/retry"),
+                None => format!("{base}/deliveries/retry"),
+            };
+            client(&args.admin)?
+                .send(Method::POST, &url, &json!({}))
+                .await?
         }
     })
 }

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => inventory(cli.output, Inventory::Rules(command)),
         Command::Events(args) => inventory(cli.output, Inventory::Events(args)),
         Command::Nms(command) => inventory(cli.output, Inventory::Nms(command)),
+        Command::Webhook(command) => inventory(cli.output, Inventory::Webhook(command)),
         Command::Registration(command) => inventory(cli.output, Inventory::Registration(command)),
         Command::License(command) => inventory(cli.output, Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),

@@ -29,6 +29,7 @@ use crate::http::{self, Limits};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox};
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
+use crate::webhooks::{Dispatcher, DispatcherSettings};
 
 /// Runs the server until it is told to stop.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -124,9 +125,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             max_concurrent_requests: d.max_concurrent_requests,
         },
     ));
+    let webhooks = Dispatcher::new(store.clone(), DispatcherSettings::from(&config.webhooks));
     let a = &config.admin_api;
     let admin_api = Arc::new(AdminApi::new(
         Arc::clone(&outbox),
+        Arc::clone(&webhooks),
         &token,
         AdminLimits {
             max_body_bytes: a.max_body_bytes,
@@ -157,6 +160,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let courier =
         tokio::spawn(Courier::new(outbox, CourierSettings::from(&config.nms)).run(stopped.clone()));
+    let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
     let refresh = tokio::spawn(refresh_crls(
         verifier,
         Duration::from_secs(m.crl_refresh_secs.max(1)),
@@ -179,7 +183,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping: finishing open requests");
     let _ = stop.send(true);
-    let _ = tokio::join!(device, admin, refresh, courier);
+    let _ = tokio::join!(device, admin, refresh, courier, webhooks);
     tracing::info!("stopped");
     Ok(())
 }

@@ -102,6 +102,17 @@ impl RetrySchedule {
     }
 }
 
+/// A uniform number in `[0, 1)` (retry jitter).
+pub fn jitter() -> f64 {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    // 53 random bits make every double in [0, 1) equally likely.
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +171,13 @@ mod tests {
             assert_eq!(serde_json::to_value(policy).unwrap(), policy.as_str());
         }
         assert!("later".parse::<DeliveryPolicy>().is_err());
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
     }
 }

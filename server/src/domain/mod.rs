@@ -5,6 +5,7 @@
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
 //! - [`licensing`]: which entitlement pools apply to a device and what its licenses carry.
+//! - [`notice`]: the device events a customer's webhooks can be told about.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
 /// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
@@ -45,6 +46,7 @@ macro_rules! spellings {
 pub mod access;
 pub mod delivery;
 pub mod licensing;
+pub mod notice;
 pub mod response;
 pub mod state;
 
@@ -78,6 +80,7 @@ mod tests {
         agree(&super::delivery::RegistrationState::ALL);
         agree(&super::licensing::Term::ALL);
         agree(&super::access::Role::ALL);
+        agree(&super::notice::Notice::ALL);
         let error = "sometimes".parse::<DeliveryPolicy>().unwrap_err();
         assert_eq!(
             error,

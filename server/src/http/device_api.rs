@@ -19,6 +19,7 @@ use super::restconf::{Problem, request_encoding, response_encoding};
 use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
+use crate::domain::notice::Notice;
 use crate::licensing::LicensingError;
 use crate::nms::OutboxError;
 use crate::store::{EventKind, NewEvent, StoreError};
@@ -151,6 +152,7 @@ impl DeviceApi {
                     401,
                     &peer,
                     failure.to_string(),
+                    None,
                 )
                 .await;
                 return Problem::access_denied("the client certificate is not accepted")
@@ -174,6 +176,7 @@ impl DeviceApi {
                 problem.status.as_u16(),
                 &peer,
                 detail,
+                None,
             )
             .await;
             problem.into_response(error_encoding)
@@ -275,6 +278,7 @@ impl DeviceApi {
                     200,
                     &peer,
                     served.describe(),
+                    None,
                 )
                 .await;
                 response(
@@ -307,8 +311,16 @@ impl DeviceApi {
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default();
                 let detail = format!("{}{message} (now {state})", report.progress_type.as_str());
-                self.record(EventKind::ProgressReported, serial, 204, &peer, detail)
-                    .await;
+                let notice = Notice::of(EventKind::ProgressReported, Some(report.progress_type));
+                self.record(
+                    EventKind::ProgressReported,
+                    serial,
+                    204,
+                    &peer,
+                    detail,
+                    notice,
+                )
+                .await;
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
@@ -334,6 +346,7 @@ impl DeviceApi {
             problem.status.as_u16(),
             peer,
             error.to_string(),
+            None,
         )
         .await;
         problem.into_response(encoding)
@@ -376,6 +389,7 @@ impl DeviceApi {
         status: u16,
         peer: &str,
         detail: String,
+        notice: Option<Notice>,
     ) {
         tracing::info!(
             kind = kind.as_str(),
@@ -390,6 +404,7 @@ impl DeviceApi {
             status: Some(status),
             peer: Some(peer.to_owned()),
             detail,
+            notice,
         };
         if let Err(error) = self.bootstrapper.store().record(&event).await {
             tracing::error!(%error, "could not record an event");

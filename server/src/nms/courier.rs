@@ -19,7 +19,8 @@ use ztp_nms_connector::{Error as SftpError, Pool, Timeouts};
 
 use super::outbox::Outbox;
 use crate::config::NmsConfig;
-use crate::domain::delivery::{AfterFailure, DeliveryPolicy, Failure, RetrySchedule};
+use crate::domain::delivery::{AfterFailure, DeliveryPolicy, Failure, RetrySchedule, jitter};
+use crate::domain::notice::Notice;
 use crate::store::{
     EventKind, Health, NewEvent, NmsConnectionRecord, Outcome, RegistrationRecord, Store,
     StoreError, now_ms,
@@ -431,6 +432,7 @@ fn health<'a>(
             status: None,
             peer: None,
             detail,
+            notice: None,
         },
     }
 }
@@ -442,22 +444,12 @@ fn event(kind: EventKind, serial: &str, detail: String) -> NewEvent {
         status: None,
         peer: None,
         detail,
+        notice: Notice::of(kind, None),
     }
 }
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// A uniform number in `[0, 1)` (retry jitter).
-fn jitter() -> f64 {
-    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 8];
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        return 0.5;
-    }
-    // 53 random bits make every double in [0, 1) equally likely.
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -479,13 +471,5 @@ mod tests {
         assert_eq!(settings.batch(), 16);
         assert!(settings.schedule.max >= settings.schedule.initial);
         assert!(settings.lease() > settings.timeouts.operation * 6);
-    }
-
-    #[test]
-    fn jitter_stays_in_range() {
-        for _ in 0..1000 {
-            let j = jitter();
-            assert!((0.0..1.0).contains(&j), "{j}");
-        }
     }
 }

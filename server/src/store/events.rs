@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use ztp_yang::ReportProgressInput;
 
 use super::{Store, StoreError, corrupt, now_ms};
+use crate::domain::notice::Notice;
 
 /// What kind of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,23 +68,28 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// Records `e` through `executor` (the pool, or a transaction that records more).
-pub(crate) async fn insert_event<'e, E>(executor: E, e: &NewEvent) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(
+/// Records `e` on `connection` (inside a transaction when `e` raises a notice: the event and
+/// its webhook deliveries are written together, or neither is).
+pub(crate) async fn insert_event(
+    connection: &mut sqlx::AnyConnection,
+    e: &NewEvent,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO events (at, serial, kind, status, peer, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(&e.serial)
     .bind(e.kind.as_str())
     .bind(e.status.map(i32::from))
     .bind(&e.peer)
     .bind(&e.detail)
-    .execute(executor)
+    .fetch_one(&mut *connection)
     .await?;
+    if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
+        super::webhooks::enqueue(connection, id, serial, notice, now).await?;
+    }
     Ok(())
 }
 
@@ -100,6 +106,8 @@ pub struct NewEvent {
     pub peer: Option<String>,
     /// Details for a person.
     pub detail: String,
+    /// The webhook notice it raises for the device's owner.
+    pub notice: Option<Notice>,
 }
 
 /// An event as stored.
@@ -196,9 +204,16 @@ fn json_list<T: serde::de::DeserializeOwned>(json: Option<String>) -> Result<Vec
 }
 
 impl Store {
-    /// Records an event.
+    /// Records an event (with the webhook deliveries it raises).
     pub async fn record(&self, e: &NewEvent) -> Result<(), StoreError> {
-        insert_event(self.pool(), e).await
+        if e.notice.is_some() {
+            let mut tx = self.pool().begin().await?;
+            insert_event(&mut tx, e).await?;
+            tx.commit().await?;
+        } else {
+            insert_event(&mut *self.pool().acquire().await?, e).await?;
+        }
+        Ok(())
     }
 
     /// Events matching `filter`, newest first.
@@ -290,6 +305,7 @@ mod tests {
             status: Some(401),
             peer: Some("127.0.0.1:5555".into()),
             detail: "certificate revoked".into(),
+            notice: None,
         }
     }
 

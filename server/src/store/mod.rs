@@ -11,6 +11,7 @@
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`registrations`]: the registration outbox and each connection's health.
+//! - [`webhooks`]: customers' webhook subscriptions and the webhook outbox.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +32,7 @@ pub mod nms;
 pub mod registrations;
 mod sealed;
 pub mod tokens;
+pub mod webhooks;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
@@ -157,6 +159,18 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A stored time as RFC 3339 in UTC with milliseconds always written, so that times sort as
+/// text too.
+pub fn timestamp(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Maps a unique-key violation to [`StoreError::Conflict`].

@@ -390,7 +390,7 @@ impl Store {
         .rows_affected()
             > 0;
         if health_changed {
-            insert_event(&mut *tx, &health.event).await?;
+            insert_event(&mut tx, &health.event).await?;
         }
         let mut applied = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
@@ -426,7 +426,7 @@ impl Store {
             applied.push(query.execute(&mut *tx).await?.rows_affected() == 1);
         }
         for event in events {
-            insert_event(&mut *tx, event).await?;
+            insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(Settled {
@@ -570,6 +570,7 @@ mod tests {
                 status: None,
                 peer: None,
                 detail: format!("{error:?}"),
+                notice: None,
             },
         }
     }

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::customers::signer_key_field;
 use super::nms::{password_field, private_key_field};
+use super::webhooks::secret_field;
 use super::{Store, StoreError};
 
 impl Store {
@@ -77,6 +78,26 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             resealed += usize::from(password.is_some()) + usize::from(key.is_some());
+        }
+        let webhooks = sqlx::query("SELECT id, customer, name, secret FROM webhooks")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in webhooks {
+            let stored: String = row.try_get("secret")?;
+            if !self.secrets.needs_sealing(&stored) {
+                continue;
+            }
+            let field = secret_field(
+                &row.try_get::<String, _>("customer")?,
+                &row.try_get::<String, _>("name")?,
+            );
+            let sealed = self.seal(&field, &self.open_secret(&field, &stored)?)?;
+            sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1")
+                .bind(row.try_get::<i64, _>("id")?)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+            resealed += 1;
         }
         tx.commit().await?;
         Ok(resealed)

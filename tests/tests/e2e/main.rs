@@ -14,6 +14,7 @@ mod registration;
 mod secrets;
 mod tokens;
 mod voucher_interop;
+mod webhooks;
 
 use std::path::Path;
 

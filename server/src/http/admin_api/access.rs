@@ -43,7 +43,8 @@ impl AdminApi {
                     return Err(missing_customer(customer));
                 }
                 match (method, rest) {
-                    (&Method::GET, _) | (_, ["targets", ..] | ["rules"] | ["nms", ..]) => Ok(()),
+                    (&Method::GET, _)
+                    | (_, ["targets", ..] | ["rules"] | ["nms", ..] | ["webhooks", ..]) => Ok(()),
                     _ => manufacturer_only(),
                 }
             }

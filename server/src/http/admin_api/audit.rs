@@ -15,8 +15,9 @@ use crate::domain::access::Principal;
 use crate::store::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 
 /// Field names whose values never reach the audit log.
-const SECRET_FIELDS: [&str; 6] = [
+const SECRET_FIELDS: [&str; 7] = [
     "password",
+    "secret",
     "private_key_pem",
     "signer_key_pem",
     "owner_ca_key_pem",
@@ -62,6 +63,7 @@ impl AdminApi {
             ["customers", _, "targets", ..] => "redirect-target",
             ["customers", _, "rules"] => "rules",
             ["customers", _, "nms", ..] => "nms-connection",
+            ["customers", _, "webhooks", ..] => "webhook",
             ["customers", _, "license-pools", ..] => "license-pool",
             ["devices", "import"] => "device-import",
             ["devices", _, "licenses", ..] | ["licenses", ..] => "license",

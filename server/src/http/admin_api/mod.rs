@@ -32,6 +32,13 @@
 //! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
 //! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
 //!
+//! | GET, POST | `/api/v1/customers/{name}/webhooks` | webhooks: list; add `{name, url, events, ca_pem, secret, enabled}` (the secret shown once) |
+//! | GET, PATCH, DELETE | `/api/v1/customers/{name}/webhooks/{hook}` | show (health, queue; never the secret), change (`rotate_secret`), remove |
+//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/test` | post a signed `ping` now and report the answer |
+//! | GET | `/api/v1/customers/{name}/webhooks/{hook}/deliveries` | deliveries (`?state=&after=&limit=`) |
+//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry` | retry its dead letters |
+//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry` | retry one delivery now |
+//!
 //! | GET | `/api/v1/audit` | the audit log (`?object=&customer=&since=&until=&after=&limit=&format=`) |
 //! | GET, POST | `/api/v1/tokens` | API tokens (manufacturer admins): list; create `{name, role, customer, expires_in_days}`, shown once |
 //! | DELETE | `/api/v1/tokens/{id}` | revoke a token |
@@ -43,9 +50,9 @@
 //! address.
 //!
 //! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
-//! audit trail, tenancy, bulk import and device timelines are in `customers`, `devices`,
-//! `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import` and
-//! `timeline`.
+//! audit trail, tenancy, bulk import, device timelines and webhooks are in `customers`,
+//! `devices`, `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import`,
+//! `timeline` and `webhooks`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -58,16 +65,17 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
-use time::OffsetDateTime;
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
 use crate::domain::access::Principal;
 use crate::nms::Outbox;
 use crate::store::events::ProgressRecord;
+use crate::store::timestamp;
 use crate::store::{
     CustomerRecord, DeviceRecord, EventFilter, EventKind, EventRecord, NewEvent, Store, StoreError,
 };
+use crate::webhooks::Dispatcher;
 use audit::ACTOR;
 use devices::device_view;
 
@@ -84,6 +92,7 @@ mod nms;
 mod registrations;
 mod timeline;
 mod tokens;
+mod webhooks;
 
 pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
@@ -96,6 +105,10 @@ pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
 pub use registrations::{RegistrationView, RetryRegistrations};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
+pub use webhooks::{
+    CreateWebhook, DeliveryView, PatchWebhook, RetriedView, WebhookStatusView, WebhookTestView,
+    WebhookView, WebhookWithSecret,
+};
 
 /// An error answer: `{"error": {"status": 404, "message": "…"}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +192,7 @@ pub struct AdminLimits {
 pub struct AdminApi {
     store: Store,
     outbox: Arc<Outbox>,
+    webhooks: Arc<Dispatcher>,
     token_digest: Vec<u8>,
     failures: tokens::FailedLogins,
     max_body_bytes: usize,
@@ -219,8 +233,14 @@ impl Handler for AdminApi {
 }
 
 impl AdminApi {
-    /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens.
-    pub fn new(outbox: Arc<Outbox>, token: &str, limits: AdminLimits) -> Self {
+    /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
+    /// webhook tests go through `webhooks`.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        webhooks: Arc<Dispatcher>,
+        token: &str,
+        limits: AdminLimits,
+    ) -> Self {
         let AdminLimits {
             max_body_bytes,
             read_timeout,
@@ -229,6 +249,7 @@ impl AdminApi {
         Self {
             store: outbox.store().clone(),
             outbox,
+            webhooks,
             token_digest: digest::digest(&digest::SHA256, token.as_bytes())
                 .as_ref()
                 .to_vec(),
@@ -380,6 +401,10 @@ impl AdminApi {
             (_, ["customers", customer, "nms", rest @ ..]) => {
                 self.nms_route(method, customer, rest, query, body).await
             }
+            (_, ["customers", customer, "webhooks", rest @ ..]) => {
+                self.webhooks_route(method, customer, rest, query, body)
+                    .await
+            }
             (_, ["customers", customer, "license-pools", rest @ ..]) => {
                 self.pools_route(method, customer, rest, query, body).await
             }
@@ -449,6 +474,7 @@ impl AdminApi {
             status: None,
             peer: actor.map(|(_, peer)| peer.to_string()),
             detail,
+            notice: None,
         };
         if let Err(error) = self.store.record(&event).await {
             tracing::error!(%error, "could not record an admin event");
@@ -590,18 +616,6 @@ fn normalize_pin(pin: &str) -> Result<String, ApiError> {
             "certificate_pin must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
         ))
     }
-}
-
-/// A stored time as RFC 3339 in UTC with milliseconds always written, so that times sort as
-/// text too.
-fn timestamp(ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Records as JSON objects with `time` (RFC 3339) beside their Unix-millisecond `at`.

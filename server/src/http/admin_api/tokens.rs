@@ -154,6 +154,7 @@ impl AdminApi {
                     status: Some(401),
                     peer: Some(peer.to_string()),
                     detail: reason.to_owned(),
+                    notice: None,
                 };
                 tokio::spawn(async move {
                     if let Err(error) = store.record(&event).await {
