@@ -152,4 +152,36 @@ mod tests {
             Err(StoreError::Secret(_))
         ));
     }
+
+    #[tokio::test]
+    async fn webhook_secrets_are_sealed_and_resealed_too() {
+        use crate::domain::notice::Notice;
+        use crate::store::webhooks::NewWebhook;
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        let hook = NewWebhook {
+            customer: "acme".into(),
+            name: "ops".into(),
+            url: "https://hooks.acme.example/".into(),
+            notices: Notice::ALL.to_vec(),
+            ca_pem: None,
+            secret: "whsec_plain".into(),
+            enabled: true,
+        };
+        store.insert_webhook(&hook).await.unwrap();
+        let raw = || async {
+            sqlx::query_scalar::<_, String>("SELECT secret FROM webhooks")
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        assert!(raw().await.starts_with("ztp-sealed:v1:"));
+        sqlx::query("UPDATE webhooks SET secret = 'legacy'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.reseal_secrets().await.unwrap(), 1);
+        assert!(raw().await.starts_with("ztp-sealed:v1:"));
+        assert_eq!(store.webhook("acme", "ops").await.unwrap().secret, "legacy");
+    }
 }

@@ -754,6 +754,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_delivered_registration_notifies_in_the_same_transaction_as_its_settlement() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        store
+            .insert_device(&NewDevice {
+                serial: "SN-1".into(),
+                model: "m".into(),
+                customer: Some("acme".into()),
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+        let hook = store
+            .insert_webhook(&hook("nms", &[Notice::RegisteredInNms]))
+            .await
+            .unwrap();
+        let health = crate::store::Health {
+            customer: "acme",
+            connection: "main",
+            error: None,
+            event: event("SN-1", EventKind::NmsRecovered, None),
+        };
+        let delivered = event(
+            "SN-1",
+            EventKind::RegistrationDelivered,
+            Notice::of(EventKind::RegistrationDelivered, None),
+        );
+        store
+            .settle_registrations(&[], &[delivered], &health)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.webhook_delivery_counts(hook.id).await.unwrap(),
+            (1, 0, 0)
+        );
+        let due = store
+            .claim_webhook_deliveries(now_ms(), now_ms() + 1000, 4, 10)
+            .await
+            .unwrap();
+        assert_eq!(due[0].delivery.notice, Notice::RegisteredInNms);
+    }
+
+    #[tokio::test]
     async fn a_claim_takes_a_few_of_each_subscription_so_one_backlog_does_not_starve_others() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
