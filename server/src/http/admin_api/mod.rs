@@ -43,9 +43,9 @@
 //! address.
 //!
 //! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
-//! audit trail, tenancy, bulk import and device timelines are in `customers`, `devices`,
-//! `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import` and
-//! `timeline`.
+//! audit trail, tenancy, bulk import, events and device timelines are in `customers`,
+//! `devices`, `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import`,
+//! `events` and `timeline`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,10 +64,7 @@ use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformati
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
 use crate::domain::access::Principal;
 use crate::nms::Outbox;
-use crate::store::events::ProgressRecord;
-use crate::store::{
-    CustomerRecord, DeviceRecord, EventFilter, EventKind, EventRecord, NewEvent, Store, StoreError,
-};
+use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
 use audit::ACTOR;
 use devices::device_view;
 
@@ -78,6 +75,7 @@ mod access;
 mod audit;
 mod customers;
 mod devices;
+mod events;
 mod import;
 mod licenses;
 mod nms;
@@ -85,27 +83,31 @@ mod registrations;
 mod timeline;
 mod tokens;
 
+pub use audit::AuditEntryView;
 pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
+pub use events::{EventView, ProgressView};
 pub use import::{ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
 };
-pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
-pub use registrations::{RegistrationView, RetryRegistrations};
+pub use nms::{
+    ConnectionStatusView, CreateNms, FingerprintView, NmsView, PatchNms, ProbeStepView, ProbeView,
+};
+pub use registrations::{RegistrationView, RetriedView, RetryRegistrations};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
 
 /// An error answer: `{"error": {"status": 404, "message": "…"}}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The error's parts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// HTTP status.
     pub status: u16,
@@ -414,11 +416,7 @@ impl AdminApi {
                     .await;
                 Ok(super::empty(StatusCode::NO_CONTENT))
             }
-            (&Method::GET, ["devices", serial, "progress"]) => {
-                self.device_record(serial).await?;
-                let reports: Vec<ProgressRecord> = self.store.progress_reports(serial).await?;
-                Ok(json(StatusCode::OK, &timed(&reports, |r| r.at)))
-            }
+            (&Method::GET, ["devices", serial, "progress"]) => self.progress(serial).await,
             (&Method::GET, ["events"]) => self.list_events(query).await,
             _ => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -467,32 +465,6 @@ impl AdminApi {
             .device(serial)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("device {serial:?} does not exist")))
-    }
-
-    async fn list_events(&self, query: &HashMap<String, String>) -> ApiResult {
-        let kind = query
-            .get("kind")
-            .map(|k| {
-                serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone()))
-                    .map_err(|_| ApiError::bad_request(format!("unknown event kind {k:?}")))
-            })
-            .transpose()?;
-        let before = query
-            .get("before")
-            .map(|b| {
-                b.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request("before must be an event id"))
-            })
-            .transpose()?;
-        let filter = EventFilter {
-            serial: query.get("serial").cloned(),
-            kind,
-            before,
-            limit: limit(query, 100, 1000)?,
-            customer: query.get("customer").cloned(),
-        };
-        let events: Vec<EventRecord> = self.store.events(&filter).await?;
-        Ok(json(StatusCode::OK, &timed(&events, |e| e.at)))
     }
 }
 
@@ -602,20 +574,6 @@ fn timestamp(ms: i64) -> String {
         .ok()
         .and_then(|t| t.format(format).ok())
         .unwrap_or_else(|| ms.to_string())
-}
-
-/// Records as JSON objects with `time` (RFC 3339) beside their Unix-millisecond `at`.
-fn timed<T: Serialize>(records: &[T], at: impl Fn(&T) -> i64) -> Vec<serde_json::Value> {
-    records
-        .iter()
-        .map(|record| {
-            let mut value = serde_json::to_value(record).unwrap_or_default();
-            if let Some(object) = value.as_object_mut() {
-                object.insert("time".into(), timestamp(at(record)).into());
-            }
-            value
-        })
-        .collect()
 }
 
 /// Checks a host (an `inet:host`, as the conveyed-information schema defines it) and a port.
