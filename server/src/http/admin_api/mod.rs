@@ -1,40 +1,10 @@
 //! The administration API: JSON over HTTP on its own listener, bearer-token protected.
 //!
-//! | method | path | what |
-//! |---|---|---|
-//! | GET | `/healthz`, `/readyz` | liveness, and readiness (database reachable); no token |
-//! | GET, POST | `/api/v1/customers` | list, create (owner CA and signer generated or imported) |
-//! | GET, PATCH, DELETE | `/api/v1/customers/{name}` | show, change profile/signing/onboarding, delete |
-//! | GET | `/api/v1/customers/{name}/owner-ca` | the owner CA certificate (PEM) |
-//! | GET, POST | `/api/v1/customers/{name}/targets` | list, add or replace a redirect target |
-//! | DELETE | `/api/v1/customers/{name}/targets/{target}` | remove a target |
-//! | GET, PUT | `/api/v1/customers/{name}/rules` | the ordered response rules, replaced as a whole |
-//! | GET, POST | `/api/v1/devices` | list (`?customer=&after=&limit=`), import |
-//! | POST | `/api/v1/devices/import` | bulk upsert from a streamed CSV (`?mode=partial\|all-or-nothing`) |
-//! | GET, PATCH, DELETE | `/api/v1/devices/{serial}` | show, change owner/model/pin, delete |
-//! | GET | `/api/v1/devices/{serial}/progress` | the device's progress reports |
-//! | GET | `/api/v1/devices/{serial}/timeline` | bootstrap attempts, progress, NMS deliveries, licenses, changes, oldest first |
-//! | GET | `/api/v1/events` | events, newest first (`?serial=&kind=&before=&limit=`) |
-//! | GET, POST | `/api/v1/customers/{name}/nms` | NMS connections: list, add (key pair generated without a password) |
-//! | GET, PATCH, DELETE | `/api/v1/customers/{name}/nms/{conn}` | show (never secrets), change, remove |
-//! | POST | `/api/v1/customers/{name}/nms/{conn}/test` | connect, check the pin, log in, upload and remove a probe |
-//! | GET | `/api/v1/ssh-fingerprint?host=&port=` | what an SSH server presents (to compare, not to trust) |
-//! | GET | `/api/v1/registrations` | the registration outbox (`?state=&customer=&connection=&serial=&after=&limit=`) |
-//! | GET | `/api/v1/registrations/{id}` | one registration, with its document |
-//! | POST | `/api/v1/registrations/{id}/retry` | deliver it again now |
-//! | POST | `/api/v1/registrations/retry` | retry all matching (body: `state`, `customer`, `connection`, `serial`) |
-//!
-//! | GET, POST | `/api/v1/customers/{name}/license-pools` | license pools; create `{name, feature, type, seats, starts_at, ends_at, evaluation_days, models | serials}` |
-//! | GET, PATCH | `/api/v1/customers/{name}/license-pools/{pool}` | show (allocated, free, short); extend/shrink `seats`, `uncounted`, renew `ends_at`, `evaluation_days` |
-//! | GET | `/api/v1/devices/{serial}/licenses` | the device's licenses, active and revoked |
-//! | POST | `/api/v1/devices/{serial}/licenses/transfer` | RMA: `{to}`; the licenses move to the replacement, the old ones revoked |
-//! | POST | `/api/v1/licenses/{id}/revoke` | revoke `{reason}`; the seat returns to the pool |
-//! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
-//! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
-//!
-//! | GET | `/api/v1/audit` | the audit log (`?object=&customer=&since=&until=&after=&limit=&format=`) |
-//! | GET, POST | `/api/v1/tokens` | API tokens (manufacturer admins): list; create `{name, role, customer, expires_in_days}`, shown once |
-//! | DELETE | `/api/v1/tokens/{id}` | revoke a token |
+//! Its routes are listed in [`routes::ROUTES`] (method, path template, summary): the router
+//! answers 404 for a path no route has and 405 (with `Allow`) for a method it lacks, before any
+//! handler runs. The OpenAPI document generated from the code (`openapi`) is served at
+//! `GET /api/v1/openapi.json` and tested to list exactly those routes; `routes` says how to add
+//! one.
 //!
 //! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
 //! bootstrap token `ztp serve` writes to its data directory, or a token made through
@@ -53,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use http::header::{AUTHORIZATION, RETRY_AFTER};
+use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
@@ -67,6 +37,7 @@ use crate::nms::Outbox;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
 use audit::ACTOR;
 use devices::device_view;
+use routes::{Access, NoRoute};
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
@@ -79,7 +50,9 @@ mod events;
 mod import;
 mod licenses;
 mod nms;
+pub mod openapi;
 mod registrations;
+pub mod routes;
 mod timeline;
 mod tokens;
 
@@ -127,6 +100,8 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 struct ApiError {
     status: StatusCode,
     message: String,
+    /// For 405: the methods the resource has (the `Allow` header).
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -134,6 +109,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -158,6 +134,20 @@ impl From<StoreError> for ApiError {
             tracing::error!(error = %e, "admin API store failure");
         }
         Self::new(status, e.to_string())
+    }
+}
+
+impl From<NoRoute> for ApiError {
+    fn from(e: NoRoute) -> Self {
+        let status = match &e {
+            NoRoute::UnknownPath { .. } => StatusCode::NOT_FOUND,
+            NoRoute::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        };
+        Self {
+            status,
+            message: e.to_string(),
+            allow: e.allow(),
+        }
     }
 }
 
@@ -214,6 +204,9 @@ impl Handler for AdminApi {
                         .headers_mut()
                         .insert(RETRY_AFTER, HeaderValue::from_static("60"));
                 }
+                if let Some(allow) = error.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                    response.headers_mut().insert(ALLOW, allow);
+                }
                 response
             }
         }
@@ -243,20 +236,14 @@ impl AdminApi {
     async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> ApiResult {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        match (&method, path.as_str()) {
-            (&Method::GET, "/healthz") => {
-                return Ok(response(StatusCode::OK, "text/plain", "ok\n"));
-            }
-            (&Method::GET, "/readyz") => {
-                return match self.store.ping().await {
-                    Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
-                    Err(e) => Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        e.to_string(),
-                    )),
-                };
-            }
-            _ => {}
+        // The route table decides what exists: a request it does not admit reaches no handler.
+        // Only the probes are looked up before the token is checked, so that an unauthenticated
+        // client learns nothing about other paths.
+        let found = routes::find(&method, &path);
+        if let Ok(route) = found
+            && route.access == Access::Public
+        {
+            return self.probe(route.path).await;
         }
         let authorization = request
             .headers()
@@ -266,6 +253,13 @@ impl AdminApi {
         let principal = self
             .authenticate(authorization.as_deref(), peer.ip())
             .await?;
+        let route = found?;
+        if route.access == Access::AnyToken {
+            return match route.path {
+                openapi::PATH => openapi::serve(),
+                _ => Err(no_resource(&method, &path)),
+            };
+        }
         let query = query(request.uri().query());
         let Some(rest) = path.strip_prefix(PREFIX) else {
             return Err(ApiError::not_found(format!("no resource at {path}")));
@@ -418,10 +412,22 @@ impl AdminApi {
             }
             (&Method::GET, ["devices", serial, "progress"]) => self.progress(serial).await,
             (&Method::GET, ["events"]) => self.list_events(query).await,
-            _ => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no resource {method} {path}"),
-            )),
+            _ => Err(no_resource(method, path)),
+        }
+    }
+
+    /// `GET /healthz` and `GET /readyz`, which need no token.
+    async fn probe(&self, path: &str) -> ApiResult {
+        match path {
+            "/healthz" => Ok(response(StatusCode::OK, "text/plain", "ok\n")),
+            "/readyz" => match self.store.ping().await {
+                Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                )),
+            },
+            _ => Err(no_resource(&Method::GET, path)),
         }
     }
 
@@ -466,6 +472,12 @@ impl AdminApi {
             .await?
             .ok_or_else(|| ApiError::not_found(format!("device {serial:?} does not exist")))
     }
+}
+
+/// A route in the table with no handler: a bug, answered as the router answers unknown paths
+/// (the e2e test `openapi::every_documented_route_is_answered` looks for this message).
+fn no_resource(method: &Method, path: &str) -> ApiError {
+    ApiError::not_found(format!("no resource {method} {path}"))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
