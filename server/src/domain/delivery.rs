@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// When the device gets its answer, relative to the delivery of its registration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeliveryPolicy {
     /// The device is answered only once the NMS has its registration (503 with Retry-After
@@ -26,7 +28,7 @@ spellings!(DeliveryPolicy, "delivery policy", {
 });
 
 /// Where a registration is on its way to the NMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegistrationState {
     /// Waiting for its next attempt (the first, or a retry).

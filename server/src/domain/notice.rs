@@ -6,7 +6,7 @@ use ztp_yang::ProgressType;
 use crate::store::EventKind;
 
 /// A device event a customer can subscribe to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Notice {
     /// The device's registration reached the customer's NMS.

@@ -12,7 +12,9 @@ use ztp_yang::{
 };
 
 /// How a response is shaped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     /// Signed unless the owner switched signing off (then unsigned only where RFC 8572 allows
@@ -35,7 +37,7 @@ spellings!(Profile, "profile", {
 });
 
 /// A text pattern: the exact text, or a prefix followed by `*`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Pattern(String);
 
@@ -59,7 +61,7 @@ impl From<&str> for Pattern {
 }
 
 /// When a rule applies: every condition given must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Conditions {
     /// The input's `hw-model`.
@@ -71,8 +73,9 @@ pub struct Conditions {
     /// The input's `os-version`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os_version: Option<Pattern>,
-    /// The networks the device's source address must be in (any of them).
+    /// The networks the device's source address must be in (any of them), e.g. `192.0.2.0/24`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub source: Vec<IpNet>,
 }
 
@@ -90,7 +93,7 @@ impl Conditions {
 }
 
 /// One of an owner's ordered rules, as the admin API carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// A name, unique per owner.

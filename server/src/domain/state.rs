@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use ztp_yang::ProgressType;
 
 /// Where a device is in its onboarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceState {
     /// Imported, never seen.

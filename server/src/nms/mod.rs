@@ -11,7 +11,7 @@ pub mod outbox;
 pub use courier::{Courier, CourierSettings};
 pub use outbox::{Outbox, OutboxError, Queued, Registrant};
 
-use ztp_nms_connector::{Auth, ClientKey, Endpoint, Fingerprint, ProbeReport};
+use ztp_nms_connector::{Auth, ClientKey, Endpoint, Fingerprint};
 
 use crate::store::NmsConnectionRecord;
 
@@ -64,17 +64,4 @@ pub fn public_key(record: &NmsConnectionRecord) -> Option<String> {
         .ok()?
         .public_key_line()
         .ok()
-}
-
-/// A probe report as JSON for the admin API.
-pub fn probe_json(report: &ProbeReport) -> serde_json::Value {
-    serde_json::json!({
-        "ok": report.ok(),
-        "presented_fingerprint": report.presented.map(|f| f.to_string()),
-        "steps": report.steps.iter().map(|s| serde_json::json!({
-            "step": s.step.as_str(),
-            "ok": s.ok,
-            "message": s.message,
-        })).collect::<Vec<_>>(),
-    })
 }

@@ -13,7 +13,7 @@ use super::{Store, StoreError, corrupt, now_ms};
 use crate::domain::notice::Notice;
 
 /// What kind of event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// A device was sent bootstrapping data.
@@ -111,19 +111,22 @@ pub struct NewEvent {
 }
 
 /// An event as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EventRecord {
     /// Sequence number.
     pub id: i64,
     /// When (Unix ms).
     pub at: i64,
     /// The device concerned.
+    #[schema(required = true)]
     pub serial: Option<String>,
     /// What happened (an [`EventKind`] name).
     pub kind: String,
     /// The HTTP status answered.
+    #[schema(required = true)]
     pub status: Option<u16>,
     /// The peer's address.
+    #[schema(required = true)]
     pub peer: Option<String>,
     /// Details.
     pub detail: String,
@@ -145,7 +148,7 @@ pub struct EventFilter {
 }
 
 /// A progress report as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProgressRecord {
     /// Sequence number.
     pub id: i64,
@@ -154,6 +157,7 @@ pub struct ProgressRecord {
     /// The progress type.
     pub progress_type: String,
     /// The device's message.
+    #[schema(required = true)]
     pub message: Option<String>,
     /// SSH host keys from bootstrap-complete.
     pub ssh_host_keys: Vec<StoredHostKey>,
@@ -162,7 +166,7 @@ pub struct ProgressRecord {
 }
 
 /// An SSH host key as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredHostKey {
     /// The algorithm name.
     pub algorithm: String,

@@ -9,6 +9,7 @@ mod dhcp_cli;
 mod import;
 mod licenses;
 mod nms;
+mod openapi;
 mod pki_cli;
 mod registration;
 mod secrets;

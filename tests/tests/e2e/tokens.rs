@@ -138,15 +138,26 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
         .find(|t| t["name"] == "auditor")
         .unwrap();
     assert!(reader_entry["last_used_at"].is_string(), "{reader_entry:#}");
-    let failures = json(server.admin(["events", "--kind", "admin-auth-failed"]));
-    let reasons: Vec<&str> = failures
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["detail"].as_str().unwrap())
-        .collect();
-    assert!(reasons.contains(&"revoked token"), "{reasons:?}");
-    assert!(reasons.contains(&"expired token"), "{reasons:?}");
+    // Failures are recorded beside the answer, not before it: wait for them (bounded).
+    let mut reasons = Vec::new();
+    for _ in 0..100 {
+        let failures = json(server.admin(["events", "--kind", "admin-auth-failed"]));
+        reasons = failures
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["detail"].as_str().unwrap().to_owned())
+            .collect();
+        if ["revoked token", "expired token"]
+            .iter()
+            .all(|r| reasons.iter().any(|d| d == r))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(reasons.iter().any(|d| d == "revoked token"), "{reasons:?}");
+    assert!(reasons.iter().any(|d| d == "expired token"), "{reasons:?}");
 
     // Bad requests to make tokens.
     refused(

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use http::{Method, StatusCode};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{AdminApi, ApiError, ApiResult, json, limit, timestamp};
@@ -24,6 +25,35 @@ const SECRET_FIELDS: [&str; 7] = [
     "token",
     "master_key",
 ];
+
+/// An audit log entry as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntryView {
+    /// Sequence number (the key `?after=` pages by).
+    pub id: i64,
+    /// When, RFC 3339.
+    pub at: String,
+    /// The token's id (`bootstrap` for the bootstrap token).
+    pub token: String,
+    /// Its role.
+    pub role: String,
+    /// The client's address and port.
+    pub peer: String,
+    /// `create`, `update`, `replace`, `delete` or `action`.
+    pub action: String,
+    /// The resource path, e.g. `/customers/acme/nms/main`.
+    pub object: String,
+    /// The kind of object, e.g. `nms-connection`.
+    pub object_kind: String,
+    /// The customer concerned.
+    #[schema(required = true)]
+    pub customer: Option<String>,
+    /// The request's fields, secrets redacted.
+    #[schema(required = true)]
+    pub fields: Option<Value>,
+    /// One line about what happened.
+    pub summary: String,
+}
 
 /// Who a request acts as, and what its handlers said they did.
 #[derive(Debug)]
@@ -182,7 +212,7 @@ impl AdminApi {
         let entries = self.store.audit_entries(&filter).await?;
         match query.get("format").map(String::as_str) {
             None | Some("json") => {
-                let views: Vec<Value> = entries.iter().map(entry_json).collect();
+                let views: Vec<AuditEntryView> = entries.iter().map(entry_view).collect();
                 Ok(json(StatusCode::OK, &views))
             }
             Some("csv") => Ok(super::super::response(
@@ -216,21 +246,24 @@ fn redact(value: Value) -> Value {
     }
 }
 
-fn entry_json(stored: &AuditEntry) -> Value {
+fn entry_view(stored: &AuditEntry) -> AuditEntryView {
     let e = &stored.entry;
-    serde_json::json!({
-        "id": stored.id,
-        "at": timestamp(stored.at),
-        "token": e.token,
-        "role": e.role,
-        "peer": e.peer,
-        "action": e.action,
-        "object": e.object,
-        "object_kind": e.object_kind,
-        "customer": e.customer,
-        "fields": e.fields.as_deref().and_then(|f| serde_json::from_str::<Value>(f).ok()),
-        "summary": e.summary,
-    })
+    AuditEntryView {
+        id: stored.id,
+        at: timestamp(stored.at),
+        token: e.token.clone(),
+        role: e.role.clone(),
+        peer: e.peer.clone(),
+        action: e.action.clone(),
+        object: e.object.clone(),
+        object_kind: e.object_kind.clone(),
+        customer: e.customer.clone(),
+        fields: e
+            .fields
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<Value>(f).ok()),
+        summary: e.summary.clone(),
+    }
 }
 
 fn entries_csv(entries: &[AuditEntry]) -> String {

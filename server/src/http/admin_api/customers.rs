@@ -16,7 +16,7 @@ use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, v
 use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 
 /// A customer as the API shows it (never its signing key).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Name.
     pub name: String,
@@ -29,6 +29,7 @@ pub struct CustomerView {
     /// The owner signing certificate.
     pub signer: CertificateView,
     /// Default onboarding information (RFC 7951 JSON), if set.
+    #[schema(required = true)]
     pub onboarding: Option<serde_json::Value>,
     /// Redirect targets, in order.
     pub targets: Vec<TargetView>,
@@ -43,7 +44,7 @@ pub struct CustomerView {
 }
 
 /// A certificate summary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificateView {
     /// Subject.
     pub subject: String,
@@ -54,7 +55,7 @@ pub struct CertificateView {
 }
 
 /// A customer to create. Without certificates and key, an owner CA and signer are generated.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
@@ -77,7 +78,7 @@ pub struct CreateCustomer {
 }
 
 /// Changes to a customer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchCustomer {
     /// New profile.
@@ -96,7 +97,7 @@ pub struct PatchCustomer {
 }
 
 /// A redirect target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetView {
     /// Name, unique per customer.

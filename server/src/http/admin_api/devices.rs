@@ -11,28 +11,31 @@ use crate::domain::state::DeviceState;
 use crate::store::{DeviceRecord, DeviceUpdate, NewDevice};
 
 /// A device as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceView {
     /// Serial number.
     pub serial: String,
     /// Model.
     pub model: String,
     /// Owner.
+    #[schema(required = true)]
     pub customer: Option<String>,
     /// Pinned certificate fingerprint (SHA-256, hex).
+    #[schema(required = true)]
     pub certificate_pin: Option<String>,
     /// Onboarding state.
     pub state: DeviceState,
     /// When the state last changed.
     pub state_changed_at: String,
     /// When it last called in.
+    #[schema(required = true)]
     pub last_contact_at: Option<String>,
     /// When it was imported.
     pub created_at: String,
 }
 
 /// A device to import.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDevice {
     /// Serial number.
@@ -48,7 +51,7 @@ pub struct CreateDevice {
 }
 
 /// Changes to a device; `null` clears owner or pin.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchDevice {
     /// New model.

@@ -34,7 +34,7 @@ const BATCH: u64 = 1000;
 const MAX_REPORTED: usize = 10_000;
 
 /// What an import did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// `partial` or `all-or-nothing`.
     pub mode: String,
@@ -51,7 +51,7 @@ pub struct ImportReport {
 }
 
 /// One refused row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// Line number in the file (the header is line 1).
     pub line: u64,

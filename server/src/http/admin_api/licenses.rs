@@ -15,7 +15,7 @@ use crate::store::licenses::{ms_of, time_of};
 use crate::store::{LicenseRecord, LicenseState, NewPool, PoolRecord};
 
 /// A license pool as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PoolView {
     /// Name, unique per customer.
     pub name: String,
@@ -56,7 +56,7 @@ pub struct PoolView {
 }
 
 /// A pool to create.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePool {
     /// Name.
@@ -87,7 +87,7 @@ pub struct CreatePool {
 }
 
 /// Changes to a pool; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchPool {
     /// New seat count (never below what is allocated).
@@ -105,7 +105,7 @@ pub struct PatchPool {
 }
 
 /// A license that ends soon.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExpiringView {
     /// License id.
     pub id: String,
@@ -120,7 +120,7 @@ pub struct ExpiringView {
 }
 
 /// One pool in the usage report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageRow {
     /// Pool name.
     pub pool: String,
@@ -130,10 +130,12 @@ pub struct UsageRow {
     #[serde(rename = "type")]
     pub term: Term,
     /// Seats (absent: uncounted).
+    #[schema(required = true)]
     pub seats: Option<u32>,
     /// Allocated.
     pub allocated: u32,
     /// Free (absent: uncounted).
+    #[schema(required = true)]
     pub free: Option<u32>,
     /// Active licenses ending within the report's window.
     pub expiring: usize,
@@ -147,7 +149,7 @@ pub struct UsageRow {
 }
 
 /// A revocation.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeLicense {
     /// Why (kept with the license).
@@ -156,7 +158,7 @@ pub struct RevokeLicense {
 }
 
 /// An RMA transfer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferLicenses {
     /// The replacement device's serial.
@@ -164,7 +166,7 @@ pub struct TransferLicenses {
 }
 
 /// A device's license as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseView {
     /// License id.
     pub id: String,

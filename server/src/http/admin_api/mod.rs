@@ -1,47 +1,10 @@
 //! The administration API: JSON over HTTP on its own listener, bearer-token protected.
 //!
-//! | method | path | what |
-//! |---|---|---|
-//! | GET | `/healthz`, `/readyz` | liveness, and readiness (database reachable); no token |
-//! | GET, POST | `/api/v1/customers` | list, create (owner CA and signer generated or imported) |
-//! | GET, PATCH, DELETE | `/api/v1/customers/{name}` | show, change profile/signing/onboarding, delete |
-//! | GET | `/api/v1/customers/{name}/owner-ca` | the owner CA certificate (PEM) |
-//! | GET, POST | `/api/v1/customers/{name}/targets` | list, add or replace a redirect target |
-//! | DELETE | `/api/v1/customers/{name}/targets/{target}` | remove a target |
-//! | GET, PUT | `/api/v1/customers/{name}/rules` | the ordered response rules, replaced as a whole |
-//! | GET, POST | `/api/v1/devices` | list (`?customer=&after=&limit=`), import |
-//! | POST | `/api/v1/devices/import` | bulk upsert from a streamed CSV (`?mode=partial\|all-or-nothing`) |
-//! | GET, PATCH, DELETE | `/api/v1/devices/{serial}` | show, change owner/model/pin, delete |
-//! | GET | `/api/v1/devices/{serial}/progress` | the device's progress reports |
-//! | GET | `/api/v1/devices/{serial}/timeline` | bootstrap attempts, progress, NMS deliveries, licenses, changes, oldest first |
-//! | GET | `/api/v1/events` | events, newest first (`?serial=&kind=&before=&limit=`) |
-//! | GET, POST | `/api/v1/customers/{name}/nms` | NMS connections: list, add (key pair generated without a password) |
-//! | GET, PATCH, DELETE | `/api/v1/customers/{name}/nms/{conn}` | show (never secrets), change, remove |
-//! | POST | `/api/v1/customers/{name}/nms/{conn}/test` | connect, check the pin, log in, upload and remove a probe |
-//! | GET | `/api/v1/ssh-fingerprint?host=&port=` | what an SSH server presents (to compare, not to trust) |
-//! | GET | `/api/v1/registrations` | the registration outbox (`?state=&customer=&connection=&serial=&after=&limit=`) |
-//! | GET | `/api/v1/registrations/{id}` | one registration, with its document |
-//! | POST | `/api/v1/registrations/{id}/retry` | deliver it again now |
-//! | POST | `/api/v1/registrations/retry` | retry all matching (body: `state`, `customer`, `connection`, `serial`) |
-//!
-//! | GET, POST | `/api/v1/customers/{name}/license-pools` | license pools; create `{name, feature, type, seats, starts_at, ends_at, evaluation_days, models | serials}` |
-//! | GET, PATCH | `/api/v1/customers/{name}/license-pools/{pool}` | show (allocated, free, short); extend/shrink `seats`, `uncounted`, renew `ends_at`, `evaluation_days` |
-//! | GET | `/api/v1/devices/{serial}/licenses` | the device's licenses, active and revoked |
-//! | POST | `/api/v1/devices/{serial}/licenses/transfer` | RMA: `{to}`; the licenses move to the replacement, the old ones revoked |
-//! | POST | `/api/v1/licenses/{id}/revoke` | revoke `{reason}`; the seat returns to the pool |
-//! | GET | `/api/v1/customers/{name}/licenses/expiring` | active licenses ending within `?days=` (30) |
-//! | GET | `/api/v1/customers/{name}/license-usage` | per pool: seats, allocated, free, expiring, short, status (`?format=json\|csv\|table&days=`) |
-//!
-//! | GET, POST | `/api/v1/customers/{name}/webhooks` | webhooks: list; add `{name, url, events, ca_pem, secret, enabled}` (the secret shown once) |
-//! | GET, PATCH, DELETE | `/api/v1/customers/{name}/webhooks/{hook}` | show (health, queue; never the secret), change (`rotate_secret`), remove |
-//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/test` | post a signed `ping` now and report the answer |
-//! | GET | `/api/v1/customers/{name}/webhooks/{hook}/deliveries` | deliveries (`?state=&after=&limit=`) |
-//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry` | retry its dead letters |
-//! | POST | `/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry` | retry one delivery now |
-//!
-//! | GET | `/api/v1/audit` | the audit log (`?object=&customer=&since=&until=&after=&limit=&format=`) |
-//! | GET, POST | `/api/v1/tokens` | API tokens (manufacturer admins): list; create `{name, role, customer, expires_in_days}`, shown once |
-//! | DELETE | `/api/v1/tokens/{id}` | revoke a token |
+//! Its routes are listed in [`routes::ROUTES`] (method, path template, summary): the router
+//! answers 404 for a path no route has and 405 (with `Allow`) for a method it lacks, before any
+//! handler runs. The OpenAPI document generated from the code (`openapi`) is served at
+//! `GET /api/v1/openapi.json` and tested to list exactly those routes; `routes` says how to add
+//! one.
 //!
 //! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
 //! bootstrap token `ztp serve` writes to its data directory, or a token made through
@@ -50,9 +13,9 @@
 //! address.
 //!
 //! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
-//! audit trail, tenancy, bulk import, device timelines and webhooks are in `customers`,
-//! `devices`, `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`, `import`,
-//! `timeline` and `webhooks`.
+//! audit trail, tenancy, bulk import, events, device timelines and webhooks are in
+//! `customers`, `devices`, `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`,
+//! `import`, `events`, `timeline` and `webhooks`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -60,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use http::header::{AUTHORIZATION, RETRY_AFTER};
+use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
@@ -70,14 +33,12 @@ use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformati
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
 use crate::domain::access::Principal;
 use crate::nms::Outbox;
-use crate::store::events::ProgressRecord;
 use crate::store::timestamp;
-use crate::store::{
-    CustomerRecord, DeviceRecord, EventFilter, EventKind, EventRecord, NewEvent, Store, StoreError,
-};
+use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
 use crate::webhooks::Dispatcher;
 use audit::ACTOR;
 use devices::device_view;
+use routes::{Access, NoRoute};
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
@@ -86,39 +47,46 @@ mod access;
 mod audit;
 mod customers;
 mod devices;
+mod events;
 mod import;
 mod licenses;
 mod nms;
+pub mod openapi;
 mod registrations;
+pub mod routes;
 mod timeline;
 mod tokens;
 mod webhooks;
 
+pub use audit::AuditEntryView;
 pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
+pub use events::{EventView, ProgressView};
 pub use import::{ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
 };
-pub use nms::{ConnectionStatusView, CreateNms, NmsView, PatchNms};
-pub use registrations::{RegistrationView, RetryRegistrations};
+pub use nms::{
+    ConnectionStatusView, CreateNms, FingerprintView, NmsView, PatchNms, ProbeStepView, ProbeView,
+};
+pub use registrations::{RegistrationView, RetriedView, RetryRegistrations};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
 pub use webhooks::{
-    CreateWebhook, DeliveryView, PatchWebhook, RetriedView, WebhookStatusView, WebhookTestView,
-    WebhookView, WebhookWithSecret,
+    CreateWebhook, DeliveryView, PatchWebhook, WebhookStatusView, WebhookTestView, WebhookView,
+    WebhookWithSecret,
 };
 
 /// An error answer: `{"error": {"status": 404, "message": "…"}}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The error's parts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// HTTP status.
     pub status: u16,
@@ -138,6 +106,8 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 struct ApiError {
     status: StatusCode,
     message: String,
+    /// For 405: the methods the resource has (the `Allow` header).
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -145,6 +115,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -169,6 +140,20 @@ impl From<StoreError> for ApiError {
             tracing::error!(error = %e, "admin API store failure");
         }
         Self::new(status, e.to_string())
+    }
+}
+
+impl From<NoRoute> for ApiError {
+    fn from(e: NoRoute) -> Self {
+        let status = match &e {
+            NoRoute::UnknownPath { .. } => StatusCode::NOT_FOUND,
+            NoRoute::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        };
+        Self {
+            status,
+            message: e.to_string(),
+            allow: e.allow(),
+        }
     }
 }
 
@@ -226,6 +211,9 @@ impl Handler for AdminApi {
                         .headers_mut()
                         .insert(RETRY_AFTER, HeaderValue::from_static("60"));
                 }
+                if let Some(allow) = error.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                    response.headers_mut().insert(ALLOW, allow);
+                }
                 response
             }
         }
@@ -262,20 +250,14 @@ impl AdminApi {
     async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> ApiResult {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        match (&method, path.as_str()) {
-            (&Method::GET, "/healthz") => {
-                return Ok(response(StatusCode::OK, "text/plain", "ok\n"));
-            }
-            (&Method::GET, "/readyz") => {
-                return match self.store.ping().await {
-                    Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
-                    Err(e) => Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        e.to_string(),
-                    )),
-                };
-            }
-            _ => {}
+        // The route table decides what exists: a request it does not admit reaches no handler.
+        // Only the probes are looked up before the token is checked, so that an unauthenticated
+        // client learns nothing about other paths.
+        let found = routes::find(&method, &path);
+        if let Ok(route) = found
+            && route.access == Access::Public
+        {
+            return self.probe(route.path).await;
         }
         let authorization = request
             .headers()
@@ -285,6 +267,13 @@ impl AdminApi {
         let principal = self
             .authenticate(authorization.as_deref(), peer.ip())
             .await?;
+        let route = found?;
+        if route.access == Access::AnyToken {
+            return match route.path {
+                openapi::PATH => openapi::serve(),
+                _ => Err(no_resource(&method, &path)),
+            };
+        }
         let query = query(request.uri().query());
         let Some(rest) = path.strip_prefix(PREFIX) else {
             return Err(ApiError::not_found(format!("no resource at {path}")));
@@ -439,16 +428,24 @@ impl AdminApi {
                     .await;
                 Ok(super::empty(StatusCode::NO_CONTENT))
             }
-            (&Method::GET, ["devices", serial, "progress"]) => {
-                self.device_record(serial).await?;
-                let reports: Vec<ProgressRecord> = self.store.progress_reports(serial).await?;
-                Ok(json(StatusCode::OK, &timed(&reports, |r| r.at)))
-            }
+            (&Method::GET, ["devices", serial, "progress"]) => self.progress(serial).await,
             (&Method::GET, ["events"]) => self.list_events(query).await,
-            _ => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no resource {method} {path}"),
-            )),
+            _ => Err(no_resource(method, path)),
+        }
+    }
+
+    /// `GET /healthz` and `GET /readyz`, which need no token.
+    async fn probe(&self, path: &str) -> ApiResult {
+        match path {
+            "/healthz" => Ok(response(StatusCode::OK, "text/plain", "ok\n")),
+            "/readyz" => match self.store.ping().await {
+                Ok(()) => Ok(response(StatusCode::OK, "text/plain", "ready\n")),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.to_string(),
+                )),
+            },
+            _ => Err(no_resource(&Method::GET, path)),
         }
     }
 
@@ -494,32 +491,12 @@ impl AdminApi {
             .await?
             .ok_or_else(|| ApiError::not_found(format!("device {serial:?} does not exist")))
     }
+}
 
-    async fn list_events(&self, query: &HashMap<String, String>) -> ApiResult {
-        let kind = query
-            .get("kind")
-            .map(|k| {
-                serde_json::from_value::<EventKind>(serde_json::Value::String(k.clone()))
-                    .map_err(|_| ApiError::bad_request(format!("unknown event kind {k:?}")))
-            })
-            .transpose()?;
-        let before = query
-            .get("before")
-            .map(|b| {
-                b.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request("before must be an event id"))
-            })
-            .transpose()?;
-        let filter = EventFilter {
-            serial: query.get("serial").cloned(),
-            kind,
-            before,
-            limit: limit(query, 100, 1000)?,
-            customer: query.get("customer").cloned(),
-        };
-        let events: Vec<EventRecord> = self.store.events(&filter).await?;
-        Ok(json(StatusCode::OK, &timed(&events, |e| e.at)))
-    }
+/// A route in the table with no handler: a bug, answered as the router answers unknown paths
+/// (the e2e test `openapi::every_documented_route_is_answered` looks for this message).
+fn no_resource(method: &Method, path: &str) -> ApiError {
+    ApiError::not_found(format!("no resource {method} {path}"))
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -616,20 +593,6 @@ fn normalize_pin(pin: &str) -> Result<String, ApiError> {
             "certificate_pin must be a SHA-256 fingerprint: 64 hex digits, colons allowed",
         ))
     }
-}
-
-/// Records as JSON objects with `time` (RFC 3339) beside their Unix-millisecond `at`.
-fn timed<T: Serialize>(records: &[T], at: impl Fn(&T) -> i64) -> Vec<serde_json::Value> {
-    records
-        .iter()
-        .map(|record| {
-            let mut value = serde_json::to_value(record).unwrap_or_default();
-            if let Some(object) = value.as_object_mut() {
-                object.insert("time".into(), timestamp(at(record)).into());
-            }
-            value
-        })
-        .collect()
 }
 
 /// Checks a host (an `inet:host`, as the conveyed-information schema defines it) and a port.

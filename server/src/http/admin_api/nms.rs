@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use ztp_nms_connector::ProbeReport;
 
 use super::{AdminApi, ApiError, ApiResult, check_address, json, page, parse, timestamp};
 use crate::domain::delivery::DeliveryPolicy;
@@ -13,7 +14,7 @@ use crate::domain::response::valid_name;
 use crate::store::{ConnectionStatus, NmsConnectionRecord};
 
 /// An NMS connection as the API shows it: never its password or private key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NmsView {
     /// Name, unique per customer.
     pub name: String,
@@ -26,6 +27,7 @@ pub struct NmsView {
     /// `password` or `key`.
     pub auth: String,
     /// For key authentication: the public key the NMS administrator installs.
+    #[schema(required = true)]
     pub public_key: Option<String>,
     /// Pinned host key fingerprints.
     pub pins: Vec<String>,
@@ -43,7 +45,7 @@ pub struct NmsView {
 }
 
 /// An NMS connection's health and registration queue.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectionStatusView {
     /// `ok`, `failing`, or `unknown` (nothing attempted yet).
     pub state: String,
@@ -66,7 +68,7 @@ pub struct ConnectionStatusView {
 
 /// An NMS connection to add. Without a password, ztp generates a key pair and shows its public
 /// key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNms {
     /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
@@ -91,12 +93,68 @@ pub struct CreateNms {
     pub policy: DeliveryPolicy,
 }
 
+/// What `POST /customers/{name}/nms/{conn}/test` found, step by step.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProbeView {
+    /// Whether every step succeeded.
+    pub ok: bool,
+    /// The host key the server presented (`SHA256:…`), once the handshake got that far: also on
+    /// a mismatch, to compare.
+    #[schema(required = true)]
+    pub presented_fingerprint: Option<String>,
+    /// The steps that ran, in order; only the last can have failed.
+    pub steps: Vec<ProbeStepView>,
+}
+
+/// One step of a connection test.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProbeStepView {
+    /// `tcp connect`, `host key check`, `authentication`, `sftp subsystem`,
+    /// `upload of a probe file` or `removal of the probe file`.
+    pub step: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What happened.
+    pub message: String,
+}
+
+impl From<&ProbeReport> for ProbeView {
+    fn from(report: &ProbeReport) -> Self {
+        Self {
+            ok: report.ok(),
+            presented_fingerprint: report.presented.map(|f| f.to_string()),
+            steps: report
+                .steps
+                .iter()
+                .map(|s| ProbeStepView {
+                    step: s.step.as_str().to_owned(),
+                    ok: s.ok,
+                    message: s.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What an SSH server presents (`GET /ssh-fingerprint`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FingerprintView {
+    /// The host asked.
+    pub host: String,
+    /// The port asked.
+    pub port: u16,
+    /// The host key's fingerprint, `SHA256:…`.
+    pub fingerprint: String,
+    /// A reminder that this is not a trust decision.
+    pub note: String,
+}
+
 fn default_ssh_port() -> u16 {
     22
 }
 
 /// Changes to an NMS connection.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchNms {
     /// New host.
@@ -170,7 +228,7 @@ impl AdminApi {
             ),
         )
         .await;
-        Ok(json(StatusCode::OK, &crate::nms::probe_json(&report)))
+        Ok(json(StatusCode::OK, &ProbeView::from(&report)))
     }
 
     async fn list_nms(&self, customer: &str, query: &HashMap<String, String>) -> ApiResult {
@@ -347,13 +405,14 @@ pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResul
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({
-            "host": host,
-            "port": port,
-            "fingerprint": fingerprint.to_string(),
-            "note": "what the server presents now: compare it with the fingerprint the NMS \
-                     administrator gave you before pinning it; this is not a trust decision",
-        }),
+        &FingerprintView {
+            host: host.clone(),
+            port,
+            fingerprint: fingerprint.to_string(),
+            note: "what the server presents now: compare it with the fingerprint the NMS \
+                   administrator gave you before pinning it; this is not a trust decision"
+                .into(),
+        },
     ))
 }
 

@@ -11,7 +11,7 @@ use crate::domain::delivery::RegistrationState;
 use crate::store::{RegistrationFilter, RegistrationRecord};
 
 /// A registration as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationView {
     /// Sequence number.
     pub id: i64,
@@ -48,7 +48,7 @@ pub struct RegistrationView {
 }
 
 /// Which registrations to retry; all matching ones are delivered again now.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryRegistrations {
     /// Only in this state (typically `dead`).
@@ -63,6 +63,13 @@ pub struct RetryRegistrations {
     /// Only of this device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
+}
+
+/// How many registrations or webhook deliveries a retry made due now.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RetriedView {
+    /// How many were retried.
+    pub retried: u64,
 }
 
 impl AdminApi {
@@ -152,10 +159,7 @@ impl AdminApi {
             format!("retry of {retried} registration(s) ({filter:?})"),
         )
         .await;
-        Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({ "retried": retried }),
-        ))
+        Ok(json(StatusCode::OK, &RetriedView { retried }))
     }
 }
 

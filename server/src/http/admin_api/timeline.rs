@@ -12,7 +12,7 @@ use crate::store::{EventFilter, LicenseState};
 const MAX_EVENTS: u32 = 1000;
 
 /// One moment in a device's life.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// When.
     pub at: String,

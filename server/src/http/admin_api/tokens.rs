@@ -27,7 +27,7 @@ use crate::store::tokens::TokenRecord;
 use crate::store::{EventKind, NewEvent, now_ms};
 
 /// A token as the API lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenView {
     /// Id.
     pub id: String,
@@ -54,7 +54,7 @@ pub struct TokenView {
 }
 
 /// A token just made: the only time the token itself is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     /// The token, for `Authorization: Bearer …` (not stored: keep it now).
     pub token: String,
@@ -64,7 +64,7 @@ pub struct CreatedToken {
 }
 
 /// A token to make.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// What it is for (1 to 64 letters, digits, `.`, `_`, `-`).

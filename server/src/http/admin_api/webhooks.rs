@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::registrations::RetriedView;
 use super::{AdminApi, ApiError, ApiResult, json, limit, nullable, page, parse, timestamp};
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
@@ -17,7 +18,7 @@ use crate::store::webhooks::{
 use crate::webhooks::{EventBody, WebhookUrl, new_secret, sender};
 
 /// A webhook subscription as the API shows it: never its secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookView {
     /// Name, unique per customer.
     pub name: String,
@@ -41,7 +42,7 @@ pub struct WebhookView {
 }
 
 /// A receiver's health and delivery queue.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookStatusView {
     /// `ok`, `failing`, or `unknown` (nothing attempted yet).
     pub state: String,
@@ -64,7 +65,7 @@ pub struct WebhookStatusView {
 
 /// A subscription with its secret: the answer to a creation or a secret rotation, the only
 /// time the secret is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookWithSecret {
     /// The subscription.
     #[serde(flatten)]
@@ -74,7 +75,7 @@ pub struct WebhookWithSecret {
 }
 
 /// A subscription to add.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Name: 1 to 64 of `[A-Za-z0-9._-]`.
@@ -101,7 +102,7 @@ fn enabled_by_default() -> bool {
 }
 
 /// Changes to a subscription.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchWebhook {
     /// A new receiver.
@@ -126,7 +127,7 @@ pub struct PatchWebhook {
 }
 
 /// A delivery as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     /// Id (the receiver's idempotency key, `ztp-delivery`).
     pub id: i64,
@@ -156,7 +157,7 @@ pub struct DeliveryView {
 }
 
 /// The result of a test delivery.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookTestView {
     /// Whether the receiver answered 2xx.
     pub ok: bool,
@@ -166,13 +167,6 @@ pub struct WebhookTestView {
     /// What went wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// How many deliveries a retry made due.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RetriedView {
-    /// Deliveries due now.
-    pub retried: u64,
 }
 
 impl AdminApi {
