@@ -25,14 +25,17 @@ use ztp_yang::{
 use crate::artifacts::{self, ArtifactError, OwnerCredentials};
 use crate::device_auth::AuthenticatedDevice;
 use crate::domain::delivery::RegistrationState;
+use crate::domain::notice::Notice;
 use crate::domain::response::{
     NoResponse, Plan, Policy, Profile, Request, Target, parse_onboarding,
 };
 use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Outbox, OutboxError, Registrant};
+use crate::store::journal::Journal;
 use crate::store::{
-    CustomerRecord, DeviceRecord, RegistrationRecord, Store, StoreError, TargetRecord, now_ms,
+    CustomerRecord, DeviceRecord, EventKind, NewEvent, RegistrationRecord, Store, StoreError,
+    TargetRecord, now_ms,
 };
 
 /// Why a device gets no bootstrapping data.
@@ -102,6 +105,8 @@ pub struct Call<'a> {
     pub input: &'a GetBootstrappingDataInput,
     /// From where.
     pub source: IpAddr,
+    /// The peer's address and port, for the event log.
+    pub peer: &'a str,
     /// The response's encoding.
     pub encoding: Encoding,
 }
@@ -168,6 +173,9 @@ struct Answer {
 
 type ConveyedKey = (Option<String>, Encoding, bool);
 
+/// Vouchers kept per owner at most (about 1.5 KiB each).
+const MAX_CACHED_VOUCHERS: usize = 16_384;
+
 /// A voucher without nonce and when it was made.
 type CachedVoucher = (Arc<Vec<u8>>, OffsetDateTime);
 
@@ -183,6 +191,7 @@ struct OwnerEntry {
 /// Answers devices.
 pub struct Bootstrapper {
     store: Store,
+    journal: Journal,
     outbox: Arc<Outbox>,
     licensing: Licensing,
     inline_wait: StdDuration,
@@ -213,6 +222,7 @@ impl Bootstrapper {
     ) -> Self {
         Self {
             store: outbox.store().clone(),
+            journal: Journal::start(outbox.store().clone()),
             outbox,
             licensing,
             inline_wait,
@@ -220,6 +230,11 @@ impl Bootstrapper {
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Where requests' writes go (group commit).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// The store.
@@ -248,21 +263,42 @@ impl Bootstrapper {
         let answer = match answered {
             Ok(answer) => answer,
             Err(error) => {
-                if let Err(e) = self.store.observe(serial, Observation::Contacted).await {
+                let contacted = self
+                    .journal
+                    .observe(serial, Observation::Contacted, None)
+                    .await;
+                if let Err(e) = contacted {
                     tracing::warn!(serial, error = %e, "could not record the contact");
                 }
                 return Err(error);
             }
         };
-        let state = self.store.observe(serial, answer.observation).await?;
-        Ok(Served {
+        // An answer moves the device to the same state whatever it was (see `DeviceState`), so
+        // the event can say what it was sent before the write.
+        let served = Served {
             output: answer.output,
             customer: answer.customer,
             rule: answer.rule,
             plan: answer.plan,
-            state,
+            state: DeviceState::Shipped.after(answer.observation),
             licenses: answer.licenses,
-        })
+        };
+        let event = NewEvent {
+            serial: Some(serial.to_owned()),
+            kind: EventKind::BootstrapServed,
+            status: Some(200),
+            peer: Some(call.peer.to_owned()),
+            detail: served.describe(),
+            notice: None,
+        };
+        self.journal
+            .observe(
+                serial,
+                answer.observation,
+                Some(Box::new(move |_| event.clone())),
+            )
+            .await?;
+        Ok(served)
     }
 
     /// Queues the device's registration with its owner's NMS connections; under `nms-first`,
@@ -406,9 +442,9 @@ impl Bootstrapper {
         &self,
         device: &AuthenticatedDevice,
         report: &ReportProgressInput,
+        peer: &str,
     ) -> Result<DeviceState, BootstrapError> {
         self.known_device(device).await?;
-        self.store.insert_progress(device.serial(), report).await?;
         if report.progress_type == ProgressType::BootstrapComplete
             && !report.ssh_host_keys.is_empty()
         {
@@ -416,9 +452,24 @@ impl Bootstrapper {
                 .add_host_keys(device.serial(), &report.ssh_host_keys)
                 .await?;
         }
+        let message = report
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        let (serial, peer) = (device.serial().to_owned(), peer.to_owned());
+        let progress = report.progress_type;
+        let event = move |state: DeviceState| NewEvent {
+            serial: Some(serial.clone()),
+            kind: EventKind::ProgressReported,
+            status: Some(204),
+            peer: Some(peer.clone()),
+            detail: format!("{}{message} (now {state})", progress.as_str()),
+            notice: Notice::of(EventKind::ProgressReported, Some(progress)),
+        };
         Ok(self
-            .store
-            .observe(device.serial(), Observation::Progress(report.progress_type))
+            .journal
+            .progress(device.serial(), report, Box::new(event))
             .await?)
     }
 
@@ -525,6 +576,15 @@ impl Bootstrapper {
             return Ok(Arc::clone(voucher));
         }
         let voucher = Arc::new(sign(None)?);
+        if vouchers.len() >= MAX_CACHED_VOUCHERS {
+            // Bounded memory whatever the fleet: stale vouchers go first, then all of them
+            // (re-signing one costs less than a handshake).
+            let fresh_until = self.voucher_validity / 2;
+            vouchers.retain(|_, (_, created)| now < *created + fresh_until);
+            if vouchers.len() >= MAX_CACHED_VOUCHERS {
+                vouchers.clear();
+            }
+        }
         vouchers.insert(serial.as_str().to_owned(), (Arc::clone(&voucher), now));
         Ok(voucher)
     }

@@ -49,13 +49,22 @@ impl DeviceState {
     /// happened before (it may have been reset to factory defaults); progress reports only
     /// move it on when they end bootstrapping.
     pub fn after(self, observation: Observation) -> Self {
-        match observation {
-            Observation::Contacted => Self::Contacted,
-            Observation::Redirected => Self::Redirected,
-            Observation::Onboarded => Self::Onboarding,
-            Observation::Progress(progress) if progress.is_complete() => Self::Completed,
-            Observation::Progress(progress) if progress.is_terminal() => Self::Failed,
-            Observation::Progress(_) => self,
+        observation.moves_to().unwrap_or(self)
+    }
+}
+
+impl Observation {
+    /// The state this observation moves any device to, or `None` when it leaves the state as
+    /// it is (progress that does not end bootstrapping). The state it leads to never depends on
+    /// the state before, so a store can apply it in one write.
+    pub fn moves_to(self) -> Option<DeviceState> {
+        match self {
+            Self::Contacted => Some(DeviceState::Contacted),
+            Self::Redirected => Some(DeviceState::Redirected),
+            Self::Onboarded => Some(DeviceState::Onboarding),
+            Self::Progress(progress) if progress.is_complete() => Some(DeviceState::Completed),
+            Self::Progress(progress) if progress.is_terminal() => Some(DeviceState::Failed),
+            Self::Progress(_) => None,
         }
     }
 }

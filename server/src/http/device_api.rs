@@ -19,7 +19,6 @@ use super::restconf::{Problem, request_encoding, response_encoding};
 use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
-use crate::domain::notice::Notice;
 use crate::licensing::LicensingError;
 use crate::nms::OutboxError;
 use crate::store::{EventKind, NewEvent, StoreError};
@@ -152,7 +151,6 @@ impl DeviceApi {
                     401,
                     &peer,
                     failure.to_string(),
-                    None,
                 )
                 .await;
                 return Problem::access_denied("the client certificate is not accepted")
@@ -176,7 +174,6 @@ impl DeviceApi {
                 problem.status.as_u16(),
                 &peer,
                 detail,
-                None,
             )
             .await;
             problem.into_response(error_encoding)
@@ -262,25 +259,26 @@ impl DeviceApi {
         connection: &ConnectionInfo,
         encoding: Encoding,
     ) -> Response<Body> {
+        let peer = connection.peer.to_string();
         let call = Call {
             device,
             input,
             source: connection.peer.ip(),
+            peer: &peer,
             encoding,
         };
-        let peer = connection.peer.to_string();
         let serial = Some(device.serial().to_owned());
         match self.bootstrapper.get_bootstrapping_data(call).await {
             Ok(served) => {
-                self.record(
-                    EventKind::BootstrapServed,
-                    serial,
-                    200,
-                    &peer,
-                    served.describe(),
-                    None,
-                )
-                .await;
+                // The bootstrapper recorded the event with the device's new state.
+                tracing::info!(
+                    kind = EventKind::BootstrapServed.as_str(),
+                    serial = device.serial(),
+                    status = 200,
+                    peer,
+                    "{}",
+                    served.describe()
+                );
                 response(
                     StatusCode::OK,
                     encoding.media_type(),
@@ -303,24 +301,20 @@ impl DeviceApi {
     ) -> Response<Body> {
         let peer = connection.peer.to_string();
         let serial = Some(device.serial().to_owned());
-        match self.bootstrapper.report_progress(device, report).await {
+        match self
+            .bootstrapper
+            .report_progress(device, report, &peer)
+            .await
+        {
             Ok(state) => {
-                let message = report
-                    .message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
-                let detail = format!("{}{message} (now {state})", report.progress_type.as_str());
-                let notice = Notice::of(EventKind::ProgressReported, Some(report.progress_type));
-                self.record(
-                    EventKind::ProgressReported,
-                    serial,
-                    204,
-                    &peer,
-                    detail,
-                    notice,
-                )
-                .await;
+                tracing::info!(
+                    kind = EventKind::ProgressReported.as_str(),
+                    serial = device.serial(),
+                    status = 204,
+                    peer,
+                    "{} (now {state})",
+                    report.progress_type.as_str()
+                );
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
@@ -346,7 +340,6 @@ impl DeviceApi {
             problem.status.as_u16(),
             peer,
             error.to_string(),
-            None,
         )
         .await;
         problem.into_response(encoding)
@@ -389,7 +382,6 @@ impl DeviceApi {
         status: u16,
         peer: &str,
         detail: String,
-        notice: Option<Notice>,
     ) {
         tracing::info!(
             kind = kind.as_str(),
@@ -404,9 +396,9 @@ impl DeviceApi {
             status: Some(status),
             peer: Some(peer.to_owned()),
             detail,
-            notice,
+            notice: None,
         };
-        if let Err(error) = self.bootstrapper.store().record(&event).await {
+        if let Err(error) = self.bootstrapper.journal().record(event).await {
             tracing::error!(%error, "could not record an event");
         }
     }

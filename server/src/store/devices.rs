@@ -207,32 +207,8 @@ impl Store {
         serial: &str,
         observation: Observation,
     ) -> Result<DeviceState, StoreError> {
-        let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        // Write first (see `store::customers`): the contact time, returning the state.
-        let current: String = sqlx::query_scalar(
-            "UPDATE devices SET last_contact_at = $2 WHERE serial = $1 RETURNING state",
-        )
-        .bind(serial)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "device",
-            key: serial.to_owned(),
-        })?;
-        let current: DeviceState = current.parse().map_err(corrupt("device state"))?;
-        let next = current.after(observation);
-        sqlx::query(
-            "UPDATE devices SET state = $2, \
-               state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE $3 END \
-             WHERE serial = $1",
-        )
-        .bind(serial)
-        .bind(next.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let next = observe_on(&mut tx, serial, observation).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -246,6 +222,33 @@ impl Store {
             }),
         }
     }
+}
+
+/// [`Store::observe`] on `connection` (inside the caller's transaction).
+pub(super) async fn observe_on(
+    connection: &mut sqlx::AnyConnection,
+    serial: &str,
+    observation: Observation,
+) -> Result<DeviceState, StoreError> {
+    // One statement: where the observation leads does not depend on the state before.
+    let next = observation.moves_to();
+    let state: String = sqlx::query_scalar(
+        "UPDATE devices SET last_contact_at = $2, \
+           state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
+             ELSE $2 END, \
+           state = COALESCE($3, state) \
+         WHERE serial = $1 RETURNING state",
+    )
+    .bind(serial)
+    .bind(now_ms())
+    .bind(next.map(DeviceState::as_str))
+    .fetch_optional(connection)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "device",
+        key: serial.to_owned(),
+    })?;
+    state.parse().map_err(corrupt("device state"))
 }
 
 #[cfg(test)]

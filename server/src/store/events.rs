@@ -93,6 +93,44 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
+/// Keeps a device's progress report, on `connection` (inside the caller's transaction).
+pub(crate) async fn insert_progress_on(
+    connection: &mut sqlx::AnyConnection,
+    serial: &str,
+    report: &ReportProgressInput,
+) -> Result<(), StoreError> {
+    let keys: Vec<StoredHostKey> = report
+        .ssh_host_keys
+        .iter()
+        .map(|k| StoredHostKey {
+            algorithm: k.algorithm.clone(),
+            key_data: BASE64.encode(&k.key_data),
+        })
+        .collect();
+    let anchors: Vec<String> = report
+        .trust_anchor_certs
+        .iter()
+        .map(|c| BASE64.encode(c))
+        .collect();
+    let json = |empty: bool, value: String| (!empty).then_some(value);
+    sqlx::query(
+        "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
+         trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(serial)
+    .bind(now_ms())
+    .bind(report.progress_type.as_str())
+    .bind(&report.message)
+    .bind(json(keys.is_empty(), serde_json::json!(keys).to_string()))
+    .bind(json(
+        anchors.is_empty(),
+        serde_json::json!(anchors).to_string(),
+    ))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// An event to record.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -241,42 +279,13 @@ impl Store {
         .collect()
     }
 
-    /// Stores a device's progress report.
+    /// Keeps a device's progress report.
     pub async fn insert_progress(
         &self,
         serial: &str,
         report: &ReportProgressInput,
     ) -> Result<(), StoreError> {
-        let keys: Vec<StoredHostKey> = report
-            .ssh_host_keys
-            .iter()
-            .map(|k| StoredHostKey {
-                algorithm: k.algorithm.clone(),
-                key_data: BASE64.encode(&k.key_data),
-            })
-            .collect();
-        let anchors: Vec<String> = report
-            .trust_anchor_certs
-            .iter()
-            .map(|c| BASE64.encode(c))
-            .collect();
-        let json = |empty: bool, value: String| (!empty).then_some(value);
-        sqlx::query(
-            "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
-             trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(serial)
-        .bind(now_ms())
-        .bind(report.progress_type.as_str())
-        .bind(&report.message)
-        .bind(json(keys.is_empty(), serde_json::json!(keys).to_string()))
-        .bind(json(
-            anchors.is_empty(),
-            serde_json::json!(anchors).to_string(),
-        ))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_progress_on(&mut *self.pool().acquire().await?, serial, report).await
     }
 
     /// A device's progress reports, oldest first.

@@ -8,6 +8,7 @@
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
+//! - [`journal`]: devices' writes (state, progress, events), group-committed.
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`registrations`]: the registration outbox and each connection's health.
@@ -27,6 +28,7 @@ pub mod customers;
 pub mod devices;
 pub mod events;
 pub mod import;
+pub mod journal;
 pub mod licenses;
 pub mod nms;
 pub mod registrations;

@@ -1,0 +1,648 @@
+//! The bootstrap benchmark: simulated devices at first power-on against ztp and, in the same
+//! run with the same load generator, key types and TLS settings, against a bare hyper + rustls
+//! mTLS server (the baseline, the ceiling set by the handshake's cryptography).
+//!
+//! ```text
+//! cargo bench -p ztp --bench bootstrap                                   # the README's table
+//! cargo bench -p ztp --bench bootstrap -- --inventories 1000,1000000    # with the 1M row
+//! cargo bench -p ztp --bench bootstrap -- --target https://host:port \
+//!     --pki DIR --serials SN-0001,SN-0002 --model uCPE-100               # another server
+//! ```
+//!
+//! For ztp and the baseline it sweeps concurrency (closed loop, each device a new TCP and TLS
+//! connection with its IDevID, get-bootstrapping-data, report-progress), takes the
+//! concurrency that maximises the baseline, and prints bootstraps/s for both, their ratio,
+//! p50/p99/max latency, server CPU seconds per bootstrap and peak RSS; then the latency at half
+//! the baseline's peak (open loop), the same at each inventory size, and a device with a long
+//! history beside a fresh one. Every bootstrap ztp answered is checked against its event log.
+//! The JSON result goes to `--json` (default `target/bench-bootstrap.json`).
+//!
+//! The load generator shares the machine with the server under test (as the baseline does), so
+//! figures are compared as ratios within one run.
+
+mod baseline;
+mod load;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use serde_json::{Value, json};
+use ztp::agent::tls::{ClientIdentity, ServerTrust, client_config};
+use ztp_certs::dev_pki::{self, layout};
+use ztp_certs::{Cert, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement};
+use ztp_tests::{Server, ztp_bin};
+
+use load::{Device, RunResult, Target};
+
+/// The benchmark's options.
+#[derive(Debug, Parser)]
+struct Options {
+    /// Device identities in the load (each bootstraps in turn).
+    #[arg(long, default_value_t = 1000)]
+    devices: usize,
+    /// Inventory sizes to measure ztp at (devices imported through `ztp device import`).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    inventories: Vec<usize>,
+    /// Concurrency levels of the sweep.
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    concurrency: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 8)]
+    seconds: u64,
+    /// Earlier bootstraps of the long-history device.
+    #[arg(long, default_value_t = 500)]
+    history: usize,
+    /// Where to write the JSON result.
+    #[arg(long, default_value = "target/bench-bootstrap.json")]
+    json: PathBuf,
+    /// Load another RFC 8572 server at this URL instead (no baseline, no event check).
+    #[arg(long)]
+    target: Option<String>,
+    /// With --target: a PKI directory in ztp's development layout holding the device
+    /// identities (`devices/<serial>/idevid.pem|.key`) and the root the server's certificate
+    /// chains to (`manufacturer/root-ca.pem`).
+    #[arg(long)]
+    pki: Option<PathBuf>,
+    /// With --target: the serials to use.
+    #[arg(long, value_delimiter = ',')]
+    serials: Vec<String>,
+    /// The hw-model devices send.
+    #[arg(long, default_value = "uCPE-100")]
+    model: String,
+    /// Internal: run the baseline server on this PKI directory.
+    #[arg(long, hide = true)]
+    baseline: Option<PathBuf>,
+    /// Internal: where the baseline writes its port.
+    #[arg(long, hide = true)]
+    port_file: Option<PathBuf>,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() {
+    let options = Options::parse();
+    if let (Some(pki), Some(port_file)) = (&options.baseline, &options.port_file) {
+        baseline::run(pki, port_file);
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    match &options.target {
+        Some(url) => runtime.block_on(external(&options, url)),
+        None => runtime.block_on(compare(&options)),
+    }
+}
+
+/// Another server: the sweep only.
+async fn external(options: &Options, url: &str) {
+    let pki = options.pki.as_deref().expect("--pki with --target");
+    let serials: Vec<String> = options.serials.clone();
+    assert!(!serials.is_empty(), "--serials with --target");
+    let devices = Arc::new(identities(pki, &serials));
+    let target = target_of(url, &options.model);
+    let mut rows = Vec::new();
+    for &c in &options.concurrency {
+        let run =
+            load::closed_loop(&target, &devices, c, Duration::from_secs(options.seconds)).await;
+        println!("{url} c={c}: {}", line(&run));
+        rows.push(json!({"concurrency": c, "run": run}));
+    }
+    write_json(&options.json, &json!({"target": url, "sweep": rows}));
+}
+
+/// ztp beside the baseline.
+async fn compare(options: &Options) {
+    let work = tempfile::tempdir().expect("a temp dir");
+    let smallest = *options.inventories.iter().min().expect("an inventory size");
+    let mut ztp = ZtpUnderTest::start(&work.path().join("ztp-0"), options, smallest);
+    let devices = Arc::new(identities(&ztp.pki(), &ztp.serials));
+    let baseline = Baseline::start(&ztp.pki(), work.path());
+    let duration = Duration::from_secs(options.seconds);
+    if std::env::var_os("ZTP_BENCH_HISTORY_ONLY").is_some() {
+        println!("{}", long_history(&ztp, &devices, options.history).await);
+        return;
+    }
+
+    // The sweep: the same concurrency levels for both.
+    let mut sweep = Vec::new();
+    let (mut best, mut best_c) = (0.0, options.concurrency[0]);
+    for &c in &options.concurrency {
+        let base = measured(baseline.pid(), || {
+            load::closed_loop(&baseline.target, &devices, c, duration)
+        })
+        .await;
+        let ours = measured(ztp.pid(), || {
+            load::closed_loop(&ztp.target, &devices, c, duration)
+        })
+        .await;
+        ztp.answered += ours.run.bootstraps;
+        println!("c={c:>4}  baseline {}", line(&base.run));
+        println!(
+            "        ztp      {}   ratio {:.2}",
+            line(&ours.run),
+            ours.run.per_second / base.run.per_second
+        );
+        if base.run.per_second > best {
+            (best, best_c) = (base.run.per_second, c);
+        }
+        sweep.push(json!({"concurrency": c, "baseline": base, "ztp": ours}));
+    }
+
+    // At the baseline's best concurrency, measured again side by side for the headline.
+    let base = measured(baseline.pid(), || {
+        load::closed_loop(&baseline.target, &devices, best_c, duration)
+    })
+    .await;
+    let ours = measured(ztp.pid(), || {
+        load::closed_loop(&ztp.target, &devices, best_c, duration)
+    })
+    .await;
+    ztp.answered += ours.run.bootstraps;
+    let ratio = ours.run.per_second / base.run.per_second;
+
+    // Latency at half the baseline's peak, open loop.
+    let half = base.run.per_second / 2.0;
+    let cap = best_c * 4;
+    let base_half = measured(baseline.pid(), || {
+        load::open_loop(&baseline.target, &devices, half, duration, cap)
+    })
+    .await;
+    let ours_half = measured(ztp.pid(), || {
+        load::open_loop(&ztp.target, &devices, half, duration, cap)
+    })
+    .await;
+    ztp.answered += ours_half.run.bootstraps;
+
+    // A device with a long history beside fresh ones (sequential, one at a time).
+    let history = long_history(&ztp, &devices, options.history).await;
+    ztp.answered += history["bootstraps"].as_u64().unwrap_or(0) as usize;
+
+    // Every answered bootstrap is in the event log.
+    let recorded = ztp.recorded().await;
+
+    // The other inventory sizes.
+    let mut inventories = vec![json!({
+        "devices": smallest, "per_second": ours.run.per_second, "p99_ms": ours.run.p99_ms,
+        "peak_rss_mib": ztp.peak_rss_mib(),
+    })];
+    let answered_first = ztp.answered;
+    drop(ztp);
+    for (i, &size) in options
+        .inventories
+        .iter()
+        .filter(|&&s| s != smallest)
+        .enumerate()
+    {
+        let mut big =
+            ZtpUnderTest::start(&work.path().join(format!("ztp-{}", i + 1)), options, size);
+        let devices = Arc::new(identities(&big.pki(), &big.serials));
+        let run = measured(big.pid(), || {
+            load::closed_loop(&big.target, &devices, best_c, duration)
+        })
+        .await;
+        big.answered += run.run.bootstraps;
+        let recorded = big.recorded().await;
+        assert_eq!(recorded.served, big.answered, "every bootstrap is recorded");
+        println!(
+            "inventory {size}: {}  peak RSS {:.0} MiB",
+            line(&run.run),
+            big.peak_rss_mib()
+        );
+        inventories.push(json!({
+            "devices": size, "per_second": run.run.per_second, "p99_ms": run.run.p99_ms,
+            "peak_rss_mib": big.peak_rss_mib(), "failures": run.run.failures,
+        }));
+    }
+
+    let mut report = String::new();
+    writeln!(report, "\nbootstrap benchmark: {} device identities, {} s per point, concurrency {best_c} (the baseline's best)", devices.len(), options.seconds).unwrap();
+    writeln!(
+        report,
+        "| server | bootstraps/s | p50 ms | p99 ms | max ms | CPU ms/bootstrap | peak RSS MiB |"
+    )
+    .unwrap();
+    writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
+    for (name, m) in [("baseline (bare rustls mTLS)", &base), ("ztp", &ours)] {
+        writeln!(
+            report,
+            "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} |",
+            m.run.per_second,
+            m.run.p50_ms,
+            m.run.p99_ms,
+            m.run.max_ms,
+            m.cpu_ms_per_bootstrap,
+            m.peak_rss_mib
+        )
+        .unwrap();
+    }
+    writeln!(report, "\nztp/baseline: {ratio:.2}").unwrap();
+    writeln!(report, "at half the baseline's peak ({half:.0}/s, open loop): p99 baseline {:.1} ms, ztp {:.1} ms (p50 {:.1} / {:.1})", base_half.run.p99_ms, ours_half.run.p99_ms, base_half.run.p50_ms, ours_half.run.p50_ms).unwrap();
+    writeln!(
+        report,
+        "long history ({} earlier bootstraps): median {:.2} ms vs {:.2} ms for fresh devices",
+        options.history,
+        history["long_history_p50_ms"].as_f64().unwrap_or(0.0),
+        history["fresh_p50_ms"].as_f64().unwrap_or(0.0)
+    )
+    .unwrap();
+    for row in &inventories {
+        writeln!(
+            report,
+            "inventory {}: {:.0} bootstraps/s, p99 {:.1} ms, peak RSS {:.0} MiB",
+            row["devices"],
+            row["per_second"].as_f64().unwrap_or(0.0),
+            row["p99_ms"].as_f64().unwrap_or(0.0),
+            row["peak_rss_mib"].as_f64().unwrap_or(0.0)
+        )
+        .unwrap();
+    }
+    writeln!(
+        report,
+        "failures: {}; recorded {} of {} answered bootstraps, {} progress reports",
+        sweep_failures(&sweep)
+            + base.run.failures
+            + ours.run.failures
+            + base_half.run.failures
+            + ours_half.run.failures,
+        recorded.served,
+        answered_first,
+        recorded.progress
+    )
+    .unwrap();
+    print!("{report}");
+    assert_eq!(
+        recorded.served, answered_first,
+        "every answered bootstrap is recorded"
+    );
+
+    write_json(
+        &options.json,
+        &json!({
+            "devices": devices.len(),
+            "seconds_per_point": options.seconds,
+            "best_concurrency": best_c,
+            "sweep": sweep,
+            "headline": {"baseline": base, "ztp": ours, "ratio": ratio},
+            "half_peak": {"rate": half, "baseline": base_half, "ztp": ours_half},
+            "history": history,
+            "inventories": inventories,
+            "recorded": {"served": recorded.served, "answered": answered_first, "progress": recorded.progress},
+        }),
+    );
+    drop(baseline);
+}
+
+fn sweep_failures(sweep: &[Value]) -> usize {
+    sweep
+        .iter()
+        .map(|row| {
+            (row["baseline"]["run"]["failures"].as_u64().unwrap_or(0)
+                + row["ztp"]["run"]["failures"].as_u64().unwrap_or(0)) as usize
+        })
+        .sum()
+}
+
+/// A run with the server's CPU time and peak memory.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Measured {
+    run: RunResult,
+    cpu_ms_per_bootstrap: f64,
+    peak_rss_mib: f64,
+}
+
+async fn measured<F, Fut>(pid: u32, run: F) -> Measured
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = RunResult>,
+{
+    let before = cpu_seconds(pid);
+    let run = run().await;
+    let cpu = cpu_seconds(pid) - before;
+    Measured {
+        cpu_ms_per_bootstrap: cpu * 1000.0 / run.bootstraps.max(1) as f64,
+        peak_rss_mib: status_kib(pid, "VmHWM") as f64 / 1024.0,
+        run,
+    }
+}
+
+/// `count` sequential bootstraps of a device after `history` earlier ones, beside `count` of
+/// devices without history.
+async fn long_history(ztp: &ZtpUnderTest, devices: &Arc<Vec<Device>>, history: usize) -> Value {
+    let count = 100.min(devices.len() - 1);
+    let old = &devices[0];
+    let started = Instant::now();
+    load::sequential(&ztp.target, old, history).await;
+    let building = started.elapsed();
+    let mut long = load::sequential(&ztp.target, old, count).await;
+    let mut fresh = Vec::with_capacity(count);
+    for device in devices.iter().skip(devices.len() - count) {
+        fresh.extend(load::sequential(&ztp.target, device, 1).await);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    json!({
+        "bootstraps": history + 2 * count,
+        "earlier_bootstraps": history,
+        "building_seconds": building.as_secs_f64(),
+        "long_history_p50_ms": median(&mut long),
+        "fresh_p50_ms": median(&mut fresh),
+    })
+}
+
+/// ztp serving a fresh data directory with `inventory` devices.
+struct ZtpUnderTest {
+    server: Server,
+    target: Target,
+    serials: Vec<String>,
+    answered: usize,
+}
+
+struct Recorded {
+    served: usize,
+    progress: usize,
+}
+
+impl ZtpUnderTest {
+    fn start(dir: &Path, options: &Options, inventory: usize) -> Self {
+        // Logs at warn: the per-request info lines would measure the log file, not ztp.
+        let log = std::env::var("ZTP_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+        let server = Server::start_with(dir, &[("RUST_LOG", &log)]);
+        let pki = server.pki();
+        let identities = options.devices.min(inventory);
+        let serials: Vec<String> = (0..identities).map(|i| format!("BENCH-{i:07}")).collect();
+        let started = Instant::now();
+        for serial in &serials {
+            let spec = IdevidSpec {
+                serial: ztp_certs::Serial::parse(serial).expect("serial"),
+                model: ProductId::parse(&options.model).expect("model"),
+                placement: SerialPlacement::default(),
+                hardware_module_name: true,
+                key_algorithm: KeyAlgorithm::EcdsaP256,
+            };
+            dev_pki::issue_device(&pki, &spec).expect("an IDevID");
+        }
+        let issued = started.elapsed();
+        // The inventory through the real import path; devices past the identities are filler.
+        let csv = dir.join("inventory.csv");
+        let mut text = String::from("serial,model,customer\n");
+        for i in 0..inventory {
+            writeln!(text, "BENCH-{i:07},{},example-customer", options.model).unwrap();
+        }
+        fs::write(&csv, text).expect("the inventory CSV");
+        let started = Instant::now();
+        admin(
+            &server,
+            &["device", "import", "--quiet", csv.to_str().expect("path")],
+        );
+        let imported = started.elapsed();
+        // Licenses: an uncounted pool for the model, so that every answer carries a signed bundle.
+        admin(
+            &server,
+            &[
+                "license",
+                "pool-add",
+                "example-customer",
+                "bench",
+                "--feature",
+                "ESS-ED-100G-SIA3",
+                "--model",
+                &options.model,
+            ],
+        );
+        eprintln!(
+            "ztp: {identities} IDevIDs issued in {:.1} s, {inventory} devices imported in {:.1} s",
+            issued.as_secs_f64(),
+            imported.as_secs_f64()
+        );
+        let target = target_of(&server.device_url, &options.model);
+        Self {
+            server,
+            target,
+            serials,
+            answered: 0,
+        }
+    }
+
+    fn pki(&self) -> PathBuf {
+        self.server.pki()
+    }
+
+    fn pid(&self) -> u32 {
+        self.server.pid().expect("ztp runs")
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        status_kib(self.pid(), "VmHWM") as f64 / 1024.0
+    }
+
+    /// Bootstraps and progress reports in the event log.
+    async fn recorded(&self) -> Recorded {
+        sqlx::any::install_default_drivers();
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.server.data_dir.join("ztp.sqlite").display()
+        );
+        let pool = sqlx::AnyPool::connect(&url).await.expect("the database");
+        let count = |kind: &'static str| {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = $1")
+                    .bind(kind)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("a count");
+                usize::try_from(n).unwrap_or(0)
+            }
+        };
+        Recorded {
+            served: count("bootstrap-served").await,
+            progress: count("progress-reported").await,
+        }
+    }
+}
+
+fn admin(server: &Server, args: &[&str]) {
+    let output = Command::new(ztp_bin())
+        .args(args)
+        .env("ZTP_ADMIN_URL", &server.admin_url)
+        .env("ZTP_DATA_DIR", &server.data_dir)
+        .output()
+        .expect("ztp runs");
+    assert!(
+        output.status.success(),
+        "ztp {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The baseline server process.
+struct Baseline {
+    child: Child,
+    target: Target,
+}
+
+impl Baseline {
+    fn start(pki: &Path, work: &Path) -> Self {
+        let port_file = work.join("baseline.port");
+        let child = Command::new(std::env::current_exe().expect("this binary"))
+            .arg("--baseline")
+            .arg(pki)
+            .arg("--port-file")
+            .arg(&port_file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("the baseline starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Some(port) = fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                break port;
+            }
+            assert!(Instant::now() < deadline, "the baseline did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Self {
+            child,
+            target: target_of(&format!("https://127.0.0.1:{port}"), "uCPE-100"),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Device identities from a PKI in the development layout: each device's TLS configuration
+/// (its IDevID with the IDevID CA, as ztp's agent sends it; the manufacturer root as the
+/// server's trust anchor).
+fn identities(pki: &Path, serials: &[String]) -> Vec<Device> {
+    let root = Cert::chain_from_pem(&dev_pki::read(&pki.join(layout::ROOT_CA)).expect("root"))
+        .expect("root PEM");
+    let intermediate = dev_pki::read(&pki.join(layout::IDEVID_CA))
+        .ok()
+        .and_then(|pem| Cert::chain_from_pem(&pem).ok())
+        .unwrap_or_default();
+    serials
+        .iter()
+        .map(|serial| {
+            let dir = pki.join(layout::device(serial));
+            let mut chain =
+                Cert::chain_from_pem(&dev_pki::read(&dir.join("idevid.pem")).expect("IDevID"))
+                    .expect("IDevID PEM");
+            if chain.len() == 1 {
+                chain.extend(intermediate.iter().cloned());
+            }
+            let key = dev_pki::read(&dir.join("idevid.key")).expect("IDevID key");
+            let identity = ClientIdentity::new(&chain, &key).expect("an identity");
+            let config =
+                client_config(&identity, ServerTrust::Anchors(&root)).expect("a TLS configuration");
+            let mut config = ClientConfig::clone(&config);
+            // HTTP/1.1 for both servers: one request after another on the device's connection.
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            // A device at first power-on has no session to resume: every handshake is full.
+            config.resumption = rustls::client::Resumption::disabled();
+            Device {
+                serial: serial.clone(),
+                tls: Arc::new(config),
+            }
+        })
+        .collect()
+}
+
+fn target_of(url: &str, model: &str) -> Target {
+    let authority = url
+        .strip_prefix("https://")
+        .expect("an https:// URL")
+        .trim_end_matches('/')
+        .to_owned();
+    let address: SocketAddr = authority
+        .to_socket_addrs()
+        .expect("a resolvable address")
+        .next()
+        .expect("an address");
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority.as_str(), |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Target {
+        address,
+        server_name: ServerName::try_from(host).expect("a server name"),
+        authority,
+        model: model.to_owned(),
+    }
+}
+
+fn line(run: &RunResult) -> String {
+    format!(
+        "{:>7.0} bootstraps/s  p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  ({} done, {} failed{})",
+        run.per_second,
+        run.p50_ms,
+        run.p99_ms,
+        run.max_ms,
+        run.bootstraps,
+        run.failures,
+        run.first_error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    )
+}
+
+fn write_json(path: &Path, value: &Value) {
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    fs::write(path, serde_json::to_string_pretty(value).expect("JSON")).expect("the JSON result");
+    println!("result: {}", path.display());
+}
+
+/// The process's user + system CPU time in seconds (Linux procfs; 100 ticks per second).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// A `/proc/<pid>/status` field in KiB (0 where there is no procfs).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,308 @@
+//! The journal: what devices did (state changes, progress reports, events), written with
+//! group commit.
+//!
+//! Requests hand their writes to one writer task and wait for its acknowledgement. The writer
+//! takes whatever has queued up while its previous transaction committed, up to
+//! [`MAX_BATCH`], and writes it in one transaction. An entry whose device is gone fails before
+//! it writes anything; should any other statement fail, the batch is rolled back and written
+//! again with each entry in its own savepoint, so that only the failing entry is lost (and
+//! reported to its request). A request is acknowledged
+//! only once the transaction holding its entry has committed, so an answered device's record
+//! is as durable as the database makes a commit; yet a surge of devices costs one commit per
+//! batch instead of several per device. An idle journal adds no wait: a lone entry is written
+//! at once.
+
+use std::fmt;
+
+use sqlx::Connection;
+use tokio::sync::{mpsc, oneshot};
+use ztp_yang::ReportProgressInput;
+
+use super::devices::observe_on;
+use super::events::{insert_event, insert_progress_on};
+use super::{NewEvent, Store, StoreError};
+use crate::domain::state::{DeviceState, Observation};
+
+/// Entries written in one transaction at most.
+pub const MAX_BATCH: usize = 256;
+
+/// Entries waiting for the writer at most; requests beyond wait for room.
+const QUEUE: usize = 4096;
+
+/// The event an entry records, made once the device's new state is known (possibly twice: a
+/// batch may be written again).
+pub type EventOf = Box<dyn Fn(DeviceState) -> NewEvent + Send + Sync>;
+
+/// One write.
+enum Entry {
+    /// An event.
+    Event(NewEvent),
+    /// A device was observed: its state moves on, and the event is recorded.
+    Observed {
+        serial: String,
+        observation: Observation,
+        event: Option<EventOf>,
+    },
+    /// A device reported progress: the report is kept, its state moves on, the event is
+    /// recorded.
+    Progress {
+        serial: String,
+        report: Box<ReportProgressInput>,
+        event: EventOf,
+    },
+}
+
+struct Job {
+    entry: Entry,
+    done: oneshot::Sender<Result<Option<DeviceState>, StoreError>>,
+}
+
+/// A handle on the journal's writer (cheap to clone).
+#[derive(Clone)]
+pub struct Journal {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("queued", &(QUEUE - self.jobs.capacity()))
+            .finish()
+    }
+}
+
+impl Journal {
+    /// Starts the writer over `store` (on the current Tokio runtime). It runs until every
+    /// handle is dropped, writing what was queued.
+    pub fn start(store: Store) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(write(store, queue));
+        Self { jobs }
+    }
+
+    /// Records `event`.
+    pub async fn record(&self, event: NewEvent) -> Result<(), StoreError> {
+        self.submit(Entry::Event(event)).await.map(|_| ())
+    }
+
+    /// Moves `serial` on by `observation` and records the event `event` makes of its new
+    /// state (none: no event). Returns the new state.
+    pub async fn observe(
+        &self,
+        serial: &str,
+        observation: Observation,
+        event: Option<EventOf>,
+    ) -> Result<DeviceState, StoreError> {
+        let entry = Entry::Observed {
+            serial: serial.to_owned(),
+            observation,
+            event,
+        };
+        self.state_of(entry).await
+    }
+
+    /// Keeps `serial`'s progress `report`, moves its state on and records the event `event`
+    /// makes of the new state. Returns the new state.
+    pub async fn progress(
+        &self,
+        serial: &str,
+        report: &ReportProgressInput,
+        event: EventOf,
+    ) -> Result<DeviceState, StoreError> {
+        let entry = Entry::Progress {
+            serial: serial.to_owned(),
+            report: Box::new(report.clone()),
+            event,
+        };
+        self.state_of(entry).await
+    }
+
+    async fn state_of(&self, entry: Entry) -> Result<DeviceState, StoreError> {
+        self.submit(entry)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "journal answer",
+                reason: "no state".into(),
+            })
+    }
+
+    async fn submit(&self, entry: Entry) -> Result<Option<DeviceState>, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { entry, done })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolClosed)
+}
+
+/// The writer: batches of what queued up, one transaction each.
+async fn write(store: Store, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (entries, waiting): (Vec<Entry>, Vec<_>) =
+            batch.drain(..).map(|job| (job.entry, job.done)).unzip();
+        let results = match write_batch(&store, entries).await {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::warn!(%error, entries = waiting.len(), "journal: a batch failed");
+                let message = error.to_string();
+                waiting
+                    .iter()
+                    .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(message.clone()))))
+                    .collect()
+            }
+        };
+        for (done, result) in waiting.into_iter().zip(results) {
+            // A request that gave up waiting no longer listens; its entry is written anyway.
+            let _ = done.send(result);
+        }
+    }
+}
+
+type Outcome = Result<Option<DeviceState>, StoreError>;
+
+/// Writes `entries` in one transaction; the commit's failure is the batch's.
+async fn write_batch(store: &Store, entries: Vec<Entry>) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let mut results = Vec::with_capacity(entries.len());
+    let mut failed = false;
+    for entry in &entries {
+        let result = apply(&mut tx, entry).await;
+        failed |= matches!(result, Err(StoreError::Database(_)));
+        results.push(result);
+    }
+    if !failed {
+        tx.commit().await?;
+        return Ok(results);
+    }
+    // A statement failed (PostgreSQL refuses the rest of such a transaction; SQLite may have
+    // kept part of the entry): again, each entry alone.
+    tx.rollback().await?;
+    let mut tx = store.pool().begin().await?;
+    let mut results = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let mut savepoint = tx.begin().await?;
+        let result = apply(&mut savepoint, entry).await;
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
+    match entry {
+        Entry::Event(event) => {
+            insert_event(connection, event).await?;
+            Ok(None)
+        }
+        Entry::Observed {
+            serial,
+            observation,
+            event,
+        } => {
+            let state = observe_on(connection, serial, *observation).await?;
+            if let Some(event) = event {
+                insert_event(connection, &event(state)).await?;
+            }
+            Ok(Some(state))
+        }
+        Entry::Progress {
+            serial,
+            report,
+            event,
+        } => {
+            // The device first: a device that is gone fails the entry before it writes.
+            let observation = Observation::Progress(report.progress_type);
+            let state = observe_on(connection, serial, observation).await?;
+            insert_progress_on(connection, serial, report).await?;
+            insert_event(connection, &event(state)).await?;
+            Ok(Some(state))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{new_customer, store};
+    use crate::store::{EventKind, NewDevice};
+
+    fn event(serial: &str) -> EventOf {
+        let serial = serial.to_owned();
+        Box::new(move |state| NewEvent {
+            serial: Some(serial.clone()),
+            kind: EventKind::BootstrapServed,
+            status: Some(200),
+            peer: None,
+            detail: format!("now {state}"),
+            notice: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alone() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        store
+            .insert_device(&NewDevice {
+                serial: "SN-1".into(),
+                model: "m".into(),
+                customer: Some("acme".into()),
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+        let journal = Journal::start(store.clone());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let journal = journal.clone();
+            let serial = if i == 25 { "SN-GONE" } else { "SN-1" };
+            tasks.spawn(async move {
+                journal
+                    .observe(serial, Observation::Redirected, Some(event(serial)))
+                    .await
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            outcomes.push(joined.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 49);
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| matches!(o, Err(StoreError::NotFound { what: "device", .. })))
+        );
+        assert!(
+            outcomes
+                .iter()
+                .flatten()
+                .all(|state| *state == DeviceState::Redirected)
+        );
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(events, 49, "the missing device's entry wrote nothing");
+
+        // A progress report keeps the report and moves the state on.
+        let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
+        let state = journal.progress("SN-1", &report, event("SN-1")).await;
+        assert_eq!(state.unwrap(), DeviceState::Completed);
+        assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
+        assert!(matches!(
+            journal.progress("SN-GONE", &report, event("SN-GONE")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+}
