@@ -245,11 +245,11 @@ impl Bootstrapper {
     /// Answers get-bootstrapping-data.
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
         let serial = call.device.serial();
-        let device = self.known_device(call.device).await?;
+        let (device, owner_revision) = self.known_device(call.device).await?;
         let model = device.model.clone();
         // One state write per request: the answer's (redirected or onboarding), or `contacted`
         // when the device is known but gets nothing (yet).
-        let answered = match self.answer(call, device).await {
+        let answered = match self.answer(call, device, owner_revision).await {
             Ok(answer) => self
                 .register(call, &model, &answer.customer)
                 .await
@@ -388,12 +388,18 @@ impl Bootstrapper {
     }
 
     /// What a known device is owed; no state is written.
-    async fn answer(&self, call: Call<'_>, device: DeviceRecord) -> Result<Answer, BootstrapError> {
+    async fn answer(
+        &self,
+        call: Call<'_>,
+        device: DeviceRecord,
+        owner_revision: Option<i64>,
+    ) -> Result<Answer, BootstrapError> {
         let serial = call.device.serial();
         let customer = device
             .customer
             .ok_or_else(|| BootstrapError::NoOwner(serial.to_owned()))?;
-        let owner = self.owner(&customer).await?;
+        let revision = owner_revision.ok_or_else(|| owner_error(&customer, "no longer exists"))?;
+        let owner = self.owner(&customer, revision).await?;
         let request = Request {
             hw_model: call.input.hw_model.as_deref(),
             os_name: call.input.os_name.as_deref(),
@@ -473,14 +479,16 @@ impl Bootstrapper {
             .await?)
     }
 
+    /// The calling device's record (refused if unknown or its certificate is not the pinned
+    /// one), with its owner's revision.
     async fn known_device(
         &self,
         device: &AuthenticatedDevice,
-    ) -> Result<DeviceRecord, BootstrapError> {
+    ) -> Result<(DeviceRecord, Option<i64>), BootstrapError> {
         let serial = device.serial();
-        let record = self
+        let (record, owner_revision) = self
             .store
-            .device(serial)
+            .device_with_owner_revision(serial)
             .await?
             .ok_or_else(|| BootstrapError::UnknownDevice(serial.to_owned()))?;
         let presented = device.fingerprint.to_hex();
@@ -492,16 +500,12 @@ impl Bootstrapper {
                 presented,
             });
         }
-        Ok(record)
+        Ok((record, owner_revision))
     }
 
     /// The owner's entry at its current revision, loaded when the cached one is stale.
-    async fn owner(&self, name: &str) -> Result<Arc<OwnerEntry>, BootstrapError> {
-        let revision = self
-            .store
-            .customer_revision(name)
-            .await?
-            .ok_or_else(|| owner_error(name, "no longer exists"))?;
+    /// The owner's entry at `revision` (read with the device), built again when it changed.
+    async fn owner(&self, name: &str, revision: i64) -> Result<Arc<OwnerEntry>, BootstrapError> {
         if let Some(entry) = self.cached_owner(name)
             && entry.revision == revision
         {

@@ -141,6 +141,9 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     /// Connections in the pool.
     pub max_connections: Option<u32>,
+    /// SQLite: `full` (every commit synced to disk before a device is answered) or `normal`
+    /// (synced at checkpoints: safe against a ztp crash, not against power loss).
+    pub synchronous: crate::store::Synchronous,
 }
 
 /// `[manufacturer]`.
@@ -421,6 +424,7 @@ mod tests {
             jail.set_env("ZTP_DEVICE_API__MAX_BODY_BYTES", "2000");
             jail.set_env("ZTP_ADMIN_TOKEN", "not configuration");
             jail.set_env("ZTP_SECRETS__PREVIOUS_MASTER_KEYS", r#"["b2xk"]"#);
+            jail.set_env("ZTP_DATABASE__SYNCHRONOUS", "normal");
             let overrides = Overrides {
                 admin_listen: Some("127.0.0.1:0".parse().unwrap()),
                 ..Overrides::default()
@@ -428,6 +432,10 @@ mod tests {
             let config = Config::load(Some(Path::new("ztp.toml")), &overrides).unwrap();
             assert_eq!(config.data_dir, PathBuf::from("/var/lib/ztp"));
             assert_eq!(config.secrets.previous_master_keys, ["b2xk"]);
+            assert_eq!(
+                config.database.synchronous,
+                crate::store::Synchronous::Normal
+            );
             assert_eq!(config.device_api.listen, "127.0.0.1:9443".parse().unwrap());
             assert_eq!(config.device_api.max_body_bytes, 2000);
             assert_eq!(config.admin_api.listen, "127.0.0.1:0".parse().unwrap());

@@ -57,6 +57,10 @@ struct Options {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 8)]
     seconds: u64,
+    /// Also measure ztp with SQLite's `synchronous = normal` (commits synced at checkpoints)
+    /// at the best concurrency.
+    #[arg(long)]
+    also_normal: bool,
     /// Earlier bootstraps of the long-history device.
     #[arg(long, default_value_t = 500)]
     history: usize,
@@ -225,6 +229,29 @@ async fn compare(options: &Options) {
         }));
     }
 
+    let mut normal = Value::Null;
+    if options.also_normal {
+        let dir = work.path().join("ztp-normal");
+        let mut fast = ZtpUnderTest::start_with(&dir, options, smallest, "normal");
+        let devices = Arc::new(identities(&fast.pki(), &fast.serials));
+        let run = measured(fast.pid(), || {
+            load::closed_loop(&fast.target, &devices, best_c, duration)
+        })
+        .await;
+        fast.answered += run.run.bootstraps;
+        let recorded = fast.recorded().await;
+        assert_eq!(
+            recorded.served, fast.answered,
+            "every bootstrap is recorded"
+        );
+        println!(
+            "ztp, synchronous = normal: {}  CPU {:.2} ms/bootstrap",
+            line(&run.run),
+            run.cpu_ms_per_bootstrap
+        );
+        normal = json!(run);
+    }
+
     let mut report = String::new();
     writeln!(report, "\nbootstrap benchmark: {} device identities, {} s per point, concurrency {best_c} (the baseline's best)", devices.len(), options.seconds).unwrap();
     writeln!(
@@ -243,6 +270,20 @@ async fn compare(options: &Options) {
             m.run.max_ms,
             m.cpu_ms_per_bootstrap,
             m.peak_rss_mib
+        )
+        .unwrap();
+    }
+    if let Some(run) = normal.get("run") {
+        let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+        writeln!(
+            report,
+            "| ztp, synchronous = normal | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} |",
+            f(&run["per_second"]),
+            f(&run["p50_ms"]),
+            f(&run["p99_ms"]),
+            f(&run["max_ms"]),
+            f(&normal["cpu_ms_per_bootstrap"]),
+            f(&normal["peak_rss_mib"])
         )
         .unwrap();
     }
@@ -297,6 +338,7 @@ async fn compare(options: &Options) {
             "half_peak": {"rate": half, "baseline": base_half, "ztp": ours_half},
             "history": history,
             "inventories": inventories,
+            "synchronous_normal": normal,
             "recorded": {"served": recorded.served, "answered": answered_first, "progress": recorded.progress},
         }),
     );
@@ -377,9 +419,19 @@ struct Recorded {
 
 impl ZtpUnderTest {
     fn start(dir: &Path, options: &Options, inventory: usize) -> Self {
+        Self::start_with(dir, options, inventory, "full")
+    }
+
+    fn start_with(dir: &Path, options: &Options, inventory: usize, synchronous: &str) -> Self {
         // Logs at warn: the per-request info lines would measure the log file, not ztp.
         let log = std::env::var("ZTP_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
-        let server = Server::start_with(dir, &[("RUST_LOG", &log)]);
+        let server = Server::start_with(
+            dir,
+            &[
+                ("RUST_LOG", &log),
+                ("ZTP_DATABASE__SYNCHRONOUS", synchronous),
+            ],
+        );
         let pki = server.pki();
         let identities = options.devices.min(inventory);
         let serials: Vec<String> = (0..identities).map(|i| format!("BENCH-{i:07}")).collect();

@@ -58,10 +58,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         prepare_dev_pki(dir)?;
     }
     let secrets = super::secrets::secret_box(&config)?;
-    let store = Store::open(
+    let store = Store::open_with(
         &config.database_url(),
         config.database.max_connections.unwrap_or(8),
         secrets,
+        config.database.synchronous,
     )
     .await
     .context("opening the database")?;

@@ -111,6 +111,27 @@ impl Store {
         .transpose()
     }
 
+    /// One device with its owner's revision (`None`: no owner, or the owner is gone), in one
+    /// query: what answering a device starts with.
+    pub async fn device_with_owner_revision(
+        &self,
+        serial: &str,
+    ) -> Result<Option<(DeviceRecord, Option<i64>)>, StoreError> {
+        let Some(row) = sqlx::query(concat!(
+            "SELECT ",
+            device_columns!(),
+            ", (SELECT revision FROM customers WHERE name = devices.customer) AS owner_revision \
+             FROM devices WHERE serial = $1"
+        ))
+        .bind(serial)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((device(&row)?, row.try_get("owner_revision")?)))
+    }
+
     /// Devices by serial, optionally only one customer's, `limit` of them after `after`.
     pub async fn devices(
         &self,

@@ -106,6 +106,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// How SQLite commits reach the disk (`PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Synchronous {
+    /// Every commit is on disk (the write-ahead log synced) before it returns: nothing
+    /// acknowledged is lost, whether ztp, the OS or the power fails.
+    #[default]
+    Full,
+    /// Commits are handed to the OS and synced at checkpoints: nothing acknowledged is lost
+    /// when ztp crashes, but an OS crash or power loss may lose the last commits.
+    Normal,
+}
+
 /// The database behind ztp.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -115,11 +128,21 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` and applies the embedded migrations; secrets are sealed and opened
-    /// with `secrets`.
+    /// with `secrets`. Commits are [`Synchronous::Full`].
     pub async fn open(
         url: &str,
         max_connections: u32,
         secrets: SecretBox,
+    ) -> Result<Self, StoreError> {
+        Self::open_with(url, max_connections, secrets, Synchronous::Full).await
+    }
+
+    /// [`Store::open`] with a choice of how commits reach the disk.
+    pub async fn open_with(
+        url: &str,
+        max_connections: u32,
+        secrets: SecretBox,
+        synchronous: Synchronous,
     ) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::Unsupported(
@@ -127,8 +150,18 @@ impl Store {
             ));
         }
         sqlx::any::install_default_drivers();
+        let pragma = match synchronous {
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    sqlx::query(pragma).execute(connection).await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         // Write-ahead logging: readers never block the writer and a writer waits for the lock
@@ -217,5 +250,38 @@ pub(crate) mod testing {
         let key = crate::secrets::generate_key().unwrap();
         let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
         (Store::open(&url, 2, secrets).await.unwrap(), dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Store, Synchronous};
+
+    #[tokio::test]
+    async fn every_connection_syncs_commits_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        for (synchronous, pragma) in [(Synchronous::Full, 2), (Synchronous::Normal, 1)] {
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("s.sqlite").display()
+            );
+            let key = crate::secrets::generate_key().unwrap();
+            let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
+            let store = Store::open_with(&url, 2, secrets, synchronous)
+                .await
+                .unwrap();
+            // Both connections of the pool, held at once.
+            let mut a = store.pool().acquire().await.unwrap();
+            let mut b = store.pool().acquire().await.unwrap();
+            for connection in [&mut a, &mut b] {
+                let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap();
+                assert_eq!(level, pragma, "{synchronous:?}");
+            }
+            drop((a, b));
+            store.pool().close().await;
+        }
     }
 }
