@@ -33,9 +33,10 @@ use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Outbox, OutboxError, Registrant};
 use crate::store::journal::Journal;
+use crate::store::licenses::PoolRecord;
 use crate::store::{
-    CustomerRecord, DeviceRecord, EventKind, NewEvent, RegistrationRecord, Store, StoreError,
-    TargetRecord, now_ms,
+    CustomerRecord, DeviceRecord, EventKind, NewEvent, NmsConnectionRecord, RegistrationRecord,
+    Store, StoreError, TargetRecord, now_ms,
 };
 
 /// Why a device gets no bootstrapping data.
@@ -165,6 +166,7 @@ impl Served {
 struct Answer {
     output: GetBootstrappingDataOutput,
     customer: String,
+    owner: Arc<OwnerEntry>,
     rule: Option<String>,
     plan: Plan,
     observation: Observation,
@@ -179,11 +181,14 @@ const MAX_CACHED_VOUCHERS: usize = 16_384;
 /// A voucher without nonce and when it was made.
 type CachedVoucher = (Arc<Vec<u8>>, OffsetDateTime);
 
-/// An owner's parsed credentials and policy at one revision, with its cached artifacts.
+/// An owner's parsed credentials and policy at one revision, its NMS connections and license
+/// pools (every change to those bumps the revision too), with its cached artifacts.
 struct OwnerEntry {
     revision: i64,
     credentials: OwnerCredentials,
     policy: Policy,
+    connections: Vec<NmsConnectionRecord>,
+    pools: Vec<PoolRecord>,
     conveyed: Mutex<HashMap<ConveyedKey, Arc<Vec<u8>>>>,
     vouchers: Mutex<HashMap<String, CachedVoucher>>,
 }
@@ -251,7 +256,7 @@ impl Bootstrapper {
         // when the device is known but gets nothing (yet).
         let answered = match self.answer(call, device, owner_revision).await {
             Ok(answer) => self
-                .register(call, &model, &answer.customer)
+                .register(call, &model, &answer.customer, &answer.owner)
                 .await
                 .map(|()| answer),
             Err(error) => Err(error),
@@ -308,16 +313,18 @@ impl Bootstrapper {
         call: Call<'_>,
         model: &str,
         customer: &str,
+        owner: &OwnerEntry,
     ) -> Result<(), BootstrapError> {
         let serial = call.device.serial();
+        let registrant = Registrant {
+            serial,
+            model,
+            customer,
+            certificate: call.device.certificate.der(),
+        };
         let queued = self
             .outbox
-            .register(Registrant {
-                serial,
-                model,
-                customer,
-                certificate: call.device.certificate.der(),
-            })
+            .register_with(registrant, &owner.connections)
             .await?;
         let holding: Vec<&RegistrationRecord> = queued
             .iter()
@@ -371,16 +378,14 @@ impl Bootstrapper {
         if answer.plan.profile != Profile::Standard {
             return Ok(answer);
         }
+        let licensee = Licensee {
+            serial: call.device.serial(),
+            product_id: model,
+            customer: &answer.customer,
+        };
         let conveyance = self
             .licensing
-            .convey(
-                Licensee {
-                    serial: call.device.serial(),
-                    product_id: model,
-                    customer: &answer.customer,
-                },
-                call.encoding,
-            )
+            .convey_from(licensee, &answer.owner.pools, call.encoding)
             .await?;
         answer.output.license_bundle = conveyance.bundle.clone();
         answer.licenses = conveyance;
@@ -436,6 +441,7 @@ impl Bootstrapper {
                 ..GetBootstrappingDataOutput::default()
             },
             customer,
+            owner: Arc::clone(&owner),
             rule: choice.rule,
             plan,
             observation,
@@ -518,7 +524,10 @@ impl Bootstrapper {
             .ok_or_else(|| owner_error(name, "no longer exists"))?;
         let targets = self.store.targets(name).await?;
         let rules = self.store.rules(name).await?;
-        let entry = Arc::new(build_owner(&record, &targets, &rules)?);
+        let mut entry = build_owner(&record, &targets, &rules)?;
+        entry.connections = self.store.nms_connections(name).await?;
+        entry.pools = self.store.license_pools(name).await?;
+        let entry = Arc::new(entry);
         self.owners
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -651,6 +660,8 @@ fn build_owner(
         revision: record.revision,
         credentials,
         policy,
+        connections: Vec::new(),
+        pools: Vec::new(),
         conveyed: Mutex::new(HashMap::new()),
         vouchers: Mutex::new(HashMap::new()),
     })

@@ -93,6 +93,17 @@ impl Licensing {
         encoding: Encoding,
     ) -> Result<Conveyance, LicensingError> {
         let pools = self.store.license_pools(device.customer).await?;
+        self.convey_from(device, &pools, encoding).await
+    }
+
+    /// [`Licensing::convey`] with the owner's `pools` as the caller has them (the bootstrapper
+    /// keeps them per owner revision).
+    pub async fn convey_from(
+        &self,
+        device: Licensee<'_>,
+        pools: &[PoolRecord],
+        encoding: Encoding,
+    ) -> Result<Conveyance, LicensingError> {
         let applicable: Vec<&PoolRecord> = pools
             .iter()
             .filter(|p| p.scope.covers(device.serial, device.product_id))

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use ztp_yang::{DeviceRegistration, Document, SshHostKey};
 
 use crate::domain::delivery::{DeliveryPolicy, RegistrationState};
-use crate::store::{NewRegistration, RegistrationRecord, Store, StoreError};
+use crate::store::{NewRegistration, NmsConnectionRecord, RegistrationRecord, Store, StoreError};
 
 /// Queuing a registration failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +106,16 @@ impl Outbox {
     /// switched off. A registration the NMS already has with the same content is left alone.
     pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, OutboxError> {
         let connections = self.store.nms_connections(device.customer).await?;
+        self.register_with(device, &connections).await
+    }
+
+    /// [`Outbox::register`] with the owner's `connections` as the caller has them (the
+    /// bootstrapper keeps them per owner revision).
+    pub async fn register_with(
+        &self,
+        device: Registrant<'_>,
+        connections: &[NmsConnectionRecord],
+    ) -> Result<Vec<Queued>, OutboxError> {
         let file_name =
             ztp_nms_connector::file_name(device.serial).map_err(|e| OutboxError::Document {
                 serial: device.serial.to_owned(),
@@ -130,7 +140,7 @@ impl Outbox {
                         .put_registration(&NewRegistration {
                             serial: device.serial.to_owned(),
                             customer: device.customer.to_owned(),
-                            connection: connection.name,
+                            connection: connection.name.clone(),
                             file_name: file_name.clone(),
                             content,
                         })

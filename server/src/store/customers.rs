@@ -369,8 +369,13 @@ impl Store {
     }
 }
 
-/// Bumps a customer's revision inside `tx`, failing when it does not exist.
-async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>, customer: &str) -> Result<(), StoreError> {
+/// Bumps a customer's revision inside `tx`, failing when it does not exist: whatever answering
+/// its devices depends on (credentials, targets, rules, NMS connections, license pools) changes
+/// with it, so that every server holding it as of an older revision builds it again.
+pub(super) async fn bump(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: &str,
+) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE customers SET revision = revision + 1, updated_at = $2 WHERE name = $1",
     )

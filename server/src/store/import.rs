@@ -65,6 +65,15 @@ impl DeviceImport {
         .bind(now_ms())
         .execute(&mut *self.tx)
         .await?;
+        // Who the pool covers is part of what answering the owner's devices depends on.
+        sqlx::query(
+            "UPDATE customers SET revision = revision + 1, updated_at = $2 \
+             WHERE name = (SELECT customer FROM license_pools WHERE id = $1)",
+        )
+        .bind(pool_id)
+        .bind(now_ms())
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

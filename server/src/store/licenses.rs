@@ -218,8 +218,9 @@ fn scope_columns(scope: &Scope) -> (&'static str, String) {
 impl Store {
     /// Creates a pool.
     pub async fn insert_license_pool(&self, new: &NewPool) -> Result<PoolRecord, StoreError> {
-        self.require_customer(&new.customer).await?;
         let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        super::customers::bump(&mut tx, &new.customer).await?;
         let (scope_kind, scope_values) = scope_columns(&new.scope);
         let row = sqlx::query(concat!(
             "INSERT INTO license_pools (customer, name, feature, license_type, seats, allocated, \
@@ -239,9 +240,10 @@ impl Store {
         .bind(scope_kind)
         .bind(scope_values)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict("license pool", &new.name))?;
+        tx.commit().await?;
         pool(&row)
     }
 
@@ -288,6 +290,7 @@ impl Store {
         seats: Option<u32>,
         terms: &Terms,
     ) -> Result<PoolRecord, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE license_pools SET seats = $3, license_type = $4, starts_at = $5, \
                ends_at = $6, evaluation_days = $7, updated_at = $8 \
@@ -303,11 +306,16 @@ impl Store {
         .bind(terms.ends_at.map(ms_of))
         .bind(terms.evaluation_days.map(i64::from))
         .bind(now_ms())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
         match row {
-            Some(row) => pool(&row),
+            Some(row) => {
+                super::customers::bump(&mut tx, customer).await?;
+                tx.commit().await?;
+                pool(&row)
+            }
             None => {
+                drop(tx);
                 let current = self.license_pool(customer, name).await?;
                 Err(StoreError::InUse {
                     what: "license pool",
@@ -558,6 +566,55 @@ mod tests {
             seats,
             scope: Scope::Models(vec!["uCPE-100".into()]),
         }
+    }
+
+    #[tokio::test]
+    async fn pool_and_nms_changes_bump_the_owner_revision() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        let revision = || async { store.customer_revision("acme").await.unwrap().unwrap() };
+        let start = revision().await;
+        store
+            .insert_license_pool(&new_pool("core", Some(1)))
+            .await
+            .unwrap();
+        assert_eq!(revision().await, start + 1, "a new pool");
+        let terms = store.license_pool("acme", "core").await.unwrap().terms;
+        store
+            .update_license_pool("acme", "core", Some(2), &terms)
+            .await
+            .unwrap();
+        assert_eq!(revision().await, start + 2, "a changed pool");
+        let connection = crate::store::NmsConnectionRecord {
+            customer: "acme".into(),
+            name: "main".into(),
+            host: "nms.acme.example".into(),
+            port: 22,
+            username: "ztp".into(),
+            password: Some("secret".into()),
+            private_key_pem: None,
+            pins: vec!["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s".into()],
+            directory: String::new(),
+            policy: crate::domain::delivery::DeliveryPolicy::Parallel,
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.put_nms_connection(&connection).await.unwrap();
+        assert_eq!(revision().await, start + 3, "an NMS connection");
+        store.delete_nms_connection("acme", "main").await.unwrap();
+        assert_eq!(revision().await, start + 4, "its removal");
+        assert!(matches!(
+            store
+                .insert_license_pool(&NewPool {
+                    customer: "nobody".into(),
+                    ..new_pool("x", None)
+                })
+                .await,
+            Err(StoreError::NotFound {
+                what: "customer",
+                ..
+            })
+        ));
     }
 
     #[tokio::test]

@@ -100,6 +100,8 @@ impl Store {
         c: &NmsConnectionRecord,
     ) -> Result<NmsConnectionRecord, StoreError> {
         let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        super::customers::bump(&mut tx, &c.customer).await?;
         let row = sqlx::query(concat!(
             "INSERT INTO nms_connections (customer, name, host, port, username, password, \
              private_key_pem, pins, directory, policy, created_at, updated_at) \
@@ -133,9 +135,10 @@ impl Store {
         .bind(&c.directory)
         .bind(c.policy.as_str())
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict("NMS connection", &c.name))?;
+        tx.commit().await?;
         self.reveal_connection(record(&row)?)
     }
 
@@ -184,15 +187,18 @@ impl Store {
         customer: &str,
         name: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         let deleted = sqlx::query("DELETE FROM nms_connections WHERE customer = $1 AND name = $2")
             .bind(customer)
             .bind(name)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if deleted == 0 {
             return Err(not_found(customer, name));
         }
+        super::customers::bump(&mut tx, customer).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
