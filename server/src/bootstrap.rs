@@ -456,10 +456,10 @@ impl Bootstrapper {
         report: &ReportProgressInput,
         peer: &str,
     ) -> Result<DeviceState, BootstrapError> {
-        self.known_device(device).await?;
         if report.progress_type == ProgressType::BootstrapComplete
             && !report.ssh_host_keys.is_empty()
         {
+            self.known_device(device).await?;
             self.outbox
                 .add_host_keys(device.serial(), &report.ssh_host_keys)
                 .await?;
@@ -479,10 +479,21 @@ impl Bootstrapper {
             detail: format!("{}{message} (now {state})", progress.as_str()),
             notice: Notice::of(EventKind::ProgressReported, Some(progress)),
         };
-        Ok(self
+        // The device's existence and pin are checked by the write itself; only a refusal
+        // reads the device, to say why.
+        let presented = device.fingerprint.to_hex();
+        match self
             .journal
-            .progress(device.serial(), report, Box::new(event))
-            .await?)
+            .progress(device.serial(), &presented, report, Box::new(event))
+            .await
+        {
+            Ok(state) => Ok(state),
+            Err(StoreError::NotFound { .. }) => {
+                self.known_device(device).await?;
+                Err(BootstrapError::UnknownDevice(device.serial().to_owned()))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The calling device's record (refused if unknown or its certificate is not the pinned

@@ -229,7 +229,7 @@ impl Store {
         observation: Observation,
     ) -> Result<DeviceState, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let next = observe_on(&mut tx, serial, observation).await?;
+        let next = observe_on(&mut tx, serial, observation, None).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -246,10 +246,13 @@ impl Store {
 }
 
 /// [`Store::observe`] on `connection` (inside the caller's transaction).
+/// With `presented` (a certificate's SHA-256, lowercase hex), a device whose certificate is
+/// pinned to another one is left alone and reported missing.
 pub(super) async fn observe_on(
     connection: &mut sqlx::AnyConnection,
     serial: &str,
     observation: Observation,
+    presented: Option<&str>,
 ) -> Result<DeviceState, StoreError> {
     // One statement: where the observation leads does not depend on the state before.
     let next = observation.moves_to();
@@ -258,11 +261,14 @@ pub(super) async fn observe_on(
            state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
              ELSE $2 END, \
            state = COALESCE($3, state) \
-         WHERE serial = $1 RETURNING state",
+         WHERE serial = $1 \
+           AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4) \
+         RETURNING state",
     )
     .bind(serial)
     .bind(now_ms())
     .bind(next.map(DeviceState::as_str))
+    .bind(presented)
     .fetch_optional(connection)
     .await?
     .ok_or_else(|| StoreError::NotFound {

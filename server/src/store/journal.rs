@@ -44,9 +44,10 @@ enum Entry {
         event: Option<EventOf>,
     },
     /// A device reported progress: the report is kept, its state moves on, the event is
-    /// recorded.
+    /// recorded; a device pinned to another certificate than `presented` is not found.
     Progress {
         serial: String,
+        presented: String,
         report: Box<ReportProgressInput>,
         event: EventOf,
     },
@@ -102,15 +103,19 @@ impl Journal {
     }
 
     /// Keeps `serial`'s progress `report`, moves its state on and records the event `event`
-    /// makes of the new state. Returns the new state.
+    /// makes of the new state. Returns the new state; [`StoreError::NotFound`] when the device
+    /// does not exist or its certificate is pinned to another than `presented` (the SHA-256 of
+    /// the one it presented, lowercase hex).
     pub async fn progress(
         &self,
         serial: &str,
+        presented: &str,
         report: &ReportProgressInput,
         event: EventOf,
     ) -> Result<DeviceState, StoreError> {
         let entry = Entry::Progress {
             serial: serial.to_owned(),
+            presented: presented.to_owned(),
             report: Box::new(report.clone()),
             event,
         };
@@ -210,7 +215,7 @@ async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
             observation,
             event,
         } => {
-            let state = observe_on(connection, serial, *observation).await?;
+            let state = observe_on(connection, serial, *observation, None).await?;
             if let Some(event) = event {
                 insert_event(connection, &event(state)).await?;
             }
@@ -218,12 +223,14 @@ async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
         }
         Entry::Progress {
             serial,
+            presented,
             report,
             event,
         } => {
-            // The device first: a device that is gone fails the entry before it writes.
+            // The device first: a device that is gone (or pinned to another certificate) fails
+            // the entry before it writes.
             let observation = Observation::Progress(report.progress_type);
-            let state = observe_on(connection, serial, observation).await?;
+            let state = observe_on(connection, serial, observation, Some(presented)).await?;
             insert_progress_on(connection, serial, report).await?;
             insert_event(connection, &event(state)).await?;
             Ok(Some(state))
@@ -297,12 +304,31 @@ mod tests {
 
         // A progress report keeps the report and moves the state on.
         let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
-        let state = journal.progress("SN-1", &report, event("SN-1")).await;
+        let state = journal.progress("SN-1", "ab", &report, event("SN-1")).await;
         assert_eq!(state.unwrap(), DeviceState::Completed);
         assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
         assert!(matches!(
-            journal.progress("SN-GONE", &report, event("SN-GONE")).await,
+            journal
+                .progress("SN-GONE", "ab", &report, event("SN-GONE"))
+                .await,
             Err(StoreError::NotFound { .. })
         ));
+
+        // A device pinned to another certificate is not moved and its report not kept.
+        sqlx::query("UPDATE devices SET certificate_pin = 'AA' WHERE serial = 'SN-1'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(matches!(
+            journal.progress("SN-1", "bb", &report, event("SN-1")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
+        assert!(
+            journal
+                .progress("SN-1", "aa", &report, event("SN-1"))
+                .await
+                .is_ok()
+        );
     }
 }
