@@ -517,14 +517,35 @@ async fn registration(command: RegistrationCommand) -> anyhow::Result<Value> {
     })
 }
 
+/// `/api/v1/customers/{customer}/{collection}/{name}`.
+fn customer_object(customer: &str, collection: &str, name: &str) -> anyhow::Result<String> {
+    Ok(format!(
+        "{PREFIX}/customers/{}/{collection}/{}",
+        segment(customer)?,
+        segment(name)?
+    ))
+}
+
+/// A secret from a file, without the line end an editor leaves.
+fn read_secret(file: &Path) -> anyhow::Result<String> {
+    Ok(read(file)?.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// POSTs to a `…/test` resource; a report without `"ok": true` is printed and fails the
+/// command with `failure`.
+async fn run_test(admin: &AdminConnection, path: &str, failure: &str) -> anyhow::Result<Value> {
+    let report: Value = client(admin)?
+        .send(Method::POST, &format!("{path}/test"), &json!({}))
+        .await?;
+    if report["ok"] != true {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        anyhow::bail!("{failure}");
+    }
+    Ok(report)
+}
+
 async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
-    let path = |customer: &str, name: &str| -> anyhow::Result<String> {
-        Ok(format!(
-            "{PREFIX}/customers/{}/webhooks/{}",
-            segment(customer)?,
-            segment(name)?
-        ))
-    };
+    let path = |customer: &str, name: &str| customer_object(customer, "webhooks", name);
     Ok(match command {
         WebhookCommand::Add(args) => {
             let mut body = json!({ "name": args.name, "url": args.url, "enabled": !args.disabled });
@@ -535,7 +556,7 @@ async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
                 body["ca_pem"] = json!(read(file)?);
             }
             if let Some(file) = &args.secret_file {
-                body["secret"] = json!(read(file)?.trim_end_matches(['\r', '\n']));
+                body["secret"] = json!(read_secret(file)?);
             }
             client(&args.admin)?
                 .send(
@@ -585,18 +606,9 @@ async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
             Value::Null
         }
         WebhookCommand::Test(args) => {
-            let report: Value = client(&args.admin)?
-                .send(
-                    Method::POST,
-                    &format!("{}/test", path(&args.customer, &args.name)?),
-                    &json!({}),
-                )
-                .await?;
-            if report["ok"] != true {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                anyhow::bail!("the receiver did not accept the test delivery");
-            }
-            report
+            let path = path(&args.customer, &args.name)?;
+            let failure = "the receiver did not accept the test delivery";
+            run_test(&args.admin, &path, failure).await?
         }
         WebhookCommand::Deliveries(args) => {
             let mut url = paged(
@@ -622,17 +634,8 @@ async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
 }
 
 async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
-    let path = |customer: &str, name: &str| -> anyhow::Result<String> {
-        Ok(format!(
-            "{PREFIX}/customers/{}/nms/{}",
-            segment(customer)?,
-            segment(name)?
-        ))
-    };
-    let password = |file: &Path| -> anyhow::Result<String> {
-        let text = read(file)?;
-        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-    };
+    let path = |customer: &str, name: &str| customer_object(customer, "nms", name);
+    let password = read_secret;
     Ok(match command {
         NmsCommand::Add(args) => {
             let mut body = json!({
@@ -696,18 +699,9 @@ async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
             Value::Null
         }
         NmsCommand::Test(args) => {
-            let report: Value = client(&args.admin)?
-                .send(
-                    Method::POST,
-                    &format!("{}/test", path(&args.customer, &args.name)?),
-                    &json!({}),
-                )
-                .await?;
-            if report["ok"] != true {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                anyhow::bail!("the connection test failed; the steps above say where");
-            }
-            report
+            let path = path(&args.customer, &args.name)?;
+            let failure = "the connection test failed; the steps above say where";
+            run_test(&args.admin, &path, failure).await?
         }
         NmsCommand::Fingerprint(args) => {
             let (host, port) = split_address(&args.address)?;

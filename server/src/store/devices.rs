@@ -222,18 +222,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records `observation` of a device and moves its state on; returns the new state.
-    pub async fn observe(
-        &self,
-        serial: &str,
-        observation: Observation,
-    ) -> Result<DeviceState, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let next = observe_on(&mut tx, serial, observation, None).await?;
-        tx.commit().await?;
-        Ok(next)
-    }
-
     pub(super) async fn require_customer(&self, name: &str) -> Result<(), StoreError> {
         match self.customer_revision(name).await? {
             Some(_) => Ok(()),
@@ -283,6 +271,18 @@ mod tests {
     use ztp_yang::ProgressType;
 
     use super::*;
+
+    /// One observation in its own transaction.
+    async fn observe(
+        store: &Store,
+        serial: &str,
+        observation: Observation,
+    ) -> Result<DeviceState, StoreError> {
+        let mut tx = store.pool().begin().await?;
+        let state = observe_on(&mut tx, serial, observation, None).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
     use crate::store::testing::{new_customer, store};
 
     fn new_device(serial: &str, customer: Option<&str>) -> NewDevice {
@@ -373,26 +373,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.observe("SN-1", Observation::Contacted).await.unwrap(),
+            observe(&store, "SN-1", Observation::Contacted)
+                .await
+                .unwrap(),
             DeviceState::Contacted
         );
         assert_eq!(
-            store
-                .observe("SN-1", Observation::Redirected)
+            observe(&store, "SN-1", Observation::Redirected)
                 .await
                 .unwrap(),
             DeviceState::Redirected
         );
         let done = Observation::Progress(ProgressType::BootstrapComplete);
         assert_eq!(
-            store.observe("SN-1", done).await.unwrap(),
+            observe(&store, "SN-1", done).await.unwrap(),
             DeviceState::Completed
         );
         let device = store.device("SN-1").await.unwrap().unwrap();
         assert_eq!(device.state, DeviceState::Completed);
         assert!(device.last_contact_at.is_some());
         assert!(matches!(
-            store.observe("SN-404", Observation::Contacted).await,
+            observe(&store, "SN-404", Observation::Contacted).await,
             Err(StoreError::NotFound { .. })
         ));
     }
@@ -411,7 +412,7 @@ mod tests {
                 let store = store.clone();
                 tokio::spawn(async move {
                     let serial = if i % 2 == 0 { "SN-1" } else { "SN-2" };
-                    store.observe(serial, Observation::Contacted).await
+                    observe(&store, serial, Observation::Contacted).await
                 })
             })
             .collect();

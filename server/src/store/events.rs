@@ -279,15 +279,6 @@ impl Store {
         .collect()
     }
 
-    /// Keeps a device's progress report.
-    pub async fn insert_progress(
-        &self,
-        serial: &str,
-        report: &ReportProgressInput,
-    ) -> Result<(), StoreError> {
-        insert_progress_on(&mut *self.pool().acquire().await?, serial, report).await
-    }
-
     /// A device's progress reports, oldest first.
     pub async fn progress_reports(&self, serial: &str) -> Result<Vec<ProgressRecord>, StoreError> {
         sqlx::query(
@@ -374,11 +365,9 @@ mod tests {
             })
             .await
             .unwrap();
-        store
-            .insert_progress(
-                "SN-1",
-                &ReportProgressInput::new(ProgressType::BootstrapInitiated),
-            )
+        let mut connection = store.pool().acquire().await.unwrap();
+        let initiated = ReportProgressInput::new(ProgressType::BootstrapInitiated);
+        insert_progress_on(&mut connection, "SN-1", &initiated)
             .await
             .unwrap();
         let mut done = ReportProgressInput::new(ProgressType::BootstrapComplete);
@@ -387,7 +376,10 @@ mod tests {
             key_data: vec![1, 2, 3],
         });
         done.trust_anchor_certs.push(vec![0x30, 0x00]);
-        store.insert_progress("SN-1", &done).await.unwrap();
+        insert_progress_on(&mut connection, "SN-1", &done)
+            .await
+            .unwrap();
+        drop(connection);
         let reports = store.progress_reports("SN-1").await.unwrap();
         assert_eq!(reports.len(), 2);
         assert!(reports[0].ssh_host_keys.is_empty());

@@ -241,8 +241,8 @@ async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{new_customer, store};
-    use crate::store::{EventKind, NewDevice};
+    use crate::store::EventKind;
+    use crate::store::testing::{add_device, new_customer, store};
 
     fn event(serial: &str) -> EventOf {
         let serial = serial.to_owned();
@@ -260,15 +260,7 @@ mod tests {
     async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alone() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
-        store
-            .insert_device(&NewDevice {
-                serial: "SN-1".into(),
-                model: "m".into(),
-                customer: Some("acme".into()),
-                certificate_pin: None,
-            })
-            .await
-            .unwrap();
+        add_device(&store, "SN-1", "acme").await;
         let journal = Journal::start(store.clone());
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50 {

@@ -240,6 +240,19 @@ pub(crate) mod testing {
         }
     }
 
+    /// Adds device `serial` (model `m`) owned by `customer`.
+    pub(crate) async fn add_device(store: &Store, serial: &str, customer: &str) {
+        store
+            .insert_device(&super::NewDevice {
+                serial: serial.into(),
+                model: "m".into(),
+                customer: Some(customer.into()),
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+    }
+
     /// A store in a fresh temporary SQLite file (kept alive by the returned directory).
     pub(crate) async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();

@@ -619,8 +619,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{new_customer, store};
-    use crate::store::{EventKind, NewDevice, NewEvent};
+    use crate::store::testing::{add_device, new_customer, store};
+    use crate::store::{EventKind, NewEvent};
 
     fn hook(name: &str, notices: &[Notice]) -> NewWebhook {
         NewWebhook {
@@ -651,15 +651,7 @@ mod tests {
         store.insert_customer(&new_customer("acme")).await.unwrap();
         store.insert_customer(&new_customer("other")).await.unwrap();
         for (serial, customer) in [("SN-1", "acme"), ("SN-2", "other")] {
-            store
-                .insert_device(&NewDevice {
-                    serial: serial.into(),
-                    model: "m".into(),
-                    customer: Some(customer.into()),
-                    certificate_pin: None,
-                })
-                .await
-                .unwrap();
+            add_device(&store, serial, customer).await;
         }
         let all = store
             .insert_webhook(&hook("all", &Notice::ALL))
@@ -757,15 +749,7 @@ mod tests {
     async fn a_delivered_registration_notifies_in_the_same_transaction_as_its_settlement() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
-        store
-            .insert_device(&NewDevice {
-                serial: "SN-1".into(),
-                model: "m".into(),
-                customer: Some("acme".into()),
-                certificate_pin: None,
-            })
-            .await
-            .unwrap();
+        add_device(&store, "SN-1", "acme").await;
         let hook = store
             .insert_webhook(&hook("nms", &[Notice::RegisteredInNms]))
             .await
@@ -800,15 +784,7 @@ mod tests {
     async fn a_claim_takes_a_few_of_each_subscription_so_one_backlog_does_not_starve_others() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
-        store
-            .insert_device(&NewDevice {
-                serial: "SN-1".into(),
-                model: "m".into(),
-                customer: Some("acme".into()),
-                certificate_pin: None,
-            })
-            .await
-            .unwrap();
+        add_device(&store, "SN-1", "acme").await;
         let busy = store
             .insert_webhook(&hook("busy", &[Notice::LicenseShortage]))
             .await
@@ -842,5 +818,34 @@ mod tests {
             .unwrap();
         let of = |id| due.iter().filter(|d| d.delivery.webhook_id == id).count();
         assert_eq!((of(busy.id), of(quiet.id)), (3, 1));
+
+        // A receiver that fails gets none of its other deliveries before the failed one's
+        // retry: they wait as long.
+        let retry_at = now_ms() + 60_000;
+        for d in due.iter().filter(|d| d.delivery.webhook_id == busy.id) {
+            let failed = DeliveryOutcome::Failed {
+                status: None,
+                error: "connection refused".into(),
+                retry_at: Some(retry_at),
+            };
+            store
+                .settle_webhook_delivery(d.delivery.id, &failed)
+                .await
+                .unwrap();
+        }
+        let later = now_ms() + 1_000;
+        let due = store
+            .claim_webhook_deliveries(later, later + 60_000, 3, 100)
+            .await
+            .unwrap();
+        assert!(
+            due.iter().all(|d| d.delivery.webhook_id != busy.id),
+            "the failing receiver's backlog waits"
+        );
+        assert_eq!(
+            store.webhook_delivery_counts(busy.id).await.unwrap(),
+            (11, 0, 0),
+            "all still pending"
+        );
     }
 }
