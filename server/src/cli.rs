@@ -161,6 +161,9 @@ pub enum SecretsCommand {
     Rotate(ServeArgs),
     /// Print a new random master key (base64), for ZTP_SECRETS__MASTER_KEY.
     NewKey,
+    /// Seal the private key files ztp serve reads (manufacturer.masa_key,
+    /// manufacturer.license_key, device_api.tls_key) under the master key, in place.
+    SealKeys(ServeArgs),
 }
 
 /// `ztp dhcp-option`.

@@ -67,7 +67,7 @@ pub struct DeviceApiConfig {
     pub listen: SocketAddr,
     /// The server's TLS certificate chain (PEM).
     pub tls_certificate: PathBuf,
-    /// The server's TLS key (PEM, PKCS#8).
+    /// The server's TLS key (PEM, PKCS#8; or sealed by `ztp secrets seal-keys`).
     pub tls_key: PathBuf,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
@@ -162,13 +162,13 @@ pub struct ManufacturerConfig {
     pub serial_source: SerialSource,
     /// The voucher-signing (MASA) certificate chain (PEM).
     pub masa_certificate: PathBuf,
-    /// The voucher-signing key (PEM).
+    /// The voucher-signing key (PEM, or sealed by `ztp secrets seal-keys`).
     pub masa_key: PathBuf,
     /// Lifetime of vouchers issued without a nonce, in days.
     pub voucher_validity_days: u32,
     /// The license-signing certificate chain (PEM).
     pub license_certificate: PathBuf,
-    /// The license-signing key (PEM).
+    /// The license-signing key (PEM, or sealed by `ztp secrets seal-keys`).
     pub license_key: PathBuf,
 }
 

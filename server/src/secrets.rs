@@ -151,6 +151,35 @@ impl SecretBox {
     pub fn needs_sealing(&self, stored: &str) -> bool {
         !stored.starts_with(&format!("{PREFIX}{}:", self.current.id))
     }
+
+    /// The content of a sealed private key file: the PEM text of the key whose role is `field`
+    /// (the configuration key naming the file, e.g. `manufacturer.masa_key`), sealed.
+    pub fn seal_key_file(&self, field: &str, pem: &str) -> Result<String, SecretError> {
+        Ok(format!("{KEY_FILE_HEADER}\n{}\n", self.seal(field, pem)?))
+    }
+
+    /// The PEM text of a private key file's `content`: opened if sealed, as it is otherwise.
+    pub fn open_key_file(&self, field: &str, content: &str) -> Result<String, SecretError> {
+        match sealed_key_file_value(content) {
+            Some(sealed) => self.open(field, sealed),
+            None => Ok(content.to_owned()),
+        }
+    }
+}
+
+/// The first line of a sealed private key file, for whoever opens it.
+const KEY_FILE_HEADER: &str =
+    "# ztp sealed private key: opened with ztp's master key (see `ztp secrets seal-keys`)";
+
+/// The sealed value in a private key file's `content`, if the file is sealed (comment lines
+/// aside, one sealed value).
+pub fn sealed_key_file_value(content: &str) -> Option<&str> {
+    let mut lines = content
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let value = lines.next()?;
+    (value.starts_with(PREFIX) && lines.next().is_none()).then_some(value)
 }
 
 /// A new random master key.
@@ -242,6 +271,33 @@ mod tests {
         let mut tampered = resealed.clone();
         tampered.replace_range(tampered.len() - 4.., "AAAA");
         assert!(rotated.open("nms_connections.password", &tampered).is_err());
+    }
+
+    #[test]
+    fn private_key_files_seal_bound_to_their_role() {
+        let key = generate_key().unwrap();
+        let secrets = SecretBox::new(&key, &[]).unwrap();
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
+        let sealed = secrets.seal_key_file("manufacturer.masa_key", pem).unwrap();
+        assert!(!sealed.contains("PRIVATE KEY-----"));
+        assert!(sealed_key_file_value(&sealed).is_some());
+        assert_eq!(
+            secrets
+                .open_key_file("manufacturer.masa_key", &sealed)
+                .unwrap(),
+            pem
+        );
+        // The MASA key cannot be passed off as the license key.
+        assert!(matches!(
+            secrets.open_key_file("manufacturer.license_key", &sealed),
+            Err(SecretError::Corrupt)
+        ));
+        // A plain PEM file is read as it is.
+        assert_eq!(sealed_key_file_value(pem), None);
+        assert_eq!(
+            secrets.open_key_file("manufacturer.masa_key", pem).unwrap(),
+            pem
+        );
     }
 
     #[test]

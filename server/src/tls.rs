@@ -41,8 +41,13 @@ pub fn alpn_protocols() -> Vec<Vec<u8>> {
     ALPN.iter().map(|p| p.to_vec()).collect()
 }
 
-/// The device listener's rustls configuration, from a PEM certificate chain and key.
-pub fn server_config(certificate: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+/// The device listener's rustls configuration, from a PEM certificate chain file and the PEM
+/// text of its key (read from `key`, opened if it was sealed).
+pub fn server_config(
+    certificate: &Path,
+    key: &Path,
+    key_pem: &str,
+) -> Result<ServerConfig, TlsError> {
     fn pem(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> TlsError + '_ {
         move |source| TlsError::Pem {
             path: path.to_owned(),
@@ -56,7 +61,7 @@ pub fn server_config(certificate: &Path, key: &Path) -> Result<ServerConfig, Tls
     if chain.is_empty() {
         return Err(TlsError::NoCertificate(certificate.to_owned()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem(key))?;
     let provider = provider();
     let verifier = Arc::new(ProofOfPossession {
         algorithms: provider.signature_verification_algorithms,

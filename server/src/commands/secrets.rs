@@ -6,6 +6,10 @@
 //! current file becomes `<file>.previous` and the new one takes its name. A rotation interrupted
 //! at any point leaves both keys where `ztp serve` finds them, and its start-up pass finishes
 //! the re-sealing.
+//!
+//! The private keys `ztp serve` reads from files (the manufacturer's voucher- and
+//! license-signing keys, the device listener's TLS key) can be sealed under the same master key
+//! (`ztp secrets seal-keys`); a rotation re-seals those that are.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,17 +37,118 @@ pub fn run(command: SecretsCommand) -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(rotate(&args))
         }
+        SecretsCommand::SealKeys(args) => {
+            let config = load(&args)?;
+            let secrets = secret_box(&config)?;
+            for file in key_files(&config) {
+                let state = if file.seal(&secrets, false)? {
+                    "sealed"
+                } else {
+                    "already sealed"
+                };
+                println!("{} ({}): {state}", file.path.display(), file.field);
+            }
+            Ok(())
+        }
     }
 }
 
-async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(
+fn load(args: &ServeArgs) -> anyhow::Result<Config> {
+    Ok(Config::load(
         args.config.as_deref(),
         &Overrides {
             data_dir: args.data_dir.clone(),
             ..Overrides::default()
         },
-    )?;
+    )?)
+}
+
+/// A private key file `ztp serve` reads: the configuration key that names it (the sealed
+/// form is bound to it) and where it is.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    /// The configuration key, e.g. `manufacturer.masa_key`.
+    pub field: &'static str,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// The private key files `ztp serve` reads, each plain PEM or sealed under the master key.
+pub fn key_files(config: &Config) -> [KeyFile; 3] {
+    let file = |field, path: &PathBuf| KeyFile {
+        field,
+        path: config.path(path),
+    };
+    [
+        file("manufacturer.masa_key", &config.manufacturer.masa_key),
+        file("manufacturer.license_key", &config.manufacturer.license_key),
+        file("device_api.tls_key", &config.device_api.tls_key),
+    ]
+}
+
+impl KeyFile {
+    /// The key's PEM text, opened with `secrets` if the file is sealed.
+    pub fn read(&self, secrets: &SecretBox) -> anyhow::Result<String> {
+        let content = self.content()?;
+        if secrets::sealed_key_file_value(&content).is_none() {
+            tracing::warn!(
+                path = %self.path.display(),
+                "private key file {} is not sealed under the master key: `ztp secrets seal-keys` \
+                 seals it",
+                self.field
+            );
+        }
+        secrets
+            .open_key_file(self.field, &content)
+            .with_context(|| format!("opening {} ({})", self.path.display(), self.field))
+    }
+
+    fn content(&self) -> anyhow::Result<String> {
+        fs::read_to_string(&self.path).with_context(|| format!("reading {}", self.path.display()))
+    }
+
+    /// Seals the file under the current master key unless it already is (with `only_sealed`,
+    /// a plain file is left as it is): the sealed content is written beside it (mode 0600),
+    /// synced, and renamed over it. Whether the file changed.
+    fn seal(&self, secrets: &SecretBox, only_sealed: bool) -> anyhow::Result<bool> {
+        let content = self.content()?;
+        let sealed = secrets::sealed_key_file_value(&content);
+        if sealed.is_some_and(|value| !secrets.needs_sealing(value))
+            || (only_sealed && sealed.is_none())
+        {
+            return Ok(false);
+        }
+        let pem = secrets
+            .open_key_file(self.field, &content)
+            .with_context(|| format!("opening {} ({})", self.path.display(), self.field))?;
+        anyhow::ensure!(
+            pem.contains("PRIVATE KEY-----"),
+            "{} ({}) holds no PEM private key",
+            self.path.display(),
+            self.field
+        );
+        let sealed = secrets.seal_key_file(self.field, &pem)?;
+        let next = sibling(&self.path, "sealing");
+        let write = || -> std::io::Result<()> {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options.open(&next)?;
+            std::io::Write::write_all(&mut file, sealed.as_bytes())?;
+            file.sync_all()?;
+            fs::rename(&next, &self.path)
+        };
+        write().with_context(|| format!("sealing {}", self.path.display()))?;
+        Ok(true)
+    }
+}
+
+async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = load(args)?;
     anyhow::ensure!(
         config.secrets.master_key.is_none(),
         "the master key comes from the configuration (ZTP_SECRETS__MASTER_KEY): rotate it there \
@@ -62,13 +167,16 @@ async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let next = secrets::generate_key()?;
     secrets::write_key_file(&next_path, &next)?;
-    let store = Store::open(
-        &config.database_url(),
-        1,
-        SecretBox::new(&next, &known_keys(&file, &[current])?)?,
-    )
-    .await
-    .context("opening the database")?;
+    let rotated = SecretBox::new(&next, &known_keys(&file, &[current])?)?;
+    // Sealed key files first: each is replaced whole, and until the key files are renamed
+    // both keys open everything.
+    let mut files = 0;
+    for key_file in key_files(&config) {
+        files += usize::from(key_file.seal(&rotated, true)?);
+    }
+    let store = Store::open(&config.database_url(), 1, rotated)
+        .await
+        .context("opening the database")?;
     let resealed = store.reseal_secrets().await?;
     let previous = sibling(&file, "previous");
     fs::rename(&file, &previous)
@@ -76,8 +184,9 @@ async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
     fs::rename(&next_path, &file)
         .with_context(|| format!("moving {} to {}", next_path.display(), file.display()))?;
     println!(
-        "re-sealed {resealed} secret(s) under the new master key in {}; the old key is in {} \
-         (delete it once backups taken under it are no longer needed)",
+        "re-sealed {resealed} secret(s) and {files} private key file(s) under the new master key \
+         in {}; the old key is in {} (delete it once backups taken under it are no longer \
+         needed)",
         file.display(),
         previous.display()
     );

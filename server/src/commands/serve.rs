@@ -58,6 +58,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         prepare_dev_pki(dir)?;
     }
     let secrets = super::secrets::secret_box(&config)?;
+    let [masa_key, license_key, tls_key] =
+        super::secrets::key_files(&config).map(|file| (file.read(&secrets), file.path));
     let store = Store::open_with(
         &config.database_url(),
         config.database.max_connections.unwrap_or(8),
@@ -92,19 +94,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("loading the manufacturer trust anchors and CRLs")?,
     );
     let masa = Signer::new(
-        SigningKey::from_pem(&dev_pki::read(&config.path(&m.masa_key))?)?,
+        SigningKey::from_pem(&masa_key.0?)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
     )
     .context("loading the voucher-signing (MASA) key")?;
     let tls = crate::tls::server_config(
         &config.path(&config.device_api.tls_certificate),
-        &config.path(&config.device_api.tls_key),
+        &tls_key.1,
+        &tls_key.0?,
     )
     .context("loading the device API's TLS certificate")?;
 
     let d = &config.device_api;
     let license_signer = Signer::new(
-        SigningKey::from_pem(&dev_pki::read(&config.path(&m.license_key))?)?,
+        SigningKey::from_pem(&license_key.0?)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
     )
     .context("loading the license-signing key")?;

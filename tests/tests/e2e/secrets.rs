@@ -146,3 +146,108 @@ fn without_its_master_key_ztp_refuses_to_start() {
     let output = server.bootstrap("SN-0001", &[]);
     assert!(output.status.success(), "{}", transcript(&output));
 }
+
+/// The private key files `ztp serve` reads, as the development PKI lays them out.
+const KEY_FILES: [&str; 3] = [
+    "pki/manufacturer/masa.key",
+    "pki/manufacturer/license-signing.key",
+    "pki/server/tls.key",
+];
+
+/// The master key id a sealed key file names.
+fn sealing_key_id(path: &Path) -> String {
+    let content = fs::read_to_string(path).unwrap();
+    assert!(
+        !content.contains("PRIVATE KEY-----"),
+        "{} is sealed",
+        path.display()
+    );
+    let value = content
+        .lines()
+        .find(|l| l.starts_with("ztp-sealed:v1:"))
+        .unwrap_or_else(|| panic!("{} holds a sealed value: {content}", path.display()));
+    value.split(':').nth(2).unwrap().to_owned()
+}
+
+fn bootstraps_with_a_license(server: &Server) {
+    let output = server.bootstrap("SN-0001", &["--hw-model", "uCPE-100"]);
+    let out = transcript(&output);
+    assert!(output.status.success(), "{out}");
+    // The voucher (MASA key) and the license bundle (license key) verified, over TLS (TLS key).
+    assert!(out.contains("\"license-id\": \"LIC-"), "{out}");
+}
+
+#[test]
+fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
+    let dir = temp_dir();
+    let mut server = Server::start(dir.path());
+    success(server.admin([
+        "license",
+        "pool-add",
+        "example-customer",
+        "core",
+        "--feature",
+        "ESS-ED-100G-SIA3",
+        "--model",
+        "uCPE-100",
+    ]));
+    server.stop();
+    let seal = || {
+        success(ztp([
+            "secrets".as_ref(),
+            "seal-keys".as_ref(),
+            "--data-dir".as_ref(),
+            dir.path().as_os_str(),
+        ]))
+    };
+    let out = seal();
+    assert_eq!(out.matches(": sealed").count(), 3, "{out}");
+    let first_key = sealing_key_id(&dir.path().join(KEY_FILES[0]));
+    for file in KEY_FILES {
+        let path = dir.path().join(file);
+        assert_eq!(sealing_key_id(&path), first_key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+    assert_eq!(seal().matches("already sealed").count(), 3);
+
+    let mut server = Server::start(dir.path());
+    bootstraps_with_a_license(&server);
+    server.stop();
+
+    // A rotation re-seals them with the database's secrets; the old key is then not needed.
+    let out = success(ztp([
+        "secrets".as_ref(),
+        "rotate".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ]));
+    assert!(out.contains("and 3 private key file(s)"), "{out}");
+    let rotated_key = sealing_key_id(&dir.path().join(KEY_FILES[1]));
+    assert_ne!(rotated_key, first_key);
+    fs::remove_file(dir.path().join("master-key.previous")).unwrap();
+    let mut server = Server::start(dir.path());
+    bootstraps_with_a_license(&server);
+    server.stop();
+
+    // A sealed key is bound to its role: the MASA key put in the license key's place does not
+    // open, and ztp says which file it cannot use instead of signing with the wrong key.
+    let masa = dir.path().join(KEY_FILES[0]);
+    let license = dir.path().join(KEY_FILES[1]);
+    fs::copy(&masa, &license).unwrap();
+    let output = serve_command(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("license-signing.key (manufacturer.license_key)")
+            && stderr.contains("does not open"),
+        "a clear reason: {stderr}"
+    );
+}
