@@ -227,7 +227,7 @@ impl Bootstrapper {
     ) -> Self {
         Self {
             store: outbox.store().clone(),
-            journal: Journal::start(outbox.store().clone()),
+            journal: Journal::start(outbox.store()),
             outbox,
             licensing,
             inline_wait,

@@ -21,7 +21,7 @@ use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
 use crate::licensing::LicensingError;
 use crate::nms::OutboxError;
-use crate::store::{EventKind, NewEvent, StoreError};
+use crate::store::{EventKind, NewEvent};
 
 /// The get-bootstrapping-data operation resource.
 pub const GET_BOOTSTRAPPING_DATA: &str =
@@ -359,9 +359,11 @@ impl DeviceApi {
                  retry later",
                 self.limits.retry_after_secs,
             ),
-            BootstrapError::Store(StoreError::Database(_))
-            | BootstrapError::Registration(OutboxError::Store(StoreError::Database(_)))
-            | BootstrapError::Licensing(LicensingError::Store(StoreError::Database(_))) => {
+            BootstrapError::Store(e)
+            | BootstrapError::Registration(OutboxError::Store(e))
+            | BootstrapError::Licensing(LicensingError::Store(e))
+                if e.is_unavailable() =>
+            {
                 tracing::error!(%error, "database unavailable");
                 Problem::busy(
                     "the server cannot reach its database; retry later",

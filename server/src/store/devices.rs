@@ -1,8 +1,6 @@
 //! The device inventory and each device's onboarding state.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
+use super::direct::{Columns, numbered};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::{DeviceState, Observation};
 
@@ -58,17 +56,17 @@ macro_rules! device_columns {
     };
 }
 
-fn device(row: &AnyRow) -> Result<DeviceRecord, StoreError> {
-    let state: String = row.try_get("state")?;
+fn device(row: &impl Columns) -> Result<DeviceRecord, StoreError> {
+    let state: String = row.column("state")?;
     Ok(DeviceRecord {
-        serial: row.try_get("serial")?,
-        model: row.try_get("model")?,
-        customer: row.try_get("customer")?,
-        certificate_pin: row.try_get("certificate_pin")?,
+        serial: row.column("serial")?,
+        model: row.column("model")?,
+        customer: row.column("customer")?,
+        certificate_pin: row.column("certificate_pin")?,
         state: state.parse().map_err(corrupt("device state"))?,
-        state_changed_at: row.try_get("state_changed_at")?,
-        last_contact_at: row.try_get("last_contact_at")?,
-        created_at: row.try_get("created_at")?,
+        state_changed_at: row.column("state_changed_at")?,
+        last_contact_at: row.column("last_contact_at")?,
+        created_at: row.column("created_at")?,
     })
 }
 
@@ -117,19 +115,20 @@ impl Store {
         &self,
         serial: &str,
     ) -> Result<Option<(DeviceRecord, Option<i64>)>, StoreError> {
-        let Some(row) = sqlx::query(concat!(
-            "SELECT ",
-            device_columns!(),
-            ", (SELECT revision FROM customers WHERE name = devices.customer) AS owner_revision \
-             FROM devices WHERE serial = $1"
-        ))
-        .bind(serial)
-        .fetch_optional(self.pool())
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((device(&row)?, row.try_get("owner_revision")?)))
+        // The devices' path: inline, without a thread switch (see `direct`).
+        self.direct().read(|connection| {
+            let mut statement = connection.prepare_cached(concat!(
+                "SELECT ",
+                device_columns!(),
+                ", (SELECT revision FROM customers WHERE name = devices.customer) AS owner_revision \
+                 FROM devices WHERE serial = $1"
+            ))?;
+            let mut rows = statement.query(numbered(&[&serial]).as_slice())?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            Ok(Some((device(row)?, row.column("owner_revision")?)))
+        })
     }
 
     /// Devices by serial, optionally only one customer's, `limit` of them after `after`.
@@ -233,18 +232,18 @@ impl Store {
     }
 }
 
-/// [`Store::observe`] on `connection` (inside the caller's transaction).
+/// Moves a device on by an observation, on `connection` (inside the journal's transaction).
 /// With `presented` (a certificate's SHA-256, lowercase hex), a device whose certificate is
 /// pinned to another one is left alone and reported missing.
-pub(super) async fn observe_on(
-    connection: &mut sqlx::AnyConnection,
+pub(super) fn observe_on(
+    connection: &rusqlite::Connection,
     serial: &str,
     observation: Observation,
     presented: Option<&str>,
 ) -> Result<DeviceState, StoreError> {
     // One statement: where the observation leads does not depend on the state before.
-    let next = observation.moves_to();
-    let state: String = sqlx::query_scalar(
+    let next = observation.moves_to().map(DeviceState::as_str);
+    let mut statement = connection.prepare_cached(
         "UPDATE devices SET last_contact_at = $2, \
            state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
              ELSE $2 END, \
@@ -252,17 +251,16 @@ pub(super) async fn observe_on(
          WHERE serial = $1 \
            AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4) \
          RETURNING state",
-    )
-    .bind(serial)
-    .bind(now_ms())
-    .bind(next.map(DeviceState::as_str))
-    .bind(presented)
-    .fetch_optional(connection)
-    .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "device",
-        key: serial.to_owned(),
-    })?;
+    )?;
+    let mut rows =
+        statement.query(numbered(&[&serial, &now_ms(), &next, &presented]).as_slice())?;
+    let state: String = rows
+        .next()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "device",
+            key: serial.to_owned(),
+        })?
+        .get(0)?;
     state.parse().map_err(corrupt("device state"))
 }
 
@@ -272,16 +270,23 @@ mod tests {
 
     use super::*;
 
-    /// One observation in its own transaction.
+    /// One observation in its own transaction, on a connection of its own.
     async fn observe(
         store: &Store,
         serial: &str,
         observation: Observation,
     ) -> Result<DeviceState, StoreError> {
-        let mut tx = store.pool().begin().await?;
-        let state = observe_on(&mut tx, serial, observation, None).await?;
-        tx.commit().await?;
-        Ok(state)
+        let (store, serial) = (store.clone(), serial.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut connection = store.direct().connect()?;
+            let tx =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let state = observe_on(&tx, &serial, observation, None)?;
+            tx.commit()?;
+            Ok(state)
+        })
+        .await
+        .unwrap()
     }
     use crate::store::testing::{new_customer, store};
 

@@ -9,6 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use ztp_yang::ReportProgressInput;
 
+use super::direct::numbered;
 use super::{Store, StoreError, corrupt, now_ms};
 use crate::domain::notice::Notice;
 
@@ -68,6 +69,10 @@ impl fmt::Display for EventKind {
     }
 }
 
+/// Records an event: `$1` time, `$2` serial, `$3` kind, `$4` status, `$5` peer, `$6` detail.
+const INSERT_EVENT: &str = "INSERT INTO events (at, serial, kind, status, peer, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+
 /// Records `e` on `connection` (inside a transaction when `e` raises a notice: the event and
 /// its webhook deliveries are written together, or neither is).
 pub(crate) async fn insert_event(
@@ -75,27 +80,49 @@ pub(crate) async fn insert_event(
     e: &NewEvent,
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (at, serial, kind, status, peer, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(now)
-    .bind(&e.serial)
-    .bind(e.kind.as_str())
-    .bind(e.status.map(i32::from))
-    .bind(&e.peer)
-    .bind(&e.detail)
-    .fetch_one(&mut *connection)
-    .await?;
+    let id: i64 = sqlx::query_scalar(INSERT_EVENT)
+        .bind(now)
+        .bind(&e.serial)
+        .bind(e.kind.as_str())
+        .bind(e.status.map(i32::from))
+        .bind(&e.peer)
+        .bind(&e.detail)
+        .fetch_one(&mut *connection)
+        .await?;
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
         super::webhooks::enqueue(connection, id, serial, notice, now).await?;
     }
     Ok(())
 }
 
-/// Keeps a device's progress report, on `connection` (inside the caller's transaction).
-pub(crate) async fn insert_progress_on(
-    connection: &mut sqlx::AnyConnection,
+/// [`insert_event`] on a connection of the devices' path (the journal's transaction).
+pub(super) fn insert_event_on(
+    connection: &rusqlite::Connection,
+    e: &NewEvent,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    let status = e.status.map(i32::from);
+    let id: i64 = connection.prepare_cached(INSERT_EVENT)?.query_row(
+        numbered(&[
+            &now,
+            &e.serial,
+            &e.kind.as_str(),
+            &status,
+            &e.peer,
+            &e.detail,
+        ])
+        .as_slice(),
+        |row| row.get(0),
+    )?;
+    if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
+        super::webhooks::enqueue_on(connection, id, serial, notice, now)?;
+    }
+    Ok(())
+}
+
+/// Keeps a device's progress report, on `connection` (inside the journal's transaction).
+pub(super) fn insert_progress_on(
+    connection: &rusqlite::Connection,
     serial: &str,
     report: &ReportProgressInput,
 ) -> Result<(), StoreError> {
@@ -113,21 +140,24 @@ pub(crate) async fn insert_progress_on(
         .map(|c| BASE64.encode(c))
         .collect();
     let json = |empty: bool, value: String| (!empty).then_some(value);
-    sqlx::query(
-        "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
-         trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(serial)
-    .bind(now_ms())
-    .bind(report.progress_type.as_str())
-    .bind(&report.message)
-    .bind(json(keys.is_empty(), serde_json::json!(keys).to_string()))
-    .bind(json(
-        anchors.is_empty(),
-        serde_json::json!(anchors).to_string(),
-    ))
-    .execute(connection)
-    .await?;
+    let keys = json(keys.is_empty(), serde_json::json!(keys).to_string());
+    let anchors = json(anchors.is_empty(), serde_json::json!(anchors).to_string());
+    connection
+        .prepare_cached(
+            "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
+             trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
+        )?
+        .execute(
+            numbered(&[
+                &serial,
+                &now_ms(),
+                &report.progress_type.as_str(),
+                &report.message,
+                &keys,
+                &anchors,
+            ])
+            .as_slice(),
+        )?;
     Ok(())
 }
 
@@ -365,20 +395,16 @@ mod tests {
             })
             .await
             .unwrap();
-        let mut connection = store.pool().acquire().await.unwrap();
+        let connection = store.direct().connect().unwrap();
         let initiated = ReportProgressInput::new(ProgressType::BootstrapInitiated);
-        insert_progress_on(&mut connection, "SN-1", &initiated)
-            .await
-            .unwrap();
+        insert_progress_on(&connection, "SN-1", &initiated).unwrap();
         let mut done = ReportProgressInput::new(ProgressType::BootstrapComplete);
         done.ssh_host_keys.push(SshHostKey {
             algorithm: "ssh-ed25519".into(),
             key_data: vec![1, 2, 3],
         });
         done.trust_anchor_certs.push(vec![0x30, 0x00]);
-        insert_progress_on(&mut connection, "SN-1", &done)
-            .await
-            .unwrap();
+        insert_progress_on(&connection, "SN-1", &done).unwrap();
         drop(connection);
         let reports = store.progress_reports("SN-1").await.unwrap();
         assert_eq!(reports.len(), 2);

@@ -1,25 +1,26 @@
 //! The journal: what devices did (state changes, progress reports, events), written with
 //! group commit.
 //!
-//! Requests hand their writes to one writer task and wait for its acknowledgement. The writer
+//! Requests hand their writes to one writer thread and wait for its acknowledgement. The writer
 //! takes whatever has queued up while its previous transaction committed, up to
-//! [`MAX_BATCH`], and writes it in one transaction. An entry whose device is gone fails before
-//! it writes anything; should any other statement fail, the batch is rolled back and written
-//! again with each entry in its own savepoint, so that only the failing entry is lost (and
-//! reported to its request). A request is acknowledged
-//! only once the transaction holding its entry has committed, so an answered device's record
-//! is as durable as the database makes a commit; yet a surge of devices costs one commit per
-//! batch instead of several per device. An idle journal adds no wait: a lone entry is written
-//! at once.
+//! [`MAX_BATCH`], and writes it in one transaction on its own connection of the devices' path
+//! ([`super::direct`]: no thread switch per statement). An entry whose device is gone fails
+//! before it writes anything; should any other statement fail, the batch is rolled back and
+//! written again with each entry in its own savepoint, so that only the failing entry is lost
+//! (and reported to its request). A request is acknowledged only once the transaction holding
+//! its entry has committed, so an answered device's record is as durable as the database makes
+//! a commit; yet a surge of devices costs one commit per batch instead of several per device.
+//! An idle journal adds no wait: a lone entry is written at once.
 
 use std::fmt;
 
-use sqlx::Connection;
+use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 use ztp_yang::ReportProgressInput;
 
 use super::devices::observe_on;
-use super::events::{insert_event, insert_progress_on};
+use super::direct::Direct;
+use super::events::{insert_event_on, insert_progress_on};
 use super::{NewEvent, Store, StoreError};
 use crate::domain::state::{DeviceState, Observation};
 
@@ -73,11 +74,16 @@ impl fmt::Debug for Journal {
 }
 
 impl Journal {
-    /// Starts the writer over `store` (on the current Tokio runtime). It runs until every
-    /// handle is dropped, writing what was queued.
-    pub fn start(store: Store) -> Self {
+    /// Starts the writer thread over `store`. It runs until every handle is dropped, writing
+    /// what was queued.
+    pub fn start(store: &Store) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(write(store, queue));
+        let direct = store.direct_shared();
+        std::thread::Builder::new()
+            .name("ztp-journal".into())
+            .spawn(move || write(&direct, queue))
+            // Only at start-up, and without it nothing could be recorded.
+            .expect("the journal's writer thread starts");
         Self { jobs }
     }
 
@@ -142,26 +148,41 @@ impl Journal {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Database(sqlx::Error::PoolClosed)
+    StoreError::Unavailable("the journal's writer stopped".into())
 }
 
-/// The writer: batches of what queued up, one transaction each.
-async fn write(store: Store, mut queue: mpsc::Receiver<Job>) {
+/// The writer: batches of what queued up, one transaction each. A connection that failed is
+/// opened again for the next batch.
+fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>) {
+    let mut connection = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Some(job) = queue.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         let (entries, waiting): (Vec<Entry>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.done)).unzip();
-        let results = match write_batch(&store, entries).await {
-            Ok(results) => results,
-            Err(error) => {
-                tracing::warn!(%error, entries = waiting.len(), "journal: a batch failed");
-                let message = error.to_string();
-                waiting
-                    .iter()
-                    .map(|_| Err(StoreError::Database(sqlx::Error::Protocol(message.clone()))))
-                    .collect()
-            }
-        };
+        let written = match connection.take() {
+            Some(open) => Ok(open),
+            None => direct.connect(),
+        }
+        .and_then(|mut open| {
+            let results = write_batch(&mut open, &entries)?;
+            connection = Some(open);
+            Ok(results)
+        });
+        let results = written.unwrap_or_else(|error| {
+            tracing::warn!(%error, entries = waiting.len(), "journal: a batch failed");
+            let message = error.to_string();
+            waiting
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(message.clone())))
+                .collect()
+        });
         for (done, result) in waiting.into_iter().zip(results) {
             // A request that gave up waiting no longer listens; its entry is written anyway.
             let _ = done.send(result);
@@ -172,42 +193,43 @@ async fn write(store: Store, mut queue: mpsc::Receiver<Job>) {
 type Outcome = Result<Option<DeviceState>, StoreError>;
 
 /// Writes `entries` in one transaction; the commit's failure is the batch's.
-async fn write_batch(store: &Store, entries: Vec<Entry>) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = store.pool().begin().await?;
+fn write_batch(
+    connection: &mut rusqlite::Connection,
+    entries: &[Entry],
+) -> Result<Vec<Outcome>, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(entries.len());
     let mut failed = false;
-    for entry in &entries {
-        let result = apply(&mut tx, entry).await;
-        failed |= matches!(result, Err(StoreError::Database(_)));
+    for entry in entries {
+        let result = apply(&tx, entry);
+        failed |= result.as_ref().is_err_and(StoreError::is_unavailable);
         results.push(result);
     }
     if !failed {
-        tx.commit().await?;
+        tx.commit()?;
         return Ok(results);
     }
-    // A statement failed (PostgreSQL refuses the rest of such a transaction; SQLite may have
-    // kept part of the entry): again, each entry alone.
-    tx.rollback().await?;
-    let mut tx = store.pool().begin().await?;
+    // A statement failed (SQLite may have kept part of the entry): again, each entry alone.
+    tx.rollback()?;
+    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        let mut savepoint = tx.begin().await?;
-        let result = apply(&mut savepoint, entry).await;
+    for entry in entries {
+        let savepoint = tx.savepoint()?;
+        let result = apply(&savepoint, entry);
         if result.is_ok() {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
+            savepoint.commit()?;
         }
+        // Dropped without commit: rolled back.
         results.push(result);
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(results)
 }
 
-async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
+fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
     match entry {
         Entry::Event(event) => {
-            insert_event(connection, event).await?;
+            insert_event_on(connection, event)?;
             Ok(None)
         }
         Entry::Observed {
@@ -215,9 +237,9 @@ async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
             observation,
             event,
         } => {
-            let state = observe_on(connection, serial, *observation, None).await?;
+            let state = observe_on(connection, serial, *observation, None)?;
             if let Some(event) = event {
-                insert_event(connection, &event(state)).await?;
+                insert_event_on(connection, &event(state))?;
             }
             Ok(Some(state))
         }
@@ -230,9 +252,9 @@ async fn apply(connection: &mut sqlx::AnyConnection, entry: &Entry) -> Outcome {
             // The device first: a device that is gone (or pinned to another certificate) fails
             // the entry before it writes.
             let observation = Observation::Progress(report.progress_type);
-            let state = observe_on(connection, serial, observation, Some(presented)).await?;
-            insert_progress_on(connection, serial, report).await?;
-            insert_event(connection, &event(state)).await?;
+            let state = observe_on(connection, serial, observation, Some(presented))?;
+            insert_progress_on(connection, serial, report)?;
+            insert_event_on(connection, &event(state))?;
             Ok(Some(state))
         }
     }
@@ -261,7 +283,7 @@ mod tests {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
         add_device(&store, "SN-1", "acme").await;
-        let journal = Journal::start(store.clone());
+        let journal = Journal::start(&store);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..50 {
             let journal = journal.clone();

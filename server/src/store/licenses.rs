@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
+use super::direct::{Columns, numbered};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::licensing::{Scope, Term, Terms};
 
@@ -154,22 +155,22 @@ fn pool(row: &AnyRow) -> Result<PoolRecord, StoreError> {
     })
 }
 
-fn license(row: &AnyRow) -> Result<LicenseRecord, StoreError> {
-    let state: String = row.try_get("state")?;
+fn license(row: &impl Columns) -> Result<LicenseRecord, StoreError> {
+    let state: String = row.column("state")?;
     Ok(LicenseRecord {
-        id: row.try_get("id")?,
-        pool_id: row.try_get("pool_id")?,
-        serial: row.try_get("serial")?,
-        product_id: row.try_get("product_id")?,
+        id: row.column("id")?,
+        pool_id: row.column("pool_id")?,
+        serial: row.column("serial")?,
+        product_id: row.column("product_id")?,
         state: match state.as_str() {
             "active" => LicenseState::Active,
             "revoked" => LicenseState::Revoked,
             other => return Err(corrupt("license state")(other.to_owned())),
         },
-        issued_at: row.try_get("issued_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        revoke_reason: row.try_get("revoke_reason")?,
-        replaced_by: row.try_get("replaced_by")?,
+        issued_at: row.column("issued_at")?,
+        revoked_at: row.column("revoked_at")?,
+        revoke_reason: row.column("revoke_reason")?,
+        replaced_by: row.column("replaced_by")?,
     })
 }
 
@@ -331,17 +332,20 @@ impl Store {
 
     /// Every license of a device, active and revoked.
     pub async fn licenses_of(&self, serial: &str) -> Result<Vec<LicenseRecord>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            license_columns!(),
-            " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-        ))
-        .bind(serial)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(license)
-        .collect()
+        // The devices' path: inline, without a thread switch (see `direct`).
+        self.direct().read(|connection| {
+            let mut statement = connection.prepare_cached(concat!(
+                "SELECT ",
+                license_columns!(),
+                " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
+            ))?;
+            let mut rows = statement.query(numbered(&[&serial]).as_slice())?;
+            let mut licenses = Vec::new();
+            while let Some(row) = rows.next()? {
+                licenses.push(license(row)?);
+            }
+            Ok(licenses)
+        })
     }
 
     /// Allocates a license `id` from pool `pool_id` to a device: takes a seat if one is free,

@@ -7,6 +7,7 @@
 //! - [`audit`]: the append-only audit log of admin changes.
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
+//! - [`direct`]: the devices' path to SQLite, without sqlx's thread switch per statement.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
 //! - [`journal`]: devices' writes (state, progress, events), group-committed.
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
@@ -14,18 +15,21 @@
 //! - [`registrations`]: the registration outbox and each connection's health.
 //! - [`webhooks`]: customers' webhook subscriptions and the webhook outbox.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::SqliteConnectOptions;
 
 use crate::secrets::SecretBox;
 
 pub mod audit;
 pub mod customers;
 pub mod devices;
+pub(crate) mod direct;
 pub mod events;
 pub mod import;
 pub mod journal;
@@ -55,6 +59,12 @@ pub enum StoreError {
     /// The database could not be reached or refused the statement.
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// The database refused a statement of the devices' path (see [`direct`]).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database could not be used (the journal's batch failed, or its writer stopped).
+    #[error("database: {0}")]
+    Unavailable(String),
     /// A sealed secret does not open (wrong or missing master key, or tampering).
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
@@ -100,6 +110,17 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database failed (unreachable, locked too long, out of space), as opposed to
+    /// the request: worth a 503 and a retry.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(_) | Self::Sqlite(_) | Self::Unavailable(_)
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e)
@@ -123,6 +144,7 @@ pub enum Synchronous {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    direct: Arc<direct::Direct>,
     secrets: Arc<SecretBox>,
 }
 
@@ -149,6 +171,9 @@ impl Store {
                 url.split(':').next().unwrap_or_default().to_owned(),
             ));
         }
+        let file = SqliteConnectOptions::from_str(url)?
+            .get_filename()
+            .to_owned();
         sqlx::any::install_default_drivers();
         let pragma = match synchronous {
             Synchronous::Full => "PRAGMA synchronous = FULL",
@@ -173,6 +198,7 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Self {
             pool,
+            direct: Arc::new(direct::Direct::new(file, synchronous)),
             secrets: Arc::new(secrets),
         })
     }
@@ -185,6 +211,14 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn direct(&self) -> &direct::Direct {
+        &self.direct
+    }
+
+    pub(crate) fn direct_shared(&self) -> Arc<direct::Direct> {
+        Arc::clone(&self.direct)
     }
 }
 

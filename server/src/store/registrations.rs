@@ -10,6 +10,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::direct::{Columns, numbered};
 use super::events::insert_event;
 use super::{NewEvent, Store, StoreError, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState;
@@ -149,24 +150,24 @@ macro_rules! registration_columns {
     };
 }
 
-fn record(row: &AnyRow) -> Result<RegistrationRecord, StoreError> {
-    let state: String = row.try_get("state")?;
+fn record(row: &impl Columns) -> Result<RegistrationRecord, StoreError> {
+    let state: String = row.column("state")?;
     Ok(RegistrationRecord {
-        id: row.try_get("id")?,
-        serial: row.try_get("serial")?,
-        customer: row.try_get("customer")?,
-        connection: row.try_get("connection")?,
-        file_name: row.try_get("file_name")?,
-        content: row.try_get("content")?,
-        version: row.try_get("version")?,
+        id: row.column("id")?,
+        serial: row.column("serial")?,
+        customer: row.column("customer")?,
+        connection: row.column("connection")?,
+        file_name: row.column("file_name")?,
+        content: row.column("content")?,
+        version: row.column("version")?,
         state: state.parse().map_err(corrupt("registration state"))?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        pending_since: row.try_get("pending_since")?,
-        last_error: row.try_get("last_error")?,
-        delivered_at: row.try_get("delivered_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        attempts: row.column("attempts")?,
+        next_attempt_at: row.column("next_attempt_at")?,
+        pending_since: row.column("pending_since")?,
+        last_error: row.column("last_error")?,
+        delivered_at: row.column("delivered_at")?,
+        created_at: row.column("created_at")?,
+        updated_at: row.column("updated_at")?,
     })
 }
 
@@ -230,19 +231,17 @@ impl Store {
         customer: &str,
         connection: &str,
     ) -> Result<Option<RegistrationRecord>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
-        ))
-        .bind(serial)
-        .bind(customer)
-        .bind(connection)
-        .fetch_optional(self.pool())
-        .await?
-        .as_ref()
-        .map(record)
-        .transpose()
+        // The devices' path: inline, without a thread switch (see `direct`).
+        self.direct().read(|db| {
+            let mut statement = db.prepare_cached(concat!(
+                "SELECT ",
+                registration_columns!(),
+                " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
+            ))?;
+            let mut rows =
+                statement.query(numbered(&[&serial, &customer, &connection]).as_slice())?;
+            rows.next()?.map(record).transpose()
+        })
     }
 
     /// One registration.

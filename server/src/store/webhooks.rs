@@ -8,6 +8,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::direct::numbered;
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
@@ -227,6 +228,16 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
     })
 }
 
+/// Queues a notice for every enabled subscription of a device's owner that asked for it:
+/// `$1` event id, `$2` notice, `$3` time, `$4` serial.
+const ENQUEUE: &str = "INSERT INTO webhook_deliveries \
+       (webhook_id, event_id, notice, state, attempts, next_attempt_at, pending_since, \
+        created_at) \
+     SELECT w.id, $1, $2, 'pending', 0, $3, $3, $3 \
+     FROM webhooks w JOIN devices d ON d.customer = w.customer \
+     WHERE d.serial = $4 AND w.enabled = 1 \
+       AND (' ' || w.events || ' ') LIKE ('% ' || $2 || ' %')";
+
 /// Queues `notice` of event `event_id` for every enabled subscription of the owner of
 /// `serial` that asked for it, on the event's own connection (its transaction).
 pub(super) async fn enqueue(
@@ -236,21 +247,27 @@ pub(super) async fn enqueue(
     notice: Notice,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries \
-           (webhook_id, event_id, notice, state, attempts, next_attempt_at, pending_since, \
-            created_at) \
-         SELECT w.id, $1, $2, 'pending', 0, $3, $3, $3 \
-         FROM webhooks w JOIN devices d ON d.customer = w.customer \
-         WHERE d.serial = $4 AND w.enabled = 1 \
-           AND (' ' || w.events || ' ') LIKE ('% ' || $2 || ' %')",
-    )
-    .bind(event_id)
-    .bind(notice.as_str())
-    .bind(now)
-    .bind(serial)
-    .execute(connection)
-    .await?;
+    sqlx::query(ENQUEUE)
+        .bind(event_id)
+        .bind(notice.as_str())
+        .bind(now)
+        .bind(serial)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// [`enqueue`] on a connection of the devices' path (the journal's transaction).
+pub(super) fn enqueue_on(
+    connection: &rusqlite::Connection,
+    event_id: i64,
+    serial: &str,
+    notice: Notice,
+    now: i64,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(ENQUEUE)?
+        .execute(numbered(&[&event_id, &notice.as_str(), &now, &serial]).as_slice())?;
     Ok(())
 }
 
