@@ -410,7 +410,7 @@ static RSA_SHA512: Algorithms = [
 /// The verification algorithms a SignerInfo may mean; the signer's key type picks one of them.
 /// Signers name either a combined algorithm (`ecdsa-with-SHA256`) or the bare key algorithm
 /// with a separate digest (OpenSSL writes `rsaEncryption` + SHA-256).
-fn verification_algorithms(
+pub(crate) fn verification_algorithms(
     signature: ObjectIdentifier,
     digest: ObjectIdentifier,
 ) -> Result<&'static Algorithms, CmsError> {

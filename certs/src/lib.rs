@@ -24,6 +24,7 @@
 pub mod authority;
 pub mod cert;
 pub mod cms;
+pub mod crl;
 pub mod dev_pki;
 pub mod error;
 pub mod identity;

@@ -12,10 +12,7 @@ use std::sync::RwLock;
 use std::time::SystemTime;
 
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList,
-    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
 use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
 
 /// Loading the manufacturer trust material failed.
@@ -123,9 +120,19 @@ struct CrlFile {
 }
 
 /// Verifies device certificates.
+///
+/// A CRL's signature is checked when the CRL is read, against the configured anchor or
+/// intermediate that issued it (a CRL no configured CA signed is refused); a device's chain is
+/// then checked against the lists by issuer and serial, every certificate of the path but the
+/// anchor. That is what webpki's revocation check does, less its verification of the CRL's
+/// signature on every connection. A CA without a CRL does not make its devices' status
+/// unknown (they are let in), and an overdue CRL still lists what it lists: refusing every
+/// device because a CRL was not refreshed in time would stop a whole fleet.
 pub struct DeviceVerifier {
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
+    /// The anchors' and intermediates' certificates: who may sign CRLs.
+    issuers: Vec<Cert>,
     crls: RwLock<Vec<CrlFile>>,
     serial_source: SerialSource,
 }
@@ -149,6 +156,7 @@ impl DeviceVerifier {
         serial_source: SerialSource,
     ) -> Result<Self, TrustError> {
         let mut trust = Vec::new();
+        let mut issuers = Vec::new();
         for path in anchors {
             for cert in read_certificates(path)? {
                 let anchor = webpki::anchor_from_trusted_cert(cert.as_certificate_der()).map_err(
@@ -158,6 +166,7 @@ impl DeviceVerifier {
                     },
                 )?;
                 trust.push(anchor.to_owned());
+                issuers.push(cert);
             }
         }
         if trust.is_empty() {
@@ -165,16 +174,19 @@ impl DeviceVerifier {
         }
         let mut chain = Vec::new();
         for path in intermediates {
-            chain.extend(
-                read_certificates(path)?
-                    .into_iter()
-                    .map(|c| c.as_certificate_der().clone()),
-            );
+            for cert in read_certificates(path)? {
+                chain.push(cert.as_certificate_der().clone());
+                issuers.push(cert);
+            }
         }
-        let crls = crls.iter().map(|p| read_crl(p)).collect::<Result<_, _>>()?;
+        let crls = crls
+            .iter()
+            .map(|p| read_crl(p, &issuers))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             anchors: trust,
             intermediates: chain,
+            issuers,
             crls: RwLock::new(crls),
             serial_source,
         })
@@ -192,7 +204,7 @@ impl DeviceVerifier {
         };
         let mut errors = Vec::new();
         for path in stale {
-            match read_crl(&path) {
+            match read_crl(&path, &self.issuers) {
                 Ok(fresh) => {
                     let mut crls = self.crls.write().unwrap_or_else(|p| p.into_inner());
                     if let Some(slot) = crls.iter_mut().find(|c| c.path == path) {
@@ -226,27 +238,28 @@ impl DeviceVerifier {
                 .unwrap_or_default(),
         );
 
-        let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
-        let lists: Vec<&CertRevocationList<'_>> = crls.iter().map(|c| &c.list).collect();
-        let revocation = RevocationOptionsBuilder::new(&lists).ok().map(|b| {
-            b.with_depth(RevocationCheckDepth::Chain)
-                // A CA without a configured CRL is not a reason to refuse its devices.
-                .with_status_policy(UnknownStatusPolicy::Allow)
-                // An overdue CRL still lists what it lists; refusing every device because
-                // a CRL was not refreshed in time would stop a whole fleet.
-                .with_expiration_policy(ExpirationPolicy::Ignore)
-                .build()
-        });
-        let verified = ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &self.anchors,
-            &intermediates,
-            time,
-            KeyUsage::client_auth(),
-            revocation,
-            None,
-        );
-        drop(crls);
+        let verified = ee
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.anchors,
+                &intermediates,
+                time,
+                KeyUsage::client_auth(),
+                None,
+                None,
+            )
+            .and_then(|path| {
+                // Every certificate of the path but the anchor, against the checked CRLs.
+                let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
+                let certs =
+                    std::iter::once(&**path.end_entity()).chain(path.intermediate_certificates());
+                for cert in certs {
+                    if is_revoked(&crls, cert)? {
+                        return Err(webpki::Error::CertRevoked);
+                    }
+                }
+                Ok(())
+            });
         let identity = DeviceIdentity::from_certificate(&cert, self.serial_source);
         match verified {
             Ok(_) => {}
@@ -289,11 +302,22 @@ fn read_certificates(path: &Path) -> Result<Vec<Cert>, TrustError> {
     })
 }
 
+/// Whether `cert` is on a CRL of its issuer.
+fn is_revoked(crls: &[CrlFile], cert: &webpki::Cert<'_>) -> Result<bool, webpki::Error> {
+    for crl in crls.iter().filter(|c| c.list.issuer() == cert.issuer()) {
+        if crl.list.find_serial(cert.serial())?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn read_crl(path: &Path) -> Result<CrlFile, TrustError> {
+/// Reads the CRL at `path` and checks that one of `issuers` signed it.
+fn read_crl(path: &Path, issuers: &[Cert]) -> Result<CrlFile, TrustError> {
     let modified = modified(path);
     let bytes = read(path)?;
     let bad = |reason: String| TrustError::Crl {
@@ -309,6 +333,14 @@ fn read_crl(path: &Path) -> Result<CrlFile, TrustError> {
         bytes
     };
     let list = OwnedCertRevocationList::from_der(&der).map_err(|e| bad(format!("{e:?}")))?;
+    if !issuers
+        .iter()
+        .any(|ca| ztp_certs::crl::check_signed_by(&der, ca).is_ok())
+    {
+        return Err(bad(
+            "not signed by a configured manufacturer CA (trust anchor or intermediate)".into(),
+        ));
+    }
     Ok(CrlFile {
         path: path.to_owned(),
         modified,
@@ -422,6 +454,57 @@ mod tests {
             .authenticate(&pki.device("SN-0001"), SystemTime::now())
             .unwrap();
         assert_eq!(device.serial(), "SN-0001");
+    }
+
+    #[test]
+    fn a_crl_is_checked_once_against_its_issuer_and_covers_the_whole_path() {
+        let pki = Pki::new();
+        // A list made by another key under the same name is refused when read.
+        let impostor = Pki::new();
+        let now = OffsetDateTime::now_utc();
+        let forged = impostor
+            .idevid_ca
+            .crl(&[], 9, now - Duration::hours(1), now + Duration::days(1))
+            .unwrap();
+        pki.write("forged.crl.pem", &forged);
+        let refused = DeviceVerifier::load(
+            &[pki.path("root.pem")],
+            &[pki.path("idevid.pem")],
+            &[pki.path("forged.crl.pem")],
+            SerialSource::SubjectSerialNumber,
+        );
+        assert!(
+            matches!(&refused, Err(TrustError::Crl { reason, .. }) if reason.contains("not signed")),
+            "{refused:?}"
+        );
+
+        // The root's CRL revoking the IDevID CA refuses every device under it.
+        let device = pki.device("SN-0007");
+        let revoked = [Revocation {
+            serial_number: pki.idevid_ca.cert().serial_number().to_vec(),
+            revoked_at: now - Duration::minutes(1),
+        }];
+        let root_crl = pki
+            .root
+            .crl(
+                &revoked,
+                2,
+                now - Duration::hours(1),
+                now + Duration::days(1),
+            )
+            .unwrap();
+        pki.write("root.crl.pem", &root_crl);
+        let verifier = DeviceVerifier::load(
+            &[pki.path("root.pem")],
+            &[pki.path("idevid.pem")],
+            &[pki.path("idevid.crl.pem"), pki.path("root.crl.pem")],
+            SerialSource::SubjectSerialNumber,
+        )
+        .unwrap();
+        assert!(matches!(
+            verifier.authenticate(&device, SystemTime::now()),
+            Err(AuthFailure::Revoked { serial }) if serial == "SN-0007"
+        ));
     }
 
     #[test]

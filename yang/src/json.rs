@@ -254,20 +254,32 @@ fn scalar(s: &Scalar, out: &mut String) {
     }
 }
 
-/// Writes a JSON string literal.
+/// Writes a JSON string literal. Runs of characters that need no escape (all of a base64
+/// value, most text) are copied whole.
 fn string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `plain..i` and `i + 1..` fall on character boundaries.
+        out.push_str(&s[plain..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
         }
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
     out.push('"');
 }
 
@@ -300,6 +312,16 @@ mod tests {
             parse(deep.as_bytes()),
             Err(DecodeError::TooDeep { limit: MAX_DEPTH })
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_reads_back_as_itself(s in "\\PC*|[\\x00-\\x7f]*") {
+            let mut out = String::new();
+            string(&s, &mut out);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(back, s);
+        }
     }
 
     #[test]

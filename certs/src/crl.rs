@@ -1,0 +1,60 @@
+//! Certificate revocation lists: whether a CRL was signed by a given CA, so that a verifier
+//! can check a CRL's signature once, when it reads the list, instead of on every lookup.
+
+use der::{Decode, Encode};
+use x509_cert::crl::CertificateList;
+
+use crate::cms::verification_algorithms;
+use crate::{Cert, CmsError};
+
+/// Checks that the DER CRL `crl` names `issuer` as its issuer and carries its signature.
+pub fn check_signed_by(crl: &[u8], issuer: &Cert) -> Result<(), CmsError> {
+    let list = CertificateList::from_der(crl)?;
+    if list.tbs_cert_list.issuer != issuer.x509().tbs_certificate.subject {
+        return Err(CmsError::BadSignature);
+    }
+    let signed = list.tbs_cert_list.to_der()?;
+    let algorithm = list.signature_algorithm.oid;
+    let candidates = verification_algorithms(algorithm, algorithm)?;
+    let key = webpki::EndEntityCert::try_from(issuer.as_certificate_der())
+        .map_err(CmsError::Untrusted)?;
+    let signature = list.signature.raw_bytes();
+    candidates
+        .iter()
+        .any(|alg| key.verify_signature(*alg, &signed, signature).is_ok())
+        .then_some(())
+        .ok_or(CmsError::BadSignature)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::{Duration, OffsetDateTime};
+
+    use super::*;
+    use crate::{CertificateAuthority, KeyAlgorithm, Revocation};
+
+    #[test]
+    fn a_crl_verifies_against_its_issuer_only() {
+        for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
+            let ca = CertificateAuthority::new_root("CA", "Mfg", algorithm).unwrap();
+            let other = CertificateAuthority::new_root("CA", "Mfg", algorithm).unwrap();
+            let now = OffsetDateTime::now_utc();
+            let revoked = [Revocation {
+                serial_number: vec![0x10, 0x01],
+                revoked_at: now,
+            }];
+            let pem = ca.crl(&revoked, 1, now, now + Duration::days(1)).unwrap();
+            let der = <rustls_pki_types::CertificateRevocationListDer<'_> as rustls_pki_types::pem::PemObject>::from_pem_slice(pem.as_bytes()).unwrap();
+            check_signed_by(&der, ca.cert()).unwrap();
+            // Same name, another key: the signature does not verify.
+            assert!(matches!(
+                check_signed_by(&der, other.cert()),
+                Err(CmsError::BadSignature)
+            ));
+            let mut tampered = der.to_vec();
+            let last = tampered.len() - 1;
+            tampered[last] ^= 1;
+            assert!(check_signed_by(&tampered, ca.cert()).is_err());
+        }
+    }
+}
