@@ -38,6 +38,16 @@ fn assert_no_clear_secret(dir: &Path) {
     }
 }
 
+/// `ztp secrets <command>` on the data directory `dir` (the server stopped); its output.
+fn secrets(dir: &Path, command: &str) -> String {
+    success(ztp([
+        "secrets".as_ref(),
+        command.as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+    ]))
+}
+
 fn add_connections(server: &Server, dir: &Path) {
     let password = dir.join("password");
     fs::write(&password, format!("{PASSWORD}\n")).unwrap();
@@ -87,12 +97,7 @@ fn the_database_holds_no_secret_in_clear_text_and_the_master_key_rotates() {
     assert_no_clear_secret(dir.path());
 
     // Rotation, with the server stopped.
-    let out = success(ztp([
-        "secrets".as_ref(),
-        "rotate".as_ref(),
-        "--data-dir".as_ref(),
-        dir.path().as_os_str(),
-    ]));
+    let out = secrets(dir.path(), "rotate");
     assert!(out.contains("re-sealed 4 secret(s)"), "{out}");
     let key_after = fs::read_to_string(dir.path().join("master-key")).unwrap();
     assert_ne!(key_before, key_after);
@@ -192,14 +197,7 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
         "uCPE-100",
     ]));
     server.stop();
-    let seal = || {
-        success(ztp([
-            "secrets".as_ref(),
-            "seal-keys".as_ref(),
-            "--data-dir".as_ref(),
-            dir.path().as_os_str(),
-        ]))
-    };
+    let seal = || secrets(dir.path(), "seal-keys");
     let out = seal();
     assert_eq!(out.matches(": sealed").count(), 3, "{out}");
     let first_key = sealing_key_id(&dir.path().join(KEY_FILES[0]));
@@ -220,12 +218,7 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     server.stop();
 
     // A rotation re-seals them with the database's secrets; the old key is then not needed.
-    let out = success(ztp([
-        "secrets".as_ref(),
-        "rotate".as_ref(),
-        "--data-dir".as_ref(),
-        dir.path().as_os_str(),
-    ]));
+    let out = secrets(dir.path(), "rotate");
     assert!(out.contains("and 3 private key file(s)"), "{out}");
     let rotated_key = sealing_key_id(&dir.path().join(KEY_FILES[1]));
     assert_ne!(rotated_key, first_key);
