@@ -3,6 +3,9 @@
 //! manufacturer's license key. A pool without a free seat never blocks the device: the
 //! shortage is recorded and raised as an event once per device and pool.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use time::OffsetDateTime;
 use ztp_certs::{Signer, cms, oid};
 use ztp_yang::{Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
@@ -66,10 +69,19 @@ impl Conveyance {
     }
 }
 
+/// Signed bundles kept at most (about 2 KiB each with their content).
+const MAX_CACHED_BUNDLES: usize = 16_384;
+
+/// A device's last bundle: its content and the signed bundle.
+type CachedBundle = (String, Arc<Vec<u8>>);
+
 /// Allocates and signs licenses.
 pub struct Licensing {
     store: Store,
     signer: Signer,
+    /// Each device's last signed bundle, reused while its content is the same (a device
+    /// calling again, as vouchers are reused): the signature is over the content alone.
+    bundles: Mutex<HashMap<String, CachedBundle>>,
 }
 
 impl std::fmt::Debug for Licensing {
@@ -83,7 +95,11 @@ impl std::fmt::Debug for Licensing {
 impl Licensing {
     /// Licensing over `store`, signing bundles with `signer`.
     pub fn new(store: Store, signer: Signer) -> Self {
-        Self { store, signer }
+        Self {
+            store,
+            signer,
+            bundles: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The device's licenses, allocated where needed, as a bundle in `encoding`.
@@ -127,15 +143,34 @@ impl Licensing {
             let content = bundle
                 .encode_checked(encoding)
                 .map_err(|e| LicensingError::Bundle(e.to_string()))?;
-            conveyance.bundle = Some(
-                cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
-                    .map_err(|e| LicensingError::Signing(e.to_string()))?,
-            );
+            conveyance.bundle = Some(self.signed(device.serial, content)?.to_vec());
         }
         Ok(conveyance)
     }
 
     /// The device's license from `pool`: the one it holds, or a new one if a seat is free.
+    /// The signed bundle of `content` for `serial`: the one made last time when the content
+    /// is the same, else a new signature.
+    fn signed(&self, serial: &str, content: String) -> Result<Arc<Vec<u8>>, LicensingError> {
+        let lock = || self.bundles.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached, bundle)) = lock().get(serial)
+            && *cached == content
+        {
+            return Ok(Arc::clone(bundle));
+        }
+        let bundle = Arc::new(
+            cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
+                .map_err(|e| LicensingError::Signing(e.to_string()))?,
+        );
+        let mut bundles = lock();
+        if bundles.len() >= MAX_CACHED_BUNDLES && !bundles.contains_key(serial) {
+            // Bounded memory whatever the fleet; signing again costs less than a handshake.
+            bundles.clear();
+        }
+        bundles.insert(serial.to_owned(), (content, Arc::clone(&bundle)));
+        Ok(bundle)
+    }
+
     async fn license_from(
         &self,
         pool: &PoolRecord,
@@ -256,6 +291,59 @@ mod tests {
             product_id: "uCPE-100",
             customer: "acme",
         }
+    }
+
+    #[tokio::test]
+    async fn a_device_calling_again_gets_the_same_signed_bundle_until_its_licenses_change() {
+        let (licensing, store, _dir) = licensing().await;
+        let pool = |name: &str| NewPool {
+            customer: "acme".into(),
+            name: name.into(),
+            feature: format!("FEATURE-{name}"),
+            terms: Terms {
+                term: Term::Perpetual,
+                starts_at: None,
+                ends_at: None,
+                evaluation_days: None,
+            },
+            seats: None,
+            scope: Scope::Serials(vec!["SN-1".into()]),
+        };
+        store.insert_license_pool(&pool("core")).await.unwrap();
+        let first = licensing
+            .convey(device("SN-1"), Encoding::Json)
+            .await
+            .unwrap();
+        let again = licensing
+            .convey(device("SN-1"), Encoding::Json)
+            .await
+            .unwrap();
+        assert!(first.bundle.is_some());
+        assert_eq!(first.bundle, again.bundle, "signed once");
+        let xml = licensing
+            .convey(device("SN-1"), Encoding::Xml)
+            .await
+            .unwrap();
+        assert_ne!(xml.bundle, first.bundle, "another content, another bundle");
+
+        // A new license changes the content: a new signature over both.
+        store.insert_license_pool(&pool("extra")).await.unwrap();
+        let more = licensing
+            .convey(device("SN-1"), Encoding::Json)
+            .await
+            .unwrap();
+        assert_eq!(more.licenses.len(), 2);
+        assert_ne!(more.bundle, first.bundle);
+        let verified = cms::verify(
+            more.bundle.as_deref().unwrap(),
+            &[oid::ID_DATA],
+            &ztp_certs::TrustPolicy {
+                anchors: std::slice::from_ref(licensing.signer.cert()),
+                extra_certificates: &[],
+                at: OffsetDateTime::now_utc(),
+            },
+        );
+        assert!(verified.is_ok(), "{verified:?}");
     }
 
     #[tokio::test]
