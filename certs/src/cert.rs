@@ -139,6 +139,14 @@ impl Cert {
             .map_err(PkiError::Certificate)
     }
 
+    /// The DER TBSCertificate: the part the issuer's signature covers.
+    pub fn signed_part_der(&self) -> Result<Vec<u8>, PkiError> {
+        self.parsed
+            .tbs_certificate
+            .to_der()
+            .map_err(PkiError::Certificate)
+    }
+
     /// The SHA-256 fingerprint of the DER encoding.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.der)

@@ -8,10 +8,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
+    TrustAnchor, UnixTime,
+};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
 use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
 
@@ -113,6 +116,114 @@ impl AuthenticatedDevice {
     }
 }
 
+/// The signature algorithms a device's chain is verified with: webpki's, each remembering the
+/// configured intermediates' own signatures once they verified.
+///
+/// Every device's path runs through the same configured intermediate, whose signature (by the
+/// root, over the same bytes) would otherwise be verified again on every connection. A
+/// signature's verification is a function of the key, the message, the signature and the
+/// algorithm alone, so a verification of exactly those inputs that succeeded once is
+/// remembered; webpki still checks every other property of the path (validity, basic
+/// constraints, key usage, names) on every connection. Only messages that are a configured
+/// intermediate's signed part are remembered: devices' own certificates are verified every
+/// time.
+#[derive(Debug)]
+struct Remembering {
+    inner: &'static dyn SignatureVerificationAlgorithm,
+    /// This algorithm's place in [`webpki::ALL_VERIFICATION_ALGS`].
+    index: usize,
+    memo: Arc<IntermediateSignatures>,
+}
+
+/// The configured intermediates' signed parts and the verifications of them that succeeded.
+#[derive(Debug)]
+struct IntermediateSignatures {
+    signed_parts: Vec<Vec<u8>>,
+    verified: Mutex<Vec<Verification>>,
+}
+
+/// A verification that succeeded: its inputs.
+#[derive(Debug)]
+struct Verification {
+    /// The algorithm's place in [`webpki::ALL_VERIFICATION_ALGS`].
+    algorithm: usize,
+    /// Which signed part.
+    part: usize,
+    public_key: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Verifications remembered at most (a few per configured intermediate in practice).
+const MAX_REMEMBERED: usize = 64;
+
+impl SignatureVerificationAlgorithm for Remembering {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let memo = &self.memo;
+        let Some(part) = memo.signed_parts.iter().position(|p| p == message) else {
+            return self.inner.verify_signature(public_key, message, signature);
+        };
+        let lock = || memo.verified.lock().unwrap_or_else(|p| p.into_inner());
+        let known = |v: &Verification| {
+            v.algorithm == self.index
+                && v.part == part
+                && v.public_key == public_key
+                && v.signature == signature
+        };
+        if lock().iter().any(known) {
+            return Ok(());
+        }
+        self.inner
+            .verify_signature(public_key, message, signature)?;
+        let mut verified = lock();
+        if verified.len() < MAX_REMEMBERED {
+            verified.push(Verification {
+                algorithm: self.index,
+                part,
+                public_key: public_key.to_vec(),
+                signature: signature.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.inner.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.inner.signature_alg_id()
+    }
+
+    fn fips(&self) -> bool {
+        self.inner.fips()
+    }
+}
+
+/// [`Remembering`] versions of every webpki algorithm, for the configured `intermediates`.
+fn remembering(intermediates: &[Cert]) -> Vec<Remembering> {
+    let memo = Arc::new(IntermediateSignatures {
+        signed_parts: intermediates
+            .iter()
+            .filter_map(|c| c.signed_part_der().ok())
+            .collect(),
+        verified: Mutex::new(Vec::new()),
+    });
+    webpki::ALL_VERIFICATION_ALGS
+        .iter()
+        .enumerate()
+        .map(|(index, inner)| Remembering {
+            inner: *inner,
+            index,
+            memo: Arc::clone(&memo),
+        })
+        .collect()
+}
+
 struct CrlFile {
     path: PathBuf,
     modified: Option<SystemTime>,
@@ -133,6 +244,7 @@ pub struct DeviceVerifier {
     intermediates: Vec<CertificateDer<'static>>,
     /// The anchors' and intermediates' certificates: who may sign CRLs.
     issuers: Vec<Cert>,
+    algorithms: Vec<Remembering>,
     crls: RwLock<Vec<CrlFile>>,
     serial_source: SerialSource,
 }
@@ -173,9 +285,11 @@ impl DeviceVerifier {
             return Err(TrustError::NoAnchors);
         }
         let mut chain = Vec::new();
+        let mut configured = Vec::new();
         for path in intermediates {
             for cert in read_certificates(path)? {
                 chain.push(cert.as_certificate_der().clone());
+                configured.push(cert.clone());
                 issuers.push(cert);
             }
         }
@@ -187,6 +301,7 @@ impl DeviceVerifier {
             anchors: trust,
             intermediates: chain,
             issuers,
+            algorithms: remembering(&configured),
             crls: RwLock::new(crls),
             serial_source,
         })
@@ -238,9 +353,14 @@ impl DeviceVerifier {
                 .unwrap_or_default(),
         );
 
+        let algorithms: Vec<&dyn SignatureVerificationAlgorithm> = self
+            .algorithms
+            .iter()
+            .map(|a| a as &dyn SignatureVerificationAlgorithm)
+            .collect();
         let verified = ee
             .verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
+                &algorithms,
                 &self.anchors,
                 &intermediates,
                 time,
@@ -505,6 +625,85 @@ mod tests {
             verifier.authenticate(&device, SystemTime::now()),
             Err(AuthFailure::Revoked { serial }) if serial == "SN-0007"
         ));
+    }
+
+    /// ECDSA P-256 with SHA-256, counting its verifications.
+    #[derive(Debug, Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl SignatureVerificationAlgorithm for Counting {
+        fn verify_signature(
+            &self,
+            key: &[u8],
+            msg: &[u8],
+            sig: &[u8],
+        ) -> Result<(), InvalidSignature> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            webpki::aws_lc_rs::ECDSA_P256_SHA256.verify_signature(key, msg, sig)
+        }
+        fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+            webpki::aws_lc_rs::ECDSA_P256_SHA256.public_key_alg_id()
+        }
+        fn signature_alg_id(&self) -> AlgorithmIdentifier {
+            webpki::aws_lc_rs::ECDSA_P256_SHA256.signature_alg_id()
+        }
+    }
+
+    #[test]
+    fn only_a_configured_intermediates_own_signature_is_verified_once() {
+        let pki = Pki::new();
+        let counting: &'static Counting = Box::leak(Box::default());
+        let calls = || counting.0.load(std::sync::atomic::Ordering::Relaxed);
+        let key = |cert: &Cert| {
+            let spki = &cert.x509().tbs_certificate.subject_public_key_info;
+            spki.subject_public_key.raw_bytes().to_vec()
+        };
+        let signature = |cert: &Cert| cert.x509().signature.raw_bytes().to_vec();
+        let intermediate = pki.idevid_ca.cert();
+        let algorithm = Remembering {
+            inner: counting,
+            index: 0,
+            memo: Arc::new(IntermediateSignatures {
+                signed_parts: vec![intermediate.signed_part_der().unwrap()],
+                verified: Mutex::new(Vec::new()),
+            }),
+        };
+        let (root_key, tbs) = (
+            key(pki.root.cert()),
+            intermediate.signed_part_der().unwrap(),
+        );
+        for _ in 0..3 {
+            algorithm
+                .verify_signature(&root_key, &tbs, &signature(intermediate))
+                .unwrap();
+        }
+        assert_eq!(calls(), 1, "the intermediate's signature is verified once");
+
+        // A signature that does not verify is never remembered.
+        let mut forged = signature(intermediate);
+        let last = forged.len() - 2;
+        forged[last] ^= 1;
+        for _ in 0..2 {
+            assert!(
+                algorithm
+                    .verify_signature(&root_key, &tbs, &forged)
+                    .is_err()
+            );
+        }
+        assert_eq!(calls(), 3);
+
+        // A device's certificate is verified on every connection.
+        let device = Cert::from_der(pki.device("SN-0009")[0].to_vec()).unwrap();
+        for _ in 0..2 {
+            algorithm
+                .verify_signature(
+                    &key(intermediate),
+                    &device.signed_part_der().unwrap(),
+                    &signature(&device),
+                )
+                .unwrap();
+        }
+        assert_eq!(calls(), 5);
     }
 
     #[test]
