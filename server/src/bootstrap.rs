@@ -249,6 +249,7 @@ impl Bootstrapper {
 
     /// Answers get-bootstrapping-data.
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
+        let _under_way = self.journal.expect_entry();
         let serial = call.device.serial();
         let (device, owner_revision) = self.known_device(call.device).await?;
         let model = device.model.clone();
@@ -456,6 +457,7 @@ impl Bootstrapper {
         report: &ReportProgressInput,
         peer: &str,
     ) -> Result<DeviceState, BootstrapError> {
+        let _under_way = self.journal.expect_entry();
         if report.progress_type == ProgressType::BootstrapComplete
             && !report.ssh_host_keys.is_empty()
         {

@@ -13,6 +13,9 @@
 //! An idle journal adds no wait: a lone entry is written at once.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +29,12 @@ use crate::domain::state::{DeviceState, Observation};
 
 /// Entries written in one transaction at most.
 pub const MAX_BATCH: usize = 256;
+
+/// Device requests under way from which on the journal is busy.
+const BUSY: usize = 8;
+
+/// How long a busy writer waits for more entries before it commits.
+const COMMIT_DELAY: Duration = Duration::from_millis(2);
 
 /// Entries waiting for the writer at most; requests beyond wait for room.
 const QUEUE: usize = 4096;
@@ -63,6 +72,18 @@ struct Job {
 #[derive(Clone)]
 pub struct Journal {
     jobs: mpsc::Sender<Job>,
+    /// Device requests under way, which will write (see [`Journal::expect_entry`]).
+    under_way: Arc<AtomicUsize>,
+}
+
+/// A device request under way, which will hand the journal an entry; dropped when it ends.
+#[derive(Debug)]
+pub struct UnderWay(Arc<AtomicUsize>);
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl fmt::Debug for Journal {
@@ -79,12 +100,22 @@ impl Journal {
     pub fn start(store: &Store) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let direct = store.direct_shared();
+        let under_way = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::clone(&under_way);
         std::thread::Builder::new()
             .name("ztp-journal".into())
-            .spawn(move || write(&direct, queue))
+            .spawn(move || write(&direct, queue, &requests))
             // Only at start-up, and without it nothing could be recorded.
             .expect("the journal's writer thread starts");
-        Self { jobs }
+        Self { jobs, under_way }
+    }
+
+    /// Counts a device request as under way until the returned guard is dropped: while many
+    /// are, the writer waits a moment before each commit, so that one commit carries more of
+    /// their entries.
+    pub fn expect_entry(&self) -> UnderWay {
+        self.under_way.fetch_add(1, Ordering::Relaxed);
+        UnderWay(Arc::clone(&self.under_way))
     }
 
     /// Records `event`.
@@ -153,17 +184,16 @@ fn stopped() -> StoreError {
 
 /// The writer: batches of what queued up, one transaction each. A connection that failed is
 /// opened again for the next batch.
-fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>) {
+fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, under_way: &AtomicUsize) {
     let mut connection = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = queue.blocking_recv() {
         batch.push(job);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        gather(
+            &mut queue,
+            &mut batch,
+            under_way.load(Ordering::Relaxed) >= BUSY,
+        );
         let (entries, waiting): (Vec<Entry>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.done)).unzip();
         let written = match connection.take() {
@@ -186,6 +216,22 @@ fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>) {
         for (done, result) in waiting.into_iter().zip(results) {
             // A request that gave up waiting no longer listens; its entry is written anyway.
             let _ = done.send(result);
+        }
+    }
+}
+
+/// Adds what is queued to `batch`. When the journal is `busy` (many device requests under
+/// way), first waits [`COMMIT_DELAY`] for more: one commit writes each page it touched once,
+/// however many entries changed it, so a surge costs fewer commits. A quiet journal commits at
+/// once.
+fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, busy: bool) {
+    if busy {
+        std::thread::sleep(COMMIT_DELAY);
+    }
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
     }
 }
