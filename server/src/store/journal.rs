@@ -10,7 +10,9 @@
 //! (and reported to its request). A request is acknowledged only once the transaction holding
 //! its entry has committed, so an answered device's record is as durable as the database makes
 //! a commit; yet a surge of devices costs one commit per batch instead of several per device.
-//! An idle journal adds no wait: a lone entry is written at once.
+//! While many device requests are under way ([`Journal::expect_entry`]), the writer waits
+//! [`COMMIT_DELAY`] before each commit so that the batch carries more of them; an idle journal
+//! adds no wait: a lone entry is written at once.
 
 use std::fmt;
 use std::sync::Arc;
