@@ -38,6 +38,13 @@ fn assert_no_clear_secret(dir: &Path) {
     }
 }
 
+/// Starts `ztp serve` on `dir`, expecting it to refuse: what it said.
+fn refused_start(dir: &Path) -> String {
+    let output = serve_command(dir).stdin(Stdio::null()).output().unwrap();
+    assert!(!output.status.success(), "ztp serve started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// `ztp secrets <command>` on the data directory `dir` (the server stopped); its output.
 fn secrets(dir: &Path, command: &str) -> String {
     success(ztp([
@@ -133,12 +140,7 @@ fn without_its_master_key_ztp_refuses_to_start() {
     let key = dir.path().join("master-key");
     fs::rename(&key, dir.path().join("kept-elsewhere")).unwrap();
 
-    let output = serve_command(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(
         stderr.contains("which is not configured"),
         "a clear reason: {stderr}"
@@ -232,12 +234,7 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     let masa = dir.path().join(KEY_FILES[0]);
     let license = dir.path().join(KEY_FILES[1]);
     fs::copy(&masa, &license).unwrap();
-    let output = serve_command(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(
         stderr.contains("license-signing.key (manufacturer.license_key)")
             && stderr.contains("does not open"),
