@@ -378,10 +378,25 @@ fn check_signed_attributes(
 }
 
 fn check_signature(signer: &Cert, info: &SignerInfo, message: &[u8]) -> Result<(), CmsError> {
-    let candidates = verification_algorithms(info.signature_algorithm.oid, info.digest_alg.oid)?;
+    check_signed(
+        signer,
+        (info.signature_algorithm.oid, info.digest_alg.oid),
+        message,
+        info.signature.as_bytes(),
+    )
+}
+
+/// Checks that `signature` over `message` was made with the key of `signer`, by the algorithm
+/// named by `(signature algorithm, digest algorithm)` (see [`verification_algorithms`]).
+pub(crate) fn check_signed(
+    signer: &Cert,
+    (algorithm, digest): (ObjectIdentifier, ObjectIdentifier),
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), CmsError> {
+    let candidates = verification_algorithms(algorithm, digest)?;
     let ee = webpki::EndEntityCert::try_from(signer.as_certificate_der())
         .map_err(CmsError::Untrusted)?;
-    let signature = info.signature.as_bytes();
     candidates
         .iter()
         .any(|alg| ee.verify_signature(*alg, message, signature).is_ok())
@@ -410,7 +425,7 @@ static RSA_SHA512: Algorithms = [
 /// The verification algorithms a SignerInfo may mean; the signer's key type picks one of them.
 /// Signers name either a combined algorithm (`ecdsa-with-SHA256`) or the bare key algorithm
 /// with a separate digest (OpenSSL writes `rsaEncryption` + SHA-256).
-pub(crate) fn verification_algorithms(
+fn verification_algorithms(
     signature: ObjectIdentifier,
     digest: ObjectIdentifier,
 ) -> Result<&'static Algorithms, CmsError> {

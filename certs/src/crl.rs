@@ -4,7 +4,7 @@
 use der::{Decode, Encode};
 use x509_cert::crl::CertificateList;
 
-use crate::cms::verification_algorithms;
+use crate::cms::check_signed;
 use crate::{Cert, CmsError};
 
 /// Checks that the DER CRL `crl` names `issuer` as its issuer and carries its signature.
@@ -13,17 +13,13 @@ pub fn check_signed_by(crl: &[u8], issuer: &Cert) -> Result<(), CmsError> {
     if list.tbs_cert_list.issuer != issuer.x509().tbs_certificate.subject {
         return Err(CmsError::BadSignature);
     }
-    let signed = list.tbs_cert_list.to_der()?;
     let algorithm = list.signature_algorithm.oid;
-    let candidates = verification_algorithms(algorithm, algorithm)?;
-    let key = webpki::EndEntityCert::try_from(issuer.as_certificate_der())
-        .map_err(CmsError::Untrusted)?;
-    let signature = list.signature.raw_bytes();
-    candidates
-        .iter()
-        .any(|alg| key.verify_signature(*alg, &signed, signature).is_ok())
-        .then_some(())
-        .ok_or(CmsError::BadSignature)
+    check_signed(
+        issuer,
+        (algorithm, algorithm),
+        &list.tbs_cert_list.to_der()?,
+        list.signature.raw_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -284,12 +284,11 @@ impl DeviceVerifier {
         if trust.is_empty() {
             return Err(TrustError::NoAnchors);
         }
+        let anchor_count = issuers.len();
         let mut chain = Vec::new();
-        let mut configured = Vec::new();
         for path in intermediates {
             for cert in read_certificates(path)? {
                 chain.push(cert.as_certificate_der().clone());
-                configured.push(cert.clone());
                 issuers.push(cert);
             }
         }
@@ -298,10 +297,10 @@ impl DeviceVerifier {
             .map(|p| read_crl(p, &issuers))
             .collect::<Result<_, _>>()?;
         Ok(Self {
+            algorithms: remembering(&issuers[anchor_count..]),
             anchors: trust,
             intermediates: chain,
             issuers,
-            algorithms: remembering(&configured),
             crls: RwLock::new(crls),
             serial_source,
         })

@@ -285,12 +285,14 @@ mod tests {
         (Licensing::new(store.clone(), signer), store, dir)
     }
 
-    fn device(serial: &str) -> Licensee<'_> {
-        Licensee {
+    /// What `serial` (a uCPE-100 of acme) is conveyed, in `encoding`.
+    async fn convey(licensing: &Licensing, serial: &str, encoding: Encoding) -> Conveyance {
+        let device = Licensee {
             serial,
             product_id: "uCPE-100",
             customer: "acme",
-        }
+        };
+        licensing.convey(device, encoding).await.unwrap()
     }
 
     #[tokio::test]
@@ -310,28 +312,16 @@ mod tests {
             scope: Scope::Serials(vec!["SN-1".into()]),
         };
         store.insert_license_pool(&pool("core")).await.unwrap();
-        let first = licensing
-            .convey(device("SN-1"), Encoding::Json)
-            .await
-            .unwrap();
-        let again = licensing
-            .convey(device("SN-1"), Encoding::Json)
-            .await
-            .unwrap();
+        let first = convey(&licensing, "SN-1", Encoding::Json).await;
+        let again = convey(&licensing, "SN-1", Encoding::Json).await;
         assert!(first.bundle.is_some());
         assert_eq!(first.bundle, again.bundle, "signed once");
-        let xml = licensing
-            .convey(device("SN-1"), Encoding::Xml)
-            .await
-            .unwrap();
+        let xml = convey(&licensing, "SN-1", Encoding::Xml).await;
         assert_ne!(xml.bundle, first.bundle, "another content, another bundle");
 
         // A new license changes the content: a new signature over both.
         store.insert_license_pool(&pool("extra")).await.unwrap();
-        let more = licensing
-            .convey(device("SN-1"), Encoding::Json)
-            .await
-            .unwrap();
+        let more = convey(&licensing, "SN-1", Encoding::Json).await;
         assert_eq!(more.licenses.len(), 2);
         assert_ne!(more.bundle, first.bundle);
         let verified = cms::verify(
@@ -365,10 +355,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let first = licensing
-            .convey(device("SN-1"), Encoding::Json)
-            .await
-            .unwrap();
+        let first = convey(&licensing, "SN-1", Encoding::Json).await;
         assert_eq!(first.licenses.len(), 1);
         assert!(first.bundle.is_some());
         let ends = first.licenses[0].not_after.unwrap();
@@ -384,10 +371,7 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        let later = licensing
-            .convey(device("SN-1"), Encoding::Json)
-            .await
-            .unwrap();
+        let later = convey(&licensing, "SN-1", Encoding::Json).await;
         assert!(later.licenses.is_empty());
         assert!(later.bundle.is_none());
         assert_eq!(
@@ -396,15 +380,9 @@ mod tests {
         );
         assert!(later.describe().contains("used up"), "{}", later.describe());
 
-        let other = licensing
-            .convey(device("SN-2"), Encoding::Xml)
-            .await
-            .unwrap();
+        let other = convey(&licensing, "SN-2", Encoding::Xml).await;
         assert_eq!(other.licenses.len(), 1, "SN-2's own evaluation starts now");
-        let outside = licensing
-            .convey(device("SN-3"), Encoding::Json)
-            .await
-            .unwrap();
+        let outside = convey(&licensing, "SN-3", Encoding::Json).await;
         assert!(
             outside.licenses.is_empty() && outside.withheld.is_empty(),
             "not in scope"

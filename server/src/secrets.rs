@@ -210,7 +210,13 @@ pub fn read_key_file(path: &Path) -> Result<[u8; KEY_LEN], SecretError> {
 
 /// Writes `key` to a new file at `path`, readable by its owner only.
 pub fn write_key_file(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), SecretError> {
-    let fail = |e: std::io::Error| SecretError::Key(format!("writing {}: {e}", path.display()));
+    write_private_file(path, format!("{}\n", BASE64.encode(key)).as_bytes())
+        .map_err(|e| SecretError::Key(format!("writing {}: {e}", path.display())))
+}
+
+/// Writes `contents` to a new file at `path` (never over an existing one), readable by its
+/// owner only, and syncs it to disk.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -218,10 +224,9 @@ pub fn write_key_file(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), SecretErro
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(format!("{}\n", BASE64.encode(key)).as_bytes())
-        .map_err(fail)?;
-    file.sync_all().map_err(fail)
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 #[cfg(test)]

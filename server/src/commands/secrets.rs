@@ -129,17 +129,10 @@ impl KeyFile {
         );
         let sealed = secrets.seal_key_file(self.field, &pem)?;
         let next = sibling(&self.path, "sealing");
+        // A leftover from an interrupted run is ours to replace.
+        let _ = fs::remove_file(&next);
         let write = || -> std::io::Result<()> {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&next)?;
-            std::io::Write::write_all(&mut file, sealed.as_bytes())?;
-            file.sync_all()?;
+            secrets::write_private_file(&next, sealed.as_bytes())?;
             fs::rename(&next, &self.path)
         };
         write().with_context(|| format!("sealing {}", self.path.display()))?;

@@ -58,8 +58,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         prepare_dev_pki(dir)?;
     }
     let secrets = super::secrets::secret_box(&config)?;
-    let [masa_key, license_key, tls_key] =
-        super::secrets::key_files(&config).map(|file| (file.read(&secrets), file.path));
+    // Read before the store takes the secret box: each key file may be sealed under it.
+    let [masa_key, license_key, tls_key] = super::secrets::key_files(&config);
+    let (masa_key, license_key, tls_key_pem) = (
+        masa_key.read(&secrets)?,
+        license_key.read(&secrets)?,
+        tls_key.read(&secrets)?,
+    );
     let store = Store::open_with(
         &config.database_url(),
         config.database.max_connections.unwrap_or(8),
@@ -94,20 +99,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("loading the manufacturer trust anchors and CRLs")?,
     );
     let masa = Signer::new(
-        SigningKey::from_pem(&masa_key.0?)?,
+        SigningKey::from_pem(&masa_key)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
     )
     .context("loading the voucher-signing (MASA) key")?;
     let tls = crate::tls::server_config(
         &config.path(&config.device_api.tls_certificate),
-        &tls_key.1,
-        &tls_key.0?,
+        &tls_key.path,
+        &tls_key_pem,
     )
     .context("loading the device API's TLS certificate")?;
 
     let d = &config.device_api;
     let license_signer = Signer::new(
-        SigningKey::from_pem(&license_key.0?)?,
+        SigningKey::from_pem(&license_key)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
     )
     .context("loading the license-signing key")?;
@@ -314,14 +319,8 @@ fn admin_token(path: &Path) -> anyhow::Result<String> {
     aws_lc_rs::rand::fill(&mut secret)
         .map_err(|_| anyhow::anyhow!("no randomness for the admin token"))?;
     let token = URL_SAFE_NO_PAD.encode(secret);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
+    crate::secrets::write_private_file(path, format!("{token}\n").as_bytes())
         .with_context(|| format!("creating the admin token file {}", path.display()))?;
-    writeln!(file, "{token}")?;
     tracing::info!(path = %path.display(), "created the admin API token");
     Ok(token)
 }

@@ -116,19 +116,17 @@ impl Store {
         serial: &str,
     ) -> Result<Option<(DeviceRecord, Option<i64>)>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct().read(|connection| {
-            let mut statement = connection.prepare_cached(concat!(
+        let found = self.direct().rows(
+            concat!(
                 "SELECT ",
                 device_columns!(),
                 ", (SELECT revision FROM customers WHERE name = devices.customer) AS owner_revision \
                  FROM devices WHERE serial = $1"
-            ))?;
-            let mut rows = statement.query(numbered(&[&serial]).as_slice())?;
-            let Some(row) = rows.next()? else {
-                return Ok(None);
-            };
-            Ok(Some((device(row)?, row.column("owner_revision")?)))
-        })
+            ),
+            &[&serial],
+            |row| Ok((device(row)?, row.column("owner_revision")?)),
+        )?;
+        Ok(found.into_iter().next())
     }
 
     /// Devices by serial, optionally only one customer's, `limit` of them after `after`.

@@ -93,6 +93,27 @@ impl Direct {
     }
 }
 
+impl Direct {
+    /// The rows `sql` selects with `$1`, `$2`, … bound to `values`, each mapped by `map`; run
+    /// inline like [`Direct::read`], the statement kept prepared.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        values: &[&dyn ToSql],
+        mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql)?;
+            let mut rows = statement.query(numbered(values).as_slice())?;
+            let mut mapped = Vec::new();
+            while let Some(row) = rows.next()? {
+                mapped.push(map(row)?);
+            }
+            Ok(mapped)
+        })
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::direct::{Columns, numbered};
+use super::direct::Columns;
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::licensing::{Scope, Term, Terms};
 
@@ -333,19 +333,15 @@ impl Store {
     /// Every license of a device, active and revoked.
     pub async fn licenses_of(&self, serial: &str) -> Result<Vec<LicenseRecord>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct().read(|connection| {
-            let mut statement = connection.prepare_cached(concat!(
+        self.direct().rows(
+            concat!(
                 "SELECT ",
                 license_columns!(),
                 " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-            ))?;
-            let mut rows = statement.query(numbered(&[&serial]).as_slice())?;
-            let mut licenses = Vec::new();
-            while let Some(row) = rows.next()? {
-                licenses.push(license(row)?);
-            }
-            Ok(licenses)
-        })
+            ),
+            &[&serial],
+            |row| license(row),
+        )
     }
 
     /// Allocates a license `id` from pool `pool_id` to a device: takes a seat if one is free,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::direct::{Columns, numbered};
+use super::direct::Columns;
 use super::events::insert_event;
 use super::{NewEvent, Store, StoreError, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState;
@@ -232,16 +232,16 @@ impl Store {
         connection: &str,
     ) -> Result<Option<RegistrationRecord>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct().read(|db| {
-            let mut statement = db.prepare_cached(concat!(
+        let found = self.direct().rows(
+            concat!(
                 "SELECT ",
                 registration_columns!(),
                 " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
-            ))?;
-            let mut rows =
-                statement.query(numbered(&[&serial, &customer, &connection]).as_slice())?;
-            rows.next()?.map(record).transpose()
-        })
+            ),
+            &[&serial, &customer, &connection],
+            |row| record(row),
+        )?;
+        Ok(found.into_iter().next())
     }
 
     /// One registration.

@@ -199,6 +199,9 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
         "uCPE-100",
     ]));
     server.stop();
+    // Plain key files (as the development PKI writes them) load, each with a warning.
+    let unsealed = |log: &str| log.matches("is not sealed under the master key").count();
+    assert_eq!(unsealed(&server.log()), 3, "{}", server.log());
     let seal = || secrets(dir.path(), "seal-keys");
     let out = seal();
     assert_eq!(out.matches(": sealed").count(), 3, "{out}");
@@ -218,6 +221,11 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     let mut server = Server::start(dir.path());
     bootstraps_with_a_license(&server);
     server.stop();
+    assert_eq!(
+        unsealed(&server.log()),
+        3,
+        "sealed files start without a warning"
+    );
 
     // A rotation re-seals them with the database's secrets; the old key is then not needed.
     let out = secrets(dir.path(), "rotate");
