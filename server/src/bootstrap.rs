@@ -215,10 +215,11 @@ impl std::fmt::Debug for Bootstrapper {
 }
 
 impl Bootstrapper {
-    /// A bootstrapper signing vouchers with `masa`, valid for `voucher_validity` when the device
-    /// sends no nonce, registering devices in `outbox` and waiting up to `inline_wait` for an
-    /// `nms-first` delivery.
+    /// A bootstrapper writing devices' state and events through `journal`, signing vouchers
+    /// with `masa`, valid for `voucher_validity` when the device sends no nonce, registering
+    /// devices in `outbox` and waiting up to `inline_wait` for an `nms-first` delivery.
     pub fn new(
+        journal: Journal,
         outbox: Arc<Outbox>,
         licensing: Licensing,
         inline_wait: StdDuration,
@@ -227,7 +228,7 @@ impl Bootstrapper {
     ) -> Self {
         Self {
             store: outbox.store().clone(),
-            journal: Journal::start(outbox.store()),
+            journal,
             outbox,
             licensing,
             inline_wait,

@@ -12,7 +12,8 @@ use ztp_yang::{Document, Encoding, License, LicenseBundle, LicenseType, NodeLock
 
 use crate::domain::licensing::{Term, Withheld};
 use crate::domain::notice::Notice;
-use crate::store::licenses::{ms_of, time_of};
+use crate::store::journal::Journal;
+use crate::store::licenses::{NewLicense, ms_of, time_of};
 use crate::store::{
     Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, Store, StoreError,
 };
@@ -78,6 +79,8 @@ type CachedBundle = (String, Arc<Vec<u8>>);
 /// Allocates and signs licenses.
 pub struct Licensing {
     store: Store,
+    /// Allocations are written by the journal's writer, with the devices' other writes.
+    journal: Journal,
     signer: Signer,
     /// Each device's last signed bundle, reused while its content is the same (a device
     /// calling again, as vouchers are reused): the signature is over the content alone.
@@ -93,10 +96,11 @@ impl std::fmt::Debug for Licensing {
 }
 
 impl Licensing {
-    /// Licensing over `store`, signing bundles with `signer`.
-    pub fn new(store: Store, signer: Signer) -> Self {
+    /// Licensing over `store`, allocating through `journal`, signing bundles with `signer`.
+    pub fn new(store: Store, journal: Journal, signer: Signer) -> Self {
         Self {
             store,
+            journal,
             signer,
             bundles: Mutex::new(HashMap::new()),
         }
@@ -191,33 +195,29 @@ impl Licensing {
         if let Err(why) = pool.terms.may_issue(now) {
             return Ok(Err(why));
         }
-        match self
-            .store
-            .allocate_license(pool.id, device.serial, device.product_id, &new_license_id())
-            .await?
-        {
+        let license = NewLicense {
+            id: new_license_id(),
+            pool_id: pool.id,
+            serial: device.serial.to_owned(),
+            product_id: device.product_id.to_owned(),
+        };
+        let detail = format!(
+            "license pool {}/{} ({}) has no seat left for {}: the device is answered without it",
+            pool.customer, pool.name, pool.feature, device.serial
+        );
+        let shortage = NewEvent {
+            serial: Some(device.serial.to_owned()),
+            kind: EventKind::LicenseShortage,
+            status: None,
+            peer: None,
+            detail: detail.clone(),
+            notice: Some(Notice::LicenseShortage),
+        };
+        match self.journal.allocate(license, shortage).await? {
             Allocation::Granted(record) => Ok(Ok(record)),
-            Allocation::NoSeat => {
-                if self
-                    .store
-                    .record_license_shortage(pool.id, device.serial)
-                    .await?
-                {
-                    let detail = format!(
-                        "license pool {}/{} ({}) has no seat left for {}: the device is \
-                         answered without it",
-                        pool.customer, pool.name, pool.feature, device.serial
-                    );
+            Allocation::NoSeat { first } => {
+                if first {
                     tracing::warn!(serial = device.serial, "{detail}");
-                    let event = NewEvent {
-                        serial: Some(device.serial.to_owned()),
-                        kind: EventKind::LicenseShortage,
-                        status: None,
-                        peer: None,
-                        detail,
-                        notice: Some(Notice::LicenseShortage),
-                    };
-                    self.store.record(&event).await?;
                 }
                 Ok(Err(Withheld::NoSeat))
             }
@@ -282,7 +282,8 @@ mod tests {
             .issue_signer("License Signing", "Mfg", KeyAlgorithm::EcdsaP256)
             .unwrap();
         let signer = Signer::new(key, vec![cert]).unwrap();
-        (Licensing::new(store.clone(), signer), store, dir)
+        let journal = Journal::start(&store);
+        (Licensing::new(store.clone(), journal, signer), store, dir)
     }
 
     /// What `serial` (a uCPE-100 of acme) is conveyed, in `encoding`.

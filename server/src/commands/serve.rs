@@ -28,6 +28,7 @@ use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox};
+use crate::store::journal::Journal;
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
@@ -117,9 +118,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .context("loading the license-signing key")?;
     let outbox = Arc::new(Outbox::new(store.clone()));
+    // The devices' writes (state, events, progress, license allocations): one writer.
+    let journal = Journal::start(&store);
     let bootstrapper = Bootstrapper::new(
+        journal.clone(),
         Arc::clone(&outbox),
-        Licensing::new(store.clone(), license_signer),
+        Licensing::new(store.clone(), journal, license_signer),
         Duration::from_millis(config.nms.inline_wait_ms),
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),

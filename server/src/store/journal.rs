@@ -1,5 +1,5 @@
-//! The journal: what devices did (state changes, progress reports, events), written with
-//! group commit.
+//! The journal: what devices did (state changes, progress reports, events) and the licenses
+//! they were allocated, written with group commit.
 //!
 //! Requests hand their writes to one writer thread and wait for its acknowledgement. The writer
 //! takes whatever has queued up while its previous transaction committed, up to
@@ -26,6 +26,7 @@ use ztp_yang::ReportProgressInput;
 use super::devices::observe_on;
 use super::direct::Direct;
 use super::events::{insert_event_on, insert_progress_on};
+use super::licenses::{Allocation, NewLicense, allocate_on};
 use super::{NewEvent, Store, StoreError};
 use crate::domain::state::{DeviceState, Observation};
 
@@ -63,11 +64,30 @@ enum Entry {
         report: Box<ReportProgressInput>,
         event: EventOf,
     },
+    /// A license is allocated to a device; a pool without a free seat records the device's
+    /// shortage instead, and the first time also the event `shortage`.
+    Allocate {
+        license: NewLicense,
+        shortage: Box<NewEvent>,
+    },
 }
+
+/// What an entry wrote, for its request.
+#[derive(Debug)]
+enum Written {
+    /// An event.
+    Event,
+    /// The device's new state.
+    State(DeviceState),
+    /// The allocation's outcome.
+    Allocation(Allocation),
+}
+
+type Outcome = Result<Written, StoreError>;
 
 struct Job {
     entry: Entry,
-    done: oneshot::Sender<Result<Option<DeviceState>, StoreError>>,
+    done: oneshot::Sender<Outcome>,
 }
 
 /// A handle on the journal's writer (cheap to clone).
@@ -125,6 +145,25 @@ impl Journal {
         self.submit(Entry::Event(event)).await.map(|_| ())
     }
 
+    /// Allocates `license` to its device: the license the device already holds from the pool,
+    /// a new one when a seat is free, or [`Allocation::NoSeat`] (the device's shortage is
+    /// recorded, and the first time the event `shortage` too). Allocations are written one
+    /// after another by the writer, so a counted pool is never over-allocated.
+    pub async fn allocate(
+        &self,
+        license: NewLicense,
+        shortage: NewEvent,
+    ) -> Result<Allocation, StoreError> {
+        let entry = Entry::Allocate {
+            license,
+            shortage: Box::new(shortage),
+        };
+        match self.submit(entry).await? {
+            Written::Allocation(allocation) => Ok(allocation),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Moves `serial` on by `observation` and records the event `event` makes of its new
     /// state (none: no event). Returns the new state.
     pub async fn observe(
@@ -162,21 +201,27 @@ impl Journal {
     }
 
     async fn state_of(&self, entry: Entry) -> Result<DeviceState, StoreError> {
-        self.submit(entry)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt {
-                what: "journal answer",
-                reason: "no state".into(),
-            })
+        match self.submit(entry).await? {
+            Written::State(state) => Ok(state),
+            other => Err(unexpected(&other)),
+        }
     }
 
-    async fn submit(&self, entry: Entry) -> Result<Option<DeviceState>, StoreError> {
+    async fn submit(&self, entry: Entry) -> Outcome {
         let (done, answer) = oneshot::channel();
         self.jobs
             .send(Job { entry, done })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// An entry's answer of another kind than the entry's (a bug).
+fn unexpected(written: &Written) -> StoreError {
+    StoreError::Corrupt {
+        what: "journal answer",
+        reason: format!("unexpected {written:?}"),
     }
 }
 
@@ -238,8 +283,6 @@ fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, busy: bool) {
     }
 }
 
-type Outcome = Result<Option<DeviceState>, StoreError>;
-
 /// Writes `entries` in one transaction; the commit's failure is the batch's.
 fn write_batch(
     connection: &mut rusqlite::Connection,
@@ -278,7 +321,7 @@ fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
     match entry {
         Entry::Event(event) => {
             insert_event_on(connection, event)?;
-            Ok(None)
+            Ok(Written::Event)
         }
         Entry::Observed {
             serial,
@@ -289,7 +332,7 @@ fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
             if let Some(event) = event {
                 insert_event_on(connection, &event(state))?;
             }
-            Ok(Some(state))
+            Ok(Written::State(state))
         }
         Entry::Progress {
             serial,
@@ -303,7 +346,14 @@ fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
             let state = observe_on(connection, serial, observation, Some(presented))?;
             insert_progress_on(connection, serial, report)?;
             insert_event_on(connection, &event(state))?;
-            Ok(Some(state))
+            Ok(Written::State(state))
+        }
+        Entry::Allocate { license, shortage } => {
+            let allocation = allocate_on(connection, license)?;
+            if allocation == (Allocation::NoSeat { first: true }) {
+                insert_event_on(connection, shortage)?;
+            }
+            Ok(Written::Allocation(allocation))
         }
     }
 }

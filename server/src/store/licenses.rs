@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::direct::Columns;
+use super::direct::{Columns, numbered};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::licensing::{Scope, Term, Terms};
 
@@ -86,13 +86,29 @@ pub struct LicenseRecord {
     pub replaced_by: Option<String>,
 }
 
+/// A license to allocate to a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLicense {
+    /// Its id.
+    pub id: String,
+    /// The pool whose seat it takes.
+    pub pool_id: i64,
+    /// The device.
+    pub serial: String,
+    /// The device's product id.
+    pub product_id: String,
+}
+
 /// The outcome of an allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Allocation {
-    /// The device has this license (new, or allocated meanwhile by a concurrent request).
+    /// The device has this license (new, or allocated earlier by another request).
     Granted(LicenseRecord),
-    /// Every seat is taken.
-    NoSeat,
+    /// Every seat is taken; `first` when the device was not short of this pool before.
+    NoSeat {
+        /// The device's shortage in this pool is new.
+        first: bool,
+    },
 }
 
 macro_rules! pool_columns {
@@ -344,69 +360,6 @@ impl Store {
         )
     }
 
-    /// Allocates a license `id` from pool `pool_id` to a device: takes a seat if one is free,
-    /// clears the device's shortage in that pool. A concurrent request that allocated first
-    /// wins, and its license is returned.
-    pub async fn allocate_license(
-        &self,
-        pool_id: i64,
-        serial: &str,
-        product_id: &str,
-        id: &str,
-    ) -> Result<Allocation, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let seat = sqlx::query(
-            "UPDATE license_pools SET allocated = allocated + 1 \
-             WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
-        )
-        .bind(pool_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if seat == 0 {
-            return Ok(Allocation::NoSeat);
-        }
-        let inserted = sqlx::query(concat!(
-            "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
-            license_columns!()
-        ))
-        .bind(id)
-        .bind(pool_id)
-        .bind(serial)
-        .bind(product_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await;
-        match inserted {
-            Ok(row) => {
-                sqlx::query("DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2")
-                    .bind(pool_id)
-                    .bind(serial)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(Allocation::Granted(license(&row)?))
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                // The same device, in a concurrent request, got its license first.
-                tx.rollback().await?;
-                let existing = self
-                    .licenses_of(serial)
-                    .await?
-                    .into_iter()
-                    .find(|l| l.pool_id == pool_id && l.state == LicenseState::Active)
-                    .ok_or_else(|| StoreError::Conflict {
-                        what: "license",
-                        key: format!("{serial} in pool {pool_id}"),
-                    })?;
-                Ok(Allocation::Granted(existing))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// The active licenses of a customer's pools.
     pub async fn active_licenses(&self, customer: &str) -> Result<Vec<LicenseRecord>, StoreError> {
         sqlx::query(concat!(
@@ -499,38 +452,6 @@ impl Store {
         Ok(created)
     }
 
-    /// Records that pool `pool_id` had no seat for a device. Returns whether this is new (the
-    /// device was not short of this pool before).
-    pub async fn record_license_shortage(
-        &self,
-        pool_id: i64,
-        serial: &str,
-    ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let new = sqlx::query(
-            "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
-             VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
-        )
-        .bind(pool_id)
-        .bind(serial)
-        .bind(now)
-        .execute(self.pool())
-        .await?
-        .rows_affected()
-            == 1;
-        if !new {
-            sqlx::query(
-                "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
-            )
-            .bind(pool_id)
-            .bind(serial)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(new)
-    }
-
     /// How many devices each of a customer's pools is short of, by pool id.
     pub async fn license_shortages(&self, customer: &str) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
@@ -547,10 +468,94 @@ impl Store {
     }
 }
 
+/// Allocates `new` on `connection` (inside the journal's transaction, which holds the write
+/// lock): the device's active license from the pool if it has one (another request allocated
+/// it first), else a seat if one is free, clearing the device's shortage in the pool; when every
+/// seat is taken, the shortage is recorded instead.
+pub(super) fn allocate_on(
+    connection: &rusqlite::Connection,
+    new: &NewLicense,
+) -> Result<Allocation, StoreError> {
+    let held = connection
+        .prepare_cached(concat!(
+            "SELECT ",
+            license_columns!(),
+            " FROM licenses WHERE pool_id = $1 AND serial = $2 AND state = 'active'"
+        ))?
+        .query(numbered(&[&new.pool_id, &new.serial]).as_slice())?
+        .next()?
+        .map(license)
+        .transpose()?;
+    if let Some(held) = held {
+        return Ok(Allocation::Granted(held));
+    }
+    let now = now_ms();
+    let seat = connection
+        .prepare_cached(
+            "UPDATE license_pools SET allocated = allocated + 1 \
+             WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
+        )?
+        .execute(numbered(&[&new.pool_id]).as_slice())?;
+    if seat == 0 {
+        let first = connection
+            .prepare_cached(
+                "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
+            )?
+            .execute(numbered(&[&new.pool_id, &new.serial, &now]).as_slice())?
+            == 1;
+        if !first {
+            connection
+                .prepare_cached(
+                    "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
+                )?
+                .execute(numbered(&[&new.pool_id, &new.serial, &now]).as_slice())?;
+        }
+        return Ok(Allocation::NoSeat { first });
+    }
+    let granted = connection
+        .prepare_cached(concat!(
+            "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
+            license_columns!()
+        ))?
+        .query(numbered(&[&new.id, &new.pool_id, &new.serial, &new.product_id, &now]).as_slice())?
+        .next()?
+        .map(license)
+        .transpose()?
+        .ok_or_else(|| corrupt("license")("the insert returned no row".to_owned()))?;
+    connection
+        .prepare_cached("DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2")?
+        .execute(numbered(&[&new.pool_id, &new.serial]).as_slice())?;
+    Ok(Allocation::Granted(granted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::journal::Journal;
     use crate::store::testing::{new_customer, store};
+    use crate::store::{EventFilter, EventKind, NewEvent};
+
+    /// Allocates `id` from `pool_id` to `serial` (a uCPE-100) through the journal, as a device
+    /// request does.
+    async fn allocate(journal: &Journal, pool_id: i64, serial: &str, id: &str) -> Allocation {
+        let license = NewLicense {
+            id: id.into(),
+            pool_id,
+            serial: serial.into(),
+            product_id: "uCPE-100".into(),
+        };
+        let shortage = NewEvent {
+            serial: Some(serial.into()),
+            kind: EventKind::LicenseShortage,
+            status: None,
+            peer: None,
+            detail: format!("no seat for {serial}"),
+            notice: None,
+        };
+        journal.allocate(license, shortage).await.unwrap()
+    }
 
     fn new_pool(name: &str, seats: Option<u32>) -> NewPool {
         NewPool {
@@ -625,15 +630,14 @@ mod tests {
             .insert_license_pool(&new_pool("100g", Some(5)))
             .await
             .unwrap();
+        // Concurrent requests: the journal writes them in a few batches.
+        let journal = Journal::start(&store);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..20 {
-            let store = store.clone();
+            let journal = journal.clone();
             tasks.spawn(async move {
                 let serial = format!("SN-{i}");
-                store
-                    .allocate_license(p.id, &serial, "uCPE-100", &format!("LIC-{i}"))
-                    .await
-                    .unwrap()
+                allocate(&journal, p.id, &serial, &format!("LIC-{i}")).await
             });
         }
         let mut granted = 0;
@@ -657,19 +661,20 @@ mod tests {
             .insert_license_pool(&new_pool("100g", None))
             .await
             .unwrap();
-        let first = store
-            .allocate_license(p.id, "SN-1", "uCPE-100", "LIC-A")
-            .await
-            .unwrap();
-        let second = store
-            .allocate_license(p.id, "SN-1", "uCPE-100", "LIC-B")
-            .await
-            .unwrap();
+        let journal = Journal::start(&store);
+        let first = allocate(&journal, p.id, "SN-1", "LIC-A").await;
+        let second = allocate(&journal, p.id, "SN-1", "LIC-B").await;
         assert_eq!(first, second, "the first allocation stands");
+        // Two requests of the same device at once (in one batch, or one after the other).
+        let (a, b) = tokio::join!(
+            allocate(&journal, p.id, "SN-2", "LIC-C"),
+            allocate(&journal, p.id, "SN-2", "LIC-D")
+        );
+        assert_eq!(a, b, "one license for both");
         assert_eq!(
             store.license_pool("acme", "100g").await.unwrap().allocated,
-            1,
-            "the losing allocation gave its seat back"
+            2,
+            "one seat per device"
         );
     }
 
@@ -685,20 +690,26 @@ mod tests {
             store.insert_license_pool(&new_pool("100g", Some(1))).await,
             Err(StoreError::Conflict { .. })
         ));
-        store
-            .allocate_license(p.id, "SN-1", "uCPE-100", "LIC-1")
+        let journal = Journal::start(&store);
+        allocate(&journal, p.id, "SN-1", "LIC-1").await;
+        assert_eq!(
+            allocate(&journal, p.id, "SN-2", "LIC-2").await,
+            Allocation::NoSeat { first: true }
+        );
+        assert_eq!(
+            allocate(&journal, p.id, "SN-2", "LIC-2").await,
+            Allocation::NoSeat { first: false }
+        );
+        assert_eq!(store.license_shortages("acme").await.unwrap(), [(p.id, 1)]);
+        let shortages = store
+            .events(&EventFilter {
+                kind: Some(EventKind::LicenseShortage),
+                limit: 10,
+                ..EventFilter::default()
+            })
             .await
             .unwrap();
-        assert_eq!(
-            store
-                .allocate_license(p.id, "SN-2", "uCPE-100", "LIC-2")
-                .await
-                .unwrap(),
-            Allocation::NoSeat
-        );
-        assert!(store.record_license_shortage(p.id, "SN-2").await.unwrap());
-        assert!(!store.record_license_shortage(p.id, "SN-2").await.unwrap());
-        assert_eq!(store.license_shortages("acme").await.unwrap(), [(p.id, 1)]);
+        assert_eq!(shortages.len(), 1, "one shortage event per device and pool");
 
         assert!(matches!(
             store
@@ -712,10 +723,7 @@ mod tests {
             .unwrap();
         assert_eq!(grown.seats, Some(2));
         assert!(matches!(
-            store
-                .allocate_license(p.id, "SN-2", "uCPE-100", "LIC-2")
-                .await
-                .unwrap(),
+            allocate(&journal, p.id, "SN-2", "LIC-2").await,
             Allocation::Granted(_)
         ));
         assert!(
