@@ -153,25 +153,40 @@ async fn post(
     Ok(body.len())
 }
 
-/// `concurrency` devices bootstrapping back to back for `duration` (closed loop), taking
-/// devices in turn from `devices`.
+/// How long a closed loop runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Span {
+    /// This long, taking the devices in turn again and again.
+    For(Duration),
+    /// Until every device has bootstrapped once.
+    EachDeviceOnce,
+}
+
+/// `concurrency` devices bootstrapping back to back (closed loop) for `span`, taking devices
+/// in turn from `devices`.
 pub(crate) async fn closed_loop(
     target: &Target,
     devices: &Arc<Vec<Device>>,
     concurrency: usize,
-    duration: Duration,
+    span: Span,
 ) -> RunResult {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let deadline = started + duration;
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (target, devices, next) = (target.clone(), Arc::clone(devices), Arc::clone(&next));
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let (mut failures, mut error) = (0, None);
-            while Instant::now() < deadline {
-                let device = &devices[next.fetch_add(1, Ordering::Relaxed) % devices.len()];
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let device = match span {
+                    Span::For(duration) if started.elapsed() < duration => {
+                        &devices[i % devices.len()]
+                    }
+                    Span::EachDeviceOnce if i < devices.len() => &devices[i],
+                    _ => break,
+                };
                 let began = Instant::now();
                 match bootstrap(&target, device).await {
                     Ok(_) => latencies.push(began.elapsed()),

@@ -40,7 +40,7 @@ use ztp_certs::dev_pki::{self, layout};
 use ztp_certs::{Cert, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement};
 use ztp_tests::{Server, ztp_bin};
 
-use load::{Device, RunResult, Target};
+use load::{Device, RunResult, Span, Target};
 
 /// The benchmark's options.
 #[derive(Debug, Parser)]
@@ -61,6 +61,10 @@ struct Options {
     /// at the best concurrency.
     #[arg(long)]
     also_normal: bool,
+    /// Devices of the first-bootstrap surge: never seen before, each bootstrapping once, beside
+    /// the baseline (0: skip it).
+    #[arg(long, default_value_t = 5000)]
+    surge: usize,
     /// Earlier bootstraps of the long-history device.
     #[arg(long, default_value_t = 500)]
     history: usize,
@@ -117,8 +121,13 @@ async fn external(options: &Options, url: &str) {
     let target = target_of(url, &options.model);
     let mut rows = Vec::new();
     for &c in &options.concurrency {
-        let run =
-            load::closed_loop(&target, &devices, c, Duration::from_secs(options.seconds)).await;
+        let run = load::closed_loop(
+            &target,
+            &devices,
+            c,
+            Span::For(Duration::from_secs(options.seconds)),
+        )
+        .await;
         println!("{url} c={c}: {}", line(&run));
         rows.push(json!({"concurrency": c, "run": run}));
     }
@@ -138,16 +147,23 @@ async fn compare(options: &Options) {
         return;
     }
 
+    // Each device's first bootstrap (license allocated, voucher signed) before the sweep, so
+    // that every point measures devices calling again; first bootstraps have a row of their
+    // own (the surge).
+    let warm_up = load::closed_loop(&ztp.target, &devices, 16, Span::EachDeviceOnce).await;
+    ztp.answered += warm_up.bootstraps;
+    println!("warm-up (each device once): ztp {}", line(&warm_up));
+
     // The sweep: the same concurrency levels for both.
     let mut sweep = Vec::new();
     let (mut best, mut best_c) = (0.0, options.concurrency[0]);
     for &c in &options.concurrency {
         let base = measured(baseline.pid(), || {
-            load::closed_loop(&baseline.target, &devices, c, duration)
+            load::closed_loop(&baseline.target, &devices, c, Span::For(duration))
         })
         .await;
         let ours = measured(ztp.pid(), || {
-            load::closed_loop(&ztp.target, &devices, c, duration)
+            load::closed_loop(&ztp.target, &devices, c, Span::For(duration))
         })
         .await;
         ztp.answered += ours.run.bootstraps;
@@ -165,11 +181,11 @@ async fn compare(options: &Options) {
 
     // At the baseline's best concurrency, measured again side by side for the headline.
     let base = measured(baseline.pid(), || {
-        load::closed_loop(&baseline.target, &devices, best_c, duration)
+        load::closed_loop(&baseline.target, &devices, best_c, Span::For(duration))
     })
     .await;
     let ours = measured(ztp.pid(), || {
-        load::closed_loop(&ztp.target, &devices, best_c, duration)
+        load::closed_loop(&ztp.target, &devices, best_c, Span::For(duration))
     })
     .await;
     ztp.answered += ours.run.bootstraps;
@@ -213,10 +229,10 @@ async fn compare(options: &Options) {
         let devices = Arc::new(identities(&big.pki(), &big.serials));
         // Warmed up as the first server was by its sweep (the import's write-ahead log is
         // checkpointed, caches filled), then measured.
-        let warm_up = load::closed_loop(&big.target, &devices, best_c, duration).await;
+        let warm_up = load::closed_loop(&big.target, &devices, best_c, Span::For(duration)).await;
         big.answered += warm_up.bootstraps;
         let run = measured(big.pid(), || {
-            load::closed_loop(&big.target, &devices, best_c, duration)
+            load::closed_loop(&big.target, &devices, best_c, Span::For(duration))
         })
         .await;
         big.answered += run.run.bootstraps;
@@ -233,13 +249,20 @@ async fn compare(options: &Options) {
         }));
     }
 
+    // A surge of devices at first power-on: each never seen before, bootstrapping once.
+    let surge = if options.surge > 0 {
+        first_bootstraps(&work.path().join("ztp-surge"), options, best_c).await
+    } else {
+        Value::Null
+    };
+
     let mut normal = Value::Null;
     if options.also_normal {
         let dir = work.path().join("ztp-normal");
-        let mut fast = ZtpUnderTest::start_with(&dir, options, smallest, "normal");
+        let mut fast = ZtpUnderTest::start_with(&dir, options, smallest, options.devices, "normal");
         let devices = Arc::new(identities(&fast.pki(), &fast.serials));
         let run = measured(fast.pid(), || {
-            load::closed_loop(&fast.target, &devices, best_c, duration)
+            load::closed_loop(&fast.target, &devices, best_c, Span::For(duration))
         })
         .await;
         fast.answered += run.run.bootstraps;
@@ -292,6 +315,20 @@ async fn compare(options: &Options) {
         .unwrap();
     }
     writeln!(report, "\nztp/baseline: {ratio:.2}").unwrap();
+    if let Some(ratio) = surge["ratio"].as_f64() {
+        let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+        writeln!(
+            report,
+            "first bootstraps ({} devices never seen, each once, concurrency {best_c}): baseline \
+             {:.0}/s, ztp {:.0}/s (p99 {:.1} ms, CPU {:.2} ms/bootstrap), ratio {ratio:.2}",
+            surge["devices"],
+            f(&surge["baseline"]["run"]["per_second"]),
+            f(&surge["ztp"]["run"]["per_second"]),
+            f(&surge["ztp"]["run"]["p99_ms"]),
+            f(&surge["ztp"]["cpu_ms_per_bootstrap"]),
+        )
+        .unwrap();
+    }
     writeln!(report, "at half the baseline's peak ({half:.0}/s, open loop): p99 baseline {:.1} ms, ztp {:.1} ms (p50 {:.1} / {:.1})", base_half.run.p99_ms, ours_half.run.p99_ms, base_half.run.p50_ms, ours_half.run.p50_ms).unwrap();
     writeln!(
         report,
@@ -319,7 +356,12 @@ async fn compare(options: &Options) {
             + base.run.failures
             + ours.run.failures
             + base_half.run.failures
-            + ours_half.run.failures,
+            + ours_half.run.failures
+            + warm_up.failures
+            + [&surge["baseline"], &surge["ztp"]]
+                .iter()
+                .map(|m| m["run"]["failures"].as_u64().unwrap_or(0) as usize)
+                .sum::<usize>(),
         recorded.served,
         answered_first,
         recorded.progress
@@ -337,16 +379,53 @@ async fn compare(options: &Options) {
             "devices": devices.len(),
             "seconds_per_point": options.seconds,
             "best_concurrency": best_c,
+            "warm_up": warm_up,
             "sweep": sweep,
             "headline": {"baseline": base, "ztp": ours, "ratio": ratio},
             "half_peak": {"rate": half, "baseline": base_half, "ztp": ours_half},
             "history": history,
             "inventories": inventories,
+            "first_bootstraps": surge,
             "synchronous_normal": normal,
             "recorded": {"served": recorded.served, "answered": answered_first, "progress": recorded.progress},
         }),
     );
     drop(baseline);
+}
+
+/// `options.surge` devices that ztp has never seen bootstrap once each at `concurrency`, and
+/// the same handshakes against the baseline (on this PKI); every answer is checked against the
+/// event log.
+async fn first_bootstraps(dir: &Path, options: &Options, concurrency: usize) -> Value {
+    let mut ztp = ZtpUnderTest::start_with(dir, options, options.surge, options.surge, "full");
+    let devices = Arc::new(identities(&ztp.pki(), &ztp.serials));
+    let baseline = Baseline::start(&ztp.pki(), dir);
+    let base = measured(baseline.pid(), || {
+        load::closed_loop(
+            &baseline.target,
+            &devices,
+            concurrency,
+            Span::EachDeviceOnce,
+        )
+    })
+    .await;
+    let ours = measured(ztp.pid(), || {
+        load::closed_loop(&ztp.target, &devices, concurrency, Span::EachDeviceOnce)
+    })
+    .await;
+    ztp.answered += ours.run.bootstraps;
+    let recorded = ztp.recorded().await;
+    assert_eq!(recorded.served, ztp.answered, "every bootstrap is recorded");
+    let ratio = ours.run.per_second / base.run.per_second;
+    println!("first bootstraps: baseline {}", line(&base.run));
+    println!(
+        "                  ztp      {}   ratio {ratio:.2}",
+        line(&ours.run)
+    );
+    json!({
+        "devices": options.surge, "concurrency": concurrency,
+        "baseline": base, "ztp": ours, "ratio": ratio,
+    })
 }
 
 fn sweep_failures(sweep: &[Value]) -> usize {
@@ -423,10 +502,17 @@ struct Recorded {
 
 impl ZtpUnderTest {
     fn start(dir: &Path, options: &Options, inventory: usize) -> Self {
-        Self::start_with(dir, options, inventory, "full")
+        Self::start_with(dir, options, inventory, options.devices, "full")
     }
 
-    fn start_with(dir: &Path, options: &Options, inventory: usize, synchronous: &str) -> Self {
+    /// ztp with `inventory` devices, the first `identities` of them with IDevIDs.
+    fn start_with(
+        dir: &Path,
+        options: &Options,
+        inventory: usize,
+        identities: usize,
+        synchronous: &str,
+    ) -> Self {
         // Logs at warn: the per-request info lines would measure the log file, not ztp.
         let log = std::env::var("ZTP_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
         let server = Server::start_with(
@@ -437,7 +523,7 @@ impl ZtpUnderTest {
             ],
         );
         let pki = server.pki();
-        let identities = options.devices.min(inventory);
+        let identities = identities.min(inventory);
         let serials: Vec<String> = (0..identities).map(|i| format!("BENCH-{i:07}")).collect();
         let started = Instant::now();
         for serial in &serials {
