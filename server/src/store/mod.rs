@@ -9,7 +9,8 @@
 //! - [`devices`]: the device inventory and onboarding state.
 //! - [`direct`]: the devices' path to SQLite, without sqlx's thread switch per statement.
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
-//! - [`journal`]: devices' writes (state, progress, events), group-committed.
+//! - [`journal`]: devices' writes (state, progress, events, license allocations),
+//!   group-committed.
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`registrations`]: the registration outbox and each connection's health.
