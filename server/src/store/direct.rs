@@ -91,27 +91,46 @@ impl Direct {
         }
         result
     }
-}
 
-impl Direct {
     /// The rows `sql` selects with `$1`, `$2`, … bound to `values`, each mapped by `map`; run
-    /// inline like [`Direct::read`], the statement kept prepared.
+    /// inline like [`Direct::read`].
     pub(crate) fn rows<T>(
         &self,
         sql: &str,
         values: &[&dyn ToSql],
-        mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(sql)?;
-            let mut rows = statement.query(numbered(values).as_slice())?;
-            let mut mapped = Vec::new();
-            while let Some(row) = rows.next()? {
-                mapped.push(map(row)?);
-            }
-            Ok(mapped)
-        })
+        self.read(|connection| rows_on(connection, sql, values, map))
     }
+}
+
+/// The rows `sql` selects on `connection` with `$1`, `$2`, … bound to `values`, each mapped by
+/// `map`; the statement is kept prepared.
+pub(crate) fn rows_on<T>(
+    connection: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(numbered(values).as_slice())?;
+    let mut mapped = Vec::new();
+    while let Some(row) = rows.next()? {
+        mapped.push(map(row)?);
+    }
+    Ok(mapped)
+}
+
+/// Runs `sql` on `connection` with `$1`, `$2`, … bound to `values`: the rows it changed. The
+/// statement is kept prepared.
+pub(crate) fn execute_on(
+    connection: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+) -> Result<usize, StoreError> {
+    Ok(connection
+        .prepare_cached(sql)?
+        .execute(numbered(values).as_slice())?)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

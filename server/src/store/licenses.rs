@@ -8,7 +8,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::direct::{Columns, numbered};
+use rusqlite::types::ToSql;
+
+use super::direct::{Columns, execute_on, rows_on};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::licensing::{Scope, Term, Terms};
 
@@ -476,57 +478,62 @@ pub(super) fn allocate_on(
     connection: &rusqlite::Connection,
     new: &NewLicense,
 ) -> Result<Allocation, StoreError> {
-    let held = connection
-        .prepare_cached(concat!(
+    let held = rows_on(
+        connection,
+        concat!(
             "SELECT ",
             license_columns!(),
             " FROM licenses WHERE pool_id = $1 AND serial = $2 AND state = 'active'"
-        ))?
-        .query(numbered(&[&new.pool_id, &new.serial]).as_slice())?
-        .next()?
-        .map(license)
-        .transpose()?;
-    if let Some(held) = held {
+        ),
+        &[&new.pool_id, &new.serial],
+        |row| license(row),
+    )?;
+    if let Some(held) = held.into_iter().next() {
         return Ok(Allocation::Granted(held));
     }
     let now = now_ms();
-    let seat = connection
-        .prepare_cached(
-            "UPDATE license_pools SET allocated = allocated + 1 \
-             WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
-        )?
-        .execute(numbered(&[&new.pool_id]).as_slice())?;
+    let seat = execute_on(
+        connection,
+        "UPDATE license_pools SET allocated = allocated + 1 \
+         WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
+        &[&new.pool_id],
+    )?;
+    // The device's shortage in the pool, and when: `$1`, `$2`, `$3`.
+    let shortage: [&dyn ToSql; 3] = [&new.pool_id, &new.serial, &now];
     if seat == 0 {
-        let first = connection
-            .prepare_cached(
-                "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
-                 VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
-            )?
-            .execute(numbered(&[&new.pool_id, &new.serial, &now]).as_slice())?
-            == 1;
+        let first = execute_on(
+            connection,
+            "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
+            &shortage,
+        )? == 1;
         if !first {
-            connection
-                .prepare_cached(
-                    "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
-                )?
-                .execute(numbered(&[&new.pool_id, &new.serial, &now]).as_slice())?;
+            execute_on(
+                connection,
+                "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
+                &shortage,
+            )?;
         }
         return Ok(Allocation::NoSeat { first });
     }
-    let granted = connection
-        .prepare_cached(concat!(
+    let granted = rows_on(
+        connection,
+        concat!(
             "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
              VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
             license_columns!()
-        ))?
-        .query(numbered(&[&new.id, &new.pool_id, &new.serial, &new.product_id, &now]).as_slice())?
-        .next()?
-        .map(license)
-        .transpose()?
-        .ok_or_else(|| corrupt("license")("the insert returned no row".to_owned()))?;
-    connection
-        .prepare_cached("DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2")?
-        .execute(numbered(&[&new.pool_id, &new.serial]).as_slice())?;
+        ),
+        &[&new.id, &new.pool_id, &new.serial, &new.product_id, &now],
+        |row| license(row),
+    )?
+    .into_iter()
+    .next()
+    .ok_or_else(|| corrupt("license")("the insert returned no row".to_owned()))?;
+    execute_on(
+        connection,
+        "DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2",
+        &shortage[..2],
+    )?;
     Ok(Allocation::Granted(granted))
 }
 
