@@ -228,6 +228,30 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
     })
 }
 
+/// A subscription's health and its deliveries by state, as of one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookHealth {
+    /// The last attempt's error, while the receiver fails.
+    pub last_error: Option<String>,
+    /// When it failed (Unix ms).
+    pub last_error_at: Option<i64>,
+    /// The last delivery (Unix ms).
+    pub last_delivery_at: Option<i64>,
+    /// Deliveries waiting.
+    pub pending: i64,
+    /// Deliveries made.
+    pub delivered: i64,
+    /// Deliveries given up.
+    pub dead: i64,
+}
+
+impl WebhookHealth {
+    /// `(pending, delivered, dead)`.
+    pub fn counts(&self) -> (i64, i64, i64) {
+        (self.pending, self.delivered, self.dead)
+    }
+}
+
 /// Queues a notice for every enabled subscription of a device's owner that asked for it:
 /// `$1` event id, `$2` notice, `$3` time, `$4` serial.
 const ENQUEUE: &str = "INSERT INTO webhook_deliveries \
@@ -571,26 +595,32 @@ impl Store {
         .collect()
     }
 
-    /// How many of a subscription's deliveries are in each state: (pending, delivered, dead).
-    pub async fn webhook_delivery_counts(
-        &self,
-        webhook_id: i64,
-    ) -> Result<(i64, i64, i64), StoreError> {
+    /// A subscription's health and its deliveries by state, read in one statement (one
+    /// snapshot: a delivery settled meanwhile shows in both or in neither).
+    pub async fn webhook_health(&self, webhook_id: i64) -> Result<WebhookHealth, StoreError> {
         let row = sqlx::query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
-               COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
-               COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS dead \
-             FROM webhook_deliveries WHERE webhook_id = $1",
+            "SELECT w.last_error, w.last_error_at, w.last_delivery_at, \
+               COALESCE(SUM(CASE WHEN d.state = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
+               COALESCE(SUM(CASE WHEN d.state = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
+               COALESCE(SUM(CASE WHEN d.state = 'dead' THEN 1 ELSE 0 END), 0) AS dead \
+             FROM webhooks w LEFT JOIN webhook_deliveries d ON d.webhook_id = w.id \
+             WHERE w.id = $1 GROUP BY w.id",
         )
         .bind(webhook_id)
-        .fetch_one(self.pool())
-        .await?;
-        Ok((
-            row.try_get("pending")?,
-            row.try_get("delivered")?,
-            row.try_get("dead")?,
-        ))
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "webhook",
+            key: webhook_id.to_string(),
+        })?;
+        Ok(WebhookHealth {
+            last_error: row.try_get("last_error")?,
+            last_error_at: row.try_get("last_error_at")?,
+            last_delivery_at: row.try_get("last_delivery_at")?,
+            pending: row.try_get("pending")?,
+            delivered: row.try_get("delivered")?,
+            dead: row.try_get("dead")?,
+        })
     }
 
     /// Makes a subscription's deliveries due now: delivery `id`, or all dead ones. Returns how
@@ -699,7 +729,7 @@ mod tests {
 
         let counts = |id| {
             let store = store.clone();
-            async move { store.webhook_delivery_counts(id).await.unwrap() }
+            async move { store.webhook_health(id).await.unwrap().counts() }
         };
         assert_eq!(counts(all.id).await, (1, 0, 0), "acme's device only");
         assert_eq!(counts(shortages.id).await, (0, 0, 0), "not subscribed");
@@ -787,7 +817,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.webhook_delivery_counts(hook.id).await.unwrap(),
+            store.webhook_health(hook.id).await.unwrap().counts(),
             (1, 0, 0)
         );
         let due = store
@@ -860,7 +890,7 @@ mod tests {
             "the failing receiver's backlog waits"
         );
         assert_eq!(
-            store.webhook_delivery_counts(busy.id).await.unwrap(),
+            store.webhook_health(busy.id).await.unwrap().counts(),
             (11, 0, 0),
             "all still pending"
         );

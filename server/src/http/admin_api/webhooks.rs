@@ -387,8 +387,9 @@ impl AdminApi {
     }
 
     async fn webhook_view(&self, record: &WebhookRecord) -> Result<WebhookView, ApiError> {
-        let (pending, delivered, dead) = self.store.webhook_delivery_counts(record.id).await?;
-        let state = match (&record.last_error, record.last_delivery_at) {
+        // The health with the counts, in one snapshot: the record may be older than both.
+        let health = self.store.webhook_health(record.id).await?;
+        let state = match (&health.last_error, health.last_delivery_at) {
             (Some(_), _) => "failing",
             (None, Some(_)) => "ok",
             (None, None) => "unknown",
@@ -403,12 +404,12 @@ impl AdminApi {
             updated_at: timestamp(record.updated_at),
             status: WebhookStatusView {
                 state: state.into(),
-                last_error: record.last_error.clone(),
-                last_error_at: record.last_error_at.map(timestamp),
-                last_delivery_at: record.last_delivery_at.map(timestamp),
-                pending,
-                delivered,
-                dead,
+                last_error: health.last_error,
+                last_error_at: health.last_error_at.map(timestamp),
+                last_delivery_at: health.last_delivery_at.map(timestamp),
+                pending: health.pending,
+                delivered: health.delivered,
+                dead: health.dead,
             },
         })
     }
