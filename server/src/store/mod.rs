@@ -13,6 +13,7 @@
 //!   group-committed.
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
+//! - [`outbox`]: what both outboxes report: the receiver's health and the queue by state.
 //! - [`registrations`]: the registration outbox and each connection's health.
 //! - [`webhooks`]: customers' webhook subscriptions and the webhook outbox.
 
@@ -36,6 +37,7 @@ pub mod import;
 pub mod journal;
 pub mod licenses;
 pub mod nms;
+pub mod outbox;
 pub mod registrations;
 mod sealed;
 pub mod tokens;
@@ -46,9 +48,9 @@ pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord};
 pub use nms::NmsConnectionRecord;
+pub use outbox::OutboxStatus;
 pub use registrations::{
-    ConnectionStatus, Health, NewRegistration, Outcome, RegistrationFilter, RegistrationRecord,
-    Settled,
+    Health, NewRegistration, Outcome, RegistrationFilter, RegistrationRecord, Settled,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 
 use super::direct::Columns;
 use super::events::insert_event;
+use super::outbox::OutboxStatus;
 use super::{NewEvent, Store, StoreError, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState;
 
@@ -123,23 +124,6 @@ pub struct Settled {
     pub applied: Vec<bool>,
     /// Whether the connection's health changed (and its event was recorded).
     pub health_changed: bool,
-}
-
-/// A connection's health and queue, as the delivery worker left them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ConnectionStatus {
-    /// The last connection-level failure, cleared by the next success.
-    pub last_error: Option<String>,
-    /// Since when attempts fail with it (Unix ms).
-    pub last_error_at: Option<i64>,
-    /// The last successful delivery (Unix ms).
-    pub last_delivery_at: Option<i64>,
-    /// Registrations waiting.
-    pub pending: i64,
-    /// Registrations delivered.
-    pub delivered: i64,
-    /// Dead letters.
-    pub dead: i64,
 }
 
 /// The columns every query of this table reads (a macro: SQL must be a literal).
@@ -485,7 +469,7 @@ impl Store {
         &self,
         customer: &str,
         connection: &str,
-    ) -> Result<ConnectionStatus, StoreError> {
+    ) -> Result<OutboxStatus, StoreError> {
         let row = sqlx::query(
             "SELECT last_error, last_error_at, last_delivery_at, \
                (SELECT COUNT(*) FROM registrations r WHERE r.customer = c.customer \
@@ -504,14 +488,7 @@ impl Store {
             what: "NMS connection",
             key: format!("{customer}/{connection}"),
         })?;
-        Ok(ConnectionStatus {
-            last_error: row.try_get("last_error")?,
-            last_error_at: row.try_get("last_error_at")?,
-            last_delivery_at: row.try_get("last_delivery_at")?,
-            pending: row.try_get("pending")?,
-            delivered: row.try_get("delivered")?,
-            dead: row.try_get("dead")?,
-        })
+        OutboxStatus::from_row(&row)
     }
 }
 

@@ -9,6 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::direct::numbered;
+use super::outbox::OutboxStatus;
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
@@ -226,30 +227,6 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
         pending_since: row.try_get("pending_since")?,
         created_at: row.try_get("created_at")?,
     })
-}
-
-/// A subscription's health and its deliveries by state, as of one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookHealth {
-    /// The last attempt's error, while the receiver fails.
-    pub last_error: Option<String>,
-    /// When it failed (Unix ms).
-    pub last_error_at: Option<i64>,
-    /// The last delivery (Unix ms).
-    pub last_delivery_at: Option<i64>,
-    /// Deliveries waiting.
-    pub pending: i64,
-    /// Deliveries made.
-    pub delivered: i64,
-    /// Deliveries given up.
-    pub dead: i64,
-}
-
-impl WebhookHealth {
-    /// `(pending, delivered, dead)`.
-    pub fn counts(&self) -> (i64, i64, i64) {
-        (self.pending, self.delivered, self.dead)
-    }
 }
 
 /// Queues a notice for every enabled subscription of a device's owner that asked for it:
@@ -597,7 +574,7 @@ impl Store {
 
     /// A subscription's health and its deliveries by state, read in one statement (one
     /// snapshot: a delivery settled meanwhile shows in both or in neither).
-    pub async fn webhook_health(&self, webhook_id: i64) -> Result<WebhookHealth, StoreError> {
+    pub async fn webhook_health(&self, webhook_id: i64) -> Result<OutboxStatus, StoreError> {
         let row = sqlx::query(
             "SELECT w.last_error, w.last_error_at, w.last_delivery_at, \
                COALESCE(SUM(CASE WHEN d.state = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
@@ -613,14 +590,7 @@ impl Store {
             what: "webhook",
             key: webhook_id.to_string(),
         })?;
-        Ok(WebhookHealth {
-            last_error: row.try_get("last_error")?,
-            last_error_at: row.try_get("last_error_at")?,
-            last_delivery_at: row.try_get("last_delivery_at")?,
-            pending: row.try_get("pending")?,
-            delivered: row.try_get("delivered")?,
-            dead: row.try_get("dead")?,
-        })
+        OutboxStatus::from_row(&row)
     }
 
     /// Makes a subscription's deliveries due now: delivery `id`, or all dead ones. Returns how

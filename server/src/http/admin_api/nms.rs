@@ -11,7 +11,7 @@ use ztp_nms_connector::ProbeReport;
 use super::{AdminApi, ApiError, ApiResult, check_address, json, page, parse, timestamp};
 use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::valid_name;
-use crate::store::{ConnectionStatus, NmsConnectionRecord};
+use crate::store::{NmsConnectionRecord, OutboxStatus};
 
 /// An NMS connection as the API shows it: never its password or private key.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -416,14 +416,9 @@ pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResul
     ))
 }
 
-fn status_view(status: ConnectionStatus) -> ConnectionStatusView {
-    let state = match (&status.last_error, status.last_delivery_at) {
-        (Some(_), _) => "failing",
-        (None, Some(_)) => "ok",
-        (None, None) => "unknown",
-    };
+fn status_view(status: OutboxStatus) -> ConnectionStatusView {
     ConnectionStatusView {
-        state: state.into(),
+        state: status.state().into(),
         last_error: status.last_error,
         failing_since: status.last_error_at.map(timestamp),
         last_delivery_at: status.last_delivery_at.map(timestamp),

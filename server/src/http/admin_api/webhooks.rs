@@ -389,11 +389,6 @@ impl AdminApi {
     async fn webhook_view(&self, record: &WebhookRecord) -> Result<WebhookView, ApiError> {
         // The health with the counts, in one snapshot: the record may be older than both.
         let health = self.store.webhook_health(record.id).await?;
-        let state = match (&health.last_error, health.last_delivery_at) {
-            (Some(_), _) => "failing",
-            (None, Some(_)) => "ok",
-            (None, None) => "unknown",
-        };
         Ok(WebhookView {
             name: record.name.clone(),
             url: record.url.clone(),
@@ -403,7 +398,7 @@ impl AdminApi {
             created_at: timestamp(record.created_at),
             updated_at: timestamp(record.updated_at),
             status: WebhookStatusView {
-                state: state.into(),
+                state: health.state().into(),
                 last_error: health.last_error,
                 last_error_at: health.last_error_at.map(timestamp),
                 last_delivery_at: health.last_delivery_at.map(timestamp),
