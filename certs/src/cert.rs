@@ -191,7 +191,7 @@ impl Fingerprint {
 
     /// Lower-case hex without separators, the form ztp stores.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.0, None)
     }
 }
 
@@ -240,11 +240,22 @@ impl FromStr for Fingerprint {
 /// Octets as lower-case hex pairs separated by colons, as OpenSSL, ISC dhcpd and dnsmasq write
 /// them.
 pub fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    hex(bytes, Some(':'))
+}
+
+/// Lower-case hex of `bytes`, pairs separated by `separator` (one string, no allocation per
+/// byte: devices' fingerprints are formatted on every request).
+fn hex(bytes: &[u8], separator: Option<char>) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(separator) = separator.filter(|_| i > 0) {
+            out.push(separator);
+        }
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
@@ -282,6 +293,19 @@ mod tests {
         assert!("abcd".parse::<Fingerprint>().is_err());
         assert!("zz".repeat(32).parse::<Fingerprint>().is_err());
         assert!("é".repeat(32).parse::<Fingerprint>().is_err());
+    }
+
+    #[test]
+    fn fingerprints_print_as_openssl_and_the_store_spell_them() {
+        // SHA-256("abc"), FIPS 180-2's example.
+        let fp = Fingerprint::of(b"abc");
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(fp.to_hex(), hex);
+        assert_eq!(fp.to_string(), colon_hex(fp.as_bytes()).to_uppercase());
+        assert!(fp.to_string().starts_with("BA:78:16:BF:"));
+        assert_eq!(fp.to_string().len(), 32 * 3 - 1);
+        assert_eq!(colon_hex(&[0x00, 0x0f, 0xf0]), "00:0f:f0");
+        assert_eq!(colon_hex(&[]), "");
     }
 
     #[test]
