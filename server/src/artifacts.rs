@@ -4,7 +4,7 @@
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
 use ztp_certs::{Cert, CmsError, Serial, Signer, Voucher, VoucherError, cms, oid};
-use ztp_yang::{ConveyedInformation, Document, Encoding, Nonce, ValidationError};
+use ztp_yang::{Binary, ConveyedInformation, Document, Encoding, Nonce, ValidationError};
 
 /// Building an artifact failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ArtifactError {
 pub struct OwnerCredentials {
     ca: Cert,
     signer: Signer,
-    owner_certificate: Vec<u8>,
+    owner_certificate: Binary,
 }
 
 impl OwnerCredentials {
@@ -45,7 +45,7 @@ impl OwnerCredentials {
         if !bag.contains(&ca) {
             bag.push(ca.clone());
         }
-        let owner_certificate = cms::certificates_only(&bag)?;
+        let owner_certificate = Binary::from(cms::certificates_only(&bag)?);
         Ok(Self {
             ca,
             signer,
@@ -64,7 +64,7 @@ impl OwnerCredentials {
     }
 
     /// The `owner-certificate` artifact: a certificates-only CMS.
-    pub fn owner_certificate(&self) -> &[u8] {
+    pub fn owner_certificate(&self) -> &Binary {
         &self.owner_certificate
     }
 }

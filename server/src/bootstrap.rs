@@ -18,7 +18,7 @@ use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 use ztp_certs::{Cert, Signer, SigningKey, cms};
 use ztp_yang::{
-    ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
+    Binary, ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
     Ownership, ProgressType, ReportProgressInput,
 };
 
@@ -179,7 +179,7 @@ type ConveyedKey = (Option<String>, Encoding, bool);
 const MAX_CACHED_VOUCHERS: usize = 16_384;
 
 /// A voucher without nonce and when it was made.
-type CachedVoucher = (Arc<Vec<u8>>, OffsetDateTime);
+type CachedVoucher = (Binary, OffsetDateTime);
 
 /// An owner's parsed credentials and policy at one revision, its NMS connections and license
 /// pools (every change to those bumps the revision too), with its cached artifacts.
@@ -189,7 +189,7 @@ struct OwnerEntry {
     policy: Policy,
     connections: Vec<NmsConnectionRecord>,
     pools: Vec<PoolRecord>,
-    conveyed: Mutex<HashMap<ConveyedKey, Arc<Vec<u8>>>>,
+    conveyed: Mutex<HashMap<ConveyedKey, Binary>>,
     vouchers: Mutex<HashMap<String, CachedVoucher>>,
 }
 
@@ -426,8 +426,8 @@ impl Bootstrapper {
             self.conveyed(&owner, &choice.rule, &choice.information, plan)?;
         let ownership = if plan.signed {
             Some(Ownership {
-                owner_certificate: owner.credentials.owner_certificate().to_vec(),
-                ownership_voucher: self.voucher(&owner, call)?.to_vec(),
+                owner_certificate: owner.credentials.owner_certificate().clone(),
+                ownership_voucher: self.voucher(&owner, call)?,
             })
         } else {
             None
@@ -438,7 +438,7 @@ impl Bootstrapper {
         };
         Ok(Answer {
             output: GetBootstrappingDataOutput {
-                conveyed_information: conveyed_information.to_vec(),
+                conveyed_information,
                 ownership,
                 ..GetBootstrappingDataOutput::default()
             },
@@ -563,22 +563,22 @@ impl Bootstrapper {
         rule: &Option<String>,
         information: &ConveyedInformation,
         plan: Plan,
-    ) -> Result<Arc<Vec<u8>>, BootstrapError> {
+    ) -> Result<Binary, BootstrapError> {
         let key = (rule.clone(), plan.conveyed_encoding, plan.signed);
         if let Some(cached) = lock(&owner.conveyed).get(&key) {
-            return Ok(Arc::clone(cached));
+            return Ok(cached.clone());
         }
         let signer = plan.signed.then(|| owner.credentials.signer());
-        let built = Arc::new(artifacts::conveyed_information(
+        let built = Binary::from(artifacts::conveyed_information(
             information,
             plan.conveyed_encoding,
             signer,
         )?);
-        lock(&owner.conveyed).insert(key, Arc::clone(&built));
+        lock(&owner.conveyed).insert(key, built.clone());
         Ok(built)
     }
 
-    fn voucher(&self, owner: &OwnerEntry, call: Call<'_>) -> Result<Arc<Vec<u8>>, BootstrapError> {
+    fn voucher(&self, owner: &OwnerEntry, call: Call<'_>) -> Result<Binary, BootstrapError> {
         let now = OffsetDateTime::now_utc();
         let serial = &call.device.identity.serial;
         let sign = |nonce| {
@@ -593,16 +593,16 @@ impl Bootstrapper {
         };
         // A nonce asks for a fresh voucher that carries it.
         if let Some(nonce) = &call.input.nonce {
-            return Ok(Arc::new(sign(Some(nonce))?));
+            return Ok(Binary::from(sign(Some(nonce))?));
         }
         // Reuse a voucher while more than half of its life is left.
         let mut vouchers = lock(&owner.vouchers);
         if let Some((voucher, created)) = vouchers.get(serial.as_str())
             && now < *created + self.voucher_validity / 2
         {
-            return Ok(Arc::clone(voucher));
+            return Ok(voucher.clone());
         }
-        let voucher = Arc::new(sign(None)?);
+        let voucher = Binary::from(sign(None)?);
         if vouchers.len() >= MAX_CACHED_VOUCHERS {
             // Bounded memory whatever the fleet: stale vouchers go first, then all of them
             // (re-signing one costs less than a handshake).
@@ -612,7 +612,7 @@ impl Bootstrapper {
                 vouchers.clear();
             }
         }
-        vouchers.insert(serial.as_str().to_owned(), (Arc::clone(&voucher), now));
+        vouchers.insert(serial.as_str().to_owned(), (voucher.clone(), now));
         Ok(voucher)
     }
 }

@@ -4,11 +4,11 @@
 //! shortage is recorded and raised as an event once per device and pool.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use time::OffsetDateTime;
 use ztp_certs::{Signer, cms, oid};
-use ztp_yang::{Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
+use ztp_yang::{Binary, Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
 
 use crate::domain::licensing::{Term, Withheld};
 use crate::domain::notice::Notice;
@@ -48,7 +48,7 @@ pub struct Licensee<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Conveyance {
     /// The signed bundle, when the device has at least one license.
-    pub bundle: Option<Vec<u8>>,
+    pub bundle: Option<Binary>,
     /// The licenses in it.
     pub licenses: Vec<License>,
     /// Pools that apply to the device but give it nothing now, and why.
@@ -73,8 +73,8 @@ impl Conveyance {
 /// Signed bundles kept at most (about 2 KiB each with their content).
 const MAX_CACHED_BUNDLES: usize = 16_384;
 
-/// A device's last bundle: its content and the signed bundle.
-type CachedBundle = (String, Arc<Vec<u8>>);
+/// A device's last bundle: its licenses, their encoding and the signed bundle.
+type CachedBundle = (Vec<License>, Encoding, Binary);
 
 /// Allocates and signs licenses.
 pub struct Licensing {
@@ -82,8 +82,9 @@ pub struct Licensing {
     /// Allocations are written by the journal's writer, with the devices' other writes.
     journal: Journal,
     signer: Signer,
-    /// Each device's last signed bundle, reused while its content is the same (a device
-    /// calling again, as vouchers are reused): the signature is over the content alone.
+    /// Each device's last signed bundle, reused while its licenses and their encoding are
+    /// the same (a device calling again, as vouchers are reused): the signature is over the
+    /// content alone, which they determine.
     bundles: Mutex<HashMap<String, CachedBundle>>,
 }
 
@@ -141,28 +142,32 @@ impl Licensing {
             }
         }
         if !conveyance.licenses.is_empty() {
-            let bundle = LicenseBundle {
-                licenses: conveyance.licenses.clone(),
-            };
-            let content = bundle
-                .encode_checked(encoding)
-                .map_err(|e| LicensingError::Bundle(e.to_string()))?;
-            conveyance.bundle = Some(self.signed(device.serial, content)?.to_vec());
+            conveyance.bundle = Some(self.signed(device.serial, &conveyance.licenses, encoding)?);
         }
         Ok(conveyance)
     }
 
-    /// The device's license from `pool`: the one it holds, or a new one if a seat is free.
-    /// The signed bundle of `content` for `serial`: the one made last time when the content
-    /// is the same, else a new signature.
-    fn signed(&self, serial: &str, content: String) -> Result<Arc<Vec<u8>>, LicensingError> {
+    /// The signed bundle of `licenses` in `encoding` for `serial`: the one made last time
+    /// when they are the same, else a new signature.
+    fn signed(
+        &self,
+        serial: &str,
+        licenses: &[License],
+        encoding: Encoding,
+    ) -> Result<Binary, LicensingError> {
         let lock = || self.bundles.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((cached, bundle)) = lock().get(serial)
-            && *cached == content
+        if let Some((cached, cached_encoding, bundle)) = lock().get(serial)
+            && *cached_encoding == encoding
+            && cached.as_slice() == licenses
         {
-            return Ok(Arc::clone(bundle));
+            return Ok(bundle.clone());
         }
-        let bundle = Arc::new(
+        let content = LicenseBundle {
+            licenses: licenses.to_vec(),
+        }
+        .encode_checked(encoding)
+        .map_err(|e| LicensingError::Bundle(e.to_string()))?;
+        let bundle = Binary::from(
             cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
                 .map_err(|e| LicensingError::Signing(e.to_string()))?,
         );
@@ -171,10 +176,14 @@ impl Licensing {
             // Bounded memory whatever the fleet; signing again costs less than a handshake.
             bundles.clear();
         }
-        bundles.insert(serial.to_owned(), (content, Arc::clone(&bundle)));
+        bundles.insert(
+            serial.to_owned(),
+            (licenses.to_vec(), encoding, bundle.clone()),
+        );
         Ok(bundle)
     }
 
+    /// The device's license from `pool`: the one it holds, or a new one if a seat is free.
     async fn license_from(
         &self,
         pool: &PoolRecord,

@@ -1,6 +1,7 @@
 //! The `get-bootstrapping-data` RPC of `ietf-sztp-bootstrap-server` (RFC 8572 §7.1): what a
 //! device sends and what ztp answers, including ztp's `license-bundle` augment.
 
+use crate::Binary;
 use crate::encoding::{Model, document};
 use crate::error::{DecodeError, ValidationError};
 use crate::modules::{SZTP_BOOTSTRAP_SERVER as SVR, ZTP_LICENSES as LIC};
@@ -168,9 +169,9 @@ impl ReportingLevel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
     /// `owner-certificate`: CMS degenerate SignedData with the owner's certificate chain (DER).
-    pub owner_certificate: Vec<u8>,
+    pub owner_certificate: Binary,
     /// `ownership-voucher`: CMS SignedData over an RFC 8366 voucher (DER).
-    pub ownership_voucher: Vec<u8>,
+    pub ownership_voucher: Binary,
 }
 
 /// The output of `get-bootstrapping-data`.
@@ -183,11 +184,11 @@ pub struct GetBootstrappingDataOutput {
     /// `reporting-level` (only meaningful from an onboarding server).
     pub reporting_level: Option<ReportingLevel>,
     /// `conveyed-information`: CMS (ContentInfo, DER) around the conveyed information.
-    pub conveyed_information: Vec<u8>,
+    pub conveyed_information: Binary,
     /// `owner-certificate` and `ownership-voucher`, for signed conveyed information.
     pub ownership: Option<Ownership>,
     /// `ztp-licenses:license-bundle`: CMS SignedData over a [`LicenseBundle`](crate::LicenseBundle).
-    pub license_bundle: Option<Vec<u8>>,
+    pub license_bundle: Option<Binary>,
 }
 
 impl GetBootstrappingDataOutput {
@@ -205,22 +206,26 @@ impl Model for GetBootstrappingDataOutput {
         c.push(Out::leaf(
             &SVR,
             "conveyed-information",
-            binary(&self.conveyed_information),
+            Scalar::Binary(self.conveyed_information.clone()),
         ));
         if let Some(o) = &self.ownership {
             c.push(Out::leaf(
                 &SVR,
                 "owner-certificate",
-                binary(&o.owner_certificate),
+                Scalar::Binary(o.owner_certificate.clone()),
             ));
             c.push(Out::leaf(
                 &SVR,
                 "ownership-voucher",
-                binary(&o.ownership_voucher),
+                Scalar::Binary(o.ownership_voucher.clone()),
             ));
         }
         if let Some(bundle) = &self.license_bundle {
-            c.push(Out::leaf(&LIC, "license-bundle", binary(bundle)));
+            c.push(Out::leaf(
+                &LIC,
+                "license-bundle",
+                Scalar::Binary(bundle.clone()),
+            ));
         }
         Out::container(&SVR, "output", c)
     }
@@ -232,15 +237,17 @@ impl Model for GetBootstrappingDataOutput {
             .optional(&SVR, "reporting-level")?
             .map(|n| read_enum(n, ReportingLevel::parse))
             .transpose()?;
-        let conveyed_information = read_binary(m.required(&SVR, "conveyed-information")?)?;
+        let conveyed_information = read_binary(m.required(&SVR, "conveyed-information")?)?.into();
         let owner_certificate = m
             .optional(&SVR, "owner-certificate")?
             .map(read_binary)
-            .transpose()?;
+            .transpose()?
+            .map(Binary::from);
         let ownership_voucher = m
             .optional(&SVR, "ownership-voucher")?
             .map(read_binary)
-            .transpose()?;
+            .transpose()?
+            .map(Binary::from);
         let ownership = match (owner_certificate, ownership_voucher) {
             (Some(owner_certificate), Some(ownership_voucher)) => Some(Ownership {
                 owner_certificate,
@@ -265,7 +272,8 @@ impl Model for GetBootstrappingDataOutput {
         let license_bundle = m
             .optional(&LIC, "license-bundle")?
             .map(read_binary)
-            .transpose()?;
+            .transpose()?
+            .map(Binary::from);
         m.finish()?;
         Ok(Self {
             reporting_level,
@@ -328,8 +336,8 @@ mod tests {
     #[test]
     fn license_bundle_augment_is_qualified() {
         let out = GetBootstrappingDataOutput {
-            conveyed_information: vec![1, 2, 3],
-            license_bundle: Some(vec![4]),
+            conveyed_information: vec![1, 2, 3].into(),
+            license_bundle: Some(vec![4].into()),
             ..Default::default()
         };
         assert_eq!(

@@ -248,6 +248,13 @@ fn object_of(parent: &Out, children: &[Out], out: &mut String) {
 fn scalar(s: &Scalar, out: &mut String) {
     match s {
         Scalar::Str(s) | Scalar::InstanceId(s) => string(s, out),
+        Scalar::Binary(b) => {
+            // Base64 needs no escape.
+            out.reserve(b.base64().len() + 2);
+            out.push('"');
+            out.push_str(b.base64());
+            out.push('"');
+        }
         Scalar::Uint(n) => out.push_str(&n.to_string()),
         Scalar::Empty => out.push_str("[null]"),
         Scalar::Identity { module, name } => string(&format!("{}:{}", module.name, name), out),

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod binary;
 pub mod bootstrap;
 pub mod conveyed;
 pub mod encoding;
@@ -53,6 +54,7 @@ mod tree;
 mod types;
 mod xml;
 
+pub use binary::Binary;
 pub use bootstrap::{
     GetBootstrappingDataInput, GetBootstrappingDataOutput, Nonce, Ownership, ReportingLevel,
 };

@@ -245,8 +245,10 @@ pub(crate) enum OutKind {
 /// A scalar to encode.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Scalar {
-    /// A string (also binary as base64, enumerations, dates).
+    /// A string (also enumerations, dates, binary made on the spot as base64).
     Str(String),
+    /// A shared `binary` value, written as its base64 (made once per value).
+    Binary(crate::Binary),
     /// An integer of at most 32 bits, a JSON number.
     Uint(u64),
     /// The `empty` type.

@@ -259,6 +259,11 @@ fn write_node(node: &Out, parent_ns: Option<&str>, depth: usize, out: &mut Strin
                     out.push('>');
                     escape(s, out);
                 }
+                Scalar::Binary(b) => {
+                    // Base64 needs no escape.
+                    out.push('>');
+                    out.push_str(b.base64());
+                }
                 Scalar::InstanceId(path) => {
                     for module in crate::modules::ALL {
                         if path.contains(&format!("/{}:", module.name)) {

@@ -663,7 +663,8 @@ mod tests {
                 encoding,
                 signed.then(|| w.owner.signer()),
             )
-            .unwrap(),
+            .unwrap()
+            .into(),
             ..Default::default()
         };
         let ok = |out: GetBootstrappingDataOutput| (StatusCode::OK, out.encode(encoding), encoding);
@@ -697,8 +698,8 @@ mod tests {
                 .unwrap();
                 let mut out = output(&redirect(), true);
                 out.ownership = Some(Ownership {
-                    owner_certificate: w.owner.owner_certificate().to_vec(),
-                    ownership_voucher: voucher,
+                    owner_certificate: w.owner.owner_certificate().clone(),
+                    ownership_voucher: voucher.into(),
                 });
                 ok(out)
             }

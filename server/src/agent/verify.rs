@@ -219,9 +219,10 @@ mod tests {
                 encoding,
                 Some(w.owner.signer()),
             )
-            .unwrap(),
+            .unwrap()
+            .into(),
             ownership: Some(Ownership {
-                owner_certificate: w.owner.owner_certificate().to_vec(),
+                owner_certificate: w.owner.owner_certificate().clone(),
                 ownership_voucher: artifacts::ownership_voucher(
                     &w.masa,
                     &serial,
@@ -230,7 +231,8 @@ mod tests {
                     Duration::days(1),
                     nonce,
                 )
-                .unwrap(),
+                .unwrap()
+                .into(),
             }),
             ..Default::default()
         }
@@ -309,7 +311,8 @@ mod tests {
         let intruder = owner_credentials("Intruder");
         out.conveyed_information =
             artifacts::conveyed_information(&redirect(), Encoding::Json, Some(intruder.signer()))
-                .unwrap();
+                .unwrap()
+                .into();
         (out, intruder)
     }
 
@@ -318,7 +321,7 @@ mod tests {
         let w = world();
         let (mut out, intruder) = resigned_by_intruder(&w);
         if let Some(o) = &mut out.ownership {
-            o.owner_certificate = intruder.owner_certificate().to_vec();
+            o.owner_certificate = intruder.owner_certificate().clone();
         }
         let err = check(&w, &out, "SN-1", None).unwrap_err();
         assert!(matches!(err, RefusedResponse::OwnerCertificate(_)), "{err}");
@@ -341,7 +344,8 @@ mod tests {
                 Encoding::Json,
                 None,
             )
-            .unwrap(),
+            .unwrap()
+            .into(),
             ..Default::default()
         };
         assert!(check(&w, &unsigned_redirect, "SN-1", None).is_ok());
@@ -351,7 +355,8 @@ mod tests {
         });
         let unsigned_onboarding = GetBootstrappingDataOutput {
             conveyed_information: artifacts::conveyed_information(&onboarding, Encoding::Xml, None)
-                .unwrap(),
+                .unwrap()
+                .into(),
             ..Default::default()
         };
         let err = check(&w, &unsigned_onboarding, "SN-1", None).unwrap_err();

@@ -142,7 +142,7 @@ impl DeviceApi {
             self.verifier
                 .authenticate(&connection.client_chain, SystemTime::now())
         });
-        let device = match verdict.clone() {
+        let device = match verdict {
             Ok(device) => device,
             Err(failure) => {
                 self.record(
@@ -223,7 +223,7 @@ impl DeviceApi {
                         }
                     },
                 };
-                self.get_bootstrapping_data(&device, &input, connection, encoding)
+                self.get_bootstrapping_data(device, &input, connection, encoding)
                     .await
             }
             Rpc::ReportProgress => {
@@ -241,7 +241,7 @@ impl DeviceApi {
                 };
                 match ReportProgressInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
                     Ok(report) => {
-                        self.report_progress(&device, &report, connection, encoding)
+                        self.report_progress(device, &report, connection, encoding)
                             .await
                     }
                     Err(error) => {

@@ -16,12 +16,12 @@ pub(crate) fn input() -> GetBootstrappingDataInput {
 pub(crate) fn output() -> GetBootstrappingDataOutput {
     GetBootstrappingDataOutput {
         reporting_level: Some(ReportingLevel::Verbose),
-        conveyed_information: vec![0x30, 0x82, 0x01, 0x00],
+        conveyed_information: vec![0x30, 0x82, 0x01, 0x00].into(),
         ownership: Some(Ownership {
-            owner_certificate: vec![1, 2, 3],
-            ownership_voucher: vec![4, 5, 6],
+            owner_certificate: vec![1, 2, 3].into(),
+            ownership_voucher: vec![4, 5, 6].into(),
         }),
-        license_bundle: Some(vec![9, 9, 9]),
+        license_bundle: Some(vec![9, 9, 9].into()),
     }
 }
 

@@ -73,12 +73,12 @@ fn output() -> impl Strategy<Value = GetBootstrappingDataOutput> {
     )
         .prop_map(|(level, ci, own, lic)| GetBootstrappingDataOutput {
             reporting_level: level,
-            conveyed_information: ci,
+            conveyed_information: ci.into(),
             ownership: own.map(|(c, v)| Ownership {
-                owner_certificate: c,
-                ownership_voucher: v,
+                owner_certificate: c.into(),
+                ownership_voucher: v.into(),
             }),
-            license_bundle: lic,
+            license_bundle: lic.map(Into::into),
         })
 }
 

@@ -37,7 +37,7 @@ fn get_bootstrapping_data_input() {
 fn get_bootstrapping_data_output() {
     let schemas = Schemas::real();
     let minimal = GetBootstrappingDataOutput {
-        conveyed_information: vec![1],
+        conveyed_information: vec![1].into(),
         ..Default::default()
     };
     for doc in [fixtures::output(), minimal] {
