@@ -35,8 +35,8 @@ use crate::nms::{Outbox, OutboxError, Registrant};
 use crate::store::journal::Journal;
 use crate::store::licenses::PoolRecord;
 use crate::store::{
-    CustomerRecord, DeviceRecord, EventKind, NewEvent, NmsConnectionRecord, RegistrationRecord,
-    Store, StoreError, TargetRecord, now_ms,
+    CallingDevice, CustomerRecord, DeviceRecord, EventKind, LicenseRecord, NewEvent,
+    NmsConnectionRecord, RegistrationRecord, Store, StoreError, TargetRecord, now_ms,
 };
 
 /// Why a device gets no bootstrapping data.
@@ -252,7 +252,11 @@ impl Bootstrapper {
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
         let _under_way = self.journal.expect_entry();
         let serial = call.device.serial();
-        let (device, owner_revision) = self.known_device(call.device).await?;
+        let CallingDevice {
+            device,
+            owner_revision,
+            licenses,
+        } = self.known_device(call.device).await?;
         let model = device.model.clone();
         // One state write per request: the answer's (redirected or onboarding), or `contacted`
         // when the device is known but gets nothing (yet).
@@ -264,7 +268,7 @@ impl Bootstrapper {
             Err(error) => Err(error),
         };
         let answered = match answered {
-            Ok(answer) => self.add_licenses(call, &model, answer).await,
+            Ok(answer) => self.add_licenses(call, &model, &licenses, answer).await,
             Err(error) => Err(error),
         };
         let answer = match answered {
@@ -375,6 +379,7 @@ impl Bootstrapper {
         &self,
         call: Call<'_>,
         model: &str,
+        held: &[LicenseRecord],
         mut answer: Answer,
     ) -> Result<Answer, BootstrapError> {
         if answer.plan.profile != Profile::Standard {
@@ -387,7 +392,7 @@ impl Bootstrapper {
         };
         let conveyance = self
             .licensing
-            .convey_from(licensee, &answer.owner.pools, call.encoding)
+            .convey_from(licensee, &answer.owner.pools, held, call.encoding)
             .await?;
         answer.output.license_bundle = conveyance.bundle.clone();
         answer.licenses = conveyance;
@@ -500,19 +505,19 @@ impl Bootstrapper {
     }
 
     /// The calling device's record (refused if unknown or its certificate is not the pinned
-    /// one), with its owner's revision.
+    /// one), with its owner's revision and its licenses.
     async fn known_device(
         &self,
         device: &AuthenticatedDevice,
-    ) -> Result<(DeviceRecord, Option<i64>), BootstrapError> {
+    ) -> Result<CallingDevice, BootstrapError> {
         let serial = device.serial();
-        let (record, owner_revision) = self
+        let calling = self
             .store
-            .device_with_owner_revision(serial)
+            .calling_device(serial)
             .await?
             .ok_or_else(|| BootstrapError::UnknownDevice(serial.to_owned()))?;
         let presented = device.fingerprint.to_hex();
-        if let Some(pin) = &record.certificate_pin
+        if let Some(pin) = &calling.device.certificate_pin
             && !pin.eq_ignore_ascii_case(&presented)
         {
             return Err(BootstrapError::PinMismatch {
@@ -520,7 +525,7 @@ impl Bootstrapper {
                 presented,
             });
         }
-        Ok((record, owner_revision))
+        Ok(calling)
     }
 
     /// The owner's entry at its current revision, loaded when the cached one is stale.

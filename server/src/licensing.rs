@@ -114,15 +114,18 @@ impl Licensing {
         encoding: Encoding,
     ) -> Result<Conveyance, LicensingError> {
         let pools = self.store.license_pools(device.customer).await?;
-        self.convey_from(device, &pools, encoding).await
+        let held = self.store.licenses_of(device.serial).await?;
+        self.convey_from(device, &pools, &held, encoding).await
     }
 
-    /// [`Licensing::convey`] with the owner's `pools` as the caller has them (the bootstrapper
-    /// keeps them per owner revision).
+    /// [`Licensing::convey`] with the owner's `pools` and the licenses the device `held` as
+    /// the caller has them (the bootstrapper keeps the pools per owner revision, and reads the
+    /// licenses with the device).
     pub async fn convey_from(
         &self,
         device: Licensee<'_>,
         pools: &[PoolRecord],
+        held: &[LicenseRecord],
         encoding: Encoding,
     ) -> Result<Conveyance, LicensingError> {
         let applicable: Vec<&PoolRecord> = pools
@@ -132,11 +135,10 @@ impl Licensing {
         if applicable.is_empty() {
             return Ok(Conveyance::default());
         }
-        let held = self.store.licenses_of(device.serial).await?;
         let now = OffsetDateTime::now_utc();
         let mut conveyance = Conveyance::default();
         for pool in applicable {
-            match self.license_from(pool, &held, device, now).await? {
+            match self.license_from(pool, held, device, now).await? {
                 Ok(record) => conveyance.licenses.push(license(pool, &record)),
                 Err(why) => conveyance.withheld.push((pool.name.clone(), why)),
             }

@@ -1,6 +1,7 @@
 //! The device inventory and each device's onboarding state.
 
-use super::direct::{Columns, numbered};
+use super::direct::{Columns, numbered, rows_on};
+use super::licenses::{LicenseRecord, licenses_of_on};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::{DeviceState, Observation};
 
@@ -23,6 +24,17 @@ pub struct DeviceRecord {
     pub last_contact_at: Option<i64>,
     /// When it was imported (Unix ms).
     pub created_at: i64,
+}
+
+/// A device calling in, as answering it needs it (see [`Store::calling_device`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallingDevice {
+    /// Its record.
+    pub device: DeviceRecord,
+    /// Its owner's revision (`None`: no owner, or the owner is gone).
+    pub owner_revision: Option<i64>,
+    /// Its licenses, oldest first.
+    pub licenses: Vec<LicenseRecord>,
 }
 
 /// A device to import.
@@ -109,24 +121,35 @@ impl Store {
         .transpose()
     }
 
-    /// One device with its owner's revision (`None`: no owner, or the owner is gone), in one
-    /// query: what answering a device starts with.
-    pub async fn device_with_owner_revision(
-        &self,
-        serial: &str,
-    ) -> Result<Option<(DeviceRecord, Option<i64>)>, StoreError> {
+    /// What answering a device starts with: its record, its owner's revision and its licenses,
+    /// read in one transaction (one snapshot, and one start of a read: each read that follows
+    /// another connection's commit starts with an empty page cache).
+    pub async fn calling_device(&self, serial: &str) -> Result<Option<CallingDevice>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
-        let found = self.direct().rows(
-            concat!(
-                "SELECT ",
-                device_columns!(),
-                ", (SELECT revision FROM customers WHERE name = devices.customer) AS owner_revision \
-                 FROM devices WHERE serial = $1"
-            ),
-            &[&serial],
-            |row| Ok((device(row)?, row.column("owner_revision")?)),
-        )?;
-        Ok(found.into_iter().next())
+        self.direct().read(|connection| {
+            // Ended by its drop (a rollback: it only read) whatever happens.
+            let snapshot = connection.unchecked_transaction()?;
+            let found = rows_on(
+                &snapshot,
+                concat!(
+                    "SELECT ",
+                    device_columns!(),
+                    ", (SELECT revision FROM customers WHERE name = devices.customer) \
+                     AS owner_revision FROM devices WHERE serial = $1"
+                ),
+                &[&serial],
+                |row| Ok((device(row)?, row.column("owner_revision")?)),
+            )?;
+            let Some((device, owner_revision)) = found.into_iter().next() else {
+                return Ok(None);
+            };
+            let licenses = licenses_of_on(&snapshot, serial)?;
+            Ok(Some(CallingDevice {
+                device,
+                owner_revision,
+                licenses,
+            }))
+        })
     }
 
     /// Devices by serial, optionally only one customer's, `limit` of them after `after`.

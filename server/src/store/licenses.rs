@@ -173,6 +173,23 @@ fn pool(row: &AnyRow) -> Result<PoolRecord, StoreError> {
     })
 }
 
+/// A device's licenses, oldest first, on `connection` (the devices' path).
+pub(super) fn licenses_of_on(
+    connection: &rusqlite::Connection,
+    serial: &str,
+) -> Result<Vec<LicenseRecord>, StoreError> {
+    rows_on(
+        connection,
+        concat!(
+            "SELECT ",
+            license_columns!(),
+            " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
+        ),
+        &[&serial],
+        |row| license(row),
+    )
+}
+
 fn license(row: &impl Columns) -> Result<LicenseRecord, StoreError> {
     let state: String = row.column("state")?;
     Ok(LicenseRecord {
@@ -351,15 +368,8 @@ impl Store {
     /// Every license of a device, active and revoked.
     pub async fn licenses_of(&self, serial: &str) -> Result<Vec<LicenseRecord>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct().rows(
-            concat!(
-                "SELECT ",
-                license_columns!(),
-                " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-            ),
-            &[&serial],
-            |row| license(row),
-        )
+        self.direct()
+            .read(|connection| licenses_of_on(connection, serial))
     }
 
     /// The active licenses of a customer's pools.
@@ -658,6 +668,44 @@ mod tests {
             store.license_pool("acme", "100g").await.unwrap().allocated,
             5
         );
+    }
+
+    #[tokio::test]
+    async fn a_calling_device_is_read_with_its_owner_revision_and_licenses_as_they_are_now() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        store
+            .insert_device(&crate::store::NewDevice {
+                serial: "SN-1".into(),
+                model: "uCPE-100".into(),
+                customer: Some("acme".into()),
+                certificate_pin: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.calling_device("SN-GONE").await.unwrap(), None);
+        let fresh = store.calling_device("SN-1").await.unwrap().unwrap();
+        assert_eq!(fresh.device.serial, "SN-1");
+        assert!(fresh.licenses.is_empty());
+        assert_eq!(
+            fresh.owner_revision,
+            store.customer_revision("acme").await.unwrap()
+        );
+        let p = store
+            .insert_license_pool(&new_pool("100g", None))
+            .await
+            .unwrap();
+        let journal = Journal::start(&store);
+        allocate(&journal, p.id, "SN-1", "LIC-A").await;
+        // The read's transaction ended with it: the pooled connection, used again, sees the
+        // writer's commit and the pool's revision bump.
+        let later = store.calling_device("SN-1").await.unwrap().unwrap();
+        let ids: Vec<&str> = later.licenses.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["LIC-A"]);
+        assert!(later.owner_revision > fresh.owner_revision);
+        store.revoke_license("LIC-A", "test").await.unwrap();
+        let revoked = store.calling_device("SN-1").await.unwrap().unwrap();
+        assert_eq!(revoked.licenses[0].state, LicenseState::Revoked);
     }
 
     #[tokio::test]

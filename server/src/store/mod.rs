@@ -44,7 +44,7 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
-pub use devices::{DeviceRecord, DeviceUpdate, NewDevice};
+pub use devices::{CallingDevice, DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord};
 pub use nms::NmsConnectionRecord;
