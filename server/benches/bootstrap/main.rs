@@ -166,15 +166,8 @@ async fn compare(options: &Options) {
     let mut sweep = Vec::new();
     let (mut best, mut best_c) = (0.0, options.concurrency[0]);
     for &c in &options.concurrency {
-        let base = measured(baseline.pid(), || {
-            load::closed_loop(&baseline.target, &devices, c, Span::For(duration))
-        })
-        .await;
-        let ours = measured(ztp.pid(), || {
-            load::closed_loop(&ztp.target, &devices, c, Span::For(duration))
-        })
-        .await;
-        ztp.answered += ours.run.bootstraps;
+        let (base, ours) =
+            side_by_side(&baseline, &mut ztp, &devices, c, Span::For(duration)).await;
         println!("c={c:>4}  baseline {}", line(&base.run));
         println!(
             "        ztp      {}   ratio {:.2}",
@@ -191,15 +184,8 @@ async fn compare(options: &Options) {
     // headline: the pair with the median ratio.
     let mut pairs = Vec::new();
     for round in 1..=options.rounds.max(1) {
-        let base = measured(baseline.pid(), || {
-            load::closed_loop(&baseline.target, &devices, best_c, Span::For(duration))
-        })
-        .await;
-        let ours = measured(ztp.pid(), || {
-            load::closed_loop(&ztp.target, &devices, best_c, Span::For(duration))
-        })
-        .await;
-        ztp.answered += ours.run.bootstraps;
+        let (base, ours) =
+            side_by_side(&baseline, &mut ztp, &devices, best_c, Span::For(duration)).await;
         println!(
             "headline pair {round}: baseline {:.0}/s, ztp {:.0}/s, ratio {:.2}",
             base.run.per_second,
@@ -434,20 +420,14 @@ async fn first_bootstraps(dir: &Path, options: &Options, concurrency: usize) -> 
     let mut ztp = ZtpUnderTest::start_with(dir, options, options.surge, options.surge, "full");
     let devices = Arc::new(identities(&ztp.pki(), &ztp.serials));
     let baseline = Baseline::start(&ztp.pki(), dir);
-    let base = measured(baseline.pid(), || {
-        load::closed_loop(
-            &baseline.target,
-            &devices,
-            concurrency,
-            Span::EachDeviceOnce,
-        )
-    })
+    let (base, ours) = side_by_side(
+        &baseline,
+        &mut ztp,
+        &devices,
+        concurrency,
+        Span::EachDeviceOnce,
+    )
     .await;
-    let ours = measured(ztp.pid(), || {
-        load::closed_loop(&ztp.target, &devices, concurrency, Span::EachDeviceOnce)
-    })
-    .await;
-    ztp.answered += ours.run.bootstraps;
     let recorded = ztp.recorded().await;
     assert_eq!(recorded.served, ztp.answered, "every bootstrap is recorded");
     let ratio = ours.run.per_second / base.run.per_second;
@@ -460,6 +440,27 @@ async fn first_bootstraps(dir: &Path, options: &Options, concurrency: usize) -> 
         "devices": options.surge, "concurrency": concurrency,
         "baseline": base, "ztp": ours, "ratio": ratio,
     })
+}
+
+/// The baseline, then ztp, under the same closed loop of `devices` at `concurrency` for
+/// `span`; ztp's bootstraps count as answered (for the event-log check).
+async fn side_by_side(
+    baseline: &Baseline,
+    ztp: &mut ZtpUnderTest,
+    devices: &Arc<Vec<Device>>,
+    concurrency: usize,
+    span: Span,
+) -> (Measured, Measured) {
+    let base = measured(baseline.pid(), || {
+        load::closed_loop(&baseline.target, devices, concurrency, span)
+    })
+    .await;
+    let ours = measured(ztp.pid(), || {
+        load::closed_loop(&ztp.target, devices, concurrency, span)
+    })
+    .await;
+    ztp.answered += ours.run.bootstraps;
+    (base, ours)
 }
 
 fn sweep_failures(sweep: &[Value]) -> usize {

@@ -551,7 +551,7 @@ pub(super) fn allocate_on(
 mod tests {
     use super::*;
     use crate::store::journal::Journal;
-    use crate::store::testing::{new_customer, store};
+    use crate::store::testing::{add_device, new_customer, store};
     use crate::store::{EventFilter, EventKind, NewEvent};
 
     /// Allocates `id` from `pool_id` to `serial` (a uCPE-100) through the journal, as a device
@@ -674,15 +674,7 @@ mod tests {
     async fn a_calling_device_is_read_with_its_owner_revision_and_licenses_as_they_are_now() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
-        store
-            .insert_device(&crate::store::NewDevice {
-                serial: "SN-1".into(),
-                model: "uCPE-100".into(),
-                customer: Some("acme".into()),
-                certificate_pin: None,
-            })
-            .await
-            .unwrap();
+        add_device(&store, "SN-1", "acme").await;
         assert_eq!(store.calling_device("SN-GONE").await.unwrap(), None);
         let fresh = store.calling_device("SN-1").await.unwrap().unwrap();
         assert_eq!(fresh.device.serial, "SN-1");
