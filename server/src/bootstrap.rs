@@ -392,7 +392,7 @@ impl Bootstrapper {
         };
         let conveyance = self
             .licensing
-            .convey_from(licensee, &answer.owner.pools, held, call.encoding)
+            .convey(licensee, &answer.owner.pools, held, call.encoding)
             .await?;
         answer.output.license_bundle = conveyance.bundle.clone();
         answer.licenses = conveyance;

@@ -15,7 +15,7 @@ use crate::domain::notice::Notice;
 use crate::store::journal::Journal;
 use crate::store::licenses::{NewLicense, ms_of, time_of};
 use crate::store::{
-    Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, Store, StoreError,
+    Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, StoreError,
 };
 
 /// Conveying licenses failed.
@@ -78,7 +78,6 @@ type CachedBundle = (Vec<License>, Encoding, Binary);
 
 /// Allocates and signs licenses.
 pub struct Licensing {
-    store: Store,
     /// Allocations are written by the journal's writer, with the devices' other writes.
     journal: Journal,
     signer: Signer,
@@ -97,31 +96,19 @@ impl std::fmt::Debug for Licensing {
 }
 
 impl Licensing {
-    /// Licensing over `store`, allocating through `journal`, signing bundles with `signer`.
-    pub fn new(store: Store, journal: Journal, signer: Signer) -> Self {
+    /// Licensing allocating through `journal`, signing bundles with `signer`.
+    pub fn new(journal: Journal, signer: Signer) -> Self {
         Self {
-            store,
             journal,
             signer,
             bundles: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The device's licenses, allocated where needed, as a bundle in `encoding`.
+    /// The device's licenses from its owner's `pools`, allocated where it `held` none yet, as
+    /// a bundle in `encoding`. The caller has both at hand: the bootstrapper keeps the pools per
+    /// owner revision and reads the licenses with the device.
     pub async fn convey(
-        &self,
-        device: Licensee<'_>,
-        encoding: Encoding,
-    ) -> Result<Conveyance, LicensingError> {
-        let pools = self.store.license_pools(device.customer).await?;
-        let held = self.store.licenses_of(device.serial).await?;
-        self.convey_from(device, &pools, &held, encoding).await
-    }
-
-    /// [`Licensing::convey`] with the owner's `pools` and the licenses the device `held` as
-    /// the caller has them (the bootstrapper keeps the pools per owner revision, and reads the
-    /// licenses with the device).
-    pub async fn convey_from(
         &self,
         device: Licensee<'_>,
         pools: &[PoolRecord],
@@ -164,11 +151,12 @@ impl Licensing {
         {
             return Ok(bundle.clone());
         }
-        let content = LicenseBundle {
+        let document = LicenseBundle {
             licenses: licenses.to_vec(),
-        }
-        .encode_checked(encoding)
-        .map_err(|e| LicensingError::Bundle(e.to_string()))?;
+        };
+        let content = document
+            .encode_checked(encoding)
+            .map_err(|e| LicensingError::Bundle(e.to_string()))?;
         let bundle = Binary::from(
             cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
                 .map_err(|e| LicensingError::Signing(e.to_string()))?,
@@ -180,7 +168,7 @@ impl Licensing {
         }
         bundles.insert(
             serial.to_owned(),
-            (licenses.to_vec(), encoding, bundle.clone()),
+            (document.licenses, encoding, bundle.clone()),
         );
         Ok(bundle)
     }
@@ -282,8 +270,8 @@ mod tests {
 
     use super::*;
     use crate::domain::licensing::{Scope, Terms};
-    use crate::store::NewPool;
     use crate::store::testing::{new_customer, store};
+    use crate::store::{NewPool, Store};
 
     async fn licensing() -> (Licensing, Store, tempfile::TempDir) {
         let (store, dir) = store().await;
@@ -294,17 +282,27 @@ mod tests {
             .unwrap();
         let signer = Signer::new(key, vec![cert]).unwrap();
         let journal = Journal::start(&store);
-        (Licensing::new(store.clone(), journal, signer), store, dir)
+        (Licensing::new(journal, signer), store, dir)
     }
 
     /// What `serial` (a uCPE-100 of acme) is conveyed, in `encoding`.
-    async fn convey(licensing: &Licensing, serial: &str, encoding: Encoding) -> Conveyance {
+    async fn convey(
+        licensing: &Licensing,
+        store: &Store,
+        serial: &str,
+        encoding: Encoding,
+    ) -> Conveyance {
         let device = Licensee {
             serial,
             product_id: "uCPE-100",
             customer: "acme",
         };
-        licensing.convey(device, encoding).await.unwrap()
+        let pools = store.license_pools("acme").await.unwrap();
+        let held = store.licenses_of(serial).await.unwrap();
+        licensing
+            .convey(device, &pools, &held, encoding)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -324,16 +322,16 @@ mod tests {
             scope: Scope::Serials(vec!["SN-1".into()]),
         };
         store.insert_license_pool(&pool("core")).await.unwrap();
-        let first = convey(&licensing, "SN-1", Encoding::Json).await;
-        let again = convey(&licensing, "SN-1", Encoding::Json).await;
+        let first = convey(&licensing, &store, "SN-1", Encoding::Json).await;
+        let again = convey(&licensing, &store, "SN-1", Encoding::Json).await;
         assert!(first.bundle.is_some());
         assert_eq!(first.bundle, again.bundle, "signed once");
-        let xml = convey(&licensing, "SN-1", Encoding::Xml).await;
+        let xml = convey(&licensing, &store, "SN-1", Encoding::Xml).await;
         assert_ne!(xml.bundle, first.bundle, "another content, another bundle");
 
         // A new license changes the content: a new signature over both.
         store.insert_license_pool(&pool("extra")).await.unwrap();
-        let more = convey(&licensing, "SN-1", Encoding::Json).await;
+        let more = convey(&licensing, &store, "SN-1", Encoding::Json).await;
         assert_eq!(more.licenses.len(), 2);
         assert_ne!(more.bundle, first.bundle);
         let verified = cms::verify(
@@ -367,7 +365,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let first = convey(&licensing, "SN-1", Encoding::Json).await;
+        let first = convey(&licensing, &store, "SN-1", Encoding::Json).await;
         assert_eq!(first.licenses.len(), 1);
         assert!(first.bundle.is_some());
         let ends = first.licenses[0].not_after.unwrap();
@@ -383,7 +381,7 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        let later = convey(&licensing, "SN-1", Encoding::Json).await;
+        let later = convey(&licensing, &store, "SN-1", Encoding::Json).await;
         assert!(later.licenses.is_empty());
         assert!(later.bundle.is_none());
         assert_eq!(
@@ -392,9 +390,9 @@ mod tests {
         );
         assert!(later.describe().contains("used up"), "{}", later.describe());
 
-        let other = convey(&licensing, "SN-2", Encoding::Xml).await;
+        let other = convey(&licensing, &store, "SN-2", Encoding::Xml).await;
         assert_eq!(other.licenses.len(), 1, "SN-2's own evaluation starts now");
-        let outside = convey(&licensing, "SN-3", Encoding::Json).await;
+        let outside = convey(&licensing, &store, "SN-3", Encoding::Json).await;
         assert!(
             outside.licenses.is_empty() && outside.withheld.is_empty(),
             "not in scope"

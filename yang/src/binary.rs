@@ -41,22 +41,10 @@ impl From<Vec<u8>> for Binary {
     }
 }
 
-impl From<&[u8]> for Binary {
-    fn from(bytes: &[u8]) -> Self {
-        Self::from(bytes.to_vec())
-    }
-}
-
 impl Deref for Binary {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl AsRef<[u8]> for Binary {
-    fn as_ref(&self) -> &[u8] {
         self.as_bytes()
     }
 }
@@ -68,18 +56,6 @@ impl PartialEq for Binary {
 }
 
 impl Eq for Binary {}
-
-impl PartialEq<[u8]> for Binary {
-    fn eq(&self, other: &[u8]) -> bool {
-        self.as_bytes() == other
-    }
-}
-
-impl PartialEq<Vec<u8>> for Binary {
-    fn eq(&self, other: &Vec<u8>) -> bool {
-        self.as_bytes() == other.as_slice()
-    }
-}
 
 impl fmt::Debug for Binary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,10 +74,9 @@ mod tests {
         assert_eq!(copy.base64(), "YW55IGNhcm5hbCBwbGVhcw==");
         assert!(std::ptr::eq(binary.base64(), copy.base64()), "made once");
         assert_eq!(binary, copy);
-        assert_eq!(binary, b"any carnal pleas".to_vec());
         assert_eq!(&*binary, b"any carnal pleas");
         assert_eq!(Binary::default().base64(), "");
-        assert_ne!(binary, Binary::from(&b"any carnal pleasure"[..]));
+        assert_ne!(binary, Binary::from(b"any carnal pleasure".to_vec()));
         assert_eq!(format!("{binary:?}"), "Binary(16 bytes)");
     }
 }

@@ -123,7 +123,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let bootstrapper = Bootstrapper::new(
         journal.clone(),
         Arc::clone(&outbox),
-        Licensing::new(store.clone(), journal, license_signer),
+        Licensing::new(journal, license_signer),
         Duration::from_millis(config.nms.inline_wait_ms),
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),
