@@ -15,6 +15,7 @@ use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
 
 /// A webhook subscription as stored, its secret opened (never hand this to an API response).
+/// Its health and deliveries are read apart, in one snapshot ([`Store::webhook_health`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRecord {
     /// Id.
@@ -33,12 +34,6 @@ pub struct WebhookRecord {
     pub secret: String,
     /// Whether events are delivered.
     pub enabled: bool,
-    /// The last failure, while the receiver fails.
-    pub last_error: Option<String>,
-    /// When it failed (Unix ms).
-    pub last_error_at: Option<i64>,
-    /// The last successful delivery (Unix ms).
-    pub last_delivery_at: Option<i64>,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last changed (Unix ms).
@@ -155,8 +150,7 @@ pub struct DeliveryFilter {
 
 macro_rules! webhook_columns {
     () => {
-        "id, customer, name, url, events, ca_pem, secret, enabled, last_error, last_error_at, \
-         last_delivery_at, created_at, updated_at"
+        "id, customer, name, url, events, ca_pem, secret, enabled, created_at, updated_at"
     };
 }
 
@@ -201,9 +195,6 @@ fn webhook(row: &AnyRow) -> Result<WebhookRecord, StoreError> {
         ca_pem: row.try_get("ca_pem")?,
         secret: row.try_get("secret")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
-        last_error: row.try_get("last_error")?,
-        last_error_at: row.try_get("last_error_at")?,
-        last_delivery_at: row.try_get("last_delivery_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -730,8 +721,8 @@ mod tests {
         };
         store.settle_webhook_delivery(id, &failed).await.unwrap();
         assert_eq!(counts(all.id).await, (0, 0, 1), "a dead letter");
-        let hook = store.webhook("acme", "all").await.unwrap();
-        assert_eq!(hook.last_error.as_deref(), Some("HTTP 500"));
+        let health = store.webhook_health(all.id).await.unwrap();
+        assert_eq!(health.last_error.as_deref(), Some("HTTP 500"));
 
         assert_eq!(
             store.retry_webhook_deliveries(all.id, None).await.unwrap(),
@@ -747,9 +738,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counts(all.id).await, (0, 1, 0));
-        let hook = store.webhook("acme", "all").await.unwrap();
-        assert_eq!(hook.last_error, None);
-        assert!(hook.last_delivery_at.is_some());
+        let health = store.webhook_health(all.id).await.unwrap();
+        assert_eq!(health.last_error, None);
+        assert!(health.last_delivery_at.is_some());
         assert!(matches!(
             store.retry_webhook_deliveries(all.id, Some(9999)).await,
             Err(StoreError::NotFound { .. })

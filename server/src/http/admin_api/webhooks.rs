@@ -387,7 +387,7 @@ impl AdminApi {
     }
 
     async fn webhook_view(&self, record: &WebhookRecord) -> Result<WebhookView, ApiError> {
-        // The health with the counts, in one snapshot: the record may be older than both.
+        // The health with the counts, read together in one snapshot.
         let health = self.store.webhook_health(record.id).await?;
         Ok(WebhookView {
             name: record.name.clone(),
