@@ -160,6 +160,9 @@ pub struct ManufacturerConfig {
     pub crl_refresh_secs: u64,
     /// Where device certificates carry the serial number.
     pub serial_source: SerialSource,
+    /// Signature verifications of device chains remembered per generation (two are kept), so
+    /// that a device calling again costs none; 0 remembers none.
+    pub remembered_signatures: usize,
     /// The voucher-signing (MASA) certificate chain (PEM).
     pub masa_certificate: PathBuf,
     /// The voucher-signing key (PEM, or sealed by `ztp secrets seal-keys`).
@@ -180,6 +183,7 @@ impl Default for ManufacturerConfig {
             crls: vec![PathBuf::from("pki/manufacturer/idevid-ca.crl.pem")],
             crl_refresh_secs: 30,
             serial_source: SerialSource::SubjectSerialNumber,
+            remembered_signatures: crate::device_auth::signatures::DEFAULT_CAPACITY,
             masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
             masa_key: PathBuf::from("pki/manufacturer/masa.key"),
             voucher_validity_days: 30,

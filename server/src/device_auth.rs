@@ -6,15 +6,14 @@
 //! error document with status 401 and the refusal is recorded, instead of a bare handshake
 //! alert nobody can see.
 
+pub mod signatures;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::RwLock;
 use std::time::SystemTime;
 
-use rustls_pki_types::{
-    AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
-    TrustAnchor, UnixTime,
-};
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
 use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
 
@@ -116,114 +115,6 @@ impl AuthenticatedDevice {
     }
 }
 
-/// The signature algorithms a device's chain is verified with: webpki's, each remembering the
-/// configured intermediates' own signatures once they verified.
-///
-/// Every device's path runs through the same configured intermediate, whose signature (by the
-/// root, over the same bytes) would otherwise be verified again on every connection. A
-/// signature's verification is a function of the key, the message, the signature and the
-/// algorithm alone, so a verification of exactly those inputs that succeeded once is
-/// remembered; webpki still checks every other property of the path (validity, basic
-/// constraints, key usage, names) on every connection. Only messages that are a configured
-/// intermediate's signed part are remembered: devices' own certificates are verified every
-/// time.
-#[derive(Debug)]
-struct Remembering {
-    inner: &'static dyn SignatureVerificationAlgorithm,
-    /// This algorithm's place in [`webpki::ALL_VERIFICATION_ALGS`].
-    index: usize,
-    memo: Arc<IntermediateSignatures>,
-}
-
-/// The configured intermediates' signed parts and the verifications of them that succeeded.
-#[derive(Debug)]
-struct IntermediateSignatures {
-    signed_parts: Vec<Vec<u8>>,
-    verified: Mutex<Vec<Verification>>,
-}
-
-/// A verification that succeeded: its inputs.
-#[derive(Debug)]
-struct Verification {
-    /// The algorithm's place in [`webpki::ALL_VERIFICATION_ALGS`].
-    algorithm: usize,
-    /// Which signed part.
-    part: usize,
-    public_key: Vec<u8>,
-    signature: Vec<u8>,
-}
-
-/// Verifications remembered at most (a few per configured intermediate in practice).
-const MAX_REMEMBERED: usize = 64;
-
-impl SignatureVerificationAlgorithm for Remembering {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        let memo = &self.memo;
-        let Some(part) = memo.signed_parts.iter().position(|p| p == message) else {
-            return self.inner.verify_signature(public_key, message, signature);
-        };
-        let lock = || memo.verified.lock().unwrap_or_else(|p| p.into_inner());
-        let known = |v: &Verification| {
-            v.algorithm == self.index
-                && v.part == part
-                && v.public_key == public_key
-                && v.signature == signature
-        };
-        if lock().iter().any(known) {
-            return Ok(());
-        }
-        self.inner
-            .verify_signature(public_key, message, signature)?;
-        let mut verified = lock();
-        if verified.len() < MAX_REMEMBERED {
-            verified.push(Verification {
-                algorithm: self.index,
-                part,
-                public_key: public_key.to_vec(),
-                signature: signature.to_vec(),
-            });
-        }
-        Ok(())
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        self.inner.public_key_alg_id()
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        self.inner.signature_alg_id()
-    }
-
-    fn fips(&self) -> bool {
-        self.inner.fips()
-    }
-}
-
-/// [`Remembering`] versions of every webpki algorithm, for the configured `intermediates`.
-fn remembering(intermediates: &[Cert]) -> Vec<Remembering> {
-    let memo = Arc::new(IntermediateSignatures {
-        signed_parts: intermediates
-            .iter()
-            .filter_map(|c| c.signed_part_der().ok())
-            .collect(),
-        verified: Mutex::new(Vec::new()),
-    });
-    webpki::ALL_VERIFICATION_ALGS
-        .iter()
-        .enumerate()
-        .map(|(index, inner)| Remembering {
-            inner: *inner,
-            index,
-            memo: Arc::clone(&memo),
-        })
-        .collect()
-}
-
 struct CrlFile {
     path: PathBuf,
     modified: Option<SystemTime>,
@@ -231,6 +122,10 @@ struct CrlFile {
 }
 
 /// Verifies device certificates.
+///
+/// Signature verifications that succeeded are remembered (see [`signatures`]): a device that
+/// calls again costs no signature verification in its chain, every other check of the path and
+/// the CRLs still runs on every connection.
 ///
 /// A CRL's signature is checked when the CRL is read, against the configured anchor or
 /// intermediate that issued it (a CRL no configured CA signed is refused); a device's chain is
@@ -244,7 +139,7 @@ pub struct DeviceVerifier {
     intermediates: Vec<CertificateDer<'static>>,
     /// The anchors' and intermediates' certificates: who may sign CRLs.
     issuers: Vec<Cert>,
-    algorithms: Vec<Remembering>,
+    algorithms: Vec<signatures::Remembering>,
     crls: RwLock<Vec<CrlFile>>,
     serial_source: SerialSource,
 }
@@ -260,7 +155,8 @@ impl std::fmt::Debug for DeviceVerifier {
 }
 
 impl DeviceVerifier {
-    /// Loads trust anchors, intermediates and CRLs from PEM (CRLs also DER) files.
+    /// Loads trust anchors, intermediates and CRLs from PEM (CRLs also DER) files; remembers
+    /// [`signatures::DEFAULT_CAPACITY`] verifications per generation.
     pub fn load(
         anchors: &[PathBuf],
         intermediates: &[PathBuf],
@@ -284,7 +180,6 @@ impl DeviceVerifier {
         if trust.is_empty() {
             return Err(TrustError::NoAnchors);
         }
-        let anchor_count = issuers.len();
         let mut chain = Vec::new();
         for path in intermediates {
             for cert in read_certificates(path)? {
@@ -297,13 +192,20 @@ impl DeviceVerifier {
             .map(|p| read_crl(p, &issuers))
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            algorithms: remembering(&issuers[anchor_count..]),
+            algorithms: signatures::remembering(signatures::DEFAULT_CAPACITY),
             anchors: trust,
             intermediates: chain,
             issuers,
             crls: RwLock::new(crls),
             serial_source,
         })
+    }
+
+    /// Remembers up to `capacity` signature verifications per generation (0: none), instead
+    /// of the default.
+    pub fn remembering(mut self, capacity: usize) -> Self {
+        self.algorithms = signatures::remembering(capacity);
+        self
     }
 
     /// Re-reads the CRL files that changed since they were read. A file that no longer parses
@@ -626,85 +528,6 @@ mod tests {
         ));
     }
 
-    /// ECDSA P-256 with SHA-256, counting its verifications.
-    #[derive(Debug, Default)]
-    struct Counting(std::sync::atomic::AtomicUsize);
-
-    impl SignatureVerificationAlgorithm for Counting {
-        fn verify_signature(
-            &self,
-            key: &[u8],
-            msg: &[u8],
-            sig: &[u8],
-        ) -> Result<(), InvalidSignature> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            webpki::aws_lc_rs::ECDSA_P256_SHA256.verify_signature(key, msg, sig)
-        }
-        fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-            webpki::aws_lc_rs::ECDSA_P256_SHA256.public_key_alg_id()
-        }
-        fn signature_alg_id(&self) -> AlgorithmIdentifier {
-            webpki::aws_lc_rs::ECDSA_P256_SHA256.signature_alg_id()
-        }
-    }
-
-    #[test]
-    fn only_a_configured_intermediates_own_signature_is_verified_once() {
-        let pki = Pki::new();
-        let counting: &'static Counting = Box::leak(Box::default());
-        let calls = || counting.0.load(std::sync::atomic::Ordering::Relaxed);
-        let key = |cert: &Cert| {
-            let spki = &cert.x509().tbs_certificate.subject_public_key_info;
-            spki.subject_public_key.raw_bytes().to_vec()
-        };
-        let signature = |cert: &Cert| cert.x509().signature.raw_bytes().to_vec();
-        let intermediate = pki.idevid_ca.cert();
-        let algorithm = Remembering {
-            inner: counting,
-            index: 0,
-            memo: Arc::new(IntermediateSignatures {
-                signed_parts: vec![intermediate.signed_part_der().unwrap()],
-                verified: Mutex::new(Vec::new()),
-            }),
-        };
-        let (root_key, tbs) = (
-            key(pki.root.cert()),
-            intermediate.signed_part_der().unwrap(),
-        );
-        for _ in 0..3 {
-            algorithm
-                .verify_signature(&root_key, &tbs, &signature(intermediate))
-                .unwrap();
-        }
-        assert_eq!(calls(), 1, "the intermediate's signature is verified once");
-
-        // A signature that does not verify is never remembered.
-        let mut forged = signature(intermediate);
-        let last = forged.len() - 2;
-        forged[last] ^= 1;
-        for _ in 0..2 {
-            assert!(
-                algorithm
-                    .verify_signature(&root_key, &tbs, &forged)
-                    .is_err()
-            );
-        }
-        assert_eq!(calls(), 3);
-
-        // A device's certificate is verified on every connection.
-        let device = Cert::from_der(pki.device("SN-0009")[0].to_vec()).unwrap();
-        for _ in 0..2 {
-            algorithm
-                .verify_signature(
-                    &key(intermediate),
-                    &device.signed_part_der().unwrap(),
-                    &signature(&device),
-                )
-                .unwrap();
-        }
-        assert_eq!(calls(), 5);
-    }
-
     #[test]
     fn strangers_and_empty_handed_clients_are_refused() {
         let pki = Pki::new();
@@ -747,6 +570,36 @@ mod tests {
                 .authenticate(&pki.device("SN-0003"), SystemTime::now())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_device_whose_signature_is_remembered_is_still_checked_in_full() {
+        let pki = Pki::new();
+        let verifier = pki.verifier();
+        let chain = pki.device("SN-0005");
+        for _ in 0..2 {
+            assert!(verifier.authenticate(&chain, SystemTime::now()).is_ok());
+        }
+        // Outside its validity: refused, though its signatures verified before.
+        let long_ago = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
+        assert!(matches!(
+            verifier.authenticate(&chain, long_ago),
+            Err(AuthFailure::Untrusted { .. })
+        ));
+        // The same certificate naming another serial: its signature is not the one remembered.
+        let mut altered = chain[0].to_vec();
+        let at = altered
+            .windows(7)
+            .position(|w| w == b"SN-0005")
+            .expect("the serial in the certificate");
+        altered[at + 6] = b'6';
+        assert!(matches!(
+            verifier.authenticate(&[CertificateDer::from(altered)], SystemTime::now()),
+            Err(AuthFailure::Untrusted { .. })
+        ));
+        // Remembering nothing verifies the same.
+        let forgetful = pki.verifier().remembering(0);
+        assert!(forgetful.authenticate(&chain, SystemTime::now()).is_ok());
     }
 
     #[test]

@@ -97,7 +97,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             &paths(&m.crls),
             m.serial_source,
         )
-        .context("loading the manufacturer trust anchors and CRLs")?,
+        .context("loading the manufacturer trust anchors and CRLs")?
+        .remembering(m.remembered_signatures),
     );
     let masa = Signer::new(
         SigningKey::from_pem(&masa_key)?,
