@@ -489,6 +489,10 @@ mod tests {
             );
             assert_eq!(config.secrets, SecretsConfig::default());
             assert_eq!(config.webhooks, WebhooksConfig::default());
+            assert_eq!(
+                config.manufacturer.remembered_signatures,
+                ManufacturerConfig::default().remembered_signatures
+            );
             Ok(())
         });
     }
