@@ -1,6 +1,6 @@
 //! The device inventory and each device's onboarding state.
 
-use super::direct::{Columns, numbered, rows_on};
+use super::direct::{Columns, execute_on, numbered, rows_on};
 use super::licenses::{LicenseRecord, licenses_of_on};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::{DeviceState, Observation};
@@ -262,26 +262,37 @@ pub(super) fn observe_on(
     observation: Observation,
     presented: Option<&str>,
 ) -> Result<DeviceState, StoreError> {
-    // One statement: where the observation leads does not depend on the state before.
-    let next = observation.moves_to().map(DeviceState::as_str);
-    let mut statement = connection.prepare_cached(
+    // One statement: where the observation leads does not depend on the state before. (Not
+    // `RETURNING state`: SQLite gathers returned rows in a temporary table, opened and dropped
+    // for every statement; a state that does not move is read by its key instead.)
+    let next = observation.moves_to();
+    let changed = execute_on(
+        connection,
         "UPDATE devices SET last_contact_at = $2, \
            state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
              ELSE $2 END, \
            state = COALESCE($3, state) \
          WHERE serial = $1 \
-           AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4) \
-         RETURNING state",
+           AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4)",
+        &[
+            &serial,
+            &now_ms(),
+            &next.map(DeviceState::as_str),
+            &presented,
+        ],
     )?;
-    let mut rows =
-        statement.query(numbered(&[&serial, &now_ms(), &next, &presented]).as_slice())?;
-    let state: String = rows
-        .next()?
-        .ok_or_else(|| StoreError::NotFound {
+    if changed == 0 {
+        return Err(StoreError::NotFound {
             what: "device",
             key: serial.to_owned(),
-        })?
-        .get(0)?;
+        });
+    }
+    if let Some(state) = next {
+        return Ok(state);
+    }
+    let state: String = connection
+        .prepare_cached("SELECT state FROM devices WHERE serial = $1")?
+        .query_row(numbered(&[&serial]).as_slice(), |row| row.get(0))?;
     state.parse().map_err(corrupt("device state"))
 }
 

@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use ztp_yang::ReportProgressInput;
 
-use super::direct::numbered;
+use super::direct::{execute_on, numbered};
 use super::{Store, StoreError, corrupt, now_ms};
 use crate::domain::notice::Notice;
 
@@ -70,8 +70,19 @@ impl fmt::Display for EventKind {
 }
 
 /// Records an event: `$1` time, `$2` serial, `$3` kind, `$4` status, `$5` peer, `$6` detail.
-const INSERT_EVENT: &str = "INSERT INTO events (at, serial, kind, status, peer, detail) \
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+/// The statement that records an event, with `$tail` appended. The sqlx path appends
+/// `RETURNING id` (its `Any` driver reports no row id); the devices' path reads the row id
+/// instead, since `RETURNING` has SQLite gather the returned row in a temporary table, opened
+/// and dropped for every statement.
+macro_rules! insert_event {
+    ($($tail:literal)?) => {
+        concat!(
+            "INSERT INTO events (at, serial, kind, status, peer, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+            $(, $tail)?
+        )
+    };
+}
 
 /// Records `e` on `connection` (inside a transaction when `e` raises a notice: the event and
 /// its webhook deliveries are written together, or neither is).
@@ -80,7 +91,7 @@ pub(crate) async fn insert_event(
     e: &NewEvent,
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let id: i64 = sqlx::query_scalar(INSERT_EVENT)
+    let id: i64 = sqlx::query_scalar(insert_event!(" RETURNING id"))
         .bind(now)
         .bind(&e.serial)
         .bind(e.kind.as_str())
@@ -102,18 +113,19 @@ pub(super) fn insert_event_on(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     let status = e.status.map(i32::from);
-    let id: i64 = connection.prepare_cached(INSERT_EVENT)?.query_row(
-        numbered(&[
+    execute_on(
+        connection,
+        insert_event!(),
+        &[
             &now,
             &e.serial,
             &e.kind.as_str(),
             &status,
             &e.peer,
             &e.detail,
-        ])
-        .as_slice(),
-        |row| row.get(0),
+        ],
     )?;
+    let id = connection.last_insert_rowid();
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
         super::webhooks::enqueue_on(connection, id, serial, notice, now)?;
     }

@@ -654,6 +654,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_event_the_journal_records_queues_its_delivery_naming_that_event() {
+        let (store, _dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        add_device(&store, "SN-1", "acme").await;
+        store
+            .insert_webhook(&hook("all", &Notice::ALL))
+            .await
+            .unwrap();
+        let journal = crate::store::journal::Journal::start(&store);
+        let registered = Some(Notice::RegisteredInNms);
+        for kind in [EventKind::BootstrapServed, EventKind::RegistrationDelivered] {
+            let notice = registered.filter(|_| kind == EventKind::RegistrationDelivered);
+            journal.record(event("SN-1", kind, notice)).await.unwrap();
+        }
+        let event_id: i64 =
+            sqlx::query_scalar("SELECT id FROM events WHERE kind = 'registration-delivered'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        let now = now_ms();
+        let due = store
+            .claim_webhook_deliveries(now, now + 60_000, 4, 10)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].delivery.event_id, event_id);
+    }
+
+    #[tokio::test]
     async fn an_event_queues_a_delivery_for_each_subscription_that_asked() {
         let (store, _dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
