@@ -123,9 +123,9 @@ struct CrlFile {
 
 /// Verifies device certificates.
 ///
-/// Signature verifications that succeeded are remembered (see [`signatures`]): a device that
-/// calls again costs no signature verification in its chain, every other check of the path and
-/// the CRLs still runs on every connection.
+/// Signature verifications by the configured CAs that succeeded are remembered (see
+/// [`signatures`]): a device that calls again costs no signature verification in its chain;
+/// every other check of the path and the CRLs still run on every connection.
 ///
 /// A CRL's signature is checked when the CRL is read, against the configured anchor or
 /// intermediate that issued it (a CRL no configured CA signed is refused); a device's chain is
@@ -192,7 +192,10 @@ impl DeviceVerifier {
             .map(|p| read_crl(p, &issuers))
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            algorithms: signatures::remembering(signatures::DEFAULT_CAPACITY),
+            algorithms: signatures::remembering(
+                signatures::DEFAULT_CAPACITY,
+                issuers.iter().map(public_key).collect(),
+            ),
             anchors: trust,
             intermediates: chain,
             issuers,
@@ -204,7 +207,8 @@ impl DeviceVerifier {
     /// Remembers up to `capacity` signature verifications per generation (0: none), instead
     /// of the default.
     pub fn remembering(mut self, capacity: usize) -> Self {
-        self.algorithms = signatures::remembering(capacity);
+        let signers = self.issuers.iter().map(public_key).collect();
+        self.algorithms = signatures::remembering(capacity, signers);
         self
     }
 
@@ -305,6 +309,12 @@ impl DeviceVerifier {
             certificate: cert,
         })
     }
+}
+
+/// A certificate's public key as signatures are verified with it (its subjectPublicKey).
+fn public_key(cert: &Cert) -> Vec<u8> {
+    let info = &cert.x509().tbs_certificate.subject_public_key_info;
+    info.subject_public_key.raw_bytes().to_vec()
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -580,6 +590,14 @@ mod tests {
         for _ in 0..2 {
             assert!(verifier.authenticate(&chain, SystemTime::now()).is_ok());
         }
+        // The device's signature by the IDevID CA, and the CA's by the root.
+        assert_eq!(verifier.algorithms[0].remembered(), 2);
+        // A stranger's chain is refused and adds nothing.
+        let stranger = Pki::new();
+        let mut theirs = stranger.device("SN-0005");
+        theirs.push(stranger.idevid_ca.cert().as_certificate_der().clone());
+        assert!(verifier.authenticate(&theirs, SystemTime::now()).is_err());
+        assert_eq!(verifier.algorithms[0].remembered(), 2);
         // Outside its validity: refused, though its signatures verified before.
         let long_ago = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
         assert!(matches!(

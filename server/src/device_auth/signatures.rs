@@ -10,12 +10,13 @@
 //! holds its key, is not verified here: rustls verifies it on every connection, over that
 //! handshake's transcript.
 //!
-//! What is remembered is a SHA-256 digest of the inputs, in two generations of at most
-//! `capacity` digests each: when the newer generation is full, it becomes the older and the
-//! older is forgotten; a digest found in the older generation moves to the newer. The
-//! verifications in use survive, and memory stays bounded (a generation of 200,000 digests
-//! takes 8.25 MiB of table). Only verifications that succeeded are remembered, so nobody but the
-//! manufacturer's CAs can add to it.
+//! Only signatures made with a configured CA's key (a trust anchor's or an intermediate's) are
+//! remembered: a client that presents a chain of its own making gets its signatures verified,
+//! and its connection refused, without filling the memory. What is remembered is a SHA-256
+//! digest of the inputs, in two generations of at most `capacity` digests each: when the newer
+//! generation is full, it becomes the older and the older is forgotten; a digest found in the
+//! older generation moves to the newer. The verifications in use survive, and memory stays
+//! bounded (a generation of 200,000 digests takes 8.25 MiB of table).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -44,16 +45,17 @@ impl SignatureVerificationAlgorithm for Remembering {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), InvalidSignature> {
-        if self.memory.capacity == 0 {
+        let memory = &self.memory;
+        if memory.capacity == 0 || !memory.signers.iter().any(|key| key == public_key) {
             return self.inner.verify_signature(public_key, message, signature);
         }
         let digest = digest_of(self.index, public_key, message, signature);
-        if self.memory.recalls(&digest) {
+        if memory.recalls(&digest) {
             return Ok(());
         }
         self.inner
             .verify_signature(public_key, message, signature)?;
-        self.memory.remember(digest);
+        memory.remember(digest);
         Ok(())
     }
 
@@ -70,10 +72,20 @@ impl SignatureVerificationAlgorithm for Remembering {
     }
 }
 
-/// Every webpki algorithm, remembering up to `capacity` verifications per generation in one
-/// memory they share (0: none).
-pub(super) fn remembering(capacity: usize) -> Vec<Remembering> {
-    let memory = Arc::new(Memory::new(capacity));
+impl Remembering {
+    /// How many verifications the memory holds.
+    #[cfg(test)]
+    pub(super) fn remembered(&self) -> usize {
+        let generations = self.memory.lock();
+        generations.newer.len() + generations.older.len()
+    }
+}
+
+/// Every webpki algorithm, remembering up to `capacity` verifications per generation (0: none)
+/// of signatures made with one of the `signers`' public keys (as a certificate's
+/// subjectPublicKey carries them), in one memory they share.
+pub(super) fn remembering(capacity: usize, signers: Vec<Vec<u8>>) -> Vec<Remembering> {
+    let memory = Arc::new(Memory::new(capacity, signers));
     webpki::ALL_VERIFICATION_ALGS
         .iter()
         .zip(0..)
@@ -103,6 +115,8 @@ fn digest_of(algorithm: u64, public_key: &[u8], message: &[u8], signature: &[u8]
 #[derive(Debug)]
 struct Memory {
     capacity: usize,
+    /// The public keys whose signatures are remembered.
+    signers: Vec<Vec<u8>>,
     generations: Mutex<Generations>,
 }
 
@@ -113,9 +127,10 @@ struct Generations {
 }
 
 impl Memory {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, signers: Vec<Vec<u8>>) -> Self {
         Self {
             capacity,
+            signers,
             generations: Mutex::default(),
         }
     }
@@ -184,17 +199,10 @@ mod tests {
     /// A certificate's signed part and its signature.
     type Signed = (Vec<u8>, Vec<u8>);
 
-    /// A CA's public key and `count` certificates it signed.
+    /// A new CA's public key and `count` certificates it signed.
     fn signed(count: usize) -> (Vec<u8>, Vec<Signed>) {
         let root = CertificateAuthority::new_root("root", "mfg", KeyAlgorithm::EcdsaP256).unwrap();
-        let key = root
-            .cert()
-            .x509()
-            .tbs_certificate
-            .subject_public_key_info
-            .subject_public_key
-            .raw_bytes()
-            .to_vec();
+        let key = super::super::public_key(root.cert());
         let certs = (0..count)
             .map(|i| {
                 let ca = root
@@ -210,21 +218,22 @@ mod tests {
         (key, certs)
     }
 
-    fn counting(capacity: usize) -> (Remembering, &'static Counting) {
+    /// The algorithm remembering signatures made with `signer`'s key.
+    fn counting(capacity: usize, signer: &[u8]) -> (Remembering, &'static Counting) {
         let counting: &'static Counting = Box::leak(Box::default());
         let algorithm = Remembering {
             inner: counting,
             index: 0,
-            memory: Arc::new(Memory::new(capacity)),
+            memory: Arc::new(Memory::new(capacity, vec![signer.to_vec()])),
         };
         (algorithm, counting)
     }
 
     #[test]
     fn a_signature_that_verified_is_not_verified_again_and_a_bad_one_always_is() {
-        let (algorithm, counter) = counting(8);
-        let calls = || counter.0.load(Ordering::Relaxed);
         let (key, certs) = signed(2);
+        let (algorithm, counter) = counting(8, &key);
+        let calls = || counter.0.load(Ordering::Relaxed);
         let (tbs, signature) = &certs[0];
         for _ in 0..3 {
             algorithm.verify_signature(&key, tbs, signature).unwrap();
@@ -255,13 +264,23 @@ mod tests {
         };
         another.verify_signature(&key, tbs, signature).unwrap();
         assert_eq!(calls(), 5);
+
+        // A signature by a key that is not a configured CA's is verified every time.
+        let (stranger, theirs) = signed(1);
+        for _ in 0..2 {
+            algorithm
+                .verify_signature(&stranger, &theirs[0].0, &theirs[0].1)
+                .unwrap();
+        }
+        assert_eq!(calls(), 7);
+        assert_eq!(algorithm.memory.lock().newer.len(), 2, "ours only");
     }
 
     #[test]
     fn memory_is_bounded_and_keeps_what_is_in_use() {
-        let (algorithm, counter) = counting(2);
-        let calls = || counter.0.load(Ordering::Relaxed);
         let (key, certs) = signed(6);
+        let (algorithm, counter) = counting(2, &key);
+        let calls = || counter.0.load(Ordering::Relaxed);
         let verify = |i: usize| {
             let (tbs, signature) = &certs[i];
             algorithm.verify_signature(&key, tbs, signature).unwrap();
@@ -284,7 +303,7 @@ mod tests {
         assert_eq!(calls(), 7);
 
         // No memory: every verification runs.
-        let (none, counter) = counting(0);
+        let (none, counter) = counting(0, &key);
         for _ in 0..2 {
             none.verify_signature(&key, &certs[0].0, &certs[0].1)
                 .unwrap();
