@@ -69,8 +69,8 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// Records an event: `$1` time, `$2` serial, `$3` kind, `$4` status, `$5` peer, `$6` detail.
-/// The statement that records an event, with `$tail` appended. The sqlx path appends
+/// The statement that records an event (`$1` time, `$2` serial, `$3` kind, `$4` status, `$5`
+/// peer, `$6` detail), with `$tail` appended. The sqlx path appends
 /// `RETURNING id` (its `Any` driver reports no row id); the devices' path reads the row id
 /// instead, since `RETURNING` has SQLite gather the returned row in a temporary table, opened
 /// and dropped for every statement.
