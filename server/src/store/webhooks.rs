@@ -653,6 +653,16 @@ mod tests {
         }
     }
 
+    /// Claims what is due now, leased for a minute: up to `per_webhook` of each subscription
+    /// and `limit` in all.
+    async fn claim_due(store: &Store, per_webhook: u32, limit: u32) -> Vec<DueDelivery> {
+        let now = now_ms();
+        store
+            .claim_webhook_deliveries(now, now + 60_000, per_webhook, limit)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_event_the_journal_records_queues_its_delivery_naming_that_event() {
         let (store, _dir) = store().await;
@@ -673,11 +683,7 @@ mod tests {
                 .fetch_one(store.pool())
                 .await
                 .unwrap();
-        let now = now_ms();
-        let due = store
-            .claim_webhook_deliveries(now, now + 60_000, 4, 10)
-            .await
-            .unwrap();
+        let due = claim_due(&store, 4, 10).await;
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].delivery.event_id, event_id);
     }
@@ -724,24 +730,13 @@ mod tests {
         assert_eq!(counts(all.id).await, (1, 0, 0), "acme's device only");
         assert_eq!(counts(shortages.id).await, (0, 0, 0), "not subscribed");
 
-        let now = now_ms();
-        let due = store
-            .claim_webhook_deliveries(now, now + 60_000, 4, 10)
-            .await
-            .unwrap();
+        let due = claim_due(&store, 4, 10).await;
         assert_eq!(due.len(), 1);
         assert_eq!(
             (due[0].customer.as_str(), due[0].serial.as_str()),
             ("acme", "SN-1")
         );
-        assert!(
-            store
-                .claim_webhook_deliveries(now, now + 60_000, 4, 10)
-                .await
-                .unwrap()
-                .is_empty(),
-            "leased"
-        );
+        assert!(claim_due(&store, 4, 10).await.is_empty(), "leased");
         let id = due[0].delivery.id;
         let failed = DeliveryOutcome::Failed {
             status: Some(500),
@@ -757,10 +752,7 @@ mod tests {
             store.retry_webhook_deliveries(all.id, None).await.unwrap(),
             1
         );
-        let due = store
-            .claim_webhook_deliveries(now_ms(), now_ms() + 60_000, 4, 10)
-            .await
-            .unwrap();
+        let due = claim_due(&store, 4, 10).await;
         assert_eq!(due[0].delivery.attempts, 2);
         store
             .settle_webhook_delivery(id, &DeliveryOutcome::Delivered { status: 204 })
@@ -848,11 +840,7 @@ mod tests {
             ))
             .await
             .unwrap();
-        let now = now_ms();
-        let due = store
-            .claim_webhook_deliveries(now, now + 60_000, 3, 100)
-            .await
-            .unwrap();
+        let due = claim_due(&store, 3, 100).await;
         let of = |id| due.iter().filter(|d| d.delivery.webhook_id == id).count();
         assert_eq!((of(busy.id), of(quiet.id)), (3, 1));
 
