@@ -1,6 +1,6 @@
 //! The device inventory and each device's onboarding state.
 
-use super::direct::{Columns, execute_on, numbered, rows_on};
+use super::direct::{Columns, execute_on, numbered, rows_on, snapshot_on};
 use super::licenses::{LicenseRecord, licenses_of_on};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::{DeviceState, Observation};
@@ -127,28 +127,28 @@ impl Store {
     pub async fn calling_device(&self, serial: &str) -> Result<Option<CallingDevice>, StoreError> {
         // The devices' path: inline, without a thread switch (see `direct`).
         self.direct().read(|connection| {
-            // Ended by its drop (a rollback: it only read) whatever happens.
-            let snapshot = connection.unchecked_transaction()?;
-            let found = rows_on(
-                &snapshot,
-                concat!(
-                    "SELECT ",
-                    device_columns!(),
-                    ", (SELECT revision FROM customers WHERE name = devices.customer) \
+            snapshot_on(connection, |snapshot| {
+                let found = rows_on(
+                    snapshot,
+                    concat!(
+                        "SELECT ",
+                        device_columns!(),
+                        ", (SELECT revision FROM customers WHERE name = devices.customer) \
                      AS owner_revision FROM devices WHERE serial = $1"
-                ),
-                &[&serial],
-                |row| Ok((device(row)?, row.column("owner_revision")?)),
-            )?;
-            let Some((device, owner_revision)) = found.into_iter().next() else {
-                return Ok(None);
-            };
-            let licenses = licenses_of_on(&snapshot, serial)?;
-            Ok(Some(CallingDevice {
-                device,
-                owner_revision,
-                licenses,
-            }))
+                    ),
+                    &[&serial],
+                    |row| Ok((device(row)?, row.column("owner_revision")?)),
+                )?;
+                let Some((device, owner_revision)) = found.into_iter().next() else {
+                    return Ok(None);
+                };
+                let licenses = licenses_of_on(snapshot, serial)?;
+                Ok(Some(CallingDevice {
+                    device,
+                    owner_revision,
+                    licenses,
+                }))
+            })
         })
     }
 

@@ -92,7 +92,8 @@ impl Direct {
         };
         let result = read(&connection);
         let mut readers = lock(&self.readers);
-        if readers.len() < IDLE_READERS {
+        // One left inside a transaction (a failed rollback) would hold its snapshot: closed.
+        if readers.len() < IDLE_READERS && connection.is_autocommit() {
             readers.push(connection);
         }
         result
@@ -108,6 +109,23 @@ impl Direct {
     ) -> Result<Vec<T>, StoreError> {
         self.read(|connection| rows_on(connection, sql, values, map))
     }
+}
+
+/// Runs `read` on `connection` in one read transaction, so that its statements see one
+/// snapshot of the database; `BEGIN` and `ROLLBACK` are kept prepared like the statements
+/// (rusqlite's transactions parse theirs anew each time).
+pub(crate) fn snapshot_on<T>(
+    connection: &Connection,
+    read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    connection.prepare_cached("BEGIN")?.execute([])?;
+    let result = read(connection);
+    let ended = connection
+        .prepare_cached("ROLLBACK")
+        .and_then(|mut rollback| rollback.execute([]));
+    let value = result?;
+    ended?;
+    Ok(value)
 }
 
 /// The rows `sql` selects on `connection` with `$1`, `$2`, … bound to `values`, each mapped by
