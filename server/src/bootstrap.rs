@@ -250,7 +250,7 @@ impl Bootstrapper {
 
     /// Answers get-bootstrapping-data.
     pub async fn get_bootstrapping_data(&self, call: Call<'_>) -> Result<Served, BootstrapError> {
-        let _under_way = self.journal.expect_entry();
+        let under_way = self.journal.expect_entry();
         let serial = call.device.serial();
         let CallingDevice {
             device,
@@ -276,7 +276,7 @@ impl Bootstrapper {
             Err(error) => {
                 let contacted = self
                     .journal
-                    .observe(serial, Observation::Contacted, None)
+                    .observe(serial, Observation::Contacted, None, under_way)
                     .await;
                 if let Err(e) = contacted {
                     tracing::warn!(serial, error = %e, "could not record the contact");
@@ -307,6 +307,7 @@ impl Bootstrapper {
                 serial,
                 answer.observation,
                 Some(Box::new(move |_| event.clone())),
+                under_way,
             )
             .await?;
         Ok(served)
@@ -463,7 +464,7 @@ impl Bootstrapper {
         report: &ReportProgressInput,
         peer: &str,
     ) -> Result<DeviceState, BootstrapError> {
-        let _under_way = self.journal.expect_entry();
+        let under_way = self.journal.expect_entry();
         if report.progress_type == ProgressType::BootstrapComplete
             && !report.ssh_host_keys.is_empty()
         {
@@ -492,7 +493,13 @@ impl Bootstrapper {
         let presented = device.fingerprint.to_hex();
         match self
             .journal
-            .progress(device.serial(), &presented, report, Box::new(event))
+            .progress(
+                device.serial(),
+                &presented,
+                report,
+                Box::new(event),
+                under_way,
+            )
             .await
         {
             Ok(state) => Ok(state),

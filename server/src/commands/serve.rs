@@ -25,7 +25,7 @@ use crate::config::{Config, Overrides};
 use crate::device_auth::DeviceVerifier;
 use crate::http::admin_api::{AdminApi, AdminLimits};
 use crate::http::device_api::{DeviceApi, DeviceLimits};
-use crate::http::{self, Limits};
+use crate::http::{self, Limits, OpenConnections};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox};
 use crate::store::journal::Journal;
@@ -121,6 +121,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let outbox = Arc::new(Outbox::new(store.clone()));
     // The devices' writes (state, events, progress, license allocations): one writer.
     let journal = Journal::start(&store);
+    let device_connections = journal.device_connections();
     let bootstrapper = Bootstrapper::new(
         journal.clone(),
         Arc::clone(&outbox),
@@ -185,6 +186,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(TlsAcceptor::from(Arc::new(tls))),
         device_api,
         limits,
+        device_connections,
         until(stopped.clone()),
     ));
     let admin = tokio::spawn(http::serve(
@@ -192,6 +194,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None,
         admin_api,
         limits,
+        OpenConnections::default(),
         until(stopped),
     ));
     shutdown_signal().await;

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -64,6 +65,34 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Response<Body>> + Send;
 }
 
+/// The connections a listener has open, from accept to close (handshakes and requests); cheap
+/// to clone. The journal reads the device listener's to tell a surge.
+#[derive(Debug, Clone, Default)]
+pub struct OpenConnections(Arc<AtomicUsize>);
+
+impl OpenConnections {
+    /// How many are open now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more until the returned guard is dropped.
+    pub(crate) fn open(&self) -> OpenConnection {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(&self.0))
+    }
+}
+
+/// One open connection, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Limits applied to every connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -76,12 +105,13 @@ pub struct Limits {
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then lets open requests
-/// finish (for at most `limits.drain_timeout`).
+/// finish (for at most `limits.drain_timeout`); counts them in `open`.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     handler: Arc<H>,
     limits: Limits,
+    open: OpenConnections,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -114,7 +144,9 @@ pub async fn serve<H: Handler>(
         let _ = tcp.set_nodelay(true);
         let (tls, handler, builder) = (tls.clone(), Arc::clone(&handler), Arc::clone(&builder));
         let watcher = graceful.watcher();
+        let counted = open.open();
         tokio::spawn(async move {
+            let _counted = counted;
             let served = match tls {
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp));

@@ -10,14 +10,19 @@
 //! (and reported to its request). A request is acknowledged only once the transaction holding
 //! its entry has committed, so an answered device's record is as durable as the database makes
 //! a commit; yet a surge of devices costs one commit per batch instead of several per device.
-//! While many device requests are under way ([`Journal::expect_entry`]), the writer waits
-//! [`COMMIT_DELAY`] before each commit so that the batch carries more of them; an idle journal
-//! adds no wait: a lone entry is written at once.
+//!
+//! Before each commit the writer may wait, up to [`COMMIT_DELAY`], for more entries. In a
+//! surge (many devices connected, [`Journal::device_connections`]) it sleeps the whole delay:
+//! the CPUs are busy with handshakes, and each commit saved is CPU for them. Otherwise it
+//! waits only for the device requests on their way to the journal ([`Journal::expect_entry`]),
+//! woken as soon as the last of them has handed its entry; when none is, it commits at once (a
+//! lone entry waits for nothing).
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
@@ -29,15 +34,19 @@ use super::events::{insert_event_on, insert_progress_on};
 use super::licenses::{Allocation, NewLicense, allocate_on};
 use super::{NewEvent, Store, StoreError};
 use crate::domain::state::{DeviceState, Observation};
+use crate::http::OpenConnections;
 
 /// Entries written in one transaction at most.
 pub const MAX_BATCH: usize = 256;
 
-/// Device requests under way from which on the journal is busy.
-const BUSY: usize = 8;
+/// Device connections open (handshakes and requests) from which on the writer sleeps the
+/// whole [`COMMIT_DELAY`] before each commit. With this many, two cores are busy with their
+/// handshakes, and a device waits longer for the CPU than for the delay; with fewer, it is
+/// the delay that would keep devices waiting.
+const SURGE: usize = 32;
 
-/// How long a busy writer waits for more entries before it commits.
-const COMMIT_DELAY: Duration = Duration::from_millis(2);
+/// How long the writer waits at most for more entries before it commits.
+pub const COMMIT_DELAY: Duration = Duration::from_millis(4);
 
 /// Entries waiting for the writer at most; requests beyond wait for room.
 const QUEUE: usize = 4096;
@@ -94,17 +103,34 @@ struct Job {
 #[derive(Clone)]
 pub struct Journal {
     jobs: mpsc::Sender<Job>,
-    /// Device requests under way, which will write (see [`Journal::expect_entry`]).
-    under_way: Arc<AtomicUsize>,
+    /// Device requests on their way to the journal (see [`Journal::expect_entry`]).
+    coming: Arc<Coming>,
+    /// The device listener's open connections (see [`Journal::device_connections`]).
+    connections: OpenConnections,
+    /// Transactions committed.
+    commits: Arc<AtomicU64>,
 }
 
-/// A device request under way, which will hand the journal an entry; dropped when it ends.
+/// The device requests on their way to the journal, and the writer to wake when the last of
+/// them has handed its entry.
 #[derive(Debug)]
-pub struct UnderWay(Arc<AtomicUsize>);
+struct Coming {
+    /// Their number (the writer reads it too).
+    requests: Arc<AtomicUsize>,
+    writer: Thread,
+}
+
+/// A device request on its way to the journal with its last entry. It goes with that entry
+/// ([`Journal::observe`], [`Journal::progress`]); a request that ends without one drops it.
+#[derive(Debug)]
+pub struct UnderWay(Arc<Coming>);
 
 impl Drop for UnderWay {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        if self.0.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last one: a writer waiting for it commits now.
+            self.0.writer.unpark();
+        }
     }
 }
 
@@ -120,29 +146,61 @@ impl Journal {
     /// Starts the writer thread over `store`. It runs until every handle is dropped, writing
     /// what was queued.
     pub fn start(store: &Store) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let direct = store.direct_shared();
-        let under_way = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::clone(&under_way);
-        std::thread::Builder::new()
-            .name("ztp-journal".into())
-            .spawn(move || write(&direct, queue, &requests))
-            // Only at start-up, and without it nothing could be recorded.
-            .expect("the journal's writer thread starts");
-        Self { jobs, under_way }
+        Self::start_with(store, COMMIT_DELAY)
     }
 
-    /// Counts a device request as under way until the returned guard is dropped: while many
-    /// are, the writer waits a moment before each commit, so that one commit carries more of
-    /// their entries.
+    /// [`Journal::start`] with another wait before a commit than [`COMMIT_DELAY`].
+    pub fn start_with(store: &Store, commit_delay: Duration) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let direct = store.direct_shared();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let connections = OpenConnections::default();
+        let commits = Arc::new(AtomicU64::new(0));
+        let pacing = Pacing {
+            coming: Arc::clone(&requests),
+            connections: connections.clone(),
+            delay: commit_delay,
+            commits: Arc::clone(&commits),
+        };
+        let writer = std::thread::Builder::new()
+            .name("ztp-journal".into())
+            .spawn(move || write(&direct, queue, &pacing))
+            // Only at start-up, and without it nothing could be recorded.
+            .expect("the journal's writer thread starts");
+        let coming = Coming {
+            requests,
+            writer: writer.thread().clone(),
+        };
+        Self {
+            jobs,
+            coming: Arc::new(coming),
+            connections,
+            commits,
+        }
+    }
+
+    /// Transactions the writer has committed so far (the entries of a batch share one).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// The counter the device listener counts its open connections into: the writer's measure
+    /// of a surge.
+    pub fn device_connections(&self) -> OpenConnections {
+        self.connections.clone()
+    }
+
+    /// Counts a device request as on its way to the journal until the returned guard goes
+    /// with its last entry or is dropped: before a commit, the writer waits for the requests
+    /// on their way (up to [`COMMIT_DELAY`]), so that one commit carries their entries too.
     pub fn expect_entry(&self) -> UnderWay {
-        self.under_way.fetch_add(1, Ordering::Relaxed);
-        UnderWay(Arc::clone(&self.under_way))
+        self.coming.requests.fetch_add(1, Ordering::AcqRel);
+        UnderWay(Arc::clone(&self.coming))
     }
 
     /// Records `event`.
     pub async fn record(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.submit(Entry::Event(event)).await.map(|_| ())
+        self.submit(Entry::Event(event), None).await.map(|_| ())
     }
 
     /// Allocates `license` to its device: the license the device already holds from the pool,
@@ -158,38 +216,41 @@ impl Journal {
             license,
             shortage: Box::new(shortage),
         };
-        match self.submit(entry).await? {
+        match self.submit(entry, None).await? {
             Written::Allocation(allocation) => Ok(allocation),
             other => Err(unexpected(&other)),
         }
     }
 
     /// Moves `serial` on by `observation` and records the event `event` makes of its new
-    /// state (none: no event). Returns the new state.
+    /// state (none: no event): the last entry of the request `under_way`. Returns the new
+    /// state.
     pub async fn observe(
         &self,
         serial: &str,
         observation: Observation,
         event: Option<EventOf>,
+        under_way: UnderWay,
     ) -> Result<DeviceState, StoreError> {
         let entry = Entry::Observed {
             serial: serial.to_owned(),
             observation,
             event,
         };
-        self.state_of(entry).await
+        self.state_of(entry, under_way).await
     }
 
     /// Keeps `serial`'s progress `report`, moves its state on and records the event `event`
     /// makes of the new state. Returns the new state; [`StoreError::NotFound`] when the device
     /// does not exist or its certificate is pinned to another than `presented` (the SHA-256 of
-    /// the one it presented, lowercase hex).
+    /// the one it presented, lowercase hex). The last entry of the request `under_way`.
     pub async fn progress(
         &self,
         serial: &str,
         presented: &str,
         report: &ReportProgressInput,
         event: EventOf,
+        under_way: UnderWay,
     ) -> Result<DeviceState, StoreError> {
         let entry = Entry::Progress {
             serial: serial.to_owned(),
@@ -197,22 +258,23 @@ impl Journal {
             report: Box::new(report.clone()),
             event,
         };
-        self.state_of(entry).await
+        self.state_of(entry, under_way).await
     }
 
-    async fn state_of(&self, entry: Entry) -> Result<DeviceState, StoreError> {
-        match self.submit(entry).await? {
+    async fn state_of(&self, entry: Entry, under_way: UnderWay) -> Result<DeviceState, StoreError> {
+        match self.submit(entry, Some(under_way)).await? {
             Written::State(state) => Ok(state),
             other => Err(unexpected(&other)),
         }
     }
 
-    async fn submit(&self, entry: Entry) -> Outcome {
+    /// Queues `entry` (the last of the request `last_of`, if any) and waits for its outcome.
+    async fn submit(&self, entry: Entry, last_of: Option<UnderWay>) -> Outcome {
         let (done, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { entry, done })
-            .await
-            .map_err(|_| stopped())?;
+        let queued = self.jobs.send(Job { entry, done }).await;
+        // Queued: the request is no longer on its way; the writer need not wait for it.
+        drop(last_of);
+        queued.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -231,16 +293,12 @@ fn stopped() -> StoreError {
 
 /// The writer: batches of what queued up, one transaction each. A connection that failed is
 /// opened again for the next batch.
-fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, under_way: &AtomicUsize) {
+fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, pacing: &Pacing) {
     let mut connection = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = queue.blocking_recv() {
         batch.push(job);
-        gather(
-            &mut queue,
-            &mut batch,
-            under_way.load(Ordering::Relaxed) >= BUSY,
-        );
+        gather(&mut queue, &mut batch, pacing);
         let (entries, waiting): (Vec<Entry>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.done)).unzip();
         let written = match connection.take() {
@@ -249,6 +307,7 @@ fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, under_way: &AtomicUsiz
         }
         .and_then(|mut open| {
             let results = write_batch(&mut open, &entries)?;
+            pacing.commits.fetch_add(1, Ordering::Relaxed);
             connection = Some(open);
             Ok(results)
         });
@@ -267,19 +326,39 @@ fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, under_way: &AtomicUsiz
     }
 }
 
-/// Adds what is queued to `batch`. When the journal is `busy` (many device requests under
-/// way), first waits [`COMMIT_DELAY`] for more: one commit writes each page it touched once,
-/// however many entries changed it, so a surge costs fewer commits. A quiet journal commits at
-/// once.
-fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, busy: bool) {
-    if busy {
-        std::thread::sleep(COMMIT_DELAY);
+/// How the writer paces its commits: the device requests on their way to it, the device
+/// listener's open connections, the longest wait before a commit; and the commits it made.
+struct Pacing {
+    coming: Arc<AtomicUsize>,
+    connections: OpenConnections,
+    delay: Duration,
+    commits: Arc<AtomicU64>,
+}
+
+/// Adds what is queued to `batch`, first waiting up to the commit delay for more: one commit
+/// writes each page it touched once, however many entries changed it, and syncs the log once.
+/// In a surge, sleeps the whole delay, as entries arrive all along it. Otherwise waits for
+/// the requests on their way only, parked until the last of them wakes it (see [`UnderWay`]);
+/// with none on its way, commits at once.
+fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, pacing: &Pacing) {
+    let deadline = Instant::now() + pacing.delay;
+    if pacing.connections.count() >= SURGE {
+        std::thread::sleep(pacing.delay);
     }
-    while batch.len() < MAX_BATCH {
-        match queue.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
+    loop {
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
         }
+        let now = Instant::now();
+        if batch.len() >= MAX_BATCH || pacing.coming.load(Ordering::Acquire) == 0 || now >= deadline
+        {
+            return;
+        }
+        // Woken early when the last one comes (or spuriously: the loop checks again).
+        std::thread::park_timeout(deadline - now);
     }
 }
 
@@ -387,8 +466,14 @@ mod tests {
             let journal = journal.clone();
             let serial = if i == 25 { "SN-GONE" } else { "SN-1" };
             tasks.spawn(async move {
+                let under_way = journal.expect_entry();
                 journal
-                    .observe(serial, Observation::Redirected, Some(event(serial)))
+                    .observe(
+                        serial,
+                        Observation::Redirected,
+                        Some(event(serial)),
+                        under_way,
+                    )
                     .await
             });
         }
@@ -416,12 +501,20 @@ mod tests {
 
         // A progress report keeps the report and moves the state on.
         let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
-        let state = journal.progress("SN-1", "ab", &report, event("SN-1")).await;
+        let state = journal
+            .progress("SN-1", "ab", &report, event("SN-1"), journal.expect_entry())
+            .await;
         assert_eq!(state.unwrap(), DeviceState::Completed);
         assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
         assert!(matches!(
             journal
-                .progress("SN-GONE", "ab", &report, event("SN-GONE"))
+                .progress(
+                    "SN-GONE",
+                    "ab",
+                    &report,
+                    event("SN-GONE"),
+                    journal.expect_entry()
+                )
                 .await,
             Err(StoreError::NotFound { .. })
         ));
@@ -432,15 +525,124 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            journal.progress("SN-1", "bb", &report, event("SN-1")).await,
+            journal
+                .progress("SN-1", "bb", &report, event("SN-1"), journal.expect_entry())
+                .await,
             Err(StoreError::NotFound { .. })
         ));
         assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
         assert!(
             journal
-                .progress("SN-1", "aa", &report, event("SN-1"))
+                .progress("SN-1", "aa", &report, event("SN-1"), journal.expect_entry())
                 .await
                 .is_ok()
         );
+    }
+
+    /// A journal over a store with one device, SN-1, whose writer waits up to `delay`.
+    async fn journal_waiting(delay: Duration) -> (Journal, Store, tempfile::TempDir) {
+        let (store, dir) = store().await;
+        store.insert_customer(&new_customer("acme")).await.unwrap();
+        add_device(&store, "SN-1", "acme").await;
+        (Journal::start_with(&store, delay), store, dir)
+    }
+
+    /// Far longer than any test waits: a test that waited for it would time out first.
+    const FOREVER: Duration = Duration::from_secs(600);
+
+    /// Bounds a test's wait (an entry that is not written would block it forever).
+    async fn within<T>(future: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(60), future)
+            .await
+            .expect("the journal answers without waiting for its commit delay")
+    }
+
+    #[tokio::test]
+    async fn a_lone_entry_is_committed_at_once() {
+        let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+        let state = within(journal.observe(
+            "SN-1",
+            Observation::Redirected,
+            Some(event("SN-1")),
+            journal.expect_entry(),
+        ))
+        .await;
+        assert_eq!(state.unwrap(), DeviceState::Redirected);
+        assert_eq!(journal.commits(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_entry_waits_for_the_requests_on_their_way_and_shares_their_commit() {
+        let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+        // Two requests under way; the second hands its entry first.
+        let (first, second) = (journal.expect_entry(), journal.expect_entry());
+        let early = tokio::spawn({
+            let journal = journal.clone();
+            async move {
+                journal
+                    .observe("SN-1", Observation::Redirected, None, second)
+                    .await
+            }
+        });
+        // The writer holds the early entry while the first request is on its way.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!early.is_finished());
+        assert_eq!(journal.commits(), 0);
+        let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
+        let late = within(journal.progress("SN-1", "ab", &report, event("SN-1"), first)).await;
+        assert_eq!(late.unwrap(), DeviceState::Completed);
+        assert!(within(early).await.unwrap().is_ok());
+        assert_eq!(journal.commits(), 1, "both entries in one transaction");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_ends_without_an_entry_is_not_waited_for() {
+        let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+        let refused = journal.expect_entry();
+        let answered = tokio::spawn({
+            let journal = journal.clone();
+            let under_way = journal.expect_entry();
+            async move {
+                journal
+                    .observe("SN-1", Observation::Redirected, None, under_way)
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!answered.is_finished());
+        drop(refused);
+        assert!(within(answered).await.unwrap().is_ok());
+        assert_eq!(journal.commits(), 1);
+    }
+
+    #[tokio::test]
+    async fn in_a_surge_entries_arriving_within_the_delay_share_a_commit() {
+        let (journal, _store, _dir) = journal_waiting(Duration::from_secs(2)).await;
+        let connections = journal.device_connections();
+        let surge: Vec<_> = (0..SURGE).map(|_| connections.open()).collect();
+        let first = tokio::spawn({
+            let journal = journal.clone();
+            let under_way = journal.expect_entry();
+            async move {
+                journal
+                    .observe("SN-1", Observation::Contacted, None, under_way)
+                    .await
+            }
+        });
+        // Nobody else is on its way: only the surge keeps the writer waiting.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = journal
+            .observe(
+                "SN-1",
+                Observation::Redirected,
+                None,
+                journal.expect_entry(),
+            )
+            .await;
+        assert_eq!(second.unwrap(), DeviceState::Redirected);
+        assert!(first.await.unwrap().is_ok());
+        assert_eq!(journal.commits(), 1);
+        drop(surge);
+        assert_eq!(connections.count(), 0);
     }
 }
