@@ -40,13 +40,14 @@ use crate::http::OpenConnections;
 pub const MAX_BATCH: usize = 256;
 
 /// Device connections open (handshakes and requests) from which on the writer sleeps the
-/// whole [`COMMIT_DELAY`] before each commit. With this many, two cores are busy with their
-/// handshakes, and a device waits longer for the CPU than for the delay; with fewer, it is
-/// the delay that would keep devices waiting.
+/// whole [`COMMIT_DELAY`] before each commit: with this many, a device waits longer for the
+/// CPU than for the delay; with fewer, it is the delay that would keep devices waiting. (On
+/// the 2-core machines ztp is benchmarked on, 16 connections in a closed loop leave the CPUs
+/// some slack and 64 keep them busy.)
 const SURGE: usize = 32;
 
 /// How long the writer waits at most for more entries before it commits.
-pub const COMMIT_DELAY: Duration = Duration::from_millis(4);
+const COMMIT_DELAY: Duration = Duration::from_millis(4);
 
 /// Entries waiting for the writer at most; requests beyond wait for room.
 const QUEUE: usize = 4096;
@@ -150,7 +151,7 @@ impl Journal {
     }
 
     /// [`Journal::start`] with another wait before a commit than [`COMMIT_DELAY`].
-    pub fn start_with(store: &Store, commit_delay: Duration) -> Self {
+    pub(crate) fn start_with(store: &Store, commit_delay: Duration) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let direct = store.direct_shared();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -557,6 +558,17 @@ mod tests {
             .expect("the journal answers without waiting for its commit delay")
     }
 
+    /// Hands the journal SN-1's `observation`, the last entry of `under_way`, from a task of
+    /// its own.
+    fn observe_in_task(
+        journal: &Journal,
+        observation: Observation,
+        under_way: UnderWay,
+    ) -> tokio::task::JoinHandle<Result<DeviceState, StoreError>> {
+        let journal = journal.clone();
+        tokio::spawn(async move { journal.observe("SN-1", observation, None, under_way).await })
+    }
+
     #[tokio::test]
     async fn a_lone_entry_is_committed_at_once() {
         let (journal, _store, _dir) = journal_waiting(FOREVER).await;
@@ -576,14 +588,7 @@ mod tests {
         let (journal, _store, _dir) = journal_waiting(FOREVER).await;
         // Two requests under way; the second hands its entry first.
         let (first, second) = (journal.expect_entry(), journal.expect_entry());
-        let early = tokio::spawn({
-            let journal = journal.clone();
-            async move {
-                journal
-                    .observe("SN-1", Observation::Redirected, None, second)
-                    .await
-            }
-        });
+        let early = observe_in_task(&journal, Observation::Redirected, second);
         // The writer holds the early entry while the first request is on its way.
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!early.is_finished());
@@ -599,15 +604,7 @@ mod tests {
     async fn a_request_that_ends_without_an_entry_is_not_waited_for() {
         let (journal, _store, _dir) = journal_waiting(FOREVER).await;
         let refused = journal.expect_entry();
-        let answered = tokio::spawn({
-            let journal = journal.clone();
-            let under_way = journal.expect_entry();
-            async move {
-                journal
-                    .observe("SN-1", Observation::Redirected, None, under_way)
-                    .await
-            }
-        });
+        let answered = observe_in_task(&journal, Observation::Redirected, journal.expect_entry());
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!answered.is_finished());
         drop(refused);
@@ -620,15 +617,7 @@ mod tests {
         let (journal, _store, _dir) = journal_waiting(Duration::from_secs(2)).await;
         let connections = journal.device_connections();
         let surge: Vec<_> = (0..SURGE).map(|_| connections.open()).collect();
-        let first = tokio::spawn({
-            let journal = journal.clone();
-            let under_way = journal.expect_entry();
-            async move {
-                journal
-                    .observe("SN-1", Observation::Contacted, None, under_way)
-                    .await
-            }
-        });
+        let first = observe_in_task(&journal, Observation::Contacted, journal.expect_entry());
         // Nobody else is on its way: only the surge keeps the writer waiting.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = journal
