@@ -327,7 +327,7 @@ impl Bootstrapper {
             serial,
             model,
             customer,
-            certificate: call.device.certificate.der(),
+            certificate: call.device.certificate.as_ref(),
         };
         let queued = self
             .outbox

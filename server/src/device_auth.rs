@@ -6,16 +6,19 @@
 //! error document with status 401 and the refusal is recorded, instead of a bare handshake
 //! alert nobody can see.
 
+mod recent;
 pub mod signatures;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::SystemTime;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
 use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
+
+use recent::Recent;
 
 /// Loading the manufacturer trust material failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +105,8 @@ impl AuthFailure {
 pub struct AuthenticatedDevice {
     /// Its identity, from the certificate.
     pub identity: DeviceIdentity,
-    /// Its IDevID certificate.
-    pub certificate: Cert,
+    /// Its IDevID certificate, as it presented it (DER).
+    pub certificate: CertificateDer<'static>,
     /// The certificate's SHA-256 fingerprint.
     pub fingerprint: Fingerprint,
 }
@@ -142,7 +145,14 @@ pub struct DeviceVerifier {
     algorithms: Vec<signatures::Remembering>,
     crls: RwLock<Vec<CrlFile>>,
     serial_source: SerialSource,
+    /// The identities read from device certificates that verified, by fingerprint.
+    identities: Mutex<Recent<DeviceIdentity>>,
 }
+
+/// Identities of device certificates kept per generation (two are kept): a device calling
+/// again (a retry, its progress report on a new connection) is not parsed again. Each is a
+/// fingerprint and a serial (and product id), some hundred bytes: a few MiB at most.
+const IDENTITIES: usize = 16_384;
 
 impl std::fmt::Debug for DeviceVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,6 +211,7 @@ impl DeviceVerifier {
             issuers,
             crls: RwLock::new(crls),
             serial_source,
+            identities: Mutex::new(Recent::new(IDENTITIES)),
         })
     }
 
@@ -247,8 +258,21 @@ impl DeviceVerifier {
         let Some((leaf, presented)) = chain.split_first() else {
             return Err(AuthFailure::NoCertificate);
         };
-        let cert =
-            Cert::from_der(leaf.to_vec()).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+        let fingerprint = Fingerprint::of(leaf);
+        // What a certificate says is a function of its bytes: a certificate that verified
+        // before is not parsed again (its chain is verified all the same).
+        let known = self.known_identities().get(fingerprint.as_bytes()).cloned();
+        let (identity, parsed) = match known {
+            Some(identity) => (Ok(identity), None),
+            None => {
+                let cert = Cert::from_der(leaf.to_vec())
+                    .map_err(|e| AuthFailure::Malformed(e.to_string()))?;
+                (
+                    DeviceIdentity::from_certificate(&cert, self.serial_source),
+                    Some(cert),
+                )
+            }
+        };
         let ee =
             EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
         let mut intermediates = presented.to_vec();
@@ -285,29 +309,43 @@ impl DeviceVerifier {
                 }
                 Ok(())
             });
-        let identity = DeviceIdentity::from_certificate(&cert, self.serial_source);
+        // A refused certificate's subject, for the refusal.
+        let subject = || match &parsed {
+            Some(cert) => cert.subject(),
+            None => Cert::from_der(leaf.to_vec())
+                .map(|cert| cert.subject())
+                .unwrap_or_default(),
+        };
         match verified {
             Ok(_) => {}
             Err(webpki::Error::CertRevoked) => {
                 return Err(AuthFailure::Revoked {
                     serial: identity
                         .map(|i| i.serial.as_str().to_owned())
-                        .unwrap_or_else(|_| cert.subject()),
+                        .unwrap_or_else(|_| subject()),
                 });
             }
             Err(e) => {
                 return Err(AuthFailure::Untrusted {
-                    subject: cert.subject(),
+                    subject: subject(),
                     reason: format!("{e:?}"),
                 });
             }
         }
         let identity = identity.map_err(AuthFailure::Identity)?;
+        if parsed.is_some() {
+            self.known_identities()
+                .insert(*fingerprint.as_bytes(), identity.clone());
+        }
         Ok(AuthenticatedDevice {
             identity,
-            fingerprint: cert.fingerprint(),
-            certificate: cert,
+            certificate: leaf.clone(),
+            fingerprint,
         })
+    }
+
+    fn known_identities(&self) -> std::sync::MutexGuard<'_, Recent<DeviceIdentity>> {
+        self.identities.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -618,6 +656,33 @@ mod tests {
         // Remembering nothing verifies the same.
         let forgetful = pki.verifier().remembering(0);
         assert!(forgetful.authenticate(&chain, SystemTime::now()).is_ok());
+    }
+
+    #[test]
+    fn a_certificate_that_verified_is_read_once_and_still_verified_every_time() {
+        let pki = Pki::new();
+        let verifier = pki.verifier();
+        let chain = pki.device("SN-0008");
+        let first = verifier.authenticate(&chain, SystemTime::now()).unwrap();
+        let again = verifier.authenticate(&chain, SystemTime::now()).unwrap();
+        assert_eq!(verifier.known_identities().len(), 1);
+        assert_eq!(again.serial(), "SN-0008");
+        assert_eq!(again.fingerprint, first.fingerprint);
+        assert_eq!(again.certificate, chain[0]);
+        // A stranger's certificate is refused and not kept.
+        let stranger = Pki::new();
+        assert!(
+            verifier
+                .authenticate(&stranger.device("SN-0009"), SystemTime::now())
+                .is_err()
+        );
+        assert_eq!(verifier.known_identities().len(), 1);
+        // The known certificate outside its validity: refused, its subject read for the reason.
+        let long_ago = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
+        match verifier.authenticate(&chain, long_ago) {
+            Err(AuthFailure::Untrusted { subject, .. }) => assert!(subject.contains("SN-0008")),
+            other => panic!("expected untrusted, got {other:?}"),
+        }
     }
 
     #[test]

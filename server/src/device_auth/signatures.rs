@@ -13,22 +13,19 @@
 //! Only signatures made with a configured CA's key (a trust anchor's or an intermediate's) are
 //! remembered: a client that presents a chain of its own making gets its signatures verified,
 //! and its connection refused, without filling the memory. What is remembered is a SHA-256
-//! digest of the inputs, in two generations of at most `capacity` digests each: when the newer
-//! generation is full, it becomes the older and the older is forgotten; a digest found in the
-//! older generation moves to the newer. The verifications in use survive, and memory stays
-//! bounded: by the hash table's layout, a generation of 200,000 digests is 262,144 slots of 33
-//! bytes, 8.25 MiB.
+//! digest of the inputs, in two generations of at most `capacity` digests each ([`Recent`]):
+//! the verifications in use survive, and memory stays bounded: by the hash table's layout, a
+//! generation of 200,000 digests is 262,144 slots of 33 bytes, 8.25 MiB.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest;
 use rustls_pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm};
 
+use super::recent::{Digest, Recent};
+
 /// Digests remembered per generation by default (two generations are kept).
 pub const DEFAULT_CAPACITY: usize = 200_000;
-
-type Digest = [u8; 32];
 
 /// A webpki signature algorithm that remembers its verifications that succeeded.
 #[derive(Debug)]
@@ -111,12 +108,13 @@ fn digest_of(algorithm: u64, public_key: &[u8], message: &[u8], signature: &[u8]
     digest
 }
 
-/// The two generations of digests.
+/// The remembered verifications.
 struct Memory {
+    /// Digests per generation at most (0: none remembered).
     capacity: usize,
     /// The public keys whose signatures are remembered.
     signers: Vec<Vec<u8>>,
-    generations: Mutex<Generations>,
+    digests: Mutex<Recent<()>>,
 }
 
 impl std::fmt::Debug for Memory {
@@ -129,54 +127,30 @@ impl std::fmt::Debug for Memory {
     }
 }
 
-#[derive(Default)]
-struct Generations {
-    newer: HashSet<Digest>,
-    older: HashSet<Digest>,
-}
-
 impl Memory {
     fn new(capacity: usize, signers: Vec<Vec<u8>>) -> Self {
         Self {
             capacity,
             signers,
-            generations: Mutex::default(),
+            digests: Mutex::new(Recent::new(capacity)),
         }
     }
 
     /// Whether `digest` is remembered (moving it to the newer generation).
     fn recalls(&self, digest: &Digest) -> bool {
-        let mut generations = self.lock();
-        if generations.newer.contains(digest) {
-            return true;
-        }
-        if generations.older.remove(digest) {
-            generations.add(*digest, self.capacity);
-            return true;
-        }
-        false
+        self.lock().get(digest).is_some()
     }
 
     fn remembered(&self) -> usize {
-        let generations = self.lock();
-        generations.newer.len() + generations.older.len()
+        self.lock().len()
     }
 
     fn remember(&self, digest: Digest) {
-        self.lock().add(digest, self.capacity);
+        self.lock().insert(digest, ());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
-        self.generations.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Generations {
-    fn add(&mut self, digest: Digest, capacity: usize) {
-        if self.newer.len() >= capacity {
-            self.older = std::mem::take(&mut self.newer);
-        }
-        self.newer.insert(digest);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent<()>> {
+        self.digests.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -287,7 +261,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(calls(), 7);
-        assert_eq!(algorithm.memory.lock().newer.len(), 2, "ours only");
+        assert_eq!(algorithm.memory.remembered(), 2, "ours only");
     }
 
     #[test]
@@ -309,9 +283,7 @@ mod tests {
             6,
             "each verified once, the first kept while in use"
         );
-        let generations = algorithm.memory.lock();
-        assert!(generations.newer.len() <= 2 && generations.older.len() <= 2);
-        drop(generations);
+        assert!(algorithm.memory.remembered() <= 4, "two generations of two");
         // The oldest unused ones were forgotten and are verified again.
         verify(1);
         assert_eq!(calls(), 7);
