@@ -150,8 +150,8 @@ pub struct DeviceVerifier {
 }
 
 /// Identities of device certificates kept per generation (two are kept): a device calling
-/// again (a retry, its progress report on a new connection) is not parsed again. Each is a
-/// fingerprint and a serial (and product id), some hundred bytes: a few MiB at most.
+/// again (a retry, its progress report on a new connection) is not parsed again. Each entry
+/// is a fingerprint, a serial and a product id.
 const IDENTITIES: usize = 16_384;
 
 impl std::fmt::Debug for DeviceVerifier {
