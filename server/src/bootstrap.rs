@@ -260,15 +260,21 @@ impl Bootstrapper {
         let model = device.model.clone();
         // One state write per request: the answer's (redirected or onboarding), or `contacted`
         // when the device is known but gets nothing (yet).
+        // Registering with the NMS and allocating licenses wait on others (the outbox, the
+        // journal's own commit): set aside, so that the journal does not wait for them.
         let answered = match self.answer(call, device, owner_revision).await {
-            Ok(answer) => self
-                .register(call, &model, &answer.customer, &answer.owner)
+            Ok(answer) => under_way
+                .aside(self.register(call, &model, &answer.customer, &answer.owner))
                 .await
                 .map(|()| answer),
             Err(error) => Err(error),
         };
         let answered = match answered {
-            Ok(answer) => self.add_licenses(call, &model, &licenses, answer).await,
+            Ok(answer) => {
+                under_way
+                    .aside(self.add_licenses(call, &model, &licenses, answer))
+                    .await
+            }
             Err(error) => Err(error),
         };
         let answer = match answered {
@@ -469,8 +475,11 @@ impl Bootstrapper {
             && !report.ssh_host_keys.is_empty()
         {
             self.known_device(device).await?;
-            self.outbox
-                .add_host_keys(device.serial(), &report.ssh_host_keys)
+            under_way
+                .aside(
+                    self.outbox
+                        .add_host_keys(device.serial(), &report.ssh_host_keys),
+                )
                 .await?;
         }
         let message = report

@@ -128,9 +128,36 @@ pub struct UnderWay(Arc<Coming>);
 
 impl Drop for UnderWay {
     fn drop(&mut self) {
-        if self.0.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // The last one: a writer waiting for it commits now.
-            self.0.writer.unpark();
+        self.0.leave();
+    }
+}
+
+impl UnderWay {
+    /// Awaits `work` with the request not counted as on its way meanwhile: for a wait on
+    /// something else than its own work (its NMS, an entry of its own that the writer must
+    /// commit first), so that the writer does not wait for a request that waits for it.
+    pub async fn aside<T>(&self, work: impl Future<Output = T>) -> T {
+        self.0.leave();
+        // Counted again when the wait ends, or when it is abandoned.
+        let _back = Back(&self.0);
+        work.await
+    }
+}
+
+/// Counts a request set aside ([`UnderWay::aside`]) as on its way again when dropped.
+struct Back<'a>(&'a Coming);
+
+impl Drop for Back<'_> {
+    fn drop(&mut self) {
+        self.0.requests.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Coming {
+    /// One request fewer on its way; the last one wakes a writer waiting for it.
+    fn leave(&self) {
+        if self.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.writer.unpark();
         }
     }
 }
@@ -194,6 +221,7 @@ impl Journal {
     /// Counts a device request as on its way to the journal until the returned guard goes
     /// with its last entry or is dropped: before a commit, the writer waits for the requests
     /// on their way (up to [`COMMIT_DELAY`]), so that one commit carries their entries too.
+    /// Its waits on other things are set aside ([`UnderWay::aside`]).
     pub fn expect_entry(&self) -> UnderWay {
         self.coming.requests.fetch_add(1, Ordering::AcqRel);
         UnderWay(Arc::clone(&self.coming))
@@ -610,6 +638,32 @@ mod tests {
         drop(refused);
         assert!(within(answered).await.unwrap().is_ok());
         assert_eq!(journal.commits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_aside_for_an_entry_of_its_own_is_not_waited_for() {
+        let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+        let under_way = journal.expect_entry();
+        // An entry before its last (a license allocation, say), committed without waiting
+        // for the request that waits for it.
+        let first = event("SN-1")(DeviceState::Shipped);
+        within(under_way.aside(journal.record(first)))
+            .await
+            .unwrap();
+        // An abandoned wait counts the request again: its last entry is still waited for.
+        let abandoned = under_way.aside(std::future::pending::<()>());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), abandoned)
+                .await
+                .is_err()
+        );
+        let lone = observe_in_task(&journal, Observation::Contacted, journal.expect_entry());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!lone.is_finished(), "the request is on its way again");
+        let last = journal.observe("SN-1", Observation::Redirected, None, under_way);
+        assert!(within(last).await.is_ok());
+        assert!(within(lone).await.unwrap().is_ok());
+        assert_eq!(journal.commits(), 2);
     }
 
     #[tokio::test]
