@@ -1,8 +1,9 @@
 //! The baseline: a bare hyper + rustls server that requires and verifies a client certificate
 //! (chained to the manufacturer's root, as ztp checks IDevIDs) and answers every request with
 //! a fixed small body. Same certificate, key, crypto provider (cipher suites in ztp's order,
-//! chosen by the server), protocol versions and ALPN as ztp's device listener: the ceiling ztp is measured against. It runs as its own process (this
-//! bench binary with `--baseline`), so that its CPU and memory are measured like ztp's.
+//! chosen by the server), protocol versions and ALPN as ztp's device listener: the ceiling ztp
+//! is measured against. It runs as its own process (this bench binary with `--baseline`), so
+//! that its CPU and memory are measured like ztp's.
 
 use std::path::Path;
 use std::sync::Arc;
