@@ -134,7 +134,7 @@ impl Store {
                         "SELECT ",
                         device_columns!(),
                         ", (SELECT revision FROM customers WHERE name = devices.customer) \
-                     AS owner_revision FROM devices WHERE serial = $1"
+                         AS owner_revision FROM devices WHERE serial = $1"
                     ),
                     &[&serial],
                     |row| Ok((device(row)?, row.column("owner_revision")?)),
