@@ -17,7 +17,9 @@
 //! seconds per bootstrap and peak RSS; then the latency at half the baseline's peak (open
 //! loop), a device with a long history beside a fresh one, the same at each inventory size,
 //! and a surge of first bootstraps (devices a fresh server has never seen, each once). Every
-//! bootstrap ztp answered is checked against its event log.
+//! bootstrap ztp answered is checked against its event log, counted through the admin API.
+//! `--database-url` puts each ztp the run starts on another store (SQLite in its data
+//! directory by default): the bench reaches the store only through ztp.
 //! The JSON result goes to `--json` (default `target/bench-bootstrap.json`).
 //!
 //! The load generator shares the machine with the server under test (as the baseline does), so
@@ -38,6 +40,7 @@ use clap::Parser;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
+use ztp::admin_client::AdminClient;
 use ztp::agent::tls::{ClientIdentity, ServerTrust, client_config};
 use ztp_certs::dev_pki::{self, layout};
 use ztp_certs::{Cert, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement};
@@ -69,6 +72,14 @@ struct Options {
     /// at the best concurrency.
     #[arg(long)]
     also_normal: bool,
+    /// The store of each ztp the run starts (`database.url`), `{name}` standing for the
+    /// server's name in the run (`ztp-0`, `ztp-1`…, `ztp-surge`, `ztp-normal`), so that each
+    /// starts empty: e.g. `sqlite:///var/tmp/{name}.sqlite?mode=rwc`. Default: the SQLite file
+    /// in each server's data directory. Only ztp's own interfaces touch the store (its
+    /// configuration, the import command and the admin API), so any store ztp supports can be
+    /// measured.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Devices of the first-bootstrap surge: never seen before, each bootstrapping once, beside
     /// the baseline (0: skip it).
     #[arg(long, default_value_t = 5000)]
@@ -273,7 +284,8 @@ async fn compare(options: &Options) {
     let mut normal = Value::Null;
     if options.also_normal {
         let dir = work.path().join("ztp-normal");
-        let mut fast = ZtpUnderTest::start_with(&dir, options, smallest, options.devices, "normal");
+        let mut fast =
+            ZtpUnderTest::start_with(&dir, options, smallest, options.devices, Some("normal"));
         let devices = Arc::new(identities(&fast.pki(), &fast.serials));
         let run = measured(fast.pid(), || {
             load::closed_loop(&fast.target, &devices, best_c, Span::For(duration))
@@ -417,7 +429,7 @@ async fn compare(options: &Options) {
 /// the same handshakes against the baseline (on this PKI); every answer is checked against the
 /// event log.
 async fn first_bootstraps(dir: &Path, options: &Options, concurrency: usize) -> Value {
-    let mut ztp = ZtpUnderTest::start_with(dir, options, options.surge, options.surge, "full");
+    let mut ztp = ZtpUnderTest::start_with(dir, options, options.surge, options.surge, None);
     let devices = Arc::new(identities(&ztp.pki(), &ztp.serials));
     let baseline = Baseline::start(&ztp.pki(), dir);
     let (base, ours) = side_by_side(
@@ -537,25 +549,51 @@ struct Recorded {
 
 impl ZtpUnderTest {
     fn start(dir: &Path, options: &Options, inventory: usize) -> Self {
-        Self::start_with(dir, options, inventory, options.devices, "full")
+        Self::start_with(dir, options, inventory, options.devices, None)
     }
 
-    /// ztp with `inventory` devices, the first `identities` of them with IDevIDs.
+    /// ztp with `inventory` devices, the first `identities` of them with IDevIDs; its store at
+    /// SQLite's `synchronous` level when one is given.
     fn start_with(
         dir: &Path,
         options: &Options,
         inventory: usize,
         identities: usize,
-        synchronous: &str,
+        synchronous: Option<&str>,
     ) -> Self {
         // Logs at warn: the per-request info lines would measure the log file, not ztp.
         let log = std::env::var("ZTP_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
-        let server = Server::start_with(
-            dir,
+        let mut env = vec![("RUST_LOG", log)];
+        if let Some(template) = &options.database_url {
+            let name = dir
+                .file_name()
+                .expect("a server directory")
+                .to_string_lossy();
+            env.push(("ZTP_DATABASE__URL", template.replace("{name}", &name)));
+        }
+        if let Some(synchronous) = synchronous {
+            env.push(("ZTP_DATABASE__SYNCHRONOUS", synchronous.to_owned()));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = Server::start_with(dir, &env);
+        // The event log is to count this run's bootstraps only.
+        let served = admin(
+            &server,
             &[
-                ("RUST_LOG", &log),
-                ("ZTP_DATABASE__SYNCHRONOUS", synchronous),
+                "events",
+                "--kind",
+                "bootstrap-served",
+                "--limit",
+                "1",
+                "--output",
+                "json",
             ],
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<Value>>(&served).ok(),
+            Some(vec![]),
+            "the store of {} must start empty (a --database-url template names one per server)",
+            dir.display()
         );
         let pki = server.pki();
         let identities = identities.min(inventory);
@@ -625,23 +663,25 @@ impl ZtpUnderTest {
         status_kib(self.pid(), "VmHWM") as f64 / 1024.0
     }
 
-    /// Bootstraps and progress reports in the event log.
+    /// Bootstraps and progress reports in the event log, counted through the admin API (so
+    /// whatever the store), a page of the newest events at a time.
     async fn recorded(&self) -> Recorded {
-        sqlx::any::install_default_drivers();
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.server.data_dir.join("ztp.sqlite").display()
-        );
-        let pool = sqlx::AnyPool::connect(&url).await.expect("the database");
-        let count = |kind: &'static str| {
-            let pool = pool.clone();
-            async move {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = $1")
-                    .bind(kind)
-                    .fetch_one(&pool)
-                    .await
-                    .expect("a count");
-                usize::try_from(n).unwrap_or(0)
+        let token =
+            fs::read_to_string(self.server.data_dir.join("admin-token")).expect("the admin token");
+        let admin = AdminClient::new(&self.server.admin_url, token.trim()).expect("an admin URL");
+        let count = async |kind: &str| {
+            let (mut count, mut before) = (0, None);
+            loop {
+                let page = match before {
+                    Some(id) => format!("/api/v1/events?kind={kind}&limit={PAGE}&before={id}"),
+                    None => format!("/api/v1/events?kind={kind}&limit={PAGE}"),
+                };
+                let events: Vec<Listed> = admin.get(&page).await.expect("a page of events");
+                count += events.len();
+                match events.last() {
+                    Some(oldest) if events.len() == PAGE => before = Some(oldest.id),
+                    _ => return count,
+                }
             }
         };
         Recorded {
@@ -651,7 +691,17 @@ impl ZtpUnderTest {
     }
 }
 
-fn admin(server: &Server, args: &[&str]) {
+/// Events per page of the admin API (its largest).
+const PAGE: usize = 1000;
+
+/// An event as the admin API lists it: only its id is needed, to page.
+#[derive(serde::Deserialize)]
+struct Listed {
+    id: i64,
+}
+
+/// `ztp <args>` against `server`: what it printed.
+fn admin(server: &Server, args: &[&str]) -> String {
     let output = Command::new(ztp_bin())
         .args(args)
         .env("ZTP_ADMIN_URL", &server.admin_url)
@@ -663,6 +713,7 @@ fn admin(server: &Server, args: &[&str]) {
         "ztp {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The baseline server process.
