@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::hash::HashAlgorithm;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, aws_lc_rs};
+use rustls::server::NoServerSessionStorage;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme, SupportedCipherSuite,
@@ -73,10 +74,22 @@ pub fn server_config(
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = alpn_protocols();
-    // The provider's order of cipher suites (see [`provider`]), whatever the device prefers.
-    config.ignore_client_order = true;
+    device_listener_settings(&mut config);
     Ok(config)
+}
+
+/// The device listener's settings beyond its certificates (the benchmark's baseline applies
+/// them too): [`ALPN`]; the provider's order of cipher suites (see [`provider`]), whatever the
+/// device prefers; and no session resumption. A device calls at first power-on, its agent
+/// making each call on a connection of its own (a `curl` per call) or keeping one open, and
+/// resuming none; tickets would be work on every handshake (two more encrypted records, each
+/// a stored session holding the device's certificate chain) for sessions nobody comes back
+/// for. So every connection is a full handshake, whose certificate ztp then judges afresh.
+pub fn device_listener_settings(config: &mut ServerConfig) {
+    config.alpn_protocols = alpn_protocols();
+    config.ignore_client_order = true;
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
 }
 
 /// The crypto provider ztp uses everywhere (one C library: aws-lc), its cipher suites those
@@ -164,7 +177,9 @@ impl ClientCertVerifier for ProofOfPossession {
 mod tests {
     use super::*;
     use rustls::pki_types::ServerName;
-    use rustls::{CipherSuite, ClientConfig, ClientConnection, RootCertStore, ServerConnection};
+    use rustls::{
+        CipherSuite, ClientConfig, ClientConnection, HandshakeKind, RootCertStore, ServerConnection,
+    };
     use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
 
     #[test]
@@ -192,8 +207,8 @@ mod tests {
         assert_eq!(sorted(&ours), sorted(&aws_lc_rs::default_provider()));
     }
 
-    #[test]
-    fn the_server_chooses_aes_128_gcm_sha256_over_a_device_preferring_aes_256() {
+    /// ztp's device listener on a new development PKI, and a trust store of that PKI's root.
+    fn listener() -> (ServerConfig, RootCertStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         dev_pki::generate(dir.path(), &DevPkiOptions::default()).unwrap();
         let (certificate, key) = (
@@ -202,24 +217,21 @@ mod tests {
         );
         let key_pem = std::fs::read_to_string(&key).unwrap();
         let server = server_config(&certificate, &key, &key_pem).unwrap();
-        // rustls' own order, as a device running it would offer: AES-256-GCM-SHA384 first.
-        let device = Arc::new(aws_lc_rs::default_provider());
-        assert_eq!(
-            device.cipher_suites[0].suite(),
-            CipherSuite::TLS13_AES_256_GCM_SHA384
-        );
         let mut roots = RootCertStore::empty();
         let root = CertificateDer::from_pem_file(dir.path().join(layout::ROOT_CA)).unwrap();
         roots.add(root).unwrap();
-        let client = ClientConfig::builder_with_provider(device)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        (server, roots, dir)
+    }
+
+    /// A handshake in memory, and whatever the server sends after it (its session tickets).
+    fn connect(
+        client: &Arc<ClientConfig>,
+        server: &Arc<ServerConfig>,
+    ) -> (ClientConnection, ServerConnection) {
         let name = ServerName::try_from("localhost").unwrap();
-        let mut client = ClientConnection::new(Arc::new(client), name).unwrap();
-        let mut server = ServerConnection::new(Arc::new(server)).unwrap();
-        // The handshake in memory: each side's records to the other, a few flights at most.
+        let mut client = ClientConnection::new(Arc::clone(client), name).unwrap();
+        let mut server = ServerConnection::new(Arc::clone(server)).unwrap();
+        // Each side's records to the other: a few flights at most.
         for _ in 0..8 {
             let mut records = Vec::new();
             client.write_tls(&mut records).unwrap();
@@ -231,6 +243,24 @@ mod tests {
             client.process_new_packets().unwrap();
         }
         assert!(!client.is_handshaking() && !server.is_handshaking());
+        (client, server)
+    }
+
+    #[test]
+    fn the_server_chooses_aes_128_gcm_sha256_over_a_device_preferring_aes_256() {
+        let (server, roots, _dir) = listener();
+        // rustls' own order, as a device running it would offer: AES-256-GCM-SHA384 first.
+        let device = Arc::new(aws_lc_rs::default_provider());
+        assert_eq!(
+            device.cipher_suites[0].suite(),
+            CipherSuite::TLS13_AES_256_GCM_SHA384
+        );
+        let client = ClientConfig::builder_with_provider(device)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (client, server) = connect(&Arc::new(client), &Arc::new(server));
         let chosen = |suite: Option<SupportedCipherSuite>| suite.map(|s| s.suite());
         assert_eq!(
             chosen(server.negotiated_cipher_suite()),
@@ -240,5 +270,29 @@ mod tests {
             chosen(client.negotiated_cipher_suite()),
             chosen(server.negotiated_cipher_suite())
         );
+    }
+
+    #[test]
+    fn a_device_that_would_resume_gets_a_full_handshake_every_time() {
+        let (server, roots, _dir) = listener();
+        let server = Arc::new(server);
+        // Each protocol version on its own: TLS 1.3 resumes by tickets, TLS 1.2 by session id.
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            // rustls clients keep sessions to resume by default.
+            let client = ClientConfig::builder_with_provider(provider())
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth();
+            let client = Arc::new(client);
+            for call in 1..=3 {
+                let (client, _) = connect(&client, &server);
+                assert_eq!(
+                    client.handshake_kind(),
+                    Some(HandshakeKind::Full),
+                    "{version:?}, call {call}"
+                );
+            }
+        }
     }
 }

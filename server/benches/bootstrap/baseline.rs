@@ -1,7 +1,8 @@
 //! The baseline: a bare hyper + rustls server that requires and verifies a client certificate
 //! (chained to the manufacturer's root, as ztp checks IDevIDs) and answers every request with
-//! a fixed small body. Same certificate, key, crypto provider (cipher suites in ztp's order,
-//! chosen by the server), protocol versions and ALPN as ztp's device listener: the ceiling ztp
+//! a fixed small body. Same certificate, key, crypto provider (cipher suites in ztp's order),
+//! protocol versions and listener settings (ALPN, the server's choice of suite, no session
+//! resumption) as ztp's device listener: the ceiling ztp
 //! is measured against. It runs as its own process (this bench binary with `--baseline`), so
 //! that its CPU and memory are measured like ztp's.
 
@@ -52,8 +53,7 @@ async fn serve(pki: &Path, port_file: &Path) {
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .expect("server certificate");
-    config.alpn_protocols = ztp::tls::alpn_protocols();
-    config.ignore_client_order = true;
+    ztp::tls::device_listener_settings(&mut config);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
