@@ -2,9 +2,9 @@
 //! (chained to the manufacturer's root, as ztp checks IDevIDs) and answers every request with
 //! a fixed small body. Same certificate, key, crypto provider (cipher suites in ztp's order),
 //! protocol versions and listener settings (ALPN, the server's choice of suite, no session
-//! resumption) as ztp's device listener: the ceiling ztp
-//! is measured against. It runs as its own process (this bench binary with `--baseline`), so
-//! that its CPU and memory are measured like ztp's.
+//! resumption) as ztp's device listener: the ceiling ztp is measured against. It runs as its
+//! own process (this bench binary with `--baseline`), so that its CPU and memory are measured
+//! like ztp's.
 
 use std::path::Path;
 use std::sync::Arc;
