@@ -98,7 +98,7 @@ pub fn device_listener_settings(config: &mut ServerConfig) {
 /// derives its keys with its suite's hash, and SHA-256 runs on the SHA extensions of current
 /// CPUs where SHA-384 does not: with AES-256-GCM-SHA384 (rustls' first choice), SHA-512
 /// blocks took 7.8% of ztp's CPU samples in the bootstrap benchmark (c=64). Servers apply
-/// this order, not the client's ([`server_config`]).
+/// this order, not the client's ([`device_listener_settings`]).
 pub fn provider() -> Arc<CryptoProvider> {
     let mut provider = aws_lc_rs::default_provider();
     // A stable sort: otherwise aws-lc-rs' order.

@@ -49,7 +49,7 @@ const SURGE: usize = 32;
 /// How long the writer waits at most for more entries before it commits. The devices whose
 /// entries a commit acknowledges go on together, so a longer delay makes waves of work with
 /// idle CPUs between them, and a shorter one more commits (each writes its pages and syncs
-/// once): on the benchmark's machine (0.17 ms `fdatasync`) 4 ms left the CPUs 10% idle in a
+/// once): on one benchmark machine (a sync of 0.17 ms) 4 ms left the CPUs 10% idle in a
 /// surge, 1 ms 4%, none 2% but with system time at 30% of the CPUs instead of 21%.
 const COMMIT_DELAY: Duration = Duration::from_millis(1);
 
