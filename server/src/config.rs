@@ -115,7 +115,7 @@ pub struct AdminApiConfig {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Failed authentications allowed from one address per window; beyond, every request from
-    /// it gets 429 until the window ends.
+    /// it without a valid token gets 429 until the window ends (a valid token always passes).
     pub max_failed_auths: u32,
     /// The window, in seconds.
     pub failed_auth_window_secs: u64,

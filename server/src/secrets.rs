@@ -17,6 +17,45 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+/// A secret as a request brings it (an NMS password, a webhook key, a signing key): readable
+/// only through [`Secret::expose`]. It serialises as `"[redacted]"` and prints so in debug
+/// output, so that the audit log, a log line or an echoed request can never show it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// What is written in place of a secret.
+    pub const REDACTED: &'static str = "[redacted]";
+
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the code that uses it (to seal, to sign, to log in).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The secret itself, owned.
+    pub fn into_exposed(self) -> String {
+        self.0
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::REDACTED)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({})", Self::REDACTED)
+    }
+}
+
 const PREFIX: &str = "ztp-sealed:v1:";
 /// Length of a master key in bytes.
 pub const KEY_LEN: usize = 32;
@@ -303,6 +342,14 @@ mod tests {
             secrets.open_key_file("manufacturer.masa_key", pem).unwrap(),
             pem
         );
+    }
+
+    #[test]
+    fn a_secret_never_serialises_or_prints_in_clear() {
+        let secret: Secret = serde_json::from_str("\"hunter2\"").unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[redacted]\"");
+        assert!(!format!("{secret:?}").contains("hunter2"));
     }
 
     #[test]

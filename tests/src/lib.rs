@@ -5,6 +5,7 @@
 //! missing: `scripts/test` installs them, and a test that silently skips proves nothing.
 #![forbid(unsafe_code)]
 
+pub mod admin_http;
 pub mod sshd;
 
 use std::ffi::OsStr;

@@ -851,6 +851,11 @@ async fn rules(command: RulesCommand) -> anyhow::Result<Value> {
         RulesCommand::Set(args) => {
             let rules: Value = serde_json::from_str(&read(&args.file)?)
                 .with_context(|| format!("{} is not JSON", args.file.display()))?;
+            // The file holds the list of rules; the API takes them as `{"rules": [...]}`.
+            let rules = match rules {
+                Value::Array(_) => json!({ "rules": rules }),
+                other => other,
+            };
             client(&args.admin)?
                 .send(
                     Method::PUT,

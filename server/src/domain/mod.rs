@@ -5,6 +5,7 @@
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
 //! - [`licensing`]: which entitlement pools apply to a device and what its licenses carry.
+//! - [`name`]: when two names of customers, pools, connections or webhooks are one.
 //! - [`notice`]: the device events a customer's webhooks can be told about.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
@@ -46,6 +47,7 @@ macro_rules! spellings {
 pub mod access;
 pub mod delivery;
 pub mod licensing;
+pub mod name;
 pub mod notice;
 pub mod response;
 pub mod state;

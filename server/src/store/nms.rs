@@ -99,6 +99,22 @@ impl Store {
         &self,
         c: &NmsConnectionRecord,
     ) -> Result<NmsConnectionRecord, StoreError> {
+        self.write_nms_connection(c, true).await
+    }
+
+    /// Adds an NMS connection; [`StoreError::Conflict`] if the customer has one of that name.
+    pub async fn insert_nms_connection(
+        &self,
+        c: &NmsConnectionRecord,
+    ) -> Result<NmsConnectionRecord, StoreError> {
+        self.write_nms_connection(c, false).await
+    }
+
+    async fn write_nms_connection(
+        &self,
+        c: &NmsConnectionRecord,
+        replace: bool,
+    ) -> Result<NmsConnectionRecord, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         super::customers::bump(&mut tx, &c.customer).await?;
@@ -111,6 +127,7 @@ impl Store {
                password = excluded.password, private_key_pem = excluded.private_key_pem, \
                pins = excluded.pins, directory = excluded.directory, policy = excluded.policy, \
                updated_at = excluded.updated_at \
+             WHERE $12 \
              RETURNING ",
             nms_columns!()
         ))
@@ -135,9 +152,15 @@ impl Store {
         .bind(&c.directory)
         .bind(c.policy.as_str())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .bind(replace)
+        // An upsert whose update is not allowed returns no row: the name is taken.
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(conflict("NMS connection", &c.name))?;
+        .map_err(conflict("NMS connection", &c.name))?
+        .ok_or_else(|| StoreError::Conflict {
+            what: "NMS connection",
+            key: c.name.clone(),
+        })?;
         tx.commit().await?;
         self.reveal_connection(record(&row)?)
     }

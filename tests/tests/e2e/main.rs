@@ -2,6 +2,8 @@
 //! One test binary with a module per capability, so there is one link step.
 
 mod admin;
+mod admin_matrix;
+mod admin_security;
 mod audit;
 mod bootstrap;
 mod cms_interop;

@@ -200,11 +200,10 @@ fn failed_authentications_are_limited_per_address() {
     let token = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
     assert_eq!(
         status(token.trim()),
-        "429",
-        "even with the right token, until the window ends"
+        "200",
+        "the right token passes: a bad client locks out only itself"
     );
-    // The window ends: the right token is let in again, and the failures are on record.
-    std::thread::sleep(Duration::from_secs(3));
+    // The failures are on record, one event each up to the limit.
     let failures = json(server.admin(["events", "--kind", "admin-auth-failed", "--limit", "50"]));
     assert_eq!(
         failures.as_array().unwrap().len(),
@@ -331,11 +330,10 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
         &["registration", "show", "99999"],
     );
 
-    // It cannot create devices under another customer, nor move its own there.
-    same_as_missing(
-        &server,
-        &token,
-        &[
+    // Owners are the manufacturer's to assign: it creates no device and moves none, not even
+    // its own.
+    for args in [
+        vec![
             "device",
             "add",
             "SN-0200",
@@ -344,21 +342,22 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
             "--customer",
             "acme",
         ],
-        &[
+        vec![
             "device",
             "add",
             "SN-0200",
             "--model",
             "m",
             "--customer",
-            "ghost",
+            "example-customer",
         ],
-    );
+        vec!["device", "set", "SN-0001", "--customer", "acme"],
+        vec!["device", "set", "SN-0001", "--model", "uCPE-200"],
+        vec!["device", "remove", "SN-0001"],
+    ] {
+        refused(&run(&args), "403");
+    }
     assert!(!success(server.admin(["device", "list"])).contains("SN-0200"));
-    refused(
-        &run(&["device", "set", "SN-0001", "--customer", "acme"]),
-        "does not exist",
-    );
 
     // Lists show its own things only.
     let customers = json(run(&["customer", "list"]));
@@ -384,17 +383,7 @@ fn a_customer_token_sees_and_changes_only_its_own_customer() {
         "{registrations:#}"
     );
 
-    // Its own devices, NMS connections and targets are its to manage.
-    server.issue_device("SN-0300");
-    success(run(&[
-        "device",
-        "add",
-        "SN-0300",
-        "--model",
-        "uCPE-100",
-        "--customer",
-        "example-customer",
-    ]));
+    // Its own NMS connections and targets are its to manage.
     success(run(&[
         "nms",
         "set",

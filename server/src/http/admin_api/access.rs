@@ -1,80 +1,106 @@
-//! Tenancy: what a token limited to one customer may reach. Its own customer's devices, NMS
-//! connections, redirect targets and rules, licenses, registrations and events; another
-//! customer's objects look exactly like missing ones (404 with the same message), and the
-//! manufacturer's own business (customers, entitlements, revocation, RMA, tokens, network
-//! probes) is refused (403). Lists are narrowed to the customer.
+//! Tenancy: which customer a request reaches, and whether its token may reach it.
+//!
+//! The route table says who may call a route ([`Access::admits`]); for a route over a
+//! customer's objects it also says how the request names that customer ([`Tenancy`]): a filter,
+//! the path's `{name}`, the owner of the path's `{serial}` or the customer of a registration.
+//! A token limited to a customer reaches only its own customer's objects; another customer's
+//! look exactly like missing ones (404 with the same message), and a filter naming another
+//! customer is answered as a filter naming a missing one. What is found here is also the
+//! customer the audit log records for a change.
 
 use std::collections::HashMap;
 
-use http::{Method, StatusCode};
-use serde_json::Value;
+use http::Method;
 
+use super::routes::{Access, Route, Tenancy};
 use super::{AdminApi, ApiError};
 use crate::domain::access::Principal;
 
 impl AdminApi {
-    /// Lets a request through, narrowing `query` to the principal's customer, or refuses it.
-    pub(super) async fn admit(
+    /// The customer the request reaches (when its path names one), after checking that
+    /// `principal` may reach it; a filter (`?customer=`) is narrowed to the principal's
+    /// customer. `segments` are the request path's non-empty segments.
+    pub(super) async fn tenancy(
         &self,
         principal: &Principal,
+        route: &Route,
         method: &Method,
         segments: &[&str],
         query: &mut HashMap<String, String>,
-        body: &[u8],
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<String>, ApiError> {
+        let parameter = |name| route.parameter(segments, name);
+        let scoped = principal.customer.is_some();
+        // A manufacturer's read needs no lookup: nothing is checked and nothing recorded.
+        let recorded = method != Method::GET;
+        let concerned = if let Some(name) = parameter("name") {
+            Some(name.to_owned())
+        } else if let Some(serial) = parameter("serial")
+            && (scoped || recorded)
+        {
+            let missing = || ApiError::not_found(format!("device {serial:?} does not exist"));
+            let device = self.store.device(serial).await?;
+            if scoped && device.is_none() {
+                return Err(missing());
+            }
+            device.and_then(|d| d.customer)
+        } else if route.access == Access::Customer(Tenancy::Registration)
+            && let Some(id) = parameter("id")
+            && (scoped || recorded)
+        {
+            let missing = || ApiError::not_found(format!("registration {id:?} does not exist"));
+            // A manufacturer's request on a missing registration is its handler's to answer.
+            let found = match id.parse() {
+                Ok(id) => match self.store.registration(id).await {
+                    Ok(r) => Some(r.customer),
+                    Err(crate::store::StoreError::NotFound { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+                Err(_) => None,
+            };
+            if scoped && found.is_none() {
+                return Err(missing());
+            }
+            found
+        } else {
+            None
+        };
         let Some(own) = principal.customer.as_deref() else {
-            return Ok(());
+            return Ok(concerned);
         };
-        let manufacturer_only = || {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "this is for the manufacturer's administrators",
-            ))
-        };
-        match (method, segments) {
-            // Lists, narrowed to the customer.
-            (&Method::GET, ["customers" | "devices" | "events" | "registrations" | "audit"]) => {
-                query.insert("customer".into(), own.to_owned());
-                Ok(())
+        match route.access {
+            Access::Customer(Tenancy::Filter) => {
+                let filter = narrow(own, query.get("customer").map(String::as_str))?;
+                query.insert("customer".into(), filter);
+                Ok(Some(own.to_owned()))
             }
-            (&Method::POST, ["customers"]) => manufacturer_only(),
-            (_, ["customers", customer, rest @ ..]) => {
-                if *customer != own {
-                    return Err(missing_customer(customer));
-                }
-                match (method, rest) {
-                    (&Method::GET, _)
-                    | (_, ["targets", ..] | ["rules"] | ["nms", ..] | ["webhooks", ..]) => Ok(()),
-                    _ => manufacturer_only(),
-                }
+            Access::Customer(Tenancy::Path) if concerned.as_deref() != Some(own) => {
+                Err(missing_customer(concerned.as_deref().unwrap_or_default()))
             }
-            (&Method::POST, ["devices"]) => claims_own(body, own),
-            (_, ["devices", serial, rest @ ..]) => {
-                let device = self.device_record(serial).await?;
-                if device.customer.as_deref() != Some(own) {
-                    return Err(ApiError::not_found(format!(
-                        "device {serial:?} does not exist"
-                    )));
-                }
-                match (method, rest) {
-                    (&Method::PATCH, []) => moves_within(body, own),
-                    (_, ["licenses", "transfer"]) => manufacturer_only(),
-                    _ => Ok(()),
-                }
+            Access::Customer(Tenancy::Device) if concerned.as_deref() != Some(own) => {
+                let serial = parameter("serial").unwrap_or_default();
+                Err(ApiError::not_found(format!(
+                    "device {serial:?} does not exist"
+                )))
             }
-            (&Method::POST, ["registrations", "retry"]) => claims_own(body, own),
-            (_, ["registrations", id, ..]) => {
-                let not_found =
-                    || ApiError::not_found(format!("registration {id:?} does not exist"));
-                let id = id.parse().map_err(|_| not_found())?;
-                match self.store.registration(id).await {
-                    Ok(r) if r.customer == own => Ok(()),
-                    Ok(_) => Err(not_found()),
-                    Err(e) => Err(e.into()),
-                }
+            Access::Customer(Tenancy::Registration) if concerned.as_deref() != Some(own) => {
+                let id = parameter("id").unwrap_or_default();
+                Err(ApiError::not_found(format!(
+                    "registration {id:?} does not exist"
+                )))
             }
-            _ => manufacturer_only(),
+            // The route table admits no other route for a token limited to a customer.
+            _ => Ok(concerned),
         }
+    }
+}
+
+/// The customer a filter of a token limited to `own` names: its own, whether it names none or
+/// its own; naming another is answered as naming a missing one.
+pub(super) fn narrow(own: &str, requested: Option<&str>) -> Result<String, ApiError> {
+    match requested {
+        None => Ok(own.to_owned()),
+        Some(c) if c == own => Ok(own.to_owned()),
+        Some(other) => Err(missing_customer(other)),
     }
 }
 
@@ -82,33 +108,21 @@ fn missing_customer(name: &str) -> ApiError {
     ApiError::not_found(format!("customer {name:?} does not exist"))
 }
 
-/// A body that names a customer must name `own` (a device created under another customer, a
-/// retry of another customer's registrations).
-fn claims_own(body: &[u8], own: &str) -> Result<(), ApiError> {
-    match customer_in(body)? {
-        Some(Value::String(c)) if c == own => Ok(()),
-        Some(Value::String(c)) => Err(missing_customer(&c)),
-        _ => Err(ApiError::bad_request(format!(
-            "give \"customer\": \"{own}\""
-        ))),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A change may not move a device to another customer (or leave it without one).
-fn moves_within(body: &[u8], own: &str) -> Result<(), ApiError> {
-    match customer_in(body)? {
-        None => Ok(()),
-        Some(Value::String(c)) if c == own => Ok(()),
-        Some(Value::String(c)) => Err(missing_customer(&c)),
-        Some(_) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "a device stays with its customer",
-        )),
+    #[test]
+    fn a_filter_is_narrowed_to_the_own_customer_and_never_widened() {
+        assert_eq!(narrow("acme", None).unwrap(), "acme");
+        assert_eq!(narrow("acme", Some("acme")).unwrap(), "acme");
+        let other = narrow("acme", Some("globex")).unwrap_err();
+        let missing = narrow("acme", Some("ghost")).unwrap_err();
+        assert_eq!(other.status, missing.status);
+        assert_eq!(
+            other.message.replace("globex", "ghost"),
+            missing.message,
+            "another customer looks missing"
+        );
     }
-}
-
-fn customer_in(body: &[u8]) -> Result<Option<Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
-    Ok(value.get("customer").cloned())
 }

@@ -1,7 +1,11 @@
 //! The audit trail of the admin API: every change (any successful request but a GET) is
 //! appended to the audit log with its token, role, address, the object it touched, the
-//! customer concerned and the request's fields (secrets redacted); and the log is read back,
-//! filtered by object, customer and time, as JSON or CSV (`GET /audit`).
+//! customer concerned and the request's fields; and the log is read back, filtered by object,
+//! customer and time, as JSON or CSV (`GET /audit`).
+//!
+//! The fields are the typed request as [`parse`](super::request::parse) made it, serialised:
+//! never the raw body, so what reaches the log is what the handler acted on, and a secret is a
+//! [`Secret`](crate::secrets::Secret), which serialises as `[redacted]`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,20 +15,10 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, json, limit, timestamp};
 use crate::domain::access::Principal;
 use crate::store::audit::{AuditEntry, AuditFilter, NewAuditEntry};
-
-/// Field names whose values never reach the audit log.
-const SECRET_FIELDS: [&str; 7] = [
-    "password",
-    "secret",
-    "private_key_pem",
-    "signer_key_pem",
-    "owner_ca_key_pem",
-    "token",
-    "master_key",
-];
 
 /// An audit log entry as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -61,10 +55,26 @@ pub(super) struct Actor {
     pub(super) principal: Principal,
     pub(super) peer: SocketAddr,
     pub(super) said: RefCell<Vec<String>>,
+    /// The typed request, serialised, and the customer its body names.
+    pub(super) request: RefCell<Option<(Value, Option<String>)>>,
 }
 
 tokio::task_local! {
     pub(super) static ACTOR: Actor;
+}
+
+/// Notes the typed request of the running change, for its audit entry.
+pub(super) fn note_request<T: Request>(request: &T) {
+    let fields = match serde_json::to_value(request) {
+        Ok(fields) => fields,
+        Err(error) => {
+            tracing::error!(%error, "could not note a request for the audit log");
+            Value::Null
+        }
+    };
+    let customer = request.customer().map(str::to_owned);
+    // Outside a recorded change (a read) there is nothing to note it for.
+    let _ = ACTOR.try_with(|a| *a.request.borrow_mut() = Some((fields, customer)));
 }
 
 /// What a change touches, worked out before it runs (a deleted device's owner is gone after).
@@ -74,20 +84,12 @@ pub(super) struct Target {
     kind: &'static str,
     action: &'static str,
     customer: Option<String>,
-    fields: Option<String>,
 }
 
-impl AdminApi {
-    /// What a change to `segments` with `body` touches.
-    pub(super) async fn target(&self, method: &Method, segments: &[&str], body: &[u8]) -> Target {
-        let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        let from_body = |key: &str| {
-            parsed
-                .as_ref()
-                .and_then(|v| v.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+impl Target {
+    /// A change by `method` to `segments` (the path after the API prefix) that reaches
+    /// `customer`'s objects, as tenancy found it.
+    pub(super) fn new(method: &Method, segments: &[&str], customer: Option<String>) -> Self {
         let kind = match segments {
             ["customers"] | ["customers", _] | ["customers", _, "owner-ca"] => "customer",
             ["customers", _, "targets", ..] => "redirect-target",
@@ -102,24 +104,6 @@ impl AdminApi {
             ["tokens", ..] => "token",
             _ => "other",
         };
-        let customer = match segments {
-            ["customers"] => from_body("name"),
-            ["customers", c, ..] => Some((*c).to_owned()),
-            ["devices", "import"] => None,
-            ["devices"] | ["tokens"] | ["registrations", "retry"] => from_body("customer"),
-            ["devices", serial, ..] => self
-                .store
-                .device(serial)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|d| d.customer),
-            ["registrations", id, ..] => match id.parse() {
-                Ok(id) => self.store.registration(id).await.ok().map(|r| r.customer),
-                Err(_) => None,
-            },
-            _ => None,
-        };
         let action = match (method, segments.last()) {
             (&Method::POST, Some(&("test" | "retry" | "revoke" | "transfer" | "import"))) => {
                 "action"
@@ -130,15 +114,16 @@ impl AdminApi {
             (&Method::DELETE, _) => "delete",
             _ => "action",
         };
-        Target {
+        Self {
             object: format!("/{}", segments.join("/")),
             kind,
             action,
             customer,
-            fields: parsed.map(redact).map(|v| v.to_string()),
         }
     }
+}
 
+impl AdminApi {
     /// Runs `change` as `principal` from `peer`; when it succeeds and has a `target` (every
     /// request but a GET), it is appended to the audit log.
     pub(super) async fn recorded(
@@ -152,13 +137,15 @@ impl AdminApi {
             principal: principal.clone(),
             peer,
             said: RefCell::new(Vec::new()),
+            request: RefCell::new(None),
         };
-        let (result, said) = ACTOR
+        let (result, said, request) = ACTOR
             .scope(actor, async {
                 let result = change.await;
-                (result, ACTOR.with(|a| a.said.take()))
+                ACTOR.with(|a| (result, a.said.take(), a.request.take()))
             })
             .await;
+        let (fields, named) = request.unzip();
         let changed = result.as_ref().is_ok_and(|r| r.status().is_success());
         if let Some(target) = target
             && changed
@@ -170,8 +157,8 @@ impl AdminApi {
                 action: target.action.into(),
                 object: target.object.clone(),
                 object_kind: target.kind.into(),
-                customer: target.customer,
-                fields: target.fields,
+                customer: target.customer.or(named.flatten()),
+                fields: fields.map(|f| f.to_string()),
                 summary: if said.is_empty() {
                     format!("{} {}", target.action, target.object)
                 } else {
@@ -227,25 +214,6 @@ impl AdminApi {
     }
 }
 
-/// `value` with every secret field's value replaced.
-fn redact(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    if SECRET_FIELDS.contains(&k.as_str()) {
-                        (k, Value::String("[redacted]".into()))
-                    } else {
-                        (k, redact(v))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
-    }
-}
-
 fn entry_view(stored: &AuditEntry) -> AuditEntryView {
     let e = &stored.entry;
     AuditEntryView {
@@ -298,24 +266,4 @@ fn entries_csv(entries: &[AuditEntry]) -> String {
         ]);
     }
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_redacted_at_any_depth() {
-        let body = serde_json::json!({
-            "name": "main",
-            "password": "hunter2",
-            "nested": [{"private_key_pem": "-----BEGIN"}],
-        });
-        let redacted = redact(body).to_string();
-        assert!(
-            !redacted.contains("hunter2") && !redacted.contains("BEGIN"),
-            "{redacted}"
-        );
-        assert!(redacted.contains("\"name\":\"main\""));
-    }
 }

@@ -9,10 +9,14 @@ use time::format_description::well_known::Rfc3339;
 use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
 use ztp_yang::BootstrapServer;
 
-use super::{AdminApi, ApiError, ApiResult, check_address, json, nullable, page, timestamp};
+use super::request::Request;
+use super::{
+    AdminApi, ApiError, ApiResult, check_address, distinct, json, nullable, page, timestamp,
+};
 use crate::artifacts::OwnerCredentials;
 use crate::bootstrap::trust_anchor_bag;
 use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
+use crate::secrets::Secret;
 use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 
 /// A customer as the API shows it (never its signing key).
@@ -74,7 +78,8 @@ pub struct CreateCustomer {
     pub signer_chain_pem: Option<String>,
     /// Imported signing key (PEM, PKCS#8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer_key_pem: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub signer_key_pem: Option<Secret>,
 }
 
 /// Changes to a customer.
@@ -112,9 +117,29 @@ pub struct TargetView {
     pub trust_anchor_pem: Option<String>,
 }
 
+/// A customer's response rules, replaced as a whole (`PUT /customers/{name}/rules`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSet {
+    /// The rules, in the order they are tried (first match wins).
+    pub rules: Vec<Rule>,
+}
+
 fn default_port() -> u16 {
     BootstrapServer::DEFAULT_PORT
 }
+
+impl Request for CreateCustomer {
+    fn customer(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+}
+
+impl Request for PatchCustomer {}
+
+impl Request for TargetView {}
+
+impl Request for RuleSet {}
 
 impl AdminApi {
     pub(super) async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
@@ -160,6 +185,12 @@ impl AdminApi {
                 create.name
             )));
         }
+        let customers = self.store.customers().await?;
+        distinct(
+            "customer",
+            &create.name,
+            customers.iter().map(|c| c.name.as_str()),
+        )?;
         let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
             create.owner_ca_pem,
             create.signer_chain_pem,
@@ -170,6 +201,7 @@ impl AdminApi {
                 (ca, chain, key, true)
             }
             (Some(ca), Some(chain), Some(key)) => {
+                let key = key.into_exposed();
                 check_owner(&ca, &chain, &key)?;
                 (ca, chain, key, false)
             }
@@ -282,7 +314,7 @@ impl AdminApi {
         Ok(super::super::empty(StatusCode::NO_CONTENT))
     }
 
-    pub(super) async fn set_rules(&self, customer: &str, rules: Vec<Rule>) -> ApiResult {
+    pub(super) async fn set_rules(&self, customer: &str, RuleSet { rules }: RuleSet) -> ApiResult {
         let record = self.customer_record(customer).await?;
         let targets: Vec<Target> = self
             .store

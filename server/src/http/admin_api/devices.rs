@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ztp_certs::{ProductId, Serial};
 
+use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, json, limit, normalize_pin, nullable, timestamp};
 use crate::domain::state::DeviceState;
 use crate::store::{DeviceRecord, DeviceUpdate, NewDevice};
@@ -72,6 +73,14 @@ pub struct PatchDevice {
     )]
     pub certificate_pin: Option<Option<String>>,
 }
+
+impl Request for CreateDevice {
+    fn customer(&self) -> Option<&str> {
+        self.customer.as_deref()
+    }
+}
+
+impl Request for PatchDevice {}
 
 impl AdminApi {
     pub(super) async fn list_devices(&self, query: &HashMap<String, String>) -> ApiResult {

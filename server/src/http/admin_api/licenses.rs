@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
-use super::{AdminApi, ApiError, ApiResult, json, page, parse, timestamp};
+use super::request::Request;
+use super::{AdminApi, ApiError, ApiResult, distinct, json, page, parse, timestamp};
 use crate::domain::licensing::{Scope, Term, Terms, check_terms};
 use crate::domain::response::valid_name;
 use crate::store::licenses::{ms_of, time_of};
@@ -190,6 +191,14 @@ pub struct LicenseView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<String>,
 }
+
+impl Request for CreatePool {}
+
+impl Request for PatchPool {}
+
+impl Request for RevokeLicense {}
+
+impl Request for TransferLicenses {}
 
 impl AdminApi {
     /// `/customers/{customer}/license-pools[/{pool}]`.
@@ -408,6 +417,12 @@ impl AdminApi {
                 create.name
             )));
         }
+        let pools = self.store.license_pools(customer).await?;
+        distinct(
+            "license pool",
+            &create.name,
+            pools.iter().map(|p| p.name.as_str()),
+        )?;
         if !valid_feature(&create.feature) {
             return Err(ApiError::bad_request(format!(
                 "feature tag {:?} must be 1 to 64 letters, digits, '.', '_' or '-', starting \

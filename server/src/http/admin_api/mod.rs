@@ -8,9 +8,10 @@
 //!
 //! Every request but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`: the
 //! bootstrap token `ztp serve` writes to its data directory, or a token made through
-//! `/tokens`. Read-only tokens may only GET; a token limited to a customer reaches only that
-//! customer's objects (`access`). Failed authentications are recorded and limited per
-//! address.
+//! `/tokens`. A request passes, in this order: authentication (401), the route table (404,
+//! 405), the route's access for the token's role (403, [`routes::Access::admits`]), tenancy
+//! (another customer's objects answer 404, `access`), then its body is typed (400, `request`)
+//! and its handler runs. Failed authentications are recorded and limited per address.
 //!
 //! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
 //! audit trail, tenancy, bulk import, events, device timelines and webhooks are in
@@ -23,10 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER};
+use http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
@@ -36,9 +36,10 @@ use crate::nms::Outbox;
 use crate::store::timestamp;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
 use crate::webhooks::Dispatcher;
-use audit::ACTOR;
+use audit::{ACTOR, Target};
 use devices::device_view;
-use routes::{Access, NoRoute};
+use request::{expect_empty, parse};
+use routes::{Access, NoRoute, Refused, RequestBody};
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";
@@ -53,13 +54,16 @@ mod licenses;
 mod nms;
 pub mod openapi;
 mod registrations;
+mod request;
 pub mod routes;
 mod timeline;
 mod tokens;
 mod webhooks;
 
 pub use audit::AuditEntryView;
-pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
+pub use customers::{
+    CertificateView, CreateCustomer, CustomerView, PatchCustomer, RuleSet, TargetView,
+};
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
 pub use events::{EventView, ProgressView};
 pub use import::{ImportReport, RowError};
@@ -129,17 +133,35 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// What the client is told: the object's problem in the API's terms, or that the database
+    /// is busy or failed; the database's own words (SQL, files) go to the log only.
     fn from(e: StoreError) -> Self {
-        let status = match &e {
-            StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-            StoreError::Conflict { .. } | StoreError::InUse { .. } => StatusCode::CONFLICT,
-            e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "admin API store failure");
+        match &e {
+            StoreError::NotFound { .. } => Self::not_found(e.to_string()),
+            StoreError::Conflict { .. } | StoreError::InUse { .. } => {
+                Self::new(StatusCode::CONFLICT, e.to_string())
+            }
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "admin API: the database is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is busy or unavailable; try again shortly",
+                )
+            }
+            _ => {
+                tracing::error!(error = %e, "admin API store failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the request failed on the server's side (see its log)",
+                )
+            }
         }
-        Self::new(status, e.to_string())
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(e: Refused) -> Self {
+        Self::new(StatusCode::FORBIDDEN, e.to_string())
     }
 }
 
@@ -206,10 +228,21 @@ impl Handler for AdminApi {
                         },
                     },
                 );
-                if error.status == StatusCode::TOO_MANY_REQUESTS {
-                    response
-                        .headers_mut()
-                        .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+                let headers = response.headers_mut();
+                match error.status {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        headers.insert(RETRY_AFTER, HeaderValue::from_static("60"));
+                    }
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                    }
+                    StatusCode::UNAUTHORIZED => {
+                        headers.insert(
+                            WWW_AUTHENTICATE,
+                            HeaderValue::from_static("Bearer realm=\"ztp admin API\""),
+                        );
+                    }
+                    _ => {}
                 }
                 if let Some(allow) = error.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
                     response.headers_mut().insert(ALLOW, allow);
@@ -268,37 +301,37 @@ impl AdminApi {
             .authenticate(authorization.as_deref(), peer.ip())
             .await?;
         let route = found?;
+        route.access.admits(&principal, &method)?;
         if route.access == Access::AnyToken {
             return match route.path {
                 openapi::PATH => openapi::serve(),
                 _ => Err(no_resource(&method, &path)),
             };
         }
-        let query = query(request.uri().query());
+        let mut query = query(request.uri().query());
         let Some(rest) = path.strip_prefix(PREFIX) else {
             return Err(ApiError::not_found(format!("no resource at {path}")));
         };
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        if method == Method::POST && segments == ["devices", "import"] {
+        let full: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let customer = self
+            .tenancy(&principal, route, &method, &full, &mut query)
+            .await?;
+        // What a change touches is worked out before it runs; a read touches nothing.
+        let target = (method != Method::GET).then(|| Target::new(&method, &segments, customer));
+        if route.body == RequestBody::Csv {
             // A streamed body: not read into memory, and not limited to max_body_bytes.
-            if !principal.may_change() {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "this token may only read",
-                ));
-            }
-            let target = self.target(&method, &segments, b"").await;
             let body = request.into_body();
             return self
                 .recorded(
                     &principal,
                     peer,
-                    Some(target),
+                    target,
                     self.import_devices(&principal, body, &query),
                 )
                 .await;
         }
-        let (parts, body) = read_body(request, self.max_body_bytes, self.read_timeout)
+        let (_, body) = read_body(request, self.max_body_bytes, self.read_timeout)
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge(_) => {
@@ -306,22 +339,9 @@ impl AdminApi {
                 }
                 _ => ApiError::bad_request(e.to_string()),
             })?;
-        let _ = parts;
-        if !principal.may_change() && method != Method::GET {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "this token may only read",
-            ));
+        if route.body == RequestBody::Empty {
+            expect_empty(&body)?;
         }
-        let mut query = query;
-        self.admit(&principal, &method, &segments, &mut query, &body)
-            .await?;
-        // What a change touches is worked out before it runs; a read touches nothing.
-        let target = if method == Method::GET {
-            None
-        } else {
-            Some(self.target(&method, &segments, &body).await)
-        };
         self.recorded(
             &principal,
             peer,
@@ -342,15 +362,7 @@ impl AdminApi {
     ) -> ApiResult {
         match (method, segments) {
             (&Method::GET, ["audit"]) => self.audit_log(query).await,
-            (_, ["tokens", rest @ ..]) => {
-                if !principal.is_manufacturer_admin() {
-                    return Err(ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        "tokens are managed by manufacturer admins",
-                    ));
-                }
-                self.tokens_route(method, rest, query, body).await
-            }
+            (_, ["tokens", rest @ ..]) => self.tokens_route(method, rest, query, body).await,
             (&Method::GET, ["customers"]) => self.list_customers(query).await,
             (&Method::POST, ["customers"]) => self.create_customer(parse(body)?).await,
             (&Method::GET, ["customers", name]) => {
@@ -413,7 +425,8 @@ impl AdminApi {
             }
             (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(query).await,
             (_, ["registrations", rest @ ..]) => {
-                self.registrations_route(method, rest, query, body).await
+                self.registrations_route(principal, method, rest, query, body)
+                    .await
             }
             (&Method::GET, ["devices"]) => self.list_devices(query).await,
             (&Method::POST, ["devices"]) => self.create_device(parse(body)?).await,
@@ -499,10 +512,6 @@ fn no_resource(method: &Method, path: &str) -> ApiError {
     ApiError::not_found(format!("no resource {method} {path}"))
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
-}
-
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec_pretty(value) {
         Ok(body) => response(status, "application/json", body),
@@ -577,6 +586,29 @@ fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32,
             .ok()
             .filter(|l| (1..=max).contains(l))
             .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {max}"))),
+    }
+}
+
+/// Refuses `name` for a new `what` when it would be taken for one of `existing` (409): the
+/// same name, or one that differs only in case, separators or lookalike characters.
+fn distinct<'a>(
+    what: &str,
+    name: &str,
+    existing: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    match crate::domain::name::lookalike(name, existing) {
+        None => Ok(()),
+        Some(same) if same == name => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("{what} {name:?} already exists"),
+        )),
+        Some(other) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{what} name {name:?} would be taken for the existing {what} {other:?}: choose \
+                 one that differs in more than case, separators or lookalike characters"
+            ),
+        )),
     }
 }
 

@@ -8,9 +8,11 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use ztp_nms_connector::ProbeReport;
 
-use super::{AdminApi, ApiError, ApiResult, check_address, json, page, parse, timestamp};
+use super::request::Request;
+use super::{AdminApi, ApiError, ApiResult, check_address, distinct, json, page, parse, timestamp};
 use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::valid_name;
+use crate::secrets::Secret;
 use crate::store::{NmsConnectionRecord, OutboxStatus};
 
 /// An NMS connection as the API shows it: never its password or private key.
@@ -82,7 +84,8 @@ pub struct CreateNms {
     pub username: String,
     /// Password (omit for key authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
     /// Pinned host key fingerprints, `SHA256:…` (at least one).
     pub pins: Vec<String>,
     /// Remote directory (default: the account's home).
@@ -168,7 +171,8 @@ pub struct PatchNms {
     pub username: Option<String>,
     /// Switch to password authentication with this password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
     /// Switch to key authentication with a freshly generated key pair.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub generate_key: bool,
@@ -182,6 +186,10 @@ pub struct PatchNms {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<DeliveryPolicy>,
 }
+
+impl Request for CreateNms {}
+
+impl Request for PatchNms {}
 
 impl AdminApi {
     /// `/customers/{customer}/nms[/{conn}[/test]]`.
@@ -249,8 +257,14 @@ impl AdminApi {
                 create.name
             )));
         }
+        let connections = self.store.nms_connections(customer).await?;
+        distinct(
+            "NMS connection",
+            &create.name,
+            connections.iter().map(|c| c.name.as_str()),
+        )?;
         let (password, private_key_pem) = match create.password {
-            Some(password) => (Some(password), None),
+            Some(password) => (Some(password.into_exposed()), None),
             None => (None, Some(new_client_key()?)),
         };
         let record = NmsConnectionRecord {
@@ -268,11 +282,11 @@ impl AdminApi {
             updated_at: 0,
         };
         check_nms(&record)?;
-        let stored = self.store.put_nms_connection(&record).await?;
+        let stored = self.store.insert_nms_connection(&record).await?;
         self.audit(
             None,
             format!(
-                "set NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
+                "added NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
                 stored.name,
                 stored.username,
                 stored.host,
@@ -312,7 +326,7 @@ impl AdminApi {
                 ));
             }
             (Some(password), false) => {
-                record.password = Some(password);
+                record.password = Some(password.into_exposed());
                 record.private_key_pem = None;
             }
             (None, true) => {

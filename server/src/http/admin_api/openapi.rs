@@ -214,6 +214,11 @@ impl Modify for Conventions {
                 continue; // The coverage test names it.
             };
             operation.summary = Some(route.summary.into());
+            let who = who_may_call(route.access);
+            operation.description = Some(match operation.description.take() {
+                Some(text) if !text.is_empty() => format!("{text}\n\n{who}"),
+                _ => who.to_owned(),
+            });
             let shared: &[&str] = match route.access {
                 Access::Public => {
                     // No token: an empty list of requirements overrides the document's.
@@ -221,14 +226,14 @@ impl Modify for Conventions {
                     &[]
                 }
                 Access::AnyToken => &["Unauthorized", "TooManyRequests"],
-                Access::Scoped if operation.request_body.is_some() => &[
+                _ if operation.request_body.is_some() => &[
                     "Unauthorized",
                     "Forbidden",
                     "PayloadTooLarge",
                     "TooManyRequests",
                     "Unavailable",
                 ],
-                Access::Scoped => &[
+                _ => &[
                     "Unauthorized",
                     "Forbidden",
                     "TooManyRequests",
@@ -246,6 +251,24 @@ impl Modify for Conventions {
                     .entry(status.to_string())
                     .or_insert_with(|| Ref::from_response_name(*name).into());
             }
+        }
+    }
+}
+
+/// Who may call an operation with `access`, for its description.
+fn who_may_call(access: Access) -> &'static str {
+    match access {
+        Access::Public => "Who may call: anyone, without a token.",
+        Access::AnyToken => "Who may call: any valid token.",
+        Access::ManufacturerAdmin => "Who may call: manufacturer admins.",
+        Access::Manufacturer => {
+            "Who may call: manufacturer admins; read-only tokens not limited to a customer \
+             read. Tokens limited to a customer get 403."
+        }
+        Access::Customer(_) => {
+            "Who may call: manufacturer admins, and customer admins for their own customer's \
+             objects; read-only tokens read (those limited to a customer, its objects only). \
+             Another customer's objects answer 404, as missing ones do."
         }
     }
 }
@@ -339,7 +362,7 @@ mod tests {
                     );
                     assert!(!responses.contains_key("401"));
                 }
-                Access::AnyToken | Access::Scoped => {
+                _ => {
                     assert!(
                         operation.get("security").is_none(),
                         "the document's applies"

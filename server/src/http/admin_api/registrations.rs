@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use super::access::narrow;
+use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, json, limit, parse, timestamp};
+use crate::domain::access::Principal;
 use crate::domain::delivery::RegistrationState;
 use crate::store::{RegistrationFilter, RegistrationRecord};
 
@@ -72,10 +75,17 @@ pub struct RetriedView {
     pub retried: u64,
 }
 
+impl Request for RetryRegistrations {
+    fn customer(&self) -> Option<&str> {
+        self.customer.as_deref()
+    }
+}
+
 impl AdminApi {
     /// `/registrations[/{id}[/retry]]`, `/registrations/retry`.
     pub(super) async fn registrations_route(
         &self,
+        principal: &Principal,
         method: &Method,
         rest: &[&str],
         query: &HashMap<String, String>,
@@ -83,7 +93,13 @@ impl AdminApi {
     ) -> ApiResult {
         match (method, rest) {
             (&Method::GET, []) => self.list_registrations(query).await,
-            (&Method::POST, ["retry"]) => self.retry_many(parse(body)?).await,
+            (&Method::POST, ["retry"]) => {
+                let mut retry: RetryRegistrations = parse(body)?;
+                if let Some(own) = &principal.customer {
+                    retry.customer = Some(narrow(own, retry.customer.as_deref())?);
+                }
+                self.retry_many(retry).await
+            }
             (&Method::GET, [id]) => {
                 let record = self.store.registration(registration_id(id)?).await?;
                 Ok(json(StatusCode::OK, &view(record, true)))

@@ -16,15 +16,78 @@
 
 use http::Method;
 
-/// Who may call a route.
+use crate::domain::access::Principal;
+
+/// Who may call a route. Whatever it says, a read-only token may only `GET`; the decision is
+/// [`Access::admits`], made from this table alone before any handler, tenancy check or body
+/// parser runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, without a token: liveness and readiness probes.
     Public,
     /// Any valid token, whatever its role or customer: documentation.
     AnyToken,
-    /// A valid token whose role and customer allow the request (see `access` and `tokens`).
-    Scoped,
+    /// Manufacturer admins only: tokens, and probes of the network ztp sits in.
+    ManufacturerAdmin,
+    /// The manufacturer's business (customers, devices and their owners, entitlements,
+    /// revocation, RMA): manufacturer admins change it, read-only tokens not limited to a
+    /// customer read it, and no token limited to a customer reaches it.
+    Manufacturer,
+    /// A customer's objects: the manufacturer's tokens, and tokens limited to the customer
+    /// that [`Tenancy`] finds in the request (another customer's objects look missing).
+    Customer(Tenancy),
+}
+
+/// How a request names the customer whose objects it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tenancy {
+    /// A filter: `?customer=` on a list (or `customer` in a filtered action's body); a token
+    /// limited to a customer gets its own when it names none.
+    Filter,
+    /// The path's `{name}`.
+    Path,
+    /// The owner of the path's `{serial}`.
+    Device,
+    /// The customer of the path's `{id}`, a registration.
+    Registration,
+}
+
+/// Why [`Access::admits`] refuses a principal (answered 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A read-only token asked for a change.
+    #[error("this token may only read")]
+    ReadOnly,
+    /// A customer's token asked for the manufacturer's business.
+    #[error("this is for the manufacturer's administrators")]
+    ManufacturersOnly,
+}
+
+impl Access {
+    /// Whether `principal` may call a route with this access by `method` (tenancy aside).
+    pub fn admits(self, principal: &Principal, method: &Method) -> Result<(), Refused> {
+        let manufacturer = principal.customer.is_none();
+        match self {
+            Self::Public | Self::AnyToken => Ok(()),
+            _ if !principal.may_change() && method != Method::GET => Err(Refused::ReadOnly),
+            Self::ManufacturerAdmin if principal.is_manufacturer_admin() => Ok(()),
+            Self::ManufacturerAdmin => Err(Refused::ManufacturersOnly),
+            Self::Manufacturer if manufacturer => Ok(()),
+            Self::Manufacturer => Err(Refused::ManufacturersOnly),
+            Self::Customer(_) => Ok(()),
+        }
+    }
+}
+
+/// What a route's request body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody {
+    /// None: the body must be empty (or `{}`, which the command line sends).
+    Empty,
+    /// A JSON object of the route's request type.
+    Json,
+    /// A CSV file, streamed (not read into memory).
+    Csv,
 }
 
 /// One operation of the admin API.
@@ -36,8 +99,25 @@ pub struct Route {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// What its request body is.
+    pub body: RequestBody,
     /// What it does, in one line (the OpenAPI operation's summary).
     pub summary: &'static str,
+}
+
+impl Route {
+    /// The value of the path parameter `name` (`{name}` in the template) in `segments`, the
+    /// request path's non-empty segments.
+    pub fn parameter<'a>(&self, segments: &[&'a str], name: &str) -> Option<&'a str> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .zip(segments)
+            .find(|(part, _)| {
+                part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) == Some(name)
+            })
+            .map(|(_, segment)| *segment)
+    }
 }
 
 /// Why a request matches no route.
@@ -119,272 +199,374 @@ pub fn is_parameter(part: &str) -> bool {
     part.starts_with('{') && part.ends_with('}')
 }
 
-const fn route(method: Method, path: &'static str, summary: &'static str) -> Route {
+/// A route whose request has no body.
+const fn route(method: Method, path: &'static str, access: Access, summary: &'static str) -> Route {
     Route {
         method,
         path,
-        access: Access::Scoped,
+        access,
+        body: RequestBody::Empty,
         summary,
     }
 }
 
-/// Every route of the admin listener, grouped by concept.
+/// A route whose request is a JSON object.
+const fn with_json(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        body: RequestBody::Json,
+        summary,
+    }
+}
+
+/// Shorthands for the table.
+const PUBLIC: Access = Access::Public;
+const ADMINS: Access = Access::ManufacturerAdmin;
+const MANUFACTURER: Access = Access::Manufacturer;
+const BY_FILTER: Access = Access::Customer(Tenancy::Filter);
+const BY_NAME: Access = Access::Customer(Tenancy::Path);
+const BY_DEVICE: Access = Access::Customer(Tenancy::Device);
+const BY_REGISTRATION: Access = Access::Customer(Tenancy::Registration);
+
+/// Every route of the admin listener, grouped by concept, with who may call it.
 pub const ROUTES: &[Route] = &[
     // Probes and documentation.
-    Route {
-        method: Method::GET,
-        path: "/healthz",
-        access: Access::Public,
-        summary: "Liveness: the process answers",
-    },
-    Route {
-        method: Method::GET,
-        path: "/readyz",
-        access: Access::Public,
-        summary: "Readiness: the database is reachable",
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/v1/openapi.json",
-        access: Access::AnyToken,
-        summary: "This API's OpenAPI document",
-    },
-    // Customers.
-    route(Method::GET, "/api/v1/customers", "List customers"),
     route(
+        Method::GET,
+        "/healthz",
+        PUBLIC,
+        "Liveness: the process answers",
+    ),
+    route(
+        Method::GET,
+        "/readyz",
+        PUBLIC,
+        "Readiness: the database is reachable",
+    ),
+    route(
+        Method::GET,
+        "/api/v1/openapi.json",
+        Access::AnyToken,
+        "This API's OpenAPI document",
+    ),
+    // Customers.
+    route(
+        Method::GET,
+        "/api/v1/customers",
+        BY_FILTER,
+        "List customers",
+    ),
+    with_json(
         Method::POST,
         "/api/v1/customers",
+        MANUFACTURER,
         "Create a customer (owner CA and signer generated or imported)",
     ),
-    route(Method::GET, "/api/v1/customers/{name}", "Show a customer"),
     route(
+        Method::GET,
+        "/api/v1/customers/{name}",
+        BY_NAME,
+        "Show a customer",
+    ),
+    with_json(
         Method::PATCH,
         "/api/v1/customers/{name}",
+        MANUFACTURER,
         "Change a customer's profile, signing or default onboarding",
     ),
     route(
         Method::DELETE,
         "/api/v1/customers/{name}",
+        MANUFACTURER,
         "Delete a customer",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/owner-ca",
+        BY_NAME,
         "A customer's owner CA certificate (PEM)",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/targets",
+        BY_NAME,
         "List a customer's redirect targets",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/customers/{name}/targets",
+        BY_NAME,
         "Add or replace a redirect target",
     ),
     route(
         Method::DELETE,
         "/api/v1/customers/{name}/targets/{target}",
+        BY_NAME,
         "Remove a redirect target",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/rules",
+        BY_NAME,
         "A customer's ordered response rules",
     ),
-    route(
+    with_json(
         Method::PUT,
         "/api/v1/customers/{name}/rules",
+        BY_NAME,
         "Replace a customer's response rules",
     ),
     // NMS connections.
     route(
         Method::GET,
         "/api/v1/customers/{name}/nms",
+        BY_NAME,
         "List a customer's NMS connections",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/customers/{name}/nms",
+        BY_NAME,
         "Add an NMS connection (a key pair is generated when no password is given)",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/nms/{conn}",
+        BY_NAME,
         "Show an NMS connection, with health and queue (never secrets)",
     ),
-    route(
+    with_json(
         Method::PATCH,
         "/api/v1/customers/{name}/nms/{conn}",
+        BY_NAME,
         "Change an NMS connection",
     ),
     route(
         Method::DELETE,
         "/api/v1/customers/{name}/nms/{conn}",
+        BY_NAME,
         "Remove an NMS connection",
     ),
     route(
         Method::POST,
         "/api/v1/customers/{name}/nms/{conn}/test",
+        BY_NAME,
         "Test an NMS connection: connect, check the pin, log in, upload and remove a probe",
     ),
     route(
         Method::GET,
         "/api/v1/ssh-fingerprint",
+        ADMINS,
         "The host key fingerprint an SSH server presents (to compare, not to trust)",
     ),
     // Webhooks.
     route(
         Method::GET,
         "/api/v1/customers/{name}/webhooks",
+        BY_NAME,
         "List a customer's webhooks",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/customers/{name}/webhooks",
+        BY_NAME,
         "Add a webhook (its secret is shown once)",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/webhooks/{hook}",
+        BY_NAME,
         "Show a webhook, with health and queue (never its secret)",
     ),
-    route(
+    with_json(
         Method::PATCH,
         "/api/v1/customers/{name}/webhooks/{hook}",
+        BY_NAME,
         "Change a webhook (a rotated secret is shown once)",
     ),
     route(
         Method::DELETE,
         "/api/v1/customers/{name}/webhooks/{hook}",
+        BY_NAME,
         "Remove a webhook and its deliveries",
     ),
     route(
         Method::POST,
         "/api/v1/customers/{name}/webhooks/{hook}/test",
+        BY_NAME,
         "Post a signed ping to the receiver now and report its answer",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries",
+        BY_NAME,
         "A webhook's deliveries, oldest first",
     ),
     route(
         Method::POST,
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry",
+        BY_NAME,
         "Retry a webhook's dead letters now",
     ),
     route(
         Method::POST,
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry",
+        BY_NAME,
         "Retry one delivery now",
     ),
     // Licenses.
     route(
         Method::GET,
         "/api/v1/customers/{name}/license-pools",
+        BY_NAME,
         "List a customer's license pools",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/customers/{name}/license-pools",
+        MANUFACTURER,
         "Create a license pool",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/license-pools/{pool}",
+        BY_NAME,
         "Show a license pool (allocated, free, short)",
     ),
-    route(
+    with_json(
         Method::PATCH,
         "/api/v1/customers/{name}/license-pools/{pool}",
+        MANUFACTURER,
         "Extend, shrink or renew a license pool",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/licenses/expiring",
+        BY_NAME,
         "A customer's active licenses that end soon",
     ),
     route(
         Method::GET,
         "/api/v1/customers/{name}/license-usage",
+        BY_NAME,
         "License usage per pool",
     ),
     route(
         Method::GET,
         "/api/v1/devices/{serial}/licenses",
+        BY_DEVICE,
         "A device's licenses, active and revoked",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/devices/{serial}/licenses/transfer",
+        MANUFACTURER,
         "Move a device's licenses to its replacement (RMA)",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/licenses/{id}/revoke",
+        MANUFACTURER,
         "Revoke a license; its seat returns to the pool",
     ),
-    // Devices.
-    route(Method::GET, "/api/v1/devices", "List devices"),
-    route(Method::POST, "/api/v1/devices", "Import one device"),
-    route(
+    // Devices: their owners are the manufacturer's to assign (the voucher certifies them).
+    route(Method::GET, "/api/v1/devices", BY_FILTER, "List devices"),
+    with_json(
         Method::POST,
-        "/api/v1/devices/import",
-        "Import devices from a streamed CSV file",
+        "/api/v1/devices",
+        MANUFACTURER,
+        "Import one device",
     ),
-    route(Method::GET, "/api/v1/devices/{serial}", "Show a device"),
+    Route {
+        method: Method::POST,
+        path: "/api/v1/devices/import",
+        access: MANUFACTURER,
+        body: RequestBody::Csv,
+        summary: "Import devices from a streamed CSV file",
+    },
     route(
+        Method::GET,
+        "/api/v1/devices/{serial}",
+        BY_DEVICE,
+        "Show a device",
+    ),
+    with_json(
         Method::PATCH,
         "/api/v1/devices/{serial}",
+        MANUFACTURER,
         "Change a device's owner, model or pin",
     ),
     route(
         Method::DELETE,
         "/api/v1/devices/{serial}",
+        MANUFACTURER,
         "Delete a device",
     ),
     route(
         Method::GET,
         "/api/v1/devices/{serial}/progress",
+        BY_DEVICE,
         "A device's progress reports",
     ),
     route(
         Method::GET,
         "/api/v1/devices/{serial}/timeline",
+        BY_DEVICE,
         "A device's timeline, oldest first",
     ),
-    route(Method::GET, "/api/v1/events", "Events, newest first"),
+    route(
+        Method::GET,
+        "/api/v1/events",
+        BY_FILTER,
+        "Events, newest first",
+    ),
     // Registrations.
     route(
         Method::GET,
         "/api/v1/registrations",
+        BY_FILTER,
         "The registration outbox",
     ),
-    route(
+    with_json(
         Method::POST,
         "/api/v1/registrations/retry",
+        BY_FILTER,
         "Deliver all matching registrations again now",
     ),
     route(
         Method::GET,
         "/api/v1/registrations/{id}",
+        BY_REGISTRATION,
         "Show a registration, with its document",
     ),
     route(
         Method::POST,
         "/api/v1/registrations/{id}/retry",
+        BY_REGISTRATION,
         "Deliver a registration again now",
     ),
     // Audit and tokens.
-    route(Method::GET, "/api/v1/audit", "The audit log"),
-    route(Method::GET, "/api/v1/tokens", "List API tokens"),
-    route(
+    route(Method::GET, "/api/v1/audit", BY_FILTER, "The audit log"),
+    route(Method::GET, "/api/v1/tokens", ADMINS, "List API tokens"),
+    with_json(
         Method::POST,
         "/api/v1/tokens",
+        ADMINS,
         "Create an API token (shown once)",
     ),
-    route(Method::DELETE, "/api/v1/tokens/{id}", "Revoke an API token"),
+    route(
+        Method::DELETE,
+        "/api/v1/tokens/{id}",
+        ADMINS,
+        "Revoke an API token",
+    ),
 ];
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Admin API tokens: authentication of every request (the bootstrap token of `ztp serve`, or a
-//! stored token checked for revocation and expiry), rate-limited failures, and the token
-//! resources (`/tokens`), for manufacturer admins only.
+//! stored token checked for revocation and expiry), failures limited per address (a valid
+//! token always passes), and the token resources (`/tokens`), for manufacturer admins only.
 //!
 //! A token reads `ztp.<id>.<secret>`: the id finds the stored record, and only the SHA-256 of
 //! the whole token is stored, compared in constant time. It is shown once, when created.
@@ -19,6 +19,7 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::licenses::when;
+use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, json, page, parse, timestamp};
 use crate::domain::access::{Principal, Role, check_scope};
 use crate::domain::response::valid_name;
@@ -122,6 +123,12 @@ impl FailedLogins {
     }
 }
 
+impl Request for CreateToken {
+    fn customer(&self) -> Option<&str> {
+        self.customer.as_deref()
+    }
+}
+
 impl AdminApi {
     /// Who presents `authorization` (the `Authorization` header), from `peer`.
     pub(super) async fn authenticate(
@@ -129,12 +136,6 @@ impl AdminApi {
         authorization: Option<&str>,
         peer: IpAddr,
     ) -> Result<Principal, ApiError> {
-        if let Err(wait) = self.failures.check(peer) {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed authentications from {peer}; retry in {wait} s"),
-            ));
-        }
         let presented = authorization
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
@@ -143,6 +144,16 @@ impl AdminApi {
             Some(token) => self.principal(token).await?,
         };
         outcome.map_err(|reason| {
+            // Only failures are limited: a valid token is let in from an address that failed
+            // too often, so that one bad client behind a shared proxy locks no administrator
+            // out. Guessing is no threat the limit must stop (a token holds 256 random bits);
+            // it keeps a misbehaving client from filling the event log.
+            if let Err(wait) = self.failures.check(peer) {
+                return ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many failed authentications from {peer}; retry in {wait} s"),
+                );
+            }
             let count = self.failures.failed(peer);
             tracing::warn!(%peer, count, reason, "admin API authentication failed");
             // One event per failure up to the limit, then silence until the window ends.

@@ -7,10 +7,14 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::registrations::RetriedView;
-use super::{AdminApi, ApiError, ApiResult, json, limit, nullable, page, parse, timestamp};
+use super::request::Request;
+use super::{
+    AdminApi, ApiError, ApiResult, distinct, json, limit, nullable, page, parse, timestamp,
+};
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
 use crate::domain::response::valid_name;
+use crate::secrets::Secret;
 use crate::store::now_ms;
 use crate::store::webhooks::{
     DeliveryFilter, DeliveryRecord, NewWebhook, WebhookRecord, WebhookUpdate,
@@ -91,7 +95,8 @@ pub struct CreateWebhook {
     /// The HMAC key, if the customer chose one (at least 16 characters); otherwise ztp makes
     /// one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
     /// Whether events are delivered (default true).
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
@@ -169,6 +174,10 @@ pub struct WebhookTestView {
     pub error: Option<String>,
 }
 
+impl Request for CreateWebhook {}
+
+impl Request for PatchWebhook {}
+
 impl AdminApi {
     /// `/customers/{customer}/webhooks[/{hook}[/test|/deliveries[/retry|/{id}/retry]]]`.
     pub(super) async fn webhooks_route(
@@ -231,16 +240,22 @@ impl AdminApi {
                 create.name
             )));
         }
+        let hooks = self.store.webhooks(customer).await?;
+        distinct(
+            "webhook",
+            &create.name,
+            hooks.iter().map(|h| h.name.as_str()),
+        )?;
         let notices = check_events(create.events.unwrap_or_else(|| Notice::ALL.to_vec()))?;
         check_url(&create.url)?;
         check_ca(create.ca_pem.as_deref())?;
         let secret = match create.secret {
-            Some(secret) if secret.chars().count() < 16 => {
+            Some(secret) if secret.expose().chars().count() < 16 => {
                 return Err(ApiError::bad_request(
                     "a webhook secret needs at least 16 characters",
                 ));
             }
-            Some(secret) => secret,
+            Some(secret) => secret.into_exposed(),
             None => fresh_secret()?,
         };
         let stored = self

@@ -12,8 +12,8 @@ use super::super::{
     AuditEntryView, CreateCustomer, CreateDevice, CreateNms, CreatePool, CreateToken, CreatedToken,
     CustomerView, DeviceView, ErrorBody, EventView, ExpiringView, FingerprintView, ImportReport,
     LicenseView, NmsView, PatchCustomer, PatchDevice, PatchNms, PatchPool, PoolView, ProbeView,
-    ProgressView, RegistrationView, RetriedView, RetryRegistrations, RevokeLicense, TargetView,
-    TimelineEntry, TokenView, TransferLicenses, UsageRow,
+    ProgressView, RegistrationView, RetriedView, RetryRegistrations, RevokeLicense, RuleSet,
+    TargetView, TimelineEntry, TokenView, TransferLicenses, UsageRow,
 };
 use super::super::{
     CreateWebhook, DeliveryView, PatchWebhook, WebhookTestView, WebhookView, WebhookWithSecret,
@@ -139,7 +139,7 @@ pub(super) fn list_rules() {}
 
 #[utoipa::path(put, path = "/api/v1/customers/{name}/rules", tag = "customers",
     params(CustomerPath),
-    request_body = Vec<Rule>,
+    request_body = RuleSet,
     responses(
         (status = 200, description = "Replaced", body = Vec<Rule>),
         (status = 400, description = "A rule cannot be used (unknown target, bad onboarding, …)",
