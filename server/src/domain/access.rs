@@ -37,15 +37,6 @@ impl Principal {
         self.role != Role::ReadOnly
     }
 
-    /// Whether it may see objects of `customer` (`None`: objects of no customer, or the
-    /// manufacturer's own).
-    pub fn sees(&self, customer: Option<&str>) -> bool {
-        match &self.customer {
-            None => true,
-            Some(own) => customer == Some(own.as_str()),
-        }
-    }
-
     /// Whether it acts for the manufacturer (not limited to a customer, and not read-only).
     pub fn is_manufacturer_admin(&self) -> bool {
         self.role == Role::ManufacturerAdmin
@@ -79,13 +70,11 @@ mod tests {
     #[test]
     fn scopes_and_roles() {
         let admin = principal(Role::ManufacturerAdmin, None);
-        assert!(admin.may_change() && admin.sees(Some("b")) && admin.sees(None));
+        assert!(admin.may_change() && admin.is_manufacturer_admin());
         let acme = principal(Role::CustomerAdmin, Some("acme"));
-        assert!(acme.may_change());
-        assert!(acme.sees(Some("acme")));
-        assert!(!acme.sees(Some("b")) && !acme.sees(None));
+        assert!(acme.may_change() && !acme.is_manufacturer_admin());
         let reader = principal(Role::ReadOnly, None);
-        assert!(!reader.may_change() && reader.sees(Some("b")));
+        assert!(!reader.may_change() && !reader.is_manufacturer_admin());
         assert!(check_scope(Role::CustomerAdmin, None).is_err());
         assert!(check_scope(Role::ManufacturerAdmin, Some("acme")).is_err());
         assert!(check_scope(Role::ReadOnly, Some("acme")).is_ok());

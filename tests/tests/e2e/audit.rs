@@ -69,7 +69,7 @@ fn every_change_is_in_the_audit_log_with_its_actor_and_no_secret() {
         nms["summary"]
             .as_str()
             .unwrap()
-            .contains("set NMS connection")
+            .contains("added NMS connection")
     );
     let removed = mine[2];
     assert_eq!(

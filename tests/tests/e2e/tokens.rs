@@ -90,7 +90,7 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     );
     refused(
         &server.admin_as(&reader, ["token", "list"]),
-        "manufacturer admins",
+        "manufacturer's administrators",
     );
     assert!(
         server

@@ -1,13 +1,15 @@
 //! The admin API's routes: the one table the router admits requests by, and that the OpenAPI
 //! document is checked against.
 //!
-//! **Adding a route** takes three steps, and tests fail until all three are done:
-//! 1. a [`Route`] in [`ROUTES`] (method, path template, one-line summary): without it the
-//!    router answers 404 or 405 before any handler runs;
+//! **Adding a route** takes four steps, and tests fail until all four are done:
+//! 1. a [`Route`] in [`ROUTES`] (method, path template, who may call it, its body, a one-line
+//!    summary): without it the router answers 404 or 405 before any handler runs;
 //! 2. an arm in `AdminApi::dispatch` (or in the nested router it belongs to) that handles it:
 //!    without it the e2e test `openapi::every_documented_route_is_answered` fails;
 //! 3. a `#[utoipa::path]` item in `openapi.rs`, listed in `ApiDoc`'s `paths(...)`: without it the
-//!    unit test `openapi::tests::the_document_lists_exactly_the_routes` fails.
+//!    unit test `openapi::tests::the_document_lists_exactly_the_routes` fails;
+//! 4. its line in `POLICY` of the e2e test `admin_matrix` (who may call it, written there
+//!    independently of this table): without it that test fails.
 //!
 //! A path template's `{name}` stands for one non-empty path segment. Where a literal segment
 //! and a parameter could both match (`/devices/import` and `/devices/{serial}`), each route
@@ -603,6 +605,70 @@ mod tests {
             wrong.to_string(),
             "PUT is not allowed on /api/v1/customers/acme; use GET, PATCH, DELETE"
         );
+    }
+
+    #[test]
+    fn access_is_decided_by_role_and_method_alone() {
+        use crate::domain::access::Role;
+        let who = |role, customer: Option<&str>| Principal {
+            token: "t".into(),
+            role,
+            customer: customer.map(str::to_owned),
+        };
+        let admin = who(Role::ManufacturerAdmin, None);
+        let tenant = who(Role::CustomerAdmin, Some("acme"));
+        let reader = who(Role::ReadOnly, None);
+        let tenant_reader = who(Role::ReadOnly, Some("acme"));
+        let (get, post) = (Method::GET, Method::POST);
+        let tenancy = Access::Customer(Tenancy::Path);
+        for access in [ADMINS, MANUFACTURER, tenancy] {
+            assert_eq!(access.admits(&admin, &post), Ok(()));
+            assert_eq!(access.admits(&reader, &post), Err(Refused::ReadOnly));
+            assert_eq!(access.admits(&tenant_reader, &post), Err(Refused::ReadOnly));
+        }
+        assert_eq!(
+            ADMINS.admits(&reader, &get),
+            Err(Refused::ManufacturersOnly)
+        );
+        assert_eq!(MANUFACTURER.admits(&reader, &get), Ok(()));
+        for access in [ADMINS, MANUFACTURER] {
+            assert_eq!(
+                access.admits(&tenant, &get),
+                Err(Refused::ManufacturersOnly)
+            );
+            assert_eq!(
+                access.admits(&tenant_reader, &get),
+                Err(Refused::ManufacturersOnly)
+            );
+        }
+        assert_eq!(tenancy.admits(&tenant, &post), Ok(()));
+        assert_eq!(tenancy.admits(&tenant_reader, &get), Ok(()));
+        assert_eq!(Access::AnyToken.admits(&tenant_reader, &get), Ok(()));
+    }
+
+    #[test]
+    fn devices_and_their_owners_are_the_manufacturers_business() {
+        for route in ROUTES
+            .iter()
+            .filter(|r| r.path.starts_with("/api/v1/devices"))
+        {
+            if route.method != Method::GET {
+                assert_eq!(
+                    route.access, MANUFACTURER,
+                    "{} {}",
+                    route.method, route.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_read_by_name() {
+        let route = find(&Method::GET, "/api/v1/customers/acme/nms/main").unwrap();
+        let segments = ["api", "v1", "customers", "acme", "nms", "main"];
+        assert_eq!(route.parameter(&segments, "name"), Some("acme"));
+        assert_eq!(route.parameter(&segments, "conn"), Some("main"));
+        assert_eq!(route.parameter(&segments, "serial"), None);
     }
 
     #[test]
