@@ -62,7 +62,7 @@ pub use audit::AuditEntryView;
 pub use customers::{CertificateView, CreateCustomer, CustomerView, PatchCustomer, TargetView};
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
 pub use events::{EventView, ProgressView};
-pub use import::{ImportReport, RowError};
+pub use import::{ImportLimits, ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
@@ -170,6 +170,8 @@ pub struct AdminLimits {
     pub max_failed_auths: u32,
     /// The window.
     pub failed_auth_window: Duration,
+    /// Limits of a CSV device import.
+    pub import: ImportLimits,
 }
 
 /// The admin API.
@@ -182,6 +184,7 @@ pub struct AdminApi {
     failures: tokens::FailedLogins,
     max_body_bytes: usize,
     read_timeout: Duration,
+    import_limits: ImportLimits,
 }
 
 impl Handler for AdminApi {
@@ -244,6 +247,7 @@ impl AdminApi {
             failures: tokens::FailedLogins::new(limits.max_failed_auths, limits.failed_auth_window),
             max_body_bytes,
             read_timeout,
+            import_limits: limits.import,
         }
     }
 
@@ -280,7 +284,7 @@ impl AdminApi {
         };
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         if method == Method::POST && segments == ["devices", "import"] {
-            // A streamed body: not read into memory, and not limited to max_body_bytes.
+            // A streamed body: not read into memory; limited by the import's own limits.
             if !principal.may_change() {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -294,7 +298,7 @@ impl AdminApi {
                     &principal,
                     peer,
                     Some(target),
-                    self.import_devices(&principal, body, &query),
+                    self.import_devices(body, &query),
                 )
                 .await;
         }
