@@ -94,24 +94,30 @@ impl AdminClient {
         decode(&self.call(method, path, Some(json)).await?)
     }
 
-    /// POST `path` with a streamed `body` of `content_type`; the answer as JSON. No overall time
-    /// limit: an upload takes as long as its size needs.
+    /// POST `path` with a streamed `body` of `content_type`; the answer as JSON, with its
+    /// status. An answer that is a `T` is returned whatever its status (an import's report
+    /// comes with 422 when nothing was kept); any other error answer is an error. No overall
+    /// time limit: an upload takes as long as its size needs.
     pub async fn upload<B, T>(
         &self,
         path: &str,
         content_type: &str,
         body: B,
-    ) -> Result<T, AdminClientError>
+    ) -> Result<(StatusCode, T), AdminClientError>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         T: DeserializeOwned,
     {
-        decode(
-            &self
-                .exchange(Method::POST, path, Some(content_type), body)
-                .await?,
-        )
+        let (status, body) = self
+            .exchange(Method::POST, path, Some(content_type), body)
+            .await?;
+        if !status.is_success()
+            && let Ok(answer) = serde_json::from_slice(&body)
+        {
+            return Ok((status, answer));
+        }
+        Ok((status, decode(&checked(status, body)?)?))
     }
 
     /// DELETE `path`.
@@ -127,12 +133,13 @@ impl AdminClient {
     ) -> Result<Bytes, AdminClientError> {
         let content_type = body.is_some().then_some("application/json");
         let body = Full::new(Bytes::from(body.unwrap_or_default()));
-        tokio::time::timeout(
+        let (status, body) = tokio::time::timeout(
             self.timeout,
             self.exchange(method, path, content_type, body),
         )
         .await
-        .map_err(|_| AdminClientError::Timeout(self.timeout))?
+        .map_err(|_| AdminClientError::Timeout(self.timeout))??;
+        checked(status, body)
     }
 
     async fn exchange<B>(
@@ -141,7 +148,7 @@ impl AdminClient {
         path: &str,
         content_type: Option<&str>,
         body: B,
-    ) -> Result<Bytes, AdminClientError>
+    ) -> Result<(StatusCode, Bytes), AdminClientError>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -182,14 +189,19 @@ impl AdminClient {
             .await
             .map_err(|e| AdminClientError::Decode(e.to_string()))?
             .to_bytes();
-        if status.is_success() {
-            return Ok(body);
-        }
-        let message = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|e| e.error.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
-        Err(AdminClientError::Api { status, message })
+        Ok((status, body))
     }
+}
+
+/// A success's body, or the error an error answer carries.
+fn checked(status: StatusCode, body: Bytes) -> Result<Bytes, AdminClientError> {
+    if status.is_success() {
+        return Ok(body);
+    }
+    let message = serde_json::from_slice::<ErrorBody>(&body)
+        .map(|e| e.error.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+    Err(AdminClientError::Api { status, message })
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminClientError> {

@@ -119,6 +119,12 @@ pub struct AdminApiConfig {
     pub max_failed_auths: u32,
     /// The window, in seconds.
     pub failed_auth_window_secs: u64,
+    /// Largest CSV device import, in bytes (larger: 413; see docs/import.md).
+    pub max_import_bytes: u64,
+    /// Longest CSV row (record) of an import, in bytes (longer: 413).
+    pub max_import_row_bytes: u64,
+    /// Time for a whole import body to arrive, in seconds (later: 408).
+    pub import_deadline_secs: u64,
 }
 
 impl Default for AdminApiConfig {
@@ -129,6 +135,9 @@ impl Default for AdminApiConfig {
             max_body_bytes: 1024 * 1024,
             max_failed_auths: 10,
             failed_auth_window_secs: 60,
+            max_import_bytes: 64 * 1024 * 1024,
+            max_import_row_bytes: 16 * 1024,
+            import_deadline_secs: 600,
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use ztp_certs::Cert;
 
 use super::output::{Output, render};
-use crate::admin_client::{AdminClient, AdminClientError};
+use crate::admin_client::AdminClient;
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
     LicenseCommand, NmsCommand, Page, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
@@ -425,16 +425,18 @@ async fn import(args: &DeviceImportArgs) -> anyhow::Result<Value> {
         )
         .await;
     progress.finish_and_clear();
-    send.await?
-        .with_context(|| format!("reading {}", args.file.display()))?;
     let report: ImportReport = match answer {
-        Ok(report) => report,
-        Err(AdminClientError::Api { status, message })
-            if status == http::StatusCode::UNPROCESSABLE_ENTITY =>
-        {
-            serde_json::from_str(&message).map_err(|_| anyhow::anyhow!("{status}: {message}"))?
+        Ok((_, report)) => {
+            // The server read the whole file.
+            send.await?
+                .with_context(|| format!("reading {}", args.file.display()))?;
+            report
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // The server stopped reading (a limit, an error): its answer says why.
+            send.abort();
+            return Err(e.into());
+        }
     };
     eprintln!(
         "{} row(s): {} imported, {} bad{}",

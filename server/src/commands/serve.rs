@@ -23,7 +23,7 @@ use crate::bootstrap::Bootstrapper;
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::device_auth::DeviceVerifier;
-use crate::http::admin_api::{AdminApi, AdminLimits};
+use crate::http::admin_api::{AdminApi, AdminLimits, ImportLimits};
 use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits, OpenConnections};
 use crate::licensing::Licensing;
@@ -151,6 +151,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             read_timeout: d.read_timeout(),
             max_failed_auths: a.max_failed_auths,
             failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
+            import: ImportLimits {
+                max_bytes: a.max_import_bytes,
+                max_row_bytes: a.max_import_row_bytes,
+                deadline: Duration::from_secs(a.import_deadline_secs),
+            },
         },
     ));
     let limits = Limits {

@@ -57,6 +57,9 @@ pub(super) struct Actor {
     pub(super) said: RefCell<Vec<String>>,
     /// The typed request, serialised, and the customer its body names.
     pub(super) request: RefCell<Option<(Value, Option<String>)>>,
+    /// The customers a handler changed things of (`None`: things of no customer), each with a
+    /// line about what: one audit entry per customer (see [`touched`]).
+    pub(super) touched: RefCell<Vec<(Option<String>, String)>>,
 }
 
 tokio::task_local! {
@@ -75,6 +78,20 @@ pub(super) fn note_request<T: Request>(request: &T) {
     let customer = request.customer().map(str::to_owned);
     // Outside a recorded change (a read) there is nothing to note it for.
     let _ = ACTOR.try_with(|a| *a.request.borrow_mut() = Some((fields, customer)));
+}
+
+/// Says that the running request changed things of `customer` (`None`: of no customer), in a
+/// line such as "imported 1200 device(s) for acme". A request whose handler says so for any
+/// customer is recorded as one audit entry per customer named, so that each customer's log
+/// shows what was done to it; these entries are written even when the request then fails,
+/// since what was changed stays changed. Outside a request it does nothing.
+pub(super) fn touched(customer: Option<&str>, summary: impl Into<String>) {
+    let summary = summary.into();
+    let _ = ACTOR.try_with(|a| {
+        a.touched
+            .borrow_mut()
+            .push((customer.map(str::to_owned), summary));
+    });
 }
 
 /// What a change touches, worked out before it runs (a deleted device's owner is gone after).
@@ -125,7 +142,8 @@ impl Target {
 
 impl AdminApi {
     /// Runs `change` as `principal` from `peer`; when it succeeds and has a `target` (every
-    /// request but a GET), it is appended to the audit log.
+    /// request but a GET), it is appended to the audit log: one entry, or one per customer its
+    /// handler [`touched`] (then also when it failed after changing something).
     pub(super) async fn recorded(
         &self,
         principal: &Principal,
@@ -138,18 +156,47 @@ impl AdminApi {
             peer,
             said: RefCell::new(Vec::new()),
             request: RefCell::new(None),
+            touched: RefCell::new(Vec::new()),
         };
-        let (result, said, request) = ACTOR
+        let (result, said, touched, request) = ACTOR
             .scope(actor, async {
                 let result = change.await;
-                ACTOR.with(|a| (result, a.said.take(), a.request.take()))
+                let (said, touched, request) =
+                    ACTOR.with(|a| (a.said.take(), a.touched.take(), a.request.take()));
+                (result, said, touched, request)
             })
             .await;
+        let Some(target) = target else {
+            return result;
+        };
         let (fields, named) = request.unzip();
+        let fields = fields.map(|f| f.to_string());
+        let target_customer = target.customer.clone().or(named.flatten());
         let changed = result.as_ref().is_ok_and(|r| r.status().is_success());
-        if let Some(target) = target
-            && changed
-        {
+        // (customer, summary) of each entry to append.
+        let entries: Vec<(Option<String>, String)> = if !touched.is_empty() {
+            let mut by_customer: Vec<(Option<String>, Vec<String>)> = Vec::new();
+            for (customer, summary) in touched {
+                match by_customer.iter_mut().find(|(c, _)| *c == customer) {
+                    Some((_, lines)) => lines.push(summary),
+                    None => by_customer.push((customer, vec![summary])),
+                }
+            }
+            by_customer
+                .into_iter()
+                .map(|(customer, lines)| (customer, lines.join("; ")))
+                .collect()
+        } else if changed {
+            let summary = if said.is_empty() {
+                format!("{} {}", target.action, target.object)
+            } else {
+                said.join("; ")
+            };
+            vec![(target_customer, summary)]
+        } else {
+            Vec::new()
+        };
+        for (customer, summary) in entries {
             let entry = NewAuditEntry {
                 token: principal.token.clone(),
                 role: principal.role.as_str().to_owned(),
@@ -157,13 +204,9 @@ impl AdminApi {
                 action: target.action.into(),
                 object: target.object.clone(),
                 object_kind: target.kind.into(),
-                customer: target.customer.or(named.flatten()),
-                fields: fields.map(|f| f.to_string()),
-                summary: if said.is_empty() {
-                    format!("{} {}", target.action, target.object)
-                } else {
-                    said.join("; ")
-                },
+                customer,
+                fields: fields.clone(),
+                summary,
             };
             if let Err(error) = self.store.append_audit(&entry).await {
                 // The change is made; losing its record is an operator's problem to know of.

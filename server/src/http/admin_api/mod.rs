@@ -66,7 +66,7 @@ pub use customers::{
 };
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
 pub use events::{EventView, ProgressView};
-pub use import::{ImportReport, RowError};
+pub use import::{ImportLimits, ImportReport, RowError};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
@@ -192,6 +192,8 @@ pub struct AdminLimits {
     pub max_failed_auths: u32,
     /// The window.
     pub failed_auth_window: Duration,
+    /// Limits of a CSV device import.
+    pub import: ImportLimits,
 }
 
 /// The admin API.
@@ -204,6 +206,7 @@ pub struct AdminApi {
     failures: tokens::FailedLogins,
     max_body_bytes: usize,
     read_timeout: Duration,
+    import_limits: ImportLimits,
 }
 
 impl Handler for AdminApi {
@@ -277,6 +280,7 @@ impl AdminApi {
             failures: tokens::FailedLogins::new(limits.max_failed_auths, limits.failed_auth_window),
             max_body_bytes,
             read_timeout,
+            import_limits: limits.import,
         }
     }
 
@@ -320,15 +324,10 @@ impl AdminApi {
         // What a change touches is worked out before it runs; a read touches nothing.
         let target = (method != Method::GET).then(|| Target::new(&method, &segments, customer));
         if route.body == RequestBody::Csv {
-            // A streamed body: not read into memory, and not limited to max_body_bytes.
+            // A streamed body: not read into memory; limited by the import's own limits.
             let body = request.into_body();
             return self
-                .recorded(
-                    &principal,
-                    peer,
-                    target,
-                    self.import_devices(&principal, body, &query),
-                )
+                .recorded(&principal, peer, target, self.import_devices(body, &query))
                 .await;
         }
         let (_, body) = read_body(request, self.max_body_bytes, self.read_timeout)

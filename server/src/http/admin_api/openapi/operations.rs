@@ -425,16 +425,20 @@ pub(super) fn list_devices() {}
 pub(super) fn create_device() {}
 
 #[utoipa::path(post, path = "/api/v1/devices/import", tag = "devices",
-    description = "The body is read as it arrives (no size limit): a header row naming the \
-                   columns `serial`, `model` and optionally `customer`, `certificate_pin`, \
+    description = "The body is read as it arrives: a header row naming the columns \
+                   `serial`, `model` and optionally `customer`, `certificate_pin`, \
                    `license_pools` (`;`-separated), then one device per row. A serial imported \
-                   again is updated.",
+                   again is updated; a serial repeated within the body is a bad row. The body's \
+                   size, its longest row and the time it may take are limited (413, 408: the \
+                   message says how many devices of the rows before were imported, or that \
+                   nothing was kept).",
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The devices, one per row after the header row"),
     responses(
         (status = 200, description = "What was imported, and the refused rows", body = ImportReport),
         (status = 400, description = "A bad header row, mode or CSV syntax", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
         (status = 422, description = "All-or-nothing with bad rows: nothing was kept",
             body = ImportReport),
     ))]
