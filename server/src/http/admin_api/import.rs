@@ -697,8 +697,18 @@ impl Columns {
 struct Checker<'k> {
     columns: Columns,
     known: &'k Known,
-    /// The line of each serial's accepted row.
-    seen: HashMap<String, u64>,
+    /// The line of each serial's accepted row, by the serial's [`fingerprint`]: 20 bytes a
+    /// row, whatever the serial's length.
+    seen: HashMap<[u8; 16], u64>,
+}
+
+/// A serial's first 128 bits of SHA-256: no two serials of one file share one (a collision
+/// would take some 2^64 serials).
+fn fingerprint(serial: &str) -> [u8; 16] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, serial.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest.as_ref()[..16]);
+    out
 }
 
 impl<'k> Checker<'k> {
@@ -712,13 +722,14 @@ impl<'k> Checker<'k> {
 
     fn check(&mut self, line: u64, row: &csv::ByteRecord) -> Result<Valid, String> {
         let valid = self.columns.device(row, self.known)?;
-        if let Some(first) = self.seen.get(&valid.device.serial) {
+        let key = fingerprint(&valid.device.serial);
+        if let Some(first) = self.seen.get(&key) {
             return Err(format!(
                 "serial {} already appears on line {first}",
                 valid.device.serial
             ));
         }
-        self.seen.insert(valid.device.serial.clone(), line);
+        self.seen.insert(key, line);
         Ok(valid)
     }
 }
