@@ -10,6 +10,7 @@
 //! - [`cli`]: the command line (clap), one enum variant per subcommand.
 //! - [`commands`]: what each subcommand does; `pki` wraps the `ztp-certs` crate.
 //! - [`config`]: `ztp serve`'s configuration (defaults, TOML, `ZTP_*` variables, flags).
+//! - [`csv_export`]: CSV documents whose cells a spreadsheet shows as text, never runs.
 //! - [`device_auth`], [`tls`]: who a device is (IDevID chain, CRLs, serial) and the TLS layer.
 //! - [`dhcp`]: DHCP option 143/136 values (RFC 8572 §8), encoded and decoded.
 //! - [`domain`]: plain types and rules: device states, response profiles and rules, delivery.
@@ -30,6 +31,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csv_export;
 pub mod device_auth;
 pub mod dhcp;
 pub mod domain;
