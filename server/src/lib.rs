@@ -3,6 +3,8 @@
 //! owner's NMS learns of it over SFTP, and its node-locked licenses travel with the answer.
 //!
 //! # Layout
+//! - [`address_policy`]: which addresses ztp connects to when a customer names the host (NMS
+//!   connections, webhooks): public ones, and private ones the manufacturer allows.
 //! - [`agent`]: the reference device agent (`ztp device bootstrap`): TLS and RESTCONF client,
 //!   the bootstrap flow, progress reports; [`agent::verify`] holds the checks of RFC 8572 §5.4.
 //! - [`artifacts`]: the signed artifacts of a bootstrap response (conveyed information, owner
@@ -24,6 +26,7 @@
 //! - [`webhooks`]: device events posted to customers' HTTPS receivers, signed, with retries.
 #![forbid(unsafe_code)]
 
+pub mod address_policy;
 pub mod admin_client;
 pub mod agent;
 pub mod artifacts;
