@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use ztp_nms_connector::ProbeReport;
+use ztp_nms_connector::{AddressFilter, ProbeReport};
 
 use super::{AdminApi, ApiError, ApiResult, check_address, json, page, parse, timestamp};
 use crate::domain::delivery::DeliveryPolicy;
@@ -400,9 +400,14 @@ pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResul
         })
         .transpose()?
         .unwrap_or(22);
-    let fingerprint = ztp_nms_connector::presented_fingerprint(host, port, Duration::from_secs(10))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let fingerprint = ztp_nms_connector::presented_fingerprint(
+        host,
+        port,
+        &AddressFilter::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
     Ok(json(
         StatusCode::OK,
         &FingerprintView {
