@@ -1,6 +1,9 @@
-//! Where and how to deliver: one customer NMS's SFTP account.
+//! Where and how to deliver: one customer NMS's SFTP account, and which addresses its host may
+//! be reached at.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fingerprint::Fingerprint;
@@ -27,6 +30,8 @@ pub struct Endpoint {
     pub directory: String,
     /// Time limits of the network steps.
     pub timeouts: Timeouts,
+    /// The addresses the connector may connect to (default: any).
+    pub address_filter: AddressFilter,
 }
 
 impl Endpoint {
@@ -46,6 +51,7 @@ impl Endpoint {
             pins,
             directory: directory.into(),
             timeouts: Timeouts::default(),
+            address_filter: AddressFilter::default(),
         }
     }
 
@@ -67,6 +73,40 @@ impl Endpoint {
         } else {
             format!("{}/{name}", self.directory)
         }
+    }
+}
+
+/// Which addresses the connector may connect to: checked on the addresses the host resolves
+/// to, at every connection, before any is tried. The connector has no opinion of its own (the
+/// default admits any address); its user decides, e.g. that customers' hosts may not be
+/// loopback or private addresses of the user's own network.
+#[derive(Clone, Default)]
+pub struct AddressFilter(Option<Arc<AddressCheck>>);
+
+/// `Ok` for an address the connector may connect to; otherwise why not, for the administrator.
+type AddressCheck = dyn Fn(IpAddr) -> Result<(), String> + Send + Sync;
+
+impl AddressFilter {
+    /// A filter that admits the addresses `check` accepts; its `Err` says why one is refused.
+    pub fn new(check: impl Fn(IpAddr) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(check)))
+    }
+
+    /// Whether the connector may connect to `address`; if not, why.
+    pub fn check(&self, address: IpAddr) -> Result<(), String> {
+        match &self.0 {
+            Some(check) => check(address),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for AddressFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "AddressFilter(<check>)",
+            None => "AddressFilter(any)",
+        })
     }
 }
 
@@ -137,6 +177,24 @@ mod tests {
         assert_eq!(endpoint("").remote_path("a.xml"), "a.xml");
         assert_eq!(endpoint("in").remote_path("a.xml"), "in/a.xml");
         assert_eq!(endpoint("/srv/in/").remote_path("a.xml"), "/srv/in/a.xml");
+    }
+
+    #[test]
+    fn address_filters_admit_any_address_unless_given_a_check() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(AddressFilter::default().check(loopback), Ok(()));
+        let public_only = AddressFilter::new(|ip: IpAddr| {
+            if ip.is_loopback() {
+                Err(format!("{ip} is loopback"))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(
+            public_only.check(loopback),
+            Err("127.0.0.1 is loopback".into())
+        );
+        assert_eq!(public_only.check("192.0.2.1".parse().unwrap()), Ok(()));
     }
 
     #[test]

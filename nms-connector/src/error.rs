@@ -82,6 +82,15 @@ pub enum Error {
     /// An input was refused before anything was sent.
     #[error(transparent)]
     InvalidInput(#[from] InvalidInput),
+    /// Every address the host resolves to was refused by the endpoint's
+    /// [`AddressFilter`](crate::AddressFilter): no connection was attempted.
+    #[error("not connecting to {address}: {reason}")]
+    AddressNotAllowed {
+        /// `host:port` as configured.
+        address: String,
+        /// Why each address was refused.
+        reason: String,
+    },
     /// The TCP connection could not be opened (refused, unreachable, name not resolved).
     #[error("cannot connect to {address}: {source}")]
     Connect {
@@ -159,7 +168,10 @@ impl Error {
             | Self::AuthRejected { .. }
             | Self::KeyGeneration(_)
             | Self::PoolClosed => false,
-            Self::Connect { .. }
+            // Like an unreachable host: the name may resolve elsewhere later, or the filter's
+            // owner allow the address.
+            Self::AddressNotAllowed { .. }
+            | Self::Connect { .. }
             | Self::Timeout { .. }
             | Self::Ssh { .. }
             | Self::Sftp { .. }

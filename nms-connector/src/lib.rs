@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! - [`fingerprint`]: [`Fingerprint`], OpenSSH SHA-256 host key fingerprints, strictly parsed.
-//! - [`endpoint`]: [`Endpoint`], one NMS account ([`Auth`], pins, directory, [`Timeouts`]).
+//! - [`endpoint`]: [`Endpoint`], one NMS account ([`Auth`], pins, directory, [`Timeouts`],
+//!   the [`AddressFilter`] its host's addresses must pass).
 //! - [`key`]: [`ClientKey`] and [`generate_client_key`], the connector's own ed25519 key.
 //! - [`file_name`](mod@file_name): [`file_name()`], `<serial>.xml` for safe serials only.
 //! - [`session`]: [`Session`], one connection with SFTP: connect, upload, remove, close; and
@@ -42,7 +43,7 @@ pub mod pool;
 pub mod probe;
 pub mod session;
 
-pub use endpoint::{Auth, Endpoint, Timeouts};
+pub use endpoint::{AddressFilter, Auth, Endpoint, Timeouts};
 pub use error::{AuthMethod, Error, InvalidInput, Step};
 pub use file_name::{check_remote_name, file_name};
 pub use fingerprint::Fingerprint;

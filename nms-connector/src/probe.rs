@@ -111,12 +111,21 @@ impl fmt::Display for ProbeReport {
 
 /// Runs every step of a delivery against `endpoint` (connect, host key check, login, SFTP, upload
 /// and removal of a probe file named `ztp-probe-<random>.txt`) and reports each, stopping at the
-/// first failure. Never fails itself: failures are in the report.
+/// first failure. Never fails itself: failures are in the report. A host whose addresses the
+/// endpoint's [`AddressFilter`](crate::AddressFilter) refuses fails the first step, with no
+/// connection attempted.
 pub async fn probe(endpoint: &Endpoint) -> ProbeReport {
     let mut report = ProbeReport::default();
     let address = endpoint.address();
 
-    let tcp = match tcp_connect(&endpoint.host, endpoint.port, endpoint.timeouts.connect).await {
+    let tcp = match tcp_connect(
+        &endpoint.host,
+        endpoint.port,
+        &endpoint.address_filter,
+        endpoint.timeouts.connect,
+    )
+    .await
+    {
         Ok(tcp) => tcp,
         Err(e) => return report.fail(ProbeStep::TcpConnect, &e),
     };

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,10 +14,10 @@ use russh::{ChannelMsg, Disconnect};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, Packet, StatusCode};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, lookup_host};
 use tracing::{debug, info, warn};
 
-use crate::endpoint::{Auth, Endpoint};
+use crate::endpoint::{AddressFilter, Auth, Endpoint};
 use crate::error::{AuthMethod, Error, InvalidInput, Step};
 use crate::file_name::check_remote_name;
 use crate::fingerprint::Fingerprint;
@@ -49,7 +50,13 @@ impl Session {
     /// [`Error::AuthRejected`]. Each step is bounded by [`Endpoint::timeouts`].
     #[tracing::instrument(name = "nms_connect", skip_all, fields(address = %endpoint.address()))]
     pub async fn connect(endpoint: &Endpoint) -> Result<Self, Error> {
-        let tcp = tcp_connect(&endpoint.host, endpoint.port, endpoint.timeouts.connect).await?;
+        let tcp = tcp_connect(
+            &endpoint.host,
+            endpoint.port,
+            &endpoint.address_filter,
+            endpoint.timeouts.connect,
+        )
+        .await?;
         let (mut handle, presented) =
             handshake(tcp, &endpoint.pins, endpoint.timeouts.connect).await?;
         authenticate(&mut handle, endpoint).await?;
@@ -252,8 +259,8 @@ impl fmt::Debug for Session {
     }
 }
 
-/// Connects to an SSH server, reads the fingerprint of the host key it presents and disconnects
-/// without authenticating.
+/// Connects to an SSH server at an address `filter` admits, reads the fingerprint of the host
+/// key it presents and disconnects without authenticating.
 ///
 /// An admin helper: compare the result with the fingerprint the NMS administrator gave you
 /// (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server). It is **not** a trust
@@ -262,9 +269,10 @@ impl fmt::Debug for Session {
 pub async fn presented_fingerprint(
     host: &str,
     port: u16,
+    filter: &AddressFilter,
     timeout: Duration,
 ) -> Result<Fingerprint, Error> {
-    let tcp = tcp_connect(host, port, timeout).await?;
+    let tcp = tcp_connect(host, port, filter, timeout).await?;
     let check = HostKeyCheck::new(Vec::new());
     let presented = Arc::clone(&check.presented);
     let outcome = run_handshake(tcp, check, timeout).await;
@@ -281,10 +289,13 @@ pub async fn presented_fingerprint(
     }
 }
 
-/// Opens the TCP connection within `timeout`.
+/// Resolves `host`, keeps the addresses `filter` admits and opens a TCP connection to the first
+/// of them that accepts, all within `timeout`. When the filter refuses every address, nothing
+/// is connected to.
 pub(crate) async fn tcp_connect(
     host: &str,
     port: u16,
+    filter: &AddressFilter,
     timeout: Duration,
 ) -> Result<TcpStream, Error> {
     let address = if host.contains(':') {
@@ -292,13 +303,45 @@ pub(crate) async fn tcp_connect(
     } else {
         format!("{host}:{port}")
     };
-    match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+    let connect = async {
+        let connect_error = |source| Error::Connect {
+            address: address.clone(),
+            source,
+        };
+        let resolved: Vec<SocketAddr> = lookup_host((host, port))
+            .await
+            .map_err(connect_error)?
+            .collect();
+        let mut refusals: Vec<String> = Vec::new();
+        let admitted: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|a| match filter.check(a.ip()) {
+                Ok(()) => true,
+                Err(reason) => {
+                    if !refusals.contains(&reason) {
+                        refusals.push(reason);
+                    }
+                    false
+                }
+            })
+            .collect();
+        if admitted.is_empty() && !refusals.is_empty() {
+            return Err(Error::AddressNotAllowed {
+                address: address.clone(),
+                reason: refusals.join("; "),
+            });
+        }
+        TcpStream::connect(&admitted[..])
+            .await
+            .map_err(connect_error)
+    };
+    match tokio::time::timeout(timeout, connect).await {
         Ok(Ok(tcp)) => {
             // Small request/response exchanges: do not wait for Nagle.
             let _ = tcp.set_nodelay(true);
             Ok(tcp)
         }
-        Ok(Err(source)) => Err(Error::Connect { address, source }),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(Error::Timeout {
             step: Step::TcpConnect,
             after: timeout,

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use ztp::config::NmsConfig;
 use ztp::domain::delivery::DeliveryPolicy;
 use ztp::domain::response::Profile;
-use ztp::nms::{Courier, CourierSettings, Outbox};
+use ztp::nms::{Courier, CourierSettings, Outbox, host_policy};
 use ztp::store::{NewCustomer, NewRegistration, NmsConnectionRecord, Store};
 use ztp_nms_connector::{Pool, generate_client_key};
 use ztp_tests::sshd::{Sshd, tree};
@@ -224,12 +224,21 @@ async fn outbox_run(
         .await
         .expect("connection");
     let outbox = Arc::new(Outbox::new(store.clone()));
-    let settings = CourierSettings::from(&NmsConfig {
+    let config = NmsConfig {
         max_sessions: SESSIONS,
+        // The sshd is on loopback, which NMS hosts may not be unless allowed.
+        allowed_private_networks: vec!["127.0.0.0/8".parse().unwrap()],
         ..NmsConfig::default()
-    });
+    };
     let (stop, stopped) = watch::channel(false);
-    let courier = tokio::spawn(Courier::new(Arc::clone(&outbox), settings).run(stopped));
+    let courier = tokio::spawn(
+        Courier::new(
+            Arc::clone(&outbox),
+            CourierSettings::from(&config),
+            &host_policy(&config),
+        )
+        .run(stopped),
+    );
     let content = String::from_utf8(document.to_vec()).unwrap();
 
     let started = Instant::now();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use ztp_certs::SerialSource;
 
@@ -249,6 +250,12 @@ pub struct NmsConfig {
     /// How often the delivery worker looks for due registrations when nothing wakes it, in
     /// milliseconds.
     pub poll_interval_ms: u64,
+    /// Networks (CIDRs, e.g. `["10.8.0.0/16", "fd00:8::/64"]`) in which NMS hosts may have
+    /// loopback, private, link-local or other non-public addresses. Empty by default: a
+    /// customer's admin must not make ztp connect into the manufacturer's own network (see
+    /// `docs/nms-host-policy.md`). As a `ZTP_NMS__ALLOWED_PRIVATE_NETWORKS` variable:
+    /// `["10.8.0.0/16","fd00:8::/64"]`.
+    pub allowed_private_networks: Vec<IpNet>,
 }
 
 impl Default for NmsConfig {
@@ -263,6 +270,7 @@ impl Default for NmsConfig {
             give_up_after_secs: 3 * 24 * 3600,
             inline_wait_ms: 5000,
             poll_interval_ms: 1000,
+            allowed_private_networks: Vec::new(),
         }
     }
 }
@@ -470,6 +478,30 @@ mod tests {
             };
             assert!(ENV_KEYS.contains(&expected.as_str()), "ZTP_{expected}");
         }
+    }
+
+    #[test]
+    fn allowed_private_networks_come_from_the_environment_as_a_list() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "ZTP_NMS__ALLOWED_PRIVATE_NETWORKS",
+                r#"["127.0.0.0/8","::1/128"]"#,
+            );
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(
+                config.nms.allowed_private_networks,
+                [
+                    "127.0.0.0/8".parse::<IpNet>().unwrap(),
+                    "::1/128".parse().unwrap()
+                ]
+            );
+            jail.set_env("ZTP_NMS__ALLOWED_PRIVATE_NETWORKS", "[]");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert!(config.nms.allowed_private_networks.is_empty());
+            jail.set_env("ZTP_NMS__ALLOWED_PRIVATE_NETWORKS", r#"["10.0.0.1/33"]"#);
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
     }
 
     #[test]

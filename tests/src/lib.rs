@@ -205,14 +205,29 @@ pub struct Server {
     pub admin_url: String,
 }
 
+/// The variable listing where NMS hosts may have non-public addresses.
+pub const NMS_ALLOWED_PRIVATE_NETWORKS: &str = "ZTP_NMS__ALLOWED_PRIVATE_NETWORKS";
+
+/// Loopback, where the tests' sshd listens: what a [`Server`] allows NMS hosts to be unless
+/// told otherwise.
+pub const LOOPBACK_NETWORKS: &str = r#"["127.0.0.0/8","::1/128"]"#;
+
 impl Server {
     /// Starts `ztp serve` on `data_dir` (created with a development PKI and sample inventory on
-    /// first start) and waits until it announces its listeners.
+    /// first start) and waits until it announces its listeners. NMS hosts may be on loopback
+    /// ([`LOOPBACK_NETWORKS`]), where the tests' sshd is.
     pub fn start(data_dir: &Path) -> Self {
         Self::start_with(data_dir, &[])
     }
 
-    /// Like [`Server::start`], with extra environment variables.
+    /// Like [`Server::start`], but on ztp's own NMS host policy: no loopback or other
+    /// non-public NMS host allowed.
+    pub fn start_strict(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[(NMS_ALLOWED_PRIVATE_NETWORKS, "[]")])
+    }
+
+    /// Like [`Server::start`], with extra environment variables (which win over the harness's
+    /// own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]).
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         use std::process::Stdio;
@@ -226,6 +241,7 @@ impl Server {
         let mut child = serve_command(data_dir)
             // CRL changes show within a second, so revocation tests need not wait long.
             .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
+            .env(NMS_ALLOWED_PRIVATE_NETWORKS, LOOPBACK_NETWORKS)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -4,7 +4,9 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use ztp_nms_connector::{Auth, ClientKey, Session, file_name, presented_fingerprint};
+use ztp_nms_connector::{
+    AddressFilter, Auth, ClientKey, Session, file_name, presented_fingerprint,
+};
 
 use ztp_tests::sshd::{HostKeyType, Sshd, run_ok};
 
@@ -12,9 +14,14 @@ use ztp_tests::sshd::{HostKeyType, Sshd, run_ok};
 async fn presented_fingerprint_matches_ssh_keygen() {
     let sshd = Sshd::start();
 
-    let presented = presented_fingerprint("127.0.0.1", sshd.port(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let presented = presented_fingerprint(
+        "127.0.0.1",
+        sshd.port(),
+        &AddressFilter::default(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(presented, sshd.host_fingerprint());
     assert!(!sshd.log().contains("for root"), "{}", sshd.log());
@@ -78,9 +85,14 @@ async fn large_files_arrive_whole() {
 async fn rsa_host_keys_are_checked_and_used() {
     let sshd = Sshd::start_with(HostKeyType::Rsa);
 
-    let presented = presented_fingerprint("127.0.0.1", sshd.port(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let presented = presented_fingerprint(
+        "127.0.0.1",
+        sshd.port(),
+        &AddressFilter::default(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(presented, sshd.host_fingerprint());
 
     let mut session = Session::connect(&sshd.key_endpoint()).await.unwrap();

@@ -1,6 +1,13 @@
 //! The administrator's "test connection" names the step that failed.
 
-use ztp_nms_connector::{Auth, Fingerprint, ProbeStep, probe};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use ztp_nms_connector::{
+    AddressFilter, Auth, Endpoint, Error, Fingerprint, ProbeStep, Session, presented_fingerprint,
+    probe,
+};
 
 use ztp_tests::sshd::{Sshd, free_port};
 
@@ -62,4 +69,54 @@ async fn failures_name_their_step() {
     );
     assert_eq!(report.steps.len(), 1);
     assert!(!report.ok());
+}
+
+#[tokio::test]
+async fn addresses_the_filter_refuses_are_never_connected_to() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let no_loopback = AddressFilter::new(|ip: IpAddr| {
+        if ip.is_loopback() {
+            Err(format!("{ip} is not allowed"))
+        } else {
+            Ok(())
+        }
+    });
+    let pin = Fingerprint::parse("SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s").unwrap();
+    let mut endpoint = Endpoint::new(
+        "localhost",
+        "ztp",
+        Auth::Password("pw".into()),
+        vec![pin],
+        "",
+    );
+    endpoint.port = port;
+    endpoint.address_filter = no_loopback.clone();
+
+    let report = probe(&endpoint).await;
+    assert_eq!(
+        report.failed_step(),
+        Some(ProbeStep::TcpConnect),
+        "{report}"
+    );
+    assert_eq!(report.steps.len(), 1);
+    assert!(
+        report.steps[0].message.contains("is not allowed"),
+        "{report}"
+    );
+    let error = Session::connect(&endpoint).await.unwrap_err();
+    assert!(matches!(error, Error::AddressNotAllowed { .. }), "{error}");
+    let error = presented_fingerprint("127.0.0.1", port, &no_loopback, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("127.0.0.1 is not allowed"),
+        "{error}"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), listener.accept())
+            .await
+            .is_err(),
+        "nothing connected"
+    );
 }

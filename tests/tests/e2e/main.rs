@@ -57,3 +57,23 @@ fn owner_signer(pki: &Path) -> Signer {
 fn masa(pki: &Path) -> Signer {
     signer(pki, layout::MASA, layout::MASA_KEY)
 }
+
+/// The cells of a CSV document, row by row (RFC 4180, as a spreadsheet reads it).
+fn csv_cells(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// The cells of a CSV document that a spreadsheet would evaluate as a formula.
+fn formula_cells(text: &str) -> Vec<String> {
+    csv_cells(text)
+        .into_iter()
+        .flatten()
+        .filter(|cell| cell.starts_with(['=', '+', '-', '@', '\t', '\r']))
+        .collect()
+}

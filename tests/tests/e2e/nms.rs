@@ -1,11 +1,12 @@
 //! NMS onboarding against a real OpenSSH sshd: a connection is added (ztp generates its key),
-//! tested step by step, re-pinned and re-authenticated; its secrets never come back out.
+//! tested step by step, re-pinned and re-authenticated; its secrets never come back out. Hosts
+//! at non-public addresses are refused unless in a network the manufacturer allows.
 
 use std::fs;
 
 use serde_json::Value;
 use ztp_tests::sshd::Sshd;
-use ztp_tests::{Server, success, temp_dir, transcript};
+use ztp_tests::{NMS_ALLOWED_PRIVATE_NETWORKS, Server, success, temp_dir, transcript};
 
 fn json(output: std::process::Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
@@ -175,4 +176,140 @@ fn broken_nms_connections_are_refused_before_they_are_stored() {
     let (ok, report) = test(&server);
     assert!(!ok);
     assert_eq!(failed_step(&report), "tcp connect", "{report:#}");
+}
+
+#[test]
+fn nms_hosts_at_non_public_addresses_are_refused_by_default() {
+    let dir = temp_dir();
+    let server = Server::start_strict(dir.path());
+    let pin = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+    let refused = |output: std::process::Output, address: &str| {
+        assert!(!output.status.success(), "{}", transcript(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for needle in [
+            "400",
+            address,
+            "not allowed",
+            "[nms] allowed_private_networks",
+        ] {
+            assert!(stderr.contains(needle), "expected {needle:?}: {stderr}");
+        }
+    };
+    // Given as addresses: refused when the connection is saved.
+    for address in ["127.0.0.1", "::1", "0.0.0.0", "169.254.169.254"] {
+        let output = server.admin([
+            "nms",
+            "add",
+            "example-customer",
+            "main",
+            "--host",
+            address,
+            "--user",
+            "ztp",
+            "--pin",
+            pin,
+        ]);
+        refused(output, address);
+    }
+    let listed: Vec<Value> =
+        serde_json::from_str(&success(server.admin(["nms", "list", "example-customer"]))).unwrap();
+    assert!(listed.is_empty(), "{listed:#?}");
+
+    // A name is checked at every connection, on what it resolves to: `localhost` is loopback.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    success(server.admin([
+        "nms",
+        "add",
+        "example-customer",
+        "main",
+        "--host",
+        "localhost",
+        "--port",
+        &port,
+        "--user",
+        "ztp",
+        "--pin",
+        pin,
+        "--policy",
+        "off",
+    ]));
+    refused(
+        server.admin([
+            "nms",
+            "set",
+            "example-customer",
+            "main",
+            "--host",
+            "127.0.0.1",
+        ]),
+        "127.0.0.1",
+    );
+    let (ok, report) = test(&server);
+    assert!(!ok);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{report:#}");
+    assert_eq!(steps[0]["step"], "tcp connect");
+    let message = steps[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not allowed") && message.contains("[nms] allowed_private_networks"),
+        "{message}"
+    );
+    refused(
+        server.admin(["nms", "fingerprint", &format!("127.0.0.1:{port}")]),
+        "127.0.0.1",
+    );
+    refused(
+        server.admin(["nms", "fingerprint", &format!("localhost:{port}")]),
+        "localhost",
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert_eq!(
+        listener.accept().map(drop).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "no connection was attempted"
+    );
+}
+
+#[test]
+fn nms_hosts_in_an_allowed_network_are_reached() {
+    let dir = temp_dir();
+    let server = Server::start_with(
+        dir.path(),
+        &[(NMS_ALLOWED_PRIVATE_NETWORKS, r#"["127.0.0.0/8"]"#)],
+    );
+    let sshd = Sshd::start();
+    let pin = sshd.host_fingerprint().to_string();
+    let port = sshd.port().to_string();
+
+    let shown = json(server.admin(["nms", "fingerprint", &format!("127.0.0.1:{port}")]));
+    assert_eq!(shown["fingerprint"], pin.as_str());
+    let add = |host: &str| {
+        server.admin([
+            "nms",
+            "add",
+            "example-customer",
+            "main",
+            "--host",
+            host,
+            "--port",
+            &port,
+            "--user",
+            "root",
+            "--pin",
+            &pin,
+            "--directory",
+            &sshd.incoming().display().to_string(),
+        ])
+    };
+    let outside = add("::1");
+    assert!(!outside.status.success(), "::1 is outside 127.0.0.0/8");
+    let added = json(add("127.0.0.1"));
+    fs::write(
+        sshd.root().join("authorized_keys"),
+        format!("{}\n", added["public_key"].as_str().unwrap()),
+    )
+    .unwrap();
+    let (ok, report) = test(&server);
+    assert!(ok, "{report:#}");
 }

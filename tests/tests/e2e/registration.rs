@@ -1,7 +1,8 @@
 //! Device registration with the owner's NMS, against a real OpenSSH sshd: a device that
 //! bootstraps appears as `<serial>.xml` in the NMS directory (valid YANG, the certificate it
 //! presented); a wrong pin sends nothing and holds the device back; outages and a killed ztp lose
-//! and duplicate nothing; hostile serials never write anywhere.
+//! and duplicate nothing; hostile serials never write anywhere; an NMS host that resolves to an
+//! address the host policy refuses is never connected to.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ztp_certs::Cert;
 use ztp_tests::sshd::{Sshd, tree};
-use ztp_tests::{Server, curl, success, temp_dir, tool, transcript, yanglint};
+use ztp_tests::{
+    NMS_ALLOWED_PRIVATE_NETWORKS, Server, curl, success, temp_dir, tool, transcript, yanglint,
+};
 use ztp_yang::{DeviceRegistration, Document};
 
 /// Quick retries and short timeouts, so that a test sees several attempts in seconds.
@@ -292,6 +295,53 @@ fn a_wrong_pin_sends_nothing_raises_one_alarm_and_holds_the_device_back() {
     assert_eq!(sshd.incoming_files(), ["SN-0001.xml"]);
     assert_eq!(events(&server, "nms-recovered").len(), 1);
     assert_eq!(nms_status(&server)["state"], "ok");
+}
+
+#[test]
+fn registrations_to_a_host_that_resolves_to_a_refused_address_fail_like_an_unreachable_nms() {
+    let dir = temp_dir();
+    let server = fast_server(dir.path(), &[(NMS_ALLOWED_PRIVATE_NETWORKS, "[]")]);
+    let sshd = Sshd::start();
+    let pin = sshd.host_fingerprint().to_string();
+    // A working NMS, but named `localhost`: loopback, which this server does not allow.
+    let added = json(server.admin([
+        "nms",
+        "add",
+        CUSTOMER,
+        "main",
+        "--host",
+        "localhost",
+        "--port",
+        &sshd.port().to_string(),
+        "--user",
+        "root",
+        "--pin",
+        &pin,
+        "--directory",
+        &sshd.incoming().display().to_string(),
+        "--policy",
+        "parallel",
+    ]));
+    install_key(&sshd, &added);
+
+    bootstrap_ok(&server, "SN-0001", &[]);
+    wait_until("a failed attempt", Duration::from_secs(30), || {
+        let status = nms_status(&server);
+        match status["last_error"].as_str() {
+            Some(error) => {
+                assert!(
+                    error.contains("not allowed") && error.contains("allowed_private_networks"),
+                    "{error}"
+                );
+                Ok(())
+            }
+            None => Err(status.to_string()),
+        }
+    });
+    assert_eq!(nms_status(&server)["state"], "failing");
+    assert_eq!(registrations(&server, &["--state", "pending"]).len(), 1);
+    assert_eq!(sshd.accepted_logins(), 0);
+    assert!(sshd.incoming_files().is_empty());
 }
 
 #[test]

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, json, limit, timestamp};
+use crate::csv_export::CsvExport;
 use crate::domain::access::Principal;
 use crate::store::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 
@@ -278,8 +279,8 @@ fn entry_view(stored: &AuditEntry) -> AuditEntryView {
 }
 
 fn entries_csv(entries: &[AuditEntry]) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let _ = out.write_record([
+    let mut out = CsvExport::new();
+    out.row([
         "id",
         "at",
         "token",
@@ -294,7 +295,7 @@ fn entries_csv(entries: &[AuditEntry]) -> String {
     ]);
     for stored in entries {
         let e = &stored.entry;
-        let _ = out.write_record([
+        out.row([
             stored.id.to_string(),
             timestamp(stored.at),
             e.token.clone(),
@@ -308,5 +309,5 @@ fn entries_csv(entries: &[AuditEntry]) -> String {
             e.summary.clone(),
         ]);
     }
-    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+    out.finish()
 }

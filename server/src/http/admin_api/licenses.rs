@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime};
 
 use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, distinct, json, page, parse, timestamp};
+use crate::csv_export::CsvExport;
 use crate::domain::licensing::{Scope, Term, Terms, check_terms};
 use crate::domain::response::valid_name;
 use crate::store::licenses::{ms_of, time_of};
@@ -558,11 +559,23 @@ fn status(pool: &PoolRecord, now: OffsetDateTime) -> String {
     }
 }
 
-fn usage_csv(rows: &[UsageRow]) -> String {
-    let mut out =
-        String::from("pool,feature,type,seats,allocated,free,expiring,ended,short,status\n");
+/// The usage report's header and rows, as text cells.
+fn usage_cells(rows: &[UsageRow]) -> Vec<Vec<String>> {
+    let header = [
+        "pool",
+        "feature",
+        "type",
+        "seats",
+        "allocated",
+        "free",
+        "expiring",
+        "ended",
+        "short",
+        "status",
+    ];
+    let mut cells = vec![header.map(str::to_owned).to_vec()];
     for r in rows {
-        let cells = [
+        cells.push(vec![
             r.pool.clone(),
             r.feature.clone(),
             r.term.to_string(),
@@ -574,35 +587,27 @@ fn usage_csv(rows: &[UsageRow]) -> String {
             r.ended.to_string(),
             r.short.to_string(),
             r.status.clone(),
-        ];
-        let quoted: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&quoted.join(","));
-        out.push('\n');
+        ]);
     }
-    out
+    cells
 }
 
-/// A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
-fn csv_cell(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_owned()
+fn usage_csv(rows: &[UsageRow]) -> String {
+    let mut out = CsvExport::new();
+    for row in usage_cells(rows) {
+        out.row(row);
     }
+    out.finish()
 }
 
 fn usage_table(rows: &[UsageRow]) -> String {
-    let csv = usage_csv(rows);
-    let table: Vec<Vec<String>> = csv
-        .lines()
-        .map(|line| line.split(',').map(str::to_owned).collect())
-        .collect();
+    let table = usage_cells(rows);
     let columns = table.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
             table
                 .iter()
-                .map(|r| r.get(c).map_or(0, String::len))
+                .map(|r| r.get(c).map_or(0, |cell| cell.chars().count()))
                 .max()
                 .unwrap_or(0)
         })

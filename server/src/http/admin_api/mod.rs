@@ -31,6 +31,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
 use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
+use crate::address_policy::AddressPolicy;
 use crate::domain::access::Principal;
 use crate::nms::Outbox;
 use crate::store::timestamp;
@@ -202,6 +203,8 @@ pub struct AdminApi {
     store: Store,
     outbox: Arc<Outbox>,
     webhooks: Arc<Dispatcher>,
+    /// Where NMS hosts may be.
+    nms_hosts: AddressPolicy,
     token_digest: Vec<u8>,
     failures: tokens::FailedLogins,
     max_body_bytes: usize,
@@ -258,10 +261,11 @@ impl Handler for AdminApi {
 
 impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
-    /// webhook tests go through `webhooks`.
+    /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`.
     pub fn new(
         outbox: Arc<Outbox>,
         webhooks: Arc<Dispatcher>,
+        nms_hosts: AddressPolicy,
         token: &str,
         limits: AdminLimits,
     ) -> Self {
@@ -274,6 +278,7 @@ impl AdminApi {
             store: outbox.store().clone(),
             outbox,
             webhooks,
+            nms_hosts,
             token_digest: digest::digest(&digest::SHA256, token.as_bytes())
                 .as_ref()
                 .to_vec(),
@@ -422,7 +427,9 @@ impl AdminApi {
             (&Method::POST, ["licenses", id, "revoke"]) => {
                 self.revoke_license(id, parse(body)?).await
             }
-            (&Method::GET, ["ssh-fingerprint"]) => nms::ssh_fingerprint(query).await,
+            (&Method::GET, ["ssh-fingerprint"]) => {
+                nms::ssh_fingerprint(&self.nms_hosts, query).await
+            }
             (_, ["registrations", rest @ ..]) => {
                 self.registrations_route(principal, method, rest, query, body)
                     .await

@@ -10,6 +10,7 @@ use ztp_nms_connector::ProbeReport;
 
 use super::request::Request;
 use super::{AdminApi, ApiError, ApiResult, check_address, distinct, json, page, parse, timestamp};
+use crate::address_policy::AddressPolicy;
 use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::valid_name;
 use crate::secrets::Secret;
@@ -225,8 +226,9 @@ impl AdminApi {
 
     async fn test_nms(&self, customer: &str, conn: &str) -> ApiResult {
         let record = self.store.nms_connection(customer, conn).await?;
-        let endpoint = crate::nms::endpoint(&record)
+        let mut endpoint = crate::nms::endpoint(&record)
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+        endpoint.address_filter = crate::nms::address_filter(&self.nms_hosts);
         let report = ztp_nms_connector::probe(&endpoint).await;
         self.audit(
             None,
@@ -282,6 +284,7 @@ impl AdminApi {
             updated_at: 0,
         };
         check_nms(&record)?;
+        check_host(&self.nms_hosts, &record.host)?;
         let stored = self.store.insert_nms_connection(&record).await?;
         self.audit(
             None,
@@ -302,6 +305,7 @@ impl AdminApi {
     async fn patch_nms(&self, customer: &str, name: &str, patch: PatchNms) -> ApiResult {
         let mut record = self.store.nms_connection(customer, name).await?;
         if let Some(host) = patch.host {
+            check_host(&self.nms_hosts, &host)?;
             record.host = host;
         }
         if let Some(port) = patch.port {
@@ -402,7 +406,20 @@ fn check_nms(record: &NmsConnectionRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResult {
+/// Refuses a host given as an address `hosts` does not allow (a name's addresses are checked
+/// at every connection).
+fn check_host(hosts: &AddressPolicy, host: &str) -> Result<(), ApiError> {
+    hosts
+        .check_host(host)
+        .map_err(|e| ApiError::bad_request(format!("host {host:?}: {e}")))
+}
+
+/// `GET /ssh-fingerprint?host=&port=`: what an SSH server at an address `hosts` allows
+/// presents.
+pub(super) async fn ssh_fingerprint(
+    hosts: &AddressPolicy,
+    query: &HashMap<String, String>,
+) -> ApiResult {
     let host = query
         .get("host")
         .ok_or_else(|| ApiError::bad_request("give ?host=…&port=…"))?;
@@ -414,9 +431,17 @@ pub(super) async fn ssh_fingerprint(query: &HashMap<String, String>) -> ApiResul
         })
         .transpose()?
         .unwrap_or(22);
-    let fingerprint = ztp_nms_connector::presented_fingerprint(host, port, Duration::from_secs(10))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    check_host(hosts, host)?;
+    let filter = crate::nms::address_filter(hosts);
+    let fingerprint =
+        ztp_nms_connector::presented_fingerprint(host, port, &filter, Duration::from_secs(10))
+            .await
+            .map_err(|e| match e {
+                ztp_nms_connector::Error::AddressNotAllowed { .. } => {
+                    ApiError::bad_request(e.to_string())
+                }
+                _ => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+            })?;
     Ok(json(
         StatusCode::OK,
         &FingerprintView {
