@@ -3,7 +3,8 @@
 //!
 //! A body must be a JSON object (and so must every nested value the type reads as a record:
 //! serde would also read a record from a list, `["acme", null]`, which no client means); unknown
-//! fields are refused; the body's size is bounded by the listener (`max_body_bytes`). What the
+//! fields are refused; the body's size is bounded by the listener (`max_body_bytes`), and each
+//! text, list and nesting within it here. What the
 //! audit log records of a request is the typed value serialised, in which secrets are
 //! [`Secret`](crate::secrets::Secret)s and so never in clear. Errors speak of fields and JSON
 //! kinds, never of Rust types.
@@ -41,6 +42,9 @@ fn typed<T: Request>(body: &[u8]) -> Result<T, ApiError> {
             kind(&value)
         )));
     }
+    if let Some(problem) = oversized(&value, "", 0) {
+        return Err(ApiError::bad_request(format!("request body, {problem}")));
+    }
     let typed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
         let message = humane(&e.into_inner().to_string());
@@ -72,6 +76,52 @@ pub(super) fn expect_empty(body: &[u8]) -> Result<(), ApiError> {
         _ => Err(ApiError::bad_request(
             "this request takes no body (or an empty JSON object)",
         )),
+    }
+}
+
+/// The longest text a request field may hold (a PEM chain or onboarding information fits).
+const MAX_TEXT: usize = 64 * 1024;
+/// The most items a list in a request may hold.
+const MAX_ITEMS: usize = 10_000;
+/// The deepest nesting a request may have.
+const MAX_DEPTH: usize = 32;
+
+/// The first field of `value` (at `path`, `depth` levels down) that is too long, too many or
+/// too deep, said for the client.
+fn oversized(value: &Value, path: &str, depth: usize) -> Option<String> {
+    let at = |path: &str| {
+        if path.is_empty() {
+            ".".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    if depth > MAX_DEPTH {
+        return Some(format!(
+            "field {}: nested more than {MAX_DEPTH} levels",
+            at(path)
+        ));
+    }
+    match value {
+        Value::String(text) if text.len() > MAX_TEXT => {
+            Some(format!("field {}: longer than {MAX_TEXT} bytes", at(path)))
+        }
+        Value::Array(items) if items.len() > MAX_ITEMS => {
+            Some(format!("field {}: more than {MAX_ITEMS} items", at(path)))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| oversized(item, &format!("{path}[{i}]"), depth + 1)),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            oversized(item, &path, depth + 1)
+        }),
+        _ => None,
     }
 }
 
@@ -241,6 +291,27 @@ mod tests {
         assert!(
             !noted.contains("hunter2") && noted.contains("[redacted]"),
             "{noted}"
+        );
+    }
+
+    #[test]
+    fn texts_lists_and_nesting_are_bounded() {
+        let long = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_TEXT + 1));
+        assert_eq!(
+            refused(&long),
+            format!("request body, field name: longer than {MAX_TEXT} bytes")
+        );
+        let deep = format!("{}1{}", r#"{"inner":"#.repeat(40), "}".repeat(40));
+        assert!(
+            refused(&deep).contains("nested more than"),
+            "{}",
+            refused(&deep)
+        );
+        let many = format!(r#"{{"name":"a","list":[{}1]}}"#, "1,".repeat(MAX_ITEMS));
+        assert!(
+            refused(&many).contains("field list: more than"),
+            "{}",
+            refused(&many)
         );
     }
 
