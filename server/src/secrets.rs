@@ -6,6 +6,9 @@
 //! id (the first 8 hex digits of the key's SHA-256) says which master key opens it, so values
 //! sealed under a previous key still open during a rotation. The column a value belongs to is
 //! the associated data: a sealed password cannot be moved into another column.
+//!
+//! In memory, a secret that a request brings is a [`Secret`]: it serialises and prints as
+//! `[redacted]`, so that no audit entry or log line can show it.
 
 use std::fs;
 use std::io::Write;

@@ -16,7 +16,7 @@
 //! Customers, devices, NMS connections, the registration outbox, license pools, tokens, the
 //! audit trail, tenancy, bulk import, events, device timelines and webhooks are in
 //! `customers`, `devices`, `nms`, `registrations`, `licenses`, `tokens`, `audit`, `access`,
-//! `import`, `events`, `timeline` and `webhooks`.
+//! `import`, `events`, `timeline` and `webhooks`; request bodies are typed in `request`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
