@@ -3,7 +3,7 @@
 //! customer concerned and the request's fields; and the log is read back, filtered by object,
 //! customer and time, as JSON or CSV (`GET /audit`).
 //!
-//! The fields are the typed request as [`parse`](super::request::parse) made it, serialised:
+//! The fields are the typed request as `parse` (in the module above) made it, serialised:
 //! never the raw body, so what reaches the log is what the handler acted on, and a secret is a
 //! [`Secret`](crate::secrets::Secret), which serialises as `[redacted]`.
 

@@ -39,7 +39,7 @@ use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, Sto
 use crate::webhooks::Dispatcher;
 use audit::{ACTOR, Target};
 use devices::device_view;
-use request::{expect_empty, parse};
+use request::expect_empty;
 use routes::{Access, NoRoute, Refused, RequestBody};
 
 /// The API version prefix.
@@ -593,6 +593,14 @@ fn limit(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32,
             .filter(|l| (1..=max).contains(l))
             .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {max}"))),
     }
+}
+
+/// `body` as its request type `T` (see `request`), noted for the audit log of the running
+/// change.
+fn parse<T: request::Request>(body: &[u8]) -> Result<T, ApiError> {
+    let typed = request::typed::<T>(body)?;
+    audit::note_request(&typed);
+    Ok(typed)
 }
 
 /// Refuses `name` for a new `what` when it would be taken for one of `existing` (409): the

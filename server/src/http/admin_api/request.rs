@@ -1,5 +1,6 @@
 //! Request bodies: every JSON body is parsed into its request type before policy, tenancy,
-//! audit or any handler looks at it, and only the typed value travels on.
+//! audit or any handler looks at it (`parse` in the module above types a body and notes it for
+//! the audit log), and only the typed value travels on.
 //!
 //! A body must be a JSON object (and so must every nested value the type reads as a record:
 //! serde would also read a record from a list, `["acme", null]`, which no client means); unknown
@@ -14,7 +15,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::ApiError;
-use super::audit;
 
 /// A request body's type.
 pub(super) trait Request: DeserializeOwned + Serialize {
@@ -25,15 +25,8 @@ pub(super) trait Request: DeserializeOwned + Serialize {
     }
 }
 
-/// `body` as a `T`, noted for the audit log.
-pub(super) fn parse<T: Request>(body: &[u8]) -> Result<T, ApiError> {
-    let typed = typed::<T>(body)?;
-    audit::note_request(&typed);
-    Ok(typed)
-}
-
 /// `body` as a `T`: a JSON object whose records are objects, with no unknown field.
-fn typed<T: Request>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn typed<T: Request>(body: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not JSON: {e}")))?;
     if !value.is_object() {
