@@ -182,4 +182,7 @@ pub enum VoucherError {
     /// The voucher's nonce is not the one the device sent (or is missing).
     #[error("voucher nonce does not match the nonce the device sent")]
     NonceMismatch,
+    /// The voucher carries a nonce, but the device sent none: it answers another request.
+    #[error("voucher carries a nonce the device did not send: it answers another request")]
+    UnsolicitedNonce,
 }

@@ -254,12 +254,14 @@ impl Voucher {
         {
             return Err(VoucherError::Expired(format_time(expires)?));
         }
-        if let Some(sent) = sent_nonce
-            && self.nonce.as_deref() != Some(sent)
-        {
-            return Err(VoucherError::NonceMismatch);
+        match (sent_nonce, self.nonce.as_deref()) {
+            (Some(sent), carried) if carried != Some(sent) => Err(VoucherError::NonceMismatch),
+            // ietf-voucher: a voucher with a nonce the device did not send must not be
+            // processed. It answered another request (and never expires): replayed after a
+            // resale or an RMA, it would hand the device to a former owner.
+            (None, Some(_)) => Err(VoucherError::UnsolicitedNonce),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -347,6 +349,13 @@ mod tests {
             back.check_applies("SN-1", Some(&[8u8; 16]), now),
             Err(VoucherError::NonceMismatch)
         ));
+        assert!(
+            matches!(
+                back.check_applies("SN-1", None, now),
+                Err(VoucherError::UnsolicitedNonce)
+            ),
+            "a nonce voucher answers the request that sent the nonce, no other"
+        );
     }
 
     #[test]

@@ -15,6 +15,13 @@ pub enum RefusedResponse {
     /// Step 1 or 2: the voucher does not verify or is not for this device.
     #[error("ownership voucher: {0}")]
     Voucher(#[from] VoucherError),
+    /// The voucher requires revocation checks of the owner's certificate, which this agent
+    /// does not make (it has no revocation information for the owner's CA).
+    #[error(
+        "ownership voucher: it requires revocation checks of the owner certificate \
+         (domain-cert-revocation-checks), which this device cannot make"
+    )]
+    RevocationChecksRequired,
     /// The voucher's pinned-domain-cert is not a certificate.
     #[error("pinned-domain-cert: {0}")]
     PinnedDomainCert(PkiError),
@@ -88,6 +95,9 @@ pub fn verify_response(
         trust.at,
     )?;
     voucher.check_applies(serial, sent_nonce, trust.at)?;
+    if voucher.domain_cert_revocation_checks == Some(true) {
+        return Err(RefusedResponse::RevocationChecksRequired);
+    }
     let pinned = voucher
         .pinned_domain_cert()
         .map_err(RefusedResponse::PinnedDomainCert)?;
@@ -272,6 +282,32 @@ mod tests {
         let err = check(&w, &out, "SN-1", Some(&[6; 16])).unwrap_err();
         assert!(
             matches!(err, RefusedResponse::Voucher(VoucherError::NonceMismatch)),
+            "{err}"
+        );
+        // Replayed to a device that sent no nonce (after a resale, an RMA): refused.
+        let err = check(&w, &out, "SN-1", None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RefusedResponse::Voucher(VoucherError::UnsolicitedNonce)
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_voucher_requiring_revocation_checks_the_device_cannot_make_is_refused() {
+        let w = world();
+        let mut out = signed(&w, "SN-1", Encoding::Json, None);
+        let now = OffsetDateTime::now_utc();
+        let mut voucher = Voucher::new("SN-1", w.owner.ca(), now, now + Duration::days(1), None);
+        voucher.domain_cert_revocation_checks = Some(true);
+        if let Some(ownership) = out.ownership.as_mut() {
+            ownership.ownership_voucher = voucher.sign(&w.masa).unwrap().into();
+        }
+        let err = check(&w, &out, "SN-1", None).unwrap_err();
+        assert!(
+            matches!(err, RefusedResponse::RevocationChecksRequired),
             "{err}"
         );
     }
