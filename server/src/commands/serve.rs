@@ -49,8 +49,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    create_data_dir(&config.data_dir)?;
     let dev_pki = config
         .dev_pki
         .enabled
@@ -341,6 +340,31 @@ fn admin_token(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Creates the data directory if it is missing, with a `.gitignore` of `*`: it holds secrets
+/// (the master key, the admin token, a development PKI's keys) that must never be committed
+/// with a checkout it happens to lie in.
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    fs::write(
+        dir.join(".gitignore"),
+        "# ztp's data directory holds secrets: never commit it.\n*\n",
+    )
+    .with_context(|| format!("writing {}", dir.join(".gitignore").display()))
+}
+
+/// Where a listener is reachable from, for the banner.
+fn reach(bound: SocketAddr) -> &'static str {
+    match bound.ip() {
+        ip if ip.is_loopback() => "this machine only",
+        ip if ip.is_unspecified() => "every address of this machine: reachable from the network",
+        _ => "this address: reachable from its network",
+    }
+}
+
 /// Prints what a person needs to try the server (stdout, so tests can read the addresses).
 fn announce(
     config: &Config,
@@ -348,13 +372,31 @@ fn announce(
     admin: &TcpListener,
     dev_pki: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let device = display(device.local_addr()?);
-    let admin = display(admin.local_addr()?);
+    let (device_bound, admin_bound) = (device.local_addr()?, admin.local_addr()?);
+    let device = display(device_bound);
+    let admin = display(admin_bound);
     let token = config.path(&config.admin_api.token_file);
     let mut out = std::io::stdout().lock();
     writeln!(out, "ztp is serving")?;
     writeln!(out, "device API: https://{device}")?;
+    writeln!(
+        out,
+        "  listening on {device_bound} ({})",
+        reach(device_bound)
+    )?;
     writeln!(out, "admin API: http://{admin}")?;
+    writeln!(out, "  listening on {admin_bound} ({})", reach(admin_bound))?;
+    if dev_pki.is_some() && !device_bound.ip().is_loopback() {
+        writeln!(
+            out,
+            "WARNING: the device port is reachable from the network and serves with the \
+             development PKI, whose keys lie unprotected in the data directory"
+        )?;
+        tracing::warn!(
+            listen = %device_bound,
+            "the device port is reachable from the network with the development PKI"
+        );
+    }
     writeln!(out, "admin token: {}", token.display())?;
     writeln!(out, "database: {}", config.database_url())?;
     if let Some(dir) = dev_pki {
@@ -397,5 +439,34 @@ fn display(addr: SocketAddr) -> String {
         SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
         SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_data_directory_ignores_its_secrets_in_git() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("ztp-data");
+        create_data_dir(&dir).unwrap();
+        let ignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+        assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+        // An existing directory is the operator's: nothing is added to it.
+        let existing = parent.path().join("existing");
+        fs::create_dir(&existing).unwrap();
+        create_data_dir(&existing).unwrap();
+        assert!(!existing.join(".gitignore").exists());
+    }
+
+    #[test]
+    fn the_banner_says_who_can_reach_a_listener() {
+        let at = |s: &str| reach(s.parse().unwrap());
+        assert_eq!(at("127.0.0.1:8443"), "this machine only");
+        assert_eq!(at("[::1]:8443"), "this machine only");
+        assert!(at("0.0.0.0:8443").contains("reachable from the network"));
+        assert!(at("[::]:8443").contains("reachable from the network"));
+        assert!(at("192.0.2.7:8443").contains("reachable"));
     }
 }
