@@ -209,8 +209,12 @@ impl DeviceApi {
 
         match rpc {
             Rpc::GetBootstrappingData => {
+                // Every input of get-bootstrapping-data is optional: an empty body is an empty
+                // input, with a YANG media type as without one (RFC 8040 §3.6.1).
+                let empty = body.iter().all(u8::is_ascii_whitespace);
                 let input = match input_encoding {
                     None => GetBootstrappingDataInput::default(),
+                    Some(_) if empty => GetBootstrappingDataInput::default(),
                     Some(enc) => match GetBootstrappingDataInput::decode_limited(
                         enc,
                         &body,

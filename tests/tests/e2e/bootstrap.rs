@@ -293,6 +293,23 @@ fn xml_and_json_in_and_out_over_http2_and_http1() {
     )
     .unwrap_or_else(|e| panic!("yanglint: {e}"));
 
+    // An empty body with a YANG media type is an empty input (every input is optional), and
+    // the answer comes in that media type.
+    for (media, http1) in [(JSON, false), (XML, true)] {
+        let answer = call(
+            &server,
+            Req {
+                device: Some(&sn1),
+                content_type: Some(media),
+                body: Some(Vec::new()),
+                http1,
+                ..Req::default()
+            },
+        );
+        assert_eq!(answer.status, 200, "{media}: {}", answer.text());
+        assert_eq!(answer.content_type, media);
+    }
+
     // XML in, JSON asked for: JSON out. JSON in, XML asked for: XML out.
     let answer = call(
         &server,
