@@ -80,8 +80,31 @@ pub struct ServerFailure {
 fn retry_hint(retry_after: &Option<String>) -> String {
     retry_after
         .as_ref()
-        .map(|r| format!(" (retry after {r})"))
+        .map(|r| format!(" (retry after {})", printable(r)))
         .unwrap_or_default()
+}
+
+/// Text a server chose, made safe to print on a terminal: control characters (ESC, BEL, CR,
+/// …) and the invisible ones that reorder or hide text (bidirectional overrides, zero-width
+/// marks) are written as `\u{…}` escapes, and the text is cut at 200 characters. A hostile
+/// server must not be able to move the cursor, rewrite a line or hide a word.
+pub fn printable(text: &str) -> String {
+    const LIMIT: usize = 200;
+    let mut out = String::with_capacity(text.len().min(LIMIT));
+    for (i, c) in text.chars().enumerate() {
+        if i == LIMIT {
+            out.push('…');
+            break;
+        }
+        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if c.is_control() || hidden {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -95,7 +118,7 @@ fn detail_suffix(detail: &str) -> String {
 fn list_failures(failures: &[ServerFailure]) -> String {
     failures
         .iter()
-        .map(|f| format!("{}: {}", f.server, f.error))
+        .map(|f| format!("{}: {}", printable(&f.server.to_string()), f.error))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -483,7 +506,7 @@ fn error_detail(response: &Response) -> String {
             .errors
             .iter()
             .map(|e| match &e.error_message {
-                Some(m) => format!("{}: {m}", e.error_tag.as_str()),
+                Some(m) => format!("{}: {}", e.error_tag.as_str(), printable(m)),
                 None => e.error_tag.as_str().to_owned(),
             })
             .collect::<Vec<_>>()
@@ -843,6 +866,30 @@ mod tests {
                 ProgressType::ParsingComplete
             ]
         );
+    }
+
+    #[test]
+    fn server_text_reaches_the_terminal_escaped() {
+        assert_eq!(
+            printable("No responses configured."),
+            "No responses configured."
+        );
+        let hostile = "ok\u{1b}[2K\rsigned: true\u{7}\u{202e}gnp.exe";
+        let shown = printable(hostile);
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\\u{1b}") && shown.contains("\\u{202e}"),
+            "{shown}"
+        );
+        assert_eq!(printable(&"x".repeat(500)).chars().count(), 201);
+        let json = r#"{"ietf-restconf:errors":{"error":[{"error-type":"application","error-tag":"data-missing","error-message":"\u001b[31mgone\u0007"}]}}"#;
+        let mut answer = response(404, Some("application/yang-data+json"), json);
+        answer.retry_after = Some("1\r\n".into());
+        let err = server_error(&answer).to_string();
+        assert!(!err.chars().any(char::is_control), "{err:?}");
     }
 
     #[tokio::test]
