@@ -76,6 +76,9 @@ pub struct DeviceApiConfig {
     pub max_header_bytes: usize,
     /// Time allowed for the TLS handshake, for the request head and for the body, in seconds.
     pub read_timeout_secs: u64,
+    /// Seconds a connection may stay open between an answer and its next request (both
+    /// listeners); the first request must begin within `read_timeout_secs` of the handshake.
+    pub idle_timeout_secs: u64,
     /// Requests handled at once; more get 503 with Retry-After.
     pub max_concurrent_requests: usize,
     /// The Retry-After value of a 503, in seconds.
@@ -91,6 +94,7 @@ impl Default for DeviceApiConfig {
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
             read_timeout_secs: 10,
+            idle_timeout_secs: 30,
             max_concurrent_requests: 512,
             retry_after_secs: 5,
         }

@@ -162,6 +162,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = Limits {
         max_header_bytes: d.max_header_bytes,
         read_timeout: d.read_timeout(),
+        idle_timeout: Duration::from_secs(d.idle_timeout_secs),
         drain_timeout: Duration::from_secs(10),
     };
 

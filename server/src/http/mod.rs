@@ -28,6 +28,7 @@ use crate::device_auth::{AuthFailure, AuthenticatedDevice};
 
 pub mod admin_api;
 pub mod device_api;
+mod idle;
 pub mod restconf;
 
 /// The response body type of every handler.
@@ -98,8 +99,11 @@ impl Drop for OpenConnection {
 pub struct Limits {
     /// Largest request head, in bytes.
     pub max_header_bytes: usize,
-    /// Time for the TLS handshake and for the request head.
+    /// Time for the TLS handshake, for the first request to begin after it, and for a
+    /// request head.
     pub read_timeout: Duration,
+    /// Time a connection may wait between an answer and its next request.
+    pub idle_timeout: Duration,
     /// Time allowed for graceful shutdown before connections are dropped.
     pub drain_timeout: Duration,
 }
@@ -168,11 +172,11 @@ pub async fn serve<H: Handler>(
                         .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
                         .unwrap_or_default();
                     let info = ConnectionInfo::new(peer, client_chain);
-                    serve_connection(stream, info, handler, &builder, watcher).await
+                    serve_connection(stream, info, handler, &builder, watcher, limits).await
                 }
                 None => {
                     let info = ConnectionInfo::new(peer, Vec::new());
-                    serve_connection(tcp, info, handler, &builder, watcher).await
+                    serve_connection(tcp, info, handler, &builder, watcher, limits).await
                 }
             };
             if let Err(error) = served {
@@ -189,27 +193,54 @@ pub async fn serve<H: Handler>(
     }
 }
 
-/// Serves the requests of one connection with `handler` until it closes or shutdown drains it.
+/// Serves the requests of one connection with `handler` until it closes, shutdown drains it,
+/// or it asks nothing for its deadline (see `idle`).
 async fn serve_connection<H, I>(
     io: I,
     info: ConnectionInfo,
     handler: Arc<H>,
     builder: &Builder<TokioExecutor>,
     watcher: Watcher,
+    limits: Limits,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     H: Handler,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let peer = info.peer;
     let info = Arc::new(info);
+    let activity = idle::Activity::new();
+    let requests = Arc::clone(&activity);
     let service = service_fn(move |req| {
         let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
-        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, info).await) }
+        let in_flight = requests.request();
+        async move {
+            let response = handler.handle(req, info).await;
+            drop(in_flight);
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let connection = builder
         .serve_connection(TokioIo::new(io), service)
         .into_owned();
-    watcher.watch(connection).await
+    let connection = watcher.watch(connection);
+    tokio::pin!(connection);
+    loop {
+        let due = activity.deadline(limits.read_timeout, limits.idle_timeout);
+        // With a request in flight, look again later: its own deadlines bound it.
+        let wake = due.unwrap_or_else(|| tokio::time::Instant::now() + limits.read_timeout);
+        tokio::select! {
+            served = &mut connection => return served,
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        if let Some(due) = activity.deadline(limits.read_timeout, limits.idle_timeout)
+            && due <= tokio::time::Instant::now()
+        {
+            // Dropping the connection closes it.
+            tracing::debug!(%peer, "closed a connection that asked nothing in time");
+            return Ok(());
+        }
+    }
 }
 
 /// Why a request body could not be read.

@@ -1069,3 +1069,76 @@ fn a_burst_of_devices_is_answered_without_losing_any() {
         .count();
     assert_eq!(served, 12, "every answer is recorded");
 }
+
+/// Waits for `child` to exit, for at most `limit`; whether it did.
+fn exits_within(mut child: std::process::Child, limit: std::time::Duration) -> bool {
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    exited.recv_timeout(limit).is_ok()
+}
+
+#[test]
+fn connections_that_ask_nothing_are_closed_by_their_deadlines() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let dir = temp_dir();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("ZTP_DEVICE_API__READ_TIMEOUT_SECS", "1"),
+            ("ZTP_DEVICE_API__IDLE_TIMEOUT_SECS", "2"),
+        ],
+    );
+    let limit = std::time::Duration::from_secs(20);
+
+    // A device that completes the TLS handshake and then says nothing: openssl s_client keeps
+    // its connection until the server closes it (its standard input stays open, unwritten).
+    let sn1 = device(&server, "SN-0001");
+    let address = server.device_url.trim_start_matches("https://").to_owned();
+    let silent = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &address, "-CAfile"])
+        .arg(server.pki().join("manufacturer/root-ca.pem"))
+        .arg("-cert")
+        .arg(sn1.join("idevid.pem"))
+        .arg("-key")
+        .arg(sn1.join("idevid.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    assert!(
+        exits_within(silent, limit),
+        "a silent TLS client was not disconnected"
+    );
+
+    // A bare TCP client of the admin listener that sends nothing.
+    let admin = server.admin_url.trim_start_matches("http://").to_owned();
+    let mut bare = std::net::TcpStream::connect(&admin).unwrap();
+    bare.set_read_timeout(Some(limit)).unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(bare.read(&mut byte).unwrap(), 0, "closed without a word");
+
+    // A keep-alive client that asked once and then waits: closed after the idle deadline.
+    let mut kept = std::net::TcpStream::connect(&admin).unwrap();
+    kept.set_read_timeout(Some(limit)).unwrap();
+    kept.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {admin}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = kept.read(&mut chunk).expect("the answer, then the close");
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // The server still serves devices.
+    assert!(server.bootstrap("SN-0001", &[]).status.success());
+}
