@@ -199,10 +199,19 @@ pub struct Bootstrapper {
     journal: Journal,
     outbox: Arc<Outbox>,
     licensing: Licensing,
-    inline_wait: StdDuration,
+    hold: DeviceHold,
     masa: Signer,
     voucher_validity: Duration,
     owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
+}
+
+/// How long a device waits for its `nms-first` registrations.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceHold {
+    /// Within one request, before it gets 503 with Retry-After.
+    pub inline_wait: StdDuration,
+    /// In all, since the registration began waiting: then the device is answered anyway.
+    pub max_hold: StdDuration,
 }
 
 impl std::fmt::Debug for Bootstrapper {
@@ -217,12 +226,12 @@ impl std::fmt::Debug for Bootstrapper {
 impl Bootstrapper {
     /// A bootstrapper writing devices' state and events through `journal`, signing vouchers
     /// with `masa`, valid for `voucher_validity` when the device sends no nonce, registering
-    /// devices in `outbox` and waiting up to `inline_wait` for an `nms-first` delivery.
+    /// devices in `outbox` and holding them for `nms-first` deliveries as `hold` says.
     pub fn new(
         journal: Journal,
         outbox: Arc<Outbox>,
         licensing: Licensing,
-        inline_wait: StdDuration,
+        hold: DeviceHold,
         masa: Signer,
         voucher_validity: Duration,
     ) -> Self {
@@ -231,7 +240,7 @@ impl Bootstrapper {
             journal,
             outbox,
             licensing,
-            inline_wait,
+            hold,
             masa,
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
@@ -339,9 +348,18 @@ impl Bootstrapper {
             .outbox
             .register_with(registrant, &owner.connections)
             .await?;
+        let now = now_ms();
+        for late in queued.iter().filter(|q| q.overdue(now, self.hold.max_hold)) {
+            tracing::warn!(
+                serial,
+                connection = %format!("{}/{}", late.registration.customer, late.registration.connection),
+                "answering the device before its registration reached the NMS: it has waited \
+                 longer than nms.max_device_hold_secs; delivery goes on"
+            );
+        }
         let holding: Vec<&RegistrationRecord> = queued
             .iter()
-            .filter(|q| q.holds_back_the_device())
+            .filter(|q| q.holds_back_the_device(now, self.hold.max_hold))
             .map(|q| &q.registration)
             .collect();
         if holding.is_empty() {
@@ -351,13 +369,13 @@ impl Bootstrapper {
         // due soon. One in backoff (the NMS is down) is answered at once, so that devices
         // retrying against a dead NMS do not each hold a request slot for the whole wait.
         let horizon = now_ms()
-            .saturating_add(i64::try_from(self.inline_wait.as_millis()).unwrap_or(i64::MAX));
+            .saturating_add(i64::try_from(self.hold.inline_wait.as_millis()).unwrap_or(i64::MAX));
         let worth_waiting = holding.iter().all(|r| {
             r.state == RegistrationState::Pending
                 && (r.last_error.is_none() || r.next_attempt_at <= horizon)
         });
         let wait = if worth_waiting {
-            self.inline_wait
+            self.hold.inline_wait
         } else {
             StdDuration::ZERO
         };
@@ -368,13 +386,9 @@ impl Bootstrapper {
             Some(r) => Err(BootstrapError::AwaitingNms {
                 serial: serial.to_owned(),
                 connection: format!("{}/{}", r.customer, r.connection),
-                status: match (r.state, r.last_error) {
-                    (RegistrationState::Dead, error) => format!(
-                        "retries gave up{}; an administrator must retry it",
-                        error.map(|e| format!(" after: {e}")).unwrap_or_default()
-                    ),
-                    (_, Some(error)) => format!("last attempt: {error}"),
-                    (_, None) => "not delivered yet".to_owned(),
+                status: match r.last_error {
+                    Some(error) => format!("last attempt: {error}"),
+                    None => "not delivered yet".to_owned(),
                 },
             }),
         }

@@ -251,6 +251,10 @@ pub struct NmsConfig {
     /// Under `nms-first`, how long a device's request waits for its registration to be
     /// delivered before it gets 503 with Retry-After, in milliseconds.
     pub inline_wait_ms: u64,
+    /// Under `nms-first`, how long in all a device is held back for a registration that does
+    /// not reach its NMS (a dead host, a wrong pin), since the registration began waiting, in
+    /// seconds; then the device is answered and delivery goes on.
+    pub max_device_hold_secs: u64,
     /// How often the delivery worker looks for due registrations when nothing wakes it, in
     /// milliseconds.
     pub poll_interval_ms: u64,
@@ -273,6 +277,7 @@ impl Default for NmsConfig {
             retry_max_secs: 300,
             give_up_after_secs: 3 * 24 * 3600,
             inline_wait_ms: 5000,
+            max_device_hold_secs: 3600,
             poll_interval_ms: 1000,
             allowed_private_networks: Vec::new(),
         }

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
 use ztp_certs::{Cert, Signer, SigningKey};
 
-use crate::bootstrap::Bootstrapper;
+use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::device_auth::DeviceVerifier;
@@ -125,7 +125,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         journal.clone(),
         Arc::clone(&outbox),
         Licensing::new(journal, license_signer),
-        Duration::from_millis(config.nms.inline_wait_ms),
+        DeviceHold {
+            inline_wait: Duration::from_millis(config.nms.inline_wait_ms),
+            max_hold: Duration::from_secs(config.nms.max_device_hold_secs),
+        },
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),
     );

@@ -51,10 +51,24 @@ pub struct Queued {
 }
 
 impl Queued {
-    /// Whether the device must wait for this registration before it gets its answer.
-    pub fn holds_back_the_device(&self) -> bool {
+    /// Whether the device must wait for this registration before it gets its answer, at `now`
+    /// (Unix ms): under `nms-first`, until it is delivered, but for at most `max_hold` since
+    /// its content began waiting. An NMS that cannot be reached (a dead host, a wrong pin) must
+    /// not keep the owner's devices from starting for ever: after the hold they are answered,
+    /// and delivery goes on.
+    pub fn holds_back_the_device(&self, now: i64, max_hold: Duration) -> bool {
+        let max_hold = i64::try_from(max_hold.as_millis()).unwrap_or(i64::MAX);
+        self.policy == DeliveryPolicy::NmsFirst
+            && self.registration.state == RegistrationState::Pending
+            && now < self.registration.pending_since.saturating_add(max_hold)
+    }
+
+    /// Whether the device is answered before this registration reached its NMS because the
+    /// hold ran out (or retries gave up): worth an operator's look.
+    pub fn overdue(&self, now: i64, max_hold: Duration) -> bool {
         self.policy == DeliveryPolicy::NmsFirst
             && self.registration.state != RegistrationState::Delivered
+            && !self.holds_back_the_device(now, max_hold)
     }
 }
 
@@ -275,6 +289,53 @@ fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, OutboxE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queued(policy: DeliveryPolicy, state: RegistrationState, pending_since: i64) -> Queued {
+        Queued {
+            registration: RegistrationRecord {
+                id: 1,
+                serial: "SN-1".into(),
+                customer: "acme".into(),
+                connection: "main".into(),
+                file_name: "SN-1.xml".into(),
+                content: String::new(),
+                version: 1,
+                state,
+                attempts: 0,
+                next_attempt_at: 0,
+                pending_since,
+                last_error: None,
+                delivered_at: None,
+                created_at: 0,
+                updated_at: 0,
+            },
+            policy,
+        }
+    }
+
+    #[test]
+    fn nms_first_holds_a_device_back_for_a_bounded_time_only() {
+        let hour = Duration::from_secs(3600);
+        let waiting = queued(DeliveryPolicy::NmsFirst, RegistrationState::Pending, 1_000);
+        assert!(waiting.holds_back_the_device(1_000, hour));
+        assert!(waiting.holds_back_the_device(1_000 + 3_599_999, hour));
+        assert!(!waiting.overdue(1_000 + 3_599_999, hour));
+        // An hour on, the device is answered and the registration is overdue.
+        assert!(!waiting.holds_back_the_device(1_000 + 3_600_000, hour));
+        assert!(waiting.overdue(1_000 + 3_600_000, hour));
+        // Retries that gave up hold nobody back; a delivered one is not overdue.
+        let dead = queued(DeliveryPolicy::NmsFirst, RegistrationState::Dead, 1_000);
+        assert!(!dead.holds_back_the_device(1_000, hour) && dead.overdue(1_000, hour));
+        let delivered = queued(
+            DeliveryPolicy::NmsFirst,
+            RegistrationState::Delivered,
+            1_000,
+        );
+        assert!(!delivered.holds_back_the_device(1_000, hour) && !delivered.overdue(1_000, hour));
+        // Other policies never hold.
+        let parallel = queued(DeliveryPolicy::Parallel, RegistrationState::Pending, 1_000);
+        assert!(!parallel.holds_back_the_device(1_000, hour) && !parallel.overdue(1_000, hour));
+    }
 
     fn device(certificate: &[u8]) -> Registrant<'_> {
         Registrant {

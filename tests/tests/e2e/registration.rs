@@ -663,6 +663,52 @@ fn an_nms_that_hangs_does_not_hold_up_another() {
 }
 
 #[test]
+fn an_nms_that_never_takes_the_file_holds_its_devices_back_for_a_bounded_time() {
+    let dir = temp_dir();
+    let server = fast_server(
+        dir.path(),
+        &[
+            ("ZTP_NMS__INLINE_WAIT_MS", "500"),
+            ("ZTP_NMS__MAX_DEVICE_HOLD_SECS", "3"),
+        ],
+    );
+    let sshd = Sshd::start();
+    add_nms(
+        &server,
+        &sshd,
+        "nms-first",
+        &Sshd::any_pin().to_string(),
+        true,
+    );
+
+    // Held back while the hold lasts...
+    let output = server.bootstrap("SN-0001", &[]);
+    assert!(
+        transcript(&output).contains("503"),
+        "{}",
+        transcript(&output)
+    );
+    // ...then answered, though the NMS still has nothing; delivery goes on.
+    wait_until("an answer after the hold", Duration::from_secs(30), || {
+        let output = server.bootstrap("SN-0001", &[]);
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(transcript(&output))
+        }
+    });
+    let registration = &registrations(&server, &[])[0];
+    assert_eq!(registration["state"], "pending", "{registration:#}");
+    assert!(sshd.incoming_files().is_empty());
+    assert!(
+        server
+            .log()
+            .contains("answering the device before its registration reached the NMS"),
+        "the operator is told"
+    );
+}
+
+#[test]
 fn dead_letters_are_listed_and_delivered_when_an_administrator_retries_them() {
     let dir = temp_dir();
     let server = fast_server(dir.path(), &[("ZTP_NMS__GIVE_UP_AFTER_SECS", "1")]);
@@ -699,21 +745,9 @@ fn dead_letters_are_listed_and_delivered_when_an_administrator_retries_them() {
     assert_eq!(events[0]["serial"], "SN-0001");
     assert_eq!(nms_status(&server)["dead"], 1);
 
-    // The device is told to come back later, and why it waits is on record.
-    let output = server.bootstrap("SN-0001", &[]);
-    assert!(
-        transcript(&output).contains("503"),
-        "{}",
-        transcript(&output)
-    );
-    let refused = self::events(&server, "bootstrap-refused");
-    assert!(
-        refused[0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("retries gave up"),
-        "{refused:#?}"
-    );
+    // A dead letter holds the device back no longer: it is answered (the operator has the
+    // registration-dead event and the connection's health to act on).
+    bootstrap_ok(&server, "SN-0001", &[]);
 
     // The NMS is back; the administrator retries the dead letters.
     sshd.restart();
