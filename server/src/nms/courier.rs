@@ -97,6 +97,9 @@ pub struct Courier {
     busy: Mutex<HashSet<ConnectionKey>>,
     /// Connections whose last round failed entirely.
     failing: Mutex<HashSet<ConnectionKey>>,
+    /// Registrations claimed and not yet settled, with the end of their lease: released when
+    /// the courier stops, so that a graceful restart delivers them at once.
+    claimed: Mutex<HashMap<i64, i64>>,
 }
 
 impl std::fmt::Debug for Courier {
@@ -117,6 +120,7 @@ impl Courier {
             pools: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
             failing: Mutex::new(HashSet::new()),
+            claimed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -124,8 +128,10 @@ impl Courier {
         self.outbox.store()
     }
 
-    /// Delivers until `stopped` turns true; then closes its sessions. Registrations in flight
-    /// at that moment keep their lease and are delivered after it, by this or another instance.
+    /// Delivers until `stopped` turns true; then closes its sessions and releases the
+    /// registrations in flight at that moment: due again at once, for the next start or another
+    /// instance, instead of at the end of their lease. (A courier that is killed cannot: its
+    /// registrations wait for their lease to end.)
     pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         loop {
             let woken = self.outbox.woken();
@@ -139,6 +145,18 @@ impl Courier {
         let pools: Vec<Pool> = lock(&self.pools).drain().map(|(_, (_, p))| p).collect();
         for pool in pools {
             pool.close().await;
+        }
+        let held: Vec<(i64, i64)> = lock(&self.claimed).drain().collect();
+        if !held.is_empty() {
+            match self.store().release_registrations(&held, now_ms()).await {
+                Ok(released) => {
+                    tracing::info!(released, "released the registrations in flight at the stop");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not release the registrations in flight; \
+                        they are due again when their lease ends");
+                }
+            }
         }
     }
 
@@ -198,6 +216,7 @@ impl Courier {
         if batch.is_empty() {
             return Ok(false);
         }
+        lock(&self.claimed).extend(batch.iter().map(|r| (r.id, lease_until)));
         let pool = match self.pool(&connection) {
             Ok(pool) => pool,
             Err(unusable) => {
@@ -281,6 +300,12 @@ impl Courier {
         failed: Option<(String, Failure)>,
     ) -> Result<(), StoreError> {
         let key = (connection.customer.clone(), connection.name.clone());
+        {
+            let mut claimed = lock(&self.claimed);
+            for (registration, _) in &results {
+                claimed.remove(&registration.id);
+            }
+        }
         if failed.is_some() {
             lock(&self.failing).insert(key);
         } else {

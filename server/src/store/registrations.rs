@@ -321,6 +321,30 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Makes registrations claimed with a lease due at `now` again, each `(id, lease_until)`
+    /// only if it is still pending under that very lease (not settled or claimed anew
+    /// meanwhile). Returns how many were released.
+    pub async fn release_registrations(
+        &self,
+        held: &[(i64, i64)],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for (id, lease_until) in held {
+            released += sqlx::query(
+                "UPDATE registrations SET next_attempt_at = $3 \
+                 WHERE id = $1 AND next_attempt_at = $2 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(lease_until)
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(released)
+    }
+
     /// Records the outcomes of a round of attempts, the events they raise, and the
     /// connection's health, in one transaction. Returns, per outcome, whether it applied (an
     /// outcome for a version whose content changed meanwhile does not: the newer version stays
@@ -595,6 +619,39 @@ mod tests {
         assert_eq!(
             (changed.id, changed.state, changed.version, changed.attempts),
             (first.id, RegistrationState::Pending, 2, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_released_claim_is_due_at_once_and_a_settled_one_is_not_touched() {
+        let (store, _dir) = with_connection().await;
+        let a = store.put_registration(&new("SN-1", "<a/>")).await.unwrap();
+        let b = store.put_registration(&new("SN-2", "<b/>")).await.unwrap();
+        let now = now_ms();
+        let lease = now + 600_000;
+        let claimed = store
+            .claim_registrations("acme", "main", now, lease, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert_eq!(settle(&store, delivered(b.id, 1)).await, [true]);
+        let released = store
+            .release_registrations(&[(a.id, lease), (b.id, lease), (a.id + 99, lease)], now)
+            .await
+            .unwrap();
+        assert_eq!(released, 1, "only the pending one under its lease");
+        let again = store
+            .claim_registrations("acme", "main", now, now + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), [a.id]);
+        // A lease that changed meanwhile (claimed anew) is not released by the old one.
+        assert_eq!(
+            store
+                .release_registrations(&[(a.id, lease)], now)
+                .await
+                .unwrap(),
+            0
         );
     }
 

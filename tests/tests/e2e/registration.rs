@@ -709,6 +709,72 @@ fn an_nms_that_never_takes_the_file_holds_its_devices_back_for_a_bounded_time() 
 }
 
 #[test]
+fn a_graceful_stop_releases_the_upload_in_flight_for_the_next_start() {
+    let dir = temp_dir();
+    // Long timeouts: the attempt on the silent NMS below hangs, under a lease of many minutes.
+    let env = [
+        ("ZTP_NMS__CONNECT_TIMEOUT_SECS", "120"),
+        ("ZTP_NMS__POLL_INTERVAL_MS", "100"),
+    ];
+    let mut server = Server::start_with(dir.path(), &env);
+    let sshd = Sshd::start();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let added = json(server.admin([
+        "nms",
+        "add",
+        CUSTOMER,
+        "main",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &silent.local_addr().unwrap().port().to_string(),
+        "--user",
+        "root",
+        "--pin",
+        &sshd.host_fingerprint().to_string(),
+        "--directory",
+        &sshd.incoming().display().to_string(),
+        "--policy",
+        "parallel",
+    ]));
+    install_key(&sshd, &added);
+    bootstrap_ok(&server, "SN-0001", &[]);
+    wait_until("an attempt in flight", Duration::from_secs(30), || {
+        let r = &registrations(&server, &[])[0];
+        if r["attempts"] == 1 && r["last_error"].is_null() {
+            Ok(())
+        } else {
+            Err(r.to_string())
+        }
+    });
+
+    // SIGTERM mid-upload, then a start that finds the NMS where it now listens.
+    server.stop();
+    drop(silent);
+    let server = Server::start_with(dir.path(), &env);
+    success(server.admin([
+        "nms",
+        "set",
+        CUSTOMER,
+        "main",
+        "--port",
+        &sshd.port().to_string(),
+    ]));
+    // Delivered at once, not when the lease of the abandoned attempt ends.
+    wait_until(
+        "delivery after the restart",
+        Duration::from_secs(30),
+        delivered(&server, 1),
+    );
+    assert_eq!(sshd.incoming_files(), ["SN-0001.xml"]);
+    assert!(
+        server
+            .log()
+            .contains("released the registrations in flight")
+    );
+}
+
+#[test]
 fn dead_letters_are_listed_and_delivered_when_an_administrator_retries_them() {
     let dir = temp_dir();
     let server = fast_server(dir.path(), &[("ZTP_NMS__GIVE_UP_AFTER_SECS", "1")]);
