@@ -79,6 +79,13 @@ pub struct DeviceApiConfig {
     /// Seconds a connection may stay open between an answer and its next request (both
     /// listeners); the first request must begin within `read_timeout_secs` of the handshake.
     pub idle_timeout_secs: u64,
+    /// Connections open at once on each listener; more are closed as soon as they are accepted.
+    /// Keep it under the process's file descriptor limit.
+    pub max_connections: usize,
+    /// Connections open at once from one source (an IPv4 address, an IPv6 /64), on each
+    /// listener: a share, so that one address cannot take every slot. Devices behind one NAT
+    /// share its address: size it for the largest site that boots at once.
+    pub max_connections_per_source: usize,
     /// Requests handled at once; more get 503 with Retry-After.
     pub max_concurrent_requests: usize,
     /// The Retry-After value of a 503, in seconds.
@@ -95,6 +102,8 @@ impl Default for DeviceApiConfig {
             max_header_bytes: 16 * 1024,
             read_timeout_secs: 10,
             idle_timeout_secs: 30,
+            max_connections: 4096,
+            max_connections_per_source: 256,
             max_concurrent_requests: 512,
             retry_after_secs: 5,
         }

@@ -166,6 +166,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_header_bytes: d.max_header_bytes,
         read_timeout: d.read_timeout(),
         idle_timeout: Duration::from_secs(d.idle_timeout_secs),
+        max_connections: d.max_connections,
+        max_connections_per_source: d.max_connections_per_source,
         drain_timeout: Duration::from_secs(10),
     };
 

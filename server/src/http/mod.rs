@@ -30,6 +30,7 @@ pub mod admin_api;
 pub mod device_api;
 mod idle;
 pub mod restconf;
+mod slots;
 
 /// The response body type of every handler.
 pub type Body = Full<Bytes>;
@@ -104,6 +105,10 @@ pub struct Limits {
     pub read_timeout: Duration,
     /// Time a connection may wait between an answer and its next request.
     pub idle_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one source (an IPv4 address, an IPv6 /64).
+    pub max_connections_per_source: usize,
     /// Time allowed for graceful shutdown before connections are dropped.
     pub drain_timeout: Duration,
 }
@@ -131,6 +136,7 @@ pub async fn serve<H: Handler>(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(Duration::from_secs(30));
     let builder = Arc::new(builder);
+    let slots = slots::Slots::new(limits.max_connections, limits.max_connections_per_source);
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -145,12 +151,23 @@ pub async fn serve<H: Handler>(
             },
             () = &mut shutdown => break,
         };
+        let slot = match slots.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(full) => {
+                // Closed at once, before a handshake costs anything; logged at debug level
+                // only, so that a flood costs no log volume either.
+                tracing::debug!(%peer, ?full, "no connection slot: closed at once");
+                drop(tcp);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let (tls, handler, builder) = (tls.clone(), Arc::clone(&handler), Arc::clone(&builder));
         let watcher = graceful.watcher();
         let counted = open.open();
         tokio::spawn(async move {
             let _counted = counted;
+            let _slot = slot;
             let served = match tls {
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp));

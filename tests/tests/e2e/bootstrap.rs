@@ -1142,3 +1142,62 @@ fn connections_that_ask_nothing_are_closed_by_their_deadlines() {
     // The server still serves devices.
     assert!(server.bootstrap("SN-0001", &[]).status.success());
 }
+
+#[test]
+fn one_source_cannot_take_every_connection_slot() {
+    use std::io::Read;
+
+    let dir = temp_dir();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("ZTP_DEVICE_API__MAX_CONNECTIONS_PER_SOURCE", "4"),
+            // Long deadlines: the held connections stay until the test drops them.
+            ("ZTP_DEVICE_API__READ_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let address = server.device_url.trim_start_matches("https://").to_owned();
+    // Four idle connections from 127.0.0.1 take its share...
+    let held: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(&address).unwrap())
+        .collect();
+    // ...so a fifth from it is closed at once (well before any deadline),
+    let mut fifth = std::net::TcpStream::connect(&address).unwrap();
+    fifth
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(fifth.read(&mut byte).expect("closed, not left hanging"), 0);
+    // ...while a device from another address bootstraps as usual.
+    let sn1 = device(&server, "SN-0001");
+    let answer = curl([
+        "-o".to_owned(),
+        "/dev/null".to_owned(),
+        "-w".to_owned(),
+        "%{http_code}".to_owned(),
+        "--interface".to_owned(),
+        "127.0.0.2".to_owned(),
+        "--cacert".to_owned(),
+        server
+            .pki()
+            .join("manufacturer/root-ca.pem")
+            .display()
+            .to_string(),
+        "--cert".to_owned(),
+        sn1.join("idevid.pem").display().to_string(),
+        "--key".to_owned(),
+        sn1.join("idevid.key").display().to_string(),
+        "-H".to_owned(),
+        format!("Content-Type: {JSON}"),
+        "-d".to_owned(),
+        r#"{"ietf-sztp-bootstrap-server:input":{}}"#.to_owned(),
+        format!("{}{GET_BOOTSTRAPPING_DATA}", server.device_url),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout),
+        "200",
+        "{}",
+        transcript(&answer)
+    );
+    drop(held);
+}
