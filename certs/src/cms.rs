@@ -299,10 +299,22 @@ fn certificate_set(certs: &[Cert]) -> Result<CertificateSet, CmsError> {
     Ok(CertificateSet(choices.try_into()?))
 }
 
+/// The most certificates a SignedData may carry. A signer's chain, or an owner's certificate
+/// with its intermediates, is a handful; a set of hundreds is a path-building bomb (each
+/// candidate tried against each other costs a signature check) that would cost a device
+/// seconds of CPU before its refusal.
+pub const MAX_CERTIFICATES: usize = 16;
+
 fn certificates(sd: &SignedData) -> Result<Vec<Cert>, CmsError> {
     let Some(set) = &sd.certificates else {
         return Ok(Vec::new());
     };
+    if set.0.len() > MAX_CERTIFICATES {
+        return Err(CmsError::TooManyCertificates {
+            count: set.0.len(),
+            max: MAX_CERTIFICATES,
+        });
+    }
     set.0
         .iter()
         .filter_map(|choice| match choice {
@@ -655,6 +667,29 @@ mod tests {
             }
         );
         assert!(verify(&der, &[oid::ID_CT_SZTP_CONVEYED_INFO_JSON], &policy(&[])).is_err());
+    }
+
+    #[test]
+    fn a_set_of_too_many_certificates_is_refused_before_any_is_tried() {
+        let root = CertificateAuthority::new_root("Root", "C", KeyAlgorithm::EcdsaP256).unwrap();
+        let bomb: Vec<Cert> = (0..=MAX_CERTIFICATES)
+            .map(|i| {
+                root.issue_signer(&format!("Signer {i}"), "C", KeyAlgorithm::EcdsaP256)
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        let fits = &bomb[..MAX_CERTIFICATES];
+        assert_eq!(
+            read_certificates(&certificates_only(fits).unwrap())
+                .unwrap()
+                .len(),
+            MAX_CERTIFICATES
+        );
+        assert!(matches!(
+            read_certificates(&certificates_only(&bomb).unwrap()),
+            Err(CmsError::TooManyCertificates { count, .. }) if count == MAX_CERTIFICATES + 1
+        ));
     }
 
     #[test]

@@ -112,6 +112,14 @@ pub enum CmsError {
     /// The SignedData has no signer, or more than one.
     #[error("SignedData has {0} signers, expected exactly one")]
     SignerCount(usize),
+    /// The SignedData carries more certificates than any honest signer needs.
+    #[error("SignedData carries {count} certificates; at most {max} are accepted")]
+    TooManyCertificates {
+        /// How many it carries.
+        count: usize,
+        /// The most accepted.
+        max: usize,
+    },
     /// The signer's certificate is not among those the SignedData carries.
     #[error("the signer's certificate is not included in the SignedData")]
     SignerCertificateMissing,
