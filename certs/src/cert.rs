@@ -3,12 +3,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
 
 use crate::error::PkiError;
 
@@ -123,6 +126,36 @@ impl Cert {
     /// Whether basic constraints mark the certificate as a CA.
     pub fn is_ca(&self) -> bool {
         matches!(self.parsed.tbs_certificate.get::<BasicConstraints>(), Ok(Some((_, bc))) if bc.ca)
+    }
+
+    /// Whether the key usage extension lets the key sign data (digitalSignature): true when
+    /// the extension is absent (RFC 5280 §4.2.1.3: no restriction), false when it cannot be
+    /// read.
+    pub fn may_sign_data(&self) -> bool {
+        match self.parsed.tbs_certificate.get::<KeyUsage>() {
+            Ok(None) => true,
+            Ok(Some((_, usage))) => usage.0.contains(KeyUsages::DigitalSignature),
+            Err(_) => false,
+        }
+    }
+
+    /// The extended key usages the certificate names (empty when it has no such extension;
+    /// `None` when the extension cannot be read).
+    pub fn extended_key_usages(&self) -> Option<Vec<ObjectIdentifier>> {
+        match self.parsed.tbs_certificate.get::<ExtendedKeyUsage>() {
+            Ok(None) => Some(Vec::new()),
+            Ok(Some((_, usages))) => Some(usages.0),
+            Err(_) => None,
+        }
+    }
+
+    /// The key identifier of the authority key identifier extension (RFC 5280 §4.2.1.1): what
+    /// names the issuer's key, and what a voucher's `idevid-issuer` carries.
+    pub fn authority_key_identifier(&self) -> Option<Vec<u8>> {
+        match self.parsed.tbs_certificate.get::<AuthorityKeyIdentifier>() {
+            Ok(Some((_, aki))) => aki.key_identifier.map(|id| id.as_bytes().to_vec()),
+            _ => None,
+        }
     }
 
     /// Whether subject and issuer are the same name (a root or other self-issued certificate).

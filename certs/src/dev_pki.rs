@@ -30,11 +30,19 @@ pub mod layout {
     pub const IDEVID_CRL: &str = "manufacturer/idevid-ca.crl.pem";
     /// The IDevIDs revoked so far, from which `revoke_device` re-signs the CRL.
     pub const IDEVID_REVOKED: &str = "manufacturer/idevid-ca.revoked";
-    /// Voucher-signing (MASA) certificate.
+    /// The CA that issues voucher signers and nothing else: devices' anchor for vouchers.
+    pub const VOUCHER_CA: &str = "manufacturer/voucher-ca.pem";
+    /// The voucher CA's key.
+    pub const VOUCHER_CA_KEY: &str = "manufacturer/voucher-ca.key";
+    /// The CA that issues license signers and nothing else: devices' anchor for licenses.
+    pub const LICENSE_CA: &str = "manufacturer/license-ca.pem";
+    /// The license CA's key.
+    pub const LICENSE_CA_KEY: &str = "manufacturer/license-ca.key";
+    /// Voucher-signing (MASA) certificate chain.
     pub const MASA: &str = "manufacturer/masa.pem";
     /// Voucher-signing key.
     pub const MASA_KEY: &str = "manufacturer/masa.key";
-    /// License-signing certificate.
+    /// License-signing certificate chain.
     pub const LICENSE_SIGNING: &str = "manufacturer/license-signing.pem";
     /// License-signing key.
     pub const LICENSE_SIGNING_KEY: &str = "manufacturer/license-signing.key";
@@ -130,7 +138,7 @@ pub fn generate(dir: &Path, options: &DevPkiOptions) -> Result<DevPki, PkiError>
         &root,
         layout::ROOT_CA,
         layout::ROOT_CA_KEY,
-        "manufacturer root CA (devices' trust anchor for this server's TLS and for vouchers)",
+        "manufacturer root CA (devices' trust anchor for this server's TLS)",
     )?;
 
     let idevid_ca = root.new_subordinate(&format!("{mfg} IDevID CA"), mfg, alg)?;
@@ -149,21 +157,38 @@ pub fn generate(dir: &Path, options: &DevPkiOptions) -> Result<DevPki, PkiError>
         "CRL of the IDevID issuing CA (empty)",
     )?;
 
-    let (cert, key) = root.issue_signer(&format!("{mfg} Voucher Signing"), mfg, alg)?;
+    // Each signing role has a CA of its own, which devices anchor for that role alone: were
+    // vouchers anchored at the root, any key under it (an IDevID, the TLS key, the license
+    // signer) could sign one.
+    let voucher_ca = root.new_subordinate(&format!("{mfg} Voucher CA"), mfg, alg)?;
+    out.ca(
+        &voucher_ca,
+        layout::VOUCHER_CA,
+        layout::VOUCHER_CA_KEY,
+        "voucher CA: issues the voucher signer only (devices' trust anchor for vouchers)",
+    )?;
+    let (cert, key) = voucher_ca.issue_signer(&format!("{mfg} Voucher Signing"), mfg, alg)?;
     out.pair(
-        &[cert],
+        &[cert, voucher_ca.cert().clone()],
         &key,
         layout::MASA,
         layout::MASA_KEY,
-        "voucher-signing (MASA) certificate",
+        "voucher-signing (MASA) certificate chain",
     )?;
-    let (cert, key) = root.issue_signer(&format!("{mfg} License Signing"), mfg, alg)?;
+    let license_ca = root.new_subordinate(&format!("{mfg} License CA"), mfg, alg)?;
+    out.ca(
+        &license_ca,
+        layout::LICENSE_CA,
+        layout::LICENSE_CA_KEY,
+        "license CA: issues the license signer only (devices' trust anchor for licenses)",
+    )?;
+    let (cert, key) = license_ca.issue_signer(&format!("{mfg} License Signing"), mfg, alg)?;
     out.pair(
-        &[cert],
+        &[cert, license_ca.cert().clone()],
         &key,
         layout::LICENSE_SIGNING,
         layout::LICENSE_SIGNING_KEY,
-        "license-signing certificate",
+        "license-signing certificate chain",
     )?;
     let (cert, key) = root.issue_tls_server(&options.server_names, alg)?;
     out.pair(
@@ -443,6 +468,30 @@ mod tests {
         assert_eq!(id.to_string(), "PID:uCPE-200 SN:NEW-1");
         // Issuing the same serial twice would overwrite a device key: refused.
         assert!(issue_device(dir.path(), &spec).is_err());
+    }
+
+    #[test]
+    fn each_role_has_a_ca_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), &DevPkiOptions::default()).unwrap();
+        let chain =
+            |path: &str| Cert::chain_from_pem(&read(&dir.path().join(path)).unwrap()).unwrap();
+        let (device_anchors, voucher, license, tls) = (
+            chain(layout::IDEVID_CA),
+            chain(layout::MASA),
+            chain(layout::LICENSE_SIGNING),
+            chain(layout::TLS_SERVER),
+        );
+        let roles = crate::role::ManufacturerRoles {
+            device_anchors: &device_anchors,
+            device_intermediates: &[],
+            voucher_signer: &voucher,
+            license_signer: &license,
+            tls_server: &tls,
+        };
+        roles.check(OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(voucher[1], chain(layout::VOUCHER_CA)[0]);
+        assert_eq!(license[1], chain(layout::LICENSE_CA)[0]);
     }
 
     #[cfg(unix)]

@@ -176,6 +176,9 @@ pub enum VoucherError {
     /// The CMS around the voucher does not verify.
     #[error("voucher signature: {0}")]
     Cms(#[from] CmsError),
+    /// The voucher's signer is not a voucher signer.
+    #[error("voucher signer: {0}")]
+    Signer(#[from] crate::role::RoleError),
     /// The voucher names another device.
     #[error("voucher is for serial {voucher:?}, not {device:?}")]
     SerialMismatch {
@@ -193,4 +196,8 @@ pub enum VoucherError {
     /// The voucher carries a nonce, but the device sent none: it answers another request.
     #[error("voucher carries a nonce the device did not send: it answers another request")]
     UnsolicitedNonce,
+    /// The voucher names the issuer of another IDevID (`idevid-issuer`, RFC 8366): it is for
+    /// a device of the same serial under another CA.
+    #[error("voucher is for a device whose IDevID another CA issued (idevid-issuer)")]
+    IdevidIssuerMismatch,
 }

@@ -16,6 +16,8 @@
 //! - [`cms`]: SignedData signing, certificate bags and verification against trust anchors.
 //! - [`voucher`]: RFC 8366 ownership vouchers, signed and verified.
 //! - [`dev_pki`]: a complete development PKI on disk.
+//! - [`role`]: the roles keys play (voucher, license, TLS, device, owner) and the checks that
+//!   keep one role's key from passing for another's.
 //! - [`oid`]: the object identifiers of RFC 8572, RFC 8366 and friends.
 //! - [`error`]: the error types, one per concern.
 #![forbid(unsafe_code)]
@@ -30,6 +32,7 @@ pub mod error;
 pub mod identity;
 pub mod key;
 pub mod oid;
+pub mod role;
 pub mod voucher;
 
 pub use crate::cms::{Signer, TrustPolicy, Verified};
@@ -38,4 +41,5 @@ pub use cert::{Cert, Fingerprint};
 pub use error::{CmsError, IdentityError, PkiError, VoucherError};
 pub use identity::{DeviceIdentity, ProductId, Serial, SerialSource};
 pub use key::{KeyAlgorithm, SigningKey};
+pub use role::{Role, RoleError};
 pub use voucher::{Assertion, Voucher};

@@ -57,3 +57,8 @@ pub const EXT_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap(
 /// `id-on-hardwareModuleName` (RFC 4108): a SAN otherName naming a hardware module.
 pub const ON_HARDWARE_MODULE_NAME: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.8.4");
+
+/// id-kp-serverAuth (RFC 5280): TLS server authentication.
+pub const ID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+/// id-kp-clientAuth (RFC 5280): TLS client authentication.
+pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");

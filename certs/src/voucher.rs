@@ -14,6 +14,7 @@ use crate::cert::Cert;
 use crate::cms::{self, Signer, TrustPolicy};
 use crate::error::{PkiError, VoucherError};
 use crate::oid;
+use crate::role::{self, Role};
 
 /// Shortest and longest voucher nonce (ietf-voucher: `length "8..32"`).
 pub const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=32;
@@ -232,14 +233,17 @@ impl Voucher {
             at,
         };
         let verified = cms::verify(der, &[oid::ID_CT_ANIMA_JSON_VOUCHER, oid::ID_DATA], &policy)?;
+        role::check_signer(&verified.signer, Role::VoucherSigner)?;
         Self::from_json(&verified.content)
     }
 
-    /// Checks that the voucher is for this device: same serial, not expired, and carrying the
-    /// nonce the device sent, if it sent one.
+    /// Checks that the voucher is for this device: same serial, issued under the same CA when
+    /// it names one (`idevid_issuer`: the authority key identifier of the device's IDevID, if
+    /// it has one), not expired, and carrying the nonce the device sent, if it sent one.
     pub fn check_applies(
         &self,
         serial: &str,
+        idevid_issuer: Option<&[u8]>,
         sent_nonce: Option<&[u8]>,
         at: OffsetDateTime,
     ) -> Result<(), VoucherError> {
@@ -248,6 +252,11 @@ impl Voucher {
                 voucher: self.serial_number.clone(),
                 device: serial.to_owned(),
             });
+        }
+        if let Some(named) = self.idevid_issuer.as_deref()
+            && idevid_issuer != Some(named)
+        {
+            return Err(VoucherError::IdevidIssuerMismatch);
         }
         if let Some(expires) = self.expires_on
             && expires < at
@@ -288,6 +297,7 @@ mod tests {
     use super::*;
     use crate::authority::CertificateAuthority;
     use crate::key::KeyAlgorithm;
+    use crate::role::RoleError;
 
     struct Masa {
         root: CertificateAuthority,
@@ -321,13 +331,13 @@ mod tests {
         let back = Voucher::verify(&der, &[m.root.cert().clone()], now).unwrap();
         assert_eq!(back.serial_number, "SN-0001");
         assert_eq!(back.pinned_domain_cert().unwrap(), pdc);
-        back.check_applies("SN-0001", None, now).unwrap();
+        back.check_applies("SN-0001", None, None, now).unwrap();
         assert!(matches!(
-            back.check_applies("SN-0002", None, now),
+            back.check_applies("SN-0002", None, None, now),
             Err(VoucherError::SerialMismatch { .. })
         ));
         assert!(matches!(
-            back.check_applies("SN-0001", None, now + Duration::days(31)),
+            back.check_applies("SN-0001", None, None, now + Duration::days(31)),
             Err(VoucherError::Expired(_))
         ));
     }
@@ -343,19 +353,60 @@ mod tests {
             back.created_on.unix_timestamp(),
             voucher.created_on.unix_timestamp()
         );
-        back.check_applies("SN-1", Some(&nonce), now + Duration::days(3650))
+        back.check_applies("SN-1", None, Some(&nonce), now + Duration::days(3650))
             .unwrap();
         assert!(matches!(
-            back.check_applies("SN-1", Some(&[8u8; 16]), now),
+            back.check_applies("SN-1", None, Some(&[8u8; 16]), now),
             Err(VoucherError::NonceMismatch)
         ));
         assert!(
             matches!(
-                back.check_applies("SN-1", None, now),
+                back.check_applies("SN-1", None, None, now),
                 Err(VoucherError::UnsolicitedNonce)
             ),
             "a nonce voucher answers the request that sent the nonce, no other"
         );
+    }
+
+    #[test]
+    fn a_voucher_naming_an_idevid_issuer_applies_only_to_idevids_of_that_issuer() {
+        let (pdc, now) = (owner_ca(), OffsetDateTime::now_utc());
+        let mut voucher = Voucher::new("SN-1", &pdc, now, now + Duration::days(1), None);
+        voucher.idevid_issuer = Some(vec![1, 2, 3]);
+        let back = Voucher::from_json(voucher.to_json().unwrap().as_bytes()).unwrap();
+        back.check_applies("SN-1", Some(&[1, 2, 3]), None, now)
+            .unwrap();
+        for other in [Some(&[9u8, 9, 9][..]), None] {
+            assert!(
+                matches!(
+                    back.check_applies("SN-1", other, None, now),
+                    Err(VoucherError::IdevidIssuerMismatch)
+                ),
+                "{other:?}"
+            );
+        }
+        // Without idevid-issuer, the serial alone decides (RFC 8366: it is optional).
+        let plain = Voucher::new("SN-1", &pdc, now, now + Duration::days(1), None);
+        plain
+            .check_applies("SN-1", Some(&[9, 9, 9]), None, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_voucher_signed_by_a_tls_key_under_the_anchor_is_refused() {
+        let (m, pdc, now) = (masa(), owner_ca(), OffsetDateTime::now_utc());
+        let (cert, key) = m
+            .root
+            .issue_tls_server(&["localhost".into()], KeyAlgorithm::EcdsaP256)
+            .unwrap();
+        let tls = Signer::new(key, vec![cert]).unwrap();
+        let der = Voucher::new("SN-1", &pdc, now, now + Duration::days(1), None)
+            .sign(&tls)
+            .unwrap();
+        assert!(matches!(
+            Voucher::verify(&der, &[m.root.cert().clone()], now),
+            Err(VoucherError::Signer(RoleError::TlsCertificate { .. }))
+        ));
     }
 
     #[test]

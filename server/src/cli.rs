@@ -943,11 +943,17 @@ pub struct DeviceBootstrapArgs {
     /// The IDevID private key (PEM).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// Trust anchor for ownership vouchers (PEM); repeatable.
-    #[arg(long = "manufacturer-ca", value_name = "FILE", required = true)]
-    pub manufacturer_ca: Vec<PathBuf>,
+    /// Trust anchor of the manufacturer's voucher signers (PEM; the CA that issues voucher
+    /// signers and nothing else); repeatable.
+    #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
+    pub voucher_ca: Vec<PathBuf>,
+    /// Trust anchor of the manufacturer's license signers (PEM); repeatable. Without it every
+    /// license bundle is refused.
+    #[arg(long = "license-ca", value_name = "FILE")]
+    pub license_ca: Vec<PathBuf>,
     /// TLS trust anchor for the bootstrap server (PEM); repeatable. Without it the server is
-    /// untrusted (provisional TLS): only signed data or unsigned redirects are accepted.
+    /// untrusted (provisional TLS): only signed data or unsigned redirects are accepted, and it
+    /// gets no progress reports.
     #[arg(long = "server-ca", value_name = "FILE")]
     pub server_ca: Vec<PathBuf>,
     /// Request and response encoding.

@@ -201,8 +201,10 @@ pub struct ManufacturerConfig {
 impl Default for ManufacturerConfig {
     fn default() -> Self {
         Self {
-            trust_anchors: vec![PathBuf::from("pki/manufacturer/root-ca.pem")],
-            intermediates: vec![PathBuf::from("pki/manufacturer/idevid-ca.pem")],
+            // The IDevID CA, not the root: the root also anchors the voucher, license and TLS
+            // CAs, whose keys must never pass for a device's.
+            trust_anchors: vec![PathBuf::from("pki/manufacturer/idevid-ca.pem")],
+            intermediates: Vec::new(),
             crls: vec![PathBuf::from("pki/manufacturer/idevid-ca.crl.pem")],
             crl_refresh_secs: 30,
             serial_source: SerialSource::SubjectSerialNumber,

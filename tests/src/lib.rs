@@ -353,24 +353,69 @@ impl Server {
     }
 
     /// Runs `ztp device bootstrap` as device `serial` of the development PKI, trusting the
-    /// server's TLS certificate, with `extra` arguments.
+    /// server's TLS certificate (the root), vouchers from the voucher CA and licenses from the
+    /// license CA, with `extra` arguments.
     pub fn bootstrap(&self, serial: &str, extra: &[&str]) -> Output {
         let pki = self.pki();
         let device = pki.join("devices").join(serial);
-        let root = pki.join("manufacturer/root-ca.pem");
+        let manufacturer = pki.join("manufacturer");
         Command::new(ztp_bin())
             .args(["device", "bootstrap", "--url", &self.device_url])
             .arg("--cert")
             .arg(device.join("idevid.pem"))
             .arg("--key")
             .arg(device.join("idevid.key"))
-            .arg("--manufacturer-ca")
-            .arg(&root)
             .arg("--server-ca")
-            .arg(&root)
+            .arg(manufacturer.join("root-ca.pem"))
+            .arg("--voucher-ca")
+            .arg(manufacturer.join("voucher-ca.pem"))
+            .arg("--license-ca")
+            .arg(manufacturer.join("license-ca.pem"))
             .args(extra)
             .output()
             .expect("ztp device bootstrap runs")
+    }
+
+    /// Sends a `report-progress` of `progress` (with the OpenSSH public host key in
+    /// `ssh_host_key`, if any) as device `serial` of the development PKI, over curl: what a
+    /// device that reports the progress of redirect information sends. The reference agent
+    /// reports only onboarding information from a trusted server. Returns curl's output, whose
+    /// standard output is the HTTP status.
+    pub fn report(&self, serial: &str, progress: &str, ssh_host_key: Option<&Path>) -> Output {
+        let device = self.pki().join("devices").join(serial);
+        let keys = ssh_host_key.map(|path| {
+            let line = std::fs::read_to_string(path).expect("the host key file reads");
+            let mut fields = line.split_whitespace();
+            let (algorithm, data) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+            format!(
+                r#","ssh-host-keys":{{"ssh-host-key":[{{"algorithm":"{algorithm}","key-data":"{data}"}}]}}"#
+            )
+        });
+        let body = format!(
+            r#"{{"ietf-sztp-bootstrap-server:input":{{"progress-type":"{progress}"{}}}}}"#,
+            keys.unwrap_or_default()
+        );
+        curl([
+            "--cacert".as_ref(),
+            self.pki().join("manufacturer/root-ca.pem").as_os_str(),
+            "--cert".as_ref(),
+            device.join("idevid.pem").as_os_str(),
+            "--key".as_ref(),
+            device.join("idevid.key").as_os_str(),
+            "-H".as_ref(),
+            "Content-Type: application/yang-data+json".as_ref(),
+            "-d".as_ref(),
+            body.as_ref(),
+            "-o".as_ref(),
+            "/dev/null".as_ref(),
+            "-w".as_ref(),
+            "%{http_code}".as_ref(),
+            format!(
+                "{}/restconf/operations/ietf-sztp-bootstrap-server:report-progress",
+                self.device_url
+            )
+            .as_ref(),
+        ])
     }
 
     /// Kills the server at once (SIGKILL): no shutdown work of any kind, as in a crash.

@@ -35,7 +35,9 @@ pub(crate) fn run(pki: &Path, port_file: &Path) {
 async fn serve(pki: &Path, port_file: &Path) {
     let provider = ztp::tls::provider();
     let mut roots = RootCertStore::empty();
-    for root in CertificateDer::pem_file_iter(pki.join("manufacturer/root-ca.pem")).expect("root") {
+    // The anchor ztp verifies devices against by default: the IDevID CA.
+    let anchor = pki.join("manufacturer/idevid-ca.pem");
+    for root in CertificateDer::pem_file_iter(anchor).expect("root") {
         roots.add(root.expect("root PEM")).expect("a root");
     }
     let verifier =

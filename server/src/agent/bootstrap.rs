@@ -2,6 +2,16 @@
 //! order, call `get-bootstrapping-data` with the IDevID as TLS client certificate, verify the
 //! answer ([`verify_response`]), report progress, and stop at the first verified answer.
 //!
+//! Each role the device trusts has anchors of its own ([`Anchors`]): the bootstrap server's TLS
+//! certificate, the voucher signer, the license signer. A configuration in which one role's
+//! anchor would admit another role's key (the device's own IDevID under the voucher anchor, one
+//! CA for two roles) is refused before any connection, as [`AgentError::Anchors`].
+//!
+//! Progress reports go only to a server the device authenticated by TLS, and only about
+//! onboarding information (the `report-progress` description of ietf-sztp-bootstrap-server): an
+//! untrusted server learns nothing of why its answer was refused, and no server learns the
+//! device's SSH host keys from a redirect.
+//!
 //! The agent stops at the verified conveyed information: it does not follow redirects or
 //! install images; it returns them as a [`BootstrapOutcome`] for the caller to act on.
 
@@ -12,10 +22,12 @@ use rustls::ClientConfig;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use ztp_certs::role::{self, Role, RoleError};
 use ztp_certs::{Cert, DeviceIdentity, IdentityError, PkiError, Serial, SerialSource};
 use ztp_yang::{
-    DecodeError, Document, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, Nonce,
-    ProgressType, ReportProgressInput, RestconfErrors, SshHostKey, ValidationError,
+    ConveyedInformation, DecodeError, Document, Encoding, GetBootstrappingDataInput,
+    GetBootstrappingDataOutput, Nonce, ProgressType, ReportProgressInput, RestconfErrors,
+    SshHostKey, ValidationError,
 };
 
 use super::client::{
@@ -35,6 +47,9 @@ pub enum AgentError {
     /// The IDevID does not name the device where the serial source says.
     #[error("IDevID serial: {0}")]
     Identity(#[from] IdentityError),
+    /// The trust anchors would let one role's key pass for another's.
+    #[error("trust anchors: {0}")]
+    Anchors(#[from] RoleError),
     /// The TLS configuration cannot be built.
     #[error("TLS configuration: {0}")]
     TlsConfig(#[from] TlsConfigError),
@@ -127,6 +142,7 @@ fn list_failures(failures: &[ServerFailure]) -> String {
 #[derive(Debug)]
 pub struct DeviceCredentials {
     identity: ClientIdentity,
+    chain: Vec<Cert>,
     serial: Serial,
     product_id: Option<String>,
 }
@@ -145,6 +161,7 @@ impl DeviceCredentials {
         Ok(Self {
             identity: ClientIdentity::new(&chain, key_pem)?,
             serial: identity.serial,
+            chain,
             product_id: identity.product_id.map(|p| p.as_str().to_owned()),
         })
     }
@@ -152,6 +169,12 @@ impl DeviceCredentials {
     /// The device's serial number.
     pub fn serial(&self) -> &Serial {
         &self.serial
+    }
+
+    /// The IDevID leaf.
+    fn leaf(&self) -> &Cert {
+        // `from_pem` refuses an empty chain.
+        &self.chain[0]
     }
 }
 
@@ -232,10 +255,8 @@ pub struct BootstrapOptions {
     pub servers: Vec<ServerUrl>,
     /// The device's identity.
     pub credentials: DeviceCredentials,
-    /// Trust anchors of ownership vouchers.
-    pub manufacturer_anchors: Vec<Cert>,
-    /// TLS trust anchors of the bootstrap servers; empty means provisional TLS (untrusted).
-    pub server_anchors: Vec<Cert>,
+    /// What the device trusts, role by role.
+    pub anchors: Anchors,
     /// The request.
     pub request: RequestOptions,
     /// Progress reports.
@@ -244,12 +265,54 @@ pub struct BootstrapOptions {
     pub timeout: Duration,
 }
 
+/// The device's trust anchors, one set per role; no anchor may serve two roles.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    /// TLS trust anchors of the bootstrap servers; empty means provisional TLS (untrusted).
+    pub servers: Vec<Cert>,
+    /// Anchors of the manufacturer's voucher signers.
+    pub vouchers: Vec<Cert>,
+    /// Anchors of the manufacturer's license signers; empty refuses every license bundle.
+    pub licenses: Vec<Cert>,
+}
+
+impl Anchors {
+    /// Checks that no anchor serves two roles and that the device's own IDevID chains to
+    /// neither the voucher nor the license anchors (else any device's key would sign for
+    /// them).
+    pub fn check(
+        &self,
+        idevid: &Cert,
+        idevid_chain: &[Cert],
+        at: OffsetDateTime,
+    ) -> Result<(), RoleError> {
+        role::distinct_anchors(&[
+            (Role::TlsServer, &self.servers),
+            (Role::VoucherSigner, &self.vouchers),
+            (Role::LicenseSigner, &self.licenses),
+        ])?;
+        for (anchored, anchors) in [
+            (Role::VoucherSigner, &self.vouchers),
+            (Role::LicenseSigner, &self.licenses),
+        ] {
+            if role::chains_to(idevid, idevid_chain, anchors, at) {
+                return Err(RoleError::CrossedRoles {
+                    subject: idevid.subject(),
+                    role: Role::DeviceIdentity,
+                    anchored,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl BootstrapOptions {
     fn server_trust(&self) -> ServerTrust<'_> {
-        if self.server_anchors.is_empty() {
+        if self.anchors.servers.is_empty() {
             ServerTrust::Provisional
         } else {
-            ServerTrust::Anchors(&self.server_anchors)
+            ServerTrust::Anchors(&self.anchors.servers)
         }
     }
 }
@@ -334,6 +397,12 @@ fn strip_nulls(value: Value) -> Value {
 
 /// Runs the bootstrap flow: each server in order until one gives a verified answer.
 pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
+    let credentials = &options.credentials;
+    options.anchors.check(
+        credentials.leaf(),
+        &credentials.chain[1..],
+        OffsetDateTime::now_utc(),
+    )?;
     let trust = options.server_trust();
     let config = tls::client_config(&options.credentials.identity, trust)?;
     let mut failures = Vec::new();
@@ -376,20 +445,11 @@ async fn attempt(
     if response.status != http::StatusCode::OK {
         return Err(server_error(&response));
     }
-    let reporter = Reporter {
-        enabled: options.reporting.enabled,
-        encoding,
-    };
-    reporter
-        .send(
-            &mut client,
-            ReportProgressInput::new(ProgressType::BootstrapInitiated),
-        )
-        .await;
-    let anchors = &options.manufacturer_anchors;
+    let idevid_issuer = options.credentials.leaf().authority_key_identifier();
     let checked = decode_output(&response, encoding).and_then(|output| {
         let device = DeviceTrust {
-            manufacturer_anchors: anchors,
+            voucher_anchors: &options.anchors.vouchers,
+            idevid_issuer: idevid_issuer.as_deref(),
             server_authenticated: trust.authenticates(),
             at: OffsetDateTime::now_utc(),
         };
@@ -406,7 +466,7 @@ async fn attempt(
             check_licenses(
                 bundle,
                 encoding,
-                anchors,
+                &options.anchors.licenses,
                 Holder {
                     serial,
                     product_id,
@@ -416,6 +476,25 @@ async fn attempt(
         });
         Ok((verified, licenses))
     });
+    // Reports only to a server authenticated by TLS, and only about onboarding information:
+    // a refusal's reason would teach an untrusted server how to forge, and bootstrap-complete
+    // carries the device's host keys.
+    let reporter = Reporter {
+        enabled: options.reporting.enabled && trust.authenticates(),
+        encoding,
+    };
+    let onboarding = match &checked {
+        Ok((verified, _)) => matches!(verified.information, ConveyedInformation::Onboarding(_)),
+        Err(_) => true,
+    };
+    if onboarding {
+        reporter
+            .send(
+                &mut client,
+                ReportProgressInput::new(ProgressType::BootstrapInitiated),
+            )
+            .await;
+    }
     let (verified, licenses) = match checked {
         Ok(checked) => checked,
         Err(error) => {
@@ -425,16 +504,18 @@ async fn attempt(
             return Err(error);
         }
     };
-    reporter
-        .send(
-            &mut client,
-            ReportProgressInput::new(ProgressType::ParsingComplete),
-        )
-        .await;
-    if let Some(keys) = &options.reporting.complete {
-        let mut report = ReportProgressInput::new(ProgressType::BootstrapComplete);
-        report.ssh_host_keys = keys.clone();
-        reporter.send(&mut client, report).await;
+    if onboarding {
+        reporter
+            .send(
+                &mut client,
+                ReportProgressInput::new(ProgressType::ParsingComplete),
+            )
+            .await;
+        if let Some(keys) = &options.reporting.complete {
+            let mut report = ReportProgressInput::new(ProgressType::BootstrapComplete);
+            report.ssh_host_keys = keys.clone();
+            reporter.send(&mut client, report).await;
+        }
     }
     Ok(BootstrapOutcome {
         serial: options.credentials.serial.clone(),
@@ -586,22 +667,36 @@ mod tests {
     use super::*;
     use crate::agent::client::ClientError;
     use crate::artifacts::{self, OwnerCredentials};
+    use ztp_certs::VoucherError;
 
     const P256: KeyAlgorithm = KeyAlgorithm::EcdsaP256;
 
-    /// The manufacturer (IDevID CA and MASA), one device, an owner, and a TLS server CA.
+    /// The manufacturer (an IDevID CA, a voucher CA and its MASA, a license CA and its
+    /// signer), one device, an owner, a TLS server CA, and the keys a hostile server might
+    /// hold: the device's own, a TLS key under the voucher CA.
     struct World {
         mfg: CertificateAuthority,
+        voucher_ca: CertificateAuthority,
         masa: Signer,
+        license_ca: CertificateAuthority,
+        license_signer: Signer,
         owner: OwnerCredentials,
         device_chain: String,
         device_key: String,
+        device_signer: Signer,
+        tls_under_voucher_ca: Signer,
         tls_ca: CertificateAuthority,
     }
 
     fn world() -> World {
         let mfg = CertificateAuthority::new_root("Mfg", "Mfg", P256).unwrap();
-        let (masa_cert, masa_key) = mfg.issue_signer("MASA", "Mfg", P256).unwrap();
+        let voucher_ca = CertificateAuthority::new_root("Voucher CA", "Mfg", P256).unwrap();
+        let (masa_cert, masa_key) = voucher_ca.issue_signer("MASA", "Mfg", P256).unwrap();
+        let license_ca = CertificateAuthority::new_root("License CA", "Mfg", P256).unwrap();
+        let (license_cert, license_key) = license_ca.issue_signer("Licenses", "Mfg", P256).unwrap();
+        let (tls_cert, tls_key) = voucher_ca
+            .issue_tls_server(&["127.0.0.1".to_owned()], P256)
+            .unwrap();
         let spec = IdevidSpec {
             serial: Serial::parse("SN-1").unwrap(),
             model: ProductId::parse("uCPE-100").unwrap(),
@@ -619,21 +714,78 @@ mod tests {
         .unwrap();
         World {
             masa: Signer::new(masa_key, vec![masa_cert]).unwrap(),
+            license_signer: Signer::new(license_key, vec![license_cert]).unwrap(),
             owner,
             device_chain: format!("{}{}", idevid.pem(), mfg.cert().pem()),
             device_key: key.to_pem(),
+            device_signer: Signer::new(key, vec![idevid, mfg.cert().clone()]).unwrap(),
+            tls_under_voucher_ca: Signer::new(tls_key, vec![tls_cert]).unwrap(),
             tls_ca: CertificateAuthority::new_root("TLS", "Mfg", P256).unwrap(),
+            voucher_ca,
+            license_ca,
             mfg,
         }
     }
 
+    /// Which key a (hostile) server signs with.
+    #[derive(Clone, Copy, Debug)]
+    enum Key {
+        Masa,
+        License,
+        Device,
+        TlsUnderVoucherCa,
+    }
+
+    impl World {
+        fn signer(&self, key: Key) -> &Signer {
+            match key {
+                Key::Masa => &self.masa,
+                Key::License => &self.license_signer,
+                Key::Device => &self.device_signer,
+                Key::TlsUnderVoucherCa => &self.tls_under_voucher_ca,
+            }
+        }
+
+        /// A license bundle for the device, signed by `key`.
+        fn license_bundle(&self, key: Key, encoding: Encoding) -> Vec<u8> {
+            let now = OffsetDateTime::now_utc();
+            let license = ztp_yang::License {
+                id: "LIC-1".into(),
+                feature: "ESS".into(),
+                license_type: ztp_yang::LicenseType::Perpetual,
+                count: None,
+                node_lock: ztp_yang::NodeLock {
+                    product_id: "uCPE-100".into(),
+                    serial_number: "SN-1".into(),
+                },
+                issued_at: now,
+                not_before: now - time::Duration::hours(1),
+                not_after: None,
+            };
+            let content = ztp_yang::LicenseBundle {
+                licenses: vec![license],
+            }
+            .encode(encoding);
+            ztp_certs::cms::sign(
+                ztp_certs::oid::ID_DATA,
+                content.as_bytes(),
+                self.signer(key),
+            )
+            .unwrap()
+        }
+    }
+
     /// What the test server answers to get-bootstrapping-data.
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, Debug)]
     enum Answer {
         AccessDenied,
         UnsignedRedirect,
         UnsignedOnboarding,
         SignedRedirect,
+        /// A signed redirect whose voucher `.0` signs, with a license bundle `.1` signs.
+        SignedBy(Key, Option<Key>),
+        /// A signed redirect whose voucher names an IDevID issuer (`true`: the device's).
+        NamingIssuer(bool),
     }
 
     /// What the test server saw: each request's path, HTTP version and body, and the client
@@ -708,25 +860,55 @@ mod tests {
                 }),
                 false,
             )),
-            Answer::SignedRedirect => {
-                let request = GetBootstrappingDataInput::decode(encoding, input).unwrap();
-                let voucher = artifacts::ownership_voucher(
-                    &w.masa,
-                    &Serial::parse("SN-1").unwrap(),
-                    w.owner.ca(),
-                    OffsetDateTime::now_utc(),
-                    time::Duration::days(1),
-                    request.nonce.as_ref(),
-                )
-                .unwrap();
-                let mut out = output(&redirect(), true);
-                out.ownership = Some(Ownership {
-                    owner_certificate: w.owner.owner_certificate().clone(),
-                    ownership_voucher: voucher.into(),
-                });
-                ok(out)
+            Answer::SignedRedirect => signed(w, Key::Masa, None, None, input),
+            Answer::SignedBy(voucher, licenses) => signed(w, voucher, licenses, None, input),
+            Answer::NamingIssuer(device) => {
+                let idevid = &w.device_signer.chain()[0];
+                let issuer = match device {
+                    true => idevid.authority_key_identifier().unwrap(),
+                    false => vec![0x5a; 20],
+                };
+                signed(w, Key::Masa, None, Some(issuer), input)
             }
         }
+    }
+
+    /// A signed redirect: the voucher signed by `voucher` (naming `idevid_issuer`), licenses
+    /// signed by `licenses`.
+    fn signed(
+        w: &World,
+        voucher: Key,
+        licenses: Option<Key>,
+        idevid_issuer: Option<Vec<u8>>,
+        input: &[u8],
+    ) -> (StatusCode, String, Encoding) {
+        let encoding = sniff(input);
+        let request = GetBootstrappingDataInput::decode(encoding, input).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut document = ztp_certs::Voucher::new(
+            "SN-1",
+            w.owner.ca(),
+            now,
+            now + time::Duration::days(1),
+            request.nonce.as_ref().map(Nonce::as_bytes),
+        );
+        document.idevid_issuer = idevid_issuer;
+        let out = GetBootstrappingDataOutput {
+            conveyed_information: artifacts::conveyed_information(
+                &redirect(),
+                encoding,
+                Some(w.owner.signer()),
+            )
+            .unwrap()
+            .into(),
+            ownership: Some(Ownership {
+                owner_certificate: w.owner.owner_certificate().clone(),
+                ownership_voucher: document.sign(w.signer(voucher)).unwrap().into(),
+            }),
+            license_bundle: licenses.map(|key| w.license_bundle(key, encoding).into()),
+            ..Default::default()
+        };
+        (StatusCode::OK, out.encode(encoding), encoding)
     }
 
     /// A bootstrap server on 127.0.0.1 that requires a client certificate from the
@@ -820,11 +1002,14 @@ mod tests {
                 SerialSource::SubjectSerialNumber,
             )
             .unwrap(),
-            manufacturer_anchors: vec![w.mfg.cert().clone()],
-            server_anchors: if trusted {
-                vec![w.tls_ca.cert().clone()]
-            } else {
-                Vec::new()
+            anchors: Anchors {
+                servers: if trusted {
+                    vec![w.tls_ca.cert().clone()]
+                } else {
+                    Vec::new()
+                },
+                vouchers: vec![w.voucher_ca.cert().clone()],
+                licenses: vec![w.license_ca.cert().clone()],
             },
             request: RequestOptions::default(),
             reporting: Reporting {
@@ -861,10 +1046,8 @@ mod tests {
         assert!(!seen.input().signed_data_preferred);
         assert_eq!(
             seen.reports(),
-            [
-                ProgressType::BootstrapInitiated,
-                ProgressType::ParsingComplete
-            ]
+            [],
+            "redirect information is not reported, even to a trusted server"
         );
     }
 
@@ -911,7 +1094,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unsigned_onboarding_from_an_untrusted_server_is_refused_and_reported() {
+    async fn unsigned_onboarding_from_an_untrusted_server_is_refused_and_not_reported() {
         let w = Arc::new(world());
         let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedOnboarding).await;
         let mut opts = options(&w, &[addr], false);
@@ -927,8 +1110,157 @@ mod tests {
         assert!(err.to_string().starts_with("refused: "), "{err}");
         assert_eq!(
             seen.lock().unwrap().reports(),
+            [],
+            "an untrusted server learns nothing of why it was refused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_trusted_server_hears_the_progress_of_onboarding_information() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedOnboarding).await;
+        let mut opts = options(&w, &[addr], true);
+        opts.reporting.complete = Some(vec![SshHostKey {
+            algorithm: "ssh-ed25519".into(),
+            key_data: vec![1, 2, 3],
+        }]);
+        bootstrap(&opts).await.unwrap();
+        assert_eq!(
+            seen.lock().unwrap().reports(),
+            [
+                ProgressType::BootstrapInitiated,
+                ProgressType::ParsingComplete,
+                ProgressType::BootstrapComplete
+            ]
+        );
+        // A refusal is reported to a trusted server, with its reason.
+        let (addr, seen) =
+            spawn_server(w.clone(), b"h2", Answer::SignedBy(Key::Device, None)).await;
+        bootstrap(&options(&w, &[addr], true)).await.unwrap_err();
+        assert_eq!(
+            seen.lock().unwrap().reports(),
             [ProgressType::BootstrapInitiated, ProgressType::ParsingError]
         );
+    }
+
+    #[tokio::test]
+    async fn a_voucher_signed_by_any_key_but_a_voucher_signers_is_refused() {
+        let w = Arc::new(world());
+        for key in [Key::Device, Key::License, Key::TlsUnderVoucherCa] {
+            let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::SignedBy(key, None)).await;
+            let err = bootstrap(&options(&w, &[addr], false)).await.unwrap_err();
+            assert!(
+                matches!(err, AgentError::Refused(RefusedResponse::Voucher(_))),
+                "{key:?}: {err}"
+            );
+            assert_eq!(seen.lock().unwrap().reports(), [], "{key:?}");
+        }
+        let err = {
+            let (addr, _) = spawn_server(
+                w.clone(),
+                b"h2",
+                Answer::SignedBy(Key::TlsUnderVoucherCa, None),
+            )
+            .await;
+            bootstrap(&options(&w, &[addr], false)).await.unwrap_err()
+        };
+        assert!(
+            matches!(
+                err,
+                AgentError::Refused(RefusedResponse::Voucher(VoucherError::Signer(
+                    RoleError::TlsCertificate { .. }
+                )))
+            ),
+            "a TLS key under the voucher CA is caught by its purpose: {err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn licenses_signed_by_any_key_but_a_license_signers_are_refused_whole() {
+        let w = Arc::new(world());
+        let (addr, _) = spawn_server(
+            w.clone(),
+            b"h2",
+            Answer::SignedBy(Key::Masa, Some(Key::License)),
+        )
+        .await;
+        // The test IDevID names no model: the device knows it from its configuration.
+        let options = |addr| BootstrapOptions {
+            request: RequestOptions {
+                hw_model: Some("uCPE-100".into()),
+                ..Default::default()
+            },
+            ..options(&w, &[addr], false)
+        };
+        let outcome = bootstrap(&options(addr)).await.unwrap();
+        let licenses = outcome.licenses.unwrap();
+        assert_eq!(licenses.accepted.len(), 1, "{licenses:?}");
+        for key in [Key::Masa, Key::Device, Key::TlsUnderVoucherCa] {
+            let (addr, _) =
+                spawn_server(w.clone(), b"h2", Answer::SignedBy(Key::Masa, Some(key))).await;
+            let outcome = bootstrap(&options(addr)).await.unwrap();
+            let licenses = outcome.licenses.unwrap();
+            assert!(licenses.accepted.is_empty(), "{key:?}: {licenses:?}");
+            assert_eq!(licenses.refused[0].0, "*", "{key:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_voucher_naming_another_idevid_issuer_is_refused() {
+        let w = Arc::new(world());
+        let (addr, _) = spawn_server(w.clone(), b"h2", Answer::NamingIssuer(true)).await;
+        bootstrap(&options(&w, &[addr], false)).await.unwrap();
+        let (addr, _) = spawn_server(w.clone(), b"h2", Answer::NamingIssuer(false)).await;
+        let err = bootstrap(&options(&w, &[addr], false)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AgentError::Refused(RefusedResponse::Voucher(VoucherError::IdevidIssuerMismatch))
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn anchors_that_let_one_roles_key_pass_for_another_are_refused_before_connecting() {
+        let w = Arc::new(world());
+        let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::SignedRedirect).await;
+        let base = options(&w, &[addr], true);
+        let (mfg, tls, vouchers) = (
+            vec![w.mfg.cert().clone()],
+            base.anchors.servers.clone(),
+            base.anchors.vouchers.clone(),
+        );
+        let cases = [
+            // The device's own IDevID (so any device's) under the voucher anchor.
+            Anchors {
+                vouchers: mfg.clone(),
+                ..base.anchors.clone()
+            },
+            Anchors {
+                licenses: mfg,
+                ..base.anchors.clone()
+            },
+            // One CA for the server's TLS and the vouchers, or for vouchers and licenses.
+            Anchors {
+                vouchers: tls,
+                ..base.anchors.clone()
+            },
+            Anchors {
+                licenses: vouchers,
+                ..base.anchors.clone()
+            },
+        ];
+        for anchors in cases {
+            let opts = BootstrapOptions {
+                anchors: anchors.clone(),
+                servers: base.servers.clone(),
+                ..options(&w, &[addr], true)
+            };
+            let err = bootstrap(&opts).await.unwrap_err();
+            assert!(matches!(err, AgentError::Anchors(_)), "{anchors:?}: {err}");
+        }
+        assert!(seen.lock().unwrap().requests.is_empty());
     }
 
     #[tokio::test]
@@ -960,11 +1292,8 @@ mod tests {
         );
         assert_eq!(
             seen.reports(),
-            [
-                ProgressType::BootstrapInitiated,
-                ProgressType::ParsingComplete,
-                ProgressType::BootstrapComplete
-            ]
+            [],
+            "an untrusted server gets no reports, and not the host keys"
         );
     }
 
@@ -973,7 +1302,7 @@ mod tests {
         let w = Arc::new(world());
         let (addr, _) = spawn_server(w.clone(), b"h2", Answer::UnsignedRedirect).await;
         let mut opts = options(&w, &[addr], true);
-        opts.server_anchors = vec![w.mfg.cert().clone()];
+        opts.anchors.servers = vec![w.mfg.cert().clone()];
         let err = bootstrap(&opts).await.unwrap_err();
         assert!(
             matches!(err, AgentError::Transport(ClientError::Tls { .. })),

@@ -1,5 +1,6 @@
 //! The device's check of the license bundle conveyed beside its bootstrapping data: signed by
-//! a key that chains to the manufacturer's license trust anchor, and then, license by license,
+//! a license signer (an end entity under the manufacturer's license anchor, which anchors no
+//! other role, and no TLS certificate), and then, license by license,
 //! locked to this device (serial and product id) and valid now. A bundle that fails the
 //! signature check is refused whole; a license that fails its own check is refused alone.
 
@@ -7,6 +8,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ztp_certs::cms::{self, TrustPolicy};
+use ztp_certs::role::{self, Role};
 use ztp_certs::{Cert, oid};
 use ztp_yang::{Document, Encoding, License, LicenseBundle};
 
@@ -30,7 +32,8 @@ pub struct Holder<'a> {
     pub at: OffsetDateTime,
 }
 
-/// Checks `bundle` (CMS SignedData, content in `encoding`) against `anchors`.
+/// Checks `bundle` (CMS SignedData, content in `encoding`) against the license anchors
+/// `anchors`.
 pub fn check_licenses(
     bundle: &[u8],
     encoding: Encoding,
@@ -46,10 +49,17 @@ pub fn check_licenses(
         accepted: Vec::new(),
         refused: vec![("*".into(), reason)],
     };
-    let content = match cms::verify(bundle, &[oid::ID_DATA], &policy) {
-        Ok(verified) => verified.content,
+    if anchors.is_empty() {
+        return refuse_all("the device has no license trust anchor".into());
+    }
+    let verified = match cms::verify(bundle, &[oid::ID_DATA], &policy) {
+        Ok(verified) => verified,
         Err(e) => return refuse_all(format!("the bundle's signature does not verify: {e}")),
     };
+    if let Err(e) = role::check_signer(&verified.signer, Role::LicenseSigner) {
+        return refuse_all(format!("the bundle's signer is not a license signer: {e}"));
+    }
+    let content = verified.content;
     let licenses = match LicenseBundle::decode(encoding, &content) {
         Ok(bundle) => bundle.licenses,
         Err(e) => return refuse_all(format!("the bundle does not decode: {e}")),
@@ -198,6 +208,27 @@ mod tests {
         let checked = check_licenses(&bundle, Encoding::Json, &[other.cert().clone()], holder);
         assert!(checked.accepted.is_empty());
         assert!(checked.refused[0].1.contains("signature"), "{checked:?}");
+
+        // A TLS server certificate under the same anchor signs no licenses.
+        let (cert, key) = root
+            .issue_tls_server(&["localhost".into()], KeyAlgorithm::EcdsaP256)
+            .unwrap();
+        let tls = Signer::new(key, vec![cert]).unwrap();
+        let by_tls = signed(vec![license("LIC-OK", "SN-1", "uCPE-100", None)], &tls);
+        let checked = check_licenses(&by_tls, Encoding::Json, &anchors, holder);
+        assert!(checked.accepted.is_empty());
+        assert!(
+            checked.refused[0].1.contains("not a license signer"),
+            "{checked:?}"
+        );
+
+        // No license anchor, no licenses.
+        let checked = check_licenses(&bundle, Encoding::Json, &[], holder);
+        assert!(checked.accepted.is_empty());
+        assert!(
+            checked.refused[0].1.contains("no license trust anchor"),
+            "{checked:?}"
+        );
 
         // A device that does not know its product id accepts nothing locked to one.
         let unknown = Holder {

@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 use ztp_certs::cms::{self, Envelope, TrustPolicy};
+use ztp_certs::role::{self, Role, RoleError};
 use ztp_certs::{Cert, CmsError, PkiError, Voucher, VoucherError, oid};
 use ztp_yang::{ConveyedInformation, DecodeError, Document, Encoding, GetBootstrappingDataOutput};
 
@@ -28,6 +29,9 @@ pub enum RefusedResponse {
     /// Step 3: the owner certificate does not chain to the pinned domain certificate.
     #[error("owner certificate: {0}")]
     OwnerCertificate(CmsError),
+    /// Step 3: the owner certificate may not sign conveyed information.
+    #[error("owner certificate: {0}")]
+    OwnerRole(RoleError),
     /// Step 4: the conveyed information is not signed by the owner certificate.
     #[error("conveyed information signature: {0}")]
     Signature(CmsError),
@@ -58,8 +62,11 @@ pub enum RefusedResponse {
 /// What the device trusts.
 #[derive(Debug, Clone, Copy)]
 pub struct DeviceTrust<'a> {
-    /// The manufacturer trust anchors that vouchers must chain to.
-    pub manufacturer_anchors: &'a [Cert],
+    /// The anchors of the manufacturer's voucher signers (never the anchors of other roles).
+    pub voucher_anchors: &'a [Cert],
+    /// The authority key identifier of the device's IDevID, which a voucher's
+    /// `idevid-issuer` must match when it carries one.
+    pub idevid_issuer: Option<&'a [u8]>,
     /// Whether the device authenticated the server's TLS certificate (a trusted server may send
     /// unsigned data; an untrusted one only unsigned redirect information).
     pub server_authenticated: bool,
@@ -91,10 +98,10 @@ pub fn verify_response(
     // 1 and 2: the manufacturer's voucher, for this device.
     let voucher = Voucher::verify(
         &ownership.ownership_voucher,
-        trust.manufacturer_anchors,
+        trust.voucher_anchors,
         trust.at,
     )?;
-    voucher.check_applies(serial, sent_nonce, trust.at)?;
+    voucher.check_applies(serial, trust.idevid_issuer, sent_nonce, trust.at)?;
     if voucher.domain_cert_revocation_checks == Some(true) {
         return Err(RefusedResponse::RevocationChecksRequired);
     }
@@ -120,6 +127,7 @@ pub fn verify_response(
         .ok_or(RefusedResponse::OwnerCertificate(
             CmsError::SignerCertificateMissing,
         ))?;
+    role::check_signer(&owner, Role::OwnerSigner).map_err(RefusedResponse::OwnerRole)?;
 
     // 4: the conveyed information is signed by that owner certificate.
     let verified = cms::verify(
@@ -256,7 +264,8 @@ mod tests {
     ) -> Result<VerifiedResponse, RefusedResponse> {
         let anchors = [w.mfg_root.cert().clone()];
         let trust = DeviceTrust {
-            manufacturer_anchors: &anchors,
+            voucher_anchors: &anchors,
+            idevid_issuer: None,
             server_authenticated: false,
             at: OffsetDateTime::now_utc(),
         };

@@ -11,7 +11,7 @@ use ztp_yang::Nonce;
 
 use super::output::Output;
 use crate::agent::bootstrap::{
-    self, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
+    self, Anchors, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
 use crate::agent::client::ServerUrl;
 use crate::agent::host_key;
@@ -67,8 +67,11 @@ fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
     Ok(BootstrapOptions {
         servers: servers(args)?,
         credentials,
-        manufacturer_anchors: anchors(&args.manufacturer_ca, "manufacturer CA")?,
-        server_anchors: anchors(&args.server_ca, "server CA")?,
+        anchors: Anchors {
+            servers: anchors(&args.server_ca, "server CA")?,
+            vouchers: anchors(&args.voucher_ca, "voucher CA")?,
+            licenses: anchors(&args.license_ca, "license CA")?,
+        },
         request: RequestOptions {
             encoding: args.encoding.into(),
             hw_model: args.hw_model.clone(),
@@ -149,7 +152,7 @@ mod tests {
         let path = |p: &Path| p.to_str().unwrap().to_owned();
         let cert = path(&device.join("idevid.pem"));
         let key = path(&device.join("idevid.key"));
-        let root = path(&dir.path().join(layout::ROOT_CA));
+        let vouchers = path(&dir.path().join(layout::VOUCHER_CA));
         let value = dhcp::colon_hex(
             &dhcp::encode(&[
                 dhcp::BootstrapUri::parse("https://a.example:8443").unwrap(),
@@ -164,8 +167,8 @@ mod tests {
             &cert,
             "--key",
             &key,
-            "--manufacturer-ca",
-            &root,
+            "--voucher-ca",
+            &vouchers,
             "--nonce-hex",
             "000102030405060708090a0b0c0d0e0f",
             "--encoding",
@@ -176,8 +179,8 @@ mod tests {
         assert_eq!(options.credentials.serial().as_str(), "SN-0002");
         let servers: Vec<_> = options.servers.iter().map(|s| s.to_string()).collect();
         assert_eq!(servers, ["https://a.example:8443", "https://[::1]"]);
-        assert_eq!(options.manufacturer_anchors.len(), 1);
-        assert!(options.server_anchors.is_empty());
+        assert_eq!(options.anchors.vouchers.len(), 1);
+        assert!(options.anchors.servers.is_empty() && options.anchors.licenses.is_empty());
         assert_eq!(options.request.encoding, ztp_yang::Encoding::Xml);
         assert!(
             matches!(options.request.nonce, NonceChoice::Fixed(ref n) if n.as_bytes().len() == 16)
@@ -191,8 +194,8 @@ mod tests {
             &cert,
             "--key",
             &key,
-            "--manufacturer-ca",
-            &root,
+            "--voucher-ca",
+            &vouchers,
             "--nonce-hex",
             "0001",
         ])
@@ -206,7 +209,7 @@ mod tests {
 
     #[test]
     fn conflicting_or_incomplete_arguments_are_refused() {
-        let base = ["--cert", "c", "--key", "k", "--manufacturer-ca", "m"];
+        let base = ["--cert", "c", "--key", "k", "--voucher-ca", "m"];
         let with = |extra: &[&str]| {
             let mut all = base.to_vec();
             all.extend_from_slice(extra);

@@ -669,7 +669,11 @@ fn one_device_can_never_obtain_another_devices_data() {
     );
 
     // Progress from device 1 moves device 1 only.
-    agent_json(server.bootstrap("SN-0001", &["--complete"]));
+    agent_json(server.bootstrap("SN-0001", &[]));
+    assert_eq!(
+        success(server.report("SN-0001", "bootstrap-complete", None)),
+        "204"
+    );
     let show = |serial: &str| -> Value {
         serde_json::from_str(&success(server.admin(["device", "show", serial]))).unwrap()
     };
@@ -815,7 +819,12 @@ fn a_restart_keeps_inventory_events_and_state() {
         ],
     ));
     let public = format!("{}.pub", key.display());
-    agent_json(server.bootstrap("SN-0001", &["--complete", "--ssh-host-key", &public]));
+    agent_json(server.bootstrap("SN-0001", &[]));
+    let public = PathBuf::from(public);
+    assert_eq!(
+        success(server.report("SN-0001", "bootstrap-complete", Some(&public))),
+        "204"
+    );
     server.stop();
 
     let server = Server::start(dir.path());
@@ -1054,7 +1063,7 @@ fn a_burst_of_devices_is_answered_without_losing_any() {
                 let server = &server;
                 scope.spawn(move || {
                     let serial = format!("SN-000{}", 1 + i % 3);
-                    server.bootstrap(&serial, &["--nonce", "--complete"])
+                    server.bootstrap(&serial, &["--nonce"])
                 })
             })
             .collect();
@@ -1200,4 +1209,58 @@ fn one_source_cannot_take_every_connection_slot() {
         transcript(&answer)
     );
     drop(held);
+}
+
+#[test]
+fn one_roles_key_never_passes_for_anothers_on_either_side() {
+    let dir = temp_dir();
+    let mut server = Server::start(dir.path());
+
+    // The agent: anchoring vouchers at the root (which also issues the IDevIDs and the TLS
+    // certificate) would let any device's key sign a voucher: refused before connecting.
+    let root = server.pki().join("manufacturer/root-ca.pem");
+    let refused = server.bootstrap("SN-0001", &["--voucher-ca", root.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = transcript(&refused);
+    assert!(
+        said.contains("trust anchors") && said.contains("voucher signer"),
+        "{said}"
+    );
+    assert!(
+        events(&server).iter().all(|e| e["serial"] != "SN-0001"),
+        "the agent never called"
+    );
+    server.stop();
+
+    // The server: device anchors at the root (the configuration of earlier releases) would let
+    // the voucher and license signers' keys (and the TLS key) pass for devices', and a device
+    // anchoring vouchers there would take any of them: ztp refuses to start.
+    let mut serve = ztp_tests::serve_command(dir.path())
+        .env(
+            "ZTP_MANUFACTURER__TRUST_ANCHORS",
+            r#"["pki/manufacturer/root-ca.pem"]"#,
+        )
+        .env(
+            "ZTP_MANUFACTURER__INTERMEDIATES",
+            r#"["pki/manufacturer/idevid-ca.pem"]"#,
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ztp serve runs");
+    let stderr = serve.stderr.take().expect("stderr is piped");
+    let (said, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        let _ = said.send((text, serve.wait()));
+    });
+    let (text, status) = exit
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("ztp serve exits instead of serving");
+    assert!(!status.unwrap().success(), "{text}");
+    assert!(
+        text.contains("let one role's key pass for another's"),
+        "{text}"
+    );
 }

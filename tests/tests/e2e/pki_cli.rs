@@ -45,13 +45,18 @@ fn every_certificate_chains_to_its_root_in_openssl() {
             &format!("devices/{device}/idevid.pem"),
         );
     }
-    for leaf in [
+    // Each signing role chains to the root through a CA of its own.
+    verify(
+        root,
+        Some("manufacturer/voucher-ca.pem"),
         "manufacturer/masa.pem",
+    );
+    verify(
+        root,
+        Some("manufacturer/license-ca.pem"),
         "manufacturer/license-signing.pem",
-        "server/tls.pem",
-    ] {
-        verify(root, None, leaf);
-    }
+    );
+    verify(root, None, "server/tls.pem");
     let owner = "customers/example-customer/owner-ca.pem";
     verify(owner, None, "customers/example-customer/owner-signing.pem");
     // The CRL is signed by the IDevID CA.

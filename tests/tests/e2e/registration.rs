@@ -192,10 +192,10 @@ fn a_bootstrapped_device_is_registered_as_valid_yang_with_the_certificate_it_pre
         ],
     ));
     let public = PathBuf::from(format!("{}.pub", host_key.display()));
-    bootstrap_ok(
-        &server,
-        "SN-0001",
-        &["--complete", "--ssh-host-key", public.to_str().unwrap()],
+    bootstrap_ok(&server, "SN-0001", &[]);
+    assert_eq!(
+        success(server.report("SN-0001", "bootstrap-complete", Some(&public))),
+        "204"
     );
     wait_until(
         "the host key reaches the NMS",
@@ -843,10 +843,10 @@ fn a_devices_timeline_tells_its_story_in_order() {
         "uCPE-100",
     ]));
     success(server.admin(["device", "set", "SN-0001", "--model", "uCPE-100"]));
-    bootstrap_ok(
-        &server,
-        "SN-0001",
-        &["--hw-model", "uCPE-100", "--complete"],
+    bootstrap_ok(&server, "SN-0001", &["--hw-model", "uCPE-100"]);
+    assert_eq!(
+        success(server.report("SN-0001", "bootstrap-complete", None)),
+        "204"
     );
     let timeline = json(server.admin(["device", "timeline", "SN-0001"]));
     let entries = timeline.as_array().unwrap();
