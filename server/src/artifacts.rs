@@ -94,20 +94,24 @@ pub fn conveyed_information(
 
 /// The `ownership-voucher` artifact for `serial`, pinning the owner's CA, signed by the MASA:
 /// valid for `validity` from `now`, or bound to the device's `nonce` instead when it sent one.
+/// With `idevid_issuer` (the authority key identifier of the device's IDevID) it applies only
+/// to a device of that serial whose IDevID that CA issued.
 pub fn ownership_voucher(
     masa: &Signer,
     serial: &Serial,
+    idevid_issuer: Option<&[u8]>,
     owner_ca: &Cert,
     now: OffsetDateTime,
     validity: Duration,
     nonce: Option<&Nonce>,
 ) -> Result<Vec<u8>, ArtifactError> {
-    let voucher = Voucher::new(
+    let mut voucher = Voucher::new(
         serial.as_str(),
         owner_ca,
         now,
         now + validity,
         nonce.map(Nonce::as_bytes),
     );
+    voucher.idevid_issuer = idevid_issuer.map(<[u8]>::to_vec);
     Ok(voucher.sign(masa)?)
 }

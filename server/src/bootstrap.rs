@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
-use ztp_certs::{Cert, Signer, SigningKey, cms};
+use ztp_certs::{Cert, Fingerprint, Signer, SigningKey, cms};
 use ztp_yang::{
     Binary, ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
     Ownership, ProgressType, ReportProgressInput,
@@ -190,7 +190,7 @@ struct OwnerEntry {
     connections: Vec<NmsConnectionRecord>,
     pools: Vec<PoolRecord>,
     conveyed: Mutex<HashMap<ConveyedKey, Binary>>,
-    vouchers: Mutex<HashMap<String, CachedVoucher>>,
+    vouchers: Mutex<HashMap<Fingerprint, CachedVoucher>>,
 }
 
 /// Answers devices.
@@ -617,9 +617,15 @@ impl Bootstrapper {
         let now = OffsetDateTime::now_utc();
         let serial = &call.device.identity.serial;
         let sign = |nonce| {
+            // Bound to the CA that issued the IDevID presented (idevid-issuer), so that it
+            // serves no device of the same serial under another IDevID CA.
+            let issuer = Cert::from_der(call.device.certificate.to_vec())
+                .ok()
+                .and_then(|cert| cert.authority_key_identifier());
             artifacts::ownership_voucher(
                 &self.masa,
                 serial,
+                issuer.as_deref(),
                 owner.credentials.ca(),
                 now,
                 self.voucher_validity,
@@ -632,7 +638,7 @@ impl Bootstrapper {
         }
         // Reuse a voucher while more than half of its life is left.
         let mut vouchers = lock(&owner.vouchers);
-        if let Some((voucher, created)) = vouchers.get(serial.as_str())
+        if let Some((voucher, created)) = vouchers.get(&call.device.fingerprint)
             && now < *created + self.voucher_validity / 2
         {
             return Ok(voucher.clone());
@@ -647,7 +653,7 @@ impl Bootstrapper {
                 vouchers.clear();
             }
         }
-        vouchers.insert(serial.as_str().to_owned(), (voucher.clone(), now));
+        vouchers.insert(call.device.fingerprint, (voucher.clone(), now));
         Ok(voucher)
     }
 }

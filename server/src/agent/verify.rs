@@ -244,6 +244,7 @@ mod tests {
                 ownership_voucher: artifacts::ownership_voucher(
                     &w.masa,
                     &serial,
+                    None,
                     w.owner.ca(),
                     now,
                     Duration::days(1),

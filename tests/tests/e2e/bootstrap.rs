@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, transcript, yanglint, ztp};
+use ztp_tests::{
+    Server, curl, openssl_cms_verify, success, temp_dir, tool, transcript, yanglint, ztp,
+};
 
 const GET_BOOTSTRAPPING_DATA: &str =
     "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
@@ -240,6 +242,39 @@ fn a_sample_device_bootstraps_and_every_artifact_verifies_independently() {
     );
     let voucher: Value = serde_json::from_slice(&fs::read(&voucher_json).unwrap()).unwrap();
     assert_eq!(voucher["ietf-voucher:voucher"]["serial-number"], "SN-0001");
+    // Bound to the IDevID CA: idevid-issuer is the device certificate's authority key
+    // identifier, as openssl reads it.
+    let aki = success(tool(
+        "openssl",
+        [
+            "x509",
+            "-noout",
+            "-ext",
+            "authorityKeyIdentifier",
+            "-in",
+            device(&server, "SN-0001")
+                .join("idevid.pem")
+                .to_str()
+                .unwrap(),
+        ],
+    ));
+    let aki_hex: String = aki
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .trim_start_matches("keyid:")
+        .replace(':', "")
+        .to_lowercase();
+    let issuer = BASE64
+        .decode(
+            voucher["ietf-voucher:voucher"]["idevid-issuer"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let issuer_hex: String = issuer.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(issuer_hex, aki_hex, "{aki}");
 
     assert_event(
         &server,
