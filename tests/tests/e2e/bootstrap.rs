@@ -839,7 +839,7 @@ fn a_restart_keeps_inventory_events_and_state() {
     success(server.admin(["customer", "add", "acme"]));
     success(server.admin(["device", "set", "SN-0003", "--customer", "acme"]));
     let key = dir.path().join("host_ed25519");
-    success(ztp_tests::tool(
+    success(tool(
         "ssh-keygen",
         [
             "-q",
