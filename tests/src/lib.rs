@@ -376,13 +376,37 @@ impl Server {
             .expect("ztp device bootstrap runs")
     }
 
-    /// Sends a `report-progress` of `progress` (with the OpenSSH public host key in
-    /// `ssh_host_key`, if any) as device `serial` of the development PKI, over curl: what a
-    /// device that reports the progress of redirect information sends. The reference agent
-    /// reports only onboarding information from a trusted server. Returns curl's output, whose
-    /// standard output is the HTTP status.
-    pub fn report(&self, serial: &str, progress: &str, ssh_host_key: Option<&Path>) -> Output {
+    /// POSTs the JSON `body` to the RESTCONF operation `operation` (e.g. `report-progress`) as
+    /// device `serial` of the development PKI, over curl with `extra` curl arguments: what a
+    /// device's own client sends. Returns curl's output.
+    pub fn device_post(&self, serial: &str, operation: &str, body: &str, extra: &[&str]) -> Output {
         let device = self.pki().join("devices").join(serial);
+        let url = format!(
+            "{}/restconf/operations/ietf-sztp-bootstrap-server:{operation}",
+            self.device_url
+        );
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--cacert".into(),
+            self.pki().join("manufacturer/root-ca.pem").into(),
+            "--cert".into(),
+            device.join("idevid.pem").into(),
+            "--key".into(),
+            device.join("idevid.key").into(),
+            "-H".into(),
+            "Content-Type: application/yang-data+json".into(),
+            "-d".into(),
+            body.into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        args.push(url.into());
+        curl(args)
+    }
+
+    /// Sends a `report-progress` of `progress` (with the OpenSSH public host key in
+    /// `ssh_host_key`, if any) as device `serial`: what a device that reports the progress of
+    /// redirect information sends (the reference agent reports only onboarding information
+    /// from a trusted server). Returns curl's output, whose standard output is the HTTP status.
+    pub fn report(&self, serial: &str, progress: &str, ssh_host_key: Option<&Path>) -> Output {
         let keys = ssh_host_key.map(|path| {
             let line = std::fs::read_to_string(path).expect("the host key file reads");
             let mut fields = line.split_whitespace();
@@ -395,27 +419,12 @@ impl Server {
             r#"{{"ietf-sztp-bootstrap-server:input":{{"progress-type":"{progress}"{}}}}}"#,
             keys.unwrap_or_default()
         );
-        curl([
-            "--cacert".as_ref(),
-            self.pki().join("manufacturer/root-ca.pem").as_os_str(),
-            "--cert".as_ref(),
-            device.join("idevid.pem").as_os_str(),
-            "--key".as_ref(),
-            device.join("idevid.key").as_os_str(),
-            "-H".as_ref(),
-            "Content-Type: application/yang-data+json".as_ref(),
-            "-d".as_ref(),
-            body.as_ref(),
-            "-o".as_ref(),
-            "/dev/null".as_ref(),
-            "-w".as_ref(),
-            "%{http_code}".as_ref(),
-            format!(
-                "{}/restconf/operations/ietf-sztp-bootstrap-server:report-progress",
-                self.device_url
-            )
-            .as_ref(),
-        ])
+        self.device_post(
+            serial,
+            "report-progress",
+            &body,
+            &["-o", "/dev/null", "-w", "%{http_code}"],
+        )
     }
 
     /// Kills the server at once (SIGKILL): no shutdown work of any kind, as in a crash.

@@ -8,7 +8,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, transcript, yanglint};
+use ztp_tests::{Server, openssl_cms_verify, success, temp_dir, transcript, yanglint};
 
 const CUSTOMER: &str = "example-customer";
 const FEATURE: &str = "ESS-ED-100G-SIA3";
@@ -56,25 +56,12 @@ fn add_pool(server: &Server, name: &str, extra: &[&str]) -> Value {
 
 /// The raw get-bootstrapping-data answer of `serial`, as a device's own client gets it.
 fn raw_answer(server: &Server, serial: &str, dir: &Path) -> Value {
-    let device = server.pki().join("devices").join(serial);
-    let root = server.pki().join("manufacturer/root-ca.pem");
-    let output = curl([
-        "--cacert".as_ref(),
-        root.as_os_str(),
-        "--cert".as_ref(),
-        device.join("idevid.pem").as_os_str(),
-        "--key".as_ref(),
-        device.join("idevid.key").as_os_str(),
-        "-H".as_ref(),
-        "Content-Type: application/yang-data+json".as_ref(),
-        "-d".as_ref(),
-        r#"{"ietf-sztp-bootstrap-server:input":{"hw-model":"uCPE-100"}}"#.as_ref(),
-        format!(
-            "{}/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data",
-            server.device_url
-        )
-        .as_ref(),
-    ]);
+    let output = server.device_post(
+        serial,
+        "get-bootstrapping-data",
+        r#"{"ietf-sztp-bootstrap-server:input":{"hw-model":"uCPE-100"}}"#,
+        &[],
+    );
     let body = success(output);
     fs::write(dir.join("answer.json"), &body).unwrap();
     serde_json::from_str(&body).unwrap()

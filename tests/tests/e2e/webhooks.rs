@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ztp_tests::{Server, curl, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, success, temp_dir, tool, transcript};
 
 const CUSTOMER: &str = "example-customer";
 
@@ -243,30 +243,10 @@ fn add_webhook(server: &Server, receiver: &Receiver, certs: &Path) -> String {
 
 /// Reports `progress-type` for `serial` as a device's own client does.
 fn report(server: &Server, serial: &str, progress: &str) {
-    let device = server.pki().join("devices").join(serial);
-    let root = server.pki().join("manufacturer/root-ca.pem");
-    let output = curl([
-        "--cacert".as_ref(),
-        root.as_os_str(),
-        "--cert".as_ref(),
-        device.join("idevid.pem").as_os_str(),
-        "--key".as_ref(),
-        device.join("idevid.key").as_os_str(),
-        "-H".as_ref(),
-        "Content-Type: application/yang-data+json".as_ref(),
-        "-d".as_ref(),
-        format!(
-            r#"{{"ietf-sztp-bootstrap-server:input":{{"progress-type":"{progress}","message":"disk full"}}}}"#
-        )
-        .as_ref(),
-        "-w".as_ref(),
-        "%{http_code}".as_ref(),
-        format!(
-            "{}/restconf/operations/ietf-sztp-bootstrap-server:report-progress",
-            server.device_url
-        )
-        .as_ref(),
-    ]);
+    let body = format!(
+        r#"{{"ietf-sztp-bootstrap-server:input":{{"progress-type":"{progress}","message":"disk full"}}}}"#
+    );
+    let output = server.device_post(serial, "report-progress", &body, &["-w", "%{http_code}"]);
     assert_eq!(success(output).trim(), "204");
 }
 
