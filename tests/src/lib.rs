@@ -5,6 +5,7 @@
 //! missing: `scripts/test` installs them, and a test that silently skips proves nothing.
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod admin_http;
 pub mod sshd;
 
@@ -180,17 +181,37 @@ pub fn yanglint(kind: Option<&str>, modules: &[&str], document: &Path) -> Result
 /// `ztp serve` on `data_dir`, listening on loopback ports chosen by the system.
 pub fn serve_command(data_dir: &Path) -> Command {
     let mut command = Command::new(ztp_bin());
+    command.args(serve_args(data_dir));
     command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir);
+}
+
+/// Like [`serve_command`], in a shell that first lowers the process's limit of open files to
+/// `max_open_files` (`ulimit -n`); the shell then becomes ztp (`exec`), so the child's pid is
+/// ztp's.
+pub fn serve_command_with_open_files(data_dir: &Path, max_open_files: u32) -> Command {
+    let mut command = Command::new("sh");
     command
+        .arg("-c")
+        .arg(format!("ulimit -n {max_open_files} && exec \"$0\" \"$@\""))
+        .arg(ztp_bin())
+        .args(serve_args(data_dir));
+    command
+}
+
+fn serve_args(data_dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(data_dir.into());
+    args
 }
 
 /// A running `ztp serve` on loopback ports chosen by the system, with its data directory.
@@ -229,6 +250,21 @@ impl Server {
     /// Like [`Server::start`], with extra environment variables (which win over the harness's
     /// own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]).
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_command(serve_command(data_dir), data_dir, env)
+    }
+
+    /// Like [`Server::start_with`], with the process's limit of open files lowered to
+    /// `max_open_files`.
+    pub fn start_with_open_files(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        max_open_files: u32,
+    ) -> Self {
+        let command = serve_command_with_open_files(data_dir, max_open_files);
+        Self::start_command(command, data_dir, env)
+    }
+
+    fn start_command(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         use std::process::Stdio;
 
@@ -238,7 +274,7 @@ impl Server {
             .append(true)
             .open(data_dir.join("server.log"))
             .expect("server log");
-        let mut child = serve_command(data_dir)
+        let mut child = command
             // CRL changes show within a second, so revocation tests need not wait long.
             .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
             .env(NMS_ALLOWED_PRIVATE_NETWORKS, LOOPBACK_NETWORKS)

@@ -201,13 +201,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             },
         },
     ));
+    let open_files = http::open_files::limit();
+    let (device_connections_max, admin_connections_max) =
+        http::open_files::fit(d.max_connections, d.max_connections, open_files);
+    if device_connections_max < d.max_connections {
+        tracing::warn!(
+            open_files = open_files.unwrap_or_default(),
+            device = device_connections_max,
+            admin = admin_connections_max,
+            configured = d.max_connections,
+            "the limit of open files allows fewer connections than device_api.max_connections: \
+             raise it (ulimit -n, LimitNOFILE=) to hold more"
+        );
+    }
     let limits = Limits {
         max_header_bytes: d.max_header_bytes,
         read_timeout: d.read_timeout(),
         idle_timeout: Duration::from_secs(d.idle_timeout_secs),
-        max_connections: d.max_connections,
+        max_connections: device_connections_max,
         max_connections_per_source: d.max_connections_per_source,
         drain_timeout: Duration::from_secs(10),
+    };
+    let admin_limits = Limits {
+        max_connections: admin_connections_max,
+        ..limits
     };
 
     let device_listener = bind(d.listen, "device API").await?;
@@ -245,7 +262,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         admin_listener,
         None,
         admin_api,
-        limits,
+        admin_limits,
         OpenConnections::default(),
         until(stopped),
     ));

@@ -29,6 +29,7 @@ use crate::device_auth::{AuthFailure, AuthenticatedDevice};
 pub mod admin_api;
 pub mod device_api;
 mod idle;
+pub mod open_files;
 pub mod restconf;
 mod slots;
 
