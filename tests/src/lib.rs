@@ -7,6 +7,7 @@
 
 pub mod abuse;
 pub mod admin_http;
+pub mod faults;
 pub mod sshd;
 
 use std::ffi::OsStr;
@@ -82,6 +83,25 @@ pub fn success(output: Output) -> String {
         transcript(&output)
     );
     stdout(&output)
+}
+
+/// Polls `done` every 100 ms for at most `limit`; panics with `what` and the last state `done`
+/// reported.
+pub fn wait_until(
+    what: &str,
+    limit: std::time::Duration,
+    mut done: impl FnMut() -> Result<(), String>,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match done() {
+            Ok(()) => return,
+            Err(state) if std::time::Instant::now() >= deadline => {
+                panic!("{what}: not within {limit:?}; last: {state}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
 }
 
 /// A fresh temporary directory, removed when dropped.

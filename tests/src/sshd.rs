@@ -172,6 +172,24 @@ impl Sshd {
         self.spawn();
     }
 
+    /// Serves SFTP with `command` (an sshd `Subsystem` command line) from the next start or
+    /// [`Sshd::restart`] on; `internal-sftp` is the default.
+    pub fn set_sftp_subsystem(&self, command: &str) {
+        let path = self.root().join("sshd_config");
+        let config: String = fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                if line.starts_with("Subsystem sftp ") {
+                    format!("Subsystem sftp {command}\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        fs::write(path, config).unwrap();
+    }
+
     fn spawn(&mut self) {
         fs::create_dir_all("/run/sshd").unwrap();
         let log = fs::OpenOptions::new()

@@ -147,8 +147,9 @@ impl Store {
         .bind(new.profile.as_str())
         .bind(i64::from(new.sign))
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(super::only_returned)
         .map_err(conflict("customer", &new.name))?;
         self.reveal_customer(customer(&row)?)
     }
@@ -213,8 +214,9 @@ impl Store {
         .bind(update.onboarding_json.is_some())
         .bind(update.onboarding_json.clone().flatten())
         .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?
+        .fetch_all(self.pool())
+        .await
+        .map(super::first_returned)?
         .ok_or_else(|| not_found(name))?;
         self.reveal_customer(customer(&row)?)
     }

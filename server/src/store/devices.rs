@@ -100,8 +100,9 @@ impl Store {
         .bind(&new.customer)
         .bind(&new.certificate_pin)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(super::only_returned)
         .map_err(conflict("device", &new.serial))?;
         device(&row)
     }
@@ -206,8 +207,9 @@ impl Store {
         .bind(update.customer.clone().flatten())
         .bind(update.certificate_pin.is_some())
         .bind(update.certificate_pin.clone().flatten())
-        .fetch_optional(self.pool())
-        .await?
+        .fetch_all(self.pool())
+        .await
+        .map(super::first_returned)?
         .ok_or_else(|| StoreError::NotFound {
             what: "device",
             key: serial.to_owned(),

@@ -98,8 +98,9 @@ pub(crate) async fn insert_event(
         .bind(e.status.map(i32::from))
         .bind(&e.peer)
         .bind(&e.detail)
-        .fetch_one(&mut *connection)
-        .await?;
+        .fetch_all(&mut *connection)
+        .await
+        .and_then(super::only_returned)?;
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
         super::webhooks::enqueue(connection, id, serial, notice, now).await?;
     }

@@ -122,6 +122,16 @@ impl StoreError {
             Self::Database(_) | Self::Sqlite(_) | Self::Unavailable(_)
         )
     }
+
+    /// Whether the database's disk is full (`SQLITE_FULL`): nothing is written until space is
+    /// freed, and then writes succeed again without a restart.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(e)) => e.code().as_deref() == Some("13"),
+            Self::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -246,6 +256,23 @@ pub fn timestamp(ms: i64) -> String {
 }
 
 /// Maps a unique-key violation to [`StoreError::Conflict`].
+/// The first row a statement that changes the database returned (`… RETURNING`), read after
+/// the statement ran to its end: `fetch_all`, then this.
+///
+/// Outside a transaction SQLite commits such a statement at its last step, after the rows it
+/// returns. `fetch_one` and `fetch_optional` stop at the first row, and an error of that commit
+/// (a full disk, an I/O error) was lost with the statement: the caller was told of a change
+/// that was never stored.
+fn first_returned<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
+/// The one row a statement that changes the database returned: [`first_returned`], for
+/// statements that always return one.
+fn only_returned<T>(rows: Vec<T>) -> Result<T, sqlx::Error> {
+    first_returned(rows).ok_or(sqlx::Error::RowNotFound)
+}
+
 fn conflict(what: &'static str, key: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {

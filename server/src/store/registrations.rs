@@ -193,8 +193,9 @@ impl Store {
         .bind(&new.file_name)
         .bind(&new.content)
         .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_all(self.pool())
+        .await
+        .map(super::first_returned)?;
         match row {
             Some(row) => record(&row),
             // The conflict's update was skipped: the stored registration is already this one.

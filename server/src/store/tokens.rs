@@ -68,8 +68,9 @@ impl Store {
         .bind(&t.digest)
         .bind(now_ms())
         .bind(t.expires_at)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(super::only_returned)
         .map_err(super::conflict("token", &t.id))?;
         token(&row)
     }
@@ -112,8 +113,9 @@ impl Store {
         ))
         .bind(id)
         .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?
+        .fetch_all(self.pool())
+        .await
+        .map(super::first_returned)?
         .as_ref()
         .map(token)
         .transpose()?

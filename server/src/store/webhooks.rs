@@ -290,8 +290,9 @@ impl Store {
         .bind(self.seal(&secret_field(&w.customer, &w.name), &w.secret)?)
         .bind(i64::from(w.enabled))
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
+        .and_then(super::only_returned)
         .map_err(conflict("webhook", &format!("{}/{}", w.customer, w.name)))?;
         self.reveal_webhook(webhook(&row)?)
     }
@@ -372,8 +373,9 @@ impl Store {
         .bind(secret)
         .bind(u.enabled.map(i64::from))
         .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?
+        .fetch_all(self.pool())
+        .await
+        .map(super::first_returned)?
         .ok_or_else(|| not_found(customer, name))?;
         self.reveal_webhook(webhook(&row)?)
     }

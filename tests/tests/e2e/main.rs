@@ -9,6 +9,7 @@ mod bootstrap;
 mod cms_interop;
 mod dhcp_cli;
 mod exhaustion;
+mod faults;
 mod import;
 mod licenses;
 mod nms;

@@ -14,7 +14,7 @@ use ztp_tests::{Server, success, temp_dir, tool, transcript};
 const CUSTOMER: &str = "example-customer";
 
 /// Quick retries, so that a test sees several attempts in seconds.
-const FAST: &[(&str, &str)] = &[
+pub(crate) const FAST: &[(&str, &str)] = &[
     ("ZTP_WEBHOOKS__RETRY_INITIAL_SECS", "1"),
     ("ZTP_WEBHOOKS__RETRY_MAX_SECS", "2"),
     ("ZTP_WEBHOOKS__TIMEOUT_SECS", "3"),
@@ -28,15 +28,15 @@ fn json(output: Output) -> Value {
 }
 
 /// The receiver: a Python HTTPS server logging each request to `received.jsonl`.
-struct Receiver {
+pub(crate) struct Receiver {
     dir: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
     child: Option<Child>,
 }
 
 impl Receiver {
     /// A CA and a server certificate for 127.0.0.1 in `dir`, made with the openssl CLI.
-    fn make_certificates(dir: &Path) {
+    pub(crate) fn make_certificates(dir: &Path) {
         fs::create_dir_all(dir).unwrap();
         let run = |args: &[&str]| {
             let output = tool("openssl", args);
@@ -100,7 +100,7 @@ impl Receiver {
     }
 
     /// Starts the receiver on `port` (0: any) in `dir`, which holds its certificate.
-    fn start(dir: &Path, port: u16) -> Self {
+    pub(crate) fn start(dir: &Path, port: u16) -> Self {
         let _ = fs::remove_file(dir.join("port"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/webhook_receiver.py");
         let child = Command::new("python3")
@@ -133,7 +133,7 @@ impl Receiver {
     }
 
     /// Every request received so far.
-    fn received(&self) -> Vec<Value> {
+    pub(crate) fn received(&self) -> Vec<Value> {
         fs::read_to_string(self.dir.join("received.jsonl"))
             .unwrap_or_default()
             .lines()
@@ -159,7 +159,7 @@ impl Receiver {
         )
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -218,11 +218,11 @@ fn assert_signed(request: &Value, secret: &str, dir: &Path) {
     assert!(t.abs_diff(now) < 300, "the signature is timed now");
 }
 
-fn body(request: &Value) -> Value {
+pub(crate) fn body(request: &Value) -> Value {
     serde_json::from_str(request["body"].as_str().unwrap()).unwrap()
 }
 
-fn add_webhook(server: &Server, receiver: &Receiver, certs: &Path) -> String {
+pub(crate) fn add_webhook(server: &Server, receiver: &Receiver, certs: &Path) -> String {
     let added = json(server.admin([
         "webhook",
         "add",

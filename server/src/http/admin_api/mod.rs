@@ -142,6 +142,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { .. } | StoreError::InUse { .. } => {
                 Self::new(StatusCode::CONFLICT, e.to_string())
             }
+            e if e.is_disk_full() => {
+                tracing::error!(error = %e, "admin API: the database's disk is full; free space \
+                    on its volume (writes succeed again as soon as there is room)");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database's disk is full: nothing was changed; try again once space is \
+                     freed",
+                )
+            }
             e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "admin API: the database is unavailable");
                 Self::new(
