@@ -5,6 +5,7 @@
 //! missing: `scripts/test` installs them, and a test that silently skips proves nothing.
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod admin_http;
 pub mod sshd;
 
@@ -229,6 +230,24 @@ impl Server {
     /// Like [`Server::start`], with extra environment variables (which win over the harness's
     /// own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]).
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, env, serve_command(data_dir))
+    }
+
+    /// Like [`Server::start_with`], with the process allowed at most `open_files` file
+    /// descriptors (`ulimit -n` in a shell that then becomes `ztp serve`, so that
+    /// [`Server::pid`] is the server's own).
+    pub fn start_with_open_files(data_dir: &Path, env: &[(&str, &str)], open_files: u32) -> Self {
+        let serve = serve_command(data_dir);
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(serve.get_program())
+            .args(serve.get_args());
+        Self::spawn(data_dir, env, command)
+    }
+
+    fn spawn(data_dir: &Path, env: &[(&str, &str)], mut command: Command) -> Self {
         use std::io::BufRead;
         use std::process::Stdio;
 
@@ -238,7 +257,7 @@ impl Server {
             .append(true)
             .open(data_dir.join("server.log"))
             .expect("server log");
-        let mut child = serve_command(data_dir)
+        let mut child = command
             // CRL changes show within a second, so revocation tests need not wait long.
             .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
             .env(NMS_ALLOWED_PRIVATE_NETWORKS, LOOPBACK_NETWORKS)
