@@ -8,6 +8,7 @@ mod audit;
 mod bootstrap;
 mod cms_interop;
 mod dhcp_cli;
+mod exhaustion;
 mod import;
 mod licenses;
 mod nms;
