@@ -14,7 +14,10 @@
 //! each one's scheduled start, so a queue cannot hide), each bootstrap a new TCP and TLS
 //! connection with the device's IDevID, get-bootstrapping-data and report-progress (the
 //! bootstrap bench's load generator). The run fails after its report if a good bootstrap
-//! failed, or if the server left an abuser's connection open past the drain.
+//! failed. Abusers' connections still open after the drain are reported, not failed on: once
+//! the kernel's accept queue overflows, a client can hold a connection the server's kernel
+//! has dropped without a word (a bare TCP client never learns it), which no server can close;
+//! the exhaustion test, whose abuse stays within the queue, asserts that none is left.
 //! The JSON result goes to `--json` (default `target/bench-mixed-load.json`).
 
 // The bootstrap bench's load generator; this bench uses its open loop only.
@@ -222,8 +225,9 @@ async fn run(options: &Options) {
     );
     println!(
         "server descriptors: {at_rest} at rest, {saturated_at} when the good devices started, \
-         peak {peak}, {after} after the drain; abusers' connections open at the end: \
-         {open_at_end}"
+         peak {peak}, {after} after the drain; abusers' connections: {} made, {open_at_end} open \
+         when the good devices stopped, {} still open after the drain",
+        total.connections, total.still_open
     );
     print!("{}", report.table());
 
@@ -259,10 +263,6 @@ async fn run(options: &Options) {
         0,
         "every good bootstrap succeeds (first error: {:?})",
         abused.first_error.as_ref().or(alone.first_error.as_ref())
-    );
-    assert_eq!(
-        total.still_open, 0,
-        "the server closes every abuser's connection"
     );
 }
 
