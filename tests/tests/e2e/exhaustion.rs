@@ -13,9 +13,10 @@ use ztp_tests::{Server, temp_dir, transcript};
 
 /// The server's file descriptors (`ulimit -n`).
 const OPEN_FILES: u32 = 256;
-/// Abuse sources, 127.0.0.2 onwards, and connections each may hold: together well past
-/// [`OPEN_FILES`], each within its share.
+/// Abuse sources, 127.0.0.2 onwards.
 const SOURCES: usize = 5;
+/// Abusers per source, and the connections a source may hold: each source within its share,
+/// all of them together well past [`OPEN_FILES`].
 const PER_SOURCE: usize = 64;
 /// Good bootstraps, a second apart.
 const GOOD_BOOTSTRAPS: usize = 16;
