@@ -205,19 +205,6 @@ pub fn serve_command(data_dir: &Path) -> Command {
     command
 }
 
-/// Like [`serve_command`], in a shell that first lowers the process's limit of open files to
-/// `max_open_files` (`ulimit -n`); the shell then becomes ztp (`exec`), so the child's pid is
-/// ztp's.
-pub fn serve_command_with_open_files(data_dir: &Path, max_open_files: u32) -> Command {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!("ulimit -n {max_open_files} && exec \"$0\" \"$@\""))
-        .arg(ztp_bin())
-        .args(serve_args(data_dir));
-    command
-}
-
 fn serve_args(data_dir: &Path) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = [
         "serve",
@@ -270,21 +257,24 @@ impl Server {
     /// Like [`Server::start`], with extra environment variables (which win over the harness's
     /// own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]).
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        Self::start_command(serve_command(data_dir), data_dir, env)
+        Self::spawn(data_dir, env, serve_command(data_dir))
     }
 
-    /// Like [`Server::start_with`], with the process's limit of open files lowered to
-    /// `max_open_files`.
-    pub fn start_with_open_files(
-        data_dir: &Path,
-        env: &[(&str, &str)],
-        max_open_files: u32,
-    ) -> Self {
-        let command = serve_command_with_open_files(data_dir, max_open_files);
-        Self::start_command(command, data_dir, env)
+    /// Like [`Server::start_with`], with the process allowed at most `open_files` file
+    /// descriptors (`ulimit -n` in a shell that then becomes `ztp serve`, so that
+    /// [`Server::pid`] is the server's own).
+    pub fn start_with_open_files(data_dir: &Path, env: &[(&str, &str)], open_files: u32) -> Self {
+        let serve = serve_command(data_dir);
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(serve.get_program())
+            .args(serve.get_args());
+        Self::spawn(data_dir, env, command)
     }
 
-    fn start_command(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+    fn spawn(data_dir: &Path, env: &[(&str, &str)], mut command: Command) -> Self {
         use std::io::BufRead;
         use std::process::Stdio;
 

@@ -575,7 +575,12 @@ fn ztp_killed_under_load_loses_no_answered_bootstrap_registration_webhook_or_sea
         let output = server.bootstrap(serial, &["--hw-model", "uCPE-100"]);
         assert!(output.status.success(), "{serial}: {}", transcript(&output));
         let report = server.report(serial, "bootstrap-complete", None);
-        assert_eq!(stdout(&report).trim(), "204", "{serial}: {}", transcript(&report));
+        assert_eq!(
+            stdout(&report).trim(),
+            "204",
+            "{serial}: {}",
+            transcript(&report)
+        );
     }
 
     // Every registration lands once, complete (one caught mid-attempt by the kill once its
