@@ -67,7 +67,7 @@ pub use customers::{
 };
 pub use devices::{CreateDevice, DeviceView, PatchDevice};
 pub use events::{EventView, ProgressView};
-pub use import::{ImportLimits, ImportReport, RowError};
+pub use import::{ImportLimits, ImportReport, RowError, check_import};
 pub use licenses::{
     CreatePool, ExpiringView, LicenseView, PatchPool, PoolView, RevokeLicense, TransferLicenses,
     UsageRow,
