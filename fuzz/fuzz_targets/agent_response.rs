@@ -36,7 +36,8 @@ fuzz_target!(|data: &[u8]| {
         ..Default::default()
     };
     let trust = DeviceTrust {
-        manufacturer_anchors: &TRUST.manufacturer,
+        voucher_anchors: &TRUST.manufacturer,
+        idevid_issuer: None,
         server_authenticated: selector & 4 != 0,
         at: TRUST.at,
     };

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let nonce = (selector & 2 != 0).then_some(&NONCE[..]);
-    let _ = voucher.check_applies(SERIAL, nonce, TRUST.at);
+    let _ = voucher.check_applies(SERIAL, None, nonce, TRUST.at);
     let _ = voucher.pinned_domain_cert();
     let json = voucher.to_json().expect("a decoded voucher encodes");
     let again = Voucher::from_json(json.as_bytes()).expect("an encoded voucher decodes");

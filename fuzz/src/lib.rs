@@ -147,7 +147,8 @@ mod tests {
             ..Default::default()
         };
         let trust = DeviceTrust {
-            manufacturer_anchors: &TRUST.manufacturer,
+            voucher_anchors: &TRUST.manufacturer,
+            idevid_issuer: None,
             server_authenticated: false,
             at: TRUST.at,
         };

@@ -141,7 +141,7 @@ async fn run(options: &Options) {
     let alone = load::open_loop(&target, &devices, options.rate, duration, cap).await;
     println!("good devices alone:       {}", line(&alone));
 
-    // The abuse, until the server is out of descriptors (or every abuser is connected).
+    // The abuse.
     let plan = Plan {
         target: target.address,
         server_name: target.server_name.clone(),
@@ -165,9 +165,12 @@ async fn run(options: &Options) {
             }
         })
     };
+    // Until the abuse holds most of what the server lets it (its sources' shares, or every
+    // abuser), or the server's descriptors run out.
     let limit = options.open_files as usize;
+    let holdable = abusers.min(options.sources * options.max_connections_per_source) * 3 / 4;
     for _ in 0..200 {
-        if open_files(pid) + 2 >= limit || abuse.open() >= abusers {
+        if open_files(pid) + 2 >= limit || abuse.open() >= holdable {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -98,7 +98,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let signed_bundle = |e| cms::sign(oid::ID_DATA, bundle.encode(e).as_bytes(), &licenser);
     let voucher = |nonce| {
-        artifacts::ownership_voucher(&masa, &serial, owner.ca(), now, Duration::days(1), nonce)
+        artifacts::ownership_voucher(
+            &masa,
+            &serial,
+            None,
+            owner.ca(),
+            now,
+            Duration::days(1),
+            nonce,
+        )
     };
     let conveyed = |info, e, signed: bool| {
         artifacts::conveyed_information(info, e, signed.then(|| owner.signer()))
