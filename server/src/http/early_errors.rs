@@ -451,7 +451,7 @@ fn parse_error(
         ),
         httparse::Error::Version if names_a_version(bytes) => (
             StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "only HTTP/1.0, HTTP/1.1 and HTTP/2 are spoken here",
+            "this server speaks HTTP versions 1.0, 1.1 and 2 only",
         ),
         httparse::Error::Version => (StatusCode::BAD_REQUEST, "the request line is not HTTP"),
         httparse::Error::TooManyHeaders => (

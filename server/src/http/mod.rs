@@ -274,12 +274,17 @@ async fn handshake(
     limits: Limits,
 ) -> Option<TlsStream<TcpStream>> {
     let deadline = tokio::time::Instant::now() + limits.read_timeout;
-    if handshakes.available_permits() == 0 {
-        tracing::debug!(%peer, "waiting for a TLS handshake permit");
-    }
-    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, handshakes.acquire()).await else {
-        tracing::debug!(%peer, "no TLS handshake permit in time: closed");
-        return None;
+    let _permit = match handshakes.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            tracing::debug!(%peer, "waiting for a TLS handshake permit");
+            let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, handshakes.acquire()).await
+            else {
+                tracing::debug!(%peer, "no TLS handshake permit in time: closed");
+                return None;
+            };
+            permit
+        }
     };
     let failure = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => return Some(stream),
