@@ -164,7 +164,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Screened<S> {
             Ok(httparse::Status::Complete(len)) if len > self.max_head => {
                 Err(self.too_large(bytes))
             }
-            Ok(httparse::Status::Complete(len)) => check(&request).map(|state| (len, state)),
+            Ok(httparse::Status::Complete(len)) => check(&request)
+                .map(|state| (len, state))
+                .map_err(|error| *error),
             Ok(httparse::Status::Partial) if bytes.len() > self.max_head => {
                 Err(self.too_large(bytes))
             }
@@ -359,16 +361,16 @@ impl<S: AsyncWrite + Unpin> Drop for Screened<S> {
 }
 
 /// Checks a complete head as hyper would; the state its body leaves the stream in.
-fn check(request: &httparse::Request<'_, '_>) -> Result<State, EarlyError> {
-    let bad = |message: &str| EarlyError::new(StatusCode::BAD_REQUEST, message);
+fn check(request: &httparse::Request<'_, '_>) -> Result<State, Box<EarlyError>> {
+    let bad = |message: &str| Box::new(EarlyError::new(StatusCode::BAD_REQUEST, message));
     let method = request.method.unwrap_or_default();
     Method::from_bytes(method.as_bytes()).map_err(|_| bad("the request method is not valid"))?;
     let path = request.path.unwrap_or_default();
     if path.len() > MAX_URI_LEN {
-        return Err(EarlyError::new(
+        return Err(Box::new(EarlyError::new(
             StatusCode::URI_TOO_LONG,
             "the request target is too long",
-        ));
+        )));
     }
     path.parse::<Uri>()
         .map_err(|_| bad("the request target is not a valid URI"))?;
@@ -384,7 +386,7 @@ fn check(request: &httparse::Request<'_, '_>) -> Result<State, EarlyError> {
         };
         headers.append(name, value);
     }
-    let refuse = |mut error: EarlyError| {
+    let refuse = |mut error: Box<EarlyError>| {
         error.headers = headers.clone();
         Err(error)
     };
@@ -425,10 +427,10 @@ fn check(request: &httparse::Request<'_, '_>) -> Result<State, EarlyError> {
     match (codings.last().map(String::as_str), chunked) {
         (Some("chunked"), 1) => Ok(State::Chunked(Chunk::Size)),
         // RFC 9112 §6.1: a transfer coding the server does not understand.
-        (_, 0) => refuse(EarlyError::new(
+        (_, 0) => refuse(Box::new(EarlyError::new(
             StatusCode::NOT_IMPLEMENTED,
             "the only transfer coding accepted is chunked",
-        )),
+        ))),
         _ => refuse(bad(
             "chunked must be the last transfer coding, and applied once",
         )),
