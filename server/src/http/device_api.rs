@@ -221,7 +221,6 @@ impl DeviceApi {
         request: Request<Incoming>,
         connection: &ConnectionInfo,
     ) -> Response<Body> {
-        let peer = connection.peer;
         // Until the body's own type is known, errors follow Accept (or the declared type).
         let declared = request_encoding(request.headers(), false).ok().flatten();
         let error_encoding =
@@ -238,7 +237,7 @@ impl DeviceApi {
                     rpc.refused(),
                     failure.serial().map(str::to_owned),
                     401,
-                    peer,
+                    connection,
                     failure.to_string(),
                 )
                 .await;
@@ -261,7 +260,7 @@ impl DeviceApi {
                 rpc.refused(),
                 serial.clone(),
                 problem.status.as_u16(),
-                peer,
+                connection,
                 detail,
             )
             .await;
@@ -382,7 +381,7 @@ impl DeviceApi {
                 self.refused(
                     EventKind::BootstrapRefused,
                     serial,
-                    connection.peer,
+                    connection,
                     &error,
                     encoding,
                 )
@@ -420,7 +419,7 @@ impl DeviceApi {
                 self.refused(
                     EventKind::ProgressRefused,
                     serial,
-                    connection.peer,
+                    connection,
                     &error,
                     encoding,
                 )
@@ -434,7 +433,7 @@ impl DeviceApi {
         &self,
         kind: EventKind,
         serial: Option<String>,
-        peer: SocketAddr,
+        connection: &ConnectionInfo,
         error: &BootstrapError,
         encoding: Encoding,
     ) -> Response<Body> {
@@ -443,7 +442,7 @@ impl DeviceApi {
             kind,
             serial,
             problem.status.as_u16(),
-            peer,
+            connection,
             error.to_string(),
         )
         .await;
@@ -489,9 +488,10 @@ impl DeviceApi {
         kind: EventKind,
         serial: Option<String>,
         status: u16,
-        peer: SocketAddr,
+        connection: &ConnectionInfo,
         detail: String,
     ) {
+        let peer = connection.peer;
         if (400..500).contains(&status) {
             self.strike(peer);
         }
@@ -503,7 +503,11 @@ impl DeviceApi {
             detail,
             notice: None,
         };
-        let note = self.refusals.note(&event, peer);
+        let note = self.refusals.note(
+            &event,
+            peer,
+            connection.client_chain.first().map(|c| c.as_ref()),
+        );
         let (kind, serial) = (kind.as_str(), event.serial.as_deref());
         if note == Note::Repeat {
             tracing::debug!(kind, serial, status, %peer, "{} (a repeat)", event.detail);

@@ -1,20 +1,21 @@
 //! Refusal events, aggregated: a device retrying with a revoked certificate, or a client sending
 //! the same bad request in a loop, must not cost a database write per request. The first
-//! refusal of a kind (source, event kind, status, serial, reason) is recorded at once and opens
+//! refusal of a kind (source, client certificate, event kind, status, serial, reason) is recorded at once and opens
 //! a window; the same refusals within the window are only counted, and when it closes one
 //! summary event says how many there were ("41 more refusals like this from 192.0.2.7 in 60 s").
 //! The next refusal after that opens a new window, so a steady stream costs two rows a window.
 //!
-//! The reason is the part of the detail before its first `": "`: ztp writes refusal details as
-//! "what: particulars" ("bad input: expected `}` at line 1"), so different particulars of one
-//! refusal count as repeats, while different refusals ("no client certificate", "the
-//! certificate … is not trusted") each get their own first event.
+//! The reason is the whole detail: a device retrying repeats its refusal word for word (with
+//! the same certificate), while two different refusals (other bad input, another certificate
+//! refused for the same reason) are two facts an operator may need. A client that varies its refusals to dodge the aggregation runs into the refusal
+//! strikes instead (see `strikes`): its burst, then the bench.
 //!
 //! A source is its IPv4 address or IPv6 /64, as for connection slots and strikes. The table of
 //! open windows is bounded: when it is full, a refusal of a new kind is recorded as a first one
 //! without opening a window (strikes bound how many a source can cause). Time is tokio's clock.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -52,6 +53,8 @@ struct Table {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     source: IpAddr,
+    /// A digest of the client's certificate (0: none).
+    client: u64,
     kind: EventKind,
     status: Option<u16>,
     serial: Option<String>,
@@ -76,17 +79,23 @@ impl Refusals {
         }
     }
 
-    /// Notes `event`, a refusal of a request from `peer`.
-    pub(super) fn note(&self, event: &NewEvent, peer: SocketAddr) -> Note {
+    /// Notes `event`, a refusal of a request from `peer` presenting `client` (its leaf
+    /// certificate, if any).
+    pub(super) fn note(&self, event: &NewEvent, peer: SocketAddr, client: Option<&[u8]>) -> Note {
         if self.window.is_zero() {
             return Note::First;
         }
         let key = Key {
             source: source(peer.ip()),
+            client: client.map_or(0, |der| {
+                let mut hasher = std::hash::DefaultHasher::new();
+                der.hash(&mut hasher);
+                hasher.finish()
+            }),
             kind: event.kind,
             status: event.status,
             serial: event.serial.clone(),
-            reason: reason(&event.detail).to_owned(),
+            reason: event.detail.clone(),
         };
         let now = Instant::now();
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
@@ -143,11 +152,6 @@ impl Window {
     }
 }
 
-/// The stable part of a refusal's detail.
-fn reason(detail: &str) -> &str {
-    detail.split(": ").next().unwrap_or(detail)
-}
-
 fn summary(key: &Key, window: &Window, now: Instant) -> NewEvent {
     let seconds = now.duration_since(window.opened).as_secs().max(1);
     let source = match key.source {
@@ -193,11 +197,14 @@ mod tests {
     async fn repeats_within_a_window_become_one_summary_when_it_closes() {
         let refusals = Refusals::new(WINDOW, 100);
         let revoked = refusal(Some("SN-1"), 401, "the certificate of SN-1 is revoked");
-        assert_eq!(refusals.note(&revoked, peer("192.0.2.7:1000")), Note::First);
+        assert_eq!(
+            refusals.note(&revoked, peer("192.0.2.7:1000"), None),
+            Note::First
+        );
         for port in 1001..1042 {
             tokio::time::advance(Duration::from_secs(1)).await;
             let from = peer(&format!("192.0.2.7:{port}"));
-            assert_eq!(refusals.note(&revoked, from), Note::Repeat);
+            assert_eq!(refusals.note(&revoked, from, None), Note::Repeat);
         }
         assert!(refusals.close(false).is_empty(), "the window is still open");
         assert_eq!(
@@ -222,7 +229,7 @@ mod tests {
         );
         assert_eq!(refusals.next_close(), None);
         assert_eq!(
-            refusals.note(&revoked, peer("192.0.2.7:2000")),
+            refusals.note(&revoked, peer("192.0.2.7:2000"), None),
             Note::First,
             "a new window"
         );
@@ -240,27 +247,41 @@ mod tests {
             refusal(Some("SN-2"), 400, "bad input: expected `}`"),
         ];
         for case in &cases {
-            assert_eq!(refusals.note(case, from), Note::First, "{}", case.detail);
+            assert_eq!(
+                refusals.note(case, from, None),
+                Note::First,
+                "{}",
+                case.detail
+            );
         }
         assert_eq!(
             refusals.note(
                 &refusal(Some("SN-1"), 400, "bad input: unknown element"),
-                from
+                from,
+                None
             ),
-            Note::Repeat,
-            "the same refusal with other particulars"
+            Note::First,
+            "the same refusal with other particulars is another fact"
         );
         assert_eq!(
-            refusals.note(&cases[0], peer("192.0.2.8:1")),
+            refusals.note(
+                &refusal(Some("SN-1"), 400, "bad input: expected `}`"),
+                from,
+                None
+            ),
+            Note::Repeat
+        );
+        assert_eq!(
+            refusals.note(&cases[0], peer("192.0.2.8:1"), None),
             Note::First,
             "another source"
         );
         assert_eq!(
-            refusals.note(&cases[0], peer("[2001:db8::1]:1")),
+            refusals.note(&cases[0], peer("[2001:db8::1]:1"), None),
             Note::First
         );
         assert_eq!(
-            refusals.note(&cases[0], peer("[2001:db8::ffff]:1")),
+            refusals.note(&cases[0], peer("[2001:db8::ffff]:1"), None),
             Note::Repeat,
             "the same /64"
         );
@@ -278,17 +299,31 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_same_refusal_of_two_certificates_is_two_facts() {
+        let refusals = Refusals::new(WINDOW, 100);
+        let from = peer("192.0.2.7:1");
+        let event = refusal(
+            None,
+            401,
+            "the certificate names no usable serial number: '/'",
+        );
+        assert_eq!(refusals.note(&event, from, Some(b"one")), Note::First);
+        assert_eq!(refusals.note(&event, from, Some(b"two")), Note::First);
+        assert_eq!(refusals.note(&event, from, Some(b"one")), Note::Repeat);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_full_table_records_new_refusals_without_aggregating_them() {
         let refusals = Refusals::new(WINDOW, 2);
         let from = peer("192.0.2.7:1");
         for serial in ["SN-1", "SN-2", "SN-3", "SN-3"] {
             assert_eq!(
-                refusals.note(&refusal(Some(serial), 401, "x"), from),
+                refusals.note(&refusal(Some(serial), 401, "x"), from, None),
                 Note::First
             );
         }
         assert_eq!(
-            refusals.note(&refusal(Some("SN-1"), 401, "x"), from),
+            refusals.note(&refusal(Some("SN-1"), 401, "x"), from, None),
             Note::Repeat
         );
     }
@@ -298,7 +333,10 @@ mod tests {
         let refusals = Refusals::new(Duration::ZERO, 2);
         let event = refusal(Some("SN-1"), 401, "x");
         for _ in 0..3 {
-            assert_eq!(refusals.note(&event, peer("192.0.2.7:1")), Note::First);
+            assert_eq!(
+                refusals.note(&event, peer("192.0.2.7:1"), None),
+                Note::First
+            );
         }
         assert!(refusals.close(true).is_empty());
     }
