@@ -90,6 +90,30 @@ pub struct DeviceApiConfig {
     pub max_concurrent_requests: usize,
     /// The Retry-After value of a 503, in seconds.
     pub retry_after_secs: u64,
+    /// TLS handshakes in progress at once on the device listener (they are CPU: a flood of them
+    /// must not starve the requests of devices already connected). A connection beyond waits
+    /// for its turn within `read_timeout_secs`, then is closed.
+    pub max_handshakes: usize,
+    /// Failed or timed-out TLS handshakes one source (an IPv4 address, an IPv6 /64) may cause
+    /// back to back before it is benched; 0 switches this limit off.
+    pub handshake_failures_burst: u32,
+    /// Failed TLS handshakes a minute one source may cause for ever (the refill rate).
+    pub handshake_failures_per_minute: u32,
+    /// Refused requests (4xx answers) one source may cause back to back before it is benched;
+    /// 0 switches this limit off. Devices behind one NAT share its budget.
+    pub refusals_burst: u32,
+    /// Refused requests a minute one source may cause for ever (the refill rate).
+    pub refusals_per_minute: u32,
+    /// How long a benched source stays benched, in seconds: its connections are closed as soon
+    /// as they are accepted, before a handshake.
+    pub cooldown_secs: u64,
+    /// Sources remembered by each of those limits (failed handshakes, refusals), and refusal
+    /// windows open at once; the least informative are forgotten first.
+    pub max_tracked_sources: usize,
+    /// The window over which repeated refusals (same source, kind, status, serial and reason)
+    /// are counted into one summary event instead of one event each, in seconds; 0 records
+    /// every refusal.
+    pub refusal_summary_secs: u64,
 }
 
 impl Default for DeviceApiConfig {
@@ -106,6 +130,14 @@ impl Default for DeviceApiConfig {
             max_connections_per_source: 256,
             max_concurrent_requests: 512,
             retry_after_secs: 5,
+            max_handshakes: 32,
+            handshake_failures_burst: 30,
+            handshake_failures_per_minute: 30,
+            refusals_burst: 100,
+            refusals_per_minute: 60,
+            cooldown_secs: 60,
+            max_tracked_sources: 65536,
+            refusal_summary_secs: 60,
         }
     }
 }
@@ -114,6 +146,24 @@ impl DeviceApiConfig {
     /// The read timeout.
     pub fn read_timeout(&self) -> Duration {
         Duration::from_secs(self.read_timeout_secs)
+    }
+
+    /// The budget of failed TLS handshakes of one source.
+    pub fn handshake_failures(&self) -> crate::http::Budget {
+        crate::http::Budget {
+            burst: self.handshake_failures_burst,
+            per_minute: self.handshake_failures_per_minute,
+            cooldown: Duration::from_secs(self.cooldown_secs),
+        }
+    }
+
+    /// The budget of refused requests of one source.
+    pub fn refusals(&self) -> crate::http::Budget {
+        crate::http::Budget {
+            burst: self.refusals_burst,
+            per_minute: self.refusals_per_minute,
+            cooldown: Duration::from_secs(self.cooldown_secs),
+        }
     }
 }
 
@@ -550,6 +600,16 @@ mod tests {
             );
             assert_eq!(config.secrets, SecretsConfig::default());
             assert_eq!(config.webhooks, WebhooksConfig::default());
+            let device_api = DeviceApiConfig {
+                listen: config.device_api.listen,
+                tls_certificate: config.device_api.tls_certificate.clone(),
+                tls_key: config.device_api.tls_key.clone(),
+                ..DeviceApiConfig::default()
+            };
+            assert_eq!(
+                config.device_api, device_api,
+                "the example shows the defaults"
+            );
             assert_eq!(
                 config.manufacturer.remembered_signatures,
                 ManufacturerConfig::default().remembered_signatures

@@ -26,7 +26,7 @@ use crate::config::{Config, Overrides};
 use crate::device_auth::DeviceVerifier;
 use crate::http::admin_api::{AdminApi, AdminLimits, ImportLimits};
 use crate::http::device_api::{DeviceApi, DeviceLimits};
-use crate::http::{self, Limits, OpenConnections};
+use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
 use crate::store::journal::Journal;
@@ -171,6 +171,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),
     );
+    // Sources that fail handshakes or get refused too often are benched by the device listener.
+    let refusal_strikes = Arc::new(Strikes::new(d.refusals(), d.max_tracked_sources));
+    let penalties = Penalties {
+        handshakes: Some(Arc::new(Strikes::new(
+            d.handshake_failures(),
+            d.max_tracked_sources,
+        ))),
+        refusals: Some(Arc::clone(&refusal_strikes)),
+    };
     let device_api = Arc::new(DeviceApi::new(
         bootstrapper,
         Arc::clone(&verifier),
@@ -179,7 +188,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             read_timeout: d.read_timeout(),
             retry_after_secs: d.retry_after_secs,
             max_concurrent_requests: d.max_concurrent_requests,
+            refusal_summary_window: Duration::from_secs(d.refusal_summary_secs),
+            max_refusal_windows: d.max_tracked_sources,
         },
+        Arc::clone(&refusal_strikes),
     ));
     let webhooks = Dispatcher::new(store.clone(), DispatcherSettings::from(&config.webhooks));
     let a = &config.admin_api;
@@ -220,6 +232,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(d.idle_timeout_secs),
         max_connections: device_connections_max,
         max_connections_per_source: d.max_connections_per_source,
+        max_handshakes: d.max_handshakes,
         drain_timeout: Duration::from_secs(10),
     };
     let admin_limits = Limits {
@@ -250,12 +263,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(m.crl_refresh_secs.max(1)),
         stopped.clone(),
     ));
+    let summaries = tokio::spawn({
+        let (device_api, stopped) = (Arc::clone(&device_api), stopped.clone());
+        async move { device_api.summarize_refusals(until(stopped)).await }
+    });
     let device = tokio::spawn(http::serve(
         device_listener,
         Some(TlsAcceptor::from(Arc::new(tls))),
         device_api,
         limits,
         device_connections,
+        penalties,
         until(stopped.clone()),
     ));
     let admin = tokio::spawn(http::serve(
@@ -264,12 +282,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         admin_api,
         admin_limits,
         OpenConnections::default(),
+        Penalties::default(),
         until(stopped),
     ));
     shutdown_signal().await;
     tracing::info!("stopping: finishing open requests");
     let _ = stop.send(true);
-    let _ = tokio::join!(device, admin, refresh, courier, webhooks);
+    let _ = tokio::join!(device, admin, refresh, courier, webhooks, summaries);
     tracing::info!("stopped");
     Ok(())
 }

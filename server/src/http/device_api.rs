@@ -1,8 +1,12 @@
 //! The resources devices call (RFC 8572 §7, RFC 8040): host-meta discovery, the RESTCONF root,
 //! and the two RPCs. Every RPC passes, in order: device authentication (401), the concurrency
 //! limit (503), body size and time limits (413, 408), media types (415, 406), input decoding
-//! (400), and only then the bootstrapper. Every refusal and every answer is recorded.
+//! (400), and only then the bootstrapper. Every answer is recorded, and every refusal: the
+//! first of a kind at once, its repeats as one summary a window (see `refusals`). A refusal
+//! with a 4xx status is also a strike against its source (see [`super::strikes`]).
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -15,8 +19,12 @@ use ztp_yang::{
     ReportProgressInput,
 };
 
+use super::refusals::{Note, Refusals};
 use super::restconf::{Problem, request_encoding, response_encoding};
-use super::{Body, BodyError, ConnectionInfo, Handler, empty, read_body, response};
+use super::{
+    Body, BodyError, ConnectionInfo, EarlyError, Handler, Strike, Strikes, empty, read_body,
+    response,
+};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
 use crate::licensing::LicensingError;
@@ -44,6 +52,10 @@ pub struct DeviceLimits {
     pub retry_after_secs: u64,
     /// Requests handled at once.
     pub max_concurrent_requests: usize,
+    /// The window of refusal summaries (zero: every refusal recorded).
+    pub refusal_summary_window: Duration,
+    /// Refusal windows open at once.
+    pub max_refusal_windows: usize,
 }
 
 /// The device API.
@@ -53,6 +65,9 @@ pub struct DeviceApi {
     verifier: Arc<DeviceVerifier>,
     limits: DeviceLimits,
     permits: Arc<Semaphore>,
+    /// Strikes for refused requests, shared with the listener that benches their sources.
+    strikes: Arc<Strikes>,
+    refusals: Refusals,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,20 +124,94 @@ impl Handler for DeviceApi {
             (_, p) => Problem::not_found(format!("no resource at {p}")).into_response(encoding),
         }
     }
+
+    fn early_error(&self, error: &EarlyError, connection: &ConnectionInfo) -> Response<Body> {
+        // A malformed request is a strike, not an event: it names no device, and a flood of
+        // them must cost no database write.
+        self.strike(connection.peer);
+        let declared = request_encoding(&error.headers, false).ok().flatten();
+        let encoding = response_encoding(&error.headers, declared).unwrap_or(Encoding::Json);
+        let problem = match error.status {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => Problem::new(
+                error.status,
+                ErrorType::Transport,
+                ErrorTag::TooBig,
+                &error.message,
+            ),
+            StatusCode::NOT_IMPLEMENTED | StatusCode::HTTP_VERSION_NOT_SUPPORTED => Problem::new(
+                error.status,
+                ErrorType::Transport,
+                ErrorTag::OperationNotSupported,
+                &error.message,
+            ),
+            status => Problem::new(
+                status,
+                ErrorType::Transport,
+                ErrorTag::MalformedMessage,
+                &error.message,
+            ),
+        };
+        problem.into_response(encoding)
+    }
 }
 
 impl DeviceApi {
-    /// The device API answering with `bootstrapper`, letting in devices `verifier` accepts.
+    /// The device API answering with `bootstrapper`, letting in devices `verifier` accepts,
+    /// striking the sources of refused requests in `strikes`.
     pub fn new(
         bootstrapper: Bootstrapper,
         verifier: Arc<DeviceVerifier>,
         limits: DeviceLimits,
+        strikes: Arc<Strikes>,
     ) -> Self {
         Self {
             bootstrapper,
             verifier,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            refusals: Refusals::new(limits.refusal_summary_window, limits.max_refusal_windows),
+            strikes,
             limits,
+        }
+    }
+
+    /// Records the summaries of repeated refusals as their windows close, until `stop`
+    /// completes; then records those of the windows still open.
+    pub async fn summarize_refusals(&self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let idle = tokio::time::Instant::now() + self.limits.refusal_summary_window;
+            let wake = self.refusals.next_close().unwrap_or(idle);
+            let all = tokio::select! {
+                () = tokio::time::sleep_until(wake) => false,
+                () = &mut stop => true,
+            };
+            for summary in self.refusals.close(all) {
+                tracing::info!(
+                    kind = summary.kind.as_str(),
+                    serial = summary.serial.as_deref(),
+                    status = summary.status,
+                    peer = summary.peer.as_deref(),
+                    "{}",
+                    summary.detail
+                );
+                if let Err(error) = self.bootstrapper.journal().record(summary).await {
+                    tracing::error!(%error, "could not record an event");
+                }
+            }
+            if all {
+                return;
+            }
+        }
+    }
+
+    /// A strike against `peer`'s source for a refused request.
+    fn strike(&self, peer: SocketAddr) {
+        if self.strikes.strike(peer.ip()) == Strike::Benched {
+            tracing::warn!(
+                source = %peer.ip(),
+                "benched after too many refused requests: its connections are closed at once \
+                 for the cool-down"
+            );
         }
     }
 
@@ -132,7 +221,6 @@ impl DeviceApi {
         request: Request<Incoming>,
         connection: &ConnectionInfo,
     ) -> Response<Body> {
-        let peer = connection.peer.to_string();
         // Until the body's own type is known, errors follow Accept (or the declared type).
         let declared = request_encoding(request.headers(), false).ok().flatten();
         let error_encoding =
@@ -149,7 +237,7 @@ impl DeviceApi {
                     rpc.refused(),
                     failure.serial().map(str::to_owned),
                     401,
-                    &peer,
+                    connection,
                     failure.to_string(),
                 )
                 .await;
@@ -172,7 +260,7 @@ impl DeviceApi {
                 rpc.refused(),
                 serial.clone(),
                 problem.status.as_u16(),
-                &peer,
+                connection,
                 detail,
             )
             .await;
@@ -290,8 +378,14 @@ impl DeviceApi {
                 )
             }
             Err(error) => {
-                self.refused(EventKind::BootstrapRefused, serial, &peer, &error, encoding)
-                    .await
+                self.refused(
+                    EventKind::BootstrapRefused,
+                    serial,
+                    connection,
+                    &error,
+                    encoding,
+                )
+                .await
             }
         }
     }
@@ -322,8 +416,14 @@ impl DeviceApi {
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
-                self.refused(EventKind::ProgressRefused, serial, &peer, &error, encoding)
-                    .await
+                self.refused(
+                    EventKind::ProgressRefused,
+                    serial,
+                    connection,
+                    &error,
+                    encoding,
+                )
+                .await
             }
         }
     }
@@ -333,7 +433,7 @@ impl DeviceApi {
         &self,
         kind: EventKind,
         serial: Option<String>,
-        peer: &str,
+        connection: &ConnectionInfo,
         error: &BootstrapError,
         encoding: Encoding,
     ) -> Response<Body> {
@@ -342,7 +442,7 @@ impl DeviceApi {
             kind,
             serial,
             problem.status.as_u16(),
-            peer,
+            connection,
             error.to_string(),
         )
         .await;
@@ -381,29 +481,39 @@ impl DeviceApi {
         }
     }
 
+    /// Records a refusal (the first of its kind in its window; a repeat is counted toward
+    /// the window's summary), and strikes its source when the fault is the client's (4xx).
     async fn record(
         &self,
         kind: EventKind,
         serial: Option<String>,
         status: u16,
-        peer: &str,
+        connection: &ConnectionInfo,
         detail: String,
     ) {
-        tracing::info!(
-            kind = kind.as_str(),
-            serial = serial.as_deref(),
-            status,
-            peer,
-            "{detail}"
-        );
+        let peer = connection.peer;
+        if (400..500).contains(&status) {
+            self.strike(peer);
+        }
         let event = NewEvent {
             serial,
             kind,
             status: Some(status),
-            peer: Some(peer.to_owned()),
+            peer: Some(peer.to_string()),
             detail,
             notice: None,
         };
+        let note = self.refusals.note(
+            &event,
+            peer,
+            connection.client_chain.first().map(|c| c.as_ref()),
+        );
+        let (kind, serial) = (kind.as_str(), event.serial.as_deref());
+        if note == Note::Repeat {
+            tracing::debug!(kind, serial, status, %peer, "{} (a repeat)", event.detail);
+            return;
+        }
+        tracing::info!(kind, serial, status, %peer, "{}", event.detail);
         if let Err(error) = self.bootstrapper.journal().record(event).await {
             tracing::error!(%error, "could not record an event");
         }

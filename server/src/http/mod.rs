@@ -4,6 +4,11 @@
 //! - [`restconf`]: media types and RESTCONF error documents.
 //! - [`device_api`]: the RFC 8572 resources devices call.
 //! - [`admin_api`]: the JSON administration API.
+//! - [`strikes`]: per-source budgets of failed handshakes and refusals, and the bench.
+//! - [`early_errors`]: request heads hyper would refuse, answered by the handler instead.
+//! - `slots`, `idle`: connection slots per listener and source; deadlines of idle connections.
+//!
+//! What the device port bounds, and why, is in docs/device-port.md.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,17 +26,25 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::device_auth::{AuthFailure, AuthenticatedDevice};
 
 pub mod admin_api;
 pub mod device_api;
+pub mod early_errors;
 mod idle;
 pub mod open_files;
+mod refusals;
 pub mod restconf;
 mod slots;
+pub mod strikes;
+
+pub use early_errors::EarlyError;
+pub use strikes::{Budget, Strike, Strikes};
 
 /// The response body type of every handler.
 pub type Body = Full<Bytes>;
@@ -66,6 +79,32 @@ pub trait Handler: Send + Sync + 'static {
         request: Request<Incoming>,
         connection: Arc<ConnectionInfo>,
     ) -> impl Future<Output = Response<Body>> + Send;
+
+    /// Answers a request refused before it reached [`Handler::handle`] (see [`early_errors`]);
+    /// the connection closes after it. By default a bare status.
+    fn early_error(&self, error: &EarlyError, connection: &ConnectionInfo) -> Response<Body> {
+        let _ = connection;
+        empty(error.status)
+    }
+}
+
+/// What a listener holds against the sources that misbehave: a source benched by either is
+/// closed as soon as it is accepted, before its handshake (see [`strikes`]).
+#[derive(Debug, Clone, Default)]
+pub struct Penalties {
+    /// Failed or abandoned TLS handshakes, struck by the accept loop.
+    pub handshakes: Option<Arc<Strikes>>,
+    /// Refused requests, struck by the handler.
+    pub refusals: Option<Arc<Strikes>>,
+}
+
+impl Penalties {
+    fn benched(&self, peer: std::net::IpAddr) -> bool {
+        [&self.handshakes, &self.refusals]
+            .into_iter()
+            .flatten()
+            .any(|strikes| strikes.benched(peer))
+    }
 }
 
 /// The connections a listener has open, from accept to close (handshakes and requests); cheap
@@ -110,18 +149,23 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections open at once from one source (an IPv4 address, an IPv6 /64).
     pub max_connections_per_source: usize,
+    /// TLS handshakes in progress at once; a connection beyond waits for its turn within its
+    /// handshake deadline (`read_timeout`), then is closed.
+    pub max_handshakes: usize,
     /// Time allowed for graceful shutdown before connections are dropped.
     pub drain_timeout: Duration,
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then lets open requests
-/// finish (for at most `limits.drain_timeout`); counts them in `open`.
+/// finish (for at most `limits.drain_timeout`); counts them in `open`; closes the connections
+/// of sources `penalties` has benched as soon as they are accepted.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     handler: Arc<H>,
     limits: Limits,
     open: OpenConnections,
+    penalties: Penalties,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -130,6 +174,10 @@ pub async fn serve<H: Handler>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout)
+        // A client that closes its sending side still gets its answers; and a request head
+        // refused by `early_errors` (which ends hyper's stream) comes after the answers to the
+        // requests before it instead of cutting them off.
+        .half_close(true)
         .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
@@ -138,6 +186,9 @@ pub async fn serve<H: Handler>(
         .keep_alive_interval(Duration::from_secs(30));
     let builder = Arc::new(builder);
     let slots = slots::Slots::new(limits.max_connections, limits.max_connections_per_source);
+    // Handshakes are CPU: a flood of them must leave the runtime to the requests of the
+    // devices already connected.
+    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -152,6 +203,13 @@ pub async fn serve<H: Handler>(
             },
             () = &mut shutdown => break,
         };
+        if penalties.benched(peer.ip()) {
+            // Benched for its failed handshakes or its refusals: closed before it costs CPU or
+            // a database write; at debug level, so that it costs no log volume either.
+            tracing::debug!(%peer, "benched source: closed at once");
+            drop(tcp);
+            continue;
+        }
         let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
             Err(full) => {
@@ -164,6 +222,7 @@ pub async fn serve<H: Handler>(
         };
         let _ = tcp.set_nodelay(true);
         let (tls, handler, builder) = (tls.clone(), Arc::clone(&handler), Arc::clone(&builder));
+        let (handshakes, penalties) = (Arc::clone(&handshakes), penalties.clone());
         let watcher = graceful.watcher();
         let counted = open.open();
         tokio::spawn(async move {
@@ -171,17 +230,10 @@ pub async fn serve<H: Handler>(
             let _slot = slot;
             let served = match tls {
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(limits.read_timeout, acceptor.accept(tcp));
-                    let stream = match handshake.await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
+                    let Some(stream) =
+                        handshake(&acceptor, tcp, peer, &handshakes, &penalties, limits).await
+                    else {
+                        return;
                     };
                     let client_chain = stream
                         .get_ref()
@@ -211,6 +263,47 @@ pub async fn serve<H: Handler>(
     }
 }
 
+/// The TLS handshake of the connection from `peer`, once a permit of `handshakes` is free,
+/// both within the handshake deadline; a handshake that fails or runs out of time is a strike
+/// against the source (waiting for a permit is not: the server was busy, not the client).
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    handshakes: &Semaphore,
+    penalties: &Penalties,
+    limits: Limits,
+) -> Option<TlsStream<TcpStream>> {
+    let deadline = tokio::time::Instant::now() + limits.read_timeout;
+    let _permit = match handshakes.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            tracing::debug!(%peer, "waiting for a TLS handshake permit");
+            let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, handshakes.acquire()).await
+            else {
+                tracing::debug!(%peer, "no TLS handshake permit in time: closed");
+                return None;
+            };
+            permit
+        }
+    };
+    let failure = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => return Some(stream),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "timed out".to_owned(),
+    };
+    let strike = penalties.handshakes.as_ref().map(|s| s.strike(peer.ip()));
+    tracing::debug!(%peer, ?strike, "TLS handshake failed: {failure}");
+    if strike == Some(Strike::Benched) {
+        tracing::warn!(
+            source = %peer.ip(),
+            "benched after too many failed TLS handshakes: its connections are closed at once \
+             for the cool-down"
+        );
+    }
+    None
+}
+
 /// Serves the requests of one connection with `handler` until it closes, shutdown drains it,
 /// or it asks nothing for its deadline (see `idle`).
 async fn serve_connection<H, I>(
@@ -227,6 +320,11 @@ where
 {
     let peer = info.peer;
     let info = Arc::new(info);
+    let render: early_errors::Render = {
+        let (handler, info) = (Arc::clone(&handler), Arc::clone(&info));
+        Box::new(move |error| handler.early_error(error, &info))
+    };
+    let io = early_errors::Screened::new(io, limits.max_header_bytes, render);
     let activity = idle::Activity::new();
     let requests = Arc::clone(&activity);
     let service = service_fn(move |req| {

@@ -30,7 +30,7 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Deserializer, Serialize};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
-use super::{Body, BodyError, ConnectionInfo, Handler, read_body, response};
+use super::{Body, BodyError, ConnectionInfo, EarlyError, Handler, read_body, response};
 use crate::address_policy::AddressPolicy;
 use crate::domain::access::Principal;
 use crate::nms::Outbox;
@@ -265,6 +265,19 @@ impl Handler for AdminApi {
                 response
             }
         }
+    }
+
+    /// A request hyper would refuse (see [`crate::http::early_errors`]): the API's JSON error.
+    fn early_error(&self, error: &EarlyError, _connection: &ConnectionInfo) -> Response<Body> {
+        json(
+            error.status,
+            &ErrorBody {
+                error: ErrorDetail {
+                    status: error.status.as_u16(),
+                    message: error.message.clone(),
+                },
+            },
+        )
     }
 }
 
