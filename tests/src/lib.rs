@@ -448,6 +448,24 @@ impl Server {
         curl(args)
     }
 
+    /// `openssl s_client -quiet` connected to the device port as device `serial` of the
+    /// development PKI (its IDevID as client certificate, the manufacturer root as the server's
+    /// anchor): a raw TLS client whose standard input and output the caller sets up.
+    pub fn s_client(&self, serial: &str) -> Command {
+        let device = self.pki().join("devices").join(serial);
+        let mut command = Command::new("openssl");
+        command
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(self.device_url.trim_start_matches("https://"))
+            .arg("-CAfile")
+            .arg(self.pki().join("manufacturer/root-ca.pem"))
+            .arg("-cert")
+            .arg(device.join("idevid.pem"))
+            .arg("-key")
+            .arg(device.join("idevid.key"));
+        command
+    }
+
     /// Sends a `report-progress` of `progress` (with the OpenSSH public host key in
     /// `ssh_host_key`, if any) as device `serial`: what a device that reports the progress of
     /// redirect information sends (the reference agent reports only onboarding information

@@ -1126,7 +1126,7 @@ fn exits_within(mut child: std::process::Child, limit: std::time::Duration) -> b
 #[test]
 fn connections_that_ask_nothing_are_closed_by_their_deadlines() {
     use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let dir = temp_dir();
     let server = Server::start_with(
@@ -1140,15 +1140,8 @@ fn connections_that_ask_nothing_are_closed_by_their_deadlines() {
 
     // A device that completes the TLS handshake and then says nothing: openssl s_client keeps
     // its connection until the server closes it (its standard input stays open, unwritten).
-    let sn1 = device(&server, "SN-0001");
-    let address = server.device_url.trim_start_matches("https://").to_owned();
-    let silent = Command::new("openssl")
-        .args(["s_client", "-quiet", "-connect", &address, "-CAfile"])
-        .arg(server.pki().join("manufacturer/root-ca.pem"))
-        .arg("-cert")
-        .arg(sn1.join("idevid.pem"))
-        .arg("-key")
-        .arg(sn1.join("idevid.key"))
+    let silent = server
+        .s_client("SN-0001")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

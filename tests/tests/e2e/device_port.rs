@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -25,16 +25,9 @@ fn host_port(url: &str) -> String {
 /// Sends `request` as raw bytes over TLS to the device port (with SN-0001's certificate) and
 /// returns everything the server answers until it closes the connection.
 fn raw_tls(server: &Server, request: &[u8]) -> String {
-    let sn1 = device(server, "SN-0001");
-    let mut client = Command::new("openssl")
-        .args(["s_client", "-quiet", "-nocommands", "-connect"])
-        .arg(host_port(&server.device_url))
-        .arg("-CAfile")
-        .arg(server.pki().join("manufacturer/root-ca.pem"))
-        .arg("-cert")
-        .arg(sn1.join("idevid.pem"))
-        .arg("-key")
-        .arg(sn1.join("idevid.key"))
+    let mut client = server
+        .s_client("SN-0001")
+        .arg("-nocommands")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
