@@ -28,8 +28,8 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
 use crate::device_auth::{AuthFailure, AuthenticatedDevice};
 
@@ -263,9 +263,12 @@ pub async fn serve<H: Handler>(
     }
 }
 
-/// The TLS handshake of the connection from `peer`, once a permit of `handshakes` is free,
-/// both within the handshake deadline; a handshake that fails or runs out of time is a strike
-/// against the source (waiting for a permit is not: the server was busy, not the client).
+/// The TLS handshake of the connection from `peer`: its ClientHello, then (once a permit of
+/// `handshakes` is free) the rest, all within the handshake deadline. A handshake that fails
+/// or runs out of time is a strike against the source (waiting for a permit is not: the server
+/// was busy, not the client). The ClientHello is awaited without a permit, so that clients
+/// that connect and say nothing, or trickle their hello, wait out their own deadline without
+/// holding the permits that devices' handshakes need.
 async fn handshake(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
@@ -275,6 +278,12 @@ async fn handshake(
     limits: Limits,
 ) -> Option<TlsStream<TcpStream>> {
     let deadline = tokio::time::Instant::now() + limits.read_timeout;
+    let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let start = match tokio::time::timeout_at(deadline, hello).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(error)) => return struck(peer, penalties, &error.to_string()),
+        Err(_) => return struck(peer, penalties, "timed out before its ClientHello"),
+    };
     let _permit = match handshakes.try_acquire() {
         Ok(permit) => permit,
         Err(_) => {
@@ -287,11 +296,17 @@ async fn handshake(
             permit
         }
     };
-    let failure = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+    let rest = start.into_stream(Arc::clone(acceptor.config()));
+    let failure = match tokio::time::timeout_at(deadline, rest).await {
         Ok(Ok(stream)) => return Some(stream),
         Ok(Err(error)) => error.to_string(),
         Err(_) => "timed out".to_owned(),
     };
+    struck(peer, penalties, &failure)
+}
+
+/// Strikes `peer`'s source for a failed handshake (`failure`), warning when that benches it.
+fn struck(peer: SocketAddr, penalties: &Penalties, failure: &str) -> Option<TlsStream<TcpStream>> {
     let strike = penalties.handshakes.as_ref().map(|s| s.strike(peer.ip()));
     tracing::debug!(%peer, ?strike, "TLS handshake failed: {failure}");
     if strike == Some(Strike::Benched) {

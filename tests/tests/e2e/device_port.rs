@@ -358,30 +358,45 @@ fn a_handshake_waits_for_its_turn_instead_of_being_refused() {
             ("RUST_LOG", "info,ztp::http=debug"),
         ],
     );
-    // A client that connects and says nothing holds the only handshake permit...
-    let holder = std::net::TcpStream::connect(host_port(&server.device_url)).unwrap();
-    // ...so a device's handshake waits for it.
     let host_meta = format!("{}/.well-known/host-meta", server.device_url);
-    let waiting = std::thread::spawn({
-        let cacert = server.pki().join("manufacturer/root-ca.pem");
-        move || {
-            let output = curl([
-                "-o".as_ref(),
-                "/dev/null".as_ref(),
-                "-w".as_ref(),
-                "%{http_code}".as_ref(),
-                "--max-time".as_ref(),
-                "60".as_ref(),
-                "--cacert".as_ref(),
-                cacert.as_os_str(),
-                host_meta.as_ref(),
-            ]);
-            (
-                String::from_utf8_lossy(&output.stdout).into_owned(),
-                transcript(&output),
-            )
-        }
-    });
+    let cacert = server.pki().join("manufacturer/root-ca.pem");
+    let fetch = move || {
+        let output = curl([
+            "-o".as_ref(),
+            "/dev/null".as_ref(),
+            "-w".as_ref(),
+            "%{http_code}".as_ref(),
+            "--max-time".as_ref(),
+            "60".as_ref(),
+            "--cacert".as_ref(),
+            cacert.as_os_str(),
+            host_meta.as_ref(),
+        ]);
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            transcript(&output),
+        )
+    };
+    // A client that connects and says nothing holds no permit: a device's handshake goes
+    // ahead of it at once.
+    let silent = std::net::TcpStream::connect(host_port(&server.device_url)).unwrap();
+    let (status, said) = fetch();
+    assert_eq!(status, "200", "{said}");
+    assert!(
+        !server.log().contains("waiting for a TLS handshake permit"),
+        "{}",
+        server.log()
+    );
+    drop(silent);
+    // A client that sent its ClientHello and stalls holds the only permit...
+    let mut holder = std::net::TcpStream::connect(host_port(&server.device_url)).unwrap();
+    let config = ztp_tests::abuse::device_config(&server.pki(), "SN-0002");
+    let mut tls = rustls::ClientConnection::new(config, "127.0.0.1".try_into().unwrap()).unwrap();
+    let mut hello = Vec::new();
+    tls.write_tls(&mut hello).unwrap();
+    holder.write_all(&hello).unwrap();
+    // ...so a device's handshake waits for it.
+    let waiting = std::thread::spawn(fetch);
     wait_for_log(&server, "waiting for a TLS handshake permit");
     // When the holder leaves, the device gets its turn.
     drop(holder);
