@@ -20,6 +20,7 @@ use ztp_tests::sshd::Sshd;
 use ztp_tests::{Server, stdout, success, temp_dir, transcript, wait_until, yanglint};
 use ztp_yang::{DeviceRegistration, Document};
 
+use crate::registration::{events, registrations};
 use crate::webhooks::{self, Receiver};
 
 const CUSTOMER: &str = "example-customer";
@@ -74,19 +75,6 @@ fn add_nms(server: &Server, sshd: &Sshd, name: &str, port: u16, policy: &str) {
     keys.push_str(key);
     keys.push('\n');
     fs::write(path, keys).unwrap();
-}
-
-fn registrations(server: &Server, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["registration", "list", "--limit", "1000"];
-    all.extend_from_slice(args);
-    json(server.admin(all)).as_array().unwrap().clone()
-}
-
-fn events(server: &Server, kind: &str) -> Vec<Value> {
-    json(server.admin(["events", "--kind", kind, "--limit", "1000"]))
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 /// Waits until `count` registrations (of `args`) are delivered.

@@ -80,13 +80,15 @@ fn install_key(sshd: &Sshd, added: &Value) {
     fs::write(sshd.root().join("authorized_keys"), format!("{key}\n")).unwrap();
 }
 
-fn registrations(server: &Server, args: &[&str]) -> Vec<Value> {
+/// The registrations `ztp registration list` shows (with `args`), up to 1000.
+pub(crate) fn registrations(server: &Server, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["registration", "list", "--limit", "1000"];
     all.extend_from_slice(args);
     serde_json::from_str(&success(server.admin(all))).unwrap()
 }
 
-fn events(server: &Server, kind: &str) -> Vec<Value> {
+/// The newest 1000 events of `kind`.
+pub(crate) fn events(server: &Server, kind: &str) -> Vec<Value> {
     let out = success(server.admin(["events", "--kind", kind, "--limit", "1000"]));
     serde_json::from_str(&out).unwrap()
 }
