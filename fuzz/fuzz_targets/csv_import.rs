@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ztp::http::admin_api::check_import;
+use ztp::admin::check_import;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(report) = check_import(data, 1024) {

@@ -4,7 +4,9 @@
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
 use ztp_certs::{Cert, CmsError, Serial, Signer, Voucher, VoucherError, cms, oid};
-use ztp_yang::{Binary, ConveyedInformation, Document, Encoding, Nonce, ValidationError};
+use ztp_yang::{
+    Binary, ConveyedInformation, Document, Encoding, Nonce, OnboardingInformation, ValidationError,
+};
 
 /// Building an artifact failed.
 #[derive(Debug, thiserror::Error)]
@@ -114,4 +116,26 @@ pub fn ownership_voucher(
     );
     voucher.idevid_issuer = idevid_issuer.map(<[u8]>::to_vec);
     Ok(voucher.sign(masa)?)
+}
+
+/// A redirect target's trust anchor as RFC 8572 carries it: a certificates-only CMS of the
+/// PEM chain.
+pub fn trust_anchor_bag(pem: &str) -> Result<Vec<u8>, String> {
+    let chain = Cert::chain_from_pem(pem).map_err(|e| e.to_string())?;
+    if chain.is_empty() {
+        return Err("no certificate".into());
+    }
+    cms::certificates_only(&chain).map_err(|e| e.to_string())
+}
+
+/// Parses onboarding information given as RFC 7951 JSON.
+pub fn parse_onboarding(json: &serde_json::Value) -> Result<OnboardingInformation, String> {
+    let text = json.to_string();
+    match ConveyedInformation::decode(Encoding::Json, text.as_bytes()) {
+        Ok(ConveyedInformation::Onboarding(info)) => Ok(info),
+        Ok(ConveyedInformation::Redirect(_)) => {
+            Err("expected onboarding-information, got redirect-information".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }

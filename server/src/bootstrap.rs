@@ -16,19 +16,19 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
-use ztp_certs::{Cert, Fingerprint, Signer, SigningKey, cms};
+use ztp_certs::{Cert, Fingerprint, Signer, SigningKey};
 use ztp_yang::{
-    Binary, ConveyedInformation, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
-    Ownership, ProgressType, ReportProgressInput,
+    Binary, BootstrapServer, ConveyedInformation, Encoding, GetBootstrappingDataInput,
+    GetBootstrappingDataOutput, OnboardingInformation, Ownership, ProgressType,
+    RedirectInformation, ReportProgressInput,
 };
 
-use crate::artifacts::{self, ArtifactError, OwnerCredentials};
-use crate::device_auth::AuthenticatedDevice;
+use crate::artifacts::{self, ArtifactError, OwnerCredentials, parse_onboarding};
+use crate::auth::device::AuthenticatedDevice;
 use crate::domain::delivery::RegistrationState;
 use crate::domain::notice::Notice;
-use crate::domain::response::{
-    NoResponse, Plan, Policy, Profile, Request, Target, parse_onboarding,
-};
+use crate::domain::progress::{HostKey, Milestone, ProgressReport};
+use crate::domain::response::{Conveyed, NoResponse, Policy, Profile, Request, Shape, Target};
 use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Outbox, OutboxError, Registrant};
@@ -175,6 +175,52 @@ struct Answer {
 
 type ConveyedKey = (Option<String>, Encoding, bool);
 
+/// How a response is wrapped: the profile in force, as it shapes this response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Plan {
+    /// The profile in force.
+    pub profile: Profile,
+    /// Sign the conveyed information (and send owner certificate and voucher).
+    pub signed: bool,
+    /// The encoding of the conveyed information.
+    pub conveyed_encoding: Encoding,
+    /// Whether fields beyond the RFC 8572 core (license bundle, reporting-level) may be sent.
+    pub extensions: bool,
+}
+
+impl Plan {
+    /// The wrapping of a response in `response_encoding` that `profile` shapes so.
+    pub fn new(profile: Profile, shape: Shape, response_encoding: Encoding) -> Self {
+        Self {
+            profile,
+            signed: shape.signed,
+            conveyed_encoding: if shape.always_json {
+                Encoding::Json
+            } else {
+                response_encoding
+            },
+            extensions: shape.extensions,
+        }
+    }
+}
+
+/// The conveyed information (RFC 8572 §2.2) of what a policy chose.
+fn conveyed_information(conveyed: &Conveyed<'_, OnboardingInformation>) -> ConveyedInformation {
+    match conveyed {
+        Conveyed::Redirect(targets) => ConveyedInformation::Redirect(RedirectInformation {
+            bootstrap_servers: targets
+                .iter()
+                .map(|t| BootstrapServer {
+                    address: t.address.clone(),
+                    port: t.port,
+                    trust_anchor: t.trust_anchor.clone(),
+                })
+                .collect(),
+        }),
+        Conveyed::Onboarding(info) => ConveyedInformation::Onboarding((*info).clone()),
+    }
+}
+
 /// Vouchers kept per owner at most (about 1.5 KiB each).
 const MAX_CACHED_VOUCHERS: usize = 16_384;
 
@@ -186,7 +232,7 @@ type CachedVoucher = (Binary, OffsetDateTime);
 struct OwnerEntry {
     revision: i64,
     credentials: OwnerCredentials,
-    policy: Policy,
+    policy: Policy<OnboardingInformation>,
     connections: Vec<NmsConnectionRecord>,
     pools: Vec<PoolRecord>,
     conveyed: Mutex<HashMap<ConveyedKey, Binary>>,
@@ -440,16 +486,16 @@ impl Bootstrapper {
             source: call.source,
             signed_data_preferred: call.input.signed_data_preferred,
         };
-        let choice = owner
-            .policy
-            .choose(&request, call.encoding)
-            .map_err(|reason| BootstrapError::NothingConfigured {
-                serial: serial.to_owned(),
-                reason,
-            })?;
-        let plan = choice.plan;
-        let conveyed_information =
-            self.conveyed(&owner, &choice.rule, &choice.information, plan)?;
+        let choice =
+            owner
+                .policy
+                .choose(&request)
+                .map_err(|reason| BootstrapError::NothingConfigured {
+                    serial: serial.to_owned(),
+                    reason,
+                })?;
+        let plan = Plan::new(choice.profile, choice.shape, call.encoding);
+        let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.conveyed, plan)?;
         let ownership = if plan.signed {
             Some(Ownership {
                 owner_certificate: owner.credentials.owner_certificate().clone(),
@@ -458,9 +504,9 @@ impl Bootstrapper {
         } else {
             None
         };
-        let observation = match choice.information {
-            ConveyedInformation::Redirect(_) => Observation::Redirected,
-            ConveyedInformation::Onboarding(_) => Observation::Onboarded,
+        let observation = match choice.conveyed {
+            Conveyed::Redirect(_) => Observation::Redirected,
+            Conveyed::Onboarding(_) => Observation::Onboarded,
         };
         Ok(Answer {
             output: GetBootstrappingDataOutput {
@@ -502,14 +548,15 @@ impl Bootstrapper {
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
         let (serial, peer) = (device.serial().to_owned(), peer.to_owned());
-        let progress = report.progress_type;
+        let report = kept(report);
+        let (progress, milestone) = (report.progress_type, report.milestone);
         let event = move |state: DeviceState| NewEvent {
             serial: Some(serial.clone()),
             kind: EventKind::ProgressReported,
             status: Some(204),
             peer: Some(peer.clone()),
-            detail: format!("{}{message} (now {state})", progress.as_str()),
-            notice: Notice::of(EventKind::ProgressReported, Some(progress)),
+            detail: format!("{progress}{message} (now {state})"),
+            notice: Notice::of(EventKind::ProgressReported, Some(milestone)),
         };
         // The device's existence and pin are checked by the write itself; only a refusal
         // reads the device, to say why.
@@ -519,7 +566,7 @@ impl Bootstrapper {
             .progress(
                 device.serial(),
                 &presented,
-                report,
+                &report,
                 Box::new(event),
                 under_way,
             )
@@ -596,7 +643,7 @@ impl Bootstrapper {
         &self,
         owner: &OwnerEntry,
         rule: &Option<String>,
-        information: &ConveyedInformation,
+        conveyed: &Conveyed<'_, OnboardingInformation>,
         plan: Plan,
     ) -> Result<Binary, BootstrapError> {
         let key = (rule.clone(), plan.conveyed_encoding, plan.signed);
@@ -605,7 +652,7 @@ impl Bootstrapper {
         }
         let signer = plan.signed.then(|| owner.credentials.signer());
         let built = Binary::from(artifacts::conveyed_information(
-            information,
+            &conveyed_information(conveyed),
             plan.conveyed_encoding,
             signer,
         )?);
@@ -688,7 +735,7 @@ fn build_owner(
             let trust_anchor = t
                 .trust_anchor_pem
                 .as_deref()
-                .map(trust_anchor_bag)
+                .map(artifacts::trust_anchor_bag)
                 .transpose()
                 .map_err(|e| bad(&format!("trust anchor of target {}", t.name), &e))?;
             Ok(Target {
@@ -709,8 +756,15 @@ fn build_owner(
         })
         .transpose()
         .map_err(|e| bad("onboarding information", &e))?;
-    let policy = Policy::new(record.profile, record.sign, targets, onboarding, rules)
-        .map_err(|e| bad("rules", &e))?;
+    let policy = Policy::new(
+        record.profile,
+        record.sign,
+        targets,
+        onboarding,
+        rules,
+        parse_onboarding,
+    )
+    .map_err(|e| bad("rules", &e))?;
     Ok(OwnerEntry {
         revision: record.revision,
         credentials,
@@ -722,12 +776,31 @@ fn build_owner(
     })
 }
 
-/// A redirect target's trust anchor as RFC 8572 carries it: a certificates-only CMS of the
-/// PEM chain.
-pub fn trust_anchor_bag(pem: &str) -> Result<Vec<u8>, String> {
-    let chain = Cert::chain_from_pem(pem).map_err(|e| e.to_string())?;
-    if chain.is_empty() {
-        return Err("no certificate".into());
+/// A device's report as ztp keeps it.
+fn kept(report: &ReportProgressInput) -> ProgressReport {
+    ProgressReport {
+        progress_type: report.progress_type.as_str(),
+        milestone: milestone(report.progress_type),
+        message: report.message.clone(),
+        ssh_host_keys: report
+            .ssh_host_keys
+            .iter()
+            .map(|k| HostKey {
+                algorithm: k.algorithm.clone(),
+                key_data: k.key_data.clone(),
+            })
+            .collect(),
+        trust_anchor_certs: report.trust_anchor_certs.clone(),
     }
-    cms::certificates_only(&chain).map_err(|e| e.to_string())
+}
+
+/// The milestone a report of `progress` marks.
+fn milestone(progress: ProgressType) -> Milestone {
+    if progress.is_complete() {
+        Milestone::Complete
+    } else if progress.is_terminal() {
+        Milestone::Failed
+    } else {
+        Milestone::Underway
+    }
 }

@@ -20,7 +20,7 @@ pub struct Cli {
         default_value = "json",
         env = "ZTP_OUTPUT"
     )]
-    pub output: crate::commands::output::Output,
+    pub output: Output,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -1139,4 +1139,17 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Pretty JSON, as the API answered.
+    #[default]
+    Json,
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values with a header row (RFC 4180 quoting), safe to open in a
+    /// spreadsheet.
+    Csv,
 }

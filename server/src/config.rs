@@ -258,7 +258,7 @@ impl Default for ManufacturerConfig {
             crls: vec![PathBuf::from("pki/manufacturer/idevid-ca.crl.pem")],
             crl_refresh_secs: 30,
             serial_source: SerialSource::SubjectSerialNumber,
-            remembered_signatures: crate::device_auth::signatures::DEFAULT_CAPACITY,
+            remembered_signatures: crate::auth::device::signatures::DEFAULT_CAPACITY,
             masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
             masa_key: PathBuf::from("pki/manufacturer/masa.key"),
             voucher_validity_days: 30,

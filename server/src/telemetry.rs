@@ -1,4 +1,8 @@
-//! Structured logs.
+//! What ztp tells about itself: structured logs, and the gauges parts share (how many
+//! connections a listener holds).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,4 +15,32 @@ pub fn init(default_level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The connections a listener has open, from accept to close (handshakes and requests); cheap
+/// to clone. The journal reads the device listener's to tell a surge.
+#[derive(Debug, Clone, Default)]
+pub struct OpenConnections(Arc<AtomicUsize>);
+
+impl OpenConnections {
+    /// How many are open now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more until the returned guard is dropped.
+    pub(crate) fn open(&self) -> OpenConnection {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(&self.0))
+    }
+}
+
+/// One open connection, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }

@@ -1,6 +1,6 @@
 //! The device listener's TLS: TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN, and a client
 //! certificate that the client must prove it holds the key of. Whether the certificate is a
-//! manufacturer IDevID is decided after the handshake by [`crate::device_auth`], so that a
+//! manufacturer IDevID is decided after the handshake by [`crate::auth::device`], so that a
 //! refusal can be answered with a RESTCONF error and recorded.
 
 use std::path::{Path, PathBuf};

@@ -40,7 +40,7 @@ use clap::Parser;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
-use ztp::admin_client::AdminClient;
+use ztp::admin::client::AdminClient;
 use ztp::agent::tls::{ClientIdentity, ServerTrust, client_config};
 use ztp_certs::dev_pki::{self, layout};
 use ztp_certs::{Cert, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement};

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use ztp_certs::Cert;
 
 use super::output::{Output, render};
-use crate::admin_client::AdminClient;
+use crate::admin::client::AdminClient;
+use crate::admin::{
+    CreatePool, CreateToken, ImportReport, PREFIX, PatchPool, RetryRegistrations, RevokeLicense,
+    TransferLicenses,
+};
 use crate::cli::{
     AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, DeviceImportArgs, EventsArgs,
     LicenseCommand, NmsCommand, Page, RegistrationCommand, RulesCommand, SerialArgs, TargetCommand,
@@ -20,10 +24,6 @@ use crate::cli::{
 use crate::domain::access::Role;
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
-use crate::http::admin_api::{
-    CreatePool, CreateToken, ImportReport, PREFIX, PatchPool, RetryRegistrations, RevokeLicense,
-    TransferLicenses,
-};
 
 /// Runs an inventory command, printing its answer in `output`.
 pub fn run(command: Inventory, output: Output) -> anyhow::Result<()> {

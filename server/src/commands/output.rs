@@ -2,23 +2,10 @@
 //! a table or CSV with one row per object and one column per field (nested values as JSON).
 //! CSV cells that a spreadsheet would evaluate are neutralised ([`crate::csv_export`]).
 
-use clap::ValueEnum;
 use serde_json::Value;
 
+pub use crate::cli::Output;
 use crate::csv_export::CsvExport;
-
-/// `--output`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Pretty JSON, as the API answered.
-    #[default]
-    Json,
-    /// Aligned columns.
-    Table,
-    /// Comma-separated values with a header row (RFC 4180 quoting), safe to open in a
-    /// spreadsheet.
-    Csv,
-}
 
 /// `value` as text in `output`.
 pub fn render(value: &Value, output: Output) -> String {

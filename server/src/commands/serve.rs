@@ -20,15 +20,15 @@ use ztp_certs::dev_pki::{self, DevPkiOptions, layout};
 use ztp_certs::role::ManufacturerRoles;
 use ztp_certs::{Cert, Signer, SigningKey};
 
+use crate::admin::{AdminApi, AdminLimits, ImportLimits};
+use crate::auth::device::DeviceVerifier;
 use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
-use crate::device_auth::DeviceVerifier;
-use crate::http::admin_api::{AdminApi, AdminLimits, ImportLimits};
-use crate::http::device_api::{DeviceApi, DeviceLimits};
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
+use crate::restconf::{DeviceApi, DeviceLimits};
 use crate::store::journal::Journal;
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
 use crate::webhooks::{Dispatcher, DispatcherSettings};

@@ -2,11 +2,13 @@
 //!
 //! - [`state`]: the device's onboarding state and what moves it.
 //! - [`access`]: roles and the principal an admin request acts as.
+//! - [`event`]: the kinds of events the log records.
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
 //! - [`licensing`]: which entitlement pools apply to a device and what its licenses carry.
 //! - [`name`]: when two names of customers, pools, connections or webhooks are one.
 //! - [`notice`]: the device events a customer's webhooks can be told about.
+//! - [`progress`]: a device's progress report, and the milestone it marks.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
 
 /// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
@@ -46,9 +48,11 @@ macro_rules! spellings {
 
 pub mod access;
 pub mod delivery;
+pub mod event;
 pub mod licensing;
 pub mod name;
 pub mod notice;
+pub mod progress;
 pub mod response;
 pub mod state;
 

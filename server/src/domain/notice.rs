@@ -1,9 +1,8 @@
 //! What a customer's webhooks can be told about a device.
 
+use super::event::EventKind;
+use super::progress::Milestone;
 use serde::{Deserialize, Serialize};
-use ztp_yang::ProgressType;
-
-use crate::store::EventKind;
 
 /// A device event a customer can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -28,15 +27,15 @@ spellings!(Notice, "webhook event", {
 
 impl Notice {
     /// The notice an event of `kind` raises; a progress report raises one only when it ends
-    /// bootstrapping (`progress` is its type).
-    pub fn of(kind: EventKind, progress: Option<ProgressType>) -> Option<Self> {
+    /// bootstrapping (`progress` is the milestone it marks).
+    pub fn of(kind: EventKind, progress: Option<Milestone>) -> Option<Self> {
         match kind {
             EventKind::RegistrationDelivered => Some(Self::RegisteredInNms),
             EventKind::LicenseShortage => Some(Self::LicenseShortage),
             EventKind::ProgressReported => match progress? {
-                p if p.is_complete() => Some(Self::BootstrapComplete),
-                p if p.is_terminal() => Some(Self::BootstrapFailed),
-                _ => None,
+                Milestone::Complete => Some(Self::BootstrapComplete),
+                Milestone::Failed => Some(Self::BootstrapFailed),
+                Milestone::Underway => None,
             },
             _ => None,
         }
@@ -56,18 +55,11 @@ mod tests {
     fn only_ends_of_bootstrapping_notify() {
         let progress = |p| Notice::of(EventKind::ProgressReported, Some(p));
         assert_eq!(
-            progress(ProgressType::BootstrapComplete),
+            progress(Milestone::Complete),
             Some(Notice::BootstrapComplete)
         );
-        for failed in [ProgressType::ParsingError, ProgressType::BootstrapError] {
-            assert_eq!(progress(failed), Some(Notice::BootstrapFailed));
-        }
-        for quiet in [
-            ProgressType::BootstrapInitiated,
-            ProgressType::ParsingWarning,
-        ] {
-            assert_eq!(progress(quiet), None);
-        }
+        assert_eq!(progress(Milestone::Failed), Some(Notice::BootstrapFailed));
+        assert_eq!(progress(Milestone::Underway), None);
         assert_eq!(
             Notice::of(EventKind::RegistrationDelivered, None),
             Some(Notice::RegisteredInNms)

@@ -6,10 +6,6 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use ztp_yang::{
-    BootstrapServer, ConveyedInformation, Document, Encoding, OnboardingInformation,
-    RedirectInformation,
-};
 
 /// How a response is shaped.
 #[derive(
@@ -155,18 +151,6 @@ pub fn valid_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-/// Parses onboarding information given as RFC 7951 JSON.
-pub fn parse_onboarding(json: &serde_json::Value) -> Result<OnboardingInformation, String> {
-    let text = json.to_string();
-    match ConveyedInformation::decode(Encoding::Json, text.as_bytes()) {
-        Ok(ConveyedInformation::Onboarding(info)) => Ok(info),
-        Ok(ConveyedInformation::Redirect(_)) => {
-            Err("expected onboarding-information, got redirect-information".into())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// A redirect target: one bootstrap server an owner sends devices to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -180,40 +164,31 @@ pub struct Target {
     pub trust_anchor: Option<Vec<u8>>,
 }
 
-impl Target {
-    fn bootstrap_server(&self) -> BootstrapServer {
-        BootstrapServer {
-            address: self.address.clone(),
-            port: self.port,
-            trust_anchor: self.trust_anchor.clone(),
-        }
-    }
-}
-
-/// What a rule sends.
+/// What a rule sends. `O` is the onboarding information, as the encoding layer parsed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Answer {
+enum Answer<O> {
     Redirect(Vec<usize>),
-    Onboarding(OnboardingInformation),
+    Onboarding(O),
     Default,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct CompiledRule {
+struct CompiledRule<O> {
     name: String,
     when: Conditions,
-    answer: Answer,
+    answer: Answer<O>,
     profile: Option<Profile>,
 }
 
-/// An owner's whole response policy, checked.
+/// An owner's whole response policy, checked. `O` is onboarding information as the encoding
+/// layer parsed (and validated) it: the policy only chooses it, never looks inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
+pub struct Policy<O> {
     profile: Profile,
     sign: bool,
     targets: Vec<Target>,
-    onboarding: Option<OnboardingInformation>,
-    rules: Vec<CompiledRule>,
+    onboarding: Option<O>,
+    rules: Vec<CompiledRule<O>>,
 }
 
 /// The facts of a request that rules may look at.
@@ -239,65 +214,69 @@ pub enum NoResponse {
     NothingConfigured,
 }
 
-/// What a request gets: the conveyed information and how to wrap it.
+/// The information a device is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    /// The rule that chose it, or `None` for the owner's default.
-    pub rule: Option<String>,
-    /// The conveyed information.
-    pub information: ConveyedInformation,
-    /// How to wrap it.
-    pub plan: Plan,
+pub enum Conveyed<'p, O> {
+    /// Redirect to these bootstrap servers, in this order (never empty).
+    Redirect(Vec<&'p Target>),
+    /// This onboarding information.
+    Onboarding(&'p O),
 }
 
-/// How a response is wrapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Plan {
+/// What a request gets: the information to convey and how to wrap it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice<'p, O> {
+    /// The rule that chose it, or `None` for the owner's default.
+    pub rule: Option<String>,
+    /// The information.
+    pub conveyed: Conveyed<'p, O>,
     /// The profile in force.
     pub profile: Profile,
+    /// How the profile shapes this response.
+    pub shape: Shape,
+}
+
+/// How a profile shapes one response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
     /// Sign the conveyed information (and send owner certificate and voucher).
     pub signed: bool,
-    /// The encoding of the conveyed information.
-    pub conveyed_encoding: Encoding,
+    /// Encode the conveyed information as JSON whatever the response's encoding.
+    pub always_json: bool,
     /// Whether fields beyond the RFC 8572 core (license bundle, reporting-level) may be sent.
     pub extensions: bool,
 }
 
-impl Plan {
-    /// The wrapping `profile` asks for, given whether the owner signs, whether the device
-    /// prefers signed data and the response's encoding. A device that prefers signed data never
-    /// gets unsigned data.
-    pub fn new(
-        profile: Profile,
-        owner_signs: bool,
-        signed_data_preferred: bool,
-        response_encoding: Encoding,
-    ) -> Self {
-        let (signed, conveyed_encoding, extensions) = match profile {
-            Profile::Standard => (owner_signs, response_encoding, true),
-            Profile::Strict => (true, Encoding::Json, true),
-            Profile::Lenient => (false, Encoding::Json, false),
+impl Profile {
+    /// How this profile shapes a response, given whether the owner signs and whether the device
+    /// prefers signed data. A device that prefers signed data never gets unsigned data.
+    pub fn shape(self, owner_signs: bool, signed_data_preferred: bool) -> Shape {
+        let (signed, always_json, extensions) = match self {
+            Self::Standard => (owner_signs, false, true),
+            Self::Strict => (true, true, true),
+            Self::Lenient => (false, true, false),
         };
-        Self {
-            profile,
+        Shape {
             signed: signed || signed_data_preferred,
-            conveyed_encoding,
+            always_json,
             extensions,
         }
     }
 }
 
-impl Policy {
+impl<O> Policy<O> {
     /// Checks and assembles an owner's policy. `onboarding` is the owner's default onboarding
-    /// information (sent instead of redirecting when set).
+    /// information (sent instead of redirecting when set); `parse` reads a rule's onboarding
+    /// information (RFC 7951 JSON), saying what is wrong with it.
     pub fn new(
         profile: Profile,
         sign: bool,
         targets: Vec<Target>,
-        onboarding: Option<OnboardingInformation>,
+        onboarding: Option<O>,
         rules: &[Rule],
+        parse: impl Fn(&serde_json::Value) -> Result<O, String>,
     ) -> Result<Self, RuleError> {
-        let rules = compile(rules, &targets)?;
+        let rules = compile(rules, &targets, parse)?;
         Ok(Self {
             profile,
             sign,
@@ -307,49 +286,41 @@ impl Policy {
         })
     }
 
-    /// Chooses what `request` gets, encoded for a response in `response_encoding`.
-    pub fn choose(
-        &self,
-        request: &Request<'_>,
-        response_encoding: Encoding,
-    ) -> Result<Choice, NoResponse> {
+    /// Chooses what `request` gets.
+    pub fn choose(&self, request: &Request<'_>) -> Result<Choice<'_, O>, NoResponse> {
         let rule = self.rules.iter().find(|r| r.when.hold_for(request));
         let answer = rule.map_or(&Answer::Default, |r| &r.answer);
-        let information = match answer {
-            Answer::Redirect(indices) => self.redirect(indices.iter().map(|&i| &self.targets[i])),
-            Answer::Onboarding(info) => Some(ConveyedInformation::Onboarding(info.clone())),
+        let conveyed = match answer {
+            Answer::Redirect(indices) => {
+                Self::redirect(indices.iter().map(|&i| &self.targets[i]).collect())
+            }
+            Answer::Onboarding(info) => Some(Conveyed::Onboarding(info)),
             Answer::Default => match &self.onboarding {
-                Some(info) => Some(ConveyedInformation::Onboarding(info.clone())),
-                None => self.redirect(self.targets.iter()),
+                Some(info) => Some(Conveyed::Onboarding(info)),
+                None => Self::redirect(self.targets.iter().collect()),
             },
         }
         .ok_or(NoResponse::NothingConfigured)?;
         let profile = rule.and_then(|r| r.profile).unwrap_or(self.profile);
         Ok(Choice {
             rule: rule.map(|r| r.name.clone()),
-            information,
-            plan: Plan::new(
-                profile,
-                self.sign,
-                request.signed_data_preferred,
-                response_encoding,
-            ),
+            conveyed,
+            profile,
+            shape: profile.shape(self.sign, request.signed_data_preferred),
         })
     }
 
-    fn redirect<'a>(
-        &self,
-        targets: impl Iterator<Item = &'a Target>,
-    ) -> Option<ConveyedInformation> {
-        let bootstrap_servers: Vec<_> = targets.map(Target::bootstrap_server).collect();
-        (!bootstrap_servers.is_empty()).then_some(ConveyedInformation::Redirect(
-            RedirectInformation { bootstrap_servers },
-        ))
+    fn redirect(targets: Vec<&Target>) -> Option<Conveyed<'_, O>> {
+        (!targets.is_empty()).then_some(Conveyed::Redirect(targets))
     }
 }
 
-fn compile(rules: &[Rule], targets: &[Target]) -> Result<Vec<CompiledRule>, RuleError> {
-    let mut compiled: Vec<CompiledRule> = Vec::with_capacity(rules.len());
+fn compile<O>(
+    rules: &[Rule],
+    targets: &[Target],
+    parse: impl Fn(&serde_json::Value) -> Result<O, String>,
+) -> Result<Vec<CompiledRule<O>>, RuleError> {
+    let mut compiled: Vec<CompiledRule<O>> = Vec::with_capacity(rules.len());
     for rule in rules {
         let name = rule.name.clone();
         if !valid_name(&name) {
@@ -375,12 +346,12 @@ fn compile(rules: &[Rule], targets: &[Target]) -> Result<Vec<CompiledRule>, Rule
                     })
                     .collect::<Result<_, _>>()?,
             ),
-            (None, Some(json)) => Answer::Onboarding(parse_onboarding(json).map_err(|reason| {
-                RuleError::Onboarding {
+            (None, Some(json)) => {
+                Answer::Onboarding(parse(json).map_err(|reason| RuleError::Onboarding {
                     rule: name.clone(),
                     reason,
-                }
-            })?),
+                })?)
+            }
             (None, None) => Answer::Default,
         };
         compiled.push(CompiledRule {
@@ -422,32 +393,38 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn addresses(choice: &Choice) -> Vec<String> {
-        match &choice.information {
-            ConveyedInformation::Redirect(r) => r
-                .bootstrap_servers
-                .iter()
-                .map(|s| s.address.clone())
-                .collect(),
-            ConveyedInformation::Onboarding(_) => vec!["onboarding".into()],
+    /// Onboarding information as a test's encoding layer reads it: any JSON but one with a
+    /// `bad` member.
+    fn parse(value: &serde_json::Value) -> Result<serde_json::Value, String> {
+        match value.get("bad") {
+            Some(_) => Err("bad onboarding information".into()),
+            None => Ok(value.clone()),
+        }
+    }
+
+    fn policy(
+        targets: Vec<Target>,
+        onboarding: Option<serde_json::Value>,
+        rules: &[Rule],
+    ) -> Result<Policy<serde_json::Value>, RuleError> {
+        Policy::new(Profile::Standard, true, targets, onboarding, rules, parse)
+    }
+
+    fn addresses(choice: &Choice<'_, serde_json::Value>) -> Vec<String> {
+        match &choice.conveyed {
+            Conveyed::Redirect(targets) => targets.iter().map(|t| t.address.clone()).collect(),
+            Conveyed::Onboarding(_) => vec!["onboarding".into()],
         }
     }
 
     #[test]
     fn without_rules_every_target_in_order() {
-        let policy = Policy::new(
-            Profile::Standard,
-            true,
-            vec![target("a"), target("b")],
-            None,
-            &[],
-        )
-        .unwrap();
-        let choice = policy.choose(&request(), Encoding::Xml).unwrap();
+        let policy = policy(vec![target("a"), target("b")], None, &[]).unwrap();
+        let choice = policy.choose(&request()).unwrap();
         assert_eq!(addresses(&choice), ["a.example", "b.example"]);
         assert_eq!(choice.rule, None);
-        assert!(choice.plan.signed);
-        assert_eq!(choice.plan.conveyed_encoding, Encoding::Xml);
+        assert!(choice.shape.signed);
+        assert!(!choice.shape.always_json);
     }
 
     #[test]
@@ -466,33 +443,23 @@ mod tests {
                         "redirect": ["b", "a"], "profile": "strict"}),
             ),
         ];
-        let policy = Policy::new(
-            Profile::Standard,
-            true,
-            vec![target("a"), target("b")],
-            None,
-            &rules,
-        )
-        .unwrap();
-        let choice = policy.choose(&request(), Encoding::Xml).unwrap();
+        let policy = policy(vec![target("a"), target("b")], None, &rules).unwrap();
+        let choice = policy.choose(&request()).unwrap();
         assert_eq!(choice.rule.as_deref(), Some("vrp8"));
         assert_eq!(addresses(&choice), ["b.example", "a.example"]);
-        assert_eq!(choice.plan.profile, Profile::Strict);
-        assert_eq!(choice.plan.conveyed_encoding, Encoding::Json);
+        assert_eq!(choice.profile, Profile::Strict);
+        assert!(choice.shape.always_json);
 
         let lab = Request {
             source: "10.1.2.3".parse().unwrap(),
             ..request()
         };
-        assert_eq!(
-            addresses(&policy.choose(&lab, Encoding::Json).unwrap()),
-            ["b.example"]
-        );
+        assert_eq!(addresses(&policy.choose(&lab).unwrap()), ["b.example"]);
         let other = Request {
             os_version: Some("7.0"),
             ..request()
         };
-        let choice = policy.choose(&other, Encoding::Json).unwrap();
+        let choice = policy.choose(&other).unwrap();
         assert_eq!(choice.rule, None);
         assert_eq!(addresses(&choice), ["a.example", "b.example"]);
     }
@@ -502,22 +469,12 @@ mod tests {
         let rules = [rule(
             json!({"name": "m", "when": {"hw_model": "*"}, "redirect": ["b"]}),
         )];
-        let policy = Policy::new(
-            Profile::Standard,
-            true,
-            vec![target("a"), target("b")],
-            None,
-            &rules,
-        )
-        .unwrap();
+        let policy = policy(vec![target("a"), target("b")], None, &rules).unwrap();
         let anonymous = Request {
             hw_model: None,
             ..request()
         };
-        assert_eq!(
-            policy.choose(&anonymous, Encoding::Json).unwrap().rule,
-            None
-        );
+        assert_eq!(policy.choose(&anonymous).unwrap().rule, None);
     }
 
     #[test]
@@ -528,29 +485,25 @@ mod tests {
             json!({"name": "white-box", "when": {"os_name": "SONiC"},
                                  "onboarding": onboarding}),
         )];
-        let policy = Policy::new(Profile::Standard, true, vec![target("a")], None, &rules).unwrap();
+        let by_rule = policy(vec![target("a")], None, &rules).unwrap();
         let sonic = Request {
             os_name: Some("SONiC"),
             ..request()
         };
-        assert_eq!(
-            addresses(&policy.choose(&sonic, Encoding::Json).unwrap()),
-            ["onboarding"]
-        );
+        assert_eq!(addresses(&by_rule.choose(&sonic).unwrap()), ["onboarding"]);
 
-        let default = parse_onboarding(&onboarding).unwrap();
-        let policy = Policy::new(Profile::Standard, true, vec![], Some(default), &[]).unwrap();
+        let by_default = policy(vec![], Some(onboarding), &[]).unwrap();
         assert_eq!(
-            addresses(&policy.choose(&request(), Encoding::Json).unwrap()),
+            addresses(&by_default.choose(&request()).unwrap()),
             ["onboarding"]
         );
     }
 
     #[test]
     fn nothing_configured_is_no_response() {
-        let policy = Policy::new(Profile::Standard, true, vec![], None, &[]).unwrap();
+        let policy = policy(vec![], None, &[]).unwrap();
         assert_eq!(
-            policy.choose(&request(), Encoding::Json),
+            policy.choose(&request()),
             Err(NoResponse::NothingConfigured)
         );
     }
@@ -558,15 +511,7 @@ mod tests {
     #[test]
     fn bad_rules_are_refused_with_the_reason() {
         let targets = vec![target("a")];
-        let check = |value| {
-            Policy::new(
-                Profile::Standard,
-                true,
-                targets.clone(),
-                None,
-                &[rule(value)],
-            )
-        };
+        let check = |value| policy(targets.clone(), None, &[rule(value)]);
         assert_eq!(
             check(json!({"name": "r", "redirect": ["nowhere"]})),
             Err(RuleError::UnknownTarget {
@@ -583,35 +528,31 @@ mod tests {
             Err(RuleError::Name("../r".into()))
         );
         assert!(matches!(
-            check(
-                json!({"name": "r", "onboarding": {"ietf-sztp-conveyed-info:onboarding-information": {"configuration": "!"}}})
-            ),
+            check(json!({"name": "r", "onboarding": {"bad": true}})),
             Err(RuleError::Onboarding { .. })
         ));
         let twice = [rule(json!({"name": "r"})), rule(json!({"name": "r"}))];
         assert_eq!(
-            Policy::new(Profile::Standard, true, targets, None, &twice),
+            policy(targets, None, &twice),
             Err(RuleError::DuplicateName("r".into()))
         );
     }
 
     #[test]
     fn profiles_shape_the_response() {
-        let plan = |profile, sign, sdp| Plan::new(profile, sign, sdp, Encoding::Xml);
-        assert!(plan(Profile::Standard, true, false).signed);
-        assert!(!plan(Profile::Standard, false, false).signed);
+        assert!(Profile::Standard.shape(true, false).signed);
+        assert!(!Profile::Standard.shape(false, false).signed);
         assert!(
-            plan(Profile::Standard, false, true).signed,
+            Profile::Standard.shape(false, true).signed,
             "signed-data-preferred wins"
         );
-        let strict = plan(Profile::Strict, false, false);
-        assert!(strict.signed);
-        assert_eq!(strict.conveyed_encoding, Encoding::Json);
-        let lenient = plan(Profile::Lenient, true, false);
-        assert!(!lenient.signed && !lenient.extensions);
-        assert_eq!(lenient.conveyed_encoding, Encoding::Json);
+        assert!(!Profile::Standard.shape(true, false).always_json);
+        let strict = Profile::Strict.shape(false, false);
+        assert!(strict.signed && strict.always_json);
+        let lenient = Profile::Lenient.shape(true, false);
+        assert!(!lenient.signed && !lenient.extensions && lenient.always_json);
         assert!(
-            plan(Profile::Lenient, true, true).signed,
+            Profile::Lenient.shape(true, true).signed,
             "never unsigned when asked for signed"
         );
     }

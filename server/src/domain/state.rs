@@ -1,8 +1,8 @@
 //! A device's onboarding state: `shipped` when imported, `contacted` when it calls in,
 //! `redirected` or `onboarding` when it was answered, `completed` or `failed` when it says so.
 
+use super::progress::Milestone;
 use serde::{Deserialize, Serialize};
-use ztp_yang::ProgressType;
 
 /// Where a device is in its onboarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -31,8 +31,8 @@ pub enum Observation {
     Redirected,
     /// It was sent onboarding information.
     Onboarded,
-    /// It reported progress.
-    Progress(ProgressType),
+    /// It reported progress that marks this milestone.
+    Progress(Milestone),
 }
 
 spellings!(DeviceState, "device state", {
@@ -62,9 +62,9 @@ impl Observation {
             Self::Contacted => Some(DeviceState::Contacted),
             Self::Redirected => Some(DeviceState::Redirected),
             Self::Onboarded => Some(DeviceState::Onboarding),
-            Self::Progress(progress) if progress.is_complete() => Some(DeviceState::Completed),
-            Self::Progress(progress) if progress.is_terminal() => Some(DeviceState::Failed),
-            Self::Progress(_) => None,
+            Self::Progress(Milestone::Complete) => Some(DeviceState::Completed),
+            Self::Progress(Milestone::Failed) => Some(DeviceState::Failed),
+            Self::Progress(Milestone::Underway) => None,
         }
     }
 }
@@ -78,10 +78,10 @@ mod tests {
         let state = DeviceState::Shipped
             .after(Observation::Contacted)
             .after(Observation::Redirected)
-            .after(Observation::Progress(ProgressType::BootstrapInitiated));
+            .after(Observation::Progress(Milestone::Underway));
         assert_eq!(state, DeviceState::Redirected);
         assert_eq!(
-            state.after(Observation::Progress(ProgressType::BootstrapComplete)),
+            state.after(Observation::Progress(Milestone::Complete)),
             DeviceState::Completed
         );
     }
@@ -89,18 +89,14 @@ mod tests {
     #[test]
     fn terminal_errors_fail_and_warnings_do_not() {
         let onboarding = DeviceState::Onboarding;
-        for progress in [ProgressType::ParsingError, ProgressType::BootstrapError] {
-            assert_eq!(
-                onboarding.after(Observation::Progress(progress)),
-                DeviceState::Failed
-            );
-        }
-        for progress in [ProgressType::ParsingWarning, ProgressType::Informational] {
-            assert_eq!(
-                onboarding.after(Observation::Progress(progress)),
-                onboarding
-            );
-        }
+        assert_eq!(
+            onboarding.after(Observation::Progress(Milestone::Failed)),
+            DeviceState::Failed
+        );
+        assert_eq!(
+            onboarding.after(Observation::Progress(Milestone::Underway)),
+            onboarding
+        );
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! HTTP plumbing shared by the device and admin listeners: the accept loop (TLS optional,
 //! HTTP/1.1 and HTTP/2), limits on heads and bodies, graceful shutdown.
 //!
-//! - [`restconf`]: media types and RESTCONF error documents.
-//! - [`device_api`]: the RFC 8572 resources devices call.
-//! - [`admin_api`]: the JSON administration API.
 //! - [`strikes`]: per-source budgets of failed handshakes and refusals, and the bench.
 //! - [`early_errors`]: request heads hyper would refuse, answered by the handler instead.
 //! - `slots`, `idle`: connection slots per listener and source; deadlines of idle connections.
@@ -12,7 +9,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -31,16 +27,13 @@ use tokio::sync::Semaphore;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
-use crate::device_auth::{AuthFailure, AuthenticatedDevice};
+use crate::auth::device::{AuthFailure, AuthenticatedDevice};
+pub use crate::telemetry::OpenConnections;
 
-pub mod admin_api;
-pub mod device_api;
 pub mod early_errors;
 mod idle;
 pub mod open_files;
-mod refusals;
-pub mod restconf;
-mod slots;
+pub(crate) mod slots;
 pub mod strikes;
 
 pub use early_errors::EarlyError;
@@ -104,34 +97,6 @@ impl Penalties {
             .into_iter()
             .flatten()
             .any(|strikes| strikes.benched(peer))
-    }
-}
-
-/// The connections a listener has open, from accept to close (handshakes and requests); cheap
-/// to clone. The journal reads the device listener's to tell a surge.
-#[derive(Debug, Clone, Default)]
-pub struct OpenConnections(Arc<AtomicUsize>);
-
-impl OpenConnections {
-    /// How many are open now.
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Counts one more until the returned guard is dropped.
-    pub(crate) fn open(&self) -> OpenConnection {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(Arc::clone(&self.0))
-    }
-}
-
-/// One open connection, counted until dropped.
-#[derive(Debug)]
-pub(crate) struct OpenConnection(Arc<AtomicUsize>);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

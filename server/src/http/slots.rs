@@ -86,7 +86,7 @@ impl Drop for Slot {
 }
 
 /// What a peer is counted as: its IPv4 address (also when mapped into IPv6), or its IPv6 /64.
-pub(super) fn source(peer: IpAddr) -> IpAddr {
+pub(crate) fn source(peer: IpAddr) -> IpAddr {
     match peer.to_canonical() {
         IpAddr::V6(v6) => {
             let mut segments = v6.segments();

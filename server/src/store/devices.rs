@@ -300,7 +300,7 @@ pub(super) fn observe_on(
 
 #[cfg(test)]
 mod tests {
-    use ztp_yang::ProgressType;
+    use crate::domain::progress::Milestone;
 
     use super::*;
 
@@ -423,7 +423,7 @@ mod tests {
                 .unwrap(),
             DeviceState::Redirected
         );
-        let done = Observation::Progress(ProgressType::BootstrapComplete);
+        let done = Observation::Progress(Milestone::Complete);
         assert_eq!(
             observe(&store, "SN-1", done).await.unwrap(),
             DeviceState::Completed

@@ -1,73 +1,16 @@
 //! What happened: bootstrap requests and refusals, progress reports, admin changes.
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use ztp_yang::ReportProgressInput;
 
 use super::direct::{execute_on, numbered};
 use super::{Store, StoreError, corrupt, now_ms};
+pub use crate::domain::event::EventKind;
 use crate::domain::notice::Notice;
-
-/// What kind of event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventKind {
-    /// A device was sent bootstrapping data.
-    BootstrapServed,
-    /// A device's request was refused (authentication, input, nothing configured).
-    BootstrapRefused,
-    /// A device reported progress.
-    ProgressReported,
-    /// A device's progress report was refused.
-    ProgressRefused,
-    /// The inventory was changed through the admin API.
-    AdminChange,
-    /// A device's registration reached its owner's NMS.
-    RegistrationDelivered,
-    /// Retries of a registration gave up: it is a dead letter now.
-    RegistrationDead,
-    /// An NMS connection started failing, or fails differently now (raised once per change).
-    NmsFailing,
-    /// An NMS presented a host key that matches none of its pins: nothing was sent.
-    NmsHostKeyMismatch,
-    /// A failing NMS connection delivered again.
-    NmsRecovered,
-    /// A license pool had no seat for a device (raised once per device and pool).
-    LicenseShortage,
-    /// A request to the admin API presented no valid token.
-    AdminAuthFailed,
-}
-
-impl EventKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BootstrapServed => "bootstrap-served",
-            Self::BootstrapRefused => "bootstrap-refused",
-            Self::ProgressReported => "progress-reported",
-            Self::ProgressRefused => "progress-refused",
-            Self::AdminChange => "admin-change",
-            Self::RegistrationDelivered => "registration-delivered",
-            Self::RegistrationDead => "registration-dead",
-            Self::NmsFailing => "nms-failing",
-            Self::NmsHostKeyMismatch => "nms-host-key-mismatch",
-            Self::NmsRecovered => "nms-recovered",
-            Self::LicenseShortage => "license-shortage",
-            Self::AdminAuthFailed => "admin-auth-failed",
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::domain::progress::ProgressReport;
 
 /// The statement that records an event (`$1` time, `$2` serial, `$3` kind, `$4` status, `$5`
 /// peer, `$6` detail), with `$tail` appended. The sqlx path appends
@@ -137,7 +80,7 @@ pub(super) fn insert_event_on(
 pub(super) fn insert_progress_on(
     connection: &rusqlite::Connection,
     serial: &str,
-    report: &ReportProgressInput,
+    report: &ProgressReport,
 ) -> Result<(), StoreError> {
     let keys: Vec<StoredHostKey> = report
         .ssh_host_keys
@@ -164,7 +107,7 @@ pub(super) fn insert_progress_on(
             numbered(&[
                 &serial,
                 &now_ms(),
-                &report.progress_type.as_str(),
+                &report.progress_type,
                 &report.message,
                 &keys,
                 &anchors,
@@ -339,7 +282,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use ztp_yang::{ProgressType, SshHostKey};
+    use crate::domain::progress::{HostKey, Milestone};
 
     use super::*;
     use crate::store::NewDevice;
@@ -409,10 +352,10 @@ mod tests {
             .await
             .unwrap();
         let connection = store.direct().connect().unwrap();
-        let initiated = ReportProgressInput::new(ProgressType::BootstrapInitiated);
+        let initiated = ProgressReport::new("bootstrap-initiated", Milestone::Underway);
         insert_progress_on(&connection, "SN-1", &initiated).unwrap();
-        let mut done = ReportProgressInput::new(ProgressType::BootstrapComplete);
-        done.ssh_host_keys.push(SshHostKey {
+        let mut done = ProgressReport::new("bootstrap-complete", Milestone::Complete);
+        done.ssh_host_keys.push(HostKey {
             algorithm: "ssh-ed25519".into(),
             key_data: vec![1, 2, 3],
         });

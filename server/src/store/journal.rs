@@ -26,15 +26,15 @@ use std::time::{Duration, Instant};
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
-use ztp_yang::ReportProgressInput;
 
 use super::devices::observe_on;
 use super::direct::Direct;
 use super::events::{insert_event_on, insert_progress_on};
 use super::licenses::{Allocation, NewLicense, allocate_on};
 use super::{NewEvent, Store, StoreError};
+use crate::domain::progress::ProgressReport;
 use crate::domain::state::{DeviceState, Observation};
-use crate::http::OpenConnections;
+use crate::telemetry::OpenConnections;
 
 /// Entries written in one transaction at most.
 pub const MAX_BATCH: usize = 256;
@@ -75,7 +75,7 @@ enum Entry {
     Progress {
         serial: String,
         presented: String,
-        report: Box<ReportProgressInput>,
+        report: Box<ProgressReport>,
         event: EventOf,
     },
     /// A license is allocated to a device; a pool without a free seat records the device's
@@ -281,7 +281,7 @@ impl Journal {
         &self,
         serial: &str,
         presented: &str,
-        report: &ReportProgressInput,
+        report: &ProgressReport,
         event: EventOf,
         under_way: UnderWay,
     ) -> Result<DeviceState, StoreError> {
@@ -454,7 +454,7 @@ fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
         } => {
             // The device first: a device that is gone (or pinned to another certificate) fails
             // the entry before it writes.
-            let observation = Observation::Progress(report.progress_type);
+            let observation = Observation::Progress(report.milestone);
             let state = observe_on(connection, serial, observation, Some(presented))?;
             insert_progress_on(connection, serial, report)?;
             insert_event_on(connection, &event(state))?;
@@ -473,6 +473,7 @@ fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::progress::Milestone;
     use crate::store::EventKind;
     use crate::store::testing::{add_device, new_customer, store};
 
@@ -533,7 +534,7 @@ mod tests {
         assert_eq!(events, 49, "the missing device's entry wrote nothing");
 
         // A progress report keeps the report and moves the state on.
-        let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
+        let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
         let state = journal
             .progress("SN-1", "ab", &report, event("SN-1"), journal.expect_entry())
             .await;
@@ -625,7 +626,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!early.is_finished());
         assert_eq!(journal.commits(), 0);
-        let report = ReportProgressInput::new(ztp_yang::ProgressType::BootstrapComplete);
+        let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
         let late = within(journal.progress("SN-1", "ab", &report, event("SN-1"), first)).await;
         assert_eq!(late.unwrap(), DeviceState::Completed);
         assert!(within(early).await.unwrap().is_ok());

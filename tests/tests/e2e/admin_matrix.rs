@@ -634,7 +634,18 @@ fn set_up(dir: &Path) -> Matrix {
             _ => &mut matrix.bravo,
         };
         fixture.registration = registrations[0]["id"].to_string();
-        fixture.license = licenses[0]["id"].as_str().expect("a license").to_owned();
+        // The license the matrix revokes is the one of pool "one", which the replacement holds
+        // too: the RMA then moves the other, of pool "tight", where the replacement has none.
+        // (Two licenses issued in the same millisecond are listed in the order of their
+        // random ids, so the first in the list is either.)
+        fixture.license = licenses
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["feature"] == "F-1")
+            .and_then(|l| l["id"].as_str())
+            .expect("a license of pool \"one\"")
+            .to_owned();
         fixture.delivery = deliveries[0]["id"].to_string();
     }
     for (key, args) in [

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpStream;
 
-use crate::http::admin_api::ErrorBody;
+use crate::admin::ErrorBody;
 
 /// Largest answer read.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;

@@ -4,7 +4,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use ztp_yang::{Document, Encoding, ErrorTag, ErrorType, RestconfError, RestconfErrors};
 
-use super::{Body, response};
+use crate::http::{Body, response};
 
 /// The request's media types do not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

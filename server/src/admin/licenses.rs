@@ -337,12 +337,12 @@ impl AdminApi {
             .collect();
         match query.get("format").map(String::as_str) {
             None | Some("json") => Ok(json(StatusCode::OK, &rows)),
-            Some("csv") => Ok(super::super::response(
+            Some("csv") => Ok(crate::http::response(
                 StatusCode::OK,
                 "text/csv; charset=utf-8",
                 usage_csv(&rows),
             )),
-            Some("table") => Ok(super::super::response(
+            Some("table") => Ok(crate::http::response(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",
                 usage_table(&rows),

@@ -246,7 +246,7 @@ impl AdminApi {
                 let views: Vec<AuditEntryView> = entries.iter().map(entry_view).collect();
                 Ok(json(StatusCode::OK, &views))
             }
-            Some("csv") => Ok(super::super::response(
+            Some("csv") => Ok(crate::http::response(
                 StatusCode::OK,
                 "text/csv; charset=utf-8",
                 entries_csv(&entries),

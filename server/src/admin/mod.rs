@@ -30,9 +30,9 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Deserializer, Serialize};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
-use super::{Body, BodyError, ConnectionInfo, EarlyError, Handler, read_body, response};
 use crate::address_policy::AddressPolicy;
 use crate::domain::access::Principal;
+use crate::http::{Body, BodyError, ConnectionInfo, EarlyError, Handler, read_body, response};
 use crate::nms::Outbox;
 use crate::store::timestamp;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
@@ -47,6 +47,7 @@ pub const PREFIX: &str = "/api/v1";
 
 mod access;
 mod audit;
+pub mod client;
 mod customers;
 mod devices;
 mod events;
@@ -398,7 +399,7 @@ impl AdminApi {
             (&Method::DELETE, ["customers", name]) => {
                 self.store.delete_customer(name).await?;
                 self.audit(None, format!("deleted customer {name}")).await;
-                Ok(super::empty(StatusCode::NO_CONTENT))
+                Ok(crate::http::empty(StatusCode::NO_CONTENT))
             }
             (&Method::GET, ["customers", name, "owner-ca"]) => {
                 let record = self.customer_record(name).await?;
@@ -467,7 +468,7 @@ impl AdminApi {
                 self.store.delete_device(serial).await?;
                 self.audit(Some(serial), format!("deleted device {serial}"))
                     .await;
-                Ok(super::empty(StatusCode::NO_CONTENT))
+                Ok(crate::http::empty(StatusCode::NO_CONTENT))
             }
             (&Method::GET, ["devices", serial, "progress"]) => self.progress(serial).await,
             (&Method::GET, ["events"]) => self.list_events(query).await,
@@ -545,7 +546,7 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         Ok(body) => response(status, "application/json", body),
         Err(e) => {
             tracing::error!(error = %e, "could not encode a response");
-            super::empty(StatusCode::INTERNAL_SERVER_ERROR)
+            crate::http::empty(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }

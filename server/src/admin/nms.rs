@@ -214,7 +214,7 @@ impl AdminApi {
                 self.store.delete_nms_connection(customer, conn).await?;
                 self.audit(None, format!("removed NMS connection {customer}/{conn}"))
                     .await;
-                Ok(super::super::empty(StatusCode::NO_CONTENT))
+                Ok(crate::http::empty(StatusCode::NO_CONTENT))
             }
             (&Method::POST, [conn, "test"]) => self.test_nms(customer, conn).await,
             _ => Err(ApiError::not_found(format!(

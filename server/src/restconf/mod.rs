@@ -3,7 +3,7 @@
 //! limit (503), body size and time limits (413, 408), media types (415, 406), input decoding
 //! (400), and only then the bootstrapper. Every answer is recorded, and every refusal: the
 //! first of a kind at once, its repeats as one summary a window (see `refusals`). A refusal
-//! with a 4xx status is also a strike against its source (see [`super::strikes`]).
+//! with a 4xx status is also a strike against its source (see [`crate::http::strikes`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,17 +19,20 @@ use ztp_yang::{
     ReportProgressInput,
 };
 
-use super::refusals::{Note, Refusals};
-use super::restconf::{Problem, request_encoding, response_encoding};
-use super::{
+use crate::auth::device::{AuthenticatedDevice, DeviceVerifier};
+use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
+use crate::http::{
     Body, BodyError, ConnectionInfo, EarlyError, Handler, Strike, Strikes, empty, read_body,
     response,
 };
-use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
-use crate::device_auth::{AuthenticatedDevice, DeviceVerifier};
 use crate::licensing::LicensingError;
 use crate::nms::OutboxError;
 use crate::store::{EventKind, NewEvent};
+use media::{Problem, request_encoding, response_encoding};
+use refusals::{Note, Refusals};
+
+pub mod media;
+mod refusals;
 
 /// The get-bootstrapping-data operation resource.
 pub const GET_BOOTSTRAPPING_DATA: &str =

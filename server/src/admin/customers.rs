@@ -14,8 +14,8 @@ use super::{
     AdminApi, ApiError, ApiResult, check_address, distinct, json, nullable, page, timestamp,
 };
 use crate::artifacts::OwnerCredentials;
-use crate::bootstrap::trust_anchor_bag;
-use crate::domain::response::{Policy, Profile, Rule, Target, parse_onboarding, valid_name};
+use crate::artifacts::{parse_onboarding, trust_anchor_bag};
+use crate::domain::response::{Policy, Profile, Rule, Target, valid_name};
 use crate::secrets::Secret;
 use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 
@@ -311,7 +311,7 @@ impl AdminApi {
         self.store.delete_target(customer, target).await?;
         self.audit(None, format!("removed redirect target {customer}/{target}"))
             .await;
-        Ok(super::super::empty(StatusCode::NO_CONTENT))
+        Ok(crate::http::empty(StatusCode::NO_CONTENT))
     }
 
     pub(super) async fn set_rules(&self, customer: &str, RuleSet { rules }: RuleSet) -> ApiResult {
@@ -328,8 +328,15 @@ impl AdminApi {
                 trust_anchor: None,
             })
             .collect();
-        Policy::new(record.profile, record.sign, targets, None, &rules)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Policy::new(
+            record.profile,
+            record.sign,
+            targets,
+            None,
+            &rules,
+            parse_onboarding,
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.store.set_rules(customer, &rules).await?;
         self.audit(
             None,

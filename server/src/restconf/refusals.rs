@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::slots::source;
+use crate::http::slots::source;
 use crate::store::{EventKind, NewEvent};
 
 /// What to do with a refusal.

@@ -200,7 +200,7 @@ impl AdminApi {
                 self.store.delete_webhook(customer, hook).await?;
                 self.audit(None, format!("removed webhook {customer}/{hook}"))
                     .await;
-                Ok(super::super::empty(StatusCode::NO_CONTENT))
+                Ok(crate::http::empty(StatusCode::NO_CONTENT))
             }
             (&Method::POST, [hook, "test"]) => self.test_webhook(customer, hook).await,
             (&Method::GET, [hook, "deliveries"]) => {

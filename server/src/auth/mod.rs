@@ -1,0 +1,10 @@
+//! Who is calling: devices by their IDevID certificates (chains, CRLs, serials), and
+//! administrators by their tokens.
+//!
+//! - [`device`]: a device's identity from its certificate chain, checked against the
+//!   manufacturer CAs and their CRLs.
+//!
+//! May import: `domain`, `store` (token records), `config`; never `http`, `restconf` or
+//! `admin`.
+
+pub mod device;
