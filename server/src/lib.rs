@@ -38,6 +38,7 @@
 //! - [`config`]: `ztp serve`'s configuration (defaults, TOML, `ZTP_*` variables, flags).
 //! - [`cli`], [`commands`]: the command line (clap) and what each subcommand does.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod address_policy;
 pub mod admin;

@@ -1,0 +1,435 @@
+//! The commands about devices: the inventory and import, the reference agent's `bootstrap`,
+//! licenses and pools, the registration outbox and the event log.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{AdminConnection, CustomerPageArgs, SerialArgs};
+
+/// `ztp device …`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Call get-bootstrapping-data with the IDevID as TLS client certificate, verify the
+    /// answer (ownership voucher, owner certificate, signature), report progress, and print the
+    /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
+    Bootstrap(DeviceBootstrapArgs),
+    /// Import a device into the inventory.
+    Add(DeviceAddArgs),
+    /// List devices.
+    List(DeviceListArgs),
+    /// Show one device.
+    Show(SerialArgs),
+    /// Change a device's owner, model or certificate pin.
+    Set(DeviceSetArgs),
+    /// Remove a device from the inventory.
+    Remove(SerialArgs),
+    /// Show a device's progress reports.
+    Progress(SerialArgs),
+    /// A device's timeline: bootstrap attempts and results, progress reports, NMS deliveries,
+    /// licenses issued and revoked, administrators' changes; oldest first.
+    Timeline(SerialArgs),
+    /// Import devices from a CSV file (header row: serial, model[, customer][,
+    /// certificate_pin]), streamed with a progress bar; bad rows are reported by line.
+    Import(DeviceImportArgs),
+}
+
+/// `ztp device import`.
+#[derive(Debug, Args)]
+pub struct DeviceImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Keep nothing if any row is bad (default: import the good rows, report the bad ones).
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device add`.
+#[derive(Debug, Args)]
+pub struct DeviceAddArgs {
+    /// Serial number, as the device's certificate carries it.
+    pub serial: String,
+    /// Model (product id).
+    #[arg(long)]
+    pub model: String,
+    /// The owner.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Pin the device's IDevID: its SHA-256 fingerprint (hex, colons allowed).
+    #[arg(long, conflicts_with = "pin_certificate")]
+    pub pin: Option<String>,
+    /// Pin the device's IDevID: the certificate file (PEM; the first certificate counts).
+    #[arg(long)]
+    pub pin_certificate: Option<PathBuf>,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device list`.
+#[derive(Debug, Args)]
+pub struct DeviceListArgs {
+    /// Only this customer's devices.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Start after this serial (paging).
+    #[arg(long)]
+    pub after: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device set`.
+#[derive(Debug, Args)]
+pub struct DeviceSetArgs {
+    /// Serial number.
+    pub serial: String,
+    /// New model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// New owner.
+    #[arg(long, conflicts_with = "no_customer")]
+    pub customer: Option<String>,
+    /// Remove the owner.
+    #[arg(long)]
+    pub no_customer: bool,
+    /// New certificate pin (SHA-256 fingerprint, hex).
+    #[arg(long, conflicts_with_all = ["no_pin", "pin_certificate"])]
+    pub pin: Option<String>,
+    /// New certificate pin, from a certificate file.
+    #[arg(long, conflicts_with = "no_pin")]
+    pub pin_certificate: Option<PathBuf>,
+    /// Remove the certificate pin.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license …`.
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Create an entitlement pool for a customer.
+    PoolAdd(PoolAddArgs),
+    /// A customer's pools: seats, allocated, free, and devices short of a seat.
+    Pools(CustomerPageArgs),
+    /// One pool.
+    Pool(PoolNameArgs),
+    /// Extend or shrink a pool (never below what is allocated), or renew it.
+    PoolSet(PoolSetArgs),
+    /// A device's licenses, active and revoked.
+    Device(SerialArgs),
+    /// Revoke a license: its seat returns to the pool, and its device gets none from that pool
+    /// again.
+    Revoke(RevokeArgs),
+    /// RMA: move a failed device's licenses to its replacement in one step (the old ones are
+    /// revoked).
+    Rma(RmaArgs),
+    /// A customer's active licenses that end within --days, soonest first.
+    Expiring(UsageArgs),
+    /// The usage report of a customer's pools: seats, allocated, free, expiring, short, status.
+    Usage(UsageArgs),
+}
+
+/// `ztp license expiring|usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Customer name.
+    pub customer: String,
+    /// The window for "expiring", in days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Print CSV (usage only).
+    #[arg(long, conflicts_with = "table")]
+    pub csv: bool,
+    /// Print an aligned table (usage only).
+    #[arg(long)]
+    pub table: bool,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The license id.
+    pub id: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license rma`.
+#[derive(Debug, Args)]
+pub struct RmaArgs {
+    /// The failed device's serial.
+    pub from: String,
+    /// The replacement's serial.
+    pub to: String,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license pool-add`.
+#[derive(Debug, Args)]
+pub struct PoolAddArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    /// Feature tag, e.g. ESS-ED-100G-SIA3.
+    #[arg(long)]
+    pub feature: String,
+    /// perpetual, subscription or evaluation.
+    #[arg(long = "type", default_value = "perpetual")]
+    pub term: String,
+    /// Seats (omit for an uncounted pool).
+    #[arg(long)]
+    pub seats: Option<u32>,
+    /// Subscription start (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub starts: Option<String>,
+    /// Subscription end (YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub ends: Option<String>,
+    /// Evaluation period in days.
+    #[arg(long)]
+    pub evaluation_days: Option<u32>,
+    /// A model that draws from the pool (repeat; default: every model).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// A device that draws from the pool (repeat; instead of models).
+    #[arg(long = "serial", conflicts_with = "models")]
+    pub serials: Vec<String>,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// A command about one pool.
+#[derive(Debug, Args)]
+pub struct PoolNameArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp license pool-set`.
+#[derive(Debug, Args)]
+pub struct PoolSetArgs {
+    /// Customer name.
+    pub customer: String,
+    /// Pool name.
+    pub name: String,
+    /// New seat count.
+    #[arg(long, conflicts_with = "uncounted")]
+    pub seats: Option<u32>,
+    /// Make the pool uncounted.
+    #[arg(long)]
+    pub uncounted: bool,
+    /// New subscription end (renewal).
+    #[arg(long)]
+    pub ends: Option<String>,
+    /// New evaluation period in days.
+    #[arg(long)]
+    pub evaluation_days: Option<u32>,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp registration …`.
+#[derive(Debug, Subcommand)]
+pub enum RegistrationCommand {
+    /// List registrations, oldest first.
+    List(RegistrationListArgs),
+    /// Show one registration, with the document delivered to the NMS.
+    Show(RegistrationIdArgs),
+    /// Deliver again now: one registration by id, or every one matching the filters (`--dead`
+    /// for the dead letters, typically once the NMS is fixed).
+    Retry(RegistrationRetryArgs),
+}
+
+/// `ztp registration list`.
+#[derive(Debug, Args)]
+pub struct RegistrationListArgs {
+    /// Only in this state: pending, delivered or dead.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only of this customer.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Only to this NMS connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only of this device.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Only those after this id (paging).
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp registration show`.
+#[derive(Debug, Args)]
+pub struct RegistrationIdArgs {
+    /// The registration's id.
+    pub id: i64,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp registration retry`.
+#[derive(Debug, Args)]
+pub struct RegistrationRetryArgs {
+    /// The registration's id.
+    #[arg(required_unless_present = "dead", conflicts_with_all = ["dead", "customer", "connection"])]
+    pub id: Option<i64>,
+    /// All dead letters (narrowed by --customer and --connection).
+    #[arg(long)]
+    pub dead: bool,
+    /// Only of this customer.
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// Only to this NMS connection.
+    #[arg(long, requires = "customer")]
+    pub connection: Option<String>,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this device's.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Only this kind: bootstrap-served, bootstrap-refused, progress-reported,
+    /// progress-refused, admin-change, registration-delivered, registration-dead, nms-failing,
+    /// nms-host-key-mismatch, nms-recovered.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device bootstrap`.
+#[derive(Debug, Args)]
+pub struct DeviceBootstrapArgs {
+    /// The bootstrap server, `https://host[:port]`.
+    #[arg(
+        long,
+        required_unless_present = "dhcp_option",
+        conflicts_with = "dhcp_option"
+    )]
+    pub url: Option<String>,
+    /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried in
+    /// order.
+    #[arg(long, value_name = "HEX")]
+    pub dhcp_option: Option<String>,
+    /// The IDevID certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The IDevID private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Trust anchor of the manufacturer's voucher signers (PEM; the CA that issues voucher
+    /// signers and nothing else); repeatable.
+    #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
+    pub voucher_ca: Vec<PathBuf>,
+    /// Trust anchor of the manufacturer's license signers (PEM); repeatable. Without it every
+    /// license bundle is refused.
+    #[arg(long = "license-ca", value_name = "FILE")]
+    pub license_ca: Vec<PathBuf>,
+    /// TLS trust anchor for the bootstrap server (PEM); repeatable. Without it the server is
+    /// untrusted (provisional TLS): only signed data or unsigned redirects are accepted, and it
+    /// gets no progress reports.
+    #[arg(long = "server-ca", value_name = "FILE")]
+    pub server_ca: Vec<PathBuf>,
+    /// Request and response encoding.
+    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
+    pub encoding: WireEncoding,
+    /// The hw-model to send.
+    #[arg(long)]
+    pub hw_model: Option<String>,
+    /// The os-name to send.
+    #[arg(long)]
+    pub os_name: Option<String>,
+    /// The os-version to send.
+    #[arg(long)]
+    pub os_version: Option<String>,
+    /// Send signed-data-preferred (always sent to an untrusted server).
+    #[arg(long)]
+    pub signed_data_preferred: bool,
+    /// Send a random 32-octet nonce and require the voucher to carry it.
+    #[arg(long, conflicts_with = "nonce_hex")]
+    pub nonce: bool,
+    /// Send this nonce (16 to 32 octets in hex) and require the voucher to carry it.
+    #[arg(long, value_name = "HEX")]
+    pub nonce_hex: Option<String>,
+    /// Where the IDevID carries the device's serial.
+    #[arg(long, default_value = "serial-number")]
+    pub serial_source: ztp_certs::SerialSource,
+    /// Do not send report-progress messages.
+    #[arg(long)]
+    pub no_report: bool,
+    /// After a verified answer, also report bootstrap-complete.
+    #[arg(long)]
+    pub complete: bool,
+    /// OpenSSH public host key file to send with bootstrap-complete; repeatable.
+    #[arg(long = "ssh-host-key", value_name = "FILE.pub", requires = "complete")]
+    pub ssh_host_keys: Vec<PathBuf>,
+    /// Seconds allowed for connecting and for each request.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// A RESTCONF encoding on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WireEncoding {
+    /// application/yang-data+json
+    Json,
+    /// application/yang-data+xml
+    Xml,
+}
+
+impl From<WireEncoding> for ztp_yang::Encoding {
+    fn from(e: WireEncoding) -> Self {
+        match e {
+            WireEncoding::Json => Self::Json,
+            WireEncoding::Xml => Self::Xml,
+        }
+    }
+}

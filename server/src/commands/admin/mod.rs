@@ -1,0 +1,281 @@
+//! The inventory commands (`ztp customer|target|rules|events`, `ztp device add|list|…`): calls
+//! to the admin API of a running `ztp serve`, printing its JSON answers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use http::Method;
+use serde_json::{Value, json};
+use ztp_certs::Cert;
+
+use super::output::{Output, render};
+use crate::admin::client::AdminClient;
+use crate::admin::{CreateToken, PREFIX};
+use crate::cli::{
+    AdminConnection, AuditArgs, CustomerCommand, DeviceCommand, EventsArgs, LicenseCommand,
+    NmsCommand, Page, RegistrationCommand, RulesCommand, TargetCommand, TokenCommand,
+    WebhookCommand,
+};
+use crate::domain::access::Role;
+
+mod customers;
+mod devices;
+
+use customers::{customer, nms, rules, target, webhook};
+use devices::{device, license, registration};
+
+/// Runs an inventory command, printing its answer in `output`.
+pub fn run(command: Inventory, output: Output) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let value = runtime.block_on(call(command))?;
+    print!("{}", render(&value, output));
+    Ok(())
+}
+
+/// The CLI's own configuration file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CliConfig {
+    admin_url: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+}
+
+impl CliConfig {
+    /// `ZTP_CLI_CONFIG` (which must exist), else `$XDG_CONFIG_HOME/ztp/cli.toml` or
+    /// `~/.config/ztp/cli.toml` if there is one.
+    fn load() -> anyhow::Result<Self> {
+        use figment::providers::{Format, Toml};
+        let (path, required) = match std::env::var_os("ZTP_CLI_CONFIG") {
+            Some(path) => (PathBuf::from(path), true),
+            None => {
+                let base = std::env::var_os("XDG_CONFIG_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+                match base {
+                    Some(base) => (base.join("ztp/cli.toml"), false),
+                    None => return Ok(Self::default()),
+                }
+            }
+        };
+        if !required && !path.exists() {
+            return Ok(Self::default());
+        }
+        figment::Figment::from(Toml::file_exact(&path))
+            .extract()
+            .with_context(|| format!("reading the CLI configuration {}", path.display()))
+    }
+}
+
+/// One inventory command.
+#[derive(Debug)]
+pub enum Inventory {
+    /// `ztp customer …`.
+    Customer(CustomerCommand),
+    /// `ztp target …`.
+    Target(TargetCommand),
+    /// `ztp rules …`.
+    Rules(RulesCommand),
+    /// `ztp events`.
+    Events(EventsArgs),
+    /// `ztp device add|list|show|set|remove|progress`.
+    Device(DeviceCommand),
+    /// `ztp nms …`.
+    Nms(NmsCommand),
+    /// `ztp registration …`.
+    Registration(RegistrationCommand),
+    /// `ztp webhook …`.
+    Webhook(WebhookCommand),
+    /// `ztp license …`.
+    License(LicenseCommand),
+    /// `ztp token …`.
+    Token(TokenCommand),
+    /// `ztp audit`.
+    Audit(AuditArgs),
+}
+
+fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
+    let config = CliConfig::load()?;
+    let url = admin
+        .admin_url
+        .clone()
+        .or(config.admin_url)
+        .unwrap_or_else(|| "http://127.0.0.1:8444".into());
+    let token = match (admin.token.clone(), config.token) {
+        (Some(token), _) | (None, Some(token)) => token,
+        (None, None) => {
+            let path = match (&admin.data_dir, config.token_file, config.data_dir) {
+                (Some(dir), _, _) => dir.join("admin-token"),
+                (None, Some(file), _) => file,
+                (None, None, Some(dir)) => dir.join("admin-token"),
+                (None, None, None) => PathBuf::from("ztp-data/admin-token"),
+            };
+            fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading the admin token from {} (give --token or ZTP_ADMIN_TOKEN, \
+                     --data-dir where `ztp serve` keeps its data, or a CLI configuration \
+                     file)",
+                    path.display()
+                )
+            })?
+        }
+    };
+    Ok(AdminClient::new(&url, &token)?)
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn pin_of(path: &Path) -> anyhow::Result<String> {
+    let chain =
+        Cert::chain_from_pem(&read(path)?).with_context(|| format!("{}", path.display()))?;
+    let leaf = chain
+        .first()
+        .with_context(|| format!("{} holds no certificate", path.display()))?;
+    Ok(leaf.fingerprint().to_hex())
+}
+
+/// `path` with `?limit=` and, when given, `&after=`.
+fn paged(path: &str, page: &Page) -> anyhow::Result<String> {
+    Ok(match &page.after {
+        Some(after) => format!("{path}?limit={}&after={}", page.limit, segment(after)?),
+        None => format!("{path}?limit={}", page.limit),
+    })
+}
+
+/// Path segments are names and serials; refuse anything that would change the path.
+fn segment(value: &str) -> anyhow::Result<&str> {
+    anyhow::ensure!(
+        !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            && value != "."
+            && value != "..",
+        "{value:?} is not a valid name or serial (letters, digits, '.', '_', '-')"
+    );
+    Ok(value)
+}
+
+async fn call(command: Inventory) -> anyhow::Result<Value> {
+    Ok(match command {
+        Inventory::Customer(command) => customer(command).await?,
+        Inventory::Target(command) => target(command).await?,
+        Inventory::Rules(command) => rules(command).await?,
+        Inventory::Events(args) => {
+            let mut query = format!("limit={}", args.limit);
+            if let Some(serial) = &args.serial {
+                query.push_str(&format!("&serial={}", segment(serial)?));
+            }
+            if let Some(kind) = &args.kind {
+                query.push_str(&format!("&kind={}", segment(kind)?));
+            }
+            client(&args.admin)?
+                .get(&format!("{PREFIX}/events?{query}"))
+                .await?
+        }
+        Inventory::Device(command) => device(command).await?,
+        Inventory::Nms(command) => nms(command).await?,
+        Inventory::Webhook(command) => webhook(command).await?,
+        Inventory::Registration(command) => registration(command).await?,
+        Inventory::License(command) => license(command).await?,
+        Inventory::Token(command) => token(command).await?,
+        Inventory::Audit(args) => {
+            let mut query = format!("after={}&limit={}", args.after, args.limit);
+            for (key, value) in [
+                ("object", &args.object),
+                ("customer", &args.customer),
+                ("since", &args.since),
+                ("until", &args.until),
+            ] {
+                if let Some(value) = value {
+                    query.push_str(&format!("&{key}={}", query_value(value)?));
+                }
+            }
+            let client = client(&args.admin)?;
+            let path = format!("{PREFIX}/audit?{query}");
+            if args.csv {
+                Value::String(client.get_text(&format!("{path}&format=csv")).await?)
+            } else {
+                client.get(&path).await?
+            }
+        }
+    })
+}
+
+/// A query value: names, paths and times only (letters, digits, `-._:/+`), percent-encoding
+/// the `+` and `:` of a time.
+fn query_value(value: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric()
+                || matches!(b, b'-' | b'.' | b'_' | b':' | b'/' | b'+')),
+        "{value:?}: only letters, digits and - . _ : / + are allowed"
+    );
+    Ok(value.replace('+', "%2B").replace(':', "%3A"))
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<Value> {
+    Ok(match command {
+        TokenCommand::Create(args) => {
+            let create = CreateToken {
+                name: args.name,
+                role: args.role.parse::<Role>().map_err(|e| anyhow::anyhow!(e))?,
+                customer: args.customer,
+                expires_in_days: args.expires_in_days,
+                expires_at: args.expires_at,
+            };
+            client(&args.admin)?
+                .send(Method::POST, &format!("{PREFIX}/tokens"), &create)
+                .await?
+        }
+        TokenCommand::List(args) => {
+            client(&args.admin)?
+                .get(&paged(&format!("{PREFIX}/tokens"), &args.page)?)
+                .await?
+        }
+        TokenCommand::Revoke(args) => {
+            client(&args.admin)?
+                .send(
+                    Method::DELETE,
+                    &format!("{PREFIX}/tokens/{}", segment(&args.id)?),
+                    &json!({}),
+                )
+                .await?
+        }
+    })
+}
+
+/// `/api/v1/customers/{customer}/{collection}/{name}`.
+fn customer_object(customer: &str, collection: &str, name: &str) -> anyhow::Result<String> {
+    Ok(format!(
+        "{PREFIX}/customers/{}/{collection}/{}",
+        segment(customer)?,
+        segment(name)?
+    ))
+}
+
+/// A secret from a file, without the line end an editor leaves.
+fn read_secret(file: &Path) -> anyhow::Result<String> {
+    Ok(read(file)?.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// POSTs to a `…/test` resource; a report without `"ok": true` is printed and fails the
+/// command with `failure`.
+async fn run_test(admin: &AdminConnection, path: &str, failure: &str) -> anyhow::Result<Value> {
+    let report: Value = client(admin)?
+        .send(Method::POST, &format!("{path}/test"), &json!({}))
+        .await?;
+    if report["ok"] != true {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        anyhow::bail!("{failure}");
+    }
+    Ok(report)
+}
