@@ -8,9 +8,11 @@
 //! - [`host_key`]: OpenSSH public keys as `report-progress` host keys.
 //! - [`licenses`]: the check of a conveyed license bundle (signature, node lock, validity).
 //! - [`bootstrap`]: the flow: get-bootstrapping-data, verify, report progress.
+//! - [`failure`]: why the agent failed, per server and in all, printable.
 
 pub mod bootstrap;
 pub mod client;
+pub mod failure;
 pub mod host_key;
 pub mod licenses;
 pub mod tls;
