@@ -1,0 +1,263 @@
+//! Owners as a device's answer needs them: credentials and response policy parsed at one
+//! revision, with the signed artifacts cached per owner (conveyed information per rule,
+//! encoding and signing; vouchers per device certificate), and how an answer is wrapped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+use ztp_certs::{Cert, Fingerprint, Signer, SigningKey};
+use ztp_yang::{
+    Binary, BootstrapServer, ConveyedInformation, Encoding, OnboardingInformation,
+    RedirectInformation,
+};
+
+use super::*;
+use crate::artifacts::{self, OwnerCredentials, parse_onboarding};
+use crate::domain::response::{Conveyed, Policy, Profile, Shape, Target};
+use crate::store::licenses::PoolRecord;
+use crate::store::{CustomerRecord, NmsConnectionRecord, TargetRecord};
+
+pub(super) type ConveyedKey = (Option<String>, Encoding, bool);
+
+/// How a response is wrapped: the profile in force, as it shapes this response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Plan {
+    /// The profile in force.
+    pub profile: Profile,
+    /// Sign the conveyed information (and send owner certificate and voucher).
+    pub signed: bool,
+    /// The encoding of the conveyed information.
+    pub conveyed_encoding: Encoding,
+    /// Whether fields beyond the RFC 8572 core (license bundle, reporting-level) may be sent.
+    pub extensions: bool,
+}
+
+impl Plan {
+    /// The wrapping of a response in `response_encoding` that `profile` shapes so.
+    pub fn new(profile: Profile, shape: Shape, response_encoding: Encoding) -> Self {
+        Self {
+            profile,
+            signed: shape.signed,
+            conveyed_encoding: if shape.always_json {
+                Encoding::Json
+            } else {
+                response_encoding
+            },
+            extensions: shape.extensions,
+        }
+    }
+}
+
+/// The conveyed information (RFC 8572 §2.2) of what a policy chose.
+pub(super) fn conveyed_information(
+    conveyed: &Conveyed<'_, OnboardingInformation>,
+) -> ConveyedInformation {
+    match conveyed {
+        Conveyed::Redirect(targets) => ConveyedInformation::Redirect(RedirectInformation {
+            bootstrap_servers: targets
+                .iter()
+                .map(|t| BootstrapServer {
+                    address: t.address.clone(),
+                    port: t.port,
+                    trust_anchor: t.trust_anchor.clone(),
+                })
+                .collect(),
+        }),
+        Conveyed::Onboarding(info) => ConveyedInformation::Onboarding((*info).clone()),
+    }
+}
+
+/// Vouchers kept per owner at most (about 1.5 KiB each).
+pub(super) const MAX_CACHED_VOUCHERS: usize = 16_384;
+
+/// A voucher without nonce and when it was made.
+pub(super) type CachedVoucher = (Binary, OffsetDateTime);
+
+/// An owner's parsed credentials and policy at one revision, its NMS connections and license
+/// pools (every change to those bumps the revision too), with its cached artifacts.
+pub(super) struct OwnerEntry {
+    pub(super) revision: i64,
+    pub(super) credentials: OwnerCredentials,
+    pub(super) policy: Policy<OnboardingInformation>,
+    pub(super) connections: Vec<NmsConnectionRecord>,
+    pub(super) pools: Vec<PoolRecord>,
+    pub(super) conveyed: Mutex<HashMap<ConveyedKey, Binary>>,
+    pub(super) vouchers: Mutex<HashMap<Fingerprint, CachedVoucher>>,
+}
+
+pub(super) fn owner_error(customer: &str, reason: impl Into<String>) -> BootstrapError {
+    BootstrapError::Owner {
+        customer: customer.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+pub(super) fn build_owner(
+    record: &CustomerRecord,
+    targets: &[TargetRecord],
+    rules: &[crate::domain::response::Rule],
+) -> Result<OwnerEntry, BootstrapError> {
+    let name = &record.name;
+    let bad = |what: &str, e: &dyn std::fmt::Display| owner_error(name, format!("{what}: {e}"));
+    let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| bad("owner CA", &e))?;
+    let chain =
+        Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| bad("signer chain", &e))?;
+    let key = SigningKey::from_pem(&record.signer_key_pem).map_err(|e| bad("signer key", &e))?;
+    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    let credentials = OwnerCredentials::new(ca, signer).map_err(|e| bad("signer", &e))?;
+    let targets = targets
+        .iter()
+        .map(|t| {
+            let trust_anchor = t
+                .trust_anchor_pem
+                .as_deref()
+                .map(artifacts::trust_anchor_bag)
+                .transpose()
+                .map_err(|e| bad(&format!("trust anchor of target {}", t.name), &e))?;
+            Ok(Target {
+                name: t.name.clone(),
+                address: t.address.clone(),
+                port: t.port,
+                trust_anchor,
+            })
+        })
+        .collect::<Result<Vec<_>, BootstrapError>>()?;
+    let onboarding = record
+        .onboarding_json
+        .as_deref()
+        .map(|json| {
+            serde_json::from_str(json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| parse_onboarding(&v))
+        })
+        .transpose()
+        .map_err(|e| bad("onboarding information", &e))?;
+    let policy = Policy::new(
+        record.profile,
+        record.sign,
+        targets,
+        onboarding,
+        rules,
+        parse_onboarding,
+    )
+    .map_err(|e| bad("rules", &e))?;
+    Ok(OwnerEntry {
+        revision: record.revision,
+        credentials,
+        policy,
+        connections: Vec::new(),
+        pools: Vec::new(),
+        conveyed: Mutex::new(HashMap::new()),
+        vouchers: Mutex::new(HashMap::new()),
+    })
+}
+
+impl Bootstrapper {
+    /// The owner's entry at its current revision, loaded when the cached one is stale.
+    /// The owner's entry at `revision` (read with the device), built again when it changed.
+    pub(super) async fn owner(
+        &self,
+        name: &str,
+        revision: i64,
+    ) -> Result<Arc<OwnerEntry>, BootstrapError> {
+        if let Some(entry) = self.cached_owner(name)
+            && entry.revision == revision
+        {
+            return Ok(entry);
+        }
+        let record = self
+            .store
+            .customer(name)
+            .await?
+            .ok_or_else(|| owner_error(name, "no longer exists"))?;
+        let targets = self.store.targets(name).await?;
+        let rules = self.store.rules(name).await?;
+        let mut entry = build_owner(&record, &targets, &rules)?;
+        entry.connections = self.store.nms_connections(name).await?;
+        entry.pools = self.store.license_pools(name).await?;
+        let entry = Arc::new(entry);
+        self.owners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    pub(super) fn cached_owner(&self, name: &str) -> Option<Arc<OwnerEntry>> {
+        self.owners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub(super) fn conveyed(
+        &self,
+        owner: &OwnerEntry,
+        rule: &Option<String>,
+        conveyed: &Conveyed<'_, OnboardingInformation>,
+        plan: Plan,
+    ) -> Result<Binary, BootstrapError> {
+        let key = (rule.clone(), plan.conveyed_encoding, plan.signed);
+        if let Some(cached) = lock(&owner.conveyed).get(&key) {
+            return Ok(cached.clone());
+        }
+        let signer = plan.signed.then(|| owner.credentials.signer());
+        let built = Binary::from(artifacts::conveyed_information(
+            &conveyed_information(conveyed),
+            plan.conveyed_encoding,
+            signer,
+        )?);
+        lock(&owner.conveyed).insert(key, built.clone());
+        Ok(built)
+    }
+
+    pub(super) fn voucher(
+        &self,
+        owner: &OwnerEntry,
+        call: Call<'_>,
+    ) -> Result<Binary, BootstrapError> {
+        let now = OffsetDateTime::now_utc();
+        let serial = &call.device.identity.serial;
+        let sign = |nonce| {
+            // Bound to the CA that issued the IDevID presented (idevid-issuer), so that it
+            // serves no device of the same serial under another IDevID CA.
+            let issuer = Cert::from_der(call.device.certificate.to_vec())
+                .ok()
+                .and_then(|cert| cert.authority_key_identifier());
+            artifacts::ownership_voucher(
+                &self.masa,
+                serial,
+                issuer.as_deref(),
+                owner.credentials.ca(),
+                now,
+                self.voucher_validity,
+                nonce,
+            )
+        };
+        // A nonce asks for a fresh voucher that carries it.
+        if let Some(nonce) = &call.input.nonce {
+            return Ok(Binary::from(sign(Some(nonce))?));
+        }
+        // Reuse a voucher while more than half of its life is left.
+        let mut vouchers = lock(&owner.vouchers);
+        if let Some((voucher, created)) = vouchers.get(&call.device.fingerprint)
+            && now < *created + self.voucher_validity / 2
+        {
+            return Ok(voucher.clone());
+        }
+        let voucher = Binary::from(sign(None)?);
+        if vouchers.len() >= MAX_CACHED_VOUCHERS {
+            // Bounded memory whatever the fleet: stale vouchers go first, then all of them
+            // (re-signing one costs less than a handshake).
+            let fresh_until = self.voucher_validity / 2;
+            vouchers.retain(|_, (_, created)| now < *created + fresh_until);
+            if vouchers.len() >= MAX_CACHED_VOUCHERS {
+                vouchers.clear();
+            }
+        }
+        vouchers.insert(call.device.fingerprint, (voucher.clone(), now));
+        Ok(voucher)
+    }
+}

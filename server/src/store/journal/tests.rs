@@ -1,0 +1,221 @@
+use super::*;
+use crate::domain::progress::Milestone;
+use crate::store::EventKind;
+use crate::store::testing::{add_device, new_customer, store};
+
+fn event(serial: &str) -> EventOf {
+    let serial = serial.to_owned();
+    Box::new(move |state| NewEvent {
+        serial: Some(serial.clone()),
+        kind: EventKind::BootstrapServed,
+        status: Some(200),
+        peer: None,
+        detail: format!("now {state}"),
+        notice: None,
+    })
+}
+
+#[tokio::test]
+async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alone() {
+    let (store, _dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    let journal = Journal::start(&store);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let journal = journal.clone();
+        let serial = if i == 25 { "SN-GONE" } else { "SN-1" };
+        tasks.spawn(async move {
+            let under_way = journal.expect_entry();
+            journal
+                .observe(
+                    serial,
+                    Observation::Redirected,
+                    Some(event(serial)),
+                    under_way,
+                )
+                .await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        outcomes.push(joined.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 49);
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Err(StoreError::NotFound { what: "device", .. })))
+    );
+    assert!(
+        outcomes
+            .iter()
+            .flatten()
+            .all(|state| *state == DeviceState::Redirected)
+    );
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(events, 49, "the missing device's entry wrote nothing");
+
+    // A progress report keeps the report and moves the state on.
+    let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
+    let state = journal
+        .progress("SN-1", "ab", &report, event("SN-1"), journal.expect_entry())
+        .await;
+    assert_eq!(state.unwrap(), DeviceState::Completed);
+    assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
+    assert!(matches!(
+        journal
+            .progress(
+                "SN-GONE",
+                "ab",
+                &report,
+                event("SN-GONE"),
+                journal.expect_entry()
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // A device pinned to another certificate is not moved and its report not kept.
+    sqlx::query("UPDATE devices SET certificate_pin = 'AA' WHERE serial = 'SN-1'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        journal
+            .progress("SN-1", "bb", &report, event("SN-1"), journal.expect_entry())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
+    assert!(
+        journal
+            .progress("SN-1", "aa", &report, event("SN-1"), journal.expect_entry())
+            .await
+            .is_ok()
+    );
+}
+
+/// A journal over a store with one device, SN-1, whose writer waits up to `delay`.
+async fn journal_waiting(delay: Duration) -> (Journal, Store, tempfile::TempDir) {
+    let (store, dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    (Journal::start_with(&store, delay), store, dir)
+}
+
+/// Far longer than any test waits: a test that waited for it would time out first.
+const FOREVER: Duration = Duration::from_secs(600);
+
+/// Bounds a test's wait (an entry that is not written would block it forever).
+async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .expect("the journal answers without waiting for its commit delay")
+}
+
+/// Hands the journal SN-1's `observation`, the last entry of `under_way`, from a task of
+/// its own.
+fn observe_in_task(
+    journal: &Journal,
+    observation: Observation,
+    under_way: UnderWay,
+) -> tokio::task::JoinHandle<Result<DeviceState, StoreError>> {
+    let journal = journal.clone();
+    tokio::spawn(async move { journal.observe("SN-1", observation, None, under_way).await })
+}
+
+#[tokio::test]
+async fn a_lone_entry_is_committed_at_once() {
+    let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+    let state = within(journal.observe(
+        "SN-1",
+        Observation::Redirected,
+        Some(event("SN-1")),
+        journal.expect_entry(),
+    ))
+    .await;
+    assert_eq!(state.unwrap(), DeviceState::Redirected);
+    assert_eq!(journal.commits(), 1);
+}
+
+#[tokio::test]
+async fn an_entry_waits_for_the_requests_on_their_way_and_shares_their_commit() {
+    let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+    // Two requests under way; the second hands its entry first.
+    let (first, second) = (journal.expect_entry(), journal.expect_entry());
+    let early = observe_in_task(&journal, Observation::Redirected, second);
+    // The writer holds the early entry while the first request is on its way.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!early.is_finished());
+    assert_eq!(journal.commits(), 0);
+    let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
+    let late = within(journal.progress("SN-1", "ab", &report, event("SN-1"), first)).await;
+    assert_eq!(late.unwrap(), DeviceState::Completed);
+    assert!(within(early).await.unwrap().is_ok());
+    assert_eq!(journal.commits(), 1, "both entries in one transaction");
+}
+
+#[tokio::test]
+async fn a_request_that_ends_without_an_entry_is_not_waited_for() {
+    let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+    let refused = journal.expect_entry();
+    let answered = observe_in_task(&journal, Observation::Redirected, journal.expect_entry());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!answered.is_finished());
+    drop(refused);
+    assert!(within(answered).await.unwrap().is_ok());
+    assert_eq!(journal.commits(), 1);
+}
+
+#[tokio::test]
+async fn a_request_waiting_aside_for_an_entry_of_its_own_is_not_waited_for() {
+    let (journal, _store, _dir) = journal_waiting(FOREVER).await;
+    let under_way = journal.expect_entry();
+    // An entry before its last (a license allocation, say), committed without waiting
+    // for the request that waits for it.
+    let first = event("SN-1")(DeviceState::Shipped);
+    within(under_way.aside(journal.record(first)))
+        .await
+        .unwrap();
+    // An abandoned wait counts the request again: its last entry is still waited for.
+    let abandoned = under_way.aside(std::future::pending::<()>());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), abandoned)
+            .await
+            .is_err()
+    );
+    let lone = observe_in_task(&journal, Observation::Contacted, journal.expect_entry());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!lone.is_finished(), "the request is on its way again");
+    let last = journal.observe("SN-1", Observation::Redirected, None, under_way);
+    assert!(within(last).await.is_ok());
+    assert!(within(lone).await.unwrap().is_ok());
+    assert_eq!(journal.commits(), 2);
+}
+
+#[tokio::test]
+async fn in_a_surge_entries_arriving_within_the_delay_share_a_commit() {
+    let (journal, _store, _dir) = journal_waiting(Duration::from_secs(2)).await;
+    let connections = journal.device_connections();
+    let surge: Vec<_> = (0..SURGE).map(|_| connections.open()).collect();
+    let first = observe_in_task(&journal, Observation::Contacted, journal.expect_entry());
+    // Nobody else is on its way: only the surge keeps the writer waiting.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = journal
+        .observe(
+            "SN-1",
+            Observation::Redirected,
+            None,
+            journal.expect_entry(),
+        )
+        .await;
+    assert_eq!(second.unwrap(), DeviceState::Redirected);
+    assert!(first.await.unwrap().is_ok());
+    assert_eq!(journal.commits(), 1);
+    drop(surge);
+    assert_eq!(connections.count(), 0);
+}
