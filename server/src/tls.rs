@@ -97,7 +97,8 @@ pub fn device_listener_settings(config: &mut ServerConfig) {
 /// ChaCha20-Poly1305, before AES-256-GCM with SHA-384). A handshake hashes its transcript and
 /// derives its keys with its suite's hash, and SHA-256 runs on the SHA extensions of current
 /// CPUs where SHA-384 does not: with AES-256-GCM-SHA384 (rustls' first choice), SHA-512
-/// blocks took 7.8% of ztp's CPU samples in the bootstrap benchmark (c=64). Servers apply
+/// blocks are a visible share of a handshake's CPU (docs/benchmarks.md, "Tuning constants").
+/// Servers apply
 /// this order, not the client's ([`device_listener_settings`]).
 pub fn provider() -> Arc<CryptoProvider> {
     let mut provider = aws_lc_rs::default_provider();

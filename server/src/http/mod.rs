@@ -134,26 +134,17 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.read_timeout)
-        // A client that closes its sending side still gets its answers; and a request head
-        // refused by `early_errors` (which ends hyper's stream) comes after the answers to the
-        // requests before it instead of cutting them off.
-        .half_close(true)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .keep_alive_interval(Duration::from_secs(30));
-    let builder = Arc::new(builder);
+    let shared = Arc::new(Shared {
+        tls,
+        handler,
+        builder: builder(&limits),
+        // Handshakes are CPU: a flood of them must leave the runtime to the requests of the
+        // devices already connected.
+        handshakes: Semaphore::new(limits.max_handshakes.max(1)),
+        penalties,
+        limits,
+    });
     let slots = slots::Slots::new(limits.max_connections, limits.max_connections_per_source);
-    // Handshakes are CPU: a flood of them must leave the runtime to the requests of the
-    // devices already connected.
-    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -168,7 +159,7 @@ pub async fn serve<H: Handler>(
             },
             () = &mut shutdown => break,
         };
-        if penalties.benched(peer.ip()) {
+        if shared.penalties.benched(peer.ip()) {
             // Benched for its failed handshakes or its refusals: closed before it costs CPU or
             // a database write; at debug level, so that it costs no log volume either.
             tracing::debug!(%peer, "benched source: closed at once");
@@ -186,37 +177,11 @@ pub async fn serve<H: Handler>(
             }
         };
         let _ = tcp.set_nodelay(true);
-        let (tls, handler, builder) = (tls.clone(), Arc::clone(&handler), Arc::clone(&builder));
-        let (handshakes, penalties) = (Arc::clone(&handshakes), penalties.clone());
-        let watcher = graceful.watcher();
-        let counted = open.open();
+        let (shared, watcher, counted) = (Arc::clone(&shared), graceful.watcher(), open.open());
         tokio::spawn(async move {
             let _counted = counted;
             let _slot = slot;
-            let served = match tls {
-                Some(acceptor) => {
-                    let Some(stream) =
-                        handshake(&acceptor, tcp, peer, &handshakes, &penalties, limits).await
-                    else {
-                        return;
-                    };
-                    let client_chain = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-                        .unwrap_or_default();
-                    let info = ConnectionInfo::new(peer, client_chain);
-                    serve_connection(stream, info, handler, &builder, watcher, limits).await
-                }
-                None => {
-                    let info = ConnectionInfo::new(peer, Vec::new());
-                    serve_connection(tcp, info, handler, &builder, watcher, limits).await
-                }
-            };
-            if let Err(error) = served {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
+            shared.connection(tcp, peer, watcher).await;
         });
     }
     drop(listener);
@@ -225,6 +190,76 @@ pub async fn serve<H: Handler>(
         .is_err()
     {
         tracing::warn!("connections still open after the drain timeout were dropped");
+    }
+}
+
+/// HTTP/1.1 and HTTP/2 as `limits` bound them.
+fn builder(limits: &Limits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.read_timeout)
+        // A client that closes its sending side still gets its answers; and a request head
+        // refused by `early_errors` (which ends hyper's stream) comes after the answers to the
+        // requests before it instead of cutting them off.
+        .half_close(true)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Duration::from_secs(30));
+    builder
+}
+
+/// What the connections of one listener share.
+struct Shared<H> {
+    tls: Option<TlsAcceptor>,
+    handler: Arc<H>,
+    builder: Builder<TokioExecutor>,
+    /// Permits of concurrent TLS handshakes.
+    handshakes: Semaphore,
+    penalties: Penalties,
+    limits: Limits,
+}
+
+impl<H: Handler> Shared<H> {
+    /// Serves one accepted connection (after its TLS handshake, on a TLS listener) until it
+    /// closes or the drain `watcher` ends it.
+    async fn connection(&self, tcp: TcpStream, peer: SocketAddr, watcher: Watcher) {
+        let handler = Arc::clone(&self.handler);
+        let served = match &self.tls {
+            Some(acceptor) => {
+                let Some(stream) = handshake(
+                    acceptor,
+                    tcp,
+                    peer,
+                    &self.handshakes,
+                    &self.penalties,
+                    self.limits,
+                )
+                .await
+                else {
+                    return;
+                };
+                let client_chain = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                    .unwrap_or_default();
+                let info = ConnectionInfo::new(peer, client_chain);
+                serve_connection(stream, info, handler, &self.builder, watcher, self.limits).await
+            }
+            None => {
+                let info = ConnectionInfo::new(peer, Vec::new());
+                serve_connection(tcp, info, handler, &self.builder, watcher, self.limits).await
+            }
+        };
+        if let Err(error) = served {
+            tracing::debug!(%peer, %error, "connection ended with an error");
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::header::ALLOW;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -228,25 +229,9 @@ impl DeviceApi {
         let declared = request_encoding(request.headers(), false).ok().flatten();
         let error_encoding =
             response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
-
-        let verdict = connection.device.get_or_init(|| {
-            self.verifier
-                .authenticate(&connection.client_chain, SystemTime::now())
-        });
-        let device = match verdict {
-            Ok(device) => device,
-            Err(failure) => {
-                self.record(
-                    rpc.refused(),
-                    failure.serial().map(str::to_owned),
-                    401,
-                    connection,
-                    failure.to_string(),
-                )
-                .await;
-                return Problem::access_denied("the client certificate is not accepted")
-                    .into_response(error_encoding);
-            }
+        let Some(device) = self.authenticated(rpc, connection).await else {
+            return Problem::access_denied("the client certificate is not accepted")
+                .into_response(error_encoding);
         };
         let serial = Some(device.serial().to_owned());
         let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
@@ -257,8 +242,7 @@ impl DeviceApi {
             )
             .into_response(error_encoding);
         };
-
-        let refuse = |problem: Problem, detail: String| async move {
+        let refuse = |(problem, detail): (Problem, String)| async move {
             self.record(
                 rpc.refused(),
                 serial.clone(),
@@ -269,82 +253,126 @@ impl DeviceApi {
             .await;
             problem.into_response(error_encoding)
         };
-        let (parts, body) = match read_body(
+        let (input_encoding, encoding, body) = match self.input(request).await {
+            Ok(input) => input,
+            Err(refusal) => return refuse(refusal).await,
+        };
+        match rpc {
+            Rpc::GetBootstrappingData => match self.bootstrapping_input(input_encoding, &body) {
+                Ok(input) => {
+                    self.get_bootstrapping_data(device, &input, connection, encoding)
+                        .await
+                }
+                Err(refusal) => refuse(refusal).await,
+            },
+            Rpc::ReportProgress => match self.progress_input(input_encoding, &body) {
+                Ok(report) => {
+                    self.report_progress(device, &report, connection, encoding)
+                        .await
+                }
+                Err(refusal) => refuse(refusal).await,
+            },
+        }
+    }
+
+    /// The device the connection's certificate chain authenticates (the verdict is the
+    /// connection's, made by its first request); a refusal is recorded and gives `None`.
+    async fn authenticated<'c>(
+        &self,
+        rpc: Rpc,
+        connection: &'c ConnectionInfo,
+    ) -> Option<&'c AuthenticatedDevice> {
+        let verdict = connection.device.get_or_init(|| {
+            self.verifier
+                .authenticate(&connection.client_chain, SystemTime::now())
+        });
+        match verdict {
+            Ok(device) => Some(device),
+            Err(failure) => {
+                self.record(
+                    rpc.refused(),
+                    failure.serial().map(str::to_owned),
+                    401,
+                    connection,
+                    failure.to_string(),
+                )
+                .await;
+                None
+            }
+        }
+    }
+
+    /// The request's body within the limits, the encoding of its input (`None`: no body) and
+    /// the encoding of the answer; or the problem to refuse it with, and why.
+    async fn input(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<(Option<Encoding>, Encoding, Bytes), (Problem, String)> {
+        let (parts, body) = read_body(
             request,
             self.limits.max_body_bytes,
             self.limits.read_timeout,
         )
         .await
-        {
-            Ok(read) => read,
-            Err(error) => {
-                let problem = match &error {
-                    BodyError::TooLarge(_) => Problem::too_big(error.to_string()),
-                    BodyError::Timeout => Problem::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        ErrorType::Transport,
-                        ErrorTag::OperationFailed,
-                        error.to_string(),
-                    ),
-                    BodyError::Broken(_) => Problem::malformed(error.to_string()),
-                };
-                return refuse(problem, error.to_string()).await;
-            }
-        };
-        let media = request_encoding(&parts.headers, !body.is_empty())
-            .and_then(|input| Ok((input, response_encoding(&parts.headers, input)?)));
-        let (input_encoding, encoding) = match media {
-            Ok(media) => media,
-            Err(error) => return refuse(Problem::media(&error), error.to_string()).await,
-        };
+        .map_err(|error| {
+            let problem = match &error {
+                BodyError::TooLarge(_) => Problem::too_big(error.to_string()),
+                BodyError::Timeout => Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorType::Transport,
+                    ErrorTag::OperationFailed,
+                    error.to_string(),
+                ),
+                BodyError::Broken(_) => Problem::malformed(error.to_string()),
+            };
+            (problem, error.to_string())
+        })?;
+        let input = request_encoding(&parts.headers, !body.is_empty())
+            .map_err(|error| (Problem::media(&error), error.to_string()))?;
+        let answer = response_encoding(&parts.headers, input)
+            .map_err(|error| (Problem::media(&error), error.to_string()))?;
+        Ok((input, answer, body))
+    }
 
-        match rpc {
-            Rpc::GetBootstrappingData => {
-                // Every input of get-bootstrapping-data is optional: an empty body is an empty
-                // input, with a YANG media type as without one (RFC 8040 §3.6.1).
-                let empty = body.iter().all(u8::is_ascii_whitespace);
-                let input = match input_encoding {
-                    None => GetBootstrappingDataInput::default(),
-                    Some(_) if empty => GetBootstrappingDataInput::default(),
-                    Some(enc) => match GetBootstrappingDataInput::decode_limited(
-                        enc,
-                        &body,
-                        self.limits.max_body_bytes,
-                    ) {
-                        Ok(input) => input,
-                        Err(error) => {
-                            return refuse(decode_problem(&error), format!("bad input: {error}"))
-                                .await;
-                        }
-                    },
-                };
-                self.get_bootstrapping_data(device, &input, connection, encoding)
-                    .await
-            }
-            Rpc::ReportProgress => {
-                let Some(enc) = input_encoding else {
-                    return refuse(
-                        Problem::new(
-                            StatusCode::BAD_REQUEST,
-                            ErrorType::Protocol,
-                            ErrorTag::MissingElement,
-                            "report-progress needs an input with a progress-type",
-                        ),
-                        "empty report".into(),
-                    )
-                    .await;
-                };
-                match ReportProgressInput::decode_limited(enc, &body, self.limits.max_body_bytes) {
-                    Ok(report) => {
-                        self.report_progress(device, &report, connection, encoding)
-                            .await
-                    }
-                    Err(error) => {
-                        refuse(decode_problem(&error), format!("bad report: {error}")).await
-                    }
-                }
-            }
+    /// The get-bootstrapping-data input. Every input is optional: an empty body is an empty
+    /// input, with a YANG media type as without one (RFC 8040 §3.6.1).
+    fn bootstrapping_input(
+        &self,
+        encoding: Option<Encoding>,
+        body: &[u8],
+    ) -> Result<GetBootstrappingDataInput, (Problem, String)> {
+        let empty = body.iter().all(u8::is_ascii_whitespace);
+        match encoding {
+            None => Ok(GetBootstrappingDataInput::default()),
+            Some(_) if empty => Ok(GetBootstrappingDataInput::default()),
+            Some(encoding) => GetBootstrappingDataInput::decode_limited(
+                encoding,
+                body,
+                self.limits.max_body_bytes,
+            )
+            .map_err(|error| (decode_problem(&error), format!("bad input: {error}"))),
         }
+    }
+
+    /// The report-progress input, which must name a progress type.
+    fn progress_input(
+        &self,
+        encoding: Option<Encoding>,
+        body: &[u8],
+    ) -> Result<ReportProgressInput, (Problem, String)> {
+        let Some(encoding) = encoding else {
+            return Err((
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorType::Protocol,
+                    ErrorTag::MissingElement,
+                    "report-progress needs an input with a progress-type",
+                ),
+                "empty report".into(),
+            ));
+        };
+        ReportProgressInput::decode_limited(encoding, body, self.limits.max_body_bytes)
+            .map_err(|error| (decode_problem(&error), format!("bad report: {error}")))
     }
 
     async fn get_bootstrapping_data(

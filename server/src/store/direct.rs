@@ -3,8 +3,7 @@
 //!
 //! sqlx runs each SQLite connection on a thread of its own, and every statement crosses to that
 //! thread and back. Under a surge of devices those thread switches cost more CPU than the
-//! statements (the bootstrap benchmark measured some 35 switches per bootstrap, 44% of ztp's
-//! time). So the device path uses connections of its own on the same database file: reads run
+//! statements (docs/benchmarks.md, "Tuning constants"). So the device path uses connections of its own on the same database file: reads run
 //! inline, on the request's thread, from a small pool of connections (a lookup by primary key
 //! in the page cache takes microseconds, less than one thread switch), and the journal's writer
 //! thread owns one connection for its transactions. Everything else (administration, the

@@ -41,16 +41,15 @@ pub const MAX_BATCH: usize = 256;
 
 /// Device connections open (handshakes and requests) from which on the writer sleeps the
 /// whole [`COMMIT_DELAY`] before each commit: with this many, a device waits longer for the
-/// CPU than for the delay; with fewer, it is the delay that would keep devices waiting. (On
-/// the 2-core machines ztp is benchmarked on, 16 connections in a closed loop leave the CPUs
-/// some slack and 64 keep them busy.)
+/// CPU than for the delay; with fewer, it is the delay that would keep devices waiting
+/// (docs/benchmarks.md, "Tuning constants", says how the value was chosen).
 const SURGE: usize = 32;
 
 /// How long the writer waits at most for more entries before it commits. The devices whose
 /// entries a commit acknowledges go on together, so a longer delay makes waves of work with
 /// idle CPUs between them, and a shorter one more commits (each writes its pages and syncs
-/// once): on one benchmark machine (a sync of 0.17 ms) 4 ms left the CPUs 10% idle in a
-/// surge, 1 ms 4%, none 2% but with system time at 30% of the CPUs instead of 21%.
+/// once). The value keeps the CPUs busy in a surge without committing each entry alone
+/// (docs/benchmarks.md, "Tuning constants").
 const COMMIT_DELAY: Duration = Duration::from_millis(1);
 
 /// Entries waiting for the writer at most; requests beyond wait for room.

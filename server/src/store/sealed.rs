@@ -2,7 +2,7 @@
 //! [`SecretBox`](crate::secrets::SecretBox), and the pass that seals what is not sealed under
 //! the current master key (values written before sealing existed, or under a previous key).
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::customers::signer_key_field;
 use super::nms::{password_field, private_key_field};
@@ -26,43 +26,66 @@ impl Store {
         sqlx::query("UPDATE customers SET name = name WHERE 0 = 1")
             .execute(&mut *tx)
             .await?;
+        let resealed = self.reseal_signer_keys(&mut tx).await?
+            + self.reseal_nms_credentials(&mut tx).await?
+            + self.reseal_webhook_secrets(&mut tx).await?;
+        tx.commit().await?;
+        Ok(resealed)
+    }
+
+    /// The stored `value` of `field` sealed under the current master key, or `None` when it
+    /// already is.
+    fn resealed(&self, field: &str, stored: &str) -> Result<Option<String>, StoreError> {
+        if !self.secrets.needs_sealing(stored) {
+            return Ok(None);
+        }
+        Ok(Some(self.seal(field, &self.open_secret(field, stored)?)?))
+    }
+
+    /// Customers' signer keys.
+    async fn reseal_signer_keys(&self, tx: &mut Transaction<'_, Any>) -> Result<usize, StoreError> {
         let mut resealed = 0;
         let customers = sqlx::query("SELECT name, signer_key_pem FROM customers")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
         for row in customers {
             let name: String = row.try_get("name")?;
             let stored: String = row.try_get("signer_key_pem")?;
-            if self.secrets.needs_sealing(&stored) {
-                let field = signer_key_field(&name);
-                let sealed = self.seal(&field, &self.open_secret(&field, &stored)?)?;
+            if let Some(sealed) = self.resealed(&signer_key_field(&name), &stored)? {
                 sqlx::query("UPDATE customers SET signer_key_pem = $2 WHERE name = $1")
                     .bind(&name)
                     .bind(sealed)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 resealed += 1;
             }
         }
+        Ok(resealed)
+    }
+
+    /// NMS connections' passwords and private keys.
+    async fn reseal_nms_credentials(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+    ) -> Result<usize, StoreError> {
+        let mut resealed = 0;
         let connections =
             sqlx::query("SELECT customer, name, password, private_key_pem FROM nms_connections")
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
         for row in connections {
             let customer: String = row.try_get("customer")?;
             let name: String = row.try_get("name")?;
             let password: Option<String> = row.try_get("password")?;
             let key: Option<String> = row.try_get("private_key_pem")?;
-            let reseal = |field: String, stored: Option<String>| -> Result<_, StoreError> {
-                match stored {
-                    Some(stored) if self.secrets.needs_sealing(&stored) => Ok(Some(
-                        self.seal(&field, &self.open_secret(&field, &stored)?)?,
-                    )),
-                    _ => Ok(None),
-                }
+            let password = match password {
+                Some(stored) => self.resealed(&password_field(&customer, &name), &stored)?,
+                None => None,
             };
-            let password = reseal(password_field(&customer, &name), password)?;
-            let key = reseal(private_key_field(&customer, &name), key)?;
+            let key = match key {
+                Some(stored) => self.resealed(&private_key_field(&customer, &name), &stored)?,
+                None => None,
+            };
             if password.is_none() && key.is_none() {
                 continue;
             }
@@ -75,31 +98,37 @@ impl Store {
             .bind(&name)
             .bind(&password)
             .bind(&key)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             resealed += usize::from(password.is_some()) + usize::from(key.is_some());
         }
+        Ok(resealed)
+    }
+
+    /// Webhooks' HMAC secrets.
+    async fn reseal_webhook_secrets(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+    ) -> Result<usize, StoreError> {
+        let mut resealed = 0;
         let webhooks = sqlx::query("SELECT id, customer, name, secret FROM webhooks")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
         for row in webhooks {
             let stored: String = row.try_get("secret")?;
-            if !self.secrets.needs_sealing(&stored) {
-                continue;
-            }
             let field = secret_field(
                 &row.try_get::<String, _>("customer")?,
                 &row.try_get::<String, _>("name")?,
             );
-            let sealed = self.seal(&field, &self.open_secret(&field, &stored)?)?;
-            sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1")
-                .bind(row.try_get::<i64, _>("id")?)
-                .bind(sealed)
-                .execute(&mut *tx)
-                .await?;
-            resealed += 1;
+            if let Some(sealed) = self.resealed(&field, &stored)? {
+                sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1")
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .bind(sealed)
+                    .execute(&mut **tx)
+                    .await?;
+                resealed += 1;
+            }
         }
-        tx.commit().await?;
         Ok(resealed)
     }
 }
