@@ -3,7 +3,7 @@
 //! mTLS server (the baseline, the ceiling set by the handshake's cryptography).
 //!
 //! ```text
-//! cargo bench -p ztp --bench bootstrap                                   # the README's table
+//! cargo bench -p ztp --bench bootstrap                                   # docs/benchmarks.md's figures
 //! cargo bench -p ztp --bench bootstrap -- --inventories 1000,1000000    # with the 1M row
 //! cargo bench -p ztp --bench bootstrap -- --target https://host:port \
 //!     --pki DIR --serials SN-0001,SN-0002 --model uCPE-100               # another server
