@@ -8,6 +8,8 @@
 //! networks the manufacturer lists ([`AddressPolicy`]). The check applies to the addresses a
 //! host name resolves to, at every connection: a name that resolves to a public address today
 //! may resolve to `127.0.0.1` tomorrow (DNS rebinding).
+//!
+//! May import: nothing else of ztp.
 
 use std::net::IpAddr;
 

@@ -1,5 +1,7 @@
 //! The signed artifacts of a bootstrap response (RFC 8572 §3): conveyed information, the owner
 //! certificate bag and the ownership voucher. Pure functions over keys and documents.
+//!
+//! May import: `domain`.
 
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};

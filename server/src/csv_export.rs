@@ -9,6 +9,8 @@
 //! ("CSV Injection"): such a cell is prefixed with a single quote, which spreadsheets show as
 //! text. Negative numbers get the quote too; ztp's exports count things, so none is lost.
 //! Quoting (commas, quotes, line breaks) stays the `csv` crate's job (RFC 4180).
+//!
+//! May import: nothing else of ztp.
 
 use std::borrow::Cow;
 

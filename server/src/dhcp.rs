@@ -3,6 +3,8 @@
 //! Both carry the same value, a `bootstrap-server-list`: each URI preceded by its length in two
 //! octets (big-endian), even in DHCPv4. A URI is `https://host[:port]` with no path: the device
 //! appends the RESTCONF path itself, and devices drop or mangle URIs that carry one.
+//!
+//! May import: nothing else of ztp.
 
 use std::fmt;
 

@@ -2,6 +2,8 @@
 //! (the same licenses again on every call), and conveyed as one bundle signed by the
 //! manufacturer's license key. A pool without a free seat never blocks the device: the
 //! shortage is recorded and raised as an event once per device and pool.
+//!
+//! May import: `domain`, `store`, `artifacts`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

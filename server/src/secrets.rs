@@ -9,6 +9,8 @@
 //!
 //! In memory, a secret that a request brings is a [`Secret`]: it serialises and prints as
 //! `[redacted]`, so that no audit entry or log line can show it.
+//!
+//! May import: nothing else of ztp.
 
 use std::fs;
 use std::io::Write;

@@ -1,5 +1,7 @@
 //! What ztp tells about itself: structured logs, and the gauges parts share (how many
 //! connections a listener holds).
+//!
+//! May import: nothing else of ztp.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,8 @@
 //! certificate that the client must prove it holds the key of. Whether the certificate is a
 //! manufacturer IDevID is decided after the handshake by [`crate::auth::device`], so that a
 //! refusal can be answered with a RESTCONF error and recorded.
+//!
+//! May import: `auth`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

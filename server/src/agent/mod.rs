@@ -9,6 +9,8 @@
 //! - [`licenses`]: the check of a conveyed license bundle (signature, node lock, validity).
 //! - [`bootstrap`]: the flow: get-bootstrapping-data, verify, report progress.
 //! - [`failure`]: why the agent failed, per server and in all, printable.
+//!
+//! May import: `domain`, `dhcp`, `tls`; it shares no code with the server's side beyond those.
 
 pub mod bootstrap;
 pub mod client;

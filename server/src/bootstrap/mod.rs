@@ -9,6 +9,9 @@
 //! A device that gets an answer is registered with its owner's NMS connections (the
 //! [`Outbox`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
 //! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
+//!
+//! May import: `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `telemetry`; never
+//! the APIs that call it.
 
 mod owners;
 mod progress;

@@ -1,4 +1,6 @@
 //! The `ztp` command line.
+//!
+//! May import: nothing else of ztp (the commands read these types, not the other way round).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,6 @@
 //! What each subcommand does.
+//!
+//! May import: everything: this is the command line's edge.
 
 use std::process::ExitCode;
 

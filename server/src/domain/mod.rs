@@ -10,6 +10,8 @@
 //! - [`notice`]: the device events a customer's webhooks can be told about.
 //! - [`progress`]: a device's progress report, and the milestone it marks.
 //! - [`response`]: response profiles, per-owner rules, and the choice of what a request gets.
+//!
+//! May import: nothing else of ztp, and no crate of I/O or of the wire (no store, HTTP, YANG).
 
 /// Gives a unit enum its spellings (configuration, API, database): `ALL`, `as_str`, `FromStr`
 /// (refusing any other text with the list of valid ones) and `Display`.

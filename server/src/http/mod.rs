@@ -6,6 +6,9 @@
 //! - `slots`, `idle`: connection slots per listener and source; deadlines of idle connections.
 //!
 //! What the device port bounds, and why, is in docs/device-port.md.
+//!
+//! May import: `auth` (a connection's device verdict) and `telemetry`; nothing of the APIs it
+//! carries.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -4,6 +4,8 @@
 //! (400), and only then the bootstrapper. Every answer is recorded, and every refusal: the
 //! first of a kind at once, its repeats as one summary a window (see `refusals`). A refusal
 //! with a 4xx status is also a strike against its source (see [`crate::http::strikes`]).
+//!
+//! May import: `domain`, `store`, `auth`, `bootstrap`, `licensing`, `nms`, `http`, `telemetry`.
 
 use std::future::Future;
 use std::net::SocketAddr;
