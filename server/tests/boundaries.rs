@@ -129,6 +129,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ),
     // The command line: everything.
     ("commands", &["*"], true),
+    ("startup", &["*"], true),
 ];
 
 /// One import that breaks a rule.
