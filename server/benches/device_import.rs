@@ -34,7 +34,7 @@ fn main() {
     fs::write(&file, &text).expect("CSV");
     // A million rows are larger than an import may be by default.
     let max_bytes = text.len().max(64 << 20).to_string();
-    let server = Server::start_with(
+    let server = Server::process_with(
         dir.path(),
         &[("ZTP_ADMIN_API__MAX_IMPORT_BYTES", max_bytes.as_str())],
     );

@@ -36,6 +36,9 @@
 //! - [`agent`]: the reference device agent (`ztp device bootstrap`); [`agent::verify`] holds
 //!   the checks of RFC 8572 §5.4.
 //! - [`config`]: `ztp serve`'s configuration (defaults, TOML, `ZTP_*` variables, flags).
+//! - [`startup`]: the composition root: [`startup::App::build`] seeds the data directory,
+//!   opens the store, loads the trust material and binds both listeners;
+//!   [`startup::App::run`] serves until the shutdown future its caller passes.
 //! - [`cli`], [`commands`]: the command line (clap) and what each subcommand does.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -57,6 +60,7 @@ pub mod licensing;
 pub mod nms;
 pub mod restconf;
 pub mod secrets;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

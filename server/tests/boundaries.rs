@@ -130,6 +130,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ),
     // The command line: everything.
     ("commands", &["*"], true),
+    ("startup", &["*"], true),
 ];
 
 /// One import that breaks a rule.

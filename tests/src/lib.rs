@@ -1,5 +1,7 @@
-//! Harness for ztp's end-to-end tests: the real `ztp` binary, and the independent tools that
-//! check what it makes (`openssl` for certificates and CMS, `yanglint` for YANG documents).
+//! Harness for ztp's end-to-end tests: ztp's server (in this process, or the real `ztp`
+//! binary where the process itself is under test), the `ztp` command line, and the independent
+//! tools that check what ztp makes (`openssl` for certificates and CMS, `yanglint` for YANG
+//! documents).
 //!
 //! Every helper fails the test with a message that says what to install when a tool is
 //! missing: `scripts/test` installs them, and a test that silently skips proves nothing.
@@ -8,6 +10,7 @@
 pub mod abuse;
 pub mod admin_http;
 pub mod faults;
+mod in_process;
 pub mod sshd;
 
 use std::ffi::OsStr;
@@ -221,10 +224,13 @@ fn serve_args(data_dir: &Path) -> Vec<std::ffi::OsString> {
     args
 }
 
-/// A running `ztp serve` on loopback ports chosen by the system, with its data directory.
-/// Stopped (SIGTERM, then killed if it lingers) when dropped.
+/// A running ztp server on loopback ports chosen by the system, with its data directory:
+/// [`ztp::startup::App`] in this process ([`Server::start`]), or a `ztp serve` process
+/// ([`Server::process`]) for tests of the process itself (signals, SIGKILL, its log on
+/// standard error, `ulimit -n`). Stopped when dropped (a process: SIGTERM, then killed if it
+/// lingers).
 pub struct Server {
-    child: Option<std::process::Child>,
+    running: Option<Running>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// `https://127.0.0.1:<port>`: the device API.
@@ -240,10 +246,27 @@ pub const NMS_ALLOWED_PRIVATE_NETWORKS: &str = "ZTP_NMS__ALLOWED_PRIVATE_NETWORK
 /// told otherwise.
 pub const LOOPBACK_NETWORKS: &str = r#"["127.0.0.0/8","::1/128"]"#;
 
+/// How a [`Server`] runs.
+#[derive(Debug)]
+enum Running {
+    /// In this process.
+    InProcess(in_process::InProcess),
+    /// As a `ztp serve` process.
+    Process(std::process::Child),
+}
+
+/// What every server of the harness is told beside a test's own variables: CRL changes show
+/// within a second (so revocation tests need not wait long), and NMS hosts may be on loopback,
+/// where the tests' sshd is.
+const HARNESS_VARIABLES: [(&str, &str); 2] = [
+    ("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1"),
+    (NMS_ALLOWED_PRIVATE_NETWORKS, LOOPBACK_NETWORKS),
+];
+
 impl Server {
-    /// Starts `ztp serve` on `data_dir` (created with a development PKI and sample inventory on
-    /// first start) and waits until it announces its listeners. NMS hosts may be on loopback
-    /// ([`LOOPBACK_NETWORKS`]), where the tests' sshd is.
+    /// Starts ztp's server in this process on `data_dir` (created with a development PKI and
+    /// sample inventory on first start) and returns once it listens. NMS hosts may be on
+    /// loopback ([`LOOPBACK_NETWORKS`]), where the tests' sshd is.
     pub fn start(data_dir: &Path) -> Self {
         Self::start_with(data_dir, &[])
     }
@@ -254,9 +277,32 @@ impl Server {
         Self::start_with(data_dir, &[(NMS_ALLOWED_PRIVATE_NETWORKS, "[]")])
     }
 
-    /// Like [`Server::start`], with extra environment variables (which win over the harness's
-    /// own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]).
+    /// Like [`Server::start`], with extra `ZTP_*` configuration variables (which win over the
+    /// harness's own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]), given to the server as a child
+    /// process would get them in its environment.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(data_dir).expect("data directory");
+        let variables: Vec<(&str, &str)> = HARNESS_VARIABLES.iter().chain(env).copied().collect();
+        let started = in_process::InProcess::start(data_dir, &variables)
+            .unwrap_or_else(|error| panic!("ztp did not start in-process: {error}"));
+        Self {
+            running: Some(Running::InProcess(started.server)),
+            data_dir: data_dir.to_owned(),
+            device_url: format!("https://{}", started.device),
+            admin_url: format!("http://{}", started.admin),
+        }
+    }
+
+    /// Starts the real `ztp serve` on `data_dir` and waits until it announces its listeners:
+    /// for tests of the process (signals, SIGKILL, its log, its limits). Otherwise as
+    /// [`Server::start`].
+    pub fn process(data_dir: &Path) -> Self {
+        Self::process_with(data_dir, &[])
+    }
+
+    /// Like [`Server::process`], with extra environment variables (which win over the
+    /// harness's own).
+    pub fn process_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         Self::spawn(data_dir, env, serve_command(data_dir))
     }
 
@@ -285,9 +331,7 @@ impl Server {
             .open(data_dir.join("server.log"))
             .expect("server log");
         let mut child = command
-            // CRL changes show within a second, so revocation tests need not wait long.
-            .env("ZTP_MANUFACTURER__CRL_REFRESH_SECS", "1")
-            .env(NMS_ALLOWED_PRIVATE_NETWORKS, LOOPBACK_NETWORKS)
+            .envs(HARNESS_VARIABLES)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -322,16 +366,29 @@ impl Server {
             }
         }
         Self {
-            child: Some(child),
+            running: Some(Running::Process(child)),
             data_dir: data_dir.to_owned(),
             device_url: device_url.unwrap_or_default(),
             admin_url: admin_url.unwrap_or_default(),
         }
     }
 
-    /// The server's process id, while it runs.
+    /// The server's process id, while it runs as a process ([`Server::process`]); `None`
+    /// in-process.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(std::process::Child::id)
+        match &self.running {
+            Some(Running::Process(child)) => Some(child.id()),
+            _ => None,
+        }
+    }
+
+    /// The background workers (NMS courier, webhook dispatcher, CRL refresher) of a server
+    /// running in-process, for a test to drive; `None` for a process or a stopped server.
+    pub fn workers(&self) -> Option<&ztp::startup::Workers> {
+        match &self.running {
+            Some(Running::InProcess(server)) => Some(server.workers()),
+            _ => None,
+        }
     }
 
     /// Issues one more IDevID (model uCPE-100) from the server's development PKI.
@@ -368,8 +425,13 @@ impl Server {
         self.data_dir.join("pki")
     }
 
-    /// The server's log so far.
+    /// The server's log so far: what `ztp serve` wrote on standard error. Only a process has
+    /// one ([`Server::process`]): an in-process server's logs go to the test's subscriber.
     pub fn log(&self) -> String {
+        assert!(
+            !matches!(self.running, Some(Running::InProcess(_))),
+            "an in-process server writes no log: start it with Server::process"
+        );
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
@@ -491,18 +553,28 @@ impl Server {
         )
     }
 
-    /// Kills the server at once (SIGKILL): no shutdown work of any kind, as in a crash.
+    /// Kills the server at once (SIGKILL): no shutdown work of any kind, as in a crash. Only
+    /// a process can be killed ([`Server::process`]).
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        match self.running.take() {
+            Some(Running::Process(mut child)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Some(Running::InProcess(_)) => {
+                panic!("an in-process server cannot be killed: start it with Server::process")
+            }
+            None => {}
         }
     }
 
-    /// Stops the server (SIGTERM) and waits for it, killing it after 20 seconds.
+    /// Stops the server and waits for it: in-process, the shutdown `ztp serve` does on
+    /// SIGTERM; a process gets SIGTERM and is killed after 20 seconds.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
+        let mut child = match self.running.take() {
+            Some(Running::Process(child)) => child,
+            Some(Running::InProcess(mut server)) => return server.stop(),
+            None => return,
         };
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -520,8 +592,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        let process = matches!(self.running, Some(Running::Process(_)));
         self.stop();
-        if std::thread::panicking() {
+        if process && std::thread::panicking() {
             // The test failed: show what the server said, for CI logs.
             eprintln!(
                 "--- ztp serve log ({})\n{}",

@@ -577,7 +577,7 @@ impl ZtpUnderTest {
             env.push(("ZTP_DATABASE__SYNCHRONOUS", synchronous.to_owned()));
         }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = Server::start_with(dir, &env);
+        let server = Server::process_with(dir, &env);
         // The event log is to count this run's bootstraps only.
         let served = admin(
             &server,

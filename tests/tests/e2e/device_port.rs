@@ -237,7 +237,7 @@ fn wait_for_log(server: &Server, line: &str) {
 #[test]
 fn a_source_that_keeps_failing_handshakes_is_closed_at_accept_and_others_are_not() {
     let dir = temp_dir();
-    let server = Server::start_with(
+    let server = Server::process_with(
         dir.path(),
         &[
             ("ZTP_DEVICE_API__HANDSHAKE_FAILURES_BURST", "3"),
@@ -270,7 +270,7 @@ fn events(server: &Server) -> Vec<Value> {
 #[test]
 fn a_source_refused_too_often_is_benched_and_its_refusals_become_one_summary() {
     let dir = temp_dir();
-    let server = Server::start_with(
+    let server = Server::process_with(
         dir.path(),
         &[
             ("ZTP_DEVICE_API__REFUSALS_BURST", "5"),
@@ -350,7 +350,7 @@ fn a_source_refused_too_often_is_benched_and_its_refusals_become_one_summary() {
 #[test]
 fn a_handshake_waits_for_its_turn_instead_of_being_refused() {
     let dir = temp_dir();
-    let server = Server::start_with(
+    let server = Server::process_with(
         dir.path(),
         &[
             ("ZTP_DEVICE_API__MAX_HANDSHAKES", "1"),

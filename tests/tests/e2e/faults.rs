@@ -46,6 +46,12 @@ fn fast_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start_with(dir, &env)
 }
 
+/// Like `fast_server`, as a `ztp serve` process: for tests that kill it or read its log.
+fn fast_process(dir: &Path, extra: &[(&str, &str)]) -> Server {
+    let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
+    Server::process_with(dir, &env)
+}
+
 /// Adds NMS connection `name` of the sample customer on `port`, pinned to `sshd`'s host key and
 /// delivering to `sshd`'s directory `name` (made here), and installs ztp's generated key in
 /// `sshd`.
@@ -345,7 +351,7 @@ fn a_full_disk_refuses_devices_with_503_and_admin_writes_clearly_and_ztp_recover
     let disk = SmallFs::mount(&dir.path().join("db"), 32 * 1024 * 1024);
     let db = disk.path().join("ztp.sqlite");
     let url = format!("sqlite://{}?mode=rwc", db.display());
-    let server = Server::start_with(
+    let server = Server::process_with(
         &dir.path().join("data"),
         &[("ZTP_DATABASE__URL", url.as_str())],
     );
@@ -458,7 +464,7 @@ fn ztp_killed_under_load_loses_no_answered_bootstrap_registration_webhook_or_sea
         ("ZTP_NMS__AUTH_TIMEOUT_SECS", "2"),
         ("ZTP_NMS__OPERATION_TIMEOUT_SECS", "1"),
     ]);
-    let mut server = fast_server(&data, &env);
+    let mut server = fast_process(&data, &env);
     webhooks::add_webhook(&server, &receiver, &certs);
     let mut sshd = Sshd::start();
     add_nms(&server, &sshd, "main", sshd.port(), "parallel");
@@ -533,7 +539,7 @@ fn ztp_killed_under_load_loses_no_answered_bootstrap_registration_webhook_or_sea
     // Everything comes back; ztp on the same data directory.
     sshd.restart();
     let receiver = Receiver::start(&certs, port);
-    let server = fast_server(&data, &env);
+    let server = fast_process(&data, &env);
 
     // Every bootstrap that got its answer is recorded, with its license.
     let served = events(&server, "bootstrap-served");

@@ -208,7 +208,7 @@ fn show_prints_identity_and_the_fingerprint_openssl_computes() {
 fn serve_prepares_its_data_directory_with_a_development_pki() {
     let dir = temp_dir();
     let data = dir.path().join("data");
-    let server = ztp_tests::Server::start(&data);
+    let server = ztp_tests::Server::process(&data);
     assert!(data.join("pki/manufacturer/root-ca.pem").is_file());
     assert!(data.join("ztp.sqlite").is_file());
     assert!(server.log().contains("DEVELOPMENT PKI"), "{}", server.log());

@@ -38,6 +38,12 @@ fn fast_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start_with(dir, &env)
 }
 
+/// Like `fast_server`, as a `ztp serve` process: for tests that kill it or read its log.
+fn fast_process(dir: &Path, extra: &[(&str, &str)]) -> Server {
+    let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
+    Server::process_with(dir, &env)
+}
+
 /// Adds the NMS connection `main` for the sample customer with a generated key, installed in
 /// sshd's authorized keys when `install` (else the NMS does not know ztp's key yet).
 fn add_nms(server: &Server, sshd: &Sshd, policy: &str, pin: &str, install: bool) -> Value {
@@ -349,7 +355,7 @@ fn registrations_to_a_host_that_resolves_to_a_refused_address_fail_like_an_unrea
 #[test]
 fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
     let dir = temp_dir();
-    let mut server = fast_server(dir.path(), &[]);
+    let mut server = fast_process(dir.path(), &[]);
     let mut sshd = Sshd::start();
     let pin = sshd.host_fingerprint().to_string();
     // The NMS administrator has not installed ztp's key yet.
@@ -426,7 +432,7 @@ fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
     });
     server.kill();
     sshd.restart();
-    let server = fast_server(dir.path(), &[]);
+    let server = fast_process(dir.path(), &[]);
     // A registration caught mid-attempt by the kill waits for its lease (50 s with these timeouts).
     wait_until(
         "delivery after the restart",
@@ -667,7 +673,7 @@ fn an_nms_that_hangs_does_not_hold_up_another() {
 #[test]
 fn an_nms_that_never_takes_the_file_holds_its_devices_back_for_a_bounded_time() {
     let dir = temp_dir();
-    let server = fast_server(
+    let server = fast_process(
         dir.path(),
         &[
             ("ZTP_NMS__INLINE_WAIT_MS", "500"),
@@ -718,7 +724,7 @@ fn a_graceful_stop_releases_the_upload_in_flight_for_the_next_start() {
         ("ZTP_NMS__CONNECT_TIMEOUT_SECS", "120"),
         ("ZTP_NMS__POLL_INTERVAL_MS", "100"),
     ];
-    let mut server = Server::start_with(dir.path(), &env);
+    let mut server = Server::process_with(dir.path(), &env);
     let sshd = Sshd::start();
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let added = json(server.admin([
@@ -753,7 +759,7 @@ fn a_graceful_stop_releases_the_upload_in_flight_for_the_next_start() {
     // SIGTERM mid-upload, then a start that finds the NMS where it now listens.
     server.stop();
     drop(silent);
-    let server = Server::start_with(dir.path(), &env);
+    let server = Server::process_with(dir.path(), &env);
     success(server.admin([
         "nms",
         "set",

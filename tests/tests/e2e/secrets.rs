@@ -187,7 +187,7 @@ fn bootstraps_with_a_license(server: &Server) {
 #[test]
 fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     let dir = temp_dir();
-    let mut server = Server::start(dir.path());
+    let mut server = Server::process(dir.path());
     success(server.admin([
         "license",
         "pool-add",
@@ -218,7 +218,7 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     }
     assert_eq!(seal().matches("already sealed").count(), 3);
 
-    let mut server = Server::start(dir.path());
+    let mut server = Server::process(dir.path());
     bootstraps_with_a_license(&server);
     server.stop();
     assert_eq!(
@@ -233,7 +233,7 @@ fn the_manufacturer_keys_are_sealed_under_the_master_key_and_rotate_with_it() {
     let rotated_key = sealing_key_id(&dir.path().join(KEY_FILES[1]));
     assert_ne!(rotated_key, first_key);
     fs::remove_file(dir.path().join("master-key.previous")).unwrap();
-    let mut server = Server::start(dir.path());
+    let mut server = Server::process(dir.path());
     bootstraps_with_a_license(&server);
     server.stop();
 

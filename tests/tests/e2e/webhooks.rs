@@ -370,7 +370,7 @@ fn a_delivery_waits_out_a_receiver_outage_and_a_killed_ztp() {
     let mut receiver = Receiver::start(&certs, 0);
     let port = receiver.port;
     let data = dir.path().join("ztp");
-    let mut server = Server::start_with(&data, FAST);
+    let mut server = Server::process_with(&data, FAST);
     add_webhook(&server, &receiver, &certs);
     receiver.stop();
 
@@ -388,7 +388,7 @@ fn a_delivery_waits_out_a_receiver_outage_and_a_killed_ztp() {
     // ztp dies with the delivery pending; the receiver comes back; ztp starts again.
     server.kill();
     let receiver = Receiver::start(&certs, port);
-    let server = Server::start_with(&data, FAST);
+    let server = Server::process_with(&data, FAST);
     receiver.accepted("device.bootstrap-complete", "SN-DOWN");
     let shown = wait_for(
         "the delivery to be settled",

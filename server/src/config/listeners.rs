@@ -1,0 +1,159 @@
+//! `[device_api]` and `[admin_api]`: the two listeners, their bounds and their budgets.
+//!
+//! Owns the listeners' settings and the conversions of them the accept loop takes; imports
+//! [`crate::http`] for those (its budgets), nothing else of ztp.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `[device_api]`: the HTTPS listener devices call, its bounds (sizes, timeouts, connections)
+/// and the budgets that bench an abusive source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceApiConfig {
+    /// Address and port of the HTTPS listener devices call.
+    pub listen: SocketAddr,
+    /// The server's TLS certificate chain (PEM).
+    pub tls_certificate: PathBuf,
+    /// The server's TLS key (PEM, PKCS#8; or sealed by `ztp secrets seal-keys`).
+    pub tls_key: PathBuf,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers) accepted, in bytes.
+    pub max_header_bytes: usize,
+    /// Time allowed for the TLS handshake, for the request head and for the body, in seconds.
+    pub read_timeout_secs: u64,
+    /// Seconds a connection may stay open between an answer and its next request (both
+    /// listeners); the first request must begin within `read_timeout_secs` of the handshake.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once on each listener; more are closed as soon as they are accepted.
+    /// Keep it under the process's file descriptor limit.
+    pub max_connections: usize,
+    /// Connections open at once from one source (an IPv4 address, an IPv6 /64), on each
+    /// listener: a share, so that one address cannot take every slot. Devices behind one NAT
+    /// share its address: size it for the largest site that boots at once.
+    pub max_connections_per_source: usize,
+    /// Requests handled at once; more get 503 with Retry-After.
+    pub max_concurrent_requests: usize,
+    /// The Retry-After value of a 503, in seconds.
+    pub retry_after_secs: u64,
+    /// TLS handshakes in progress at once on the device listener (they are CPU: a flood of them
+    /// must not starve the requests of devices already connected). A connection beyond waits
+    /// for its turn within `read_timeout_secs`, then is closed.
+    pub max_handshakes: usize,
+    /// Failed or timed-out TLS handshakes one source (an IPv4 address, an IPv6 /64) may cause
+    /// back to back before it is benched; 0 switches this limit off.
+    pub handshake_failures_burst: u32,
+    /// Failed TLS handshakes a minute one source may cause for ever (the refill rate).
+    pub handshake_failures_per_minute: u32,
+    /// Refused requests (4xx answers) one source may cause back to back before it is benched;
+    /// 0 switches this limit off. Devices behind one NAT share its budget.
+    pub refusals_burst: u32,
+    /// Refused requests a minute one source may cause for ever (the refill rate).
+    pub refusals_per_minute: u32,
+    /// How long a benched source stays benched, in seconds: its connections are closed as soon
+    /// as they are accepted, before a handshake.
+    pub cooldown_secs: u64,
+    /// Sources remembered by each of those limits (failed handshakes, refusals), and refusal
+    /// windows open at once; the least informative are forgotten first.
+    pub max_tracked_sources: usize,
+    /// The window over which repeated refusals (same source, kind, status, serial and reason)
+    /// are counted into one summary event instead of one event each, in seconds; 0 records
+    /// every refusal.
+    pub refusal_summary_secs: u64,
+}
+
+impl Default for DeviceApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            tls_certificate: PathBuf::from("pki/server/tls.pem"),
+            tls_key: PathBuf::from("pki/server/tls.key"),
+            max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            read_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            max_connections: 4096,
+            max_connections_per_source: 256,
+            max_concurrent_requests: 512,
+            retry_after_secs: 5,
+            max_handshakes: 32,
+            handshake_failures_burst: 30,
+            handshake_failures_per_minute: 30,
+            refusals_burst: 100,
+            refusals_per_minute: 60,
+            cooldown_secs: 60,
+            max_tracked_sources: 65536,
+            refusal_summary_secs: 60,
+        }
+    }
+}
+
+impl DeviceApiConfig {
+    /// `read_timeout_secs` as a duration: the time allowed for a TLS handshake, a request head
+    /// and a body, each.
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout_secs)
+    }
+
+    /// The budget of failed TLS handshakes of one source.
+    pub fn handshake_failures(&self) -> crate::http::Budget {
+        crate::http::Budget {
+            burst: self.handshake_failures_burst,
+            per_minute: self.handshake_failures_per_minute,
+            cooldown: Duration::from_secs(self.cooldown_secs),
+        }
+    }
+
+    /// The budget of refused requests of one source.
+    pub fn refusals(&self) -> crate::http::Budget {
+        crate::http::Budget {
+            burst: self.refusals_burst,
+            per_minute: self.refusals_per_minute,
+            cooldown: Duration::from_secs(self.cooldown_secs),
+        }
+    }
+}
+
+/// `[admin_api]`: the plain-HTTP administration listener, its bearer token file and the bounds
+/// of its requests and CSV imports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminApiConfig {
+    /// Address and port of the administration listener (plain HTTP: keep it on loopback or
+    /// behind a TLS-terminating proxy).
+    pub listen: SocketAddr,
+    /// The file holding the bearer token, created on first start.
+    pub token_file: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed authentications allowed from one address per window; beyond, every request from
+    /// it without a valid token gets 429 until the window ends (a valid token always passes).
+    pub max_failed_auths: u32,
+    /// The window, in seconds.
+    pub failed_auth_window_secs: u64,
+    /// Largest CSV device import, in bytes (larger: 413; see docs/import.md).
+    pub max_import_bytes: u64,
+    /// Longest CSV row (record) of an import, in bytes (longer: 413).
+    pub max_import_row_bytes: u64,
+    /// Time for a whole import body to arrive, in seconds (later: 408).
+    pub import_deadline_secs: u64,
+}
+
+impl Default for AdminApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            token_file: PathBuf::from("admin-token"),
+            max_body_bytes: 1024 * 1024,
+            max_failed_auths: 10,
+            failed_auth_window_secs: 60,
+            max_import_bytes: 64 * 1024 * 1024,
+            max_import_row_bytes: 16 * 1024,
+            import_deadline_secs: 600,
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The composition root: [`App::build`] turns a [`Config`] into a server ready to serve (the
+//! data directory seeded, the store open, the trust material loaded, both listeners bound), and
+//! [`App::run`] serves until a shutdown future the caller chooses completes, then drains.
+//!
+//! Owns the wiring of the parts and the order of the start; decides nothing a part decides
+//! itself. May import every module (`tests/boundaries.rs`): it is where they meet. It prints
+//! nothing and never chooses the shutdown trigger: `ztp serve` announces the addresses and
+//! passes SIGINT/SIGTERM, a test passes its own future (mini-redis' `run(listener, shutdown)`,
+//! zero2prod's `Application::build`).
+//!
+//! - [`seed`]: the first start of a data directory (development PKI, sample inventory, admin
+//!   token).
+//! - `trust`: the manufacturer's trust material and the check of its roles.
+//! - [`CrlRefresher`]: the worker that re-reads CRLs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::address_policy::AddressPolicy;
+use crate::admin::{AdminApi, AdminLimits, ImportLimits};
+use crate::bootstrap::{Bootstrapper, DeviceHold};
+use crate::commands::secrets::{key_files, secret_box};
+use crate::config::Config;
+use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
+use crate::licensing::Licensing;
+use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
+use crate::restconf::{DeviceApi, DeviceLimits};
+use crate::store::Store;
+use crate::store::journal::Journal;
+use crate::webhooks::{Dispatcher, DispatcherSettings};
+
+mod crls;
+mod error;
+pub mod seed;
+mod trust;
+
+pub use crls::CrlRefresher;
+pub use error::{CommandError, StartupError};
+use trust::{PrivateKeys, Trust};
+
+/// A server built and bound, not yet serving: its addresses are known (port 0 in the
+/// configuration has become a real port), and [`App::run`] serves on them.
+pub struct App {
+    config: Config,
+    dev_pki: Option<PathBuf>,
+    device: Listener<DeviceApi>,
+    admin: Listener<AdminApi>,
+    workers: Workers,
+}
+
+/// The background workers of a server, each reachable so that a test can drive it; cheap to
+/// clone. [`App::run`] runs each until shutdown.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    /// Delivers registrations from the outbox to customers' NMSes over SFTP.
+    pub courier: Arc<Courier>,
+    /// Posts device events to customers' webhook receivers.
+    pub webhooks: Arc<Dispatcher>,
+    /// Re-reads the manufacturer's CRL files.
+    pub crls: Arc<CrlRefresher>,
+}
+
+/// One bound listener with what serves on it.
+struct Listener<H> {
+    listener: TcpListener,
+    addr: SocketAddr,
+    handler: Arc<H>,
+    limits: Limits,
+    open: OpenConnections,
+    penalties: Penalties,
+    tls: Option<TlsAcceptor>,
+}
+
+impl<H: http::Handler> Listener<H> {
+    /// Accepts and serves until `shutdown` completes, then drains (see [`http::serve`]).
+    async fn serve(self, shutdown: impl Future<Output = ()>) {
+        http::serve(
+            self.listener,
+            self.tls,
+            self.handler,
+            self.limits,
+            self.open,
+            self.penalties,
+            shutdown,
+        )
+        .await;
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("device_addr", &self.device.addr)
+            .field("admin_addr", &self.admin.addr)
+            .field("dev_pki", &self.dev_pki)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the server `config` describes, in the order a start needs: the data directory
+    /// and the development PKI (when enabled), the master key and the private key files, the
+    /// store (re-sealing what an earlier key sealed), the sample inventory, the admin token,
+    /// the trust material, the device and admin APIs, then both listeners, bound.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        seed::data_dir(&config.data_dir)?;
+        let dev_pki = config
+            .dev_pki
+            .enabled
+            .then(|| config.path(&config.dev_pki.dir));
+        if let Some(dir) = &dev_pki {
+            seed::dev_pki(dir)?;
+        }
+        let (store, keys) = open_store(&config).await?;
+        if let Some(dir) = &dev_pki {
+            seed::sample_inventory(&store, dir).await?;
+        }
+        let token = seed::admin_token(&config.path(&config.admin_api.token_file))?;
+        let trust = trust::load(&config, &keys)?;
+        let (device, admin, workers) = wire(&config, &store, trust, &token);
+        let device = device.bind(config.device_api.listen, "device API").await?;
+        let admin = admin.bind(config.admin_api.listen, "admin API").await?;
+        Ok(Self {
+            config,
+            dev_pki,
+            device,
+            admin,
+            workers,
+        })
+    }
+
+    /// Where the device API listens (HTTPS, client certificates).
+    pub fn device_addr(&self) -> SocketAddr {
+        self.device.addr
+    }
+
+    /// Where the admin API listens (plain HTTP, bearer tokens).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.addr
+    }
+
+    /// The configuration the server was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The development PKI's directory, when one stands in for the manufacturer's.
+    pub fn dev_pki(&self) -> Option<&Path> {
+        self.dev_pki.as_deref()
+    }
+
+    /// The background workers; a clone taken before [`App::run`] stays usable while it runs.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    /// Serves both listeners and runs the workers until `shutdown` completes; then stops
+    /// accepting, lets open requests finish (within the listeners' drain timeout), stops the
+    /// workers (the courier releases the registrations it holds) and returns once all have.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stop, stopped) = watch::channel(false);
+        let Workers {
+            courier,
+            webhooks,
+            crls,
+        } = self.workers;
+        let courier = tokio::spawn(courier.run(stopped.clone()));
+        let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
+        let refresh = tokio::spawn(crls.run(stopped.clone()));
+        let summaries = tokio::spawn({
+            let (device_api, stopped) = (Arc::clone(&self.device.handler), stopped.clone());
+            async move { device_api.summarize_refusals(until(stopped)).await }
+        });
+        let device = tokio::spawn(self.device.serve(until(stopped.clone())));
+        let admin = tokio::spawn(self.admin.serve(until(stopped)));
+        shutdown.await;
+        tracing::info!("stopping: finishing open requests");
+        let _ = stop.send(true);
+        let _ = tokio::join!(device, admin, refresh, courier, webhooks, summaries);
+        tracing::info!("stopped");
+    }
+}
+
+/// Opens the master key, the private key files it may seal and the store, and re-seals what
+/// is not sealed under the current key. The key files are read before the store takes the
+/// secret box.
+async fn open_store(config: &Config) -> Result<(Store, PrivateKeys), StartupError> {
+    let secrets = secret_box(config).map_err(|e| StartupError::Secrets(e.into()))?;
+    let [masa, license, tls] = key_files(config);
+    let read = |file: &crate::commands::secrets::KeyFile| {
+        file.read(&secrets)
+            .map_err(|e| StartupError::Secrets(e.into()))
+    };
+    let keys = PrivateKeys {
+        masa: read(&masa)?,
+        license: read(&license)?,
+        tls: (read(&tls)?, tls.path),
+    };
+    let store = Store::open_with(
+        &config.database_url(),
+        config.database.max_connections.unwrap_or(8),
+        secrets,
+        config.database.synchronous,
+    )
+    .await
+    .map_err(StartupError::OpenStore)?;
+    // Seal what is not sealed under the current key: values from before sealing existed, or
+    // an interrupted rotation.
+    let resealed = store.reseal_secrets().await.map_err(StartupError::Reseal)?;
+    if resealed > 0 {
+        tracing::info!(resealed, "re-sealed secrets under the current master key");
+    }
+    Ok((store, keys))
+}
+
+/// The device API, the admin API and the workers, wired to one store, one outbox and one
+/// journal, with each listener's bounds; not yet bound.
+fn wire(
+    config: &Config,
+    store: &Store,
+    trust: Trust,
+    token: &str,
+) -> (Unbound<DeviceApi>, Unbound<AdminApi>, Workers) {
+    let Trust {
+        verifier,
+        masa,
+        license,
+        tls,
+    } = trust;
+    let m = &config.manufacturer;
+    let outbox = Arc::new(Outbox::new(store.clone()));
+    // The devices' writes (state, events, progress, license allocations): one writer.
+    let journal = Journal::start(store);
+    let device_connections = journal.device_connections();
+    let bootstrapper = Bootstrapper::new(
+        journal.clone(),
+        Arc::clone(&outbox),
+        Licensing::new(journal, license),
+        DeviceHold {
+            inline_wait: Duration::from_millis(config.nms.inline_wait_ms),
+            max_hold: Duration::from_secs(config.nms.max_device_hold_secs),
+        },
+        masa,
+        time::Duration::days(i64::from(m.voucher_validity_days)),
+    );
+    let (device, penalties) = device_api(config, bootstrapper, Arc::clone(&verifier));
+    let webhooks = Dispatcher::new(store.clone(), DispatcherSettings::from(&config.webhooks));
+    let nms_hosts = host_policy(&config.nms);
+    let admin = admin_api(
+        config,
+        Arc::clone(&outbox),
+        Arc::clone(&webhooks),
+        nms_hosts.clone(),
+        token,
+    );
+    let workers = Workers {
+        courier: Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts),
+        webhooks,
+        crls: CrlRefresher::new(verifier, Duration::from_secs(m.crl_refresh_secs)),
+    };
+    let (limits, admin_limits) = limits(config);
+    let device = Unbound {
+        handler: device,
+        limits,
+        open: device_connections,
+        penalties,
+        tls: Some(TlsAcceptor::from(Arc::new(tls))),
+    };
+    let admin = Unbound {
+        handler: admin,
+        limits: admin_limits,
+        open: OpenConnections::default(),
+        penalties: Penalties::default(),
+        tls: None,
+    };
+    (device, admin, workers)
+}
+
+/// The device API, and the penalties its listener applies: sources that fail handshakes or
+/// get refused too often are benched.
+fn device_api(
+    config: &Config,
+    bootstrapper: Bootstrapper,
+    verifier: Arc<crate::auth::device::DeviceVerifier>,
+) -> (Arc<DeviceApi>, Penalties) {
+    let d = &config.device_api;
+    let refusal_strikes = Arc::new(Strikes::new(d.refusals(), d.max_tracked_sources));
+    let penalties = Penalties {
+        handshakes: Some(Arc::new(Strikes::new(
+            d.handshake_failures(),
+            d.max_tracked_sources,
+        ))),
+        refusals: Some(Arc::clone(&refusal_strikes)),
+    };
+    let api = DeviceApi::new(
+        bootstrapper,
+        verifier,
+        DeviceLimits {
+            max_body_bytes: d.max_body_bytes,
+            read_timeout: d.read_timeout(),
+            retry_after_secs: d.retry_after_secs,
+            max_concurrent_requests: d.max_concurrent_requests,
+            refusal_summary_window: Duration::from_secs(d.refusal_summary_secs),
+            max_refusal_windows: d.max_tracked_sources,
+        },
+        refusal_strikes,
+    );
+    (Arc::new(api), penalties)
+}
+
+/// The admin API, authenticating with the bootstrap `token`.
+fn admin_api(
+    config: &Config,
+    outbox: Arc<Outbox>,
+    webhooks: Arc<Dispatcher>,
+    nms_hosts: AddressPolicy,
+    token: &str,
+) -> Arc<AdminApi> {
+    let a = &config.admin_api;
+    Arc::new(AdminApi::new(
+        outbox,
+        webhooks,
+        nms_hosts,
+        token,
+        AdminLimits {
+            max_body_bytes: a.max_body_bytes,
+            read_timeout: config.device_api.read_timeout(),
+            max_failed_auths: a.max_failed_auths,
+            failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
+            import: ImportLimits {
+                max_bytes: a.max_import_bytes,
+                max_row_bytes: a.max_import_row_bytes,
+                deadline: Duration::from_secs(a.import_deadline_secs),
+            },
+        },
+    ))
+}
+
+/// The bounds of the device and the admin listener: as configured, within what the limit of
+/// open files allows (see [`http::open_files`]).
+fn limits(config: &Config) -> (Limits, Limits) {
+    let d = &config.device_api;
+    let open_files = http::open_files::limit();
+    let (device_connections_max, admin_connections_max) =
+        http::open_files::fit(d.max_connections, d.max_connections, open_files);
+    if device_connections_max < d.max_connections {
+        tracing::warn!(
+            open_files = open_files.unwrap_or_default(),
+            device = device_connections_max,
+            admin = admin_connections_max,
+            configured = d.max_connections,
+            "the limit of open files allows fewer connections than device_api.max_connections: \
+             raise it (ulimit -n, LimitNOFILE=) to hold more"
+        );
+    }
+    let limits = Limits {
+        max_header_bytes: d.max_header_bytes,
+        read_timeout: d.read_timeout(),
+        idle_timeout: Duration::from_secs(d.idle_timeout_secs),
+        max_connections: device_connections_max,
+        max_connections_per_source: d.max_connections_per_source,
+        max_handshakes: d.max_handshakes,
+        drain_timeout: Duration::from_secs(10),
+    };
+    let admin_limits = Limits {
+        max_connections: admin_connections_max,
+        ..limits
+    };
+    (limits, admin_limits)
+}
+
+/// A listener's handler and bounds, before its address is bound.
+struct Unbound<H> {
+    handler: Arc<H>,
+    limits: Limits,
+    open: OpenConnections,
+    penalties: Penalties,
+    tls: Option<TlsAcceptor>,
+}
+
+impl<H> Unbound<H> {
+    /// Binds `addr` for the listener called `what` (in the error).
+    async fn bind(self, addr: SocketAddr, what: &'static str) -> Result<Listener<H>, StartupError> {
+        let bind_error = |source| StartupError::Bind { what, addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let bound = listener.local_addr().map_err(bind_error)?;
+        Ok(Listener {
+            listener,
+            addr: bound,
+            handler: self.handler,
+            limits: self.limits,
+            open: self.open,
+            penalties: self.penalties,
+            tls: self.tls,
+        })
+    }
+}
+
+/// Completes when `stopped` turns true (or its sender is gone).
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}

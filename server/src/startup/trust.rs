@@ -1,0 +1,114 @@
+//! The manufacturer's trust material as `ztp serve` loads it: the verifier of device chains
+//! (anchors, intermediates, CRLs), the voucher and license signers, the device listener's TLS
+//! configuration, and the check that no role's key can pass for another's.
+//!
+//! Owns the reading of those files named by the configuration; imports auth (the verifier),
+//! tls (the listener's configuration) and the configuration.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use ztp_certs::role::ManufacturerRoles;
+use ztp_certs::{Cert, Signer, SigningKey, dev_pki};
+
+use super::StartupError;
+use crate::auth::device::DeviceVerifier;
+use crate::config::Config;
+
+/// The private keys `ztp serve` signs and serves with, opened (they may be sealed under the
+/// master key on disk).
+#[derive(Debug)]
+pub(super) struct PrivateKeys {
+    /// The voucher-signing (MASA) key, PEM.
+    pub(super) masa: String,
+    /// The license-signing key, PEM.
+    pub(super) license: String,
+    /// The device listener's TLS key, PEM, and the file it came from (for messages).
+    pub(super) tls: (String, PathBuf),
+}
+
+/// What the device side verifies and signs with.
+pub(super) struct Trust {
+    /// Verifies device chains against the manufacturer's anchors and CRLs.
+    pub(super) verifier: Arc<DeviceVerifier>,
+    /// Signs vouchers.
+    pub(super) masa: Signer,
+    /// Signs licenses.
+    pub(super) license: Signer,
+    /// The device listener's TLS configuration (client certificates checked by the verifier
+    /// later, per request).
+    pub(super) tls: ServerConfig,
+}
+
+/// Loads the trust material `config` names, with the opened `keys`, and refuses a PKI in
+/// which one role's key could pass for another's.
+pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, StartupError> {
+    let m = &config.manufacturer;
+    let paths = |list: &[PathBuf]| list.iter().map(|p| config.path(p)).collect::<Vec<_>>();
+    let verifier = Arc::new(
+        DeviceVerifier::load(
+            &paths(&m.trust_anchors),
+            &paths(&m.intermediates),
+            &paths(&m.crls),
+            m.serial_source,
+        )
+        .map_err(StartupError::DeviceTrust)?
+        .remembering(m.remembered_signatures),
+    );
+    let masa = Signer::new(
+        SigningKey::from_pem(&keys.masa)?,
+        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
+    )
+    .map_err(StartupError::MasaSigner)?;
+    let (tls_key_pem, tls_key_path) = &keys.tls;
+    let tls = crate::tls::server_config(
+        &config.path(&config.device_api.tls_certificate),
+        tls_key_path,
+        tls_key_pem,
+    )
+    .map_err(StartupError::Tls)?;
+    let license = Signer::new(
+        SigningKey::from_pem(&keys.license)?,
+        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
+    )
+    .map_err(StartupError::LicenseSigner)?;
+    check_roles(config, masa.chain(), license.chain())?;
+    Ok(Trust {
+        verifier,
+        masa,
+        license,
+        tls,
+    })
+}
+
+/// Refuses a manufacturer PKI in which one role's key could pass for another's (see
+/// `ztp_certs::role`): a device anchoring vouchers at a CA that also issues IDevIDs or the
+/// TLS certificate would take a voucher from any holder of those keys.
+fn check_roles(config: &Config, voucher: &[Cert], license: &[Cert]) -> Result<(), StartupError> {
+    let m = &config.manufacturer;
+    let certs = |paths: &[PathBuf]| -> Result<Vec<Cert>, StartupError> {
+        let mut certs = Vec::new();
+        for path in paths {
+            let path = config.path(path);
+            let chain = Cert::chain_from_pem(&dev_pki::read(&path)?)
+                .map_err(|source| StartupError::Certificate { path, source })?;
+            certs.extend(chain);
+        }
+        Ok(certs)
+    };
+    let (device_anchors, device_intermediates, tls) = (
+        certs(&m.trust_anchors)?,
+        certs(&m.intermediates)?,
+        certs(std::slice::from_ref(&config.device_api.tls_certificate))?,
+    );
+    ManufacturerRoles {
+        device_anchors: &device_anchors,
+        device_intermediates: &device_intermediates,
+        voucher_signer: voucher,
+        license_signer: license,
+        tls_server: &tls,
+    }
+    .check(time::OffsetDateTime::now_utc())
+    .map_err(StartupError::Roles)
+}
