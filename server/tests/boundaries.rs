@@ -171,6 +171,12 @@ fn module_of(file: &Path) -> String {
     first.to_string_lossy().trim_end_matches(".rs").to_owned()
 }
 
+/// Whether `file` holds test code only: a `tests.rs`, or a file under a `tests/` folder.
+fn is_test_code(file: &Path) -> bool {
+    let relative = file.strip_prefix(source()).unwrap();
+    file.ends_with("tests.rs") || relative.components().any(|c| c.as_os_str() == "tests")
+}
+
 /// `text` up to its test modules, with comment lines blanked (so lines keep their numbers).
 fn code(text: &str) -> String {
     let mut kept = String::with_capacity(text.len());
@@ -240,7 +246,7 @@ fn breaches() -> Vec<Breach> {
     let mut found = Vec::new();
     for file in files(&source()) {
         let module = module_of(&file);
-        if module == "lib" || module == "main" || file.ends_with("tests.rs") {
+        if module == "lib" || module == "main" || is_test_code(&file) {
             continue;
         }
         let Some((_, allowed, outside)) = RULES.iter().find(|(name, ..)| *name == module) else {
