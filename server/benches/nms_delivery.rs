@@ -244,14 +244,15 @@ async fn outbox_run(
     let started = Instant::now();
     for i in 0..count {
         let serial = format!("SN-{i:06}");
+        let registration = NewRegistration {
+            file_name: format!("{serial}.xml"),
+            serial,
+            customer: "bench".into(),
+            connection: "main".into(),
+            content: content.clone(),
+        };
         store
-            .put_registration(&NewRegistration {
-                file_name: format!("{serial}.xml"),
-                serial,
-                customer: "bench".into(),
-                connection: "main".into(),
-                content: content.clone(),
-            })
+            .put_registration(&registration, outbox.clock().now_ms())
             .await
             .expect("queued");
         outbox.wake();

@@ -22,6 +22,7 @@ use ztp_certs::{Cert, Signer, SigningKey};
 
 use crate::admin::{AdminApi, AdminLimits, ImportLimits};
 use crate::auth::device::DeviceVerifier;
+use crate::auth::device::refresher::CrlRefresher;
 use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
@@ -258,11 +259,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts).run(stopped.clone()),
     );
     let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
-    let refresh = tokio::spawn(refresh_crls(
-        verifier,
-        Duration::from_secs(m.crl_refresh_secs.max(1)),
-        stopped.clone(),
-    ));
+    let refresh = tokio::spawn(
+        CrlRefresher::new(verifier, Duration::from_secs(m.crl_refresh_secs.max(1)))
+            .run(stopped.clone()),
+    );
     let summaries = tokio::spawn({
         let (device_api, stopped) = (Arc::clone(&device_api), stopped.clone());
         async move { device_api.summarize_refusals(until(stopped)).await }
@@ -323,22 +323,6 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-}
-
-async fn refresh_crls(
-    verifier: Arc<DeviceVerifier>,
-    every: Duration,
-    mut stopped: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = stopped.wait_for(|stop| *stop) => return,
-        }
-        for error in verifier.refresh_crls() {
-            tracing::error!(%error, "a CRL could not be reloaded; keeping the previous one");
-        }
-    }
 }
 
 /// Creates the development PKI when `dir` holds none, and says loudly what it is.
