@@ -526,19 +526,4 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_come_from_the_configuration_with_sane_floors() {
-        let settings = CourierSettings::from(&NmsConfig {
-            max_sessions: 0,
-            retry_max_secs: 0,
-            ..NmsConfig::default()
-        });
-        assert_eq!(settings.max_sessions, 1);
-        assert_eq!(settings.batch(), 16);
-        assert!(settings.schedule.max >= settings.schedule.initial);
-        assert!(settings.lease() > settings.timeouts.operation * 6);
-    }
-}
+mod tests;

@@ -285,20 +285,4 @@ impl Dispatcher {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_have_sane_floors() {
-        let settings = DispatcherSettings::from(&WebhooksConfig {
-            max_in_flight: 0,
-            max_in_flight_per_webhook: 0,
-            retry_max_secs: 0,
-            ..WebhooksConfig::default()
-        });
-        assert_eq!(settings.max_in_flight, 1);
-        assert_eq!(settings.max_in_flight_per_webhook, 1);
-        assert!(settings.schedule.max >= settings.schedule.initial);
-        assert!(!settings.allow_private_addresses, "refused by default");
-    }
-}
+mod tests;
