@@ -291,40 +291,7 @@ impl DeviceVerifier {
         };
         let ee =
             EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
-        let mut intermediates = presented.to_vec();
-        intermediates.extend(self.intermediates.iter().cloned());
-        let time = UnixTime::since_unix_epoch(
-            now.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
-
-        let algorithms: Vec<&dyn SignatureVerificationAlgorithm> = self
-            .algorithms
-            .iter()
-            .map(|a| a as &dyn SignatureVerificationAlgorithm)
-            .collect();
-        let verified = ee
-            .verify_for_usage(
-                &algorithms,
-                &self.anchors,
-                &intermediates,
-                time,
-                KeyUsage::client_auth(),
-                None,
-                None,
-            )
-            .and_then(|path| {
-                // Every certificate of the path but the anchor, against the checked CRLs.
-                let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
-                let certs =
-                    std::iter::once(&**path.end_entity()).chain(path.intermediate_certificates());
-                for cert in certs {
-                    if is_revoked(&crls, cert)? {
-                        return Err(webpki::Error::CertRevoked);
-                    }
-                }
-                Ok(())
-            });
+        let verified = self.verify_path(&ee, presented, now);
         // A refused certificate's subject, for the refusal.
         let subject = || match &parsed {
             Some(cert) => cert.subject(),
@@ -357,6 +324,49 @@ impl DeviceVerifier {
             identity,
             certificate: leaf.clone(),
             fingerprint,
+        })
+    }
+
+    /// Verifies `ee`'s path to an anchor at `now` (through the `presented` and the configured
+    /// intermediates), and that no certificate of the path but the anchor is on a checked CRL.
+    fn verify_path(
+        &self,
+        ee: &EndEntityCert<'_>,
+        presented: &[CertificateDer<'static>],
+        now: SystemTime,
+    ) -> Result<(), webpki::Error> {
+        let mut intermediates = presented.to_vec();
+        intermediates.extend(self.intermediates.iter().cloned());
+        let time = UnixTime::since_unix_epoch(
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+
+        let algorithms: Vec<&dyn SignatureVerificationAlgorithm> = self
+            .algorithms
+            .iter()
+            .map(|a| a as &dyn SignatureVerificationAlgorithm)
+            .collect();
+        ee.verify_for_usage(
+            &algorithms,
+            &self.anchors,
+            &intermediates,
+            time,
+            KeyUsage::client_auth(),
+            None,
+            None,
+        )
+        .and_then(|path| {
+            // Every certificate of the path but the anchor, against the checked CRLs.
+            let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
+            let certs =
+                std::iter::once(&**path.end_entity()).chain(path.intermediate_certificates());
+            for cert in certs {
+                if is_revoked(&crls, cert)? {
+                    return Err(webpki::Error::CertRevoked);
+                }
+            }
+            Ok(())
         })
     }
 

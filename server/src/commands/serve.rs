@@ -28,7 +28,7 @@ use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
-use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
+use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
 use crate::restconf::{DeviceApi, DeviceLimits};
 use crate::store::journal::Journal;
 use crate::store::{NewCustomer, NewDevice, Store, TargetRecord};
@@ -157,7 +157,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .context("loading the license-signing key")?;
     check_roles(&config, masa.chain(), license_signer.chain())?;
-    let outbox = Arc::new(Outbox::new(store.clone()));
+    let outbox = Arc::new(Registrar::new(store.clone()));
     // The devices' writes (state, events, progress, license allocations): one writer.
     let journal = Journal::start(&store);
     let device_connections = journal.device_connections();

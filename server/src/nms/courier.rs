@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use ztp_nms_connector::{AddressFilter, Error as SftpError, Pool, Timeouts};
 
-use super::outbox::Outbox;
+use super::registrar::Registrar;
 use crate::address_policy::AddressPolicy;
 use crate::config::NmsConfig;
 use crate::domain::clock::{Clock, millis};
@@ -97,9 +97,9 @@ const UPLOADS_PER_SESSION: usize = 16;
 /// Delivers registrations: one [`run_once`](Self::run_once) per round, or [`run`](Self::run)
 /// in the background.
 pub struct Courier {
-    outbox: Arc<Outbox>,
+    registrar: Arc<Registrar>,
     settings: CourierSettings,
-    /// What time it is (leases, retries, give-up): the outbox's clock.
+    /// What time it is (leases, retries, give-up): the registrar's clock.
     clock: Arc<dyn Clock>,
     /// The addresses NMS hosts may have.
     address_filter: AddressFilter,
@@ -123,12 +123,16 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier for `outbox` that connects only to the addresses `hosts` allows. It reads the
-    /// time from the outbox's clock.
-    pub fn new(outbox: Arc<Outbox>, settings: CourierSettings, hosts: &AddressPolicy) -> Arc<Self> {
+    /// A courier for `registrar` that connects only to the addresses `hosts` allows. It reads the
+    /// time from the registrar's clock.
+    pub fn new(
+        registrar: Arc<Registrar>,
+        settings: CourierSettings,
+        hosts: &AddressPolicy,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            clock: Arc::clone(outbox.clock()),
-            outbox,
+            clock: Arc::clone(registrar.clock()),
+            registrar,
             settings,
             address_filter: super::address_filter(hosts),
             pools: Mutex::new(HashMap::new()),
@@ -139,7 +143,7 @@ impl Courier {
     }
 
     fn store(&self) -> &Store {
-        self.outbox.store()
+        self.registrar.store()
     }
 
     /// Delivers until `stopped` turns true: starts a round ([`run_once`](Self::run_once), on
@@ -149,7 +153,7 @@ impl Courier {
     /// that is killed cannot: its registrations wait for their lease to end.)
     pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         loop {
-            let woken = self.outbox.woken();
+            let woken = self.registrar.woken();
             let this = Arc::clone(&self);
             tokio::spawn(async move { this.run_once().await });
             tokio::select! {
@@ -203,7 +207,7 @@ impl Courier {
                 let outcome = this.round(&key).await;
                 drop(idle);
                 match outcome {
-                    Ok(outcome) if !outcome.is_idle() => this.outbox.wake(),
+                    Ok(outcome) if !outcome.is_idle() => this.registrar.wake(),
                     Ok(_) => {}
                     Err(ref error) => {
                         tracing::warn!(customer = key.0, connection = key.1, %error,
@@ -383,7 +387,7 @@ impl Courier {
         }
         if outcome.unsettled > 0 {
             // The content changed while the old version was on its way: the new one is due now.
-            self.outbox.wake();
+            self.registrar.wake();
         }
         if outcome.delivered > 0 {
             tracing::info!(
@@ -392,7 +396,7 @@ impl Courier {
                 delivered = outcome.delivered,
                 "registrations delivered"
             );
-            self.outbox.announce_delivery();
+            self.registrar.announce_delivery();
         }
         Ok(outcome)
     }

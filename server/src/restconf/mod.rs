@@ -26,7 +26,7 @@ use crate::http::{
     response,
 };
 use crate::licensing::LicensingError;
-use crate::nms::OutboxError;
+use crate::nms::RegistrarError;
 use crate::store::{EventKind, NewEvent};
 use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
@@ -467,7 +467,7 @@ impl DeviceApi {
                 self.limits.retry_after_secs,
             ),
             BootstrapError::Store(e)
-            | BootstrapError::Registration(OutboxError::Store(e))
+            | BootstrapError::Registration(RegistrarError::Store(e))
             | BootstrapError::Licensing(LicensingError::Store(e))
                 if e.is_unavailable() =>
             {

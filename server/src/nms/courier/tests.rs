@@ -35,7 +35,7 @@ mod rounds {
         sshd: Sshd,
         store: Store,
         clock: Arc<ManualClock>,
-        outbox: Arc<Outbox>,
+        registrar: Arc<Registrar>,
         courier: Arc<Courier>,
         _dir: tempfile::TempDir,
     }
@@ -66,7 +66,7 @@ mod rounds {
                 .await
                 .unwrap();
             let clock = Arc::new(ManualClock::starting_now());
-            let outbox = Arc::new(Outbox::with_clock(store.clone(), clock.clone()));
+            let registrar = Arc::new(Registrar::with_clock(store.clone(), clock.clone()));
             let config = NmsConfig {
                 allowed_private_networks: vec!["127.0.0.0/8".parse().unwrap()],
                 ..NmsConfig::default()
@@ -82,7 +82,7 @@ mod rounds {
                 poll_interval: Duration::from_secs(3600),
             };
             let courier = Courier::new(
-                Arc::clone(&outbox),
+                Arc::clone(&registrar),
                 settings,
                 &crate::nms::host_policy(&config),
             );
@@ -90,7 +90,7 @@ mod rounds {
                 sshd,
                 store,
                 clock,
-                outbox,
+                registrar,
                 courier,
                 _dir: dir,
             }
@@ -104,7 +104,7 @@ mod rounds {
                 file_name: format!("{serial}.xml"),
                 content: format!("<registration>{serial}</registration>"),
             };
-            let now = self.outbox.clock().now_ms();
+            let now = self.registrar.clock().now_ms();
             self.store.put_registration(&new, now).await.unwrap().id
         }
 

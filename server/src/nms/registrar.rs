@@ -1,6 +1,9 @@
-//! The registration outbox as the device API sees it: queue a device's registration with each of
-//! its owner's NMS connections, add its SSH host keys once it reports them, and wait (briefly)
-//! for delivery. The [`Courier`](super::courier::Courier) does the delivering.
+//! The registrar: the device API's side of registration. It queues a device's registration with
+//! each of its owner's NMS connections (in the [outbox](crate::store::outbox)'s registrations
+//! queue), adds its SSH host keys once it reports them, and waits (briefly) for delivery. The
+//! [`Courier`](super::courier::Courier) does the delivering; both read the registrar's clock.
+//!
+//! May import: the domain, the store and the NMS connector's file-name rules.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use crate::store::{NewRegistration, NmsConnectionRecord, RegistrationRecord, Sto
 /// Queuing a registration failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OutboxError {
+pub enum RegistrarError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,9 +77,10 @@ impl Queued {
     }
 }
 
-/// Device registrations on their way to NMSes.
+/// Queues devices' registrations for their NMSes, wakes the courier, and tells waiting devices of
+/// deliveries.
 #[derive(Debug)]
-pub struct Outbox {
+pub struct Registrar {
     store: Store,
     /// What time it is: when registrations are queued, and for the courier.
     clock: Arc<dyn Clock>,
@@ -90,7 +94,7 @@ pub struct Outbox {
 /// instance on the same database may be the one delivering).
 const RECHECK: Duration = Duration::from_millis(250);
 
-impl Outbox {
+impl Registrar {
     /// An outbox over `store`, on the system's clock.
     pub fn new(store: Store) -> Self {
         Self::with_clock(store, Arc::new(SystemClock))
@@ -133,20 +137,20 @@ impl Outbox {
 
     /// Queues the device's registration with each of its owner's NMS connections that is not
     /// switched off. A registration the NMS already has with the same content is left alone.
-    pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, OutboxError> {
+    pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, RegistrarError> {
         let connections = self.store.nms_connections(device.customer).await?;
         self.register_with(device, &connections).await
     }
 
-    /// [`Outbox::register`] with the owner's `connections` as the caller has them (the
+    /// [`Registrar::register`] with the owner's `connections` as the caller has them (the
     /// bootstrapper keeps them per owner revision).
     pub async fn register_with(
         &self,
         device: Registrant<'_>,
         connections: &[NmsConnectionRecord],
-    ) -> Result<Vec<Queued>, OutboxError> {
+    ) -> Result<Vec<Queued>, RegistrarError> {
         let file_name =
-            ztp_nms_connector::file_name(device.serial).map_err(|e| OutboxError::Document {
+            ztp_nms_connector::file_name(device.serial).map_err(|e| RegistrarError::Document {
                 serial: device.serial.to_owned(),
                 reason: e.to_string(),
             })?;
@@ -198,7 +202,7 @@ impl Outbox {
         &self,
         serial: &str,
         keys: &[SshHostKey],
-    ) -> Result<usize, OutboxError> {
+    ) -> Result<usize, RegistrarError> {
         let filter = crate::store::RegistrationFilter {
             serial: Some(serial.to_owned()),
             ..Default::default()
@@ -275,7 +279,7 @@ fn document(
     existing: Option<&RegistrationRecord>,
     device: Registrant<'_>,
     now_ms: i64,
-) -> Result<String, OutboxError> {
+) -> Result<String, RegistrarError> {
     let previous = existing.and_then(|r| DeviceRegistration::from_xml(r.content.as_bytes()).ok());
     let (registered_at, ssh_host_keys) = match previous {
         Some(p) if p.idevid_certificate == device.certificate => (p.registered_at, p.ssh_host_keys),
@@ -299,8 +303,8 @@ fn registered_at(now_ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, OutboxError> {
-    document.validate().map_err(|e| OutboxError::Document {
+fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, RegistrarError> {
+    document.validate().map_err(|e| RegistrarError::Document {
         serial: serial.to_owned(),
         reason: e.to_string(),
     })?;
