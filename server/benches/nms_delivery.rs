@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use ztp::config::NmsConfig;
 use ztp::domain::delivery::DeliveryPolicy;
 use ztp::domain::response::Profile;
-use ztp::nms::{Courier, CourierSettings, Outbox, host_policy};
+use ztp::nms::{Courier, CourierSettings, Registrar, host_policy};
 use ztp::store::{NewCustomer, NewRegistration, NmsConnectionRecord, Store};
 use ztp_nms_connector::{Pool, generate_client_key};
 use ztp_tests::sshd::{Sshd, tree};
@@ -223,7 +223,7 @@ async fn outbox_run(
         })
         .await
         .expect("connection");
-    let outbox = Arc::new(Outbox::new(store.clone()));
+    let outbox = Arc::new(Registrar::new(store.clone()));
     let config = NmsConfig {
         max_sessions: SESSIONS,
         // The sshd is on loopback, which NMS hosts may not be unless allowed.
@@ -244,14 +244,15 @@ async fn outbox_run(
     let started = Instant::now();
     for i in 0..count {
         let serial = format!("SN-{i:06}");
+        let registration = NewRegistration {
+            file_name: format!("{serial}.xml"),
+            serial,
+            customer: "bench".into(),
+            connection: "main".into(),
+            content: content.clone(),
+        };
         store
-            .put_registration(&NewRegistration {
-                file_name: format!("{serial}.xml"),
-                serial,
-                customer: "bench".into(),
-                connection: "main".into(),
-                content: content.clone(),
-            })
+            .put_registration(&registration, outbox.clock().now_ms())
             .await
             .expect("queued");
         outbox.wake();

@@ -33,7 +33,7 @@ use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformati
 use crate::address_policy::AddressPolicy;
 use crate::domain::access::Principal;
 use crate::http::{Body, BodyError, ConnectionInfo, EarlyError, Handler, read_body, response};
-use crate::nms::Outbox;
+use crate::nms::Registrar;
 use crate::store::timestamp;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store, StoreError};
 use crate::webhooks::Dispatcher;
@@ -211,7 +211,7 @@ pub struct AdminLimits {
 #[derive(Debug)]
 pub struct AdminApi {
     store: Store,
-    outbox: Arc<Outbox>,
+    outbox: Arc<Registrar>,
     webhooks: Arc<Dispatcher>,
     /// Where NMS hosts may be.
     nms_hosts: AddressPolicy,
@@ -286,7 +286,7 @@ impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
     /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`.
     pub fn new(
-        outbox: Arc<Outbox>,
+        outbox: Arc<Registrar>,
         webhooks: Arc<Dispatcher>,
         nms_hosts: AddressPolicy,
         token: &str,

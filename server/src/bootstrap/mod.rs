@@ -7,7 +7,7 @@
 //! change, on any instance, makes the next request rebuild them.
 //!
 //! A device that gets an answer is registered with its owner's NMS connections (the
-//! [`Outbox`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
+//! [`Registrar`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
 //! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
 //!
 //! May import: `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `telemetry`; never
@@ -31,7 +31,7 @@ use crate::domain::delivery::RegistrationState;
 use crate::domain::response::{Conveyed, NoResponse, Profile, Request};
 use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
-use crate::nms::{Outbox, OutboxError, Registrant};
+use crate::nms::{Registrant, Registrar, RegistrarError};
 use crate::store::journal::Journal;
 use crate::store::{
     CallingDevice, DeviceRecord, EventKind, LicenseRecord, NewEvent, RegistrationRecord, Store,
@@ -95,7 +95,7 @@ pub enum BootstrapError {
     },
     /// The device's registration could not be queued.
     #[error(transparent)]
-    Registration(#[from] OutboxError),
+    Registration(#[from] RegistrarError),
 }
 
 /// A get-bootstrapping-data call.
@@ -178,7 +178,7 @@ struct Answer {
 pub struct Bootstrapper {
     store: Store,
     journal: Journal,
-    outbox: Arc<Outbox>,
+    outbox: Arc<Registrar>,
     licensing: Licensing,
     hold: DeviceHold,
     masa: Signer,
@@ -210,7 +210,7 @@ impl Bootstrapper {
     /// devices in `outbox` and holding them for `nms-first` deliveries as `hold` says.
     pub fn new(
         journal: Journal,
-        outbox: Arc<Outbox>,
+        outbox: Arc<Registrar>,
         licensing: Licensing,
         hold: DeviceHold,
         masa: Signer,

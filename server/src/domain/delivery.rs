@@ -1,5 +1,10 @@
-//! How a device's registration reaches its owner's NMS: the policy relative to the device's
-//! answer, the registration's delivery state, and the retry schedule after a failed attempt.
+//! How queued items (a device's registration for its owner's NMS, an event for a customer's
+//! webhook) reach their receivers: the policy relative to the device's answer, an item's
+//! delivery state, the retry schedule after a failed attempt, what settles an attempt, and what
+//! one round of a delivery worker did.
+//!
+//! Pure rules over plain values: times are Unix milliseconds read from a
+//! [`Clock`](super::clock::Clock) by the caller; nothing here reads the time or does I/O.
 
 use std::time::Duration;
 
@@ -102,6 +107,84 @@ impl RetrySchedule {
         let jitter = jitter.clamp(0.0, 1.0);
         AfterFailure::RetryIn(backoff.mul_f64(0.5 + jitter / 2.0))
     }
+
+    /// How the `attempts`-th failed attempt (counting from 1), made at `now`, of an item waiting
+    /// since `pending_since` settles: retried at a time after `now`, or a dead letter.
+    pub fn settle_failure(
+        &self,
+        failure: Failure,
+        attempts: i64,
+        pending_since: i64,
+        now: i64,
+        jitter: f64,
+    ) -> Settlement {
+        let pending_for = Duration::from_millis(u64::try_from(now - pending_since).unwrap_or(0));
+        let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+        match self.after(failure, attempts, pending_for, jitter) {
+            AfterFailure::RetryIn(wait) => Settlement::RetryAt(now.saturating_add(millis(wait))),
+            AfterFailure::GiveUp => Settlement::Dead,
+        }
+    }
+}
+
+/// Where an attempt leaves an item of an outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The receiver has it: done.
+    Delivered,
+    /// It failed: due again at this time (Unix ms).
+    RetryAt(i64),
+    /// It failed and retries gave up: a dead letter, until an administrator retries it.
+    Dead,
+}
+
+/// What one round of a delivery worker (`run_once`) did: counted per item claimed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Items claimed (leased) for an attempt.
+    pub claimed: usize,
+    /// Items the receiver now has.
+    pub delivered: usize,
+    /// Items that failed and wait for a later attempt.
+    pub retried: usize,
+    /// Items that failed for the last time: dead letters.
+    pub gave_up: usize,
+    /// Items claimed but not settled by this round: changed meanwhile (a newer version is due),
+    /// removed, or their attempt could not be recorded (their lease runs out).
+    pub unsettled: usize,
+}
+
+impl Outcome {
+    /// Counts one item claimed and settled as `settlement` (`applied`: the store took it).
+    pub fn count(&mut self, settlement: Settlement, applied: bool) {
+        self.claimed += 1;
+        match (settlement, applied) {
+            (_, false) => self.unsettled += 1,
+            (Settlement::Delivered, true) => self.delivered += 1,
+            (Settlement::RetryAt(_), true) => self.retried += 1,
+            (Settlement::Dead, true) => self.gave_up += 1,
+        }
+    }
+
+    /// This round and `other` together (rounds of several receivers).
+    pub fn merge(self, other: Self) -> Self {
+        Self {
+            claimed: self.claimed + other.claimed,
+            delivered: self.delivered + other.delivered,
+            retried: self.retried + other.retried,
+            gave_up: self.gave_up + other.gave_up,
+            unsettled: self.unsettled + other.unsettled,
+        }
+    }
+
+    /// Whether the round claimed nothing (nothing was due).
+    pub fn is_idle(&self) -> bool {
+        self.claimed == 0
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A uniform number in `[0, 1)` (retry jitter).
@@ -164,6 +247,38 @@ mod tests {
             Duration::from_secs(300),
             "a mismatch waits the longest at once and stays queued"
         );
+    }
+
+    #[test]
+    fn a_failure_settles_at_an_absolute_time_or_as_a_dead_letter() {
+        let s = schedule();
+        let start = 1_000_000;
+        assert_eq!(
+            s.settle_failure(Failure::Other, 2, start, start + 10_000, 1.0),
+            Settlement::RetryAt(start + 10_000 + 4_000)
+        );
+        assert_eq!(
+            s.settle_failure(Failure::Other, 9, start, start + 3_600_000, 0.0),
+            Settlement::Dead
+        );
+        assert_eq!(
+            s.settle_failure(Failure::Other, 1, start + 5, start, 1.0),
+            Settlement::RetryAt(start + 2_000),
+            "a clock that stepped back counts as no time pending"
+        );
+    }
+
+    #[test]
+    fn an_outcome_counts_each_settlement_once() {
+        let mut round = Outcome::default();
+        assert!(round.is_idle());
+        round.count(Settlement::Delivered, true);
+        round.count(Settlement::RetryAt(5), true);
+        round.count(Settlement::Dead, true);
+        round.count(Settlement::Delivered, false);
+        let both = round.merge(round);
+        assert_eq!((both.claimed, both.delivered, both.retried), (8, 2, 2));
+        assert_eq!((both.gave_up, both.unsettled), (2, 2));
     }
 
     #[test]

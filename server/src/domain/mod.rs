@@ -2,6 +2,7 @@
 //!
 //! - [`state`]: the device's onboarding state and what moves it.
 //! - [`access`]: roles and the principal an admin request acts as.
+//! - [`clock`]: what time it is, from the system or (in tests) by hand.
 //! - [`event`]: the kinds of events the log records.
 //! - [`delivery`]: when a device is answered relative to its NMS registration, and how that
 //!   registration is retried.
@@ -49,6 +50,7 @@ macro_rules! spellings {
 }
 
 pub mod access;
+pub mod clock;
 pub mod delivery;
 pub mod event;
 pub mod licensing;

@@ -1,14 +1,20 @@
 //! The courier: delivers queued registrations to NMSes over SFTP.
 //!
-//! One task per NMS connection drains that connection's due registrations, so a slow or
-//! unreachable NMS only ever delays its own customer's devices. Each round claims a batch
-//! (leased in the store), uploads it concurrently over the connection's bounded pool of
-//! sessions and settles the results, with their events, in one transaction. A connection whose
+//! [`Courier::run_once`] is one round: for every NMS connection with due registrations and no
+//! round running, it claims a batch (leased in the [outbox](crate::store::outbox)), uploads it
+//! concurrently over the connection's bounded pool of sessions and settles the results, with
+//! their events, in one transaction; each connection's round runs on its own task, so a slow
+//! or unreachable NMS only ever delays its own customer's devices. [`Courier::run`] starts a
+//! round, then waits (for a wake-up, the poll interval or the stop); a round that claimed
+//! something wakes it again, until the connection is drained. Leases, retry times and give-up
+//! times are read from the courier's [`Clock`]. A connection whose
 //! last round failed gets one registration first; if that fails too, the rest of the batch is
 //! rescheduled with the same error without knocking on the NMS again. A connection's health
 //! changes (failing, host key mismatch, recovered) are recorded as events once per change,
 //! never once per attempt. Every connection is to an address the NMS [host
 //! policy](super::host_policy) allows; a refused one fails the round like an unreachable NMS.
+//!
+//! May import: the domain, the store, the configuration and the address policy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,14 +24,17 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use ztp_nms_connector::{AddressFilter, Error as SftpError, Pool, Timeouts};
 
-use super::outbox::Outbox;
+use super::registrar::Registrar;
 use crate::address_policy::AddressPolicy;
 use crate::config::NmsConfig;
-use crate::domain::delivery::{AfterFailure, DeliveryPolicy, Failure, RetrySchedule, jitter};
+use crate::domain::clock::{Clock, millis};
+use crate::domain::delivery::{
+    DeliveryPolicy, Failure, Outcome, RetrySchedule, Settlement, jitter,
+};
 use crate::domain::notice::Notice;
+use crate::store::outbox::{Attempt, Health, Key};
 use crate::store::{
-    EventKind, Health, NewEvent, NmsConnectionRecord, Outcome, RegistrationRecord, Store,
-    StoreError, now_ms,
+    EventKind, NewEvent, NmsConnectionRecord, RegistrationRecord, Store, StoreError,
 };
 
 /// How the courier works.
@@ -85,10 +94,13 @@ type ConnectionKey = (String, String);
 /// this also bounds how long a delivered registration waits to be marked delivered.
 const UPLOADS_PER_SESSION: usize = 16;
 
-/// Delivers registrations.
+/// Delivers registrations: one [`run_once`](Self::run_once) per round, or [`run`](Self::run)
+/// in the background.
 pub struct Courier {
-    outbox: Arc<Outbox>,
+    registrar: Arc<Registrar>,
     settings: CourierSettings,
+    /// What time it is (leases, retries, give-up): the registrar's clock.
+    clock: Arc<dyn Clock>,
     /// The addresses NMS hosts may have.
     address_filter: AddressFilter,
     /// One pool per connection, rebuilt when the connection's settings change.
@@ -111,10 +123,16 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier for `outbox` that connects only to the addresses `hosts` allows.
-    pub fn new(outbox: Arc<Outbox>, settings: CourierSettings, hosts: &AddressPolicy) -> Arc<Self> {
+    /// A courier for `registrar` that connects only to the addresses `hosts` allows. It reads the
+    /// time from the registrar's clock.
+    pub fn new(
+        registrar: Arc<Registrar>,
+        settings: CourierSettings,
+        hosts: &AddressPolicy,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            outbox,
+            clock: Arc::clone(registrar.clock()),
+            registrar,
             settings,
             address_filter: super::address_filter(hosts),
             pools: Mutex::new(HashMap::new()),
@@ -125,17 +143,19 @@ impl Courier {
     }
 
     fn store(&self) -> &Store {
-        self.outbox.store()
+        self.registrar.store()
     }
 
-    /// Delivers until `stopped` turns true; then closes its sessions and releases the
-    /// registrations in flight at that moment: due again at once, for the next start or another
-    /// instance, instead of at the end of their lease. (A courier that is killed cannot: its
-    /// registrations wait for their lease to end.)
+    /// Delivers until `stopped` turns true: starts a round ([`run_once`](Self::run_once), on
+    /// its own task), then waits for a wake-up, the poll interval or the stop. Then closes its
+    /// sessions and releases the registrations in flight at that moment: due again at once, for
+    /// the next start or another instance, instead of at the end of their lease. (A courier
+    /// that is killed cannot: its registrations wait for their lease to end.)
     pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         loop {
-            let woken = self.outbox.woken();
-            self.dispatch().await;
+            let woken = self.registrar.woken();
+            let this = Arc::clone(&self);
+            tokio::spawn(async move { this.run_once().await });
             tokio::select! {
                 () = woken => {}
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
@@ -148,7 +168,7 @@ impl Courier {
         }
         let held: Vec<(i64, i64)> = lock(&self.claimed).drain().collect();
         if !held.is_empty() {
-            match self.store().release_registrations(&held, now_ms()).await {
+            match self.store().release_registrations(&held).await {
                 Ok(released) => {
                     tracing::info!(released, "released the registrations in flight at the stop");
                 }
@@ -160,76 +180,102 @@ impl Courier {
         }
     }
 
-    /// Starts a drain for every connection with due registrations that has none running.
-    async fn dispatch(self: &Arc<Self>) {
-        let due = match self.store().due_connections(now_ms()).await {
+    /// One round: a batch of every connection with registrations due now and no round of this
+    /// courier running, all connections at once; returns when every batch is settled, with
+    /// what they claimed, delivered, retried and gave up. A connection whose batch was not
+    /// empty may have more due: the courier's [`run`](Self::run) loop is woken for it.
+    pub async fn run_once(self: &Arc<Self>) -> Outcome {
+        let due = match self.store().due_connections(self.clock.now_ms()).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the registration outbox");
-                return;
+                return Outcome::default();
             }
         };
+        let mut rounds = JoinSet::new();
         for key in due {
-            if lock(&self.busy).insert(key.clone()) {
-                tokio::spawn(Arc::clone(self).drain(key));
+            if !lock(&self.busy).insert(key.clone()) {
+                continue;
             }
-        }
-    }
-
-    async fn drain(self: Arc<Self>, key: ConnectionKey) {
-        // Marked idle again however this ends, even by a panic.
-        let _idle = Idle {
-            courier: &self,
-            key: &key,
-        };
-        loop {
-            match self.round(&key).await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(error) => {
-                    tracing::warn!(customer = key.0, connection = key.1, %error,
-                        "registration delivery round failed");
-                    break;
+            let this = Arc::clone(self);
+            rounds.spawn(async move {
+                // Marked idle again however this ends, even by a panic.
+                let idle = Idle {
+                    courier: &this,
+                    key: &key,
+                };
+                let outcome = this.round(&key).await;
+                drop(idle);
+                match outcome {
+                    Ok(outcome) if !outcome.is_idle() => this.registrar.wake(),
+                    Ok(_) => {}
+                    Err(ref error) => {
+                        tracing::warn!(customer = key.0, connection = key.1, %error,
+                            "registration delivery round failed");
+                    }
                 }
-            }
+                outcome.unwrap_or_default()
+            });
         }
+        let mut outcome = Outcome::default();
+        while let Some(joined) = rounds.join_next().await {
+            outcome = outcome.merge(joined.unwrap_or_default());
+        }
+        outcome
     }
 
-    /// One batch of one connection; returns whether more may be due.
-    async fn round(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
+    /// One batch of one connection: claimed, uploaded and settled.
+    async fn round(&self, key: &ConnectionKey) -> Result<Outcome, StoreError> {
         let (customer, name) = key;
         let connection = match self.store().nms_connection(customer, name).await {
             Ok(connection) => connection,
             // Removed meanwhile: its registrations went with it.
-            Err(StoreError::NotFound { .. }) => return Ok(false),
+            Err(StoreError::NotFound { .. }) => return Ok(Outcome::default()),
             Err(error) => return Err(error),
         };
         if connection.policy == DeliveryPolicy::Off {
-            return Ok(false);
+            return Ok(Outcome::default());
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let lease_until = now.saturating_add(millis(self.settings.lease()));
         let batch = self
             .store()
             .claim_registrations(customer, name, now, lease_until, self.settings.batch())
             .await?;
         if batch.is_empty() {
-            return Ok(false);
+            return Ok(Outcome::default());
         }
         lock(&self.claimed).extend(batch.iter().map(|r| (r.id, lease_until)));
-        let pool = match self.pool(&connection) {
-            Ok(pool) => pool,
+        let claimed = batch.len();
+        let (results, failed) = match self.pool(&connection) {
+            Ok(pool) => self.upload_all(key, &pool, batch).await,
             Err(unusable) => {
                 let failed = (unusable.to_string(), Failure::Other);
                 let results = batch
                     .into_iter()
                     .map(|r| (r, Err(failed.clone())))
                     .collect();
-                self.settle(&connection, results, Some(failed)).await?;
-                return Ok(true);
+                (results, Some(failed))
             }
         };
+        let mut outcome = self.settle(&connection, results, failed).await?;
+        // Uploads that panicked are not settled: their lease runs out and they are tried again.
+        outcome.unsettled += claimed - outcome.claimed;
+        outcome.claimed = claimed;
+        Ok(outcome)
+    }
 
+    /// Uploads a claimed batch; returns each registration's result and the error that failed
+    /// the whole batch, if one did.
+    async fn upload_all(
+        &self,
+        key: &ConnectionKey,
+        pool: &Pool,
+        batch: Vec<RegistrationRecord>,
+    ) -> (
+        Vec<(RegistrationRecord, Attempted)>,
+        Option<(String, Failure)>,
+    ) {
         // A connection that failed last time gets one registration first: if it still fails,
         // the rest of the batch is rescheduled without knocking on the NMS again.
         let mut batch = batch.into_iter();
@@ -237,12 +283,11 @@ impl Courier {
         if lock(&self.failing).contains(key)
             && let Some(first) = batch.next()
         {
-            let result = upload(&pool, &first).await;
+            let result = upload(pool, &first).await;
             if let Err(failed) = result.clone() {
                 results.push((first, result));
                 results.extend(batch.map(|r| (r, Err(failed.clone()))));
-                self.settle(&connection, results, Some(failed)).await?;
-                return Ok(true);
+                return (results, Some(failed));
             }
             results.push((first, result));
         }
@@ -255,12 +300,10 @@ impl Courier {
             });
         }
         while let Some(joined) = uploads.join_next().await {
-            // A panicked upload is not settled: its lease runs out and it is tried again.
             if let Ok(done) = joined {
                 results.push(done);
             }
         }
-
         // The connection failed if nothing went through; single failures beside deliveries are
         // the files' own.
         let failed = if results.iter().all(|(_, r)| r.is_err()) {
@@ -268,8 +311,7 @@ impl Courier {
         } else {
             None
         };
-        self.settle(&connection, results, failed).await?;
-        Ok(true)
+        (results, failed)
     }
 
     /// The connection's pool, made anew when its settings changed.
@@ -292,13 +334,13 @@ impl Courier {
     }
 
     /// Records a round's results, their events and the connection's health (`failed`: the
-    /// error that failed the whole round) in one transaction.
+    /// error that failed the whole round) in one transaction; returns what they came to.
     async fn settle(
         &self,
         connection: &NmsConnectionRecord,
-        results: Vec<(RegistrationRecord, Attempt)>,
+        results: Vec<(RegistrationRecord, Attempted)>,
         failed: Option<(String, Failure)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let key = (connection.customer.clone(), connection.name.clone());
         {
             let mut claimed = lock(&self.claimed);
@@ -311,97 +353,101 @@ impl Courier {
         } else {
             lock(&self.failing).remove(&key);
         }
-        let now = now_ms();
-        let mut outcomes = Vec::with_capacity(results.len());
+        let now = self.clock.now_ms();
+        let mut attempts = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         for (registration, result) in &results {
-            let (id, version) = (registration.id, registration.version);
-            let Err((error, failure)) = result else {
-                outcomes.push(Outcome::Delivered { id, version });
-                events.push(event(
-                    EventKind::RegistrationDelivered,
-                    &registration.serial,
-                    format!(
-                        "registration delivered to NMS {}/{} as {} (attempt {})",
-                        connection.customer,
-                        connection.name,
-                        registration.file_name,
-                        registration.attempts
-                    ),
-                ));
-                continue;
-            };
-            let pending_for =
-                Duration::from_millis(u64::try_from(now - registration.pending_since).unwrap_or(0));
-            let attempts = u32::try_from(registration.attempts).unwrap_or(u32::MAX);
-            let after = self
-                .settings
-                .schedule
-                .after(*failure, attempts, pending_for, jitter());
-            let retry_at = match after {
-                AfterFailure::RetryIn(wait) => Some(now.saturating_add(millis(wait))),
-                AfterFailure::GiveUp => {
-                    let detail = format!(
-                        "registration with NMS {}/{} gave up after {attempts} attempts over \
-                         {}s: {error}",
-                        connection.customer,
-                        connection.name,
-                        pending_for.as_secs()
-                    );
-                    tracing::error!(serial = registration.serial, "{detail}");
-                    events.push(event(
-                        EventKind::RegistrationDead,
-                        &registration.serial,
-                        detail,
-                    ));
-                    None
-                }
-            };
-            tracing::debug!(
-                serial = registration.serial,
-                attempts,
-                ?after,
-                error,
-                "delivery failed"
-            );
-            outcomes.push(Outcome::Failed {
-                id,
-                version,
-                error,
-                retry_at,
+            let (settlement, event) = self.settlement(connection, registration, result, now);
+            attempts.push(Attempt {
+                id: registration.id,
+                settlement,
+                error: result.as_ref().err().map(|(error, _)| error.as_str()),
+                version: Some(registration.version),
+                status: None,
             });
+            events.extend(event);
         }
-        let health = health(connection, failed.as_ref());
+        let receiver = [Key::Text(&connection.customer), Key::Text(&connection.name)];
+        let health = health(connection, &receiver, failed.as_ref());
         let settled = self
             .store()
-            .settle_registrations(&outcomes, &events, &health)
+            .settle_registrations(&attempts, &events, &health, now)
             .await?;
-        if settled.health_changed {
+        if settled.health_changed
+            && let Some(event) = &health.event
+        {
             match health.error {
-                Some(_) => tracing::error!("{}", health.event.detail),
-                None => tracing::info!("{}", health.event.detail),
+                Some(_) => tracing::error!("{}", event.detail),
+                None => tracing::info!("{}", event.detail),
             }
         }
-        let mut delivered = 0;
-        for (outcome, applied) in outcomes.iter().zip(settled.applied) {
-            match (outcome, applied) {
-                (Outcome::Delivered { .. }, true) => delivered += 1,
-                // The content changed while the old version was on its way: the new one is
-                // due now.
-                (_, false) => self.outbox.wake(),
-                _ => {}
-            }
+        let mut outcome = Outcome::default();
+        for (attempt, applied) in attempts.iter().zip(settled.applied) {
+            outcome.count(attempt.settlement, applied);
         }
-        if delivered > 0 {
+        if outcome.unsettled > 0 {
+            // The content changed while the old version was on its way: the new one is due now.
+            self.registrar.wake();
+        }
+        if outcome.delivered > 0 {
             tracing::info!(
                 customer = connection.customer,
                 connection = connection.name,
-                delivered,
+                delivered = outcome.delivered,
                 "registrations delivered"
             );
-            self.outbox.announce_delivery();
+            self.registrar.announce_delivery();
         }
-        Ok(())
+        Ok(outcome)
+    }
+
+    /// Where an attempt at `now` leaves a registration, and the event it raises (a delivery, or
+    /// the end of retries).
+    fn settlement(
+        &self,
+        connection: &NmsConnectionRecord,
+        registration: &RegistrationRecord,
+        result: &Attempted,
+        now: i64,
+    ) -> (Settlement, Option<NewEvent>) {
+        let nms = format!("NMS {}/{}", connection.customer, connection.name);
+        let Err((error, failure)) = result else {
+            let detail = format!(
+                "registration delivered to {nms} as {} (attempt {})",
+                registration.file_name, registration.attempts
+            );
+            let event = event(
+                EventKind::RegistrationDelivered,
+                &registration.serial,
+                detail,
+            );
+            return (Settlement::Delivered, Some(event));
+        };
+        let settlement = self.settings.schedule.settle_failure(
+            *failure,
+            registration.attempts,
+            registration.pending_since,
+            now,
+            jitter(),
+        );
+        tracing::debug!(
+            serial = registration.serial,
+            attempts = registration.attempts,
+            ?settlement,
+            error,
+            "delivery failed"
+        );
+        if settlement != Settlement::Dead {
+            return (settlement, None);
+        }
+        let pending_for = (now - registration.pending_since).max(0) / 1000;
+        let detail = format!(
+            "registration with {nms} gave up after {} attempts over {pending_for}s: {error}",
+            registration.attempts
+        );
+        tracing::error!(serial = registration.serial, "{detail}");
+        let event = event(EventKind::RegistrationDead, &registration.serial, detail);
+        (settlement, Some(event))
     }
 }
 
@@ -418,9 +464,9 @@ impl Drop for Idle<'_> {
 }
 
 /// How one upload ended: `Err` carries the error text and its kind.
-type Attempt = Result<(), (String, Failure)>;
+type Attempted = Result<(), (String, Failure)>;
 
-async fn upload(pool: &Pool, registration: &RegistrationRecord) -> Attempt {
+async fn upload(pool: &Pool, registration: &RegistrationRecord) -> Attempted {
     pool.upload(&registration.file_name, registration.content.as_bytes())
         .await
         .map_err(|error| {
@@ -434,7 +480,8 @@ async fn upload(pool: &Pool, registration: &RegistrationRecord) -> Attempt {
 
 /// The connection's health after a round, with the event to record if it is news.
 fn health<'a>(
-    connection: &'a NmsConnectionRecord,
+    connection: &NmsConnectionRecord,
+    receiver: &'a [Key<'a>],
     failed: Option<&'a (String, Failure)>,
 ) -> Health<'a> {
     let name = format!("NMS connection {}/{}", connection.customer, connection.name);
@@ -454,17 +501,16 @@ fn health<'a>(
         }
     };
     Health {
-        customer: &connection.customer,
-        connection: &connection.name,
+        receiver,
         error: failed.map(|(error, _)| error.as_str()),
-        event: NewEvent {
+        event: Some(NewEvent {
             serial: None,
             kind,
             status: None,
             peer: None,
             detail,
             notice: None,
-        },
+        }),
     }
 }
 
@@ -479,28 +525,9 @@ fn event(kind: EventKind, serial: &str, detail: String) -> NewEvent {
     }
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_come_from_the_configuration_with_sane_floors() {
-        let settings = CourierSettings::from(&NmsConfig {
-            max_sessions: 0,
-            retry_max_secs: 0,
-            ..NmsConfig::default()
-        });
-        assert_eq!(settings.max_sessions, 1);
-        assert_eq!(settings.batch(), 16);
-        assert!(settings.schedule.max >= settings.schedule.initial);
-        assert!(settings.lease() > settings.timeouts.operation * 6);
-    }
-}
+mod tests;

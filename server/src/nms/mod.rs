@@ -3,14 +3,15 @@
 //! - this module: a stored connection as the connector sees it, an [`Endpoint`] (pins parsed,
 //!   password or ztp's own key), and the admin's views of it; the [host policy](host_policy)
 //!   that keeps NMS connections off the manufacturer's own network;
-//! - [`outbox`]: queuing registrations, adding SSH host keys, waiting for delivery;
+//! - [`registrar`]: queuing registrations in the [outbox](crate::store::outbox), adding SSH host
+//!   keys, waiting for delivery;
 //! - [`courier`]: the background delivery over pooled SFTP sessions, retries, health events.
 
 pub mod courier;
-pub mod outbox;
+pub mod registrar;
 
 pub use courier::{Courier, CourierSettings};
-pub use outbox::{Outbox, OutboxError, Queued, Registrant};
+pub use registrar::{Queued, Registrant, Registrar, RegistrarError};
 
 use ztp_nms_connector::{AddressFilter, Auth, ClientKey, Endpoint, Fingerprint};
 

@@ -29,7 +29,7 @@ use crate::http::{
     response,
 };
 use crate::licensing::LicensingError;
-use crate::nms::OutboxError;
+use crate::nms::RegistrarError;
 use crate::store::{EventKind, NewEvent};
 use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
@@ -497,7 +497,7 @@ impl DeviceApi {
                 self.limits.retry_after_secs,
             ),
             BootstrapError::Store(e)
-            | BootstrapError::Registration(OutboxError::Store(e))
+            | BootstrapError::Registration(RegistrarError::Store(e))
             | BootstrapError::Licensing(LicensingError::Store(e))
                 if e.is_unavailable() =>
             {

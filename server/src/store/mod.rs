@@ -13,9 +13,10 @@
 //!   group-committed.
 //! - [`licenses`]: entitlement pools, node-locked licenses, shortages.
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
-//! - [`outbox`]: what both outboxes report: the receiver's health and the queue by state.
-//! - [`registrations`]: the registration outbox and each connection's health.
-//! - [`webhooks`]: customers' webhook subscriptions and the webhook outbox.
+//! - [`outbox`]: the durable outbox every queue of deliveries shares: claim with a lease,
+//!   release, settle (delivered, retried, dead letter), receivers' health and status.
+//! - [`registrations`]: the outbox's queue of registrations to NMS connections.
+//! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -49,9 +50,7 @@ pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord};
 pub use nms::NmsConnectionRecord;
 pub use outbox::OutboxStatus;
-pub use registrations::{
-    Health, NewRegistration, Outcome, RegistrationFilter, RegistrationRecord, Settled,
-};
+pub use registrations::{NewRegistration, RegistrationFilter, RegistrationRecord};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 

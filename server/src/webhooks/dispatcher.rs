@@ -1,22 +1,28 @@
-//! The dispatcher: delivers the webhook outbox.
+//! The dispatcher: delivers the webhook deliveries queue of the [outbox](crate::store::outbox).
 //!
-//! Each round claims as many due deliveries as there are free slots (`max_in_flight`), at most
-//! `max_in_flight_per_webhook` of one receiver and none of a receiver still busy with earlier
-//! ones, and delivers each on its own task, so a slow receiver holds up only its own. Each
-//! attempt is settled on its own: delivered, retried with backoff (the receiver's other
-//! waiting deliveries wait as long), or a dead letter after the give-up time.
+//! Each round ([`Dispatcher::run_once`]) claims as many due deliveries as there are free slots
+//! (`max_in_flight`), at most `max_in_flight_per_webhook` of one receiver and none of a receiver
+//! still busy with earlier ones, and delivers each on its own task, so a slow receiver holds up
+//! only its own. Each attempt is settled on its own: delivered, retried with backoff (the
+//! receiver's other waiting deliveries wait as long), or a dead letter after the give-up time.
+//! Leases, retry times and signatures' times are read from the dispatcher's [`Clock`].
+//!
+//! May import: the domain, the store, the configuration and the webhooks module.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use super::sender::Envelope;
 use super::{EventBody, SendError, Sender, WebhookUrl, signature};
 use crate::config::WebhooksConfig;
-use crate::domain::delivery::{AfterFailure, Failure, RetrySchedule, jitter};
-use crate::store::webhooks::{DeliveryOutcome, DueDelivery, WebhookRecord};
-use crate::store::{Store, now_ms};
+use crate::domain::clock::{Clock, SystemClock, millis};
+use crate::domain::delivery::{Failure, Outcome, RetrySchedule, Settlement, jitter};
+use crate::store::outbox::Attempt;
+use crate::store::webhooks::{DueDelivery, WebhookRecord};
+use crate::store::{Store, StoreError};
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,33 +58,83 @@ impl From<&WebhooksConfig> for DispatcherSettings {
     }
 }
 
-/// Delivers webhook events.
+/// Delivers webhook events: one [`run_once`](Self::run_once) per round, or
+/// [`run`](Self::run) in the background.
 #[derive(Debug)]
 pub struct Dispatcher {
     store: Store,
     sender: Sender,
     settings: DispatcherSettings,
+    /// What time it is (leases, retries, signatures).
+    clock: Arc<dyn Clock>,
     slots: Arc<Semaphore>,
 }
 
+/// A round whose deliveries are under way: each settles on its own task.
+struct Round {
+    claimed: usize,
+    deliveries: JoinSet<Option<(Settlement, bool)>>,
+}
+
+impl Round {
+    /// Waits for every delivery of the round to be attempted and settled.
+    async fn finish(mut self) -> Outcome {
+        let mut outcome = Outcome::default();
+        while let Some(joined) = self.deliveries.join_next().await {
+            match joined {
+                Ok(Some((settlement, applied))) => outcome.count(settlement, applied),
+                // Not settled (or panicked): its lease runs out and it is attempted again.
+                Ok(None) | Err(_) => {
+                    outcome.claimed += 1;
+                    outcome.unsettled += 1;
+                }
+            }
+        }
+        // Claimed but not started (the slots ran out meanwhile): leased, attempted later.
+        let started = outcome.claimed;
+        outcome.claimed = self.claimed;
+        outcome.unsettled += self.claimed.saturating_sub(started);
+        outcome
+    }
+}
+
 impl Dispatcher {
-    /// A dispatcher of `store`'s webhook outbox.
+    /// A dispatcher of `store`'s webhook deliveries, on the system's clock.
     pub fn new(store: Store, settings: DispatcherSettings) -> Arc<Self> {
+        Self::with_clock(store, settings, Arc::new(SystemClock))
+    }
+
+    /// [`Dispatcher::new`] on `clock` (a test's manual clock).
+    pub fn with_clock(
+        store: Store,
+        settings: DispatcherSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             sender: Sender::new(settings.timeout, settings.allow_private_addresses),
             settings,
+            clock,
             slots: Arc::new(Semaphore::new(settings.max_in_flight)),
         })
     }
 
-    /// Delivers until `stopped` turns true. Deliveries in flight then keep their lease and
-    /// are attempted again after it (receivers drop repeats by the delivery id).
+    /// Delivers until `stopped` turns true: starts a round (the deliveries it claimed go on, on
+    /// their own tasks), then waits: not at all while it claims work and slots are free, else
+    /// the poll interval. Deliveries in flight at the stop keep their lease and are attempted
+    /// again after it (receivers drop repeats by the delivery id).
     pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         loop {
-            let wait = match self.round().await {
-                Ok(claimed) if claimed > 0 && self.slots.available_permits() > 0 => Duration::ZERO,
-                Ok(_) => self.settings.poll_interval,
+            let wait = match self.start_round().await {
+                Ok(round) => {
+                    let claimed = round.claimed;
+                    tokio::spawn(round.finish());
+                    if claimed > 0 && self.slots.available_permits() > 0 {
+                        Duration::ZERO
+                    } else {
+                        self.settings.poll_interval
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, "webhook outbox: cannot claim deliveries");
                     self.settings.poll_interval.max(Duration::from_secs(1))
@@ -91,36 +147,49 @@ impl Dispatcher {
         }
     }
 
-    /// Claims what the free slots allow and starts delivering it; returns how many.
-    async fn round(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+    /// One round: claims what the free slots allow, delivers it and returns when every
+    /// delivery is settled, with what was claimed, delivered, retried and given up.
+    pub async fn run_once(self: &Arc<Self>) -> Outcome {
+        match self.start_round().await {
+            Ok(round) => round.finish().await,
+            Err(error) => {
+                tracing::warn!(%error, "webhook outbox: cannot claim deliveries");
+                Outcome::default()
+            }
+        }
+    }
+
+    /// Claims what the free slots allow and starts delivering it.
+    async fn start_round(self: &Arc<Self>) -> Result<Round, StoreError> {
+        let mut round = Round {
+            claimed: 0,
+            deliveries: JoinSet::new(),
+        };
         let free = self.slots.available_permits();
         if free == 0 {
-            return Ok(0);
+            return Ok(round);
         }
-        let now = now_ms();
-        let lease = now + millis(self.lease());
+        let now = self.clock.now_ms();
+        let lease = now.saturating_add(millis(self.lease()));
         let per_webhook = u32::try_from(self.settings.max_in_flight_per_webhook).unwrap_or(1);
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
         let due = self
             .store
-            .claim_webhook_deliveries(
-                now,
-                lease,
-                per_webhook,
-                u32::try_from(free).unwrap_or(u32::MAX),
-            )
+            .claim_webhook_deliveries(now, lease, per_webhook, limit)
             .await?;
-        let claimed = due.len();
+        round.claimed = due.len();
         for delivery in due {
             let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
                 break;
             };
             let this = Arc::clone(self);
-            tokio::spawn(async move {
-                this.deliver(delivery).await;
+            round.deliveries.spawn(async move {
+                let settled = this.deliver(delivery).await;
                 drop(slot);
+                settled
             });
         }
-        Ok(claimed)
+        Ok(round)
     }
 
     /// The lease of a claimed delivery: twice its time limit.
@@ -128,53 +197,46 @@ impl Dispatcher {
         self.settings.timeout * 2 + Duration::from_secs(1)
     }
 
-    async fn deliver(&self, due: DueDelivery) {
+    /// Attempts one delivery and settles it; returns the settlement and whether it applied, or
+    /// `None` when it was not settled (its subscription is gone, or the store failed).
+    async fn deliver(&self, due: DueDelivery) -> Option<(Settlement, bool)> {
         let id = due.delivery.id;
         let hook = match self.store.webhook_by_id(due.delivery.webhook_id).await {
             Ok(Some(hook)) => hook,
             // Removed meanwhile: its deliveries went with it.
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(error) => {
                 tracing::warn!(%error, delivery = id, "webhook delivery: cannot read its subscription");
-                return;
+                return None;
             }
         };
         let body = EventBody::of(&due);
         let result = self.send(&hook, &body).await;
-        let outcome = match &result {
-            Ok(status) => DeliveryOutcome::Delivered { status: *status },
-            Err(error) => {
-                let now = now_ms();
-                let pending_for = Duration::from_millis(
-                    u64::try_from(now - due.delivery.pending_since).unwrap_or(0),
-                );
-                let attempts = u32::try_from(due.delivery.attempts).unwrap_or(u32::MAX);
-                let retry_at = match self.settings.schedule.after(
-                    Failure::Other,
-                    attempts,
-                    pending_for,
-                    jitter(),
-                ) {
-                    AfterFailure::RetryIn(wait) => Some(now + millis(wait)),
-                    AfterFailure::GiveUp => None,
-                };
-                DeliveryOutcome::Failed {
-                    status: error.status(),
-                    error: error.to_string(),
-                    retry_at,
-                }
-            }
-        };
-        match &result {
-            Ok(status) => tracing::info!(
-                webhook = %format_args!("{}/{}", hook.customer, hook.name),
-                delivery = id,
-                status,
-                "{} delivered",
-                body.event_type
+        let now = self.clock.now_ms();
+        let settlement = match &result {
+            Ok(_) => Settlement::Delivered,
+            Err(_) => self.settings.schedule.settle_failure(
+                Failure::Other,
+                due.delivery.attempts,
+                due.delivery.pending_since,
+                now,
+                jitter(),
             ),
+        };
+        let webhook = format!("{}/{}", hook.customer, hook.name);
+        let error = result.as_ref().err().map(ToString::to_string);
+        match &result {
+            Ok(status) => {
+                tracing::info!(
+                    webhook,
+                    delivery = id,
+                    status,
+                    "{} delivered",
+                    body.event_type
+                );
+            }
             Err(error) => tracing::warn!(
-                webhook = %format_args!("{}/{}", hook.customer, hook.name),
+                webhook,
                 delivery = id,
                 attempt = due.delivery.attempts,
                 %error,
@@ -182,9 +244,27 @@ impl Dispatcher {
                 body.event_type
             ),
         }
-        if let Err(error) = self.store.settle_webhook_delivery(id, &outcome).await {
-            // The lease runs out and the delivery is attempted again.
-            tracing::warn!(%error, delivery = id, "webhook delivery: cannot record the outcome");
+        let attempt = Attempt {
+            id,
+            settlement,
+            error: error.as_deref(),
+            version: None,
+            status: match &result {
+                Ok(status) => Some(*status),
+                Err(error) => error.status(),
+            },
+        };
+        match self
+            .store
+            .settle_webhook_delivery(hook.id, &attempt, now)
+            .await
+        {
+            Ok(applied) => Some((settlement, applied)),
+            Err(error) => {
+                // The lease runs out and the delivery is attempted again.
+                tracing::warn!(%error, delivery = id, "webhook delivery: cannot record the outcome");
+                None
+            }
         }
     }
 
@@ -192,7 +272,7 @@ impl Dispatcher {
     pub async fn send(&self, hook: &WebhookRecord, body: &EventBody) -> Result<u16, SendError> {
         let url = WebhookUrl::parse(&hook.url)?;
         let bytes = body.to_bytes();
-        let signature = signature(&hook.secret, now_ms() / 1000, &bytes);
+        let signature = signature(&hook.secret, self.clock.now_ms() / 1000, &bytes);
         let envelope = Envelope {
             event_type: &body.event_type,
             delivery_id: body.id,
@@ -204,25 +284,5 @@ impl Dispatcher {
     }
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_have_sane_floors() {
-        let settings = DispatcherSettings::from(&WebhooksConfig {
-            max_in_flight: 0,
-            max_in_flight_per_webhook: 0,
-            retry_max_secs: 0,
-            ..WebhooksConfig::default()
-        });
-        assert_eq!(settings.max_in_flight, 1);
-        assert_eq!(settings.max_in_flight_per_webhook, 1);
-        assert!(settings.schedule.max >= settings.schedule.initial);
-        assert!(!settings.allow_private_addresses, "refused by default");
-    }
-}
+mod tests;

@@ -1,20 +1,25 @@
-//! The registration outbox as the device API sees it: queue a device's registration with each of
-//! its owner's NMS connections, add its SSH host keys once it reports them, and wait (briefly)
-//! for delivery. The [`Courier`](super::courier::Courier) does the delivering.
+//! The registrar: the device API's side of registration. It queues a device's registration with
+//! each of its owner's NMS connections (in the [outbox](crate::store::outbox)'s registrations
+//! queue), adds its SSH host keys once it reports them, and waits (briefly) for delivery. The
+//! [`Courier`](super::courier::Courier) does the delivering; both read the registrar's clock.
+//!
+//! May import: the domain, the store and the NMS connector's file-name rules.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use ztp_yang::{DeviceRegistration, Document, SshHostKey};
 
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::delivery::{DeliveryPolicy, RegistrationState};
 use crate::store::{NewRegistration, NmsConnectionRecord, RegistrationRecord, Store, StoreError};
 
 /// Queuing a registration failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum OutboxError {
+pub enum RegistrarError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,10 +77,13 @@ impl Queued {
     }
 }
 
-/// Device registrations on their way to NMSes.
+/// Queues devices' registrations for their NMSes, wakes the courier, and tells waiting devices of
+/// deliveries.
 #[derive(Debug)]
-pub struct Outbox {
+pub struct Registrar {
     store: Store,
+    /// What time it is: when registrations are queued, and for the courier.
+    clock: Arc<dyn Clock>,
     /// Wakes the courier: something became due.
     wake: Notify,
     /// Wakes waiting devices: something was delivered.
@@ -86,11 +94,17 @@ pub struct Outbox {
 /// instance on the same database may be the one delivering).
 const RECHECK: Duration = Duration::from_millis(250);
 
-impl Outbox {
-    /// An outbox over `store`.
+impl Registrar {
+    /// An outbox over `store`, on the system's clock.
     pub fn new(store: Store) -> Self {
+        Self::with_clock(store, Arc::new(SystemClock))
+    }
+
+    /// An outbox over `store` on `clock` (a test's manual clock); its courier reads the same.
+    pub fn with_clock(store: Store, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
+            clock,
             wake: Notify::new(),
             delivered: Notify::new(),
         }
@@ -99,6 +113,11 @@ impl Outbox {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The clock registrations are queued and delivered by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Tells the courier to look for due registrations now.
@@ -118,20 +137,20 @@ impl Outbox {
 
     /// Queues the device's registration with each of its owner's NMS connections that is not
     /// switched off. A registration the NMS already has with the same content is left alone.
-    pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, OutboxError> {
+    pub async fn register(&self, device: Registrant<'_>) -> Result<Vec<Queued>, RegistrarError> {
         let connections = self.store.nms_connections(device.customer).await?;
         self.register_with(device, &connections).await
     }
 
-    /// [`Outbox::register`] with the owner's `connections` as the caller has them (the
+    /// [`Registrar::register`] with the owner's `connections` as the caller has them (the
     /// bootstrapper keeps them per owner revision).
     pub async fn register_with(
         &self,
         device: Registrant<'_>,
         connections: &[NmsConnectionRecord],
-    ) -> Result<Vec<Queued>, OutboxError> {
+    ) -> Result<Vec<Queued>, RegistrarError> {
         let file_name =
-            ztp_nms_connector::file_name(device.serial).map_err(|e| OutboxError::Document {
+            ztp_nms_connector::file_name(device.serial).map_err(|e| RegistrarError::Document {
                 serial: device.serial.to_owned(),
                 reason: e.to_string(),
             })?;
@@ -145,19 +164,22 @@ impl Outbox {
                 .store
                 .registration_for(device.serial, device.customer, &connection.name)
                 .await?;
-            let content = document(existing.as_ref(), device)?;
+            let content = document(existing.as_ref(), device, self.clock.now_ms())?;
             let registration = match existing {
                 // The common case on a device's every call: nothing new, nothing written.
                 Some(r) if r.content == content && r.file_name == file_name => r,
                 _ => {
                     self.store
-                        .put_registration(&NewRegistration {
-                            serial: device.serial.to_owned(),
-                            customer: device.customer.to_owned(),
-                            connection: connection.name.clone(),
-                            file_name: file_name.clone(),
-                            content,
-                        })
+                        .put_registration(
+                            &NewRegistration {
+                                serial: device.serial.to_owned(),
+                                customer: device.customer.to_owned(),
+                                connection: connection.name.clone(),
+                                file_name: file_name.clone(),
+                                content,
+                            },
+                            self.clock.now_ms(),
+                        )
                         .await?
                 }
             };
@@ -180,7 +202,7 @@ impl Outbox {
         &self,
         serial: &str,
         keys: &[SshHostKey],
-    ) -> Result<usize, OutboxError> {
+    ) -> Result<usize, RegistrarError> {
         let filter = crate::store::RegistrationFilter {
             serial: Some(serial.to_owned()),
             ..Default::default()
@@ -201,14 +223,15 @@ impl Outbox {
             }
             document.ssh_host_keys = keys.to_vec();
             let content = encode(serial, &document)?;
+            let refreshed = NewRegistration {
+                serial: registration.serial,
+                customer: registration.customer,
+                connection: registration.connection,
+                file_name: registration.file_name,
+                content,
+            };
             self.store
-                .put_registration(&NewRegistration {
-                    serial: registration.serial,
-                    customer: registration.customer,
-                    connection: registration.connection,
-                    file_name: registration.file_name,
-                    content,
-                })
+                .put_registration(&refreshed, self.clock.now_ms())
                 .await?;
             changed += 1;
         }
@@ -255,17 +278,13 @@ impl Outbox {
 fn document(
     existing: Option<&RegistrationRecord>,
     device: Registrant<'_>,
-) -> Result<String, OutboxError> {
+    now_ms: i64,
+) -> Result<String, RegistrarError> {
     let previous = existing.and_then(|r| DeviceRegistration::from_xml(r.content.as_bytes()).ok());
     let (registered_at, ssh_host_keys) = match previous {
         Some(p) if p.idevid_certificate == device.certificate => (p.registered_at, p.ssh_host_keys),
         Some(p) => (p.registered_at, Vec::new()),
-        None => (
-            OffsetDateTime::now_utc()
-                .replace_nanosecond(0)
-                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
-            Vec::new(),
-        ),
+        None => (registered_at(now_ms), Vec::new()),
     };
     let document = DeviceRegistration {
         serial_number: device.serial.to_owned(),
@@ -278,8 +297,14 @@ fn document(
     encode(device.serial, &document)
 }
 
-fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, OutboxError> {
-    document.validate().map_err(|e| OutboxError::Document {
+/// `now_ms` as a registration time, in whole seconds.
+fn registered_at(now_ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn encode(serial: &str, document: &DeviceRegistration) -> Result<String, RegistrarError> {
+    document.validate().map_err(|e| RegistrarError::Document {
         serial: serial.to_owned(),
         reason: e.to_string(),
     })?;
@@ -368,7 +393,7 @@ mod tests {
 
     #[test]
     fn the_same_device_gives_the_same_bytes_and_keeps_its_host_keys() {
-        let first = document(None, device(b"cert")).unwrap();
+        let first = document(None, device(b"cert"), 1_795_430_400_000).unwrap();
         let parsed = DeviceRegistration::from_xml(first.as_bytes()).unwrap();
         assert_eq!(parsed.serial_number, "SN-1");
         assert_eq!(parsed.idevid_certificate, b"cert");
@@ -380,12 +405,12 @@ mod tests {
         }];
         let stored = record(with_keys.to_xml());
         assert_eq!(
-            document(Some(&stored), device(b"cert")).unwrap(),
+            document(Some(&stored), device(b"cert"), 1_795_430_400_000).unwrap(),
             stored.content,
             "a device calling again changes nothing"
         );
 
-        let replaced = document(Some(&stored), device(b"other")).unwrap();
+        let replaced = document(Some(&stored), device(b"other"), 1_795_430_400_000).unwrap();
         let replaced = DeviceRegistration::from_xml(replaced.as_bytes()).unwrap();
         assert_eq!(replaced.registered_at, parsed.registered_at);
         assert!(
@@ -402,6 +427,7 @@ mod tests {
                 model: "",
                 ..device(b"cert")
             },
+            1_795_430_400_000,
         )
         .unwrap_err();
         assert!(error.to_string().contains("model-name"), "{error}");

@@ -1,11 +1,11 @@
-//! What both outboxes (an NMS connection's registrations, a webhook's deliveries) report about
-//! themselves: the receiver's health and the queue by state.
+//! What an outbox reports about one receiver (an NMS connection, a webhook): its health and its
+//! items by state.
 
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// An outbox's health and queue, as its delivery worker left them and as of one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -42,7 +42,7 @@ impl OutboxStatus {
 
     /// Reads a row with the columns `last_error, last_error_at, last_delivery_at, pending,
     /// delivered, dead`.
-    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             last_error: row.try_get("last_error")?,
             last_error_at: row.try_get("last_error_at")?,
