@@ -44,7 +44,9 @@ use tokio::time::Instant;
 use ztp_certs::{ProductId, Serial};
 
 use super::audit::touched;
-use super::{AdminApi, ApiError, ApiResult, json, normalize_pin};
+use super::context::{Call, Ctx, Payload, json, normalize_pin};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::ImportQuery;
 use crate::domain::licensing::Scope;
 use crate::store::import::ImportBatch;
 use crate::store::{NewDevice, Store};
@@ -176,146 +178,164 @@ struct Outcome {
     stopped: Option<Stop>,
 }
 
-impl AdminApi {
-    /// `POST /devices/import[?mode=partial|all-or-nothing]` with a CSV body.
-    pub(super) async fn import_devices(
-        &self,
-        body: Incoming,
-        query: &HashMap<String, String>,
-    ) -> ApiResult {
-        let all_or_nothing = match query.get("mode").map(String::as_str) {
-            None | Some("partial") => false,
-            Some("all-or-nothing") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "mode {other:?}: use partial or all-or-nothing"
-                )));
+/// `POST /devices/import[?mode=partial|all-or-nothing]` with a CSV body.
+#[utoipa::path(post, path = "/api/v1/devices/import", tag = "devices",
+    description = "The body is read as it arrives: a header row naming the columns \
+                   `serial`, `model` and optionally `customer`, `certificate_pin`, \
+                   `license_pools` (`;`-separated), then one device per row. A serial imported \
+                   again is updated; a serial repeated within the body is a bad row. The body's \
+                   size, its longest row and the time it may take are limited (413, 408: the \
+                   message says how many devices of the rows before were imported, or that \
+                   nothing was kept).",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The devices, one per row after the header row"),
+    responses(
+        (status = 200, description = "What was imported, and the refused rows", body = ImportReport),
+        (status = 400, description = "A bad header row, mode or CSV syntax", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 422, description = "All-or-nothing with bad rows: nothing was kept",
+            body = ImportReport),
+    ))]
+pub(super) async fn import_devices(ctx: &Ctx, call: Call) -> ApiResult {
+    let Payload::Stream(body) = call.body else {
+        return Err(ApiError::bad_request(
+            "this request takes a streamed CSV body",
+        ));
+    };
+    let query = &call.query;
+    let all_or_nothing = match query.get("mode").map(String::as_str) {
+        None | Some("partial") => false,
+        Some("all-or-nothing") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "mode {other:?}: use partial or all-or-nothing"
+            )));
+        }
+    };
+    let limits = ctx.import_limits;
+    let idle = ctx.read_timeout;
+    if body
+        .size_hint()
+        .exact()
+        .is_some_and(|length| length > limits.max_bytes)
+    {
+        linger(body, idle);
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{}: nothing was read", Stop::TooLarge(limits.max_bytes)),
+        ));
+    }
+    let known = known(ctx).await?;
+    let (sender, receiver) = mpsc::channel(16);
+    let feed = feed(body, sender, limits, idle);
+    let store = ctx.store.clone();
+    let handle = Handle::current();
+    let work = tokio::task::spawn_blocking(move || {
+        import_csv(
+            &handle,
+            &store,
+            ChannelReader::new(receiver),
+            &known,
+            limits.max_row_bytes,
+            all_or_nothing,
+        )
+    });
+    let (rest, outcome) = tokio::join!(feed, work);
+    if let Some(body) = rest {
+        linger(body, idle);
+    }
+    let Outcome {
+        report,
+        by_customer,
+        stopped,
+    } = outcome.map_err(|error| {
+        tracing::error!(%error, "device import failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the import failed (the server's log says why)",
+        )
+    })?;
+    for (customer, count) in &by_customer {
+        touched(
+            customer.as_deref(),
+            match customer {
+                Some(c) => format!("imported {count} device(s) for {c}"),
+                None => format!("imported {count} device(s) without a customer"),
+            },
+        );
+    }
+    ctx.audit(
+        None,
+        format!(
+            "imported {} device(s) from CSV ({}: {} row(s), {} bad{})",
+            report.imported,
+            report.mode,
+            report.rows,
+            report.bad_rows,
+            match (&stopped, report.committed) {
+                (Some(stop), _) => format!("; stopped: {stop}"),
+                (None, true) => String::new(),
+                (None, false) => ", nothing kept".to_owned(),
             }
-        };
-        let limits = self.import_limits;
-        let idle = self.read_timeout;
-        if body
-            .size_hint()
-            .exact()
-            .is_some_and(|length| length > limits.max_bytes)
+        ),
+    )
+    .await;
+    if let Some(stop) = stopped {
+        return Err(ApiError::new(stop.status(), stop.message(&report)));
+    }
+    let status = if report.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(json(status, &report))
+}
+
+/// The customers rows may name and their license pools.
+async fn known(ctx: &Ctx) -> Result<Known, ApiError> {
+    let unavailable = |error: crate::store::StoreError| {
+        tracing::error!(%error, "device import: could not read customers and pools");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Stop::Database.to_string())
+    };
+    let customers: HashSet<String> = ctx
+        .store
+        .customers()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let mut pools = HashMap::new();
+    let mut members = HashMap::new();
+    for customer in &customers {
+        for pool in ctx
+            .store
+            .license_pools(customer)
+            .await
+            .map_err(unavailable)?
         {
-            linger(body, idle);
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{}: nothing was read", Stop::TooLarge(limits.max_bytes)),
-            ));
-        }
-        let known = self.known().await?;
-        let (sender, receiver) = mpsc::channel(16);
-        let feed = feed(body, sender, limits, idle);
-        let store = self.store.clone();
-        let handle = Handle::current();
-        let work = tokio::task::spawn_blocking(move || {
-            import_csv(
-                &handle,
-                &store,
-                ChannelReader::new(receiver),
-                &known,
-                limits.max_row_bytes,
-                all_or_nothing,
-            )
-        });
-        let (rest, outcome) = tokio::join!(feed, work);
-        if let Some(body) = rest {
-            linger(body, idle);
-        }
-        let Outcome {
-            report,
-            by_customer,
-            stopped,
-        } = outcome.map_err(|error| {
-            tracing::error!(%error, "device import failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the import failed (the server's log says why)",
-            )
-        })?;
-        for (customer, count) in &by_customer {
-            touched(
-                customer.as_deref(),
-                match customer {
-                    Some(c) => format!("imported {count} device(s) for {c}"),
-                    None => format!("imported {count} device(s) without a customer"),
+            let by_serial = match pool.scope {
+                Scope::Serials(serials) => {
+                    members.insert(pool.id, serials.into_iter().collect());
+                    true
+                }
+                Scope::Models(_) => false,
+            };
+            pools.insert(
+                (customer.clone(), pool.name),
+                PoolSlot {
+                    id: pool.id,
+                    by_serial,
                 },
             );
         }
-        self.audit(
-            None,
-            format!(
-                "imported {} device(s) from CSV ({}: {} row(s), {} bad{})",
-                report.imported,
-                report.mode,
-                report.rows,
-                report.bad_rows,
-                match (&stopped, report.committed) {
-                    (Some(stop), _) => format!("; stopped: {stop}"),
-                    (None, true) => String::new(),
-                    (None, false) => ", nothing kept".to_owned(),
-                }
-            ),
-        )
-        .await;
-        if let Some(stop) = stopped {
-            return Err(ApiError::new(stop.status(), stop.message(&report)));
-        }
-        let status = if report.committed {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        Ok(json(status, &report))
     }
-
-    /// The customers rows may name and their license pools.
-    async fn known(&self) -> Result<Known, ApiError> {
-        let unavailable = |error: crate::store::StoreError| {
-            tracing::error!(%error, "device import: could not read customers and pools");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Stop::Database.to_string())
-        };
-        let customers: HashSet<String> = self
-            .store
-            .customers()
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        let mut pools = HashMap::new();
-        let mut members = HashMap::new();
-        for customer in &customers {
-            for pool in self
-                .store
-                .license_pools(customer)
-                .await
-                .map_err(unavailable)?
-            {
-                let by_serial = match pool.scope {
-                    Scope::Serials(serials) => {
-                        members.insert(pool.id, serials.into_iter().collect());
-                        true
-                    }
-                    Scope::Models(_) => false,
-                };
-                pools.insert(
-                    (customer.clone(), pool.name),
-                    PoolSlot {
-                        id: pool.id,
-                        by_serial,
-                    },
-                );
-            }
-        }
-        Ok(Known {
-            customers,
-            pools,
-            members,
-        })
-    }
+    Ok(Known {
+        customers,
+        pools,
+        members,
+    })
 }
 
 /// Passes the body's pieces to the parser until it ends, is too large, too slow, or the parser

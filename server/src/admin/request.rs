@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// A request body's type.
 pub(super) trait Request: DeserializeOwned + Serialize {
