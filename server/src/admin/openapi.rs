@@ -372,6 +372,18 @@ mod tests {
             let method = route.method.as_str().to_ascii_lowercase();
             let operation = &document["paths"][route.path][&method];
             assert_eq!(operation["summary"], route.summary, "{}", route.path);
+            assert_eq!(
+                operation["x-ztp-access"],
+                route.access.as_str(),
+                "{}",
+                route.path
+            );
+            assert_eq!(
+                operation["x-ztp-tenancy"],
+                route.tenancy.as_str(),
+                "{}",
+                route.path
+            );
             assert!(
                 ids.insert(operation["operationId"].as_str().unwrap().to_owned()),
                 "operation ids are unique"
