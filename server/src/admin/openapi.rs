@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::context::Ctx;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::routes::{Access, ROUTES};
+use super::routes::{Access, ROUTES, Route};
 use super::{
     audit, customers, devices, events, health, import, licenses, nms, registrations, timeline,
     tokens, webhooks,
@@ -228,55 +228,61 @@ impl Modify for Conventions {
             let Some(operation) = operation(openapi, &route.method, route.path) else {
                 continue; // The coverage test names it.
             };
-            operation.summary = Some(route.summary.into());
-            // The route's declared policy, for clients and for the e2e tenancy matrix, which
-            // holds it to its own.
-            let policy = ExtensionsBuilder::new()
-                .add("x-ztp-access", route.access.as_str())
-                .add("x-ztp-tenancy", route.tenancy.as_str())
-                .build();
-            operation
-                .extensions
-                .get_or_insert_with(Default::default)
-                .merge(policy);
-            let who = who_may_call(route.access);
-            operation.description = Some(match operation.description.take() {
-                Some(text) if !text.is_empty() => format!("{text}\n\n{who}"),
-                _ => who.to_owned(),
-            });
-            let shared: &[&str] = match route.access {
-                Access::Public => {
-                    // No token: an empty list of requirements overrides the document's.
-                    operation.security = Some(Vec::new());
-                    &[]
-                }
-                Access::AnyToken => &["Unauthorized", "TooManyRequests"],
-                _ if operation.request_body.is_some() => &[
-                    "Unauthorized",
-                    "Forbidden",
-                    "PayloadTooLarge",
-                    "TooManyRequests",
-                    "Unavailable",
-                ],
-                _ => &[
-                    "Unauthorized",
-                    "Forbidden",
-                    "TooManyRequests",
-                    "Unavailable",
-                ],
-            };
-            for name in shared {
-                let status = SHARED
-                    .iter()
-                    .find(|(n, _, _)| n == name)
-                    .map_or(500, |(_, status, _)| *status);
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| Ref::from_response_name(*name).into());
-            }
+            conform(operation, route);
         }
+    }
+}
+
+/// `operation` as `route` declares it: its summary, who may call it (in words, and as
+/// `x-ztp-access`, `x-ztp-tenancy`), its security and the shared answers it may get.
+fn conform(operation: &mut Operation, route: &Route) {
+    operation.summary = Some(route.summary.into());
+    // The route's declared policy, for clients and for the e2e tenancy matrix, which
+    // holds it to its own.
+    let policy = ExtensionsBuilder::new()
+        .add("x-ztp-access", route.access.as_str())
+        .add("x-ztp-tenancy", route.tenancy.as_str())
+        .build();
+    operation
+        .extensions
+        .get_or_insert_with(Default::default)
+        .merge(policy);
+    let who = who_may_call(route.access);
+    operation.description = Some(match operation.description.take() {
+        Some(text) if !text.is_empty() => format!("{text}\n\n{who}"),
+        _ => who.to_owned(),
+    });
+    let shared: &[&str] = match route.access {
+        Access::Public => {
+            // No token: an empty list of requirements overrides the document's.
+            operation.security = Some(Vec::new());
+            &[]
+        }
+        Access::AnyToken => &["Unauthorized", "TooManyRequests"],
+        _ if operation.request_body.is_some() => &[
+            "Unauthorized",
+            "Forbidden",
+            "PayloadTooLarge",
+            "TooManyRequests",
+            "Unavailable",
+        ],
+        _ => &[
+            "Unauthorized",
+            "Forbidden",
+            "TooManyRequests",
+            "Unavailable",
+        ],
+    };
+    for name in shared {
+        let status = SHARED
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map_or(500, |(_, status, _)| *status);
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| Ref::from_response_name(*name).into());
     }
 }
 

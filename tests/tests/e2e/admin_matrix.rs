@@ -878,10 +878,10 @@ impl Who {
     /// The server's name for this access (`x-ztp-access`).
     fn declared(self) -> &'static str {
         match self {
-            Who::AnyToken => "any-token",
-            Who::Admins => "manufacturer-admin",
-            Who::Manufacturer => "manufacturer",
-            Who::Tenant => "customer",
+            Self::AnyToken => "any-token",
+            Self::Admins => "manufacturer-admin",
+            Self::Manufacturer => "manufacturer",
+            Self::Tenant => "customer",
         }
     }
 }
@@ -890,11 +890,11 @@ impl Whose {
     /// The server's name for this tenancy (`x-ztp-tenancy`).
     fn declared(self) -> &'static str {
         match self {
-            Whose::Unscoped => "unscoped",
-            Whose::Filter => "filter",
-            Whose::Path => "path",
-            Whose::Device => "device",
-            Whose::Registration => "registration",
+            Self::Unscoped => "unscoped",
+            Self::Filter => "filter",
+            Self::Path => "path",
+            Self::Device => "device",
+            Self::Registration => "registration",
         }
     }
 }
