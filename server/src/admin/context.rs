@@ -15,12 +15,12 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Deserializer, Serialize};
 use ztp_yang::{BootstrapServer, ConveyedInformation, Document, RedirectInformation};
 
+use super::access::narrow;
 use super::audit::ACTOR;
 use super::error::{ApiError, ApiResult};
 use super::import::ImportLimits;
 use super::request::{self, Request};
 use crate::address_policy::AddressPolicy;
-use crate::domain::access::Principal;
 use crate::http::{Body, response};
 use crate::nms::Outbox;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store};
@@ -67,13 +67,17 @@ pub(super) use {bare, handler, typed};
 /// The admin API's state: what every handler may use.
 #[derive(Debug)]
 pub struct Ctx {
+    /// The database.
     pub(super) store: Store,
+    /// The registration outbox, woken when registrations are retried.
     pub(super) outbox: Arc<Outbox>,
+    /// The webhook dispatcher, which posts test pings and is woken by retries.
     pub(super) webhooks: Arc<Dispatcher>,
     /// Where NMS hosts may be.
     pub(super) nms_hosts: AddressPolicy,
     /// Time for a body to arrive (and, in an import, between its chunks).
     pub(super) read_timeout: Duration,
+    /// Limits of a CSV device import.
     pub(super) import_limits: ImportLimits,
 }
 
@@ -87,15 +91,17 @@ pub(super) enum Payload {
 }
 
 /// A request as the router hands it to a handler: authenticated, admitted by its route's
-/// access and tenancy.
+/// access and tenancy (who made it is the audit's business, not the handler's).
 #[derive(Debug)]
 pub struct Call {
-    /// Who calls.
-    pub(super) principal: Principal,
     /// The path parameters, by the names of the route's template.
     pub(super) params: Vec<(&'static str, String)>,
     /// The query, decoded; a customer filter is narrowed to the token's customer.
     pub(super) query: HashMap<String, String>,
+    /// The customer a body's filter is narrowed to: the token's, on a route whose tenancy is
+    /// by filter.
+    pub(super) narrow_to: Option<String>,
+    /// The body, as the route's handler takes it.
     pub(super) body: Payload,
 }
 
@@ -110,13 +116,18 @@ impl Call {
     }
 
     /// The body as its request type `T` (see `request`), noted for the audit log of the
-    /// running change.
+    /// running change as given, then its customer filter narrowed as tenancy requires.
     pub(super) fn typed<T: Request>(&self) -> Result<T, ApiError> {
         let Payload::Read(body) = &self.body else {
             return Err(ApiError::bad_request("this request takes a JSON body"));
         };
-        let typed = request::typed::<T>(body)?;
+        let mut typed = request::typed::<T>(body)?;
         super::audit::note_request(&typed);
+        if let Some(own) = &self.narrow_to
+            && let Some(filter) = typed.filter()
+        {
+            *filter = Some(narrow(own, filter.as_deref())?);
+        }
         Ok(typed)
     }
 }

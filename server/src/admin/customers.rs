@@ -21,7 +21,7 @@ use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 /// A customer as the API shows it (never its signing key).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerView {
-    /// Name.
+    /// The customer's name: its key in every path and filter.
     pub name: String,
     /// Response profile.
     pub profile: Profile,
@@ -40,9 +40,9 @@ pub struct CustomerView {
     pub rules: Vec<Rule>,
     /// Revision (bumped by every change).
     pub revision: i64,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
 }
 

@@ -27,7 +27,7 @@ pub struct NmsView {
     pub host: String,
     /// SFTP port.
     pub port: u16,
-    /// Account.
+    /// The account ztp logs in as on the NMS host.
     pub username: String,
     /// `password` or `key`.
     pub auth: String,
@@ -40,9 +40,9 @@ pub struct NmsView {
     pub directory: String,
     /// Delivery policy.
     pub policy: DeliveryPolicy,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// Health and queue, as the delivery worker left them.
     #[serde(default)]
@@ -83,7 +83,7 @@ pub struct CreateNms {
     /// SFTP port (default 22).
     #[serde(default = "default_ssh_port")]
     pub port: u16,
-    /// Account.
+    /// The account ztp logs in as on the NMS host.
     pub username: String,
     /// Password (omit for key authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]

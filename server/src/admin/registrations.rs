@@ -4,7 +4,6 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::access::narrow;
 use super::context::{Call, Ctx, json, limit};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::openapi::params::{RegistrationPath, RegistrationQuery};
@@ -41,9 +40,9 @@ pub struct RegistrationView {
     pub delivered_at: Option<String>,
     /// Since when the current content waits.
     pub pending_since: String,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// The document (shown for one registration, not in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +77,10 @@ pub struct RetriedView {
 impl Request for RetryRegistrations {
     fn customer(&self) -> Option<&str> {
         self.customer.as_deref()
+    }
+
+    fn filter(&mut self) -> Option<&mut Option<String>> {
+        Some(&mut self.customer)
     }
 }
 
@@ -146,8 +149,8 @@ pub(super) async fn retry_registration(ctx: &Ctx, call: Call) -> ApiResult {
     Ok(json(StatusCode::OK, &view(record, false)))
 }
 
-/// Deliver all matching registrations again now; a token limited to a customer retries its
-/// own customer's only (tenancy by filter, as on the list).
+/// Deliver all matching registrations again now (a token limited to a customer has had the
+/// filter narrowed to its own by the router).
 #[utoipa::path(post, path = "/api/v1/registrations/retry", tag = "registrations",
     description = "Typically `{\"state\": \"dead\"}` once the NMS is fixed.",
     request_body = RetryRegistrations,
@@ -157,12 +160,9 @@ pub(super) async fn retry_registration(ctx: &Ctx, call: Call) -> ApiResult {
     ))]
 pub(super) async fn retry_registrations(
     ctx: &Ctx,
-    call: Call,
-    mut retry: RetryRegistrations,
+    _call: Call,
+    retry: RetryRegistrations,
 ) -> ApiResult {
-    if let Some(own) = &call.principal.customer {
-        retry.customer = Some(narrow(own, retry.customer.as_deref())?);
-    }
     let filter = RegistrationFilter {
         state: retry.state,
         customer: retry.customer,

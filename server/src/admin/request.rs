@@ -23,6 +23,12 @@ pub(super) trait Request: DeserializeOwned + Serialize {
     fn customer(&self) -> Option<&str> {
         None
     }
+
+    /// The customer filter the body carries, if its type has one: on a route whose tenancy is
+    /// by filter, the router narrows it to the token's customer as it narrows `?customer=`.
+    fn filter(&mut self) -> Option<&mut Option<String>> {
+        None
+    }
 }
 
 /// `body` as a `T`: a JSON object whose records are objects, with no unknown field.

@@ -24,7 +24,7 @@ use super::context::{Call, Ctx, Payload, json, query};
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use super::import::ImportLimits;
 use super::request::expect_empty;
-use super::routes::{self, Access, Handler};
+use super::routes::{self, Access, Handler, Tenancy};
 use crate::address_policy::AddressPolicy;
 use crate::auth::token::TokenAuthenticator;
 use crate::http::{self as transport, Body, BodyError, ConnectionInfo, EarlyError, read_body};
@@ -40,7 +40,7 @@ pub struct AdminLimits {
     pub read_timeout: Duration,
     /// Failed authentications allowed per address and window.
     pub max_failed_auths: u32,
-    /// The window.
+    /// The window those failures are counted in; the count starts again after it.
     pub failed_auth_window: Duration,
     /// Limits of a CSV device import.
     pub import: ImportLimits,
@@ -132,10 +132,14 @@ impl AdminApi {
                 Payload::Read(body)
             }
         };
+        let narrow_to = principal
+            .customer
+            .clone()
+            .filter(|_| route.tenancy == Tenancy::Filter);
         let call = Call {
-            principal: principal.clone(),
             params,
             query,
+            narrow_to,
             body,
         };
         recorded(

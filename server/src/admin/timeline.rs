@@ -17,14 +17,14 @@ const MAX_EVENTS: u32 = 1000;
 /// One moment in a device's life.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
-    /// When.
+    /// When it happened, RFC 3339.
     pub at: String,
     /// What kind of thing: an event kind, `license-issued` or `license-revoked`.
     pub what: String,
     /// The HTTP status answered, for requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Details.
+    /// What happened, in one line.
     pub detail: String,
 }
 

@@ -20,26 +20,26 @@ use crate::store::{now_ms, timestamp};
 /// A token as the API lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenView {
-    /// Id.
+    /// The token's id: the `<id>` of `ztp.<id>.<secret>`, and what the audit log names.
     pub id: String,
     /// What it is for.
     pub name: String,
-    /// Role.
+    /// What the token may do (see the roles in `docs/admin-security.md`).
     pub role: Role,
     /// The customer it is limited to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
     /// `active`, `expired` or `revoked`.
     pub state: String,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Expires.
+    /// When it stops being accepted, RFC 3339 (none: until revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// Revoked.
+    /// When it was revoked, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
-    /// Last used.
+    /// When it last authenticated a request, to the minute, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
 }
@@ -60,7 +60,7 @@ pub struct CreatedToken {
 pub struct CreateToken {
     /// What it is for (1 to 64 letters, digits, `.`, `_`, `-`).
     pub name: String,
-    /// Role.
+    /// What the token may do: `manufacturer-admin`, `customer-admin` or `read-only`.
     pub role: Role,
     /// The customer it is limited to (required for customer-admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -37,9 +37,9 @@ pub struct WebhookView {
     pub ca_pem: Option<String>,
     /// Whether events are delivered (disabled: none are queued).
     pub enabled: bool,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// Health and queue.
     #[serde(default)]

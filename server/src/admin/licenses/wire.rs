@@ -42,9 +42,9 @@ pub struct PoolView {
     /// Exactly these devices draw from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serials: Option<Vec<String>>,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
 }
 
@@ -52,7 +52,7 @@ pub struct PoolView {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePool {
-    /// Name.
+    /// The pool's name, unique per customer.
     pub name: String,
     /// Feature tag.
     pub feature: String,
@@ -173,7 +173,7 @@ pub struct LicenseView {
     pub product_id: String,
     /// First issued.
     pub issued_at: String,
-    /// Revoked.
+    /// When it was revoked, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
     /// Why.

@@ -228,7 +228,7 @@ pub(in crate::admin) struct ImportQuery {
 pub(in crate::admin) struct FingerprintQuery {
     /// Host name or address.
     host: String,
-    /// Port.
+    /// The SSH server's TCP port (default 22).
     #[param(minimum = 1, maximum = 65535, default = 22)]
     port: Option<u16>,
 }
