@@ -40,7 +40,7 @@ pub const ROUTES: &[Route] = &[
         handler: Handler::Bare(bare!(health::readyz)),
     },
     Route {
-        method: Method::GET, path: "/api/v1/openapi.json",
+        method: Method::GET, path: openapi::PATH,
         access: Access::AnyToken, tenancy: Tenancy::Unscoped, audit: None,
         summary: "This API's OpenAPI document",
         handler: Handler::Bare(bare!(openapi::openapi_document)),
