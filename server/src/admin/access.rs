@@ -1,7 +1,7 @@
 //! Tenancy: which customer a request reaches, and whether its token may reach it.
 //!
-//! The route table says who may call a route ([`Access::admits`]); for a route over a
-//! customer's objects it also says how the request names that customer ([`Tenancy`]): a filter,
+//! The route table says who may call a route ([`Access::admits`]) and how the request names
+//! the customer its object belongs to ([`Tenancy`]): a filter,
 //! the path's `{name}`, the owner of the path's `{serial}` or the customer of a registration.
 //! A token limited to a customer reaches only its own customer's objects; another customer's
 //! look exactly like missing ones (404 with the same message), and a filter naming another
@@ -10,87 +10,93 @@
 
 use std::collections::HashMap;
 
-use http::Method;
-
+use super::context::Ctx;
+use super::error::ApiError;
 use super::routes::{Access, Route, Tenancy};
-use super::{AdminApi, ApiError};
 use crate::domain::access::Principal;
+use crate::store::StoreError;
 
-impl AdminApi {
-    /// The customer the request reaches (when its path names one), after checking that
-    /// `principal` may reach it; a filter (`?customer=`) is narrowed to the principal's
-    /// customer. `segments` are the request path's non-empty segments.
-    pub(super) async fn tenancy(
-        &self,
-        principal: &Principal,
-        route: &Route,
-        method: &Method,
-        segments: &[&str],
-        query: &mut HashMap<String, String>,
-    ) -> Result<Option<String>, ApiError> {
-        let parameter = |name| route.parameter(segments, name);
-        let scoped = principal.customer.is_some();
-        // A manufacturer's read needs no lookup: nothing is checked and nothing recorded.
-        let recorded = method != Method::GET;
-        let concerned = if let Some(name) = parameter("name") {
-            Some(name.to_owned())
-        } else if let Some(serial) = parameter("serial")
-            && (scoped || recorded)
-        {
-            let missing = || ApiError::not_found(format!("device {serial:?} does not exist"));
-            let device = self.store.device(serial).await?;
+/// The customer the request reaches (when its route's tenancy finds one), after checking that
+/// `principal` may reach it; a filter (`?customer=`) is narrowed to the principal's customer.
+/// `segments` are the request path's non-empty segments.
+pub(super) async fn tenancy(
+    ctx: &Ctx,
+    principal: &Principal,
+    route: &Route,
+    segments: &[&str],
+    query: &mut HashMap<String, String>,
+) -> Result<Option<String>, ApiError> {
+    let parameter = |name| route.parameter(segments, name).unwrap_or_default();
+    let concerned = concerned(ctx, principal, route, segments).await?;
+    let Some(own) = principal.customer.as_deref() else {
+        return Ok(concerned);
+    };
+    if route.access != Access::Customer {
+        // The route's access admits no other route for a token limited to a customer.
+        return Ok(concerned);
+    }
+    let mine = concerned.as_deref() == Some(own);
+    match route.tenancy {
+        Tenancy::Filter => {
+            let filter = narrow(own, query.get("customer").map(String::as_str))?;
+            query.insert("customer".into(), filter);
+            Ok(Some(own.to_owned()))
+        }
+        Tenancy::Path if !mine => Err(missing_customer(concerned.as_deref().unwrap_or_default())),
+        Tenancy::Device if !mine => Err(ApiError::not_found(format!(
+            "device {:?} does not exist",
+            parameter("serial")
+        ))),
+        Tenancy::Registration if !mine => Err(ApiError::not_found(format!(
+            "registration {:?} does not exist",
+            parameter("id")
+        ))),
+        _ => Ok(concerned),
+    }
+}
+
+/// The customer the route's tenancy finds in the request. A manufacturer's read needs no
+/// lookup: nothing is checked and nothing recorded.
+async fn concerned(
+    ctx: &Ctx,
+    principal: &Principal,
+    route: &Route,
+    segments: &[&str],
+) -> Result<Option<String>, ApiError> {
+    let parameter = |name| route.parameter(segments, name);
+    let scoped = principal.customer.is_some();
+    let recorded = route.audit.is_some();
+    match route.tenancy {
+        Tenancy::Path => Ok(parameter("name").map(str::to_owned)),
+        Tenancy::Device if scoped || recorded => {
+            let serial = parameter("serial").unwrap_or_default();
+            let device = ctx.store.device(serial).await?;
             if scoped && device.is_none() {
-                return Err(missing());
+                return Err(ApiError::not_found(format!(
+                    "device {serial:?} does not exist"
+                )));
             }
-            device.and_then(|d| d.customer)
-        } else if route.access == Access::Customer(Tenancy::Registration)
-            && let Some(id) = parameter("id")
-            && (scoped || recorded)
-        {
-            let missing = || ApiError::not_found(format!("registration {id:?} does not exist"));
+            Ok(device.and_then(|d| d.customer))
+        }
+        Tenancy::Registration if scoped || recorded => {
+            let id = parameter("id").unwrap_or_default();
             // A manufacturer's request on a missing registration is its handler's to answer.
             let found = match id.parse() {
-                Ok(id) => match self.store.registration(id).await {
+                Ok(number) => match ctx.store.registration(number).await {
                     Ok(r) => Some(r.customer),
-                    Err(crate::store::StoreError::NotFound { .. }) => None,
+                    Err(StoreError::NotFound { .. }) => None,
                     Err(e) => return Err(e.into()),
                 },
                 Err(_) => None,
             };
             if scoped && found.is_none() {
-                return Err(missing());
-            }
-            found
-        } else {
-            None
-        };
-        let Some(own) = principal.customer.as_deref() else {
-            return Ok(concerned);
-        };
-        match route.access {
-            Access::Customer(Tenancy::Filter) => {
-                let filter = narrow(own, query.get("customer").map(String::as_str))?;
-                query.insert("customer".into(), filter);
-                Ok(Some(own.to_owned()))
-            }
-            Access::Customer(Tenancy::Path) if concerned.as_deref() != Some(own) => {
-                Err(missing_customer(concerned.as_deref().unwrap_or_default()))
-            }
-            Access::Customer(Tenancy::Device) if concerned.as_deref() != Some(own) => {
-                let serial = parameter("serial").unwrap_or_default();
-                Err(ApiError::not_found(format!(
-                    "device {serial:?} does not exist"
-                )))
-            }
-            Access::Customer(Tenancy::Registration) if concerned.as_deref() != Some(own) => {
-                let id = parameter("id").unwrap_or_default();
-                Err(ApiError::not_found(format!(
+                return Err(ApiError::not_found(format!(
                     "registration {id:?} does not exist"
-                )))
+                )));
             }
-            // The route table admits no other route for a token limited to a customer.
-            _ => Ok(concerned),
+            Ok(found)
         }
+        _ => Ok(None),
     }
 }
 

@@ -8,18 +8,21 @@
 //! [`Secret`](crate::secrets::Secret), which serialises as `[redacted]`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::context::{Call, Ctx, json, limit};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::AuditQuery;
 use super::request::Request;
-use super::{AdminApi, ApiError, ApiResult, json, limit, timestamp};
+use super::routes::Audit;
 use crate::csv_export::CsvExport;
 use crate::domain::access::Principal;
 use crate::store::audit::{AuditEntry, AuditFilter, NewAuditEntry};
+use crate::store::timestamp;
 
 /// An audit log entry as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -105,156 +108,146 @@ pub(super) struct Target {
 }
 
 impl Target {
-    /// A change by `method` to `segments` (the path after the API prefix) that reaches
-    /// `customer`'s objects, as tenancy found it.
-    pub(super) fn new(method: &Method, segments: &[&str], customer: Option<String>) -> Self {
-        let kind = match segments {
-            ["customers"] | ["customers", _] | ["customers", _, "owner-ca"] => "customer",
-            ["customers", _, "targets", ..] => "redirect-target",
-            ["customers", _, "rules"] => "rules",
-            ["customers", _, "nms", ..] => "nms-connection",
-            ["customers", _, "webhooks", ..] => "webhook",
-            ["customers", _, "license-pools", ..] => "license-pool",
-            ["devices", "import"] => "device-import",
-            ["devices", _, "licenses", ..] | ["licenses", ..] => "license",
-            ["devices", ..] => "device",
-            ["registrations", ..] => "registration",
-            ["tokens", ..] => "token",
-            _ => "other",
-        };
-        let action = match (method, segments.last()) {
-            (&Method::POST, Some(&("test" | "retry" | "revoke" | "transfer" | "import"))) => {
-                "action"
-            }
-            (&Method::POST, _) => "create",
-            (&Method::PATCH, _) => "update",
-            (&Method::PUT, _) => "replace",
-            (&Method::DELETE, _) => "delete",
-            _ => "action",
-        };
+    /// A change the route declares as `audit`, to `segments` (the path after the API prefix),
+    /// that reaches `customer`'s objects, as tenancy found it.
+    pub(super) fn new(audit: Audit, segments: &[&str], customer: Option<String>) -> Self {
         Self {
             object: format!("/{}", segments.join("/")),
-            kind,
-            action,
+            kind: audit.kind,
+            action: audit.action.as_str(),
             customer,
         }
     }
 }
 
-impl AdminApi {
-    /// Runs `change` as `principal` from `peer`; when it succeeds and has a `target` (every
-    /// request but a GET), it is appended to the audit log: one entry, or one per customer its
-    /// handler [`touched`] (then also when it failed after changing something).
-    pub(super) async fn recorded(
-        &self,
-        principal: &Principal,
-        peer: SocketAddr,
-        target: Option<Target>,
-        change: impl Future<Output = ApiResult>,
-    ) -> ApiResult {
-        let actor = Actor {
-            principal: principal.clone(),
-            peer,
-            said: RefCell::new(Vec::new()),
-            request: RefCell::new(None),
-            touched: RefCell::new(Vec::new()),
-        };
-        let (result, said, touched, request) = ACTOR
-            .scope(actor, async {
-                let result = change.await;
-                let (said, touched, request) =
-                    ACTOR.with(|a| (a.said.take(), a.touched.take(), a.request.take()));
-                (result, said, touched, request)
-            })
-            .await;
-        let Some(target) = target else {
-            return result;
-        };
-        let (fields, named) = request.unzip();
-        let fields = fields.map(|f| f.to_string());
-        let target_customer = target.customer.clone().or(named.flatten());
-        let changed = result.as_ref().is_ok_and(|r| r.status().is_success());
-        // (customer, summary) of each entry to append.
-        let entries: Vec<(Option<String>, String)> = if !touched.is_empty() {
-            let mut by_customer: Vec<(Option<String>, Vec<String>)> = Vec::new();
-            for (customer, summary) in touched {
-                match by_customer.iter_mut().find(|(c, _)| *c == customer) {
-                    Some((_, lines)) => lines.push(summary),
-                    None => by_customer.push((customer, vec![summary])),
-                }
-            }
-            by_customer
-                .into_iter()
-                .map(|(customer, lines)| (customer, lines.join("; ")))
-                .collect()
-        } else if changed {
-            let summary = if said.is_empty() {
-                format!("{} {}", target.action, target.object)
-            } else {
-                said.join("; ")
-            };
-            vec![(target_customer, summary)]
+/// Runs `change` as `principal` from `peer`; when it succeeds and has a `target` (every
+/// request but a GET), it is appended to the audit log: one entry, or one per customer its
+/// handler [`touched`] (then also when it failed after changing something).
+pub(super) async fn recorded(
+    ctx: &Ctx,
+    principal: &Principal,
+    peer: SocketAddr,
+    target: Option<Target>,
+    change: impl Future<Output = ApiResult>,
+) -> ApiResult {
+    let actor = Actor {
+        principal: principal.clone(),
+        peer,
+        said: RefCell::new(Vec::new()),
+        request: RefCell::new(None),
+        touched: RefCell::new(Vec::new()),
+    };
+    let (result, said, touched, request) = ACTOR
+        .scope(actor, async {
+            let result = change.await;
+            let (said, touched, request) =
+                ACTOR.with(|a| (a.said.take(), a.touched.take(), a.request.take()));
+            (result, said, touched, request)
+        })
+        .await;
+    let Some(target) = target else {
+        return result;
+    };
+    let (fields, named) = request.unzip();
+    let fields = fields.map(|f| f.to_string());
+    let target_customer = target.customer.clone().or(named.flatten());
+    let changed = result.as_ref().is_ok_and(|r| r.status().is_success());
+    let entries = if !touched.is_empty() {
+        by_customer(touched)
+    } else if changed {
+        let summary = if said.is_empty() {
+            format!("{} {}", target.action, target.object)
         } else {
-            Vec::new()
+            said.join("; ")
         };
-        for (customer, summary) in entries {
-            let entry = NewAuditEntry {
-                token: principal.token.clone(),
-                role: principal.role.as_str().to_owned(),
-                peer: peer.to_string(),
-                action: target.action.into(),
-                object: target.object.clone(),
-                object_kind: target.kind.into(),
-                customer,
-                fields: fields.clone(),
-                summary,
-            };
-            if let Err(error) = self.store.append_audit(&entry).await {
-                // The change is made; losing its record is an operator's problem to know of.
-                tracing::error!(%error, object = entry.object, "could not append to the audit log");
-            }
+        vec![(target_customer, summary)]
+    } else {
+        Vec::new()
+    };
+    for (customer, summary) in entries {
+        let entry = NewAuditEntry {
+            token: principal.token.clone(),
+            role: principal.role.as_str().to_owned(),
+            peer: peer.to_string(),
+            action: target.action.into(),
+            object: target.object.clone(),
+            object_kind: target.kind.into(),
+            customer,
+            fields: fields.clone(),
+            summary,
+        };
+        if let Err(error) = ctx.store.append_audit(&entry).await {
+            // The change is made; losing its record is an operator's problem to know of.
+            tracing::error!(%error, object = entry.object, "could not append to the audit log");
         }
-        result
     }
+    result
+}
 
-    /// `GET /audit?object=&customer=&since=&until=&after=&limit=&format=json|csv`.
-    pub(super) async fn audit_log(&self, query: &HashMap<String, String>) -> ApiResult {
-        let time = |key: &str| {
-            query
-                .get(key)
-                .map(|t| super::licenses::when(t).map(crate::store::licenses::ms_of))
-                .transpose()
-        };
-        let filter = AuditFilter {
-            object: query.get("object").cloned(),
-            customer: query.get("customer").cloned(),
-            since: time("since")?,
-            until: time("until")?,
-            after: query
-                .get("after")
-                .map(|a| {
-                    a.parse()
-                        .map_err(|_| ApiError::bad_request("after must be an entry id"))
-                })
-                .transpose()?
-                .unwrap_or(0),
-            limit: limit(query, 1000, 100_000)?,
-        };
-        let entries = self.store.audit_entries(&filter).await?;
-        match query.get("format").map(String::as_str) {
-            None | Some("json") => {
-                let views: Vec<AuditEntryView> = entries.iter().map(entry_view).collect();
-                Ok(json(StatusCode::OK, &views))
-            }
-            Some("csv") => Ok(crate::http::response(
-                StatusCode::OK,
-                "text/csv; charset=utf-8",
-                entries_csv(&entries),
-            )),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "format {other:?}: use json or csv"
-            ))),
+/// The (customer, summary) of each entry for what a handler [`touched`]: one per customer, its
+/// lines joined, in the order the customers were first named.
+fn by_customer(touched: Vec<(Option<String>, String)>) -> Vec<(Option<String>, String)> {
+    let mut by_customer: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for (customer, summary) in touched {
+        match by_customer.iter_mut().find(|(c, _)| *c == customer) {
+            Some((_, lines)) => lines.push(summary),
+            None => by_customer.push((customer, vec![summary])),
         }
+    }
+    by_customer
+        .into_iter()
+        .map(|(customer, lines)| (customer, lines.join("; ")))
+        .collect()
+}
+
+/// The audit log (`?object=&customer=&since=&until=&after=&limit=&format=json|csv`).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    description = "Every successful change (any request but a GET), oldest first.",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of entries", content(
+            (Vec<AuditEntryView> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad time, `after`, `limit` or `format`", body = ErrorBody),
+    ))]
+pub(super) async fn audit_log(ctx: &Ctx, call: Call) -> ApiResult {
+    let query = &call.query;
+    let time = |key: &str| {
+        query
+            .get(key)
+            .map(|t| super::licenses::when(t).map(crate::store::licenses::ms_of))
+            .transpose()
+    };
+    let filter = AuditFilter {
+        object: query.get("object").cloned(),
+        customer: query.get("customer").cloned(),
+        since: time("since")?,
+        until: time("until")?,
+        after: query
+            .get("after")
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| ApiError::bad_request("after must be an entry id"))
+            })
+            .transpose()?
+            .unwrap_or(0),
+        limit: limit(query, 1000, 100_000)?,
+    };
+    let entries = ctx.store.audit_entries(&filter).await?;
+    match query.get("format").map(String::as_str) {
+        None | Some("json") => {
+            let views: Vec<AuditEntryView> = entries.iter().map(entry_view).collect();
+            Ok(json(StatusCode::OK, &views))
+        }
+        Some("csv") => Ok(crate::http::response(
+            StatusCode::OK,
+            "text/csv; charset=utf-8",
+            entries_csv(&entries),
+        )),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "format {other:?}: use json or csv"
+        ))),
     }
 }
 

@@ -1,28 +1,27 @@
 //! Customers in the admin API: create (owner CA and signer generated or imported and checked),
 //! change, delete; their owner CA, redirect targets and response rules.
 
-use std::collections::HashMap;
-
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
 use ztp_yang::BootstrapServer;
 
+use super::context::{Call, Ctx, check_address, distinct, json, nullable, page};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::{CustomerPath, CustomerQuery, Page, TargetPath};
 use super::request::Request;
-use super::{
-    AdminApi, ApiError, ApiResult, check_address, distinct, json, nullable, page, timestamp,
-};
 use crate::artifacts::OwnerCredentials;
 use crate::artifacts::{parse_onboarding, trust_anchor_bag};
 use crate::domain::response::{Policy, Profile, Rule, Target, valid_name};
 use crate::secrets::Secret;
+use crate::store::timestamp;
 use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
 
 /// A customer as the API shows it (never its signing key).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerView {
-    /// Name.
+    /// The customer's name: its key in every path and filter.
     pub name: String,
     /// Response profile.
     pub profile: Profile,
@@ -41,9 +40,9 @@ pub struct CustomerView {
     pub rules: Vec<Rule>,
     /// Revision (bumped by every change).
     pub revision: i64,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
 }
 
@@ -141,213 +140,341 @@ impl Request for TargetView {}
 
 impl Request for RuleSet {}
 
-impl AdminApi {
-    pub(super) async fn customer_view(&self, name: &str) -> Result<CustomerView, ApiError> {
-        let record = self.customer_record(name).await?;
-        let targets = self.target_views(name).await?;
-        let rules = self.store.rules(name).await?;
-        customer_view(record, targets, rules)
-    }
+/// The customer `name` as the API shows it (404 when there is none).
+async fn customer_view_named(ctx: &Ctx, name: &str) -> Result<CustomerView, ApiError> {
+    let record = ctx.customer_record(name).await?;
+    let targets = target_views(ctx, name).await?;
+    let rules = ctx.store.rules(name).await?;
+    customer_view(record, targets, rules)
+}
 
-    /// A customer's redirect targets, in order.
-    pub(super) async fn target_views(&self, customer: &str) -> Result<Vec<TargetView>, ApiError> {
-        Ok(self
-            .store
-            .targets(customer)
-            .await?
-            .into_iter()
-            .map(target_view)
-            .collect())
-    }
+/// A customer's redirect targets, in order.
+async fn target_views(ctx: &Ctx, customer: &str) -> Result<Vec<TargetView>, ApiError> {
+    Ok(ctx
+        .store
+        .targets(customer)
+        .await?
+        .into_iter()
+        .map(target_view)
+        .collect())
+}
 
-    pub(super) async fn list_customers(&self, query: &HashMap<String, String>) -> ApiResult {
-        let only = query.get("customer");
-        let customers: Vec<CustomerRecord> = self
-            .store
-            .customers()
-            .await?
-            .into_iter()
-            .filter(|c| only.is_none_or(|o| *o == c.name))
-            .collect();
-        let mut views = Vec::new();
-        for record in page(customers, |c| &c.name, query)? {
-            let targets = self.target_views(&record.name).await?;
-            let rules = self.store.rules(&record.name).await?;
-            views.push(customer_view(record, targets, rules)?);
+/// List customers.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
+    params(CustomerQuery, Page),
+    responses(
+        (status = 200, description = "One page of customers, by name", body = Vec<CustomerView>),
+        (status = 400, description = "A bad `limit`", body = ErrorBody),
+    ))]
+pub(super) async fn list_customers(ctx: &Ctx, call: Call) -> ApiResult {
+    let query = &call.query;
+    let only = query.get("customer");
+    let customers: Vec<CustomerRecord> = ctx
+        .store
+        .customers()
+        .await?
+        .into_iter()
+        .filter(|c| only.is_none_or(|o| *o == c.name))
+        .collect();
+    let mut views = Vec::new();
+    for record in page(customers, |c| &c.name, query)? {
+        let targets = target_views(ctx, &record.name).await?;
+        let rules = ctx.store.rules(&record.name).await?;
+        views.push(customer_view(record, targets, rules)?);
+    }
+    Ok(json(StatusCode::OK, &views))
+}
+
+/// Create a customer.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers",
+    description = "Without certificates and key, an owner CA and signer are generated; \
+                   imported ones must be given together and chain to the owner CA.",
+    request_body = CreateCustomer,
+    responses(
+        (status = 201, description = "Created", body = CustomerView),
+        (status = 400, description = "A bad name, or unusable owner credentials", body = ErrorBody),
+        (status = 409, description = "The customer exists", body = ErrorBody),
+    ))]
+pub(super) async fn create_customer(ctx: &Ctx, _call: Call, create: CreateCustomer) -> ApiResult {
+    if !valid_name(&create.name) {
+        return Err(ApiError::bad_request(format!(
+            "customer name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+            create.name
+        )));
+    }
+    let customers = ctx.store.customers().await?;
+    distinct(
+        "customer",
+        &create.name,
+        customers.iter().map(|c| c.name.as_str()),
+    )?;
+    let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
+        create.owner_ca_pem,
+        create.signer_chain_pem,
+        create.signer_key_pem,
+    ) {
+        (None, None, None) => {
+            let (ca, chain, key) = generate_owner(&create.name)?;
+            (ca, chain, key, true)
         }
-        Ok(json(StatusCode::OK, &views))
-    }
-
-    pub(super) async fn create_customer(&self, create: CreateCustomer) -> ApiResult {
-        if !valid_name(&create.name) {
-            return Err(ApiError::bad_request(format!(
-                "customer name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                create.name
-            )));
+        (Some(ca), Some(chain), Some(key)) => {
+            let key = key.into_exposed();
+            check_owner(&ca, &chain, &key)?;
+            (ca, chain, key, false)
         }
-        let customers = self.store.customers().await?;
-        distinct(
-            "customer",
-            &create.name,
-            customers.iter().map(|c| c.name.as_str()),
-        )?;
-        let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
-            create.owner_ca_pem,
-            create.signer_chain_pem,
-            create.signer_key_pem,
-        ) {
-            (None, None, None) => {
-                let (ca, chain, key) = generate_owner(&create.name)?;
-                (ca, chain, key, true)
-            }
-            (Some(ca), Some(chain), Some(key)) => {
-                let key = key.into_exposed();
-                check_owner(&ca, &chain, &key)?;
-                (ca, chain, key, false)
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
-                ));
-            }
-        };
-        let record = self
-            .store
-            .insert_customer(&NewCustomer {
-                name: create.name.clone(),
-                owner_ca_pem,
-                signer_chain_pem,
-                signer_key_pem,
-                profile: create.profile.unwrap_or_default(),
-                sign: create.sign.unwrap_or(true),
-            })
-            .await?;
-        let how = if generated { "generated" } else { "imported" };
-        self.audit(
-            None,
-            format!("created customer {} ({how} owner CA)", create.name),
-        )
-        .await;
-        Ok(json(
-            StatusCode::CREATED,
-            &customer_view(record, Vec::new(), Vec::new())?,
-        ))
-    }
-
-    pub(super) async fn patch_customer(&self, name: &str, patch: PatchCustomer) -> ApiResult {
-        let onboarding_json = match patch.onboarding {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(value)) => {
-                parse_onboarding(&value)
-                    .map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
-                Some(Some(value.to_string()))
-            }
-        };
-        self.store
-            .update_customer(
-                name,
-                &CustomerUpdate {
-                    profile: patch.profile,
-                    sign: patch.sign,
-                    onboarding_json,
-                },
-            )
-            .await?;
-        self.audit(None, format!("changed customer {name}")).await;
-        Ok(json(StatusCode::OK, &self.customer_view(name).await?))
-    }
-
-    pub(super) async fn put_target(&self, customer: &str, target: TargetView) -> ApiResult {
-        if !valid_name(&target.name) {
-            return Err(ApiError::bad_request(format!(
-                "target name {:?} is not valid",
-                target.name
-            )));
-        }
-        check_address("address", &target.address, target.port)?;
-        if let Some(pem) = &target.trust_anchor_pem {
-            trust_anchor_bag(pem)
-                .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
-        }
-        self.customer_record(customer).await?;
-        self.store
-            .put_target(
-                customer,
-                &TargetRecord {
-                    name: target.name.clone(),
-                    address: target.address.clone(),
-                    port: target.port,
-                    trust_anchor_pem: target.trust_anchor_pem.clone(),
-                },
-            )
-            .await?;
-        self.audit(
-            None,
-            format!(
-                "set redirect target {customer}/{} to {}:{}",
-                target.name, target.address, target.port
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &target))
-    }
-
-    pub(super) async fn delete_target(&self, customer: &str, target: &str) -> ApiResult {
-        let rules = self.store.rules(customer).await?;
-        if let Some(rule) = rules.iter().find(|r| {
-            r.redirect
-                .as_ref()
-                .is_some_and(|t| t.iter().any(|t| t == target))
-        }) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "rule {:?} redirects to target {target:?}; change the rules first",
-                    rule.name
-                ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
             ));
         }
-        self.store.delete_target(customer, target).await?;
-        self.audit(None, format!("removed redirect target {customer}/{target}"))
-            .await;
-        Ok(crate::http::empty(StatusCode::NO_CONTENT))
-    }
+    };
+    let record = ctx
+        .store
+        .insert_customer(&NewCustomer {
+            name: create.name.clone(),
+            owner_ca_pem,
+            signer_chain_pem,
+            signer_key_pem,
+            profile: create.profile.unwrap_or_default(),
+            sign: create.sign.unwrap_or(true),
+        })
+        .await?;
+    let how = if generated { "generated" } else { "imported" };
+    ctx.audit(
+        None,
+        format!("created customer {} ({how} owner CA)", create.name),
+    )
+    .await;
+    Ok(json(
+        StatusCode::CREATED,
+        &customer_view(record, Vec::new(), Vec::new())?,
+    ))
+}
 
-    pub(super) async fn set_rules(&self, customer: &str, RuleSet { rules }: RuleSet) -> ApiResult {
-        let record = self.customer_record(customer).await?;
-        let targets: Vec<Target> = self
-            .store
-            .targets(customer)
-            .await?
-            .into_iter()
-            .map(|t| Target {
-                name: t.name,
-                address: t.address,
-                port: t.port,
-                trust_anchor: None,
-            })
-            .collect();
-        Policy::new(
-            record.profile,
-            record.sign,
-            targets,
-            None,
-            &rules,
-            parse_onboarding,
+/// Change a customer.
+#[utoipa::path(patch, path = "/api/v1/customers/{name}", tag = "customers",
+    params(CustomerPath),
+    request_body = PatchCustomer,
+    responses(
+        (status = 200, description = "Changed", body = CustomerView),
+        (status = 400, description = "Bad onboarding information", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn patch_customer(ctx: &Ctx, call: Call, patch: PatchCustomer) -> ApiResult {
+    let name = call.param("name");
+    let onboarding_json = match patch.onboarding {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(value)) => {
+            parse_onboarding(&value)
+                .map_err(|e| ApiError::bad_request(format!("onboarding: {e}")))?;
+            Some(Some(value.to_string()))
+        }
+    };
+    ctx.store
+        .update_customer(
+            name,
+            &CustomerUpdate {
+                profile: patch.profile,
+                sign: patch.sign,
+                onboarding_json,
+            },
         )
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        self.store.set_rules(customer, &rules).await?;
-        self.audit(
-            None,
-            format!(
-                "set {} response rule(s) of customer {customer}",
-                rules.len()
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &rules))
+        .await?;
+    ctx.audit(None, format!("changed customer {name}")).await;
+    Ok(json(StatusCode::OK, &customer_view_named(ctx, name).await?))
+}
+
+/// Add or replace a redirect target.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/targets", tag = "customers",
+    description = "A target of the same name is replaced.",
+    params(CustomerPath),
+    request_body = TargetView,
+    responses(
+        (status = 200, description = "Stored", body = TargetView),
+        (status = 400, description = "A bad name, address, port or trust anchor", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn put_target(ctx: &Ctx, call: Call, target: TargetView) -> ApiResult {
+    let customer = call.param("name");
+    if !valid_name(&target.name) {
+        return Err(ApiError::bad_request(format!(
+            "target name {:?} is not valid",
+            target.name
+        )));
     }
+    check_address("address", &target.address, target.port)?;
+    if let Some(pem) = &target.trust_anchor_pem {
+        trust_anchor_bag(pem)
+            .map_err(|e| ApiError::bad_request(format!("trust_anchor_pem: {e}")))?;
+    }
+    ctx.customer_record(customer).await?;
+    ctx.store
+        .put_target(
+            customer,
+            &TargetRecord {
+                name: target.name.clone(),
+                address: target.address.clone(),
+                port: target.port,
+                trust_anchor_pem: target.trust_anchor_pem.clone(),
+            },
+        )
+        .await?;
+    ctx.audit(
+        None,
+        format!(
+            "set redirect target {customer}/{} to {}:{}",
+            target.name, target.address, target.port
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &target))
+}
+
+/// Remove a redirect target.
+#[utoipa::path(delete, path = "/api/v1/customers/{name}/targets/{target}", tag = "customers",
+    params(CustomerPath, TargetPath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such customer or target", body = ErrorBody),
+        (status = 409, description = "A rule redirects to it", body = ErrorBody),
+    ))]
+pub(super) async fn delete_target(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, target) = (call.param("name"), call.param("target"));
+    let rules = ctx.store.rules(customer).await?;
+    if let Some(rule) = rules.iter().find(|r| {
+        r.redirect
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|t| t == target))
+    }) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "rule {:?} redirects to target {target:?}; change the rules first",
+                rule.name
+            ),
+        ));
+    }
+    ctx.store.delete_target(customer, target).await?;
+    ctx.audit(None, format!("removed redirect target {customer}/{target}"))
+        .await;
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
+
+/// Replace a customer's response rules.
+#[utoipa::path(put, path = "/api/v1/customers/{name}/rules", tag = "customers",
+    params(CustomerPath),
+    request_body = RuleSet,
+    responses(
+        (status = 200, description = "Replaced", body = Vec<Rule>),
+        (status = 400, description = "A rule cannot be used (unknown target, bad onboarding, …)",
+            body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn set_rules(ctx: &Ctx, call: Call, RuleSet { rules }: RuleSet) -> ApiResult {
+    let customer = call.param("name");
+    let record = ctx.customer_record(customer).await?;
+    let targets: Vec<Target> = ctx
+        .store
+        .targets(customer)
+        .await?
+        .into_iter()
+        .map(|t| Target {
+            name: t.name,
+            address: t.address,
+            port: t.port,
+            trust_anchor: None,
+        })
+        .collect();
+    Policy::new(
+        record.profile,
+        record.sign,
+        targets,
+        None,
+        &rules,
+        parse_onboarding,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    ctx.store.set_rules(customer, &rules).await?;
+    ctx.audit(
+        None,
+        format!(
+            "set {} response rule(s) of customer {customer}",
+            rules.len()
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &rules))
+}
+
+/// Show a customer.
+#[utoipa::path(get, path = "/api/v1/customers/{name}", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn show_customer(ctx: &Ctx, call: Call) -> ApiResult {
+    let view = customer_view_named(ctx, call.param("name")).await?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+/// Delete a customer.
+#[utoipa::path(delete, path = "/api/v1/customers/{name}", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 204, description = "Deleted, with its targets, rules, connections and pools"),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Devices still belong to it", body = ErrorBody),
+    ))]
+pub(super) async fn delete_customer(ctx: &Ctx, call: Call) -> ApiResult {
+    let name = call.param("name");
+    ctx.store.delete_customer(name).await?;
+    ctx.audit(None, format!("deleted customer {name}")).await;
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
+
+/// A customer's owner CA certificate.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/owner-ca", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The owner CA certificate (the vouchers' pinned-domain-cert)",
+            body = String, content_type = "application/x-pem-file"),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn owner_ca(ctx: &Ctx, call: Call) -> ApiResult {
+    let record = ctx.customer_record(call.param("name")).await?;
+    Ok(crate::http::response(
+        StatusCode::OK,
+        "application/x-pem-file",
+        record.owner_ca_pem,
+    ))
+}
+
+/// List a customer's redirect targets.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/targets", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The redirect targets, in order", body = Vec<TargetView>),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn list_targets(ctx: &Ctx, call: Call) -> ApiResult {
+    let name = call.param("name");
+    ctx.customer_record(name).await?;
+    Ok(json(StatusCode::OK, &target_views(ctx, name).await?))
+}
+
+/// A customer's response rules.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/rules", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "The rules, in the order they are tried", body = Vec<Rule>),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn list_rules(ctx: &Ctx, call: Call) -> ApiResult {
+    let name = call.param("name");
+    ctx.customer_record(name).await?;
+    Ok(json(StatusCode::OK, &ctx.store.rules(name).await?))
 }
 
 fn certificate_view(cert: &Cert) -> CertificateView {

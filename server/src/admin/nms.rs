@@ -1,19 +1,21 @@
 //! NMS connections in the admin API: add, change, remove, list, show (with health and queue,
 //! never secrets), test, and the SSH fingerprint helper.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ztp_nms_connector::ProbeReport;
 
+use super::context::{Call, Ctx, check_address, distinct, json, page};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::{ConnectionPath, CustomerPath, FingerprintQuery, Page};
 use super::request::Request;
-use super::{AdminApi, ApiError, ApiResult, check_address, distinct, json, page, parse, timestamp};
 use crate::address_policy::AddressPolicy;
 use crate::domain::delivery::DeliveryPolicy;
 use crate::domain::response::valid_name;
 use crate::secrets::Secret;
+use crate::store::timestamp;
 use crate::store::{NmsConnectionRecord, OutboxStatus};
 
 /// An NMS connection as the API shows it: never its password or private key.
@@ -25,7 +27,7 @@ pub struct NmsView {
     pub host: String,
     /// SFTP port.
     pub port: u16,
-    /// Account.
+    /// The account ztp logs in as on the NMS host.
     pub username: String,
     /// `password` or `key`.
     pub auth: String,
@@ -38,9 +40,9 @@ pub struct NmsView {
     pub directory: String,
     /// Delivery policy.
     pub policy: DeliveryPolicy,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// Health and queue, as the delivery worker left them.
     #[serde(default)]
@@ -81,7 +83,7 @@ pub struct CreateNms {
     /// SFTP port (default 22).
     #[serde(default = "default_ssh_port")]
     pub port: u16,
-    /// Account.
+    /// The account ztp logs in as on the NMS host.
     pub username: String,
     /// Password (omit for key authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,189 +194,228 @@ impl Request for CreateNms {}
 
 impl Request for PatchNms {}
 
-impl AdminApi {
-    /// `/customers/{customer}/nms[/{conn}[/test]]`.
-    pub(super) async fn nms_route(
-        &self,
-        method: &Method,
-        customer: &str,
-        rest: &[&str],
-        query: &HashMap<String, String>,
-        body: &[u8],
-    ) -> ApiResult {
-        match (method, rest) {
-            (&Method::GET, []) => self.list_nms(customer, query).await,
-            (&Method::POST, []) => self.create_nms(customer, parse(body)?).await,
-            (&Method::GET, [conn]) => {
-                let record = self.store.nms_connection(customer, conn).await?;
-                Ok(json(StatusCode::OK, &self.nms_view(&record).await?))
-            }
-            (&Method::PATCH, [conn]) => self.patch_nms(customer, conn, parse(body)?).await,
-            (&Method::DELETE, [conn]) => {
-                self.store.delete_nms_connection(customer, conn).await?;
-                self.audit(None, format!("removed NMS connection {customer}/{conn}"))
-                    .await;
-                Ok(crate::http::empty(StatusCode::NO_CONTENT))
-            }
-            (&Method::POST, [conn, "test"]) => self.test_nms(customer, conn).await,
-            _ => Err(ApiError::not_found(format!(
-                "no resource {method} /customers/{customer}/nms/{}",
-                rest.join("/")
-            ))),
-        }
-    }
+/// Test an NMS connection.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/nms/{conn}/test", tag = "nms",
+    params(CustomerPath, ConnectionPath),
+    responses(
+        (status = 200, description = "What each step did (a failed test is still a 200)",
+            body = ProbeView),
+        (status = 404, description = "No such customer or connection", body = ErrorBody),
+        (status = 409, description = "The stored connection cannot be used", body = ErrorBody),
+    ))]
+pub(super) async fn test_nms(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, conn) = (call.param("name"), call.param("conn"));
+    let record = ctx.store.nms_connection(customer, conn).await?;
+    let mut endpoint = crate::nms::endpoint(&record)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
+    endpoint.address_filter = crate::nms::address_filter(&ctx.nms_hosts);
+    let report = ztp_nms_connector::probe(&endpoint).await;
+    ctx.audit(
+        None,
+        format!(
+            "tested NMS connection {customer}/{conn}: {}",
+            if report.ok() { "ok" } else { "failed" }
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &ProbeView::from(&report)))
+}
 
-    async fn test_nms(&self, customer: &str, conn: &str) -> ApiResult {
-        let record = self.store.nms_connection(customer, conn).await?;
-        let mut endpoint = crate::nms::endpoint(&record)
-            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?;
-        endpoint.address_filter = crate::nms::address_filter(&self.nms_hosts);
-        let report = ztp_nms_connector::probe(&endpoint).await;
-        self.audit(
-            None,
-            format!(
-                "tested NMS connection {customer}/{conn}: {}",
-                if report.ok() { "ok" } else { "failed" }
-            ),
-        )
+/// List a customer's NMS connections.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/nms", tag = "nms",
+    params(CustomerPath, Page),
+    responses(
+        (status = 200, description = "One page of connections, by name", body = Vec<NmsView>),
+        (status = 400, description = "A bad `limit`", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn list_nms(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, query) = (call.param("name"), &call.query);
+    ctx.customer_record(customer).await?;
+    let connections = ctx.store.nms_connections(customer).await?;
+    let mut views = Vec::new();
+    for record in page(connections, |c| &c.name, query)? {
+        views.push(nms_view(ctx, &record).await?);
+    }
+    Ok(json(StatusCode::OK, &views))
+}
+
+/// Add an NMS connection.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/nms", tag = "nms",
+    params(CustomerPath),
+    request_body = CreateNms,
+    responses(
+        (status = 201, description = "Added; for key authentication, with the public key to \
+                                      install", body = NmsView),
+        (status = 400, description = "A bad name, host, port, account, pin or directory",
+            body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "The connection exists", body = ErrorBody),
+    ))]
+pub(super) async fn create_nms(ctx: &Ctx, call: Call, create: CreateNms) -> ApiResult {
+    let customer = call.param("name");
+    ctx.customer_record(customer).await?;
+    if !valid_name(&create.name) {
+        return Err(ApiError::bad_request(format!(
+            "NMS connection name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+            create.name
+        )));
+    }
+    let connections = ctx.store.nms_connections(customer).await?;
+    distinct(
+        "NMS connection",
+        &create.name,
+        connections.iter().map(|c| c.name.as_str()),
+    )?;
+    let (password, private_key_pem) = match create.password {
+        Some(password) => (Some(password.into_exposed()), None),
+        None => (None, Some(new_client_key()?)),
+    };
+    let record = NmsConnectionRecord {
+        customer: customer.to_owned(),
+        name: create.name,
+        host: create.host,
+        port: create.port,
+        username: create.username,
+        password,
+        private_key_pem,
+        pins: create.pins,
+        directory: create.directory,
+        policy: create.policy,
+        created_at: 0,
+        updated_at: 0,
+    };
+    check_nms(&record)?;
+    check_host(&ctx.nms_hosts, &record.host)?;
+    let stored = ctx.store.insert_nms_connection(&record).await?;
+    ctx.audit(
+        None,
+        format!(
+            "added NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
+            stored.name,
+            stored.username,
+            stored.host,
+            stored.port,
+            stored.pins.len(),
+            stored.policy
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::CREATED, &nms_view(ctx, &stored).await?))
+}
+
+/// Change an NMS connection.
+#[utoipa::path(patch, path = "/api/v1/customers/{name}/nms/{conn}", tag = "nms",
+    description = "Registrations waiting for the connection are tried again at once.",
+    params(CustomerPath, ConnectionPath),
+    request_body = PatchNms,
+    responses(
+        (status = 200, description = "Changed", body = NmsView),
+        (status = 400, description = "A bad value, or both a password and `generate_key`",
+            body = ErrorBody),
+        (status = 404, description = "No such customer or connection", body = ErrorBody),
+    ))]
+pub(super) async fn patch_nms(ctx: &Ctx, call: Call, patch: PatchNms) -> ApiResult {
+    let (customer, name) = (call.param("name"), call.param("conn"));
+    let mut record = ctx.store.nms_connection(customer, name).await?;
+    if let Some(host) = patch.host {
+        check_host(&ctx.nms_hosts, &host)?;
+        record.host = host;
+    }
+    if let Some(port) = patch.port {
+        record.port = port;
+    }
+    if let Some(username) = patch.username {
+        record.username = username;
+    }
+    if let Some(pins) = patch.pins {
+        record.pins = pins;
+    }
+    if let Some(directory) = patch.directory {
+        record.directory = directory;
+    }
+    if let Some(policy) = patch.policy {
+        record.policy = policy;
+    }
+    match (patch.password, patch.generate_key) {
+        (Some(_), true) => {
+            return Err(ApiError::bad_request(
+                "give a password or generate_key, not both",
+            ));
+        }
+        (Some(password), false) => {
+            record.password = Some(password.into_exposed());
+            record.private_key_pem = None;
+        }
+        (None, true) => {
+            record.password = None;
+            record.private_key_pem = Some(new_client_key()?);
+        }
+        (None, false) => {}
+    }
+    check_nms(&record)?;
+    let stored = ctx.store.put_nms_connection(&record).await?;
+    ctx.audit(None, format!("changed NMS connection {customer}/{name}"))
         .await;
-        Ok(json(StatusCode::OK, &ProbeView::from(&report)))
+    // Whatever kept its registrations failing may be fixed now: try them at once.
+    if ctx.store.hasten_registrations(customer, name).await? > 0 {
+        ctx.outbox.wake();
     }
+    Ok(json(StatusCode::OK, &nms_view(ctx, &stored).await?))
+}
 
-    async fn list_nms(&self, customer: &str, query: &HashMap<String, String>) -> ApiResult {
-        self.customer_record(customer).await?;
-        let connections = self.store.nms_connections(customer).await?;
-        let mut views = Vec::new();
-        for record in page(connections, |c| &c.name, query)? {
-            views.push(self.nms_view(&record).await?);
-        }
-        Ok(json(StatusCode::OK, &views))
-    }
+/// Show an NMS connection.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/nms/{conn}", tag = "nms",
+    params(CustomerPath, ConnectionPath),
+    responses(
+        (status = 200, description = "The connection", body = NmsView),
+        (status = 404, description = "No such customer or connection", body = ErrorBody),
+    ))]
+pub(super) async fn show_nms(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, conn) = (call.param("name"), call.param("conn"));
+    let record = ctx.store.nms_connection(customer, conn).await?;
+    Ok(json(StatusCode::OK, &nms_view(ctx, &record).await?))
+}
 
-    async fn create_nms(&self, customer: &str, create: CreateNms) -> ApiResult {
-        self.customer_record(customer).await?;
-        if !valid_name(&create.name) {
-            return Err(ApiError::bad_request(format!(
-                "NMS connection name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                create.name
-            )));
-        }
-        let connections = self.store.nms_connections(customer).await?;
-        distinct(
-            "NMS connection",
-            &create.name,
-            connections.iter().map(|c| c.name.as_str()),
-        )?;
-        let (password, private_key_pem) = match create.password {
-            Some(password) => (Some(password.into_exposed()), None),
-            None => (None, Some(new_client_key()?)),
-        };
-        let record = NmsConnectionRecord {
-            customer: customer.to_owned(),
-            name: create.name,
-            host: create.host,
-            port: create.port,
-            username: create.username,
-            password,
-            private_key_pem,
-            pins: create.pins,
-            directory: create.directory,
-            policy: create.policy,
-            created_at: 0,
-            updated_at: 0,
-        };
-        check_nms(&record)?;
-        check_host(&self.nms_hosts, &record.host)?;
-        let stored = self.store.insert_nms_connection(&record).await?;
-        self.audit(
-            None,
-            format!(
-                "added NMS connection {customer}/{} to {}@{}:{} ({} pin(s), {})",
-                stored.name,
-                stored.username,
-                stored.host,
-                stored.port,
-                stored.pins.len(),
-                stored.policy
-            ),
-        )
+/// Remove an NMS connection.
+#[utoipa::path(delete, path = "/api/v1/customers/{name}/nms/{conn}", tag = "nms",
+    params(CustomerPath, ConnectionPath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such customer or connection", body = ErrorBody),
+    ))]
+pub(super) async fn delete_nms(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, conn) = (call.param("name"), call.param("conn"));
+    ctx.store.delete_nms_connection(customer, conn).await?;
+    ctx.audit(None, format!("removed NMS connection {customer}/{conn}"))
         .await;
-        Ok(json(StatusCode::CREATED, &self.nms_view(&stored).await?))
-    }
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
 
-    async fn patch_nms(&self, customer: &str, name: &str, patch: PatchNms) -> ApiResult {
-        let mut record = self.store.nms_connection(customer, name).await?;
-        if let Some(host) = patch.host {
-            check_host(&self.nms_hosts, &host)?;
-            record.host = host;
+async fn nms_view(ctx: &Ctx, record: &NmsConnectionRecord) -> Result<NmsView, ApiError> {
+    let status = ctx
+        .store
+        .connection_status(&record.customer, &record.name)
+        .await?;
+    Ok(NmsView {
+        name: record.name.clone(),
+        host: record.host.clone(),
+        port: record.port,
+        username: record.username.clone(),
+        auth: if record.password.is_some() {
+            "password"
+        } else {
+            "key"
         }
-        if let Some(port) = patch.port {
-            record.port = port;
-        }
-        if let Some(username) = patch.username {
-            record.username = username;
-        }
-        if let Some(pins) = patch.pins {
-            record.pins = pins;
-        }
-        if let Some(directory) = patch.directory {
-            record.directory = directory;
-        }
-        if let Some(policy) = patch.policy {
-            record.policy = policy;
-        }
-        match (patch.password, patch.generate_key) {
-            (Some(_), true) => {
-                return Err(ApiError::bad_request(
-                    "give a password or generate_key, not both",
-                ));
-            }
-            (Some(password), false) => {
-                record.password = Some(password.into_exposed());
-                record.private_key_pem = None;
-            }
-            (None, true) => {
-                record.password = None;
-                record.private_key_pem = Some(new_client_key()?);
-            }
-            (None, false) => {}
-        }
-        check_nms(&record)?;
-        let stored = self.store.put_nms_connection(&record).await?;
-        self.audit(None, format!("changed NMS connection {customer}/{name}"))
-            .await;
-        // Whatever kept its registrations failing may be fixed now: try them at once.
-        if self.store.hasten_registrations(customer, name).await? > 0 {
-            self.outbox.wake();
-        }
-        Ok(json(StatusCode::OK, &self.nms_view(&stored).await?))
-    }
-
-    async fn nms_view(&self, record: &NmsConnectionRecord) -> Result<NmsView, ApiError> {
-        let status = self
-            .store
-            .connection_status(&record.customer, &record.name)
-            .await?;
-        Ok(NmsView {
-            name: record.name.clone(),
-            host: record.host.clone(),
-            port: record.port,
-            username: record.username.clone(),
-            auth: if record.password.is_some() {
-                "password"
-            } else {
-                "key"
-            }
-            .into(),
-            public_key: crate::nms::public_key(record),
-            pins: record.pins.clone(),
-            directory: record.directory.clone(),
-            policy: record.policy,
-            created_at: timestamp(record.created_at),
-            updated_at: timestamp(record.updated_at),
-            status: status_view(status),
-        })
-    }
+        .into(),
+        public_key: crate::nms::public_key(record),
+        pins: record.pins.clone(),
+        directory: record.directory.clone(),
+        policy: record.policy,
+        created_at: timestamp(record.created_at),
+        updated_at: timestamp(record.updated_at),
+        status: status_view(status),
+    })
 }
 
 fn new_client_key() -> Result<String, ApiError> {
@@ -416,10 +457,16 @@ fn check_host(hosts: &AddressPolicy, host: &str) -> Result<(), ApiError> {
 
 /// `GET /ssh-fingerprint?host=&port=`: what an SSH server at an address `hosts` allows
 /// presents.
-pub(super) async fn ssh_fingerprint(
-    hosts: &AddressPolicy,
-    query: &HashMap<String, String>,
-) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/ssh-fingerprint", tag = "nms",
+    params(FingerprintQuery),
+    responses(
+        (status = 200, description = "The fingerprint presented now", body = FingerprintView),
+        (status = 400, description = "No host, or a bad port", body = ErrorBody),
+        (status = 502, description = "The SSH server could not be reached or spoke no SSH",
+            body = ErrorBody),
+    ))]
+pub(super) async fn ssh_fingerprint(ctx: &Ctx, call: Call) -> ApiResult {
+    let (hosts, query) = (&ctx.nms_hosts, &call.query);
     let host = query
         .get("host")
         .ok_or_else(|| ApiError::bad_request("give ?host=…&port=…"))?;

@@ -1,27 +1,34 @@
 //! The admin API's OpenAPI 3.1 document, generated from the code and served at
 //! `GET /api/v1/openapi.json`: schemas are the API's own request and response types
-//! (`utoipa::ToSchema` derives beside them), operations are declared in `operations` (one
-//! documentation-only function per route), and summaries, security and the answers every
-//! operation shares come from [`routes::ROUTES`](super::routes::ROUTES) (`Conventions`).
+//! (`utoipa::ToSchema` derives beside them), operations are the handlers' own
+//! `#[utoipa::path]` attributes (parameters in `params`), and summaries, security, the
+//! answers every operation shares and each operation's declared access and tenancy
+//! (`x-ztp-access`, `x-ztp-tenancy`) come from [`routes::ROUTES`](super::routes::ROUTES)
+//! (`Conventions`).
 //!
-//! **Adding a route** (see `routes` for all three steps): write its function in `operations`,
-//! with method and path exactly as in `ROUTES`, its parameters (`params`), request body and the
-//! answers particular to it, and list it in `ApiDoc`'s `paths(...)` below. The test
+//! **Adding a route** (see `routes` for all three steps): annotate its handler, with method
+//! and path exactly as in `ROUTES`, its parameters (`params`), request body and the answers
+//! particular to it, and list the handler in `ApiDoc`'s `paths(...)` below. The test
 //! `the_document_lists_exactly_the_routes` fails until the document and `ROUTES` agree.
 
-mod operations;
-mod params;
+pub(super) mod params;
 
 use std::sync::OnceLock;
 
 use http::{Method, StatusCode};
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::routes::{Access, ROUTES};
-use super::{ApiError, ApiResult, ErrorBody};
+use super::context::Ctx;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::routes::{Access, ROUTES, Route};
+use super::{
+    audit, customers, devices, events, health, import, licenses, nms, registrations, timeline,
+    tokens, webhooks,
+};
 use crate::http::response;
 
 /// Where the document is served.
@@ -45,62 +52,62 @@ const BEARER: &str = "bearer";
             is answered 404, a method it does not have on a path 405 with `Allow`."
     ),
     paths(
-        operations::healthz,
-        operations::readyz,
-        operations::openapi_document,
-        operations::list_customers,
-        operations::create_customer,
-        operations::show_customer,
-        operations::patch_customer,
-        operations::delete_customer,
-        operations::owner_ca,
-        operations::list_targets,
-        operations::put_target,
-        operations::delete_target,
-        operations::list_rules,
-        operations::set_rules,
-        operations::list_nms,
-        operations::create_nms,
-        operations::show_nms,
-        operations::patch_nms,
-        operations::delete_nms,
-        operations::test_nms,
-        operations::ssh_fingerprint,
-        operations::list_webhooks,
-        operations::create_webhook,
-        operations::show_webhook,
-        operations::patch_webhook,
-        operations::delete_webhook,
-        operations::test_webhook,
-        operations::webhook_deliveries,
-        operations::retry_webhook_deliveries,
-        operations::retry_webhook_delivery,
-        operations::list_pools,
-        operations::create_pool,
-        operations::show_pool,
-        operations::patch_pool,
-        operations::expiring,
-        operations::license_usage,
-        operations::device_licenses,
-        operations::transfer_licenses,
-        operations::revoke_license,
-        operations::list_devices,
-        operations::create_device,
-        operations::import_devices,
-        operations::show_device,
-        operations::patch_device,
-        operations::delete_device,
-        operations::device_progress,
-        operations::device_timeline,
-        operations::list_events,
-        operations::list_registrations,
-        operations::retry_registrations,
-        operations::show_registration,
-        operations::retry_registration,
-        operations::audit_log,
-        operations::list_tokens,
-        operations::create_token,
-        operations::revoke_token,
+        health::healthz,
+        health::readyz,
+        openapi_document,
+        customers::list_customers,
+        customers::create_customer,
+        customers::show_customer,
+        customers::patch_customer,
+        customers::delete_customer,
+        customers::owner_ca,
+        customers::list_targets,
+        customers::put_target,
+        customers::delete_target,
+        customers::list_rules,
+        customers::set_rules,
+        nms::list_nms,
+        nms::create_nms,
+        nms::show_nms,
+        nms::patch_nms,
+        nms::delete_nms,
+        nms::test_nms,
+        nms::ssh_fingerprint,
+        webhooks::list_webhooks,
+        webhooks::create_webhook,
+        webhooks::show_webhook,
+        webhooks::patch_webhook,
+        webhooks::delete_webhook,
+        webhooks::test_webhook,
+        webhooks::webhook_deliveries,
+        webhooks::retry_webhook_deliveries,
+        webhooks::retry_webhook_delivery,
+        licenses::list_pools,
+        licenses::create_pool,
+        licenses::show_pool,
+        licenses::patch_pool,
+        licenses::expiring,
+        licenses::license_usage,
+        licenses::device_licenses,
+        licenses::transfer_licenses,
+        licenses::revoke_license,
+        devices::list_devices,
+        devices::create_device,
+        import::import_devices,
+        devices::show_device,
+        devices::patch_device,
+        devices::delete_device,
+        events::device_progress,
+        timeline::device_timeline,
+        events::list_events,
+        registrations::list_registrations,
+        registrations::retry_registrations,
+        registrations::show_registration,
+        registrations::retry_registration,
+        audit::audit_log,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::revoke_token,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -123,8 +130,16 @@ const BEARER: &str = "bearer";
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`: the document, generated once.
-pub(super) fn serve() -> ApiResult {
+/// This API's OpenAPI document (generated once).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "documentation",
+    description = "Any valid token may read it, whatever its role or customer.",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value)))]
+pub(super) async fn openapi_document(_ctx: &Ctx) -> ApiResult {
+    serve()
+}
+
+/// The document, generated once.
+fn serve() -> ApiResult {
     static DOCUMENT: OnceLock<Result<String, String>> = OnceLock::new();
     match DOCUMENT.get_or_init(|| {
         ApiDoc::openapi()
@@ -213,45 +228,61 @@ impl Modify for Conventions {
             let Some(operation) = operation(openapi, &route.method, route.path) else {
                 continue; // The coverage test names it.
             };
-            operation.summary = Some(route.summary.into());
-            let who = who_may_call(route.access);
-            operation.description = Some(match operation.description.take() {
-                Some(text) if !text.is_empty() => format!("{text}\n\n{who}"),
-                _ => who.to_owned(),
-            });
-            let shared: &[&str] = match route.access {
-                Access::Public => {
-                    // No token: an empty list of requirements overrides the document's.
-                    operation.security = Some(Vec::new());
-                    &[]
-                }
-                Access::AnyToken => &["Unauthorized", "TooManyRequests"],
-                _ if operation.request_body.is_some() => &[
-                    "Unauthorized",
-                    "Forbidden",
-                    "PayloadTooLarge",
-                    "TooManyRequests",
-                    "Unavailable",
-                ],
-                _ => &[
-                    "Unauthorized",
-                    "Forbidden",
-                    "TooManyRequests",
-                    "Unavailable",
-                ],
-            };
-            for name in shared {
-                let status = SHARED
-                    .iter()
-                    .find(|(n, _, _)| n == name)
-                    .map_or(500, |(_, status, _)| *status);
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| Ref::from_response_name(*name).into());
-            }
+            conform(operation, route);
         }
+    }
+}
+
+/// `operation` as `route` declares it: its summary, who may call it (in words, and as
+/// `x-ztp-access`, `x-ztp-tenancy`), its security and the shared answers it may get.
+fn conform(operation: &mut Operation, route: &Route) {
+    operation.summary = Some(route.summary.into());
+    // The route's declared policy, for clients and for the e2e tenancy matrix, which
+    // holds it to its own.
+    let policy = ExtensionsBuilder::new()
+        .add("x-ztp-access", route.access.as_str())
+        .add("x-ztp-tenancy", route.tenancy.as_str())
+        .build();
+    operation
+        .extensions
+        .get_or_insert_with(Default::default)
+        .merge(policy);
+    let who = who_may_call(route.access);
+    operation.description = Some(match operation.description.take() {
+        Some(text) if !text.is_empty() => format!("{text}\n\n{who}"),
+        _ => who.to_owned(),
+    });
+    let shared: &[&str] = match route.access {
+        Access::Public => {
+            // No token: an empty list of requirements overrides the document's.
+            operation.security = Some(Vec::new());
+            &[]
+        }
+        Access::AnyToken => &["Unauthorized", "TooManyRequests"],
+        _ if operation.request_body.is_some() => &[
+            "Unauthorized",
+            "Forbidden",
+            "PayloadTooLarge",
+            "TooManyRequests",
+            "Unavailable",
+        ],
+        _ => &[
+            "Unauthorized",
+            "Forbidden",
+            "TooManyRequests",
+            "Unavailable",
+        ],
+    };
+    for name in shared {
+        let status = SHARED
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map_or(500, |(_, status, _)| *status);
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| Ref::from_response_name(*name).into());
     }
 }
 
@@ -265,7 +296,7 @@ fn who_may_call(access: Access) -> &'static str {
             "Who may call: manufacturer admins; read-only tokens not limited to a customer \
              read. Tokens limited to a customer get 403."
         }
-        Access::Customer(_) => {
+        Access::Customer => {
             "Who may call: manufacturer admins, and customer admins for their own customer's \
              objects; read-only tokens read (those limited to a customer, its objects only). \
              Another customer's objects answer 404, as missing ones do."
@@ -347,6 +378,18 @@ mod tests {
             let method = route.method.as_str().to_ascii_lowercase();
             let operation = &document["paths"][route.path][&method];
             assert_eq!(operation["summary"], route.summary, "{}", route.path);
+            assert_eq!(
+                operation["x-ztp-access"],
+                route.access.as_str(),
+                "{}",
+                route.path
+            );
+            assert_eq!(
+                operation["x-ztp-tenancy"],
+                route.tenancy.as_str(),
+                "{}",
+                route.path
+            );
             assert!(
                 ids.insert(operation["operationId"].as_str().unwrap().to_owned()),
                 "operation ids are unique"

@@ -1,16 +1,15 @@
 //! The registration outbox in the admin API: list, show (with the document), and retry, one or
 //! many (dead letters, typically, once the NMS is fixed).
 
-use std::collections::HashMap;
-
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::access::narrow;
+use super::context::{Call, Ctx, json, limit};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::{RegistrationPath, RegistrationQuery};
 use super::request::Request;
-use super::{AdminApi, ApiError, ApiResult, json, limit, parse, timestamp};
-use crate::domain::access::Principal;
 use crate::domain::delivery::RegistrationState;
+use crate::store::timestamp;
 use crate::store::{RegistrationFilter, RegistrationRecord};
 
 /// A registration as the API shows it.
@@ -41,9 +40,9 @@ pub struct RegistrationView {
     pub delivered_at: Option<String>,
     /// Since when the current content waits.
     pub pending_since: String,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// The document (shown for one registration, not in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,104 +78,123 @@ impl Request for RetryRegistrations {
     fn customer(&self) -> Option<&str> {
         self.customer.as_deref()
     }
+
+    fn filter(&mut self) -> Option<&mut Option<String>> {
+        Some(&mut self.customer)
+    }
 }
 
-impl AdminApi {
-    /// `/registrations[/{id}[/retry]]`, `/registrations/retry`.
-    pub(super) async fn registrations_route(
-        &self,
-        principal: &Principal,
-        method: &Method,
-        rest: &[&str],
-        query: &HashMap<String, String>,
-        body: &[u8],
-    ) -> ApiResult {
-        match (method, rest) {
-            (&Method::GET, []) => self.list_registrations(query).await,
-            (&Method::POST, ["retry"]) => {
-                let mut retry: RetryRegistrations = parse(body)?;
-                if let Some(own) = &principal.customer {
-                    retry.customer = Some(narrow(own, retry.customer.as_deref())?);
-                }
-                self.retry_many(retry).await
-            }
-            (&Method::GET, [id]) => {
-                let record = self.store.registration(registration_id(id)?).await?;
-                Ok(json(StatusCode::OK, &view(record, true)))
-            }
-            (&Method::POST, [id, "retry"]) => self.retry_one(registration_id(id)?).await,
-            _ => Err(ApiError::not_found(format!(
-                "no resource {method} /registrations/{}",
-                rest.join("/")
-            ))),
-        }
-    }
+/// The registration outbox.
+#[utoipa::path(get, path = "/api/v1/registrations", tag = "registrations",
+    params(RegistrationQuery),
+    responses(
+        (status = 200, description = "One page of registrations, by sequence number (without \
+                                      their documents)", body = Vec<RegistrationView>),
+        (status = 400, description = "A bad `state`, `after` or `limit`", body = ErrorBody),
+    ))]
+pub(super) async fn list_registrations(ctx: &Ctx, call: Call) -> ApiResult {
+    let query = &call.query;
+    let state = query
+        .get("state")
+        .map(|s| {
+            s.parse::<RegistrationState>()
+                .map_err(ApiError::bad_request)
+        })
+        .transpose()?;
+    let after = query
+        .get("after")
+        .map(|a| registration_id(a))
+        .transpose()?
+        .unwrap_or(0);
+    let filter = RegistrationFilter {
+        state,
+        customer: query.get("customer").cloned(),
+        connection: query.get("connection").cloned(),
+        serial: query.get("serial").cloned(),
+    };
+    let records = ctx
+        .store
+        .registrations(&filter, after, limit(query, 100, 1000)?)
+        .await?;
+    let views: Vec<RegistrationView> = records.into_iter().map(|r| view(r, false)).collect();
+    Ok(json(StatusCode::OK, &views))
+}
 
-    async fn list_registrations(&self, query: &HashMap<String, String>) -> ApiResult {
-        let state = query
-            .get("state")
-            .map(|s| {
-                s.parse::<RegistrationState>()
-                    .map_err(ApiError::bad_request)
-            })
-            .transpose()?;
-        let after = query
-            .get("after")
-            .map(|a| registration_id(a))
-            .transpose()?
-            .unwrap_or(0);
-        let filter = RegistrationFilter {
-            state,
-            customer: query.get("customer").cloned(),
-            connection: query.get("connection").cloned(),
-            serial: query.get("serial").cloned(),
-        };
-        let records = self
-            .store
-            .registrations(&filter, after, limit(query, 100, 1000)?)
-            .await?;
-        let views: Vec<RegistrationView> = records.into_iter().map(|r| view(r, false)).collect();
-        Ok(json(StatusCode::OK, &views))
+/// Deliver a registration again now.
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/retry", tag = "registrations",
+    params(RegistrationPath),
+    responses(
+        (status = 200, description = "Due now", body = RegistrationView),
+        (status = 400, description = "Not a registration id", body = ErrorBody),
+        (status = 404, description = "No such registration", body = ErrorBody),
+    ))]
+pub(super) async fn retry_registration(ctx: &Ctx, call: Call) -> ApiResult {
+    let id = registration_id(call.param("id"))?;
+    let filter = RegistrationFilter::default();
+    if ctx.store.retry_registrations(&filter, Some(id)).await? == 0 {
+        return Err(ApiError::not_found(format!(
+            "registration {id} does not exist"
+        )));
     }
+    ctx.outbox.wake();
+    let record = ctx.store.registration(id).await?;
+    ctx.audit(
+        Some(&record.serial),
+        format!(
+            "retry of registration {id} ({} with NMS {}/{})",
+            record.serial, record.customer, record.connection
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &view(record, false)))
+}
 
-    async fn retry_one(&self, id: i64) -> ApiResult {
-        let filter = RegistrationFilter::default();
-        if self.store.retry_registrations(&filter, Some(id)).await? == 0 {
-            return Err(ApiError::not_found(format!(
-                "registration {id} does not exist"
-            )));
-        }
-        self.outbox.wake();
-        let record = self.store.registration(id).await?;
-        self.audit(
-            Some(&record.serial),
-            format!(
-                "retry of registration {id} ({} with NMS {}/{})",
-                record.serial, record.customer, record.connection
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &view(record, false)))
+/// Deliver all matching registrations again now (a token limited to a customer has had the
+/// filter narrowed to its own by the router).
+#[utoipa::path(post, path = "/api/v1/registrations/retry", tag = "registrations",
+    description = "Typically `{\"state\": \"dead\"}` once the NMS is fixed.",
+    request_body = RetryRegistrations,
+    responses(
+        (status = 200, description = "How many were retried", body = RetriedView),
+        (status = 400, description = "A bad filter", body = ErrorBody),
+    ))]
+pub(super) async fn retry_registrations(
+    ctx: &Ctx,
+    _call: Call,
+    retry: RetryRegistrations,
+) -> ApiResult {
+    let filter = RegistrationFilter {
+        state: retry.state,
+        customer: retry.customer,
+        connection: retry.connection,
+        serial: retry.serial,
+    };
+    let retried = ctx.store.retry_registrations(&filter, None).await?;
+    if retried > 0 {
+        ctx.outbox.wake();
     }
+    ctx.audit(
+        filter.serial.as_deref(),
+        format!("retry of {retried} registration(s) ({filter:?})"),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &RetriedView { retried }))
+}
 
-    async fn retry_many(&self, retry: RetryRegistrations) -> ApiResult {
-        let filter = RegistrationFilter {
-            state: retry.state,
-            customer: retry.customer,
-            connection: retry.connection,
-            serial: retry.serial,
-        };
-        let retried = self.store.retry_registrations(&filter, None).await?;
-        if retried > 0 {
-            self.outbox.wake();
-        }
-        self.audit(
-            filter.serial.as_deref(),
-            format!("retry of {retried} registration(s) ({filter:?})"),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &RetriedView { retried }))
-    }
+/// Show a registration, with its document.
+#[utoipa::path(get, path = "/api/v1/registrations/{id}", tag = "registrations",
+    params(RegistrationPath),
+    responses(
+        (status = 200, description = "The registration, with its document", body = RegistrationView),
+        (status = 400, description = "Not a registration id", body = ErrorBody),
+        (status = 404, description = "No such registration", body = ErrorBody),
+    ))]
+pub(super) async fn show_registration(ctx: &Ctx, call: Call) -> ApiResult {
+    let record = ctx
+        .store
+        .registration(registration_id(call.param("id"))?)
+        .await?;
+    Ok(json(StatusCode::OK, &view(record, true)))
 }
 
 fn registration_id(text: &str) -> Result<i64, ApiError> {

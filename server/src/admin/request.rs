@@ -14,13 +14,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// A request body's type.
 pub(super) trait Request: DeserializeOwned + Serialize {
     /// The customer the request names in its body, if any: the audit log's customer for a
     /// change that is not under a customer's path.
     fn customer(&self) -> Option<&str> {
+        None
+    }
+
+    /// The customer filter the body carries, if its type has one: on a route whose tenancy is
+    /// by filter, the router narrows it to the token's customer as it narrows `?customer=`.
+    fn filter(&mut self) -> Option<&mut Option<String>> {
         None
     }
 }

@@ -1,15 +1,21 @@
-//! The admin API's routes: the one table the router admits requests by, and that the OpenAPI
-//! document is checked against.
+//! The admin API's route table: the one place that says what exists and who may call it.
 //!
-//! **Adding a route** takes four steps, and tests fail until all four are done:
-//! 1. a [`Route`] in [`ROUTES`] (method, path template, who may call it, its body, a one-line
-//!    summary): without it the router answers 404 or 405 before any handler runs;
-//! 2. an arm in `AdminApi::dispatch` (or in the nested router it belongs to) that handles it:
-//!    without it the e2e test `openapi::every_documented_route_is_answered` fails;
-//! 3. a `#[utoipa::path]` item in `openapi.rs`, listed in `ApiDoc`'s `paths(...)`: without it the
-//!    unit test `openapi::tests::the_document_lists_exactly_the_routes` fails;
-//! 4. its line in `POLICY` of the e2e test `admin_matrix` (who may call it, written there
-//!    independently of this table): without it that test fails.
+//! Each [`Route`] declares its method and path template, who may call it ([`Access`]), how the
+//! customer its object belongs to is found ([`Tenancy`]), what its audit entry records
+//! ([`Audit`]), its body and its handler ([`Handler`]). The router (`router`) admits a request
+//! by this table alone, in this order: authentication (401), the table (404, 405), the route's
+//! access (403), tenancy (another customer's objects answer 404), the body (400), the handler;
+//! then it records the audit entry the route declares. The table is [`ROUTES`] (in `table`).
+//!
+//! **Adding a route** takes three steps, and tests fail until all three are done:
+//! 1. its handler, a free `async fn` over the context (`context::Ctx`) and the request's parts
+//!    (`context::Call`), with a `#[utoipa::path]` attribute whose method and path are the
+//!    route's; list it in `openapi::ApiDoc`'s `paths(...)` (the unit test
+//!    `openapi::tests::the_document_lists_exactly_the_routes` compares the two);
+//! 2. a [`Route`] in `table.rs`;
+//! 3. its line in `POLICY` of the e2e test `admin_matrix`, which reads each route's declared
+//!    access and tenancy from the OpenAPI document (`x-ztp-access`, `x-ztp-tenancy`) and holds
+//!    them to its own, independent view.
 //!
 //! A path template's `{name}` stands for one non-empty path segment. Where a literal segment
 //! and a parameter could both match (`/devices/import` and `/devices/{serial}`), each route
@@ -18,7 +24,10 @@
 
 use http::Method;
 
+use super::context::{BareFn, HandlerFn};
 use crate::domain::access::Principal;
+
+pub use super::table::ROUTES;
 
 /// Who may call a route. Whatever it says, a read-only token may only `GET`; the decision is
 /// [`Access::admits`], made from this table alone before any handler, tenancy check or body
@@ -36,33 +45,9 @@ pub enum Access {
     /// customer read it, and no token limited to a customer reaches it.
     Manufacturer,
     /// A customer's objects: the manufacturer's tokens, and tokens limited to the customer
-    /// that [`Tenancy`] finds in the request (another customer's objects look missing).
-    Customer(Tenancy),
-}
-
-/// How a request names the customer whose objects it reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tenancy {
-    /// A filter: `?customer=` on a list (or `customer` in a filtered action's body); a token
-    /// limited to a customer gets its own when it names none.
-    Filter,
-    /// The path's `{name}`.
-    Path,
-    /// The owner of the path's `{serial}`.
-    Device,
-    /// The customer of the path's `{id}`, a registration.
-    Registration,
-}
-
-/// Why [`Access::admits`] refuses a principal (answered 403).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
-    /// A read-only token asked for a change.
-    #[error("this token may only read")]
-    ReadOnly,
-    /// A customer's token asked for the manufacturer's business.
-    #[error("this is for the manufacturer's administrators")]
-    ManufacturersOnly,
+    /// that the route's [`Tenancy`] finds in the request (another customer's objects look
+    /// missing).
+    Customer,
 }
 
 impl Access {
@@ -76,23 +61,129 @@ impl Access {
             Self::ManufacturerAdmin => Err(Refused::ManufacturersOnly),
             Self::Manufacturer if manufacturer => Ok(()),
             Self::Manufacturer => Err(Refused::ManufacturersOnly),
-            Self::Customer(_) => Ok(()),
+            Self::Customer => Ok(()),
+        }
+    }
+
+    /// The name the OpenAPI document publishes (`x-ztp-access`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::AnyToken => "any-token",
+            Self::ManufacturerAdmin => "manufacturer-admin",
+            Self::Manufacturer => "manufacturer",
+            Self::Customer => "customer",
         }
     }
 }
 
-/// What a route's request body is.
+/// How a request names the customer whose object it reaches: for a route of
+/// [`Access::Customer`], the customer a token limited to one must be; for any change, the
+/// customer its audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestBody {
-    /// None: the body must be empty (or `{}`, which the command line sends).
-    Empty,
-    /// A JSON object of the route's request type.
-    Json,
-    /// A CSV file, streamed (not read into memory).
-    Csv,
+pub enum Tenancy {
+    /// No customer is found in the request: the manufacturer's own objects (tokens, probes), or
+    /// ones whose customer the body names (`request::Request::customer`).
+    Unscoped,
+    /// A filter: `?customer=` on a list (or `customer` in a filtered action's body); a token
+    /// limited to a customer gets its own when it names none.
+    Filter,
+    /// The path's `{name}`.
+    Path,
+    /// The owner of the path's `{serial}`.
+    Device,
+    /// The customer of the path's `{id}`, a registration.
+    Registration,
 }
 
-/// One operation of the admin API.
+impl Tenancy {
+    /// The name the OpenAPI document publishes (`x-ztp-tenancy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unscoped => "unscoped",
+            Self::Filter => "filter",
+            Self::Path => "path",
+            Self::Device => "device",
+            Self::Registration => "registration",
+        }
+    }
+}
+
+/// Why [`Access::admits`] refuses a principal (answered 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A read-only token asked for a change.
+    #[error("this token may only read")]
+    ReadOnly,
+    /// A customer's token asked for the manufacturer's business.
+    #[error("this is for the manufacturer's administrators")]
+    ManufacturersOnly,
+}
+
+/// What the audit entry of a change records besides who, from where, the object's path and
+/// the customer tenancy found: the kind of object and the kind of change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audit {
+    /// The kind of object, e.g. `nms-connection` (the entry's `object_kind`).
+    pub kind: &'static str,
+    /// The kind of change (the entry's `action`).
+    pub action: Action,
+}
+
+/// The kind of change an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Something was done that is not a change of a resource (a test, a retry, a revocation).
+    Action,
+    /// A resource was made.
+    Create,
+    /// A resource was removed.
+    Delete,
+    /// A resource was replaced whole.
+    Replace,
+    /// A resource was changed in part.
+    Update,
+}
+
+impl Action {
+    /// The name the audit log shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Action => "action",
+            Self::Create => "create",
+            Self::Delete => "delete",
+            Self::Replace => "replace",
+            Self::Update => "update",
+        }
+    }
+}
+
+/// A route's handler, by what it takes of the request's body.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Takes nothing of the request: no body is read, no tenancy or audit applies (probes and
+    /// documentation).
+    Bare(BareFn),
+    /// Takes no body: the body must be empty (or `{}`, which the command line sends).
+    Empty(HandlerFn),
+    /// Takes a JSON object of the route's request type, typed before the handler runs.
+    Json(HandlerFn),
+    /// Takes a CSV file, streamed (not read into memory).
+    Csv(HandlerFn),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Bare(_) => "Bare",
+            Self::Empty(_) => "Empty",
+            Self::Json(_) => "Json",
+            Self::Csv(_) => "Csv",
+        })
+    }
+}
+
+/// One operation of the admin API, with its whole policy.
 #[derive(Debug)]
 pub struct Route {
     /// The HTTP method.
@@ -101,24 +192,39 @@ pub struct Route {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
-    /// What its request body is.
-    pub body: RequestBody,
+    /// How the customer its object belongs to is found.
+    pub tenancy: Tenancy,
+    /// What its audit entry records: every route but a `GET` has one.
+    pub audit: Option<Audit>,
     /// What it does, in one line (the OpenAPI operation's summary).
     pub summary: &'static str,
+    /// What it takes of the body, and what answers it.
+    pub handler: Handler,
 }
 
 impl Route {
     /// The value of the path parameter `name` (`{name}` in the template) in `segments`, the
     /// request path's non-empty segments.
     pub fn parameter<'a>(&self, segments: &[&'a str], name: &str) -> Option<&'a str> {
+        self.parameters(segments)
+            .find(|(part, _)| *part == name)
+            .map(|(_, segment)| segment)
+    }
+
+    /// Each path parameter's name and value in `segments`, the request path's non-empty
+    /// segments.
+    pub fn parameters<'a>(
+        &self,
+        segments: &[&'a str],
+    ) -> impl Iterator<Item = (&'static str, &'a str)> {
         self.path
             .split('/')
             .filter(|s| !s.is_empty())
-            .zip(segments)
-            .find(|(part, _)| {
-                part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) == Some(name)
+            .zip(segments.to_vec())
+            .filter_map(|(part, segment)| {
+                let name = part.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name, segment))
             })
-            .map(|(_, segment)| *segment)
     }
 }
 
@@ -201,376 +307,6 @@ pub fn is_parameter(part: &str) -> bool {
     part.starts_with('{') && part.ends_with('}')
 }
 
-/// A route whose request has no body.
-const fn route(method: Method, path: &'static str, access: Access, summary: &'static str) -> Route {
-    Route {
-        method,
-        path,
-        access,
-        body: RequestBody::Empty,
-        summary,
-    }
-}
-
-/// A route whose request is a JSON object.
-const fn with_json(
-    method: Method,
-    path: &'static str,
-    access: Access,
-    summary: &'static str,
-) -> Route {
-    Route {
-        method,
-        path,
-        access,
-        body: RequestBody::Json,
-        summary,
-    }
-}
-
-/// Shorthands for the table.
-const PUBLIC: Access = Access::Public;
-const ADMINS: Access = Access::ManufacturerAdmin;
-const MANUFACTURER: Access = Access::Manufacturer;
-const BY_FILTER: Access = Access::Customer(Tenancy::Filter);
-const BY_NAME: Access = Access::Customer(Tenancy::Path);
-const BY_DEVICE: Access = Access::Customer(Tenancy::Device);
-const BY_REGISTRATION: Access = Access::Customer(Tenancy::Registration);
-
-/// Every route of the admin listener, grouped by concept, with who may call it.
-pub const ROUTES: &[Route] = &[
-    // Probes and documentation.
-    route(
-        Method::GET,
-        "/healthz",
-        PUBLIC,
-        "Liveness: the process answers",
-    ),
-    route(
-        Method::GET,
-        "/readyz",
-        PUBLIC,
-        "Readiness: the database is reachable",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/openapi.json",
-        Access::AnyToken,
-        "This API's OpenAPI document",
-    ),
-    // Customers.
-    route(
-        Method::GET,
-        "/api/v1/customers",
-        BY_FILTER,
-        "List customers",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/customers",
-        MANUFACTURER,
-        "Create a customer (owner CA and signer generated or imported)",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}",
-        BY_NAME,
-        "Show a customer",
-    ),
-    with_json(
-        Method::PATCH,
-        "/api/v1/customers/{name}",
-        MANUFACTURER,
-        "Change a customer's profile, signing or default onboarding",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/customers/{name}",
-        MANUFACTURER,
-        "Delete a customer",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/owner-ca",
-        BY_NAME,
-        "A customer's owner CA certificate (PEM)",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/targets",
-        BY_NAME,
-        "List a customer's redirect targets",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/customers/{name}/targets",
-        BY_NAME,
-        "Add or replace a redirect target",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/customers/{name}/targets/{target}",
-        BY_NAME,
-        "Remove a redirect target",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/rules",
-        BY_NAME,
-        "A customer's ordered response rules",
-    ),
-    with_json(
-        Method::PUT,
-        "/api/v1/customers/{name}/rules",
-        BY_NAME,
-        "Replace a customer's response rules",
-    ),
-    // NMS connections.
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/nms",
-        BY_NAME,
-        "List a customer's NMS connections",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/customers/{name}/nms",
-        BY_NAME,
-        "Add an NMS connection (a key pair is generated when no password is given)",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/nms/{conn}",
-        BY_NAME,
-        "Show an NMS connection, with health and queue (never secrets)",
-    ),
-    with_json(
-        Method::PATCH,
-        "/api/v1/customers/{name}/nms/{conn}",
-        BY_NAME,
-        "Change an NMS connection",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/customers/{name}/nms/{conn}",
-        BY_NAME,
-        "Remove an NMS connection",
-    ),
-    route(
-        Method::POST,
-        "/api/v1/customers/{name}/nms/{conn}/test",
-        BY_NAME,
-        "Test an NMS connection: connect, check the pin, log in, upload and remove a probe",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/ssh-fingerprint",
-        ADMINS,
-        "The host key fingerprint an SSH server presents (to compare, not to trust)",
-    ),
-    // Webhooks.
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/webhooks",
-        BY_NAME,
-        "List a customer's webhooks",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/customers/{name}/webhooks",
-        BY_NAME,
-        "Add a webhook (its secret is shown once)",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/webhooks/{hook}",
-        BY_NAME,
-        "Show a webhook, with health and queue (never its secret)",
-    ),
-    with_json(
-        Method::PATCH,
-        "/api/v1/customers/{name}/webhooks/{hook}",
-        BY_NAME,
-        "Change a webhook (a rotated secret is shown once)",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/customers/{name}/webhooks/{hook}",
-        BY_NAME,
-        "Remove a webhook and its deliveries",
-    ),
-    route(
-        Method::POST,
-        "/api/v1/customers/{name}/webhooks/{hook}/test",
-        BY_NAME,
-        "Post a signed ping to the receiver now and report its answer",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/webhooks/{hook}/deliveries",
-        BY_NAME,
-        "A webhook's deliveries, oldest first",
-    ),
-    route(
-        Method::POST,
-        "/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry",
-        BY_NAME,
-        "Retry a webhook's dead letters now",
-    ),
-    route(
-        Method::POST,
-        "/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry",
-        BY_NAME,
-        "Retry one delivery now",
-    ),
-    // Licenses.
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/license-pools",
-        BY_NAME,
-        "List a customer's license pools",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/customers/{name}/license-pools",
-        MANUFACTURER,
-        "Create a license pool",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/license-pools/{pool}",
-        BY_NAME,
-        "Show a license pool (allocated, free, short)",
-    ),
-    with_json(
-        Method::PATCH,
-        "/api/v1/customers/{name}/license-pools/{pool}",
-        MANUFACTURER,
-        "Extend, shrink or renew a license pool",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/licenses/expiring",
-        BY_NAME,
-        "A customer's active licenses that end soon",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/customers/{name}/license-usage",
-        BY_NAME,
-        "License usage per pool",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/devices/{serial}/licenses",
-        BY_DEVICE,
-        "A device's licenses, active and revoked",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/devices/{serial}/licenses/transfer",
-        MANUFACTURER,
-        "Move a device's licenses to its replacement (RMA)",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/licenses/{id}/revoke",
-        MANUFACTURER,
-        "Revoke a license; its seat returns to the pool",
-    ),
-    // Devices: their owners are the manufacturer's to assign (the voucher certifies them).
-    route(Method::GET, "/api/v1/devices", BY_FILTER, "List devices"),
-    with_json(
-        Method::POST,
-        "/api/v1/devices",
-        MANUFACTURER,
-        "Import one device",
-    ),
-    Route {
-        method: Method::POST,
-        path: "/api/v1/devices/import",
-        access: MANUFACTURER,
-        body: RequestBody::Csv,
-        summary: "Import devices from a streamed CSV file",
-    },
-    route(
-        Method::GET,
-        "/api/v1/devices/{serial}",
-        BY_DEVICE,
-        "Show a device",
-    ),
-    with_json(
-        Method::PATCH,
-        "/api/v1/devices/{serial}",
-        MANUFACTURER,
-        "Change a device's owner, model or pin",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/devices/{serial}",
-        MANUFACTURER,
-        "Delete a device",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/devices/{serial}/progress",
-        BY_DEVICE,
-        "A device's progress reports",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/devices/{serial}/timeline",
-        BY_DEVICE,
-        "A device's timeline, oldest first",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/events",
-        BY_FILTER,
-        "Events, newest first",
-    ),
-    // Registrations.
-    route(
-        Method::GET,
-        "/api/v1/registrations",
-        BY_FILTER,
-        "The registration outbox",
-    ),
-    with_json(
-        Method::POST,
-        "/api/v1/registrations/retry",
-        BY_FILTER,
-        "Deliver all matching registrations again now",
-    ),
-    route(
-        Method::GET,
-        "/api/v1/registrations/{id}",
-        BY_REGISTRATION,
-        "Show a registration, with its document",
-    ),
-    route(
-        Method::POST,
-        "/api/v1/registrations/{id}/retry",
-        BY_REGISTRATION,
-        "Deliver a registration again now",
-    ),
-    // Audit and tokens.
-    route(Method::GET, "/api/v1/audit", BY_FILTER, "The audit log"),
-    route(Method::GET, "/api/v1/tokens", ADMINS, "List API tokens"),
-    with_json(
-        Method::POST,
-        "/api/v1/tokens",
-        ADMINS,
-        "Create an API token (shown once)",
-    ),
-    route(
-        Method::DELETE,
-        "/api/v1/tokens/{id}",
-        ADMINS,
-        "Revoke an API token",
-    ),
-];
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -620,7 +356,9 @@ mod tests {
         let reader = who(Role::ReadOnly, None);
         let tenant_reader = who(Role::ReadOnly, Some("acme"));
         let (get, post) = (Method::GET, Method::POST);
-        let tenancy = Access::Customer(Tenancy::Path);
+        const ADMINS: Access = Access::ManufacturerAdmin;
+        const MANUFACTURER: Access = Access::Manufacturer;
+        let tenancy = Access::Customer;
         for access in [ADMINS, MANUFACTURER, tenancy] {
             assert_eq!(access.admits(&admin, &post), Ok(()));
             assert_eq!(access.admits(&reader, &post), Err(Refused::ReadOnly));
@@ -654,9 +392,11 @@ mod tests {
         {
             if route.method != Method::GET {
                 assert_eq!(
-                    route.access, MANUFACTURER,
+                    route.access,
+                    Access::Manufacturer,
                     "{} {}",
-                    route.method, route.path
+                    route.method,
+                    route.path
                 );
             }
         }
@@ -669,6 +409,43 @@ mod tests {
         assert_eq!(route.parameter(&segments, "name"), Some("acme"));
         assert_eq!(route.parameter(&segments, "conn"), Some("main"));
         assert_eq!(route.parameter(&segments, "serial"), None);
+    }
+
+    #[test]
+    fn tenancy_follows_the_path_and_every_change_is_audited() {
+        for route in ROUTES {
+            let what = format!("{} {}", route.method, route.path);
+            let expected = if route.path.contains("{name}") {
+                Tenancy::Path
+            } else if route.path.contains("{serial}") {
+                Tenancy::Device
+            } else if route.path.starts_with("/api/v1/registrations/{id}") {
+                Tenancy::Registration
+            } else if route.tenancy == Tenancy::Filter {
+                assert!(
+                    !route.path.contains('{'),
+                    "{what}: a filter is for collections"
+                );
+                Tenancy::Filter
+            } else {
+                Tenancy::Unscoped
+            };
+            assert_eq!(route.tenancy, expected, "{what}");
+            if route.access == Access::Customer {
+                assert_ne!(route.tenancy, Tenancy::Unscoped, "{what}: whose objects?");
+            }
+            assert_eq!(
+                route.audit.is_some(),
+                route.method != Method::GET,
+                "{what}: every change and nothing else is audited"
+            );
+            let bare = matches!(route.handler, Handler::Bare(_));
+            assert_eq!(
+                bare,
+                matches!(route.access, Access::Public | Access::AnyToken),
+                "{what}: probes and documentation take nothing of the request"
+            );
+        }
     }
 
     #[test]

@@ -3,19 +3,20 @@
 
 use std::collections::HashMap;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::context::{Call, Ctx, distinct, json, limit, nullable, page};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::openapi::params::{CustomerPath, DeliveryPath, DeliveryQuery, Page, WebhookPath};
 use super::registrations::RetriedView;
 use super::request::Request;
-use super::{
-    AdminApi, ApiError, ApiResult, distinct, json, limit, nullable, page, parse, timestamp,
-};
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
 use crate::domain::response::valid_name;
 use crate::secrets::Secret;
 use crate::store::now_ms;
+use crate::store::timestamp;
 use crate::store::webhooks::{
     DeliveryFilter, DeliveryRecord, NewWebhook, WebhookRecord, WebhookUpdate,
 };
@@ -36,9 +37,9 @@ pub struct WebhookView {
     pub ca_pem: Option<String>,
     /// Whether events are delivered (disabled: none are queued).
     pub enabled: bool,
-    /// Created.
+    /// When it was created, RFC 3339.
     pub created_at: String,
-    /// Last changed.
+    /// When it was last changed, RFC 3339.
     pub updated_at: String,
     /// Health and queue.
     #[serde(default)]
@@ -178,251 +179,321 @@ impl Request for CreateWebhook {}
 
 impl Request for PatchWebhook {}
 
-impl AdminApi {
-    /// `/customers/{customer}/webhooks[/{hook}[/test|/deliveries[/retry|/{id}/retry]]]`.
-    pub(super) async fn webhooks_route(
-        &self,
-        method: &Method,
-        customer: &str,
-        rest: &[&str],
-        query: &HashMap<String, String>,
-        body: &[u8],
-    ) -> ApiResult {
-        match (method, rest) {
-            (&Method::GET, []) => self.list_webhooks(customer, query).await,
-            (&Method::POST, []) => self.create_webhook(customer, parse(body)?).await,
-            (&Method::GET, [hook]) => {
-                let record = self.store.webhook(customer, hook).await?;
-                Ok(json(StatusCode::OK, &self.webhook_view(&record).await?))
-            }
-            (&Method::PATCH, [hook]) => self.patch_webhook(customer, hook, parse(body)?).await,
-            (&Method::DELETE, [hook]) => {
-                self.store.delete_webhook(customer, hook).await?;
-                self.audit(None, format!("removed webhook {customer}/{hook}"))
-                    .await;
-                Ok(crate::http::empty(StatusCode::NO_CONTENT))
-            }
-            (&Method::POST, [hook, "test"]) => self.test_webhook(customer, hook).await,
-            (&Method::GET, [hook, "deliveries"]) => {
-                self.list_deliveries(customer, hook, query).await
-            }
-            (&Method::POST, [hook, "deliveries", "retry"]) => {
-                self.retry_deliveries(customer, hook, None).await
-            }
-            (&Method::POST, [hook, "deliveries", id, "retry"]) => {
-                let id = id.parse().map_err(|_| {
-                    ApiError::not_found(format!("webhook delivery {id:?} does not exist"))
-                })?;
-                self.retry_deliveries(customer, hook, Some(id)).await
-            }
-            _ => Err(ApiError::not_found(format!(
-                "no resource {method} /customers/{customer}/webhooks/{}",
-                rest.join("/")
-            ))),
-        }
+/// List a customer's webhooks.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/webhooks", tag = "webhooks",
+    params(CustomerPath, Page),
+    responses(
+        (status = 200, description = "One page of webhooks, by name", body = Vec<WebhookView>),
+        (status = 400, description = "A bad `limit`", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ))]
+pub(super) async fn list_webhooks(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, query) = (call.param("name"), &call.query);
+    ctx.customer_record(customer).await?;
+    let hooks = ctx.store.webhooks(customer).await?;
+    let mut views = Vec::new();
+    for record in page(hooks, |h| &h.name, query)? {
+        views.push(webhook_view(ctx, &record).await?);
     }
+    Ok(json(StatusCode::OK, &views))
+}
 
-    async fn list_webhooks(&self, customer: &str, query: &HashMap<String, String>) -> ApiResult {
-        self.customer_record(customer).await?;
-        let hooks = self.store.webhooks(customer).await?;
-        let mut views = Vec::new();
-        for record in page(hooks, |h| &h.name, query)? {
-            views.push(self.webhook_view(&record).await?);
-        }
-        Ok(json(StatusCode::OK, &views))
+/// Add a webhook.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/webhooks", tag = "webhooks",
+    params(CustomerPath),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Added, with its secret (shown this once)",
+            body = WebhookWithSecret),
+        (status = 400, description = "A bad name, URL, event, CA certificate or secret",
+            body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "The webhook exists", body = ErrorBody),
+    ))]
+pub(super) async fn create_webhook(ctx: &Ctx, call: Call, create: CreateWebhook) -> ApiResult {
+    let customer = call.param("name");
+    ctx.customer_record(customer).await?;
+    if !valid_name(&create.name) {
+        return Err(ApiError::bad_request(format!(
+            "webhook name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+            create.name
+        )));
     }
-
-    async fn create_webhook(&self, customer: &str, create: CreateWebhook) -> ApiResult {
-        self.customer_record(customer).await?;
-        if !valid_name(&create.name) {
-            return Err(ApiError::bad_request(format!(
-                "webhook name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                create.name
-            )));
+    let hooks = ctx.store.webhooks(customer).await?;
+    distinct(
+        "webhook",
+        &create.name,
+        hooks.iter().map(|h| h.name.as_str()),
+    )?;
+    let notices = check_events(create.events.unwrap_or_else(|| Notice::ALL.to_vec()))?;
+    check_url(&create.url)?;
+    check_ca(create.ca_pem.as_deref())?;
+    let secret = match create.secret {
+        Some(secret) if secret.expose().chars().count() < 16 => {
+            return Err(ApiError::bad_request(
+                "a webhook secret needs at least 16 characters",
+            ));
         }
-        let hooks = self.store.webhooks(customer).await?;
-        distinct(
-            "webhook",
-            &create.name,
-            hooks.iter().map(|h| h.name.as_str()),
-        )?;
-        let notices = check_events(create.events.unwrap_or_else(|| Notice::ALL.to_vec()))?;
-        check_url(&create.url)?;
-        check_ca(create.ca_pem.as_deref())?;
-        let secret = match create.secret {
-            Some(secret) if secret.expose().chars().count() < 16 => {
-                return Err(ApiError::bad_request(
-                    "a webhook secret needs at least 16 characters",
-                ));
+        Some(secret) => secret.into_exposed(),
+        None => fresh_secret()?,
+    };
+    let stored = ctx
+        .store
+        .insert_webhook(&NewWebhook {
+            customer: customer.to_owned(),
+            name: create.name,
+            url: create.url,
+            notices,
+            ca_pem: create.ca_pem,
+            secret,
+            enabled: create.enabled,
+        })
+        .await?;
+    ctx.audit(
+        None,
+        format!(
+            "added webhook {customer}/{} to {} for {}",
+            stored.name,
+            stored.url,
+            events_text(&stored.notices)
+        ),
+    )
+    .await;
+    let view = WebhookWithSecret {
+        webhook: webhook_view(ctx, &stored).await?,
+        secret: stored.secret,
+    };
+    Ok(json(StatusCode::CREATED, &view))
+}
+
+/// Change a webhook.
+#[utoipa::path(patch, path = "/api/v1/customers/{name}/webhooks/{hook}", tag = "webhooks",
+    params(CustomerPath, WebhookPath),
+    request_body = PatchWebhook,
+    responses(
+        (status = 200, description = "Changed; with `rotate_secret`, the new `secret` is added \
+                                      (shown this once)", body = WebhookView),
+        (status = 400, description = "A bad URL, event or CA certificate", body = ErrorBody),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn patch_webhook(ctx: &Ctx, call: Call, patch: PatchWebhook) -> ApiResult {
+    let (customer, name) = (call.param("name"), call.param("hook"));
+    ctx.store.webhook(customer, name).await?;
+    if let Some(url) = &patch.url {
+        check_url(url)?;
+    }
+    if let Some(Some(pem)) = &patch.ca_pem {
+        check_ca(Some(pem))?;
+    }
+    let update = WebhookUpdate {
+        url: patch.url,
+        notices: patch.events.map(check_events).transpose()?,
+        ca_pem: patch.ca_pem,
+        secret: patch.rotate_secret.then(fresh_secret).transpose()?,
+        enabled: patch.enabled,
+    };
+    let stored = ctx.store.update_webhook(customer, name, &update).await?;
+    ctx.audit(
+        None,
+        format!(
+            "changed webhook {customer}/{name}: {} for {}{}{}",
+            stored.url,
+            events_text(&stored.notices),
+            if stored.enabled { "" } else { ", disabled" },
+            if patch.rotate_secret {
+                ", new secret"
+            } else {
+                ""
             }
-            Some(secret) => secret.into_exposed(),
-            None => fresh_secret()?,
-        };
-        let stored = self
-            .store
-            .insert_webhook(&NewWebhook {
-                customer: customer.to_owned(),
-                name: create.name,
-                url: create.url,
-                notices,
-                ca_pem: create.ca_pem,
-                secret,
-                enabled: create.enabled,
-            })
-            .await?;
-        self.audit(
-            None,
-            format!(
-                "added webhook {customer}/{} to {} for {}",
-                stored.name,
-                stored.url,
-                events_text(&stored.notices)
-            ),
-        )
-        .await;
-        let view = WebhookWithSecret {
-            webhook: self.webhook_view(&stored).await?,
+        ),
+    )
+    .await;
+    let view = webhook_view(ctx, &stored).await?;
+    if patch.rotate_secret {
+        let shown = WebhookWithSecret {
+            webhook: view,
             secret: stored.secret,
         };
-        Ok(json(StatusCode::CREATED, &view))
+        return Ok(json(StatusCode::OK, &shown));
     }
+    Ok(json(StatusCode::OK, &view))
+}
 
-    async fn patch_webhook(&self, customer: &str, name: &str, patch: PatchWebhook) -> ApiResult {
-        self.store.webhook(customer, name).await?;
-        if let Some(url) = &patch.url {
-            check_url(url)?;
-        }
-        if let Some(Some(pem)) = &patch.ca_pem {
-            check_ca(Some(pem))?;
-        }
-        let update = WebhookUpdate {
-            url: patch.url,
-            notices: patch.events.map(check_events).transpose()?,
-            ca_pem: patch.ca_pem,
-            secret: patch.rotate_secret.then(fresh_secret).transpose()?,
-            enabled: patch.enabled,
-        };
-        let stored = self.store.update_webhook(customer, name, &update).await?;
-        self.audit(
-            None,
-            format!(
-                "changed webhook {customer}/{name}: {} for {}{}{}",
-                stored.url,
-                events_text(&stored.notices),
-                if stored.enabled { "" } else { ", disabled" },
-                if patch.rotate_secret {
-                    ", new secret"
-                } else {
-                    ""
-                }
-            ),
-        )
+/// Post a signed ping to the receiver now.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/webhooks/{hook}/test", tag = "webhooks",
+    params(CustomerPath, WebhookPath),
+    responses(
+        (status = 200, description = "The receiver's answer (a failed test is still a 200)",
+            body = WebhookTestView),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn test_webhook(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, name) = (call.param("name"), call.param("hook"));
+    let record = ctx.store.webhook(customer, name).await?;
+    let result = ctx
+        .webhooks
+        .send(&record, &EventBody::ping(customer, now_ms()))
         .await;
-        let view = self.webhook_view(&stored).await?;
-        if patch.rotate_secret {
-            let shown = WebhookWithSecret {
-                webhook: view,
-                secret: stored.secret,
-            };
-            return Ok(json(StatusCode::OK, &shown));
-        }
-        Ok(json(StatusCode::OK, &view))
-    }
+    let view = match result {
+        Ok(status) => WebhookTestView {
+            ok: true,
+            status: Some(status),
+            error: None,
+        },
+        Err(error) => WebhookTestView {
+            ok: false,
+            status: error.status(),
+            error: Some(error.to_string()),
+        },
+    };
+    ctx.audit(
+        None,
+        format!(
+            "tested webhook {customer}/{name}: {}",
+            if view.ok { "ok" } else { "failed" }
+        ),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &view))
+}
 
-    async fn test_webhook(&self, customer: &str, name: &str) -> ApiResult {
-        let record = self.store.webhook(customer, name).await?;
-        let result = self
-            .webhooks
-            .send(&record, &EventBody::ping(customer, now_ms()))
-            .await;
-        let view = match result {
-            Ok(status) => WebhookTestView {
-                ok: true,
-                status: Some(status),
-                error: None,
-            },
-            Err(error) => WebhookTestView {
-                ok: false,
-                status: error.status(),
-                error: Some(error.to_string()),
-            },
-        };
-        self.audit(
-            None,
-            format!(
-                "tested webhook {customer}/{name}: {}",
-                if view.ok { "ok" } else { "failed" }
-            ),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &view))
-    }
-
-    async fn list_deliveries(
-        &self,
-        customer: &str,
-        name: &str,
-        query: &HashMap<String, String>,
-    ) -> ApiResult {
-        let hook = self.store.webhook(customer, name).await?;
-        let state = query
-            .get("state")
-            .map(|s| s.parse::<DeliveryState>().map_err(ApiError::bad_request))
-            .transpose()?;
-        let after = query
-            .get("after")
-            .map(|a| {
-                a.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request("after must be a delivery id"))
-            })
-            .transpose()?;
-        let filter = DeliveryFilter {
-            state,
-            after,
-            limit: limit(query, 100, 1000)?,
-        };
-        let deliveries = self.store.webhook_deliveries(hook.id, &filter).await?;
-        let views: Vec<DeliveryView> = deliveries.iter().map(delivery_view).collect();
-        Ok(json(StatusCode::OK, &views))
-    }
-
-    async fn retry_deliveries(&self, customer: &str, name: &str, id: Option<i64>) -> ApiResult {
-        let hook = self.store.webhook(customer, name).await?;
-        let retried = self.store.retry_webhook_deliveries(hook.id, id).await?;
-        let what = id.map_or_else(
-            || "dead deliveries".to_owned(),
-            |id| format!("delivery {id}"),
-        );
-        self.audit(
-            None,
-            format!("retried {retried} of webhook {customer}/{name}'s {what}"),
-        )
-        .await;
-        Ok(json(StatusCode::OK, &RetriedView { retried }))
-    }
-
-    async fn webhook_view(&self, record: &WebhookRecord) -> Result<WebhookView, ApiError> {
-        // The health with the counts, read together in one snapshot.
-        let health = self.store.webhook_health(record.id).await?;
-        Ok(WebhookView {
-            name: record.name.clone(),
-            url: record.url.clone(),
-            events: record.notices.clone(),
-            ca_pem: record.ca_pem.clone(),
-            enabled: record.enabled,
-            created_at: timestamp(record.created_at),
-            updated_at: timestamp(record.updated_at),
-            status: WebhookStatusView {
-                state: health.state().into(),
-                last_error: health.last_error,
-                last_error_at: health.last_error_at.map(timestamp),
-                last_delivery_at: health.last_delivery_at.map(timestamp),
-                pending: health.pending,
-                delivered: health.delivered,
-                dead: health.dead,
-            },
+async fn list_deliveries(
+    ctx: &Ctx,
+    customer: &str,
+    name: &str,
+    query: &HashMap<String, String>,
+) -> ApiResult {
+    let hook = ctx.store.webhook(customer, name).await?;
+    let state = query
+        .get("state")
+        .map(|s| s.parse::<DeliveryState>().map_err(ApiError::bad_request))
+        .transpose()?;
+    let after = query
+        .get("after")
+        .map(|a| {
+            a.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("after must be a delivery id"))
         })
-    }
+        .transpose()?;
+    let filter = DeliveryFilter {
+        state,
+        after,
+        limit: limit(query, 100, 1000)?,
+    };
+    let deliveries = ctx.store.webhook_deliveries(hook.id, &filter).await?;
+    let views: Vec<DeliveryView> = deliveries.iter().map(delivery_view).collect();
+    Ok(json(StatusCode::OK, &views))
+}
+
+async fn retry_deliveries(ctx: &Ctx, customer: &str, name: &str, id: Option<i64>) -> ApiResult {
+    let hook = ctx.store.webhook(customer, name).await?;
+    let retried = ctx.store.retry_webhook_deliveries(hook.id, id).await?;
+    let what = id.map_or_else(
+        || "dead deliveries".to_owned(),
+        |id| format!("delivery {id}"),
+    );
+    ctx.audit(
+        None,
+        format!("retried {retried} of webhook {customer}/{name}'s {what}"),
+    )
+    .await;
+    Ok(json(StatusCode::OK, &RetriedView { retried }))
+}
+
+/// Show a webhook.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/webhooks/{hook}", tag = "webhooks",
+    params(CustomerPath, WebhookPath),
+    responses(
+        (status = 200, description = "The webhook", body = WebhookView),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn show_webhook(ctx: &Ctx, call: Call) -> ApiResult {
+    let record = ctx
+        .store
+        .webhook(call.param("name"), call.param("hook"))
+        .await?;
+    Ok(json(StatusCode::OK, &webhook_view(ctx, &record).await?))
+}
+
+/// Remove a webhook.
+#[utoipa::path(delete, path = "/api/v1/customers/{name}/webhooks/{hook}", tag = "webhooks",
+    params(CustomerPath, WebhookPath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn delete_webhook(ctx: &Ctx, call: Call) -> ApiResult {
+    let (customer, hook) = (call.param("name"), call.param("hook"));
+    ctx.store.delete_webhook(customer, hook).await?;
+    ctx.audit(None, format!("removed webhook {customer}/{hook}"))
+        .await;
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
+
+/// A webhook's deliveries.
+#[utoipa::path(get, path = "/api/v1/customers/{name}/webhooks/{hook}/deliveries",
+    tag = "webhooks",
+    params(CustomerPath, WebhookPath, DeliveryQuery),
+    responses(
+        (status = 200, description = "One page of deliveries, oldest first",
+            body = Vec<DeliveryView>),
+        (status = 400, description = "A bad `state`, `after` or `limit`", body = ErrorBody),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn webhook_deliveries(ctx: &Ctx, call: Call) -> ApiResult {
+    list_deliveries(ctx, call.param("name"), call.param("hook"), &call.query).await
+}
+
+/// Retry a webhook's dead letters now.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry",
+    tag = "webhooks",
+    params(CustomerPath, WebhookPath),
+    responses(
+        (status = 200, description = "How many dead letters are due again", body = RetriedView),
+        (status = 404, description = "No such customer or webhook", body = ErrorBody),
+    ))]
+pub(super) async fn retry_webhook_deliveries(ctx: &Ctx, call: Call) -> ApiResult {
+    retry_deliveries(ctx, call.param("name"), call.param("hook"), None).await
+}
+
+/// Retry one delivery now.
+#[utoipa::path(post, path = "/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry",
+    tag = "webhooks",
+    params(CustomerPath, WebhookPath, DeliveryPath),
+    responses(
+        (status = 200, description = "1 if it is due again, 0 if it was delivered",
+            body = RetriedView),
+        (status = 404, description = "No such customer, webhook or delivery", body = ErrorBody),
+    ))]
+pub(super) async fn retry_webhook_delivery(ctx: &Ctx, call: Call) -> ApiResult {
+    let id = call.param("id");
+    let id = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("webhook delivery {id:?} does not exist")))?;
+    retry_deliveries(ctx, call.param("name"), call.param("hook"), Some(id)).await
+}
+
+async fn webhook_view(ctx: &Ctx, record: &WebhookRecord) -> Result<WebhookView, ApiError> {
+    // The health with the counts, read together in one snapshot.
+    let health = ctx.store.webhook_health(record.id).await?;
+    Ok(WebhookView {
+        name: record.name.clone(),
+        url: record.url.clone(),
+        events: record.notices.clone(),
+        ca_pem: record.ca_pem.clone(),
+        enabled: record.enabled,
+        created_at: timestamp(record.created_at),
+        updated_at: timestamp(record.updated_at),
+        status: WebhookStatusView {
+            state: health.state().into(),
+            last_error: health.last_error,
+            last_error_at: health.last_error_at.map(timestamp),
+            last_delivery_at: health.last_delivery_at.map(timestamp),
+            pending: health.pending,
+            delivered: health.delivered,
+            dead: health.dead,
+        },
+    })
 }
 
 fn delivery_view(d: &DeliveryRecord) -> DeliveryView {

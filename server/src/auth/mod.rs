@@ -8,3 +8,4 @@
 //! `admin`.
 
 pub mod device;
+pub mod token;

@@ -2,10 +2,12 @@
 //! body, against the real server: who gets what answer, and that a refused request changes
 //! nothing in the database.
 //!
-//! The routes come from the server (its OpenAPI document, which a unit test holds equal to the
-//! route table); what each may do comes from [`POLICY`] below, written here and not read from
-//! the server, so that a wrong entry in the server's table fails. A route the server has and
-//! this table lacks fails the test.
+//! The routes come from the server: its OpenAPI document (which a unit test holds equal to the
+//! route table) lists each with the access and tenancy the route table declares for it
+//! (`x-ztp-access`, `x-ztp-tenancy`). Those must equal [`POLICY`] below, written here and not
+//! read from the server, so that a change to the table must be matched here; then every route
+//! is called as `POLICY` says it answers. A route the server has and this table lacks fails
+//! the test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -27,167 +29,366 @@ enum Who {
     Tenant,
 }
 
-/// (method, path template, who, allowed status for a valid request to an existing object).
-const POLICY: &[(&str, &str, Who, u16)] = &[
-    ("GET", "/api/v1/openapi.json", Who::AnyToken, 200),
-    ("GET", "/api/v1/customers", Who::Tenant, 200),
-    ("POST", "/api/v1/customers", Who::Manufacturer, 201),
-    ("GET", "/api/v1/customers/{name}", Who::Tenant, 200),
-    ("PATCH", "/api/v1/customers/{name}", Who::Manufacturer, 200),
-    ("DELETE", "/api/v1/customers/{name}", Who::Manufacturer, 204),
-    ("GET", "/api/v1/customers/{name}/owner-ca", Who::Tenant, 200),
-    ("GET", "/api/v1/customers/{name}/targets", Who::Tenant, 200),
-    ("POST", "/api/v1/customers/{name}/targets", Who::Tenant, 200),
+/// How the server finds the customer a route's object belongs to, as this test expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// No customer in the request: the manufacturer's own objects, or one the body names.
+    Unscoped,
+    /// `?customer=` (or `customer` in the body); a customer's token gets its own.
+    Filter,
+    /// The path's `{name}`.
+    Path,
+    /// The owner of the path's `{serial}`.
+    Device,
+    /// The customer of the registration `{id}`.
+    Registration,
+}
+
+/// (method, path template, who, whose, allowed status for a valid request to an existing
+/// object).
+const POLICY: &[(&str, &str, Who, Whose, u16)] = &[
+    (
+        "GET",
+        "/api/v1/openapi.json",
+        Who::AnyToken,
+        Whose::Unscoped,
+        200,
+    ),
+    ("GET", "/api/v1/customers", Who::Tenant, Whose::Filter, 200),
+    (
+        "POST",
+        "/api/v1/customers",
+        Who::Manufacturer,
+        Whose::Unscoped,
+        201,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{name}",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "PATCH",
+        "/api/v1/customers/{name}",
+        Who::Manufacturer,
+        Whose::Path,
+        200,
+    ),
+    (
+        "DELETE",
+        "/api/v1/customers/{name}",
+        Who::Manufacturer,
+        Whose::Path,
+        204,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{name}/owner-ca",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{name}/targets",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{name}/targets",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
     (
         "DELETE",
         "/api/v1/customers/{name}/targets/{target}",
         Who::Tenant,
+        Whose::Path,
         204,
     ),
-    ("GET", "/api/v1/customers/{name}/rules", Who::Tenant, 200),
-    ("PUT", "/api/v1/customers/{name}/rules", Who::Tenant, 200),
-    ("GET", "/api/v1/customers/{name}/nms", Who::Tenant, 200),
-    ("POST", "/api/v1/customers/{name}/nms", Who::Tenant, 201),
+    (
+        "GET",
+        "/api/v1/customers/{name}/rules",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "PUT",
+        "/api/v1/customers/{name}/rules",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{name}/nms",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
+    (
+        "POST",
+        "/api/v1/customers/{name}/nms",
+        Who::Tenant,
+        Whose::Path,
+        201,
+    ),
     (
         "GET",
         "/api/v1/customers/{name}/nms/{conn}",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "PATCH",
         "/api/v1/customers/{name}/nms/{conn}",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "DELETE",
         "/api/v1/customers/{name}/nms/{conn}",
         Who::Tenant,
+        Whose::Path,
         204,
     ),
     (
         "POST",
         "/api/v1/customers/{name}/nms/{conn}/test",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
-    ("GET", "/api/v1/ssh-fingerprint", Who::Admins, 502),
-    ("GET", "/api/v1/customers/{name}/webhooks", Who::Tenant, 200),
+    (
+        "GET",
+        "/api/v1/ssh-fingerprint",
+        Who::Admins,
+        Whose::Unscoped,
+        502,
+    ),
+    (
+        "GET",
+        "/api/v1/customers/{name}/webhooks",
+        Who::Tenant,
+        Whose::Path,
+        200,
+    ),
     (
         "POST",
         "/api/v1/customers/{name}/webhooks",
         Who::Tenant,
+        Whose::Path,
         201,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/webhooks/{hook}",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "PATCH",
         "/api/v1/customers/{name}/webhooks/{hook}",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "DELETE",
         "/api/v1/customers/{name}/webhooks/{hook}",
         Who::Tenant,
+        Whose::Path,
         204,
     ),
     (
         "POST",
         "/api/v1/customers/{name}/webhooks/{hook}/test",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "POST",
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries/retry",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "POST",
         "/api/v1/customers/{name}/webhooks/{hook}/deliveries/{id}/retry",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/license-pools",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "POST",
         "/api/v1/customers/{name}/license-pools",
         Who::Manufacturer,
+        Whose::Path,
         201,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/license-pools/{pool}",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "PATCH",
         "/api/v1/customers/{name}/license-pools/{pool}",
         Who::Manufacturer,
+        Whose::Path,
         200,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/licenses/expiring",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
     (
         "GET",
         "/api/v1/customers/{name}/license-usage",
         Who::Tenant,
+        Whose::Path,
         200,
     ),
-    ("GET", "/api/v1/devices/{serial}/licenses", Who::Tenant, 200),
+    (
+        "GET",
+        "/api/v1/devices/{serial}/licenses",
+        Who::Tenant,
+        Whose::Device,
+        200,
+    ),
     (
         "POST",
         "/api/v1/licenses/{id}/revoke",
         Who::Manufacturer,
+        Whose::Unscoped,
         200,
     ),
     (
         "POST",
         "/api/v1/devices/{serial}/licenses/transfer",
         Who::Manufacturer,
+        Whose::Device,
         200,
     ),
-    ("GET", "/api/v1/devices", Who::Tenant, 200),
-    ("POST", "/api/v1/devices", Who::Manufacturer, 201),
-    ("POST", "/api/v1/devices/import", Who::Manufacturer, 200),
-    ("GET", "/api/v1/devices/{serial}", Who::Tenant, 200),
-    ("PATCH", "/api/v1/devices/{serial}", Who::Manufacturer, 200),
-    ("DELETE", "/api/v1/devices/{serial}", Who::Manufacturer, 204),
-    ("GET", "/api/v1/devices/{serial}/progress", Who::Tenant, 200),
-    ("GET", "/api/v1/devices/{serial}/timeline", Who::Tenant, 200),
-    ("GET", "/api/v1/events", Who::Tenant, 200),
-    ("GET", "/api/v1/registrations", Who::Tenant, 200),
-    ("POST", "/api/v1/registrations/retry", Who::Tenant, 200),
-    ("GET", "/api/v1/registrations/{id}", Who::Tenant, 200),
-    ("POST", "/api/v1/registrations/{id}/retry", Who::Tenant, 200),
-    ("GET", "/api/v1/audit", Who::Tenant, 200),
-    ("GET", "/api/v1/tokens", Who::Admins, 200),
-    ("POST", "/api/v1/tokens", Who::Admins, 201),
-    ("DELETE", "/api/v1/tokens/{id}", Who::Admins, 200),
+    ("GET", "/api/v1/devices", Who::Tenant, Whose::Filter, 200),
+    (
+        "POST",
+        "/api/v1/devices",
+        Who::Manufacturer,
+        Whose::Unscoped,
+        201,
+    ),
+    (
+        "POST",
+        "/api/v1/devices/import",
+        Who::Manufacturer,
+        Whose::Unscoped,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/devices/{serial}",
+        Who::Tenant,
+        Whose::Device,
+        200,
+    ),
+    (
+        "PATCH",
+        "/api/v1/devices/{serial}",
+        Who::Manufacturer,
+        Whose::Device,
+        200,
+    ),
+    (
+        "DELETE",
+        "/api/v1/devices/{serial}",
+        Who::Manufacturer,
+        Whose::Device,
+        204,
+    ),
+    (
+        "GET",
+        "/api/v1/devices/{serial}/progress",
+        Who::Tenant,
+        Whose::Device,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/devices/{serial}/timeline",
+        Who::Tenant,
+        Whose::Device,
+        200,
+    ),
+    ("GET", "/api/v1/events", Who::Tenant, Whose::Filter, 200),
+    (
+        "GET",
+        "/api/v1/registrations",
+        Who::Tenant,
+        Whose::Filter,
+        200,
+    ),
+    (
+        "POST",
+        "/api/v1/registrations/retry",
+        Who::Tenant,
+        Whose::Filter,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/registrations/{id}",
+        Who::Tenant,
+        Whose::Registration,
+        200,
+    ),
+    (
+        "POST",
+        "/api/v1/registrations/{id}/retry",
+        Who::Tenant,
+        Whose::Registration,
+        200,
+    ),
+    ("GET", "/api/v1/audit", Who::Tenant, Whose::Filter, 200),
+    ("GET", "/api/v1/tokens", Who::Admins, Whose::Unscoped, 200),
+    ("POST", "/api/v1/tokens", Who::Admins, Whose::Unscoped, 201),
+    (
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        Who::Admins,
+        Whose::Unscoped,
+        200,
+    ),
 ];
 
 /// Who calls.
@@ -474,14 +675,14 @@ impl Matrix {
 
 /// Whether the caller's request on `object` is expected to go through (for spare objects).
 fn expected_allows(template: &str, method: &str, caller: Caller, object: Object) -> bool {
-    let (_, _, who, allowed) = policy(method, template);
+    let (_, _, who, _, allowed) = policy(method, template);
     expected(who, allowed, method, true, caller, object, Shape::Object) == allowed
 }
 
-fn policy(method: &str, template: &str) -> (&'static str, &'static str, Who, u16) {
+fn policy(method: &str, template: &str) -> (&'static str, &'static str, Who, Whose, u16) {
     *POLICY
         .iter()
-        .find(|(m, p, _, _)| *m == method && *p == template)
+        .find(|(m, p, ..)| *m == method && *p == template)
         .unwrap_or_else(|| {
             panic!("{method} {template} is not in the matrix: add it to POLICY in admin_matrix.rs")
         })
@@ -673,29 +874,78 @@ fn set_up(dir: &Path) -> Matrix {
     matrix
 }
 
+impl Who {
+    /// The server's name for this access (`x-ztp-access`).
+    fn declared(self) -> &'static str {
+        match self {
+            Self::AnyToken => "any-token",
+            Self::Admins => "manufacturer-admin",
+            Self::Manufacturer => "manufacturer",
+            Self::Tenant => "customer",
+        }
+    }
+}
+
+impl Whose {
+    /// The server's name for this tenancy (`x-ztp-tenancy`).
+    fn declared(self) -> &'static str {
+        match self {
+            Self::Unscoped => "unscoped",
+            Self::Filter => "filter",
+            Self::Path => "path",
+            Self::Device => "device",
+            Self::Registration => "registration",
+        }
+    }
+}
+
+/// Each operation under `/api/v1/` of the served OpenAPI `document`, with the access and
+/// tenancy the server's route table declares for it (`x-ztp-access`, `x-ztp-tenancy`).
+fn declared_policy(document: &Value) -> BTreeMap<(String, String), (String, String)> {
+    let mut declared = BTreeMap::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let method = method.to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str())
+                || !path.starts_with("/api/v1/")
+            {
+                continue;
+            }
+            let field = |name: &str| {
+                operation[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} declares no {name}"))
+                    .to_owned()
+            };
+            let policy = (field("x-ztp-access"), field("x-ztp-tenancy"));
+            declared.insert((method, path.clone()), policy);
+        }
+    }
+    declared
+}
+
 #[test]
 fn every_route_answers_every_caller_as_the_policy_says_and_refusals_change_nothing() {
     let dir = temp_dir();
     let mut matrix = set_up(dir.path());
     let db = dir.path().join("ztp.sqlite");
 
-    // The routes the server has, from its OpenAPI document (held equal to its route table).
+    // The routes the server has, with the access and tenancy its route table declares for
+    // each, from its OpenAPI document (a unit test holds the document equal to the table).
     let document = matrix.admin("GET", "/api/v1/openapi.json", json!({}));
-    let mut routes = BTreeSet::new();
-    for (path, item) in document["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
-            let method = method.to_ascii_uppercase();
-            if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str())
-                && path.starts_with("/api/v1/")
-            {
-                routes.insert((method, path.clone()));
-            }
-        }
-    }
-    let listed: BTreeSet<(String, String)> = POLICY
+    let declared = declared_policy(&document);
+    let written: BTreeMap<(String, String), (String, String)> = POLICY
         .iter()
-        .map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned()))
+        .map(|(m, p, who, whose, _)| {
+            let route = ((*m).to_owned(), (*p).to_owned());
+            (
+                route,
+                (who.declared().to_owned(), whose.declared().to_owned()),
+            )
+        })
         .collect();
+    let routes: BTreeSet<_> = declared.keys().collect();
+    let listed: BTreeSet<_> = written.keys().collect();
     let unlisted: Vec<_> = routes.difference(&listed).collect();
     assert!(
         unlisted.is_empty(),
@@ -705,6 +955,22 @@ fn every_route_answers_every_caller_as_the_policy_says_and_refusals_change_nothi
     assert!(
         gone.is_empty(),
         "POLICY lists routes the server lacks: {gone:?}"
+    );
+    let differ: Vec<String> = written
+        .iter()
+        .filter(|(route, policy)| declared[*route] != **policy)
+        .map(|((m, p), (access, tenancy))| {
+            let (got_access, got_tenancy) = &declared[&(m.clone(), p.clone())];
+            format!(
+                "{m} {p}: the server declares access {got_access}, tenancy {got_tenancy}; \
+                 POLICY says {access}, {tenancy}"
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the route table and POLICY disagree:\n{}",
+        differ.join("\n")
     );
 
     let callers = [
@@ -716,7 +982,7 @@ fn every_route_answers_every_caller_as_the_policy_says_and_refusals_change_nothi
     ];
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (method, template, who, allowed) in POLICY {
+    for (method, template, who, _, allowed) in POLICY {
         let templated = template.contains('{');
         let objects: &[Object] = if templated {
             &[Object::Missing, Object::Bravos, Object::Alphas]

@@ -13,7 +13,7 @@ use crate::store::EventKind;
 /// `{name}`: a customer.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct CustomerPath {
+pub(in crate::admin) struct CustomerPath {
     /// The customer's name.
     name: String,
 }
@@ -21,7 +21,7 @@ pub(super) struct CustomerPath {
 /// `{target}`: a customer's redirect target.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct TargetPath {
+pub(in crate::admin) struct TargetPath {
     /// The target's name.
     target: String,
 }
@@ -29,7 +29,7 @@ pub(super) struct TargetPath {
 /// `{conn}`: a customer's NMS connection.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct ConnectionPath {
+pub(in crate::admin) struct ConnectionPath {
     /// The connection's name.
     conn: String,
 }
@@ -37,7 +37,7 @@ pub(super) struct ConnectionPath {
 /// `{hook}`: a customer's webhook.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct WebhookPath {
+pub(in crate::admin) struct WebhookPath {
     /// The webhook's name.
     hook: String,
 }
@@ -45,7 +45,7 @@ pub(super) struct WebhookPath {
 /// `{id}`: a webhook delivery.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct DeliveryPath {
+pub(in crate::admin) struct DeliveryPath {
     /// The delivery's id.
     id: i64,
 }
@@ -53,7 +53,7 @@ pub(super) struct DeliveryPath {
 /// `GET …/deliveries`: a state, and one page by id.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct DeliveryQuery {
+pub(in crate::admin) struct DeliveryQuery {
     /// Only deliveries in this state (`pending`, `delivered`, `dead`).
     #[param(inline)]
     state: Option<RegistrationState>,
@@ -67,7 +67,7 @@ pub(super) struct DeliveryQuery {
 /// `{pool}`: a customer's license pool.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct PoolPath {
+pub(in crate::admin) struct PoolPath {
     /// The pool's name.
     pool: String,
 }
@@ -75,7 +75,7 @@ pub(super) struct PoolPath {
 /// `{serial}`: a device.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct SerialPath {
+pub(in crate::admin) struct SerialPath {
     /// The device's serial number.
     serial: String,
 }
@@ -83,7 +83,7 @@ pub(super) struct SerialPath {
 /// `{id}`: a license.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct LicensePath {
+pub(in crate::admin) struct LicensePath {
     /// The license's id.
     id: String,
 }
@@ -91,7 +91,7 @@ pub(super) struct LicensePath {
 /// `{id}`: a registration.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct RegistrationPath {
+pub(in crate::admin) struct RegistrationPath {
     /// The registration's sequence number.
     id: i64,
 }
@@ -99,7 +99,7 @@ pub(super) struct RegistrationPath {
 /// `{id}`: an API token.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
-pub(super) struct TokenPath {
+pub(in crate::admin) struct TokenPath {
     /// The token's id (the part between `ztp.` and the next `.`).
     id: String,
 }
@@ -107,7 +107,7 @@ pub(super) struct TokenPath {
 /// One page of a list ordered by name (or id): `?after=&limit=`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct Page {
+pub(in crate::admin) struct Page {
     /// Only items whose key sorts after this one: the last key of the previous page.
     after: Option<String>,
     /// At most this many items.
@@ -118,7 +118,7 @@ pub(super) struct Page {
 /// `GET /customers`: a page, optionally only one customer.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct CustomerQuery {
+pub(in crate::admin) struct CustomerQuery {
     /// Only this customer (a token limited to a customer always gets only its own).
     customer: Option<String>,
 }
@@ -126,7 +126,7 @@ pub(super) struct CustomerQuery {
 /// `GET /devices`: one page of devices by serial.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct DeviceQuery {
+pub(in crate::admin) struct DeviceQuery {
     /// Only this customer's devices.
     customer: Option<String>,
 }
@@ -134,7 +134,7 @@ pub(super) struct DeviceQuery {
 /// `GET /events`: newest first, one page before an event.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct EventQuery {
+pub(in crate::admin) struct EventQuery {
     /// Only this device's events.
     serial: Option<String>,
     /// Only events of this kind.
@@ -152,7 +152,7 @@ pub(super) struct EventQuery {
 /// `GET /registrations`: filters, and one page by sequence number.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct RegistrationQuery {
+pub(in crate::admin) struct RegistrationQuery {
     /// Only registrations in this state.
     #[param(inline)]
     state: Option<RegistrationState>,
@@ -172,7 +172,7 @@ pub(super) struct RegistrationQuery {
 /// `GET /audit`: filters, one page by entry id, and the format.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct AuditQuery {
+pub(in crate::admin) struct AuditQuery {
     /// Only objects whose path starts with this, e.g. `/customers/acme`.
     object: Option<String>,
     /// Only changes concerning this customer.
@@ -194,7 +194,7 @@ pub(super) struct AuditQuery {
 /// `GET /customers/{name}/licenses/expiring`: the window.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ExpiringQuery {
+pub(in crate::admin) struct ExpiringQuery {
     /// Licenses ending within this many days.
     #[param(minimum = 0, maximum = 3650, default = 30)]
     days: Option<u32>,
@@ -203,7 +203,7 @@ pub(super) struct ExpiringQuery {
 /// `GET /customers/{name}/license-usage`: the window and the format.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct UsageQuery {
+pub(in crate::admin) struct UsageQuery {
     /// Count licenses ending within this many days as expiring.
     #[param(minimum = 0, maximum = 3650, default = 30)]
     days: Option<u32>,
@@ -215,7 +215,7 @@ pub(super) struct UsageQuery {
 /// `POST /devices/import`: how bad rows are handled.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ImportQuery {
+pub(in crate::admin) struct ImportQuery {
     /// `partial` (default): good rows go in, bad ones are reported; `all-or-nothing`: one
     /// transaction, kept only if every row is good.
     #[param(pattern = "^(partial|all-or-nothing)$")]
@@ -225,10 +225,10 @@ pub(super) struct ImportQuery {
 /// `GET /ssh-fingerprint`: the SSH server to ask.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct FingerprintQuery {
+pub(in crate::admin) struct FingerprintQuery {
     /// Host name or address.
     host: String,
-    /// Port.
+    /// The SSH server's TCP port (default 22).
     #[param(minimum = 1, maximum = 65535, default = 22)]
     port: Option<u16>,
 }
