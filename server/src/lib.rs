@@ -42,6 +42,8 @@
 //! - [`cli`], [`commands`]: the command line (clap) and what each subcommand does.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// No function over 80 lines (the threshold is in clippy.toml).
+#![warn(clippy::too_many_lines)]
 
 pub mod address_policy;
 pub mod admin;

@@ -342,3 +342,83 @@ fn the_check_sees_an_outward_import() {
         [(1, "domain".to_owned())]
     );
 }
+
+/// The longest a file of `server/src` may be, tests included.
+const MAX_FILE_LINES: usize = 600;
+
+#[test]
+fn no_file_is_longer_than_the_limit() {
+    let long: Vec<String> = files(&source())
+        .into_iter()
+        .filter_map(|file| {
+            let lines = fs::read_to_string(&file).unwrap().lines().count();
+            (lines > MAX_FILE_LINES).then(|| format!("{}: {lines} lines", file.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {MAX_FILE_LINES} lines (split them by concept):\n{}",
+        long.join("\n")
+    );
+}
+
+/// The root file of a top-level module.
+fn root_of(module: &str) -> PathBuf {
+    let flat = source().join(format!("{module}.rs"));
+    if flat.exists() {
+        flat
+    } else {
+        source().join(module).join("mod.rs")
+    }
+}
+
+/// The modules a root file's doc says it may import: the backquoted names of the paragraph
+/// that starts `May import:` (or `# What it may import`), `*` for "everything".
+fn declared_imports(text: &str) -> Option<BTreeSet<String>> {
+    let doc: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!").trim())
+        .collect();
+    let start = doc
+        .iter()
+        .position(|l| l.starts_with("May import:") || l.starts_with("# What it may import"))?;
+    let mut paragraph = String::new();
+    for line in &doc[start..] {
+        if line.is_empty() && !paragraph.is_empty() {
+            break;
+        }
+        paragraph.push_str(line);
+        paragraph.push(' ');
+    }
+    let mut names: BTreeSet<String> = paragraph
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .filter(|name| RULES.iter().any(|(module, ..)| module == name))
+        .collect();
+    if paragraph.contains("everything") {
+        names.insert("*".to_owned());
+    }
+    Some(names)
+}
+
+#[test]
+fn each_module_doc_says_what_it_may_import_as_the_rules_do() {
+    let mut wrong = Vec::new();
+    for (module, allowed, _) in RULES {
+        let root = root_of(module);
+        let text = fs::read_to_string(&root).unwrap();
+        let allowed: BTreeSet<String> = allowed.iter().map(|m| (*m).to_owned()).collect();
+        match declared_imports(&text) {
+            None => wrong.push(format!("{}: no \"May import:\" line", root.display())),
+            Some(declared) if declared != allowed => wrong.push(format!(
+                "{}: the doc says {declared:?}, the rules {allowed:?}",
+                root.display()
+            )),
+            Some(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

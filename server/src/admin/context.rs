@@ -22,7 +22,7 @@ use super::import::ImportLimits;
 use super::request::{self, Request};
 use crate::address_policy::AddressPolicy;
 use crate::http::{Body, response};
-use crate::nms::Outbox;
+use crate::nms::Registrar;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store};
 use crate::webhooks::Dispatcher;
 
@@ -70,7 +70,7 @@ pub struct Ctx {
     /// The database.
     pub(super) store: Store,
     /// The registration outbox, woken when registrations are retried.
-    pub(super) outbox: Arc<Outbox>,
+    pub(super) outbox: Arc<Registrar>,
     /// The webhook dispatcher, which posts test pings and is woken by retries.
     pub(super) webhooks: Arc<Dispatcher>,
     /// Where NMS hosts may be.

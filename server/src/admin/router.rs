@@ -28,7 +28,7 @@ use super::routes::{self, Access, Handler, Tenancy};
 use crate::address_policy::AddressPolicy;
 use crate::auth::token::TokenAuthenticator;
 use crate::http::{self as transport, Body, BodyError, ConnectionInfo, EarlyError, read_body};
-use crate::nms::Outbox;
+use crate::nms::Registrar;
 use crate::webhooks::Dispatcher;
 
 /// Limits of the admin API.
@@ -58,7 +58,7 @@ impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
     /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`.
     pub fn new(
-        outbox: Arc<Outbox>,
+        outbox: Arc<Registrar>,
         webhooks: Arc<Dispatcher>,
         nms_hosts: AddressPolicy,
         token: &str,

@@ -4,8 +4,7 @@
 //! - [`device`]: a device's identity from its certificate chain, checked against the
 //!   manufacturer CAs and their CRLs.
 //!
-//! May import: `domain`, `store` (token records), `config`; never `http`, `restconf` or
-//! `admin`.
+//! May import: `domain`, `store` (token records) and `telemetry`; never the APIs that call it.
 
 pub mod device;
 pub mod token;

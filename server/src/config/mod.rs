@@ -5,9 +5,10 @@
 //! Owns [`Config`], its loading and the variables that may set it; one file per pair of
 //! sections: [`listeners`](DeviceApiConfig) (`device_api`, `admin_api`),
 //! [`storage`](DatabaseConfig) (`database`, `secrets`), [`pki`](ManufacturerConfig)
-//! (`manufacturer`, `dev_pki`), [`delivery`](NmsConfig) (`nms`, `webhooks`). May import the
-//! domain, the store, auth, http and telemetry, for the types of their settings
-//! (`tests/boundaries.rs`); the parts read their settings from here, not the other way round.
+//! (`manufacturer`, `dev_pki`), [`delivery`](NmsConfig) (`nms`, `webhooks`).
+//!
+//! May import: `domain`, `store`, `auth`, `http` and `telemetry`, for the types of their
+//! settings; the parts read their settings from here, not the other way round.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! - [`registrar`]: queuing registrations in the [outbox](crate::store::outbox), adding SSH host
 //!   keys, waiting for delivery;
 //! - [`courier`]: the background delivery over pooled SFTP sessions, retries, health events.
+//!
+//! May import: `domain`, `store`, `config`, `address_policy`, `secrets` and `telemetry`.
 
 pub mod courier;
 pub mod registrar;

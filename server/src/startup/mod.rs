@@ -12,6 +12,8 @@
 //!   token).
 //! - `trust`: the manufacturer's trust material and the check of its roles.
 //! - [`CrlRefresher`]: the worker that re-reads CRLs.
+//!
+//! May import: everything: this is the composition root.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,18 +32,17 @@ use crate::commands::secrets::{key_files, secret_box};
 use crate::config::Config;
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
-use crate::nms::{Courier, CourierSettings, Outbox, host_policy};
+use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
 use crate::restconf::{DeviceApi, DeviceLimits};
 use crate::store::Store;
 use crate::store::journal::Journal;
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
-mod crls;
 mod error;
 pub mod seed;
 mod trust;
 
-pub use crls::CrlRefresher;
+pub use crate::auth::device::refresher::CrlRefresher;
 pub use error::{CommandError, StartupError};
 use trust::{PrivateKeys, Trust};
 
@@ -236,7 +237,7 @@ fn wire(
         tls,
     } = trust;
     let m = &config.manufacturer;
-    let outbox = Arc::new(Outbox::new(store.clone()));
+    let outbox = Arc::new(Registrar::new(store.clone()));
     // The devices' writes (state, events, progress, license allocations): one writer.
     let journal = Journal::start(store);
     let device_connections = journal.device_connections();
@@ -264,7 +265,10 @@ fn wire(
     let workers = Workers {
         courier: Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts),
         webhooks,
-        crls: CrlRefresher::new(verifier, Duration::from_secs(m.crl_refresh_secs)),
+        crls: Arc::new(CrlRefresher::new(
+            verifier,
+            Duration::from_secs(m.crl_refresh_secs.max(1)),
+        )),
     };
     let (limits, admin_limits) = limits(config);
     let device = Unbound {
@@ -319,7 +323,7 @@ fn device_api(
 /// The admin API, authenticating with the bootstrap `token`.
 fn admin_api(
     config: &Config,
-    outbox: Arc<Outbox>,
+    outbox: Arc<Registrar>,
     webhooks: Arc<Dispatcher>,
     nms_hosts: AddressPolicy,
     token: &str,

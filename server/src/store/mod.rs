@@ -17,6 +17,9 @@
 //!   release, settle (delivered, retried, dead letter), receivers' health and status.
 //! - [`registrations`]: the outbox's queue of registrations to NMS connections.
 //! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
+//!
+//! May import: `domain`, `secrets` (sealed columns) and `telemetry` (the device port's gauge,
+//! which the journal reads); never the edges that call it.
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -22,6 +22,8 @@
 //! HMAC over `t`, a dot and the raw body, compares in constant time, and refuses a `t` far from
 //! its clock (replays). Deliveries are at least once: `id` is the same on every attempt, so a
 //! receiver drops a repeat by it.
+//!
+//! May import: `domain`, `store`, `config`, `address_policy`, `tls`, `secrets` and `telemetry`.
 
 pub mod dispatcher;
 pub mod sender;

@@ -52,7 +52,7 @@ impl CrlRefresher {
 
     /// Waits the refresh interval, then [`run_once`](Self::run_once), until `stopped` turns
     /// true.
-    pub async fn run(self, mut stopped: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.every) => {}

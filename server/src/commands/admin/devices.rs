@@ -12,8 +12,8 @@ use crate::admin::{
     TransferLicenses,
 };
 use crate::cli::{
-    DeviceCommand, DeviceImportArgs, LicenseCommand, PoolAddArgs, RegistrationCommand, SerialArgs,
-    UsageArgs,
+    DeviceCommand, DeviceImportArgs, LicenseCommand, PoolAddArgs, PoolSetArgs, RegistrationCommand,
+    RmaArgs, SerialArgs, UsageArgs,
 };
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
@@ -47,21 +47,7 @@ pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 ))
                 .await?
         }
-        LicenseCommand::PoolSet(args) => {
-            let patch = PatchPool {
-                seats: args.seats,
-                uncounted: args.uncounted,
-                ends_at: args.ends,
-                evaluation_days: args.evaluation_days,
-            };
-            client(&args.admin)?
-                .send(
-                    Method::PATCH,
-                    &format!("{}/{}", pools(&args.customer)?, segment(&args.name)?),
-                    &patch,
-                )
-                .await?
-        }
+        LicenseCommand::PoolSet(args) => pool_set(args).await?,
         LicenseCommand::Revoke(args) => {
             client(&args.admin)?
                 .send(
@@ -73,20 +59,7 @@ pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 )
                 .await?
         }
-        LicenseCommand::Rma(args) => {
-            client(&args.admin)?
-                .send(
-                    Method::POST,
-                    &format!(
-                        "{PREFIX}/devices/{}/licenses/transfer",
-                        segment(&args.from)?
-                    ),
-                    &TransferLicenses {
-                        to: segment(&args.to)?.to_owned(),
-                    },
-                )
-                .await?
-        }
+        LicenseCommand::Rma(args) => rma(args).await?,
         LicenseCommand::Expiring(args) => {
             client(&args.admin)?
                 .get(&format!(
@@ -106,6 +79,38 @@ pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 .await?
         }
     })
+}
+
+/// `ztp license pool-set`: changes the pool's seats, counting or end.
+async fn pool_set(args: PoolSetArgs) -> anyhow::Result<Value> {
+    let path = format!(
+        "{PREFIX}/customers/{}/license-pools/{}",
+        segment(&args.customer)?,
+        segment(&args.name)?
+    );
+    let patch = PatchPool {
+        seats: args.seats,
+        uncounted: args.uncounted,
+        ends_at: args.ends,
+        evaluation_days: args.evaluation_days,
+    };
+    Ok(client(&args.admin)?
+        .send(Method::PATCH, &path, &patch)
+        .await?)
+}
+
+/// `ztp license rma`: moves a device's licenses to its replacement.
+async fn rma(args: RmaArgs) -> anyhow::Result<Value> {
+    let path = format!(
+        "{PREFIX}/devices/{}/licenses/transfer",
+        segment(&args.from)?
+    );
+    let transfer = TransferLicenses {
+        to: segment(&args.to)?.to_owned(),
+    };
+    Ok(client(&args.admin)?
+        .send(Method::POST, &path, &transfer)
+        .await?)
 }
 
 /// The body that creates the pool `args` describe.
