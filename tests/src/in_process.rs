@@ -21,6 +21,8 @@ pub(crate) struct InProcess {
     /// The thread that owns the runtime; `None` once joined.
     thread: Option<JoinHandle<()>>,
     workers: Workers,
+    /// The server's runtime, to drive its workers on.
+    runtime: tokio::runtime::Handle,
 }
 
 /// An in-process server that has bound its listeners.
@@ -68,7 +70,12 @@ impl InProcess {
                         Ok(app) => app,
                         Err(e) => return drop(ready.send(Err(chain(&e)))),
                     };
-                    let addresses = (app.device_addr(), app.admin_addr(), app.workers().clone());
+                    let addresses = (
+                        app.device_addr(),
+                        app.admin_addr(),
+                        app.workers().clone(),
+                        tokio::runtime::Handle::current(),
+                    );
                     let _ = ready.send(Ok(addresses));
                     app.run(async {
                         let _ = stopped.await;
@@ -79,7 +86,7 @@ impl InProcess {
                 // database's connections), as the end of `ztp serve`'s process would.
             })
             .map_err(|e| format!("a thread for the server: {e}"))?;
-        let (device, admin, workers) = started
+        let (device, admin, workers, runtime) = started
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| "the server neither started nor failed within 60 s".to_owned())??;
         Ok(Started {
@@ -87,6 +94,7 @@ impl InProcess {
                 stop: Some(stop),
                 thread: Some(thread),
                 workers,
+                runtime,
             },
             device,
             admin,
@@ -96,6 +104,12 @@ impl InProcess {
     /// The server's background workers.
     pub(crate) fn workers(&self) -> &Workers {
         &self.workers
+    }
+
+    /// Runs `work` (a worker's round) to its end on the server's runtime, where the worker's
+    /// connections live.
+    pub(crate) fn drive<F: Future>(&self, work: F) -> F::Output {
+        self.runtime.block_on(work)
     }
 
     /// Stops the server as SIGTERM stops `ztp serve` (open requests finish, workers release

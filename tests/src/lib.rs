@@ -391,6 +391,15 @@ impl Server {
         }
     }
 
+    /// Runs one round of the NMS courier of a server running in-process, to its end (every
+    /// registration it claimed settled), beside the courier's own rounds: what the round did.
+    pub fn courier_round(&self) -> ztp::domain::delivery::Outcome {
+        let Some(Running::InProcess(server)) = &self.running else {
+            panic!("courier_round drives an in-process server's courier: use Server::start");
+        };
+        server.drive(server.workers().courier.run_once())
+    }
+
     /// Issues one more IDevID (model uCPE-100) from the server's development PKI.
     pub fn issue_device(&self, serial: &str) {
         let pki = self.pki();
