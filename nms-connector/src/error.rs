@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::fingerprint::Fingerprint;
 
-/// A value given to the connector (a fingerprint, serial, file name or key) was refused.
+/// A value given to the connector (a fingerprint, file name or key) was refused.
 ///
 /// These come from configuration or from device data, never from the network, and retrying does
 /// not help: the input must change.
@@ -14,10 +14,6 @@ pub enum InvalidInput {
     /// A host key fingerprint is not in the OpenSSH form `SHA256:<43 characters of base64>`.
     #[error("invalid host key fingerprint: {0}")]
     Fingerprint(String),
-    /// A device serial cannot name a file: 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting
-    /// with a letter or digit.
-    #[error("serial cannot name a file: {0}")]
-    Serial(String),
     /// A remote file name is not one plain, visible file name of safe characters.
     #[error("invalid remote file name: {0}")]
     FileName(String),

@@ -4,21 +4,21 @@
 //! characters) could give two devices the same file, and one registration would overwrite the
 //! other. Anything unusual is refused.
 
+use ztp_certs::Serial;
+
 use crate::error::InvalidInput;
 
-/// Longest serial that names a file.
-pub const MAX_SERIAL_LEN: usize = 64;
 /// Longest remote file name that [`check_remote_name`] accepts.
 pub const MAX_FILE_NAME_LEN: usize = 128;
 
 /// The registration file name for a device: `<serial>.xml`.
 ///
-/// The serial must be 1 to [`MAX_SERIAL_LEN`] characters of `A-Z a-z 0-9 . _ -`, starting with a
-/// letter or digit; so the name cannot climb out of the directory (`..`, `/`), cannot be hidden
-/// (`.name`) and cannot carry control characters.
-pub fn file_name(serial: &str) -> Result<String, InvalidInput> {
-    check_safe(serial, MAX_SERIAL_LEN).map_err(|why| InvalidInput::Serial(why.into()))?;
-    Ok(format!("{serial}.xml"))
+/// A [`Serial`] is 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit
+/// (`ztp_certs::identity`); so the name cannot climb out of the directory (`..`, `/`), cannot be
+/// hidden (`.name`) and cannot carry control characters. The rule is the serial's own: a value
+/// that breaks it never becomes a `Serial`, so it never names a file.
+pub fn file_name(serial: &Serial) -> String {
+    format!("{serial}.xml")
 }
 
 /// Checks a name given for upload or removal: one visible file name of safe characters (the
@@ -50,19 +50,23 @@ fn check_safe(text: &str, max_len: usize) -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn plain_serials_name_files() {
-        assert_eq!(file_name("FDO1234X0AB").unwrap(), "FDO1234X0AB.xml");
-        assert_eq!(file_name("a").unwrap(), "a.xml");
-        assert_eq!(file_name("9-x_y.z").unwrap(), "9-x_y.z.xml");
-        let longest = "A".repeat(MAX_SERIAL_LEN);
-        assert_eq!(file_name(&longest).unwrap(), format!("{longest}.xml"));
+    fn serial(text: &str) -> Serial {
+        Serial::parse(text).unwrap()
     }
 
     #[test]
-    fn hostile_serials_are_refused_not_repaired() {
+    fn serials_name_files_as_they_are() {
+        assert_eq!(file_name(&serial("FDO1234X0AB")), "FDO1234X0AB.xml");
+        assert_eq!(file_name(&serial("a")), "a.xml");
+        assert_eq!(file_name(&serial("9-x_y.z")), "9-x_y.z.xml");
+        let longest = "A".repeat(ztp_certs::identity::MAX_SERIAL_LEN);
+        assert_eq!(file_name(&serial(&longest)), format!("{longest}.xml"));
+    }
+
+    #[test]
+    fn hostile_serials_never_become_serials_so_never_name_files() {
         let huge = "A".repeat(4096);
-        let too_long = "A".repeat(MAX_SERIAL_LEN + 1);
+        let too_long = "A".repeat(ztp_certs::identity::MAX_SERIAL_LEN + 1);
         let hostile = [
             "",
             "../../etc/passwd",
@@ -84,9 +88,8 @@ mod tests {
             "a:b",
             "a*",
         ];
-        for serial in hostile {
-            let err = file_name(serial).unwrap_err();
-            assert!(matches!(err, InvalidInput::Serial(_)), "{serial:?}");
+        for text in hostile {
+            assert!(Serial::parse(text).is_err(), "{text:?}");
         }
     }
 

@@ -10,7 +10,7 @@
 //! - [`endpoint`]: [`Endpoint`], one NMS account ([`Auth`], pins, directory, [`Timeouts`],
 //!   the [`AddressFilter`] its host's addresses must pass).
 //! - [`key`]: [`ClientKey`] and [`generate_client_key`], the connector's own ed25519 key.
-//! - [`file_name`](mod@file_name): [`file_name()`], `<serial>.xml` for safe serials only.
+//! - [`file_name`](mod@file_name): [`file_name()`], `<serial>.xml` of a device's typed serial.
 //! - [`session`]: [`Session`], one connection with SFTP: connect, upload, remove, close; and
 //!   [`presented_fingerprint`], an admin helper.
 //! - [`pool`]: [`Pool`], bounded reusable sessions per endpoint.
@@ -27,7 +27,8 @@
 //! let key = ClientKey::from_openssh_pem(pem)?;
 //! let endpoint = Endpoint::new("nms.example.net", "ztp", Auth::Key(key), vec![pin], "incoming");
 //! let pool = Pool::new(endpoint, 2);
-//! pool.upload(&file_name("FDO1234X0AB")?, b"<device/>").await?;
+//! let serial = ztp_certs::Serial::parse("FDO1234X0AB").expect("a valid serial");
+//! pool.upload(&file_name(&serial), b"<device/>").await?;
 //! # Ok(())
 //! # }
 //! ```

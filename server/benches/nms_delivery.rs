@@ -246,7 +246,7 @@ async fn outbox_run(
         let serial = format!("SN-{i:06}");
         let registration = NewRegistration {
             file_name: format!("{serial}.xml"),
-            serial,
+            serial: ztp_certs::Serial::parse(&serial).unwrap(),
             customer: "bench".into(),
             connection: "main".into(),
             content: content.clone(),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
-use ztp_certs::{Signer, cms, oid};
+use ztp_certs::{Serial, Signer, cms, oid};
 use ztp_yang::{Binary, Document, Encoding, License, LicenseBundle, LicenseType, NodeLock};
 
 use crate::domain::licensing::{Term, Withheld};
@@ -39,7 +39,7 @@ pub enum LicensingError {
 #[derive(Debug, Clone, Copy)]
 pub struct Licensee<'a> {
     /// Serial number.
-    pub serial: &'a str,
+    pub serial: &'a Serial,
     /// Product id (hardware model, from the inventory).
     pub product_id: &'a str,
     /// Owner.
@@ -119,7 +119,7 @@ impl Licensing {
     ) -> Result<Conveyance, LicensingError> {
         let applicable: Vec<&PoolRecord> = pools
             .iter()
-            .filter(|p| p.scope.covers(device.serial, device.product_id))
+            .filter(|p| p.scope.covers(device.serial.as_str(), device.product_id))
             .collect();
         if applicable.is_empty() {
             return Ok(Conveyance::default());
@@ -133,7 +133,8 @@ impl Licensing {
             }
         }
         if !conveyance.licenses.is_empty() {
-            conveyance.bundle = Some(self.signed(device.serial, &conveyance.licenses, encoding)?);
+            conveyance.bundle =
+                Some(self.signed(device.serial.as_str(), &conveyance.licenses, encoding)?);
         }
         Ok(conveyance)
     }
@@ -199,7 +200,7 @@ impl Licensing {
         let license = NewLicense {
             id: new_license_id(),
             pool_id: pool.id,
-            serial: device.serial.to_owned(),
+            serial: device.serial.to_string(),
             product_id: device.product_id.to_owned(),
         };
         let detail = format!(
@@ -207,7 +208,7 @@ impl Licensing {
             pool.customer, pool.name, pool.feature, device.serial
         );
         let shortage = NewEvent {
-            serial: Some(device.serial.to_owned()),
+            serial: Some(device.serial.clone()),
             kind: EventKind::LicenseShortage,
             status: None,
             peer: None,
@@ -218,7 +219,7 @@ impl Licensing {
             Allocation::Granted(record) => Ok(Ok(record)),
             Allocation::NoSeat { first } => {
                 if first {
-                    tracing::warn!(serial = device.serial, "{detail}");
+                    tracing::warn!(serial = %device.serial, "{detail}");
                 }
                 Ok(Err(Withheld::NoSeat))
             }
@@ -294,8 +295,9 @@ mod tests {
         serial: &str,
         encoding: Encoding,
     ) -> Conveyance {
+        let parsed = Serial::parse(serial).unwrap();
         let device = Licensee {
-            serial,
+            serial: &parsed,
             product_id: "uCPE-100",
             customer: "acme",
         };

@@ -31,7 +31,7 @@ async fn presented_fingerprint_matches_ssh_keygen() {
 async fn key_auth_upload_replaces_atomically_and_idempotently() {
     let sshd = Sshd::start();
     let endpoint = sshd.key_endpoint();
-    let name = file_name("FDO1234X0AB").unwrap();
+    let name = file_name(&ztp_certs::Serial::parse("FDO1234X0AB").unwrap());
 
     let mut session = Session::connect(&endpoint).await.unwrap();
     // OpenSSH offers the atomic rename-over extension, and the session found it.

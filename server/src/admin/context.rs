@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use ztp_certs::Serial;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -151,7 +152,7 @@ impl Ctx {
         };
         tracing::info!(serial, "admin: {detail}");
         let event = NewEvent {
-            serial: serial.map(str::to_owned),
+            serial: serial.and_then(|s| Serial::parse(s).ok()),
             kind: EventKind::AdminChange,
             status: None,
             peer: actor.map(|(_, peer)| peer.to_string()),

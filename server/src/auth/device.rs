@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
-use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, SerialSource};
+use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, Serial, SerialSource};
 
 use recent::Recent;
 
@@ -114,8 +114,8 @@ pub struct AuthenticatedDevice {
 
 impl AuthenticatedDevice {
     /// The serial number.
-    pub fn serial(&self) -> &str {
-        self.identity.serial.as_str()
+    pub fn serial(&self) -> &Serial {
+        &self.identity.serial
     }
 }
 

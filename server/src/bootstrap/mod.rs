@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration as StdDuration;
 
 use time::Duration;
-use ztp_certs::Signer;
+use ztp_certs::{Serial, Signer};
 use ztp_yang::{Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, Ownership};
 
 use crate::artifacts::ArtifactError;
@@ -46,23 +46,23 @@ use owners::{OwnerEntry, owner_error};
 pub enum BootstrapError {
     /// The serial is not in the inventory.
     #[error("device {0} is not in the inventory")]
-    UnknownDevice(String),
+    UnknownDevice(Serial),
     /// The device's certificate is not the one pinned for it.
     #[error("device {serial} presented certificate {presented}, not the pinned one")]
     PinMismatch {
         /// The device.
-        serial: String,
+        serial: Serial,
         /// The fingerprint it presented.
         presented: String,
     },
     /// The device has no owner yet.
     #[error("device {0} has no owner")]
-    NoOwner(String),
+    NoOwner(Serial),
     /// The owner has nothing for it.
     #[error("device {serial}: {reason}")]
     NothingConfigured {
         /// The device.
-        serial: String,
+        serial: Serial,
         /// Why.
         reason: NoResponse,
     },
@@ -87,7 +87,7 @@ pub enum BootstrapError {
     #[error("device {serial}: waiting for its registration with NMS {connection} ({status})")]
     AwaitingNms {
         /// The device.
-        serial: String,
+        serial: Serial,
         /// `customer/connection`.
         connection: String,
         /// The last attempt's error, or that none was made yet.
@@ -275,7 +275,7 @@ impl Bootstrapper {
                     .observe(serial, Observation::Contacted, None, under_way)
                     .await;
                 if let Err(e) = contacted {
-                    tracing::warn!(serial, error = %e, "could not record the contact");
+                    tracing::warn!(%serial, error = %e, "could not record the contact");
                 }
                 return Err(error);
             }
@@ -332,7 +332,7 @@ impl Bootstrapper {
         let now = now_ms();
         for late in queued.iter().filter(|q| q.overdue(now, self.hold.max_hold)) {
             tracing::warn!(
-                serial,
+                %serial,
                 connection = %format!("{}/{}", late.registration.customer, late.registration.connection),
                 "answering the device before its registration reached the NMS: it has waited \
                  longer than nms.max_device_hold_secs; delivery goes on"

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use ztp_certs::Serial;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -516,7 +517,7 @@ fn health<'a>(
 
 fn event(kind: EventKind, serial: &str, detail: String) -> NewEvent {
     NewEvent {
-        serial: Some(serial.to_owned()),
+        serial: Serial::parse(serial).ok(),
         kind,
         status: None,
         peer: None,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use ztp_certs::Serial;
 use ztp_yang::{DeviceRegistration, Document, SshHostKey};
 
 use crate::domain::clock::{Clock, SystemClock};
@@ -36,8 +37,8 @@ pub enum RegistrarError {
 /// A device to register.
 #[derive(Debug, Clone, Copy)]
 pub struct Registrant<'a> {
-    /// Its serial number.
-    pub serial: &'a str,
+    /// Its serial number, as its certificate names it.
+    pub serial: &'a Serial,
     /// Its hardware model, from the inventory.
     pub model: &'a str,
     /// Its owner.
@@ -149,11 +150,7 @@ impl Registrar {
         device: Registrant<'_>,
         connections: &[NmsConnectionRecord],
     ) -> Result<Vec<Queued>, RegistrarError> {
-        let file_name =
-            ztp_nms_connector::file_name(device.serial).map_err(|e| RegistrarError::Document {
-                serial: device.serial.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let file_name = ztp_nms_connector::file_name(device.serial);
         let mut queued = Vec::new();
         let mut due = false;
         for connection in connections {
@@ -172,7 +169,7 @@ impl Registrar {
                     self.store
                         .put_registration(
                             &NewRegistration {
-                                serial: device.serial.to_owned(),
+                                serial: device.serial.clone(),
                                 customer: device.customer.to_owned(),
                                 connection: connection.name.clone(),
                                 file_name: file_name.clone(),
@@ -200,11 +197,11 @@ impl Registrar {
     /// registrations changed (and are queued again).
     pub async fn add_host_keys(
         &self,
-        serial: &str,
+        serial: &Serial,
         keys: &[SshHostKey],
     ) -> Result<usize, RegistrarError> {
         let filter = crate::store::RegistrationFilter {
-            serial: Some(serial.to_owned()),
+            serial: Some(serial.to_string()),
             ..Default::default()
         };
         let mut changed = 0;
@@ -212,7 +209,7 @@ impl Registrar {
             let Ok(mut document) = DeviceRegistration::from_xml(registration.content.as_bytes())
             else {
                 tracing::warn!(
-                    serial,
+                    %serial,
                     id = registration.id,
                     "stored registration does not parse; left as it is"
                 );
@@ -222,9 +219,9 @@ impl Registrar {
                 continue;
             }
             document.ssh_host_keys = keys.to_vec();
-            let content = encode(serial, &document)?;
+            let content = encode(serial.as_str(), &document)?;
             let refreshed = NewRegistration {
-                serial: registration.serial,
+                serial: serial.clone(),
                 customer: registration.customer,
                 connection: registration.connection,
                 file_name: registration.file_name,
@@ -287,14 +284,14 @@ fn document(
         None => (registered_at(now_ms), Vec::new()),
     };
     let document = DeviceRegistration {
-        serial_number: device.serial.to_owned(),
+        serial_number: device.serial.to_string(),
         model_name: device.model.to_owned(),
         owner: device.customer.to_owned(),
         idevid_certificate: device.certificate.to_vec(),
         registered_at,
         ssh_host_keys,
     };
-    encode(device.serial, &document)
+    encode(device.serial.as_str(), &document)
 }
 
 /// `now_ms` as a registration time, in whole seconds.
@@ -362,9 +359,9 @@ mod tests {
         assert!(!parallel.holds_back_the_device(1_000, hour) && !parallel.overdue(1_000, hour));
     }
 
-    fn device(certificate: &[u8]) -> Registrant<'_> {
+    fn device<'a>(serial: &'a Serial, certificate: &'a [u8]) -> Registrant<'a> {
         Registrant {
-            serial: "SN-1",
+            serial,
             model: "uCPE-100",
             customer: "acme",
             certificate,
@@ -393,7 +390,8 @@ mod tests {
 
     #[test]
     fn the_same_device_gives_the_same_bytes_and_keeps_its_host_keys() {
-        let first = document(None, device(b"cert"), 1_795_430_400_000).unwrap();
+        let serial = Serial::parse("SN-1").unwrap();
+        let first = document(None, device(&serial, b"cert"), 1_795_430_400_000).unwrap();
         let parsed = DeviceRegistration::from_xml(first.as_bytes()).unwrap();
         assert_eq!(parsed.serial_number, "SN-1");
         assert_eq!(parsed.idevid_certificate, b"cert");
@@ -405,12 +403,13 @@ mod tests {
         }];
         let stored = record(with_keys.to_xml());
         assert_eq!(
-            document(Some(&stored), device(b"cert"), 1_795_430_400_000).unwrap(),
+            document(Some(&stored), device(&serial, b"cert"), 1_795_430_400_000).unwrap(),
             stored.content,
             "a device calling again changes nothing"
         );
 
-        let replaced = document(Some(&stored), device(b"other"), 1_795_430_400_000).unwrap();
+        let replaced =
+            document(Some(&stored), device(&serial, b"other"), 1_795_430_400_000).unwrap();
         let replaced = DeviceRegistration::from_xml(replaced.as_bytes()).unwrap();
         assert_eq!(replaced.registered_at, parsed.registered_at);
         assert!(
@@ -421,11 +420,12 @@ mod tests {
 
     #[test]
     fn an_invalid_model_is_refused_with_the_reason() {
+        let serial = Serial::parse("SN-1").unwrap();
         let error = document(
             None,
             Registrant {
                 model: "",
-                ..device(b"cert")
+                ..device(&serial, b"cert")
             },
             1_795_430_400_000,
         )

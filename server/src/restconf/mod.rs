@@ -17,6 +17,7 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
+use ztp_certs::Serial;
 use ztp_yang::{
     DecodeError, Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput,
     ReportProgressInput,
@@ -194,7 +195,7 @@ impl DeviceApi {
             for summary in self.refusals.close(all) {
                 tracing::info!(
                     kind = summary.kind.as_str(),
-                    serial = summary.serial.as_deref(),
+                    serial = summary.serial.as_ref().map(Serial::as_str),
                     status = summary.status,
                     peer = summary.peer.as_deref(),
                     "{}",
@@ -235,9 +236,9 @@ impl DeviceApi {
             return Problem::access_denied("the client certificate is not accepted")
                 .into_response(error_encoding);
         };
-        let serial = Some(device.serial().to_owned());
+        let serial = Some(device.serial().clone());
         let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            tracing::warn!(serial = device.serial(), "busy: concurrency limit reached");
+            tracing::warn!(serial = %device.serial(), "busy: concurrency limit reached");
             return Problem::busy(
                 "the server is busy; retry later",
                 self.limits.retry_after_secs,
@@ -293,7 +294,8 @@ impl DeviceApi {
             Err(failure) => {
                 self.record(
                     rpc.refused(),
-                    failure.serial().map(str::to_owned),
+                    // Only a serial the rules admit is kept as one; the detail names the rest.
+                    failure.serial().and_then(|s| Serial::parse(s).ok()),
                     401,
                     connection,
                     failure.to_string(),
@@ -392,13 +394,13 @@ impl DeviceApi {
             peer: &peer,
             encoding,
         };
-        let serial = Some(device.serial().to_owned());
+        let serial = Some(device.serial().clone());
         match self.bootstrapper.get_bootstrapping_data(call).await {
             Ok(served) => {
                 // The bootstrapper recorded the event with the device's new state.
                 tracing::info!(
                     kind = EventKind::BootstrapServed.as_str(),
-                    serial = device.serial(),
+                    serial = %device.serial(),
                     status = 200,
                     peer,
                     "{}",
@@ -431,7 +433,7 @@ impl DeviceApi {
         encoding: Encoding,
     ) -> Response<Body> {
         let peer = connection.peer.to_string();
-        let serial = Some(device.serial().to_owned());
+        let serial = Some(device.serial().clone());
         match self
             .bootstrapper
             .report_progress(device, report, &peer)
@@ -440,7 +442,7 @@ impl DeviceApi {
             Ok(state) => {
                 tracing::info!(
                     kind = EventKind::ProgressReported.as_str(),
-                    serial = device.serial(),
+                    serial = %device.serial(),
                     status = 204,
                     peer,
                     "{} (now {state})",
@@ -465,7 +467,7 @@ impl DeviceApi {
     async fn refused(
         &self,
         kind: EventKind,
-        serial: Option<String>,
+        serial: Option<Serial>,
         connection: &ConnectionInfo,
         error: &BootstrapError,
         encoding: Encoding,
@@ -519,7 +521,7 @@ impl DeviceApi {
     async fn record(
         &self,
         kind: EventKind,
-        serial: Option<String>,
+        serial: Option<Serial>,
         status: u16,
         connection: &ConnectionInfo,
         detail: String,
@@ -541,7 +543,7 @@ impl DeviceApi {
             peer,
             connection.client_chain.first().map(|c| c.as_ref()),
         );
-        let (kind, serial) = (kind.as_str(), event.serial.as_deref());
+        let (kind, serial) = (kind.as_str(), event.serial.as_ref().map(Serial::as_str));
         if note == Note::Repeat {
             tracing::debug!(kind, serial, status, %peer, "{} (a repeat)", event.detail);
             return;

@@ -19,6 +19,7 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use ztp_certs::Serial;
 
 use tokio::time::Instant;
 
@@ -57,7 +58,7 @@ struct Key {
     client: u64,
     kind: EventKind,
     status: Option<u16>,
-    serial: Option<String>,
+    serial: Option<Serial>,
     reason: String,
 }
 
@@ -178,7 +179,7 @@ mod tests {
 
     fn refusal(serial: Option<&str>, status: u16, detail: &str) -> NewEvent {
         NewEvent {
-            serial: serial.map(str::to_owned),
+            serial: serial.map(|s| Serial::parse(s).unwrap()),
             kind: EventKind::BootstrapRefused,
             status: Some(status),
             peer: None,
@@ -218,7 +219,7 @@ mod tests {
         let summary = &summaries[0];
         assert_eq!(summary.kind, EventKind::BootstrapRefused);
         assert_eq!(
-            (summary.status, summary.serial.as_deref()),
+            (summary.status, summary.serial.as_ref().map(Serial::as_str)),
             (Some(401), Some("SN-1"))
         );
         assert_eq!(summary.peer.as_deref(), Some("192.0.2.7"));

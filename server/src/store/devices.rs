@@ -4,6 +4,7 @@ use super::direct::{Columns, execute_on, numbered, rows_on, snapshot_on};
 use super::licenses::{LicenseRecord, licenses_of_on};
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::{DeviceState, Observation};
+use ztp_certs::Serial;
 
 /// A device as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +126,11 @@ impl Store {
     /// What answering a device starts with: its record, its owner's revision and its licenses,
     /// read in one transaction (one snapshot, and one start of a read: each read that follows
     /// another connection's commit starts with an empty page cache).
-    pub async fn calling_device(&self, serial: &str) -> Result<Option<CallingDevice>, StoreError> {
+    pub async fn calling_device(
+        &self,
+        serial: &Serial,
+    ) -> Result<Option<CallingDevice>, StoreError> {
+        let serial = serial.as_str();
         // The devices' path: inline, without a thread switch (see `direct`).
         self.direct().read(|connection| {
             snapshot_on(connection, |snapshot| {

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use ztp_certs::Serial;
 
 use super::direct::{execute_on, numbered};
 use super::{Store, StoreError, corrupt, now_ms};
@@ -36,7 +37,7 @@ pub(crate) async fn insert_event(
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(insert_event!(" RETURNING id"))
         .bind(now)
-        .bind(&e.serial)
+        .bind(e.serial.as_ref().map(Serial::as_str))
         .bind(e.kind.as_str())
         .bind(e.status.map(i32::from))
         .bind(&e.peer)
@@ -45,7 +46,7 @@ pub(crate) async fn insert_event(
         .await
         .and_then(super::only_returned)?;
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
-        super::webhooks::enqueue(connection, id, serial, notice, now).await?;
+        super::webhooks::enqueue(connection, id, serial.as_str(), notice, now).await?;
     }
     Ok(())
 }
@@ -57,21 +58,15 @@ pub(super) fn insert_event_on(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     let status = e.status.map(i32::from);
+    let serial = e.serial.as_ref().map(Serial::as_str);
     execute_on(
         connection,
         insert_event!(),
-        &[
-            &now,
-            &e.serial,
-            &e.kind.as_str(),
-            &status,
-            &e.peer,
-            &e.detail,
-        ],
+        &[&now, &serial, &e.kind.as_str(), &status, &e.peer, &e.detail],
     )?;
     let id = connection.last_insert_rowid();
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
-        super::webhooks::enqueue_on(connection, id, serial, notice, now)?;
+        super::webhooks::enqueue_on(connection, id, serial.as_str(), notice, now)?;
     }
     Ok(())
 }
@@ -121,7 +116,7 @@ pub(super) fn insert_progress_on(
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     /// The device concerned (for a refusal: the serial its certificate claims, if readable).
-    pub serial: Option<String>,
+    pub serial: Option<Serial>,
     /// What happened.
     pub kind: EventKind,
     /// The HTTP status answered.
@@ -290,7 +285,7 @@ mod tests {
 
     fn refused(serial: &str) -> NewEvent {
         NewEvent {
-            serial: Some(serial.into()),
+            serial: Some(Serial::parse(serial).unwrap()),
             kind: EventKind::BootstrapRefused,
             status: Some(401),
             peer: Some("127.0.0.1:5555".into()),

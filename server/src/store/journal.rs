@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
+use ztp_certs::Serial;
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
@@ -259,13 +260,13 @@ impl Journal {
     /// state.
     pub async fn observe(
         &self,
-        serial: &str,
+        serial: &Serial,
         observation: Observation,
         event: Option<EventOf>,
         under_way: UnderWay,
     ) -> Result<DeviceState, StoreError> {
         let entry = Entry::Observed {
-            serial: serial.to_owned(),
+            serial: serial.to_string(),
             observation,
             event,
         };
@@ -278,14 +279,14 @@ impl Journal {
     /// the one it presented, lowercase hex). The last entry of the request `under_way`.
     pub async fn progress(
         &self,
-        serial: &str,
+        serial: &Serial,
         presented: &str,
         report: &ProgressReport,
         event: EventOf,
         under_way: UnderWay,
     ) -> Result<DeviceState, StoreError> {
         let entry = Entry::Progress {
-            serial: serial.to_owned(),
+            serial: serial.to_string(),
             presented: presented.to_owned(),
             report: Box::new(report.clone()),
             event,

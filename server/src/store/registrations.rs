@@ -12,6 +12,7 @@
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use ztp_certs::Serial;
 
 use super::direct::Columns;
 use super::outbox::{Attempt, Claim, Health, Key, OutboxStatus, REGISTRATIONS, Settled};
@@ -56,8 +57,8 @@ pub struct RegistrationRecord {
 /// A registration to queue (or to refresh, when the device already has one for the connection).
 #[derive(Debug, Clone)]
 pub struct NewRegistration {
-    /// The device.
-    pub serial: String,
+    /// The device, by the serial its certificate names.
+    pub serial: Serial,
     /// The owner.
     pub customer: String,
     /// The connection.
@@ -145,7 +146,7 @@ impl Store {
              RETURNING ",
             registration_columns!()
         ))
-        .bind(&new.serial)
+        .bind(new.serial.as_str())
         .bind(&new.customer)
         .bind(&new.connection)
         .bind(&new.file_name)
@@ -170,7 +171,7 @@ impl Store {
     /// The device's registration with one connection, if any.
     pub async fn registration_for(
         &self,
-        serial: &str,
+        serial: &Serial,
         customer: &str,
         connection: &str,
     ) -> Result<Option<RegistrationRecord>, StoreError> {
@@ -181,7 +182,7 @@ impl Store {
                 registration_columns!(),
                 " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
             ),
-            &[&serial, &customer, &connection],
+            &[&serial.as_str(), &customer, &connection],
             |row| record(row),
         )?;
         Ok(found.into_iter().next())

@@ -98,7 +98,7 @@ mod rounds {
 
         async fn queue(&self, serial: &str) -> i64 {
             let new = NewRegistration {
-                serial: serial.into(),
+                serial: Serial::parse(serial).unwrap(),
                 customer: "acme".into(),
                 connection: "main".into(),
                 file_name: format!("{serial}.xml"),

@@ -2,9 +2,14 @@ use super::*;
 use crate::domain::progress::Milestone;
 use crate::store::EventKind;
 use crate::store::testing::{add_device, new_customer, store};
+use ztp_certs::Serial;
+
+fn sn(serial: &str) -> Serial {
+    Serial::parse(serial).unwrap()
+}
 
 fn event(serial: &str) -> EventOf {
-    let serial = serial.to_owned();
+    let serial = sn(serial);
     Box::new(move |state| NewEvent {
         serial: Some(serial.clone()),
         kind: EventKind::BootstrapServed,
@@ -29,7 +34,7 @@ async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alon
             let under_way = journal.expect_entry();
             journal
                 .observe(
-                    serial,
+                    &sn(serial),
                     Observation::Redirected,
                     Some(event(serial)),
                     under_way,
@@ -58,18 +63,32 @@ async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alon
         .await
         .unwrap();
     assert_eq!(events, 49, "the missing device's entry wrote nothing");
+}
+
+#[tokio::test]
+async fn a_progress_report_is_kept_for_its_device_and_pinned_certificate_only() {
+    let (store, _dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    let journal = Journal::start(&store);
 
     // A progress report keeps the report and moves the state on.
     let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
     let state = journal
-        .progress("SN-1", "ab", &report, event("SN-1"), journal.expect_entry())
+        .progress(
+            &sn("SN-1"),
+            "ab",
+            &report,
+            event("SN-1"),
+            journal.expect_entry(),
+        )
         .await;
     assert_eq!(state.unwrap(), DeviceState::Completed);
     assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
     assert!(matches!(
         journal
             .progress(
-                "SN-GONE",
+                &sn("SN-GONE"),
                 "ab",
                 &report,
                 event("SN-GONE"),
@@ -86,14 +105,26 @@ async fn concurrent_entries_are_written_together_and_a_missing_device_fails_alon
         .unwrap();
     assert!(matches!(
         journal
-            .progress("SN-1", "bb", &report, event("SN-1"), journal.expect_entry())
+            .progress(
+                &sn("SN-1"),
+                "bb",
+                &report,
+                event("SN-1"),
+                journal.expect_entry()
+            )
             .await,
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(store.progress_reports("SN-1").await.unwrap().len(), 1);
     assert!(
         journal
-            .progress("SN-1", "aa", &report, event("SN-1"), journal.expect_entry())
+            .progress(
+                &sn("SN-1"),
+                "aa",
+                &report,
+                event("SN-1"),
+                journal.expect_entry()
+            )
             .await
             .is_ok()
     );
@@ -125,14 +156,18 @@ fn observe_in_task(
     under_way: UnderWay,
 ) -> tokio::task::JoinHandle<Result<DeviceState, StoreError>> {
     let journal = journal.clone();
-    tokio::spawn(async move { journal.observe("SN-1", observation, None, under_way).await })
+    tokio::spawn(async move {
+        journal
+            .observe(&sn("SN-1"), observation, None, under_way)
+            .await
+    })
 }
 
 #[tokio::test]
 async fn a_lone_entry_is_committed_at_once() {
     let (journal, _store, _dir) = journal_waiting(FOREVER).await;
     let state = within(journal.observe(
-        "SN-1",
+        &sn("SN-1"),
         Observation::Redirected,
         Some(event("SN-1")),
         journal.expect_entry(),
@@ -153,7 +188,7 @@ async fn an_entry_waits_for_the_requests_on_their_way_and_shares_their_commit() 
     assert!(!early.is_finished());
     assert_eq!(journal.commits(), 0);
     let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
-    let late = within(journal.progress("SN-1", "ab", &report, event("SN-1"), first)).await;
+    let late = within(journal.progress(&sn("SN-1"), "ab", &report, event("SN-1"), first)).await;
     assert_eq!(late.unwrap(), DeviceState::Completed);
     assert!(within(early).await.unwrap().is_ok());
     assert_eq!(journal.commits(), 1, "both entries in one transaction");
@@ -191,7 +226,8 @@ async fn a_request_waiting_aside_for_an_entry_of_its_own_is_not_waited_for() {
     let lone = observe_in_task(&journal, Observation::Contacted, journal.expect_entry());
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!lone.is_finished(), "the request is on its way again");
-    let last = journal.observe("SN-1", Observation::Redirected, None, under_way);
+    let serial = sn("SN-1");
+    let last = journal.observe(&serial, Observation::Redirected, None, under_way);
     assert!(within(last).await.is_ok());
     assert!(within(lone).await.unwrap().is_ok());
     assert_eq!(journal.commits(), 2);
@@ -207,7 +243,7 @@ async fn in_a_surge_entries_arriving_within_the_delay_share_a_commit() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let second = journal
         .observe(
-            "SN-1",
+            &sn("SN-1"),
             Observation::Redirected,
             None,
             journal.expect_entry(),

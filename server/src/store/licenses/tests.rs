@@ -13,7 +13,7 @@ async fn allocate(journal: &Journal, pool_id: i64, serial: &str, id: &str) -> Al
         product_id: "uCPE-100".into(),
     };
     let shortage = NewEvent {
-        serial: Some(serial.into()),
+        serial: Some(ztp_certs::Serial::parse(serial).unwrap()),
         kind: EventKind::LicenseShortage,
         status: None,
         peer: None,
@@ -124,8 +124,18 @@ async fn a_calling_device_is_read_with_its_owner_revision_and_licenses_as_they_a
     let (store, _dir) = store().await;
     store.insert_customer(&new_customer("acme")).await.unwrap();
     add_device(&store, "SN-1", "acme").await;
-    assert_eq!(store.calling_device("SN-GONE").await.unwrap(), None);
-    let fresh = store.calling_device("SN-1").await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .calling_device(&ztp_certs::Serial::parse("SN-GONE").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    let fresh = store
+        .calling_device(&ztp_certs::Serial::parse("SN-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(fresh.device.serial, "SN-1");
     assert!(fresh.licenses.is_empty());
     assert_eq!(
@@ -140,12 +150,20 @@ async fn a_calling_device_is_read_with_its_owner_revision_and_licenses_as_they_a
     allocate(&journal, p.id, "SN-1", "LIC-A").await;
     // The read's transaction ended with it: the pooled connection, used again, sees the
     // writer's commit and the pool's revision bump.
-    let later = store.calling_device("SN-1").await.unwrap().unwrap();
+    let later = store
+        .calling_device(&ztp_certs::Serial::parse("SN-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let ids: Vec<&str> = later.licenses.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["LIC-A"]);
     assert!(later.owner_revision > fresh.owner_revision);
     store.revoke_license("LIC-A", "test").await.unwrap();
-    let revoked = store.calling_device("SN-1").await.unwrap().unwrap();
+    let revoked = store
+        .calling_device(&ztp_certs::Serial::parse("SN-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(revoked.licenses[0].state, LicenseState::Revoked);
 }
 

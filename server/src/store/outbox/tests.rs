@@ -29,7 +29,7 @@ async fn with_item() -> (Store, tempfile::TempDir, i64) {
         .await
         .unwrap();
     let new = NewRegistration {
-        serial: "SN-1".into(),
+        serial: ztp_certs::Serial::parse("SN-1").unwrap(),
         customer: "acme".into(),
         connection: "main".into(),
         file_name: "SN-1.xml".into(),

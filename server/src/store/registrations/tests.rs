@@ -73,7 +73,7 @@ async fn settle(store: &Store, attempt: Attempt<'_>) -> Vec<bool> {
 
 fn new(serial: &str, content: &str) -> NewRegistration {
     NewRegistration {
-        serial: serial.into(),
+        serial: Serial::parse(serial).unwrap(),
         customer: "acme".into(),
         connection: "main".into(),
         file_name: format!("{serial}.xml"),

@@ -34,7 +34,7 @@ fn hook(name: &str, notices: &[Notice]) -> NewWebhook {
 
 fn event(serial: &str, kind: EventKind, notice: Option<Notice>) -> NewEvent {
     NewEvent {
-        serial: Some(serial.into()),
+        serial: Some(ztp_certs::Serial::parse(serial).unwrap()),
         kind,
         status: None,
         peer: None,

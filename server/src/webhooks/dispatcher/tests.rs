@@ -180,7 +180,7 @@ mod rounds {
         /// event log does not take the clock yet), so the manual clock is moved up to it.
         async fn shortage(&self) {
             let event = NewEvent {
-                serial: Some("SN-1".into()),
+                serial: Some(ztp_certs::Serial::parse("SN-1").unwrap()),
                 kind: EventKind::LicenseShortage,
                 status: None,
                 peer: None,
