@@ -6,11 +6,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use ztp::config::{Config, Overrides};
+use ztp::domain::clock::Clock;
 use ztp::startup::{App, Workers};
 
 /// A server running in this process.
@@ -44,7 +46,12 @@ impl InProcess {
     /// Builds the server of `data_dir` on loopback ports chosen by the system, told
     /// `variables` (`ZTP_*` names, as a child process would be), and starts it; returns once
     /// it listens, or why it could not start.
-    pub(crate) fn start(data_dir: &Path, variables: &[(&str, &str)]) -> Result<Started, String> {
+    /// The server reads `clock` (the outbox, its couriers, the admin tokens' expiry).
+    pub(crate) fn start(
+        data_dir: &Path,
+        variables: &[(&str, &str)],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Started, String> {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let overrides = Overrides {
             data_dir: Some(data_dir.to_owned()),
@@ -66,7 +73,7 @@ impl InProcess {
                     Err(e) => return drop(ready.send(Err(format!("a runtime: {e}")))),
                 };
                 runtime.block_on(async move {
-                    let app = match App::build(config).await {
+                    let app = match App::build_with_clock(config, clock).await {
                         Ok(app) => app,
                         Err(e) => return drop(ready.send(Err(chain(&e)))),
                     };

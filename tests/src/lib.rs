@@ -16,6 +16,7 @@ pub mod sshd;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 /// The `ztp` binary of this build: `$ZTP_BIN` if set, else `ztp` beside the test executable's
 /// `deps/` directory (where `cargo build --workspace --bins` puts it).
@@ -281,9 +282,20 @@ impl Server {
     /// harness's own, such as [`NMS_ALLOWED_PRIVATE_NETWORKS`]), given to the server as a child
     /// process would get them in its environment.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_clock(data_dir, env, Arc::new(ztp::domain::clock::SystemClock))
+    }
+
+    /// [`Server::start_with`] on `clock`, which the server's outbox, couriers and admin
+    /// tokens' expiry read: a test steps a [`ztp::domain::clock::ManualClock`] instead of
+    /// waiting for time to pass.
+    pub fn start_with_clock(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        clock: Arc<dyn ztp::domain::clock::Clock>,
+    ) -> Self {
         std::fs::create_dir_all(data_dir).expect("data directory");
         let variables: Vec<(&str, &str)> = HARNESS_VARIABLES.iter().chain(env).copied().collect();
-        let started = in_process::InProcess::start(data_dir, &variables)
+        let started = in_process::InProcess::start(data_dir, &variables, clock)
             .unwrap_or_else(|error| panic!("ztp did not start in-process: {error}"));
         Self {
             running: Some(Running::InProcess(started.server)),

@@ -134,6 +134,11 @@ impl Call {
 }
 
 impl Ctx {
+    /// What time it is (Unix ms), by the clock the server was built with.
+    pub(super) fn now_ms(&self) -> i64 {
+        self.outbox.clock().now_ms()
+    }
+
     /// Records a change, with the token and address that made it (an event in the device's
     /// journal when `serial` is given, and the line its audit entry's summary shows).
     pub(super) async fn audit(&self, serial: Option<&str>, detail: String) {

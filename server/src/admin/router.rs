@@ -71,6 +71,7 @@ impl AdminApi {
                 token,
                 limits.max_failed_auths,
                 limits.failed_auth_window,
+                Arc::clone(outbox.clock()),
             ),
             ctx: Ctx {
                 store,

@@ -14,8 +14,8 @@ use crate::auth::token::NewToken;
 use crate::domain::access::{Role, check_scope};
 use crate::domain::response::valid_name;
 use crate::store::licenses::ms_of;
+use crate::store::timestamp;
 use crate::store::tokens::TokenRecord;
-use crate::store::{now_ms, timestamp};
 
 /// A token as the API lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -103,10 +103,10 @@ pub(super) async fn create_token(ctx: &Ctx, _call: Call, create: CreateToken) ->
                 "give expires_in_days or expires_at, not both",
             ));
         }
-        (Some(days), None) => Some(now_ms().saturating_add(i64::from(days) * 86_400_000)),
+        (Some(days), None) => Some(ctx.now_ms().saturating_add(i64::from(days) * 86_400_000)),
         (None, Some(at)) => {
             let at = ms_of(when(at)?);
-            if at <= now_ms() {
+            if at <= ctx.now_ms() {
                 return Err(ApiError::bad_request("expires_at is in the past"));
             }
             Some(at)
@@ -146,7 +146,7 @@ pub(super) async fn create_token(ctx: &Ctx, _call: Call, create: CreateToken) ->
         StatusCode::CREATED,
         &CreatedToken {
             token,
-            view: view(record),
+            view: view(record, ctx.now_ms()),
         },
     ))
 }
@@ -161,7 +161,13 @@ pub(super) async fn create_token(ctx: &Ctx, _call: Call, create: CreateToken) ->
         (status = 400, description = "A bad `limit`", body = ErrorBody),
     ))]
 pub(super) async fn list_tokens(ctx: &Ctx, call: Call) -> ApiResult {
-    let views: Vec<TokenView> = ctx.store.tokens().await?.into_iter().map(view).collect();
+    let views: Vec<TokenView> = ctx
+        .store
+        .tokens()
+        .await?
+        .into_iter()
+        .map(|t| view(t, ctx.now_ms()))
+        .collect();
     Ok(json(StatusCode::OK, &page(views, |t| &t.id, &call.query)?))
 }
 
@@ -178,11 +184,11 @@ pub(super) async fn revoke_token(ctx: &Ctx, call: Call) -> ApiResult {
     let revoked = ctx.store.revoke_token(id).await?;
     ctx.audit(None, format!("revoked token {id} ({})", revoked.name))
         .await;
-    Ok(json(StatusCode::OK, &view(revoked)))
+    Ok(json(StatusCode::OK, &view(revoked, ctx.now_ms())))
 }
 
-fn view(t: TokenRecord) -> TokenView {
-    let now = now_ms();
+/// `t` as the API shows it, its state as of `now` (Unix ms).
+fn view(t: TokenRecord, now: i64) -> TokenView {
     let state = if t.revoked_at.is_some() {
         "revoked"
     } else if t.expires_at.is_some_and(|at| at <= now) {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::access::{Principal, Role};
-use crate::store::{EventKind, NewEvent, Store, StoreError, now_ms};
+use crate::domain::clock::Clock;
+use crate::store::{EventKind, NewEvent, Store, StoreError};
 
 /// Why a request is not let in.
 #[derive(Debug, thiserror::Error)]
@@ -51,16 +53,25 @@ pub struct TokenAuthenticator {
     /// SHA-256 of the bootstrap token.
     bootstrap_digest: Vec<u8>,
     failures: FailedLogins,
+    /// What time it is, for tokens' expiry and last use.
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenAuthenticator {
-    /// Accepts `bootstrap` and the tokens in `store`; at most `max_failures` failed
-    /// authentications per address in each `window`.
-    pub fn new(store: Store, bootstrap: &str, max_failures: u32, window: Duration) -> Self {
+    /// Accepts `bootstrap` and the tokens in `store` that have not expired by `clock`; at most
+    /// `max_failures` failed authentications per address in each `window`.
+    pub fn new(
+        store: Store,
+        bootstrap: &str,
+        max_failures: u32,
+        window: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             bootstrap_digest: sha256(bootstrap.as_bytes()),
             failures: FailedLogins::new(max_failures, window),
+            clock,
         }
     }
 
@@ -133,13 +144,14 @@ impl TokenAuthenticator {
         if record.revoked_at.is_some() {
             return Ok(Err("revoked token"));
         }
-        if record.expires_at.is_some_and(|at| at <= now_ms()) {
+        let now = self.clock.now_ms();
+        if record.expires_at.is_some_and(|at| at <= now) {
             return Ok(Err("expired token"));
         }
         // Last use to the minute: a busy token does not write on every request.
         if record
             .last_used_at
-            .is_none_or(|at| now_ms().saturating_sub(at) >= 60_000)
+            .is_none_or(|at| now.saturating_sub(at) >= 60_000)
             && let Err(error) = self.store.token_used(&record.id).await
         {
             tracing::warn!(%error, "could not note a token's use");

@@ -30,6 +30,7 @@ use crate::admin::{AdminApi, AdminLimits, ImportLimits};
 use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::commands::secrets::{key_files, secret_box};
 use crate::config::Config;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
@@ -112,6 +113,15 @@ impl App {
     /// store (re-sealing what an earlier key sealed), the sample inventory, the admin token,
     /// the trust material, the device and admin APIs, then both listeners, bound.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with the `clock` the outbox, its couriers and the admin tokens' expiry
+    /// read (the system clock in production; a manual one in tests that step time).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         seed::data_dir(&config.data_dir)?;
         let dev_pki = config
             .dev_pki
@@ -126,7 +136,7 @@ impl App {
         }
         let token = seed::admin_token(&config.path(&config.admin_api.token_file))?;
         let trust = trust::load(&config, &keys)?;
-        let (device, admin, workers) = wire(&config, &store, trust, &token);
+        let (device, admin, workers) = wire(&config, &store, trust, &token, clock);
         let device = device.bind(config.device_api.listen, "device API").await?;
         let admin = admin.bind(config.admin_api.listen, "admin API").await?;
         Ok(Self {
@@ -229,6 +239,7 @@ fn wire(
     store: &Store,
     trust: Trust,
     token: &str,
+    clock: Arc<dyn Clock>,
 ) -> (Unbound<DeviceApi>, Unbound<AdminApi>, Workers) {
     let Trust {
         verifier,
@@ -237,7 +248,7 @@ fn wire(
         tls,
     } = trust;
     let m = &config.manufacturer;
-    let outbox = Arc::new(Registrar::new(store.clone()));
+    let outbox = Arc::new(Registrar::with_clock(store.clone(), Arc::clone(&clock)));
     // The devices' writes (state, events, progress, license allocations): one writer.
     let journal = Journal::start(store);
     let device_connections = journal.device_connections();
@@ -253,7 +264,11 @@ fn wire(
         time::Duration::days(i64::from(m.voucher_validity_days)),
     );
     let (device, penalties) = device_api(config, bootstrapper, Arc::clone(&verifier));
-    let webhooks = Dispatcher::new(store.clone(), DispatcherSettings::from(&config.webhooks));
+    let webhooks = Dispatcher::with_clock(
+        store.clone(),
+        DispatcherSettings::from(&config.webhooks),
+        clock,
+    );
     let nms_hosts = host_policy(&config.nms);
     let admin = admin_api(
         config,

@@ -2,8 +2,11 @@
 //! revoked and expired tokens are refused, failed authentications are recorded and limited, and
 //! every change names the token that made it.
 
+use std::sync::Arc;
+
 use std::process::Output;
 use std::time::Duration;
+use ztp::domain::clock::{Clock, ManualClock};
 
 use serde_json::Value;
 use ztp_tests::{Server, curl, success, temp_dir, transcript};
@@ -31,7 +34,9 @@ fn create(server: &Server, args: &[&str]) -> (String, String) {
 #[test]
 fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     let dir = temp_dir();
-    let server = Server::start(dir.path());
+    // The server's clock: stepped past a token's expiry instead of waiting for it.
+    let clock = Arc::new(ManualClock::starting_now());
+    let server = Server::start_with_clock(dir.path(), &[], clock.clone());
 
     // Shown once, stored as a digest: the list never shows it.
     let (admin, admin_id) = create(&server, &["ops", "--role", "manufacturer-admin"]);
@@ -104,7 +109,10 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
     refused(&server.admin_as(&admin, ["customer", "list"]), "not valid");
 
     // Expiring: accepted until the moment, refused after.
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let soon = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(clock.now_ms() + 2000) * 1_000_000,
+    )
+    .unwrap();
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -118,7 +126,7 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
             .status
             .success()
     );
-    std::thread::sleep(Duration::from_millis(2500));
+    clock.advance(Duration::from_millis(2500));
     refused(&server.admin_as(&brief, ["customer", "list"]), "not valid");
     let tokens = json(server.admin(["token", "list"]));
     let state = |id: &str| {
