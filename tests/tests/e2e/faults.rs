@@ -20,36 +20,15 @@ use ztp_tests::sshd::Sshd;
 use ztp_tests::{Server, stdout, success, temp_dir, transcript, wait_until, yanglint};
 use ztp_yang::{DeviceRegistration, Document};
 
-use crate::registration::{events, registrations};
+use crate::registration::{events, fast_process, fast_server, registrations};
 use crate::webhooks::{self, Receiver};
 
 const CUSTOMER: &str = "example-customer";
 const MODULE: &str = "ztp-device-registration@2026-11-23.yang";
 const FEATURE: &str = "ESS-ED-100G-SIA3";
 
-/// Quick retries and short timeouts, so that a test sees several attempts in seconds.
-const FAST: &[(&str, &str)] = &[
-    ("ZTP_NMS__RETRY_INITIAL_SECS", "1"),
-    ("ZTP_NMS__RETRY_MAX_SECS", "2"),
-    ("ZTP_NMS__CONNECT_TIMEOUT_SECS", "2"),
-    ("ZTP_NMS__AUTH_TIMEOUT_SECS", "3"),
-    ("ZTP_NMS__OPERATION_TIMEOUT_SECS", "3"),
-    ("ZTP_NMS__POLL_INTERVAL_MS", "100"),
-];
-
 fn json(output: Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
-}
-
-fn fast_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
-    let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
-    Server::start_with(dir, &env)
-}
-
-/// Like `fast_server`, as a `ztp serve` process: for tests that kill it or read its log.
-fn fast_process(dir: &Path, extra: &[(&str, &str)]) -> Server {
-    let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
-    Server::process_with(dir, &env)
 }
 
 /// Adds NMS connection `name` of the sample customer on `port`, pinned to `sshd`'s host key and

@@ -33,13 +33,14 @@ fn json(output: std::process::Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
 }
 
-fn fast_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
+/// The server on `dir` with [`FAST`] retries and timeouts (and `extra`), in-process.
+pub(crate) fn fast_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
     Server::start_with(dir, &env)
 }
 
 /// Like `fast_server`, as a `ztp serve` process: for tests that kill it or read its log.
-fn fast_process(dir: &Path, extra: &[(&str, &str)]) -> Server {
+pub(crate) fn fast_process(dir: &Path, extra: &[(&str, &str)]) -> Server {
     let env: Vec<(&str, &str)> = FAST.iter().chain(extra).copied().collect();
     Server::process_with(dir, &env)
 }
