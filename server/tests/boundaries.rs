@@ -343,6 +343,41 @@ fn the_check_sees_an_outward_import() {
     );
 }
 
+/// Database drivers that only their backend's folder of the store uses, and the files beside
+/// it that may name the driver too (the error type, rows of either driver): the rest of the
+/// store goes through the seam and the SQL every backend shares.
+const DRIVERS: &[(&str, &str, &[&str])] = &[(
+    "rusqlite",
+    "store/sqlite",
+    &["store/mod.rs", "store/columns.rs"],
+)];
+
+#[test]
+fn each_database_driver_stays_in_its_backend() {
+    let mut found = Vec::new();
+    for file in files(&source()) {
+        let relative = file.strip_prefix(source()).unwrap();
+        if is_test_code(&file) {
+            continue;
+        }
+        let code = code(&fs::read_to_string(&file).unwrap());
+        for (driver, folder, beside) in DRIVERS {
+            let inside =
+                relative.starts_with(folder) || beside.iter().any(|b| relative == Path::new(b));
+            if inside {
+                continue;
+            }
+            for (line, _) in paths_after(&code, &format!("{driver}::")) {
+                found.push(format!(
+                    "{}:{line}: `{driver}` belongs in {folder}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 /// The longest a file of `server/src` may be, tests included.
 const MAX_FILE_LINES: usize = 600;
 

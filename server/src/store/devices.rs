@@ -1,9 +1,9 @@
 //! The device inventory and each device's onboarding state.
 
-use super::direct::{Columns, execute_on, numbered, rows_on, snapshot_on};
-use super::licenses::{LicenseRecord, licenses_of_on};
+use super::columns::Columns;
+use super::licenses::LicenseRecord;
 use super::{Store, StoreError, conflict, corrupt, now_ms};
-use crate::domain::state::{DeviceState, Observation};
+use crate::domain::state::DeviceState;
 use ztp_certs::Serial;
 
 /// A device as stored.
@@ -68,8 +68,9 @@ macro_rules! device_columns {
         "serial, model, customer, certificate_pin, state, state_changed_at, last_contact_at, created_at"
     };
 }
+pub(super) use device_columns;
 
-fn device(row: &impl Columns) -> Result<DeviceRecord, StoreError> {
+pub(super) fn device(row: &impl Columns) -> Result<DeviceRecord, StoreError> {
     let state: String = row.column("state")?;
     Ok(DeviceRecord {
         serial: row.column("serial")?,
@@ -130,32 +131,7 @@ impl Store {
         &self,
         serial: &Serial,
     ) -> Result<Option<CallingDevice>, StoreError> {
-        let serial = serial.as_str();
-        // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct().read(|connection| {
-            snapshot_on(connection, |snapshot| {
-                let found = rows_on(
-                    snapshot,
-                    concat!(
-                        "SELECT ",
-                        device_columns!(),
-                        ", (SELECT revision FROM customers WHERE name = devices.customer) \
-                         AS owner_revision FROM devices WHERE serial = $1"
-                    ),
-                    &[&serial],
-                    |row| Ok((device(row)?, row.column("owner_revision")?)),
-                )?;
-                let Some((device, owner_revision)) = found.into_iter().next() else {
-                    return Ok(None);
-                };
-                let licenses = licenses_of_on(snapshot, serial)?;
-                Ok(Some(CallingDevice {
-                    device,
-                    owner_revision,
-                    licenses,
-                }))
-            })
-        })
+        self.device_path().calling_device(serial).await
     }
 
     /// Devices by serial, optionally only one customer's, `limit` of them after `after`.
@@ -260,73 +236,10 @@ impl Store {
     }
 }
 
-/// Moves a device on by an observation, on `connection` (inside the journal's transaction).
-/// With `presented` (a certificate's SHA-256, lowercase hex), a device whose certificate is
-/// pinned to another one is left alone and reported missing.
-pub(super) fn observe_on(
-    connection: &rusqlite::Connection,
-    serial: &str,
-    observation: Observation,
-    presented: Option<&str>,
-) -> Result<DeviceState, StoreError> {
-    // One statement: where the observation leads does not depend on the state before. (Not
-    // `RETURNING state`: SQLite gathers returned rows in a temporary table, opened and dropped
-    // for every statement; a state that does not move is read by its key instead.)
-    let next = observation.moves_to();
-    let changed = execute_on(
-        connection,
-        "UPDATE devices SET last_contact_at = $2, \
-           state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
-             ELSE $2 END, \
-           state = COALESCE($3, state) \
-         WHERE serial = $1 \
-           AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4)",
-        &[
-            &serial,
-            &now_ms(),
-            &next.map(DeviceState::as_str),
-            &presented,
-        ],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::NotFound {
-            what: "device",
-            key: serial.to_owned(),
-        });
-    }
-    if let Some(state) = next {
-        return Ok(state);
-    }
-    let state: String = connection
-        .prepare_cached("SELECT state FROM devices WHERE serial = $1")?
-        .query_row(numbered(&[&serial]).as_slice(), |row| row.get(0))?;
-    state.parse().map_err(corrupt("device state"))
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::domain::progress::Milestone;
-
     use super::*;
 
-    /// One observation in its own transaction, on a connection of its own.
-    async fn observe(
-        store: &Store,
-        serial: &str,
-        observation: Observation,
-    ) -> Result<DeviceState, StoreError> {
-        let (store, serial) = (store.clone(), serial.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let mut connection = store.direct().connect()?;
-            let tx =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let state = observe_on(&tx, &serial, observation, None)?;
-            tx.commit()?;
-            Ok(state)
-        })
-        .await
-        .unwrap()
-    }
     use crate::store::testing::{new_customer, store};
 
     fn new_device(serial: &str, customer: Option<&str>) -> NewDevice {
@@ -407,61 +320,5 @@ mod tests {
         );
         assert_eq!(store.devices(None, None, 10).await.unwrap().len(), 4);
         assert_eq!(store.device_count().await.unwrap(), 4);
-    }
-
-    #[tokio::test]
-    async fn observations_move_the_state() {
-        let (store, _dir) = store().await;
-        store
-            .insert_device(&new_device("SN-1", None))
-            .await
-            .unwrap();
-        assert_eq!(
-            observe(&store, "SN-1", Observation::Contacted)
-                .await
-                .unwrap(),
-            DeviceState::Contacted
-        );
-        assert_eq!(
-            observe(&store, "SN-1", Observation::Redirected)
-                .await
-                .unwrap(),
-            DeviceState::Redirected
-        );
-        let done = Observation::Progress(Milestone::Complete);
-        assert_eq!(
-            observe(&store, "SN-1", done).await.unwrap(),
-            DeviceState::Completed
-        );
-        let device = store.device("SN-1").await.unwrap().unwrap();
-        assert_eq!(device.state, DeviceState::Completed);
-        assert!(device.last_contact_at.is_some());
-        assert!(matches!(
-            observe(&store, "SN-404", Observation::Contacted).await,
-            Err(StoreError::NotFound { .. })
-        ));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_observations_wait_for_the_lock_instead_of_failing() {
-        let (store, _dir) = store().await;
-        for serial in ["SN-1", "SN-2"] {
-            store
-                .insert_device(&new_device(serial, None))
-                .await
-                .unwrap();
-        }
-        let tasks: Vec<_> = (0..40)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let serial = if i % 2 == 0 { "SN-1" } else { "SN-2" };
-                    observe(&store, serial, Observation::Contacted).await
-                })
-            })
-            .collect();
-        for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap(), DeviceState::Contacted);
-        }
     }
 }

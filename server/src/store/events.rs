@@ -7,7 +7,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use ztp_certs::Serial;
 
-use super::direct::{execute_on, numbered};
 use super::{Store, StoreError, corrupt, now_ms};
 pub use crate::domain::event::EventKind;
 use crate::domain::notice::Notice;
@@ -18,7 +17,7 @@ use crate::domain::progress::ProgressReport;
 /// `RETURNING id` (its `Any` driver reports no row id); the devices' path reads the row id
 /// instead, since `RETURNING` has SQLite gather the returned row in a temporary table, opened
 /// and dropped for every statement.
-macro_rules! insert_event {
+macro_rules! insert_event_sql {
     ($($tail:literal)?) => {
         concat!(
             "INSERT INTO events (at, serial, kind, status, peer, detail) \
@@ -27,6 +26,7 @@ macro_rules! insert_event {
         )
     };
 }
+pub(super) use insert_event_sql;
 
 /// Records `e` on `connection` (inside a transaction when `e` raises a notice: the event and
 /// its webhook deliveries are written together, or neither is).
@@ -35,7 +35,7 @@ pub(crate) async fn insert_event(
     e: &NewEvent,
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    let id: i64 = sqlx::query_scalar(insert_event!(" RETURNING id"))
+    let id: i64 = sqlx::query_scalar(insert_event_sql!(" RETURNING id"))
         .bind(now)
         .bind(e.serial.as_ref().map(Serial::as_str))
         .bind(e.kind.as_str())
@@ -51,32 +51,9 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
-/// [`insert_event`] on a connection of the devices' path (the journal's transaction).
-pub(super) fn insert_event_on(
-    connection: &rusqlite::Connection,
-    e: &NewEvent,
-) -> Result<(), StoreError> {
-    let now = now_ms();
-    let status = e.status.map(i32::from);
-    let serial = e.serial.as_ref().map(Serial::as_str);
-    execute_on(
-        connection,
-        insert_event!(),
-        &[&now, &serial, &e.kind.as_str(), &status, &e.peer, &e.detail],
-    )?;
-    let id = connection.last_insert_rowid();
-    if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {
-        super::webhooks::enqueue_on(connection, id, serial.as_str(), notice, now)?;
-    }
-    Ok(())
-}
-
-/// Keeps a device's progress report, on `connection` (inside the journal's transaction).
-pub(super) fn insert_progress_on(
-    connection: &rusqlite::Connection,
-    serial: &str,
-    report: &ProgressReport,
-) -> Result<(), StoreError> {
+/// A progress report's host keys and trust anchors as stored (JSON lists of base64; `None`
+/// for an empty list).
+pub(super) fn stored_lists(report: &ProgressReport) -> (Option<String>, Option<String>) {
     let keys: Vec<StoredHostKey> = report
         .ssh_host_keys
         .iter()
@@ -93,23 +70,7 @@ pub(super) fn insert_progress_on(
     let json = |empty: bool, value: String| (!empty).then_some(value);
     let keys = json(keys.is_empty(), serde_json::json!(keys).to_string());
     let anchors = json(anchors.is_empty(), serde_json::json!(anchors).to_string());
-    connection
-        .prepare_cached(
-            "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
-             trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
-        )?
-        .execute(
-            numbered(&[
-                &serial,
-                &now_ms(),
-                &report.progress_type,
-                &report.message,
-                &keys,
-                &anchors,
-            ])
-            .as_slice(),
-        )?;
-    Ok(())
+    (keys, anchors)
 }
 
 /// An event to record.
@@ -277,10 +238,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::progress::{HostKey, Milestone};
 
     use super::*;
-    use crate::store::NewDevice;
     use crate::store::testing::store;
 
     fn refused(serial: &str) -> NewEvent {
@@ -332,36 +291,5 @@ mod tests {
             ..EventFilter::default()
         };
         assert_eq!(store.events(&older).await.unwrap()[0].id, all[1].id);
-    }
-
-    #[tokio::test]
-    async fn progress_reports_keep_host_keys() {
-        let (store, _dir) = store().await;
-        store
-            .insert_device(&NewDevice {
-                serial: "SN-1".into(),
-                model: "m".into(),
-                customer: None,
-                certificate_pin: None,
-            })
-            .await
-            .unwrap();
-        let connection = store.direct().connect().unwrap();
-        let initiated = ProgressReport::new("bootstrap-initiated", Milestone::Underway);
-        insert_progress_on(&connection, "SN-1", &initiated).unwrap();
-        let mut done = ProgressReport::new("bootstrap-complete", Milestone::Complete);
-        done.ssh_host_keys.push(HostKey {
-            algorithm: "ssh-ed25519".into(),
-            key_data: vec![1, 2, 3],
-        });
-        done.trust_anchor_certs.push(vec![0x30, 0x00]);
-        insert_progress_on(&connection, "SN-1", &done).unwrap();
-        drop(connection);
-        let reports = store.progress_reports("SN-1").await.unwrap();
-        assert_eq!(reports.len(), 2);
-        assert!(reports[0].ssh_host_keys.is_empty());
-        assert_eq!(reports[1].progress_type, "bootstrap-complete");
-        assert_eq!(reports[1].ssh_host_keys[0].key_data, "AQID");
-        assert_eq!(reports[1].trust_anchor_certs, ["MAA="]);
     }
 }

@@ -3,11 +3,9 @@
 //!
 //! Requests hand their writes to one writer thread and wait for its acknowledgement. The writer
 //! takes whatever has queued up while its previous transaction committed, up to
-//! [`MAX_BATCH`], and writes it in one transaction on its own connection of the devices' path
-//! ([`super::direct`]: no thread switch per statement). An entry whose device is gone fails
-//! before it writes anything; should any other statement fail, the batch is rolled back and
-//! written again with each entry in its own savepoint, so that only the failing entry is lost
-//! (and reported to its request). A request is acknowledged only once the transaction holding
+//! [`MAX_BATCH`], and hands it to the backend's [`BatchWriter`], which writes it in one
+//! transaction. An entry whose device is gone fails before it writes anything; should any other
+//! statement fail, only the failing entry is lost (and reported to its request). A request is acknowledged only once the transaction holding
 //! its entry has committed, so an answered device's record is as durable as the database makes
 //! a commit; yet a surge of devices costs one commit per batch instead of several per device.
 //!
@@ -25,13 +23,10 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 use ztp_certs::Serial;
 
-use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
-use super::devices::observe_on;
-use super::direct::Direct;
-use super::events::{insert_event_on, insert_progress_on};
-use super::licenses::{Allocation, NewLicense, allocate_on};
+use super::device_path::BatchWriter;
+use super::licenses::{Allocation, NewLicense};
 use super::{NewEvent, Store, StoreError};
 use crate::domain::progress::ProgressReport;
 use crate::domain::state::{DeviceState, Observation};
@@ -60,8 +55,8 @@ const QUEUE: usize = 4096;
 /// batch may be written again).
 pub type EventOf = Box<dyn Fn(DeviceState) -> NewEvent + Send + Sync>;
 
-/// One write.
-enum Entry {
+/// One write (a [`BatchWriter`] applies it).
+pub(crate) enum Entry {
     /// An event.
     Event(NewEvent),
     /// A device was observed: its state moves on, and the event is recorded.
@@ -88,7 +83,7 @@ enum Entry {
 
 /// What an entry wrote, for its request.
 #[derive(Debug)]
-enum Written {
+pub(crate) enum Written {
     /// An event.
     Event,
     /// The device's new state.
@@ -97,7 +92,8 @@ enum Written {
     Allocation(Allocation),
 }
 
-type Outcome = Result<Written, StoreError>;
+/// An entry's outcome.
+pub(crate) type Outcome = Result<Written, StoreError>;
 
 struct Job {
     entry: Entry,
@@ -184,7 +180,7 @@ impl Journal {
     /// [`Journal::start`] with another wait before a commit than [`COMMIT_DELAY`].
     pub(crate) fn start_with(store: &Store, commit_delay: Duration) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let direct = store.direct_shared();
+        let writer = store.device_path().writer();
         let requests = Arc::new(AtomicUsize::new(0));
         let connections = OpenConnections::default();
         let commits = Arc::new(AtomicU64::new(0));
@@ -196,7 +192,7 @@ impl Journal {
         };
         let writer = std::thread::Builder::new()
             .name("ztp-journal".into())
-            .spawn(move || write(&direct, queue, &pacing))
+            .spawn(move || write(writer, queue, &pacing))
             // Only at start-up, and without it nothing could be recorded.
             .expect("the journal's writer thread starts");
         let coming = Coming {
@@ -324,34 +320,28 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the journal's writer stopped".into())
 }
 
-/// The writer: batches of what queued up, one transaction each. A connection that failed is
-/// opened again for the next batch.
-fn write(direct: &Direct, mut queue: mpsc::Receiver<Job>, pacing: &Pacing) {
-    let mut connection = None;
+/// The writer: batches of what queued up, one transaction each.
+fn write(mut writer: Box<dyn BatchWriter>, mut queue: mpsc::Receiver<Job>, pacing: &Pacing) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = queue.blocking_recv() {
         batch.push(job);
         gather(&mut queue, &mut batch, pacing);
         let (entries, waiting): (Vec<Entry>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.done)).unzip();
-        let written = match connection.take() {
-            Some(open) => Ok(open),
-            None => direct.connect(),
-        }
-        .and_then(|mut open| {
-            let results = write_batch(&mut open, &entries)?;
-            pacing.commits.fetch_add(1, Ordering::Relaxed);
-            connection = Some(open);
-            Ok(results)
-        });
-        let results = written.unwrap_or_else(|error| {
-            tracing::warn!(%error, entries = waiting.len(), "journal: a batch failed");
-            let message = error.to_string();
-            waiting
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(message.clone())))
-                .collect()
-        });
+        let results = match writer.write(&entries) {
+            Ok(results) => {
+                pacing.commits.fetch_add(1, Ordering::Relaxed);
+                results
+            }
+            Err(error) => {
+                tracing::warn!(%error, entries = waiting.len(), "journal: a batch failed");
+                let message = error.to_string();
+                waiting
+                    .iter()
+                    .map(|_| Err(StoreError::Unavailable(message.clone())))
+                    .collect()
+            }
+        };
         for (done, result) in waiting.into_iter().zip(results) {
             // A request that gave up waiting no longer listens; its entry is written anyway.
             let _ = done.send(result);
@@ -392,81 +382,6 @@ fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, pacing: &Pacing
         }
         // Woken early when the last one comes (or spuriously: the loop checks again).
         std::thread::park_timeout(deadline - now);
-    }
-}
-
-/// Writes `entries` in one transaction; the commit's failure is the batch's.
-fn write_batch(
-    connection: &mut rusqlite::Connection,
-    entries: &[Entry],
-) -> Result<Vec<Outcome>, StoreError> {
-    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(entries.len());
-    let mut failed = false;
-    for entry in entries {
-        let result = apply(&tx, entry);
-        failed |= result.as_ref().is_err_and(StoreError::is_unavailable);
-        results.push(result);
-    }
-    if !failed {
-        tx.commit()?;
-        return Ok(results);
-    }
-    // A statement failed (SQLite may have kept part of the entry): again, each entry alone.
-    tx.rollback()?;
-    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let savepoint = tx.savepoint()?;
-        let result = apply(&savepoint, entry);
-        if result.is_ok() {
-            savepoint.commit()?;
-        }
-        // Dropped without commit: rolled back.
-        results.push(result);
-    }
-    tx.commit()?;
-    Ok(results)
-}
-
-fn apply(connection: &rusqlite::Connection, entry: &Entry) -> Outcome {
-    match entry {
-        Entry::Event(event) => {
-            insert_event_on(connection, event)?;
-            Ok(Written::Event)
-        }
-        Entry::Observed {
-            serial,
-            observation,
-            event,
-        } => {
-            let state = observe_on(connection, serial, *observation, None)?;
-            if let Some(event) = event {
-                insert_event_on(connection, &event(state))?;
-            }
-            Ok(Written::State(state))
-        }
-        Entry::Progress {
-            serial,
-            presented,
-            report,
-            event,
-        } => {
-            // The device first: a device that is gone (or pinned to another certificate) fails
-            // the entry before it writes.
-            let observation = Observation::Progress(report.milestone);
-            let state = observe_on(connection, serial, observation, Some(presented))?;
-            insert_progress_on(connection, serial, report)?;
-            insert_event_on(connection, &event(state))?;
-            Ok(Written::State(state))
-        }
-        Entry::Allocate { license, shortage } => {
-            let allocation = allocate_on(connection, license)?;
-            if allocation == (Allocation::NoSeat { first: true }) {
-                insert_event_on(connection, shortage)?;
-            }
-            Ok(Written::Allocation(allocation))
-        }
     }
 }
 

@@ -8,9 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use rusqlite::types::ToSql;
-
-use super::direct::{Columns, execute_on, rows_on};
+use super::columns::Columns;
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::licensing::{Scope, Term, Terms};
 
@@ -125,6 +123,7 @@ macro_rules! license_columns {
         "id, pool_id, serial, product_id, state, issued_at, revoked_at, revoke_reason, replaced_by"
     };
 }
+pub(super) use license_columns;
 
 /// A stored time in Unix milliseconds as a date.
 pub fn time_of(ms: i64) -> OffsetDateTime {
@@ -173,24 +172,7 @@ fn pool(row: &AnyRow) -> Result<PoolRecord, StoreError> {
     })
 }
 
-/// A device's licenses, oldest first, on `connection` (the devices' path).
-pub(super) fn licenses_of_on(
-    connection: &rusqlite::Connection,
-    serial: &str,
-) -> Result<Vec<LicenseRecord>, StoreError> {
-    rows_on(
-        connection,
-        concat!(
-            "SELECT ",
-            license_columns!(),
-            " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-        ),
-        &[&serial],
-        |row| license(row),
-    )
-}
-
-fn license(row: &impl Columns) -> Result<LicenseRecord, StoreError> {
+pub(super) fn license(row: &impl Columns) -> Result<LicenseRecord, StoreError> {
     let state: String = row.column("state")?;
     Ok(LicenseRecord {
         id: row.column("id")?,
@@ -367,9 +349,7 @@ impl Store {
 
     /// Every license of a device, active and revoked.
     pub async fn licenses_of(&self, serial: &str) -> Result<Vec<LicenseRecord>, StoreError> {
-        // The devices' path: inline, without a thread switch (see `direct`).
-        self.direct()
-            .read(|connection| licenses_of_on(connection, serial))
+        self.device_path().licenses_of(serial).await
     }
 
     /// The active licenses of a customer's pools.
@@ -478,73 +458,6 @@ impl Store {
             .map(|row| Ok((row.try_get("pool_id")?, row.try_get("devices")?)))
             .collect()
     }
-}
-
-/// Allocates `new` on `connection` (inside the journal's transaction, which holds the write
-/// lock): the device's active license from the pool if it has one (another request allocated
-/// it first), else a seat if one is free, clearing the device's shortage in the pool; when every
-/// seat is taken, the shortage is recorded instead.
-pub(super) fn allocate_on(
-    connection: &rusqlite::Connection,
-    new: &NewLicense,
-) -> Result<Allocation, StoreError> {
-    let held = rows_on(
-        connection,
-        concat!(
-            "SELECT ",
-            license_columns!(),
-            " FROM licenses WHERE pool_id = $1 AND serial = $2 AND state = 'active'"
-        ),
-        &[&new.pool_id, &new.serial],
-        |row| license(row),
-    )?;
-    if let Some(held) = held.into_iter().next() {
-        return Ok(Allocation::Granted(held));
-    }
-    let now = now_ms();
-    let seat = execute_on(
-        connection,
-        "UPDATE license_pools SET allocated = allocated + 1 \
-         WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
-        &[&new.pool_id],
-    )?;
-    // The device's shortage in the pool, and when: `$1`, `$2`, `$3`.
-    let shortage: [&dyn ToSql; 3] = [&new.pool_id, &new.serial, &now];
-    if seat == 0 {
-        let first = execute_on(
-            connection,
-            "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
-             VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
-            &shortage,
-        )? == 1;
-        if !first {
-            execute_on(
-                connection,
-                "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
-                &shortage,
-            )?;
-        }
-        return Ok(Allocation::NoSeat { first });
-    }
-    let granted = rows_on(
-        connection,
-        concat!(
-            "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
-            license_columns!()
-        ),
-        &[&new.id, &new.pool_id, &new.serial, &new.product_id, &now],
-        |row| license(row),
-    )?
-    .into_iter()
-    .next()
-    .ok_or_else(|| corrupt("license")("the insert returned no row".to_owned()))?;
-    execute_on(
-        connection,
-        "DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2",
-        &shortage[..2],
-    )?;
-    Ok(Allocation::Granted(granted))
 }
 
 #[cfg(test)]

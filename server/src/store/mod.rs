@@ -1,13 +1,17 @@
-//! The store: sqlx over SQLite (the embedded default), with migrations embedded in the binary.
+//! The store: ztp's database, behind one seam that each backend implements.
 //!
-//! Queries go through sqlx's `Any` driver with `$N` placeholders and only the types every
-//! backend shares (text, integers, booleans; times as Unix milliseconds), so that a PostgreSQL
-//! backend needs its own migrations directory, not new queries.
+//! Administration, the outboxes, audit and import are [`Store`]'s methods, written once: SQL
+//! in the dialect every backend shares (`$N` placeholders; text, integers and booleans; times
+//! as Unix milliseconds), run through sqlx's `Any` driver. The devices' path (the reads an
+//! answer needs and the journal's batches) is the [`device_path::DevicePath`] a backend
+//! implements its own fastest way. A backend is therefore its migrations, its way of opening
+//! the database, and that implementation: SQLite, the embedded default, is `sqlite`.
 //!
 //! - [`audit`]: the append-only audit log of admin changes.
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
-//! - [`direct`]: the devices' path to SQLite, without sqlx's thread switch per statement.
+//! - `columns`: result rows of either driver, for the record mappings both share.
+//! - `device_path`: the seam of the devices' path (reads, the journal's batches).
 //! - [`events`]: what happened (requests, refusals, progress reports, admin changes).
 //! - [`journal`]: devices' writes (state, progress, events, license allocations),
 //!   group-committed.
@@ -16,26 +20,26 @@
 //! - [`outbox`]: the durable outbox every queue of deliveries shares: claim with a lease,
 //!   release, settle (delivered, retried, dead letter), receivers' health and status.
 //! - [`registrations`]: the outbox's queue of registrations to NMS connections.
+//! - `sqlite`: the SQLite backend (opening, migrations, the devices' path).
 //! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
 //!
 //! May import: `domain`, `secrets` (sealed columns) and `telemetry` (the device port's gauge,
 //! which the journal reads); never the edges that call it.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::migrate::MigrateError;
 
 use crate::secrets::SecretBox;
+use device_path::DevicePath;
 
 pub mod audit;
+mod columns;
 pub mod customers;
+mod device_path;
 pub mod devices;
-pub(crate) mod direct;
 pub mod events;
 pub mod import;
 pub mod journal;
@@ -44,6 +48,7 @@ pub mod nms;
 pub mod outbox;
 pub mod registrations;
 mod sealed;
+mod sqlite;
 pub mod tokens;
 pub mod webhooks;
 
@@ -55,8 +60,6 @@ pub use nms::NmsConnectionRecord;
 pub use outbox::OutboxStatus;
 pub use registrations::{NewRegistration, RegistrationFilter, RegistrationRecord};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,7 +67,7 @@ pub enum StoreError {
     /// The database could not be reached or refused the statement.
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
-    /// The database refused a statement of the devices' path (see [`direct`]).
+    /// The database refused a statement of the devices' path (the SQLite backend's connections).
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The database could not be used (the journal's batch failed, or its writer stopped).
@@ -159,7 +162,7 @@ pub enum Synchronous {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    direct: Arc<direct::Direct>,
+    device_path: Arc<dyn DevicePath>,
     secrets: Arc<SecretBox>,
 }
 
@@ -181,39 +184,13 @@ impl Store {
         secrets: SecretBox,
         synchronous: Synchronous,
     ) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(
-                url.split(':').next().unwrap_or_default().to_owned(),
-            ));
-        }
-        let file = SqliteConnectOptions::from_str(url)?
-            .get_filename()
-            .to_owned();
-        sqlx::any::install_default_drivers();
-        let pragma = match synchronous {
-            Synchronous::Full => "PRAGMA synchronous = FULL",
-            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        let (pool, device_path) = match url.split(':').next().unwrap_or_default() {
+            "sqlite" => sqlite::open(url, max_connections, synchronous).await?,
+            scheme => return Err(StoreError::Unsupported(scheme.to_owned())),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    sqlx::query(pragma).execute(connection).await?;
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await?;
-        // Write-ahead logging: readers never block the writer and a writer waits for the lock
-        // (busy timeout) instead of failing. The mode is a property of the database file, so
-        // setting it once covers every connection.
-        sqlx::query("PRAGMA journal_mode = WAL")
-            .execute(&pool)
-            .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Self {
             pool,
-            direct: Arc::new(direct::Direct::new(file, synchronous)),
+            device_path: Arc::new(device_path),
             secrets: Arc::new(secrets),
         })
     }
@@ -228,12 +205,8 @@ impl Store {
         &self.pool
     }
 
-    pub(crate) fn direct(&self) -> &direct::Direct {
-        &self.direct
-    }
-
-    pub(crate) fn direct_shared(&self) -> Arc<direct::Direct> {
-        Arc::clone(&self.direct)
+    pub(crate) fn device_path(&self) -> &dyn DevicePath {
+        &*self.device_path
     }
 }
 

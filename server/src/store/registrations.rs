@@ -14,7 +14,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use ztp_certs::Serial;
 
-use super::direct::Columns;
+use super::columns::Columns;
 use super::outbox::{Attempt, Claim, Health, Key, OutboxStatus, REGISTRATIONS, Settled};
 use super::{NewEvent, Store, StoreError, corrupt, now_ms};
 use crate::domain::delivery::RegistrationState;
@@ -89,8 +89,9 @@ macro_rules! registration_columns {
          next_attempt_at, pending_since, last_error, delivered_at, created_at, updated_at"
     };
 }
+pub(super) use registration_columns;
 
-fn record(row: &impl Columns) -> Result<RegistrationRecord, StoreError> {
+pub(super) fn record(row: &impl Columns) -> Result<RegistrationRecord, StoreError> {
     let state: String = row.column("state")?;
     Ok(RegistrationRecord {
         id: row.column("id")?,
@@ -175,17 +176,9 @@ impl Store {
         customer: &str,
         connection: &str,
     ) -> Result<Option<RegistrationRecord>, StoreError> {
-        // The devices' path: inline, without a thread switch (see `direct`).
-        let found = self.direct().rows(
-            concat!(
-                "SELECT ",
-                registration_columns!(),
-                " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
-            ),
-            &[&serial.as_str(), &customer, &connection],
-            |row| record(row),
-        )?;
-        Ok(found.into_iter().next())
+        self.device_path()
+            .registration_for(serial, customer, connection)
+            .await
     }
 
     /// One registration.

@@ -10,7 +10,7 @@ mod deliveries;
 mod tests;
 
 pub use deliveries::{DeliveryFilter, DeliveryRecord, DueDelivery};
-pub(super) use deliveries::{enqueue, enqueue_on};
+pub(super) use deliveries::{ENQUEUE, enqueue};
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

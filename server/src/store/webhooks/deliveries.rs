@@ -12,7 +12,6 @@ use sqlx::any::AnyRow;
 
 use crate::domain::delivery::RegistrationState as DeliveryState;
 use crate::domain::notice::Notice;
-use crate::store::direct::numbered;
 use crate::store::outbox::{Attempt, Claim, Health, Key, OutboxStatus, WEBHOOK_DELIVERIES};
 use crate::store::{Store, StoreError, corrupt, now_ms};
 
@@ -100,7 +99,7 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
 
 /// Queues a notice for every enabled subscription of a device's owner that asked for it:
 /// `$1` event id, `$2` notice, `$3` time, `$4` serial.
-const ENQUEUE: &str = "INSERT INTO webhook_deliveries \
+pub(in crate::store) const ENQUEUE: &str = "INSERT INTO webhook_deliveries \
        (webhook_id, event_id, notice, state, attempts, next_attempt_at, pending_since, \
         created_at) \
      SELECT w.id, $1, $2, 'pending', 0, $3, $3, $3 \
@@ -124,20 +123,6 @@ pub(in crate::store) async fn enqueue(
         .bind(serial)
         .execute(connection)
         .await?;
-    Ok(())
-}
-
-/// [`enqueue`] on a connection of the devices' path (the journal's transaction).
-pub(in crate::store) fn enqueue_on(
-    connection: &rusqlite::Connection,
-    event_id: i64,
-    serial: &str,
-    notice: Notice,
-    now: i64,
-) -> Result<(), StoreError> {
-    connection
-        .prepare_cached(ENQUEUE)?
-        .execute(numbered(&[&event_id, &notice.as_str(), &now, &serial]).as_slice())?;
     Ok(())
 }
 

@@ -1,5 +1,4 @@
-//! The devices' path to SQLite: the reads an answer needs (the device, its licenses, its
-//! registrations) and the journal's batches, as plain calls into SQLite on the calling thread.
+//! Connections of the devices' path to SQLite, used by plain calls on the calling thread.
 //!
 //! sqlx runs each SQLite connection on a thread of its own, and every statement crosses to that
 //! thread and back. Under a surge of devices those thread switches cost more CPU than the
@@ -17,7 +16,7 @@ use std::time::Duration;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{StoreError, Synchronous};
+use crate::store::{StoreError, Synchronous};
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 8;
@@ -29,22 +28,22 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const PREPARED_STATEMENTS: usize = 32;
 
 /// Opens connections to one SQLite database file, configured like the sqlx pool's.
-pub(crate) struct Direct {
+pub(crate) struct Connections {
     path: PathBuf,
     synchronous: Synchronous,
     readers: Mutex<Vec<Connection>>,
 }
 
-impl std::fmt::Debug for Direct {
+impl std::fmt::Debug for Connections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Direct")
+        f.debug_struct("Connections")
             .field("path", &self.path)
             .field("synchronous", &self.synchronous)
             .finish_non_exhaustive()
     }
 }
 
-impl Direct {
+impl Connections {
     /// Connections to the database file at `path`, whose commits reach the disk as
     /// `synchronous` says.
     pub(crate) fn new(path: PathBuf, synchronous: Synchronous) -> Self {
@@ -99,7 +98,7 @@ impl Direct {
     }
 
     /// The rows `sql` selects with `$1`, `$2`, … bound to `values`, each mapped by `map`; run
-    /// inline like [`Direct::read`].
+    /// inline like [`Connections::read`].
     pub(crate) fn rows<T>(
         &self,
         sql: &str,
@@ -169,35 +168,6 @@ pub(crate) fn numbered<'a>(values: &'a [&'a dyn ToSql]) -> Vec<(&'static str, &'
     NAMES.iter().copied().zip(values.iter().copied()).collect()
 }
 
-/// A result row of either driver, for the record mappings both share.
-pub(crate) trait Columns {
-    /// The value of column `name`.
-    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError>;
-}
-
-/// A column type both drivers decode.
-pub(crate) trait Column:
-    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
-{
-}
-
-impl<T> Column for T where
-    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
-{
-}
-
-impl Columns for sqlx::any::AnyRow {
-    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
-        Ok(sqlx::Row::try_get(self, name)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn column<T: Column>(&self, name: &str) -> Result<T, StoreError> {
-        Ok(self.get(name)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,11 +175,11 @@ mod tests {
     #[test]
     fn numbered_parameters_bind_by_name_wherever_they_stand() {
         let dir = tempfile::tempdir().unwrap();
-        let direct = Direct::new(dir.path().join("d.sqlite"), Synchronous::Full);
+        let connections = Connections::new(dir.path().join("d.sqlite"), Synchronous::Full);
         // The file is the store's to create; here, by hand.
         Connection::open(dir.path().join("d.sqlite")).unwrap();
         let (first, second) = (2_i64, "b".to_owned());
-        let value: String = direct
+        let value: String = connections
             .read(|c| {
                 Ok(c.query_row(
                     "SELECT $2 || $1 || $2",
