@@ -276,7 +276,7 @@ mod tests {
     use crate::store::testing::{new_customer, store};
     use crate::store::{NewPool, Store};
 
-    async fn licensing() -> (Licensing, Store, tempfile::TempDir) {
+    async fn licensing() -> (Licensing, Store, crate::store::testing::Scratch) {
         let (store, dir) = store().await;
         store.insert_customer(&new_customer("acme")).await.unwrap();
         let root = CertificateAuthority::new_root("Root", "Mfg", KeyAlgorithm::EcdsaP256).unwrap();

@@ -6,6 +6,25 @@ use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::state::DeviceState;
 use ztp_certs::Serial;
 
+/// The statement that moves a device on by an observation (`$1` serial, `$2` now, `$3` the
+/// state it moves to or null, `$4` the presented certificate's SHA-256 or null: a device pinned
+/// to another certificate is left alone), with `$tail` appended. Where the observation leads
+/// does not depend on the state before, so one statement does it.
+macro_rules! observe_sql {
+    ($($tail:literal)?) => {
+        concat!(
+            "UPDATE devices SET last_contact_at = $2, \
+               state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
+                 ELSE $2 END, \
+               state = COALESCE($3, state) \
+             WHERE serial = $1 \
+               AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4)"
+            $(, $tail)?
+        )
+    };
+}
+pub(super) use observe_sql;
+
 /// A device as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {

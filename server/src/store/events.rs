@@ -28,6 +28,12 @@ macro_rules! insert_event_sql {
 }
 pub(super) use insert_event_sql;
 
+/// The statement that keeps a progress report (`$1` serial, `$2` time, `$3` type, `$4`
+/// message, `$5` host keys, `$6` trust anchors: see [`stored_lists`]).
+pub(super) const INSERT_PROGRESS: &str = "INSERT INTO progress_reports \
+       (serial, at, progress_type, message, ssh_host_keys, trust_anchor_certs) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
 /// Records `e` on `connection` (inside a transaction when `e` raises a notice: the event and
 /// its webhook deliveries are written together, or neither is).
 pub(crate) async fn insert_event(

@@ -125,6 +125,39 @@ macro_rules! license_columns {
 }
 pub(super) use license_columns;
 
+// The statements of an allocation (see `Journal::allocate`); `$1` pool, `$2` serial.
+
+/// The device's active license from the pool.
+pub(super) const HELD_LICENSE: &str = concat!(
+    "SELECT ",
+    license_columns!(),
+    " FROM licenses WHERE pool_id = $1 AND serial = $2 AND state = 'active'"
+);
+
+/// Takes a seat if one is free (atomic on every backend: the guard against over-allocation).
+pub(super) const TAKE_SEAT: &str = "UPDATE license_pools SET allocated = allocated + 1 \
+     WHERE id = $1 AND (seats IS NULL OR allocated < seats)";
+
+/// Records the device's shortage in the pool at `$3` (no row: it was recorded before).
+pub(super) const FIRST_SHORTAGE: &str = "INSERT INTO license_shortages \
+       (pool_id, serial, first_at, last_at) VALUES ($1, $2, $3, $3) \
+     ON CONFLICT (pool_id, serial) DO NOTHING";
+
+/// Marks the device's recorded shortage in the pool as seen again at `$3`.
+pub(super) const LATER_SHORTAGE: &str =
+    "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2";
+
+/// Grants license `$1` from pool `$2` to serial `$3` (`$4` product, `$5` now).
+pub(super) const GRANT_LICENSE: &str = concat!(
+    "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
+     VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
+    license_columns!()
+);
+
+/// Clears the device's shortage in the pool.
+pub(super) const CLEAR_SHORTAGE: &str =
+    "DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2";
+
 /// A stored time in Unix milliseconds as a date.
 pub fn time_of(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

@@ -5,7 +5,8 @@
 //! as Unix milliseconds), run through sqlx's `Any` driver. The devices' path (the reads an
 //! answer needs and the journal's batches) is the [`device_path::DevicePath`] a backend
 //! implements its own fastest way. A backend is therefore its migrations, its way of opening
-//! the database, and that implementation: SQLite, the embedded default, is `sqlite`.
+//! the database, and that implementation: SQLite, the embedded default, is `sqlite`;
+//! PostgreSQL (`postgres://…`), for several instances on one database, is `postgres`.
 //!
 //! - [`audit`]: the append-only audit log of admin changes.
 //! - [`customers`]: owners, their redirect targets and response rules.
@@ -19,6 +20,7 @@
 //! - [`nms`]: customers' NMS connections (SFTP delivery of registrations).
 //! - [`outbox`]: the durable outbox every queue of deliveries shares: claim with a lease,
 //!   release, settle (delivered, retried, dead letter), receivers' health and status.
+//! - `postgres`: the PostgreSQL backend (opening, migrations, the devices' path).
 //! - [`registrations`]: the outbox's queue of registrations to NMS connections.
 //! - `sqlite`: the SQLite backend (opening, migrations, the devices' path).
 //! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
@@ -46,6 +48,7 @@ pub mod journal;
 pub mod licenses;
 pub mod nms;
 pub mod outbox;
+mod postgres;
 pub mod registrations;
 mod sealed;
 mod sqlite;
@@ -80,7 +83,7 @@ pub enum StoreError {
     #[error("database migration: {0}")]
     Migrate(#[from] MigrateError),
     /// The URL names a database ztp has no driver for.
-    #[error("unsupported database {0:?}: use sqlite://…")]
+    #[error("unsupported database {0:?}: use sqlite://… or postgres://…")]
     Unsupported(String),
     /// The thing does not exist.
     #[error("{what} {key:?} does not exist")]
@@ -185,12 +188,19 @@ impl Store {
         synchronous: Synchronous,
     ) -> Result<Self, StoreError> {
         let (pool, device_path) = match url.split(':').next().unwrap_or_default() {
-            "sqlite" => sqlite::open(url, max_connections, synchronous).await?,
+            "sqlite" => {
+                let (pool, path) = sqlite::open(url, max_connections, synchronous).await?;
+                (pool, Arc::new(path) as Arc<dyn DevicePath>)
+            }
+            "postgres" | "postgresql" => {
+                let (pool, path) = postgres::open(url, max_connections).await?;
+                (pool, Arc::new(path) as Arc<dyn DevicePath>)
+            }
             scheme => return Err(StoreError::Unsupported(scheme.to_owned())),
         };
         Ok(Self {
             pool,
-            device_path: Arc::new(device_path),
+            device_path,
             secrets: Arc::new(secrets),
         })
     }
@@ -292,16 +302,112 @@ pub(crate) mod testing {
             .unwrap();
     }
 
-    /// A store in a fresh temporary SQLite file (kept alive by the returned directory).
-    pub(crate) async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("t.sqlite").display()
-        );
+    /// A store on a scratch database: a fresh SQLite file, or a fresh PostgreSQL database
+    /// when `ZTP_TEST_POSTGRES` names a server (see [`Scratch`]).
+    pub(crate) async fn store() -> (Store, Scratch) {
+        let scratch = Scratch::new().await;
         let key = crate::secrets::generate_key().unwrap();
         let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
-        (Store::open(&url, 2, secrets).await.unwrap(), dir)
+        (
+            Store::open(&scratch.url, 2, secrets).await.unwrap(),
+            scratch,
+        )
+    }
+
+    /// A store on a fresh SQLite file, whatever `ZTP_TEST_POSTGRES` says (for the tests of
+    /// SQLite's own ways).
+    pub(crate) async fn sqlite_store() -> (Store, Scratch) {
+        let scratch = Scratch::sqlite();
+        let key = crate::secrets::generate_key().unwrap();
+        let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
+        (
+            Store::open(&scratch.url, 2, secrets).await.unwrap(),
+            scratch,
+        )
+    }
+
+    /// A scratch database for one test, gone when dropped: a SQLite file `t.sqlite` in a
+    /// temporary directory, or, when `ZTP_TEST_POSTGRES` holds the URL of a PostgreSQL
+    /// database to connect to (e.g. `postgres://postgres@127.0.0.1:5432/test`), a database of
+    /// its own created on that server and dropped afterwards.
+    pub(crate) struct Scratch {
+        /// The scratch database's URL.
+        pub(crate) url: String,
+        dir: tempfile::TempDir,
+        /// The server's URL and the database's name, on PostgreSQL.
+        postgres: Option<(String, String)>,
+    }
+
+    impl Scratch {
+        async fn new() -> Self {
+            let Ok(server) = std::env::var("ZTP_TEST_POSTGRES") else {
+                return Self::sqlite();
+            };
+            let mut random = [0u8; 8];
+            aws_lc_rs::rand::fill(&mut random).unwrap();
+            let name = format!("ztp_test_{:016x}", u64::from_le_bytes(random));
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+                .await
+                .unwrap();
+            // The name is ours: `ztp_test_` and hex digits.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            Self {
+                url: format!("{base}/{name}"),
+                dir: tempfile::tempdir().unwrap(),
+                postgres: Some((server.clone(), name)),
+            }
+        }
+
+        fn sqlite() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("t.sqlite").display()
+            );
+            Self {
+                url,
+                dir,
+                postgres: None,
+            }
+        }
+
+        /// A temporary directory of the test's own (on SQLite, the database file's).
+        pub(crate) fn path(&self) -> &std::path::Path {
+            self.dir.path()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let Some((server, name)) = self.postgres.take() else {
+                return;
+            };
+            // On a thread of its own: the test's runtime may be the one dropping this.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut admin =
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&server).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await
+                    .map(drop)
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("scratch database {} was not dropped", self.url);
+            }
+        }
     }
 }
 

@@ -37,7 +37,7 @@ mod rounds {
         clock: Arc<ManualClock>,
         registrar: Arc<Registrar>,
         courier: Arc<Courier>,
-        _dir: tempfile::TempDir,
+        _dir: crate::store::testing::Scratch,
     }
 
     impl Nms {

@@ -131,7 +131,7 @@ async fn a_progress_report_is_kept_for_its_device_and_pinned_certificate_only() 
 }
 
 /// A journal over a store with one device, SN-1, whose writer waits up to `delay`.
-async fn journal_waiting(delay: Duration) -> (Journal, Store, tempfile::TempDir) {
+async fn journal_waiting(delay: Duration) -> (Journal, Store, crate::store::testing::Scratch) {
     let (store, dir) = store().await;
     store.insert_customer(&new_customer("acme")).await.unwrap();
     add_device(&store, "SN-1", "acme").await;

@@ -8,7 +8,7 @@ use crate::store::{NewRegistration, NmsConnectionRecord};
 const T0: i64 = 1_795_430_400_000;
 const MAIN: [Key<'static>; 2] = [Key::Text("acme"), Key::Text("main")];
 
-async fn with_item() -> (Store, tempfile::TempDir, i64) {
+async fn with_item() -> (Store, crate::store::testing::Scratch, i64) {
     let (store, dir) = store().await;
     store.insert_customer(&new_customer("acme")).await.unwrap();
     store

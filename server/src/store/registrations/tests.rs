@@ -3,7 +3,7 @@ use crate::domain::delivery::{DeliveryPolicy, Settlement};
 use crate::store::NmsConnectionRecord;
 use crate::store::testing::{new_customer, store};
 
-async fn with_connection() -> (Store, tempfile::TempDir) {
+async fn with_connection() -> (Store, crate::store::testing::Scratch) {
     let (store, dir) = store().await;
     store.insert_customer(&new_customer("acme")).await.unwrap();
     store

@@ -1,6 +1,6 @@
 use crate::domain::progress::{HostKey, Milestone, ProgressReport};
 use crate::domain::state::{DeviceState, Observation};
-use crate::store::testing::store;
+use crate::store::testing::{Scratch, sqlite_store as store};
 use std::path::PathBuf;
 
 use crate::store::{NewDevice, StoreError, Synchronous};
@@ -18,7 +18,7 @@ fn new_device(serial: &str) -> NewDevice {
 }
 
 /// The file of the test store in `dir`.
-fn file(dir: &tempfile::TempDir) -> PathBuf {
+fn file(dir: &Scratch) -> PathBuf {
     dir.path().join("t.sqlite")
 }
 

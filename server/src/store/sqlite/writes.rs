@@ -8,8 +8,8 @@ use super::connections::{execute_on, numbered, rows_on};
 use crate::domain::notice::Notice;
 use crate::domain::progress::ProgressReport;
 use crate::domain::state::{DeviceState, Observation};
-use crate::store::licenses::{self, Allocation, NewLicense, license_columns};
-use crate::store::{NewEvent, StoreError, corrupt, events, now_ms, webhooks};
+use crate::store::licenses::{self, Allocation, NewLicense};
+use crate::store::{NewEvent, StoreError, corrupt, devices, events, now_ms, webhooks};
 use ztp_certs::Serial;
 
 /// Moves a device on by an observation, on `connection` (inside the journal's transaction).
@@ -27,12 +27,7 @@ pub(super) fn observe_on(
     let next = observation.moves_to();
     let changed = execute_on(
         connection,
-        "UPDATE devices SET last_contact_at = $2, \
-           state_changed_at = CASE WHEN $3 IS NULL OR state = $3 THEN state_changed_at \
-             ELSE $2 END, \
-           state = COALESCE($3, state) \
-         WHERE serial = $1 \
-           AND ($4 IS NULL OR certificate_pin IS NULL OR lower(certificate_pin) = $4)",
+        devices::observe_sql!(),
         &[
             &serial,
             &now_ms(),
@@ -85,10 +80,7 @@ pub(super) fn insert_progress_on(
 ) -> Result<(), StoreError> {
     let (keys, anchors) = events::stored_lists(report);
     connection
-        .prepare_cached(
-            "INSERT INTO progress_reports (serial, at, progress_type, message, ssh_host_keys, \
-             trust_anchor_certs) VALUES ($1, $2, $3, $4, $5, $6)",
-        )?
+        .prepare_cached(events::INSERT_PROGRESS)?
         .execute(
             numbered(&[
                 &serial,
@@ -127,11 +119,7 @@ pub(super) fn allocate_on(
 ) -> Result<Allocation, StoreError> {
     let held = rows_on(
         connection,
-        concat!(
-            "SELECT ",
-            license_columns!(),
-            " FROM licenses WHERE pool_id = $1 AND serial = $2 AND state = 'active'"
-        ),
+        licenses::HELD_LICENSE,
         &[&new.pool_id, &new.serial],
         |row| licenses::license(row),
     )?;
@@ -139,47 +127,25 @@ pub(super) fn allocate_on(
         return Ok(Allocation::Granted(held));
     }
     let now = now_ms();
-    let seat = execute_on(
-        connection,
-        "UPDATE license_pools SET allocated = allocated + 1 \
-         WHERE id = $1 AND (seats IS NULL OR allocated < seats)",
-        &[&new.pool_id],
-    )?;
+    let seat = execute_on(connection, licenses::TAKE_SEAT, &[&new.pool_id])?;
     // The device's shortage in the pool, and when: `$1`, `$2`, `$3`.
     let shortage: [&dyn ToSql; 3] = [&new.pool_id, &new.serial, &now];
     if seat == 0 {
-        let first = execute_on(
-            connection,
-            "INSERT INTO license_shortages (pool_id, serial, first_at, last_at) \
-             VALUES ($1, $2, $3, $3) ON CONFLICT (pool_id, serial) DO NOTHING",
-            &shortage,
-        )? == 1;
+        let first = execute_on(connection, licenses::FIRST_SHORTAGE, &shortage)? == 1;
         if !first {
-            execute_on(
-                connection,
-                "UPDATE license_shortages SET last_at = $3 WHERE pool_id = $1 AND serial = $2",
-                &shortage,
-            )?;
+            execute_on(connection, licenses::LATER_SHORTAGE, &shortage)?;
         }
         return Ok(Allocation::NoSeat { first });
     }
     let granted = rows_on(
         connection,
-        concat!(
-            "INSERT INTO licenses (id, pool_id, serial, product_id, state, issued_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5) RETURNING ",
-            license_columns!()
-        ),
+        licenses::GRANT_LICENSE,
         &[&new.id, &new.pool_id, &new.serial, &new.product_id, &now],
         |row| licenses::license(row),
     )?
     .into_iter()
     .next()
     .ok_or_else(|| corrupt("license")("the insert returned no row".to_owned()))?;
-    execute_on(
-        connection,
-        "DELETE FROM license_shortages WHERE pool_id = $1 AND serial = $2",
-        &shortage[..2],
-    )?;
+    execute_on(connection, licenses::CLEAR_SHORTAGE, &shortage[..2])?;
     Ok(Allocation::Granted(granted))
 }

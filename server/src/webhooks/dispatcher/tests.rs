@@ -130,7 +130,7 @@ mod rounds {
         clock: Arc<ManualClock>,
         dispatcher: Arc<Dispatcher>,
         webhook: i64,
-        _dir: tempfile::TempDir,
+        _dir: crate::store::testing::Scratch,
     }
 
     impl Hooks {
