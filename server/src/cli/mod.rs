@@ -86,6 +86,9 @@ pub enum Command {
     /// The master key that seals secrets in the database.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Apply the database's migrations and exit: the upgrade step of a deployment whose
+    /// instances start with database.migrations = "verify".
+    Migrate(ServeArgs),
     /// Admin API tokens: roles, scope, expiry, revocation.
     #[command(subcommand)]
     Token(TokenCommand),

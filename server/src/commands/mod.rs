@@ -10,6 +10,7 @@ use admin::Inventory;
 pub mod admin;
 pub mod device;
 pub mod dhcp_option;
+pub mod migrate;
 pub mod output;
 pub mod pki;
 pub mod secrets;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registration(command) => inventory(cli.output, Inventory::Registration(command)),
         Command::License(command) => inventory(cli.output, Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => migrate::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => inventory(cli.output, Inventory::Token(command)),
         Command::Audit(args) => inventory(cli.output, Inventory::Audit(args)),
     }

@@ -1,7 +1,7 @@
 //! `[database]` and `[secrets]`: where ztp keeps its state, and the master key that seals the
 //! secrets in it.
 //!
-//! Owns those two sections; imports [`crate::store`] for the SQLite durability setting.
+//! Owns those two sections; imports [`crate::store`] for the store's options.
 
 use std::path::PathBuf;
 
@@ -19,6 +19,21 @@ pub struct DatabaseConfig {
     /// SQLite: `full` (every commit synced to disk before a device is answered) or `normal`
     /// (synced at checkpoints: safe against a ztp crash, not against power loss).
     pub synchronous: crate::store::Synchronous,
+    /// `apply` (missing migrations are applied when ztp starts; on PostgreSQL under an advisory
+    /// lock) or `verify` (ztp refuses to start until `ztp migrate` applied them: for several
+    /// instances upgraded by a deployment step).
+    pub migrations: crate::store::schema::Migrations,
+}
+
+impl DatabaseConfig {
+    /// How the store opens the database.
+    pub fn options(&self) -> crate::store::Options {
+        crate::store::Options {
+            max_connections: self.max_connections.unwrap_or(8),
+            synchronous: self.synchronous,
+            migrations: self.migrations,
+        }
+    }
 }
 
 /// `[secrets]`: the master key is kept outside the database, in a file or in the environment.

@@ -215,14 +215,9 @@ async fn open_store(config: &Config) -> Result<(Store, PrivateKeys), StartupErro
         license: read(&license)?,
         tls: (read(&tls)?, tls.path),
     };
-    let store = Store::open_with(
-        &config.database_url(),
-        config.database.max_connections.unwrap_or(8),
-        secrets,
-        config.database.synchronous,
-    )
-    .await
-    .map_err(StartupError::OpenStore)?;
+    let store = Store::open_with(&config.database_url(), secrets, config.database.options())
+        .await
+        .map_err(StartupError::OpenStore)?;
     // Seal what is not sealed under the current key: values from before sealing existed, or
     // an interrupted rotation.
     let resealed = store.reseal_secrets().await.map_err(StartupError::Reseal)?;

@@ -21,6 +21,7 @@
 //! - [`outbox`]: the durable outbox every queue of deliveries shares: claim with a lease,
 //!   release, settle (delivered, retried, dead letter), receivers' health and status.
 //! - `postgres`: the PostgreSQL backend (opening, migrations, the devices' path).
+//! - [`schema`]: migrations applied or verified on open; a newer database refused.
 //! - [`registrations`]: the outbox's queue of registrations to NMS connections.
 //! - `sqlite`: the SQLite backend (opening, migrations, the devices' path).
 //! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
@@ -50,6 +51,7 @@ pub mod nms;
 pub mod outbox;
 mod postgres;
 pub mod registrations;
+pub mod schema;
 mod sealed;
 mod sqlite;
 pub mod tokens;
@@ -82,6 +84,24 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("database migration: {0}")]
     Migrate(#[from] MigrateError),
+    /// A newer ztp migrated the database: this one does not know its schema.
+    #[error(
+        "the database was migrated by a newer ztp (its migration {version} is unknown to this \
+         one): run that version of ztp, or a newer one"
+    )]
+    NewerDatabase {
+        /// The unknown migration.
+        version: i64,
+    },
+    /// The database lacks migrations, and the store was told not to apply them.
+    #[error(
+        "the database lacks migration {version} (and maybe later ones): run `ztp migrate`, or \
+         set database.migrations = \"apply\""
+    )]
+    PendingMigrations {
+        /// The first missing migration.
+        version: i64,
+    },
     /// The URL names a database ztp has no driver for.
     #[error("unsupported database {0:?}: use sqlite://… or postgres://…")]
     Unsupported(String),
@@ -166,7 +186,30 @@ pub enum Synchronous {
 pub struct Store {
     pool: AnyPool,
     device_path: Arc<dyn DevicePath>,
+    migrator: &'static sqlx::migrate::Migrator,
     secrets: Arc<SecretBox>,
+}
+
+/// How the store opens its database.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Connections in the administration's pool.
+    pub max_connections: u32,
+    /// How SQLite's commits reach the disk (PostgreSQL: its own `synchronous_commit`).
+    pub synchronous: Synchronous,
+    /// Whether missing migrations are applied or refused.
+    pub migrations: schema::Migrations,
+}
+
+impl Options {
+    /// `max_connections`, every commit synced, migrations applied.
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            synchronous: Synchronous::Full,
+            migrations: schema::Migrations::Apply,
+        }
+    }
 }
 
 impl Store {
@@ -177,32 +220,50 @@ impl Store {
         max_connections: u32,
         secrets: SecretBox,
     ) -> Result<Self, StoreError> {
-        Self::open_with(url, max_connections, secrets, Synchronous::Full).await
+        Self::open_with(url, secrets, Options::new(max_connections)).await
     }
 
-    /// [`Store::open`] with a choice of how commits reach the disk.
+    /// [`Store::open`] with every choice of [`Options`].
     pub async fn open_with(
         url: &str,
-        max_connections: u32,
         secrets: SecretBox,
-        synchronous: Synchronous,
+        options: Options,
     ) -> Result<Self, StoreError> {
-        let (pool, device_path) = match url.split(':').next().unwrap_or_default() {
+        let (pool, device_path, migrator) = match url.split(':').next().unwrap_or_default() {
             "sqlite" => {
-                let (pool, path) = sqlite::open(url, max_connections, synchronous).await?;
-                (pool, Arc::new(path) as Arc<dyn DevicePath>)
+                let (pool, path) = sqlite::open(url, &options).await?;
+                (
+                    pool,
+                    Arc::new(path) as Arc<dyn DevicePath>,
+                    &sqlite::MIGRATIONS,
+                )
             }
             "postgres" | "postgresql" => {
-                let (pool, path) = postgres::open(url, max_connections).await?;
-                (pool, Arc::new(path) as Arc<dyn DevicePath>)
+                let (pool, path) = postgres::open(url, &options).await?;
+                (
+                    pool,
+                    Arc::new(path) as Arc<dyn DevicePath>,
+                    &postgres::MIGRATIONS,
+                )
             }
             scheme => return Err(StoreError::Unsupported(scheme.to_owned())),
         };
         Ok(Self {
             pool,
             device_path,
+            migrator,
             secrets: Arc::new(secrets),
         })
+    }
+
+    /// The latest migration the database has (`ztp migrate` reports it).
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        schema::version(&self.pool, self.migrator).await
+    }
+
+    /// The latest migration this ztp knows.
+    pub fn known_schema_version(&self) -> Option<i64> {
+        self.migrator.iter().map(|m| m.version).max()
     }
 
     /// Whether the database answers.
@@ -339,7 +400,7 @@ pub(crate) mod testing {
     }
 
     impl Scratch {
-        async fn new() -> Self {
+        pub(crate) async fn new() -> Self {
             let Ok(server) = std::env::var("ZTP_TEST_POSTGRES") else {
                 return Self::sqlite();
             };
@@ -425,9 +486,11 @@ mod tests {
             );
             let key = crate::secrets::generate_key().unwrap();
             let secrets = crate::secrets::SecretBox::new(&key, &[]).unwrap();
-            let store = Store::open_with(&url, 2, secrets, synchronous)
-                .await
-                .unwrap();
+            let options = super::Options {
+                synchronous,
+                ..super::Options::new(2)
+            };
+            let store = Store::open_with(&url, secrets, options).await.unwrap();
             // Both connections of the pool, held at once.
             let mut a = store.pool().acquire().await.unwrap();
             let mut b = store.pool().acquire().await.unwrap();

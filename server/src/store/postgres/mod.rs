@@ -14,13 +14,14 @@ use ztp_certs::Serial;
 use crate::store::columns::{Column, Columns};
 use crate::store::device_path::{BatchWriter, DevicePath, Read};
 use crate::store::{
-    CallingDevice, LicenseRecord, RegistrationRecord, StoreError, devices, licenses, registrations,
+    CallingDevice, LicenseRecord, Options, RegistrationRecord, StoreError, devices, licenses,
+    registrations, schema,
 };
 
 mod batch;
 mod writes;
 
-static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The devices' path on PostgreSQL.
 #[derive(Debug)]
@@ -29,18 +30,15 @@ pub(crate) struct Postgres {
     url: String,
 }
 
-/// Connects to the PostgreSQL database at `url`, applies the migrations and returns sqlx's
-/// pool of `max_connections` beside the devices' path.
-pub(crate) async fn open(
-    url: &str,
-    max_connections: u32,
-) -> Result<(AnyPool, Postgres), StoreError> {
+/// Connects to the PostgreSQL database at `url`, applies or verifies the migrations and
+/// returns sqlx's pool beside the devices' path, as `options` say.
+pub(crate) async fn open(url: &str, options: &Options) -> Result<(AnyPool, Postgres), StoreError> {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(options.max_connections)
         .connect(url)
         .await?;
-    MIGRATIONS.run(&pool).await?;
+    schema::prepare(&MIGRATIONS, &pool, options.migrations).await?;
     let path = Postgres {
         pool: pool.clone(),
         url: url.to_owned(),

@@ -18,8 +18,8 @@ use ztp_certs::Serial;
 
 use crate::store::device_path::{BatchWriter, DevicePath, Read};
 use crate::store::{
-    CallingDevice, LicenseRecord, RegistrationRecord, StoreError, Synchronous, devices, licenses,
-    registrations,
+    CallingDevice, LicenseRecord, Options, RegistrationRecord, StoreError, Synchronous, devices,
+    licenses, registrations, schema,
 };
 use connections::{rows_on, snapshot_on};
 
@@ -27,7 +27,7 @@ mod batch;
 pub(crate) mod connections;
 pub(crate) mod writes;
 
-static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The devices' path on SQLite.
 #[derive(Debug)]
@@ -35,14 +35,11 @@ pub(crate) struct Sqlite {
     connections: Arc<connections::Connections>,
 }
 
-/// Opens the SQLite database at `url` (creating it with `?mode=rwc`), applies the migrations
-/// and returns sqlx's pool of `max_connections` beside the devices' path. Every connection of
-/// both commits as `synchronous` says.
-pub(crate) async fn open(
-    url: &str,
-    max_connections: u32,
-    synchronous: Synchronous,
-) -> Result<(AnyPool, Sqlite), StoreError> {
+/// Opens the SQLite database at `url` (creating it with `?mode=rwc`), applies or verifies the
+/// migrations and returns sqlx's pool beside the devices' path, as `options` say. Every
+/// connection of both commits as `options.synchronous` says.
+pub(crate) async fn open(url: &str, options: &Options) -> Result<(AnyPool, Sqlite), StoreError> {
+    let (max_connections, synchronous) = (options.max_connections, options.synchronous);
     let file = SqliteConnectOptions::from_str(url)?
         .get_filename()
         .to_owned();
@@ -67,7 +64,7 @@ pub(crate) async fn open(
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&pool)
         .await?;
-    MIGRATIONS.run(&pool).await?;
+    schema::prepare(&MIGRATIONS, &pool, options.migrations).await?;
     let connections = connections::Connections::new(file, synchronous);
     Ok((
         pool,

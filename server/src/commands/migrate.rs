@@ -1,0 +1,57 @@
+//! `ztp migrate`: applies the database's migrations and exits. On PostgreSQL the migrations
+//! run under an advisory lock, so a deployment may run it from several places at once; each
+//! migration is applied once.
+
+use anyhow::Context;
+
+use crate::cli::ServeArgs;
+use crate::config::{Config, Overrides};
+use crate::secrets::{self, SecretBox};
+use crate::store::schema::Migrations;
+use crate::store::{Options, Store};
+
+/// Runs `ztp migrate`.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(
+        args.config.as_deref(),
+        &Overrides {
+            data_dir: args.data_dir.clone(),
+            ..Overrides::default()
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(migrate(&config))
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    // Migrations open no secret: a key of the moment, used for nothing.
+    let secrets = SecretBox::new(&secrets::generate_key()?, &[])?;
+    let options = Options {
+        max_connections: 1,
+        migrations: Migrations::Apply,
+        ..config.database.options()
+    };
+    if let Some(parent) = sqlite_file_parent(&config.database_url()) {
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let store = Store::open_with(&config.database_url(), secrets, options).await?;
+    let version = store.schema_version().await?;
+    match version {
+        Some(version) => println!("the database is at migration {version}"),
+        None => println!("the database has no migrations"),
+    }
+    Ok(())
+}
+
+/// The directory of a SQLite database file, which must exist before SQLite creates the file.
+fn sqlite_file_parent(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(ToOwned::to_owned)
+}
