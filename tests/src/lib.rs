@@ -9,6 +9,7 @@
 
 pub mod abuse;
 pub mod admin_http;
+pub mod database;
 pub mod faults;
 mod in_process;
 pub mod sshd;
@@ -204,8 +205,16 @@ pub fn yanglint(kind: Option<&str>, modules: &[&str], document: &Path) -> Result
 
 /// `ztp serve` on `data_dir`, listening on loopback ports chosen by the system.
 pub fn serve_command(data_dir: &Path) -> Command {
-    let mut command = Command::new(ztp_bin());
+    let mut command = data_command(data_dir);
     command.args(serve_args(data_dir));
+    command
+}
+
+/// The `ztp` binary, to run a command on `data_dir` whose database it opens (`serve`,
+/// `secrets`, `migrate`): on this run's database ([`database::variables`]).
+pub fn data_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(ztp_bin());
+    command.envs(database::variables(data_dir));
     command
 }
 
@@ -294,7 +303,13 @@ impl Server {
         clock: Arc<dyn ztp::domain::clock::Clock>,
     ) -> Self {
         std::fs::create_dir_all(data_dir).expect("data directory");
-        let variables: Vec<(&str, &str)> = HARNESS_VARIABLES.iter().chain(env).copied().collect();
+        let database = database::variables(data_dir);
+        let variables: Vec<(&str, &str)> = HARNESS_VARIABLES
+            .iter()
+            .copied()
+            .chain(database.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .chain(env.iter().copied())
+            .collect();
         let started = in_process::InProcess::start(data_dir, &variables, clock)
             .unwrap_or_else(|error| panic!("ztp did not start in-process: {error}"));
         Self {
@@ -344,6 +359,7 @@ impl Server {
             .expect("server log");
         let mut child = command
             .envs(HARNESS_VARIABLES)
+            .envs(database::variables(data_dir))
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -692,18 +692,7 @@ const PIN: &str = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
 
 /// The database's content, but what background work changes (attempts, health, last use) and
 /// the event log (failed authentications are recorded there, by design).
-fn snapshot(db: &Path) -> String {
-    let connection =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the database read-only");
-    let tables: Vec<String> = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .filter(|t: &String| t != "events")
-        .collect();
+fn snapshot(dir: &Path) -> String {
     let volatile = [
         "attempt",
         "last_",
@@ -713,33 +702,7 @@ fn snapshot(db: &Path) -> String {
         "answer",
         "error",
     ];
-    let mut out = String::new();
-    for table in tables {
-        let mut statement = connection
-            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
-            .or_else(|_| connection.prepare(&format!("SELECT * FROM \"{table}\"")))
-            .unwrap();
-        let columns: Vec<(usize, String)> = statement
-            .column_names()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, c)| !volatile.iter().any(|v| c.contains(v)))
-            .map(|(i, c)| (i, c.to_owned()))
-            .collect();
-        let mut rows = statement.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            if table == "sqlite_sequence" && row.get::<_, String>(0).unwrap() == "events" {
-                continue;
-            }
-            out.push_str(&table);
-            for (i, name) in &columns {
-                let value: rusqlite::types::Value = row.get(*i).unwrap();
-                out.push_str(&format!(" {name}={value:?}"));
-            }
-            out.push('\n');
-        }
-    }
-    out
+    ztp_tests::database::snapshot(dir, &["events"], &volatile)
 }
 
 fn set_up(dir: &Path) -> Matrix {
@@ -928,7 +891,7 @@ fn declared_policy(document: &Value) -> BTreeMap<(String, String), (String, Stri
 fn every_route_answers_every_caller_as_the_policy_says_and_refusals_change_nothing() {
     let dir = temp_dir();
     let mut matrix = set_up(dir.path());
-    let db = dir.path().join("ztp.sqlite");
+    let db = dir.path().to_owned();
 
     // The routes the server has, with the access and tenancy its route table declares for
     // each, from its OpenAPI document (a unit test holds the document equal to the table).

@@ -6,31 +6,15 @@ use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 
-use ztp_tests::{Server, serve_command, success, temp_dir, transcript, ztp};
+use ztp_tests::{Server, serve_command, success, temp_dir, transcript};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
 
-/// Every file of the SQLite database (main file, write-ahead log, shared memory).
-fn database_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("ztp.sqlite"))
-        })
-        .map(|p| (p.display().to_string(), fs::read(&p).unwrap()))
-        .collect()
-}
-
 fn assert_no_clear_secret(dir: &Path) {
-    let files = database_bytes(dir);
-    assert!(!files.is_empty());
-    for (name, bytes) in files {
-        for needle in [PASSWORD.as_bytes(), b"PRIVATE KEY"] {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle),
+    let stored = ztp_tests::database::contents(dir);
+    for needle in [PASSWORD.as_bytes(), b"PRIVATE KEY"] {
+        if let Some(name) = ztp_tests::database::holding(&stored, needle) {
+            panic!(
                 "{name} holds {:?} in clear text",
                 String::from_utf8_lossy(needle)
             );
@@ -47,12 +31,12 @@ fn refused_start(dir: &Path) -> String {
 
 /// `ztp secrets <command>` on the data directory `dir` (the server stopped); its output.
 fn secrets(dir: &Path, command: &str) -> String {
-    success(ztp([
-        "secrets".as_ref(),
-        command.as_ref(),
-        "--data-dir".as_ref(),
-        dir.as_os_str(),
-    ]))
+    let output = ztp_tests::data_command(dir)
+        .args(["secrets", command, "--data-dir"])
+        .arg(dir)
+        .output()
+        .expect("ztp runs");
+    success(output)
 }
 
 fn add_connections(server: &Server, dir: &Path) {

@@ -46,12 +46,11 @@ fn tokens_have_roles_expire_and_are_revoked_and_changes_name_their_token() {
         listed.contains(&admin_id) && !listed.contains(&admin),
         "{listed}"
     );
-    let database = std::fs::read(dir.path().join("ztp.sqlite")).unwrap();
+    let stored = ztp_tests::database::contents(dir.path());
     let secret = admin.rsplit('.').next().unwrap();
-    assert!(
-        !database
-            .windows(secret.len())
-            .any(|w| w == secret.as_bytes()),
+    assert_eq!(
+        ztp_tests::database::holding(&stored, secret.as_bytes()),
+        None,
         "the token is not in the database"
     );
 

@@ -263,11 +263,10 @@ fn device_events_reach_the_customers_receiver_signed_and_retried() {
     // The secret is shown once: never again, and not in the database.
     let shown = success(server.admin(["webhook", "show", CUSTOMER, "ops"]));
     assert!(!shown.contains(&secret), "{shown}");
-    let database = fs::read(dir.path().join("ztp/ztp.sqlite")).unwrap();
-    assert!(
-        !database
-            .windows(secret.len())
-            .any(|w| w == secret.as_bytes()),
+    let stored = ztp_tests::database::contents(&dir.path().join("ztp"));
+    assert_eq!(
+        ztp_tests::database::holding(&stored, secret.as_bytes()),
+        None,
         "the secret is sealed in the database"
     );
 
