@@ -1,10 +1,10 @@
-//! What ztp tells about itself: structured logs, and the gauges parts share (how many
-//! connections a listener holds).
+//! What ztp tells about itself: structured logs, the gauges parts share (how many
+//! connections a listener holds), and whether it is draining.
 //!
 //! May import: nothing else of ztp.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
@@ -44,5 +44,23 @@ pub(crate) struct OpenConnection(Arc<AtomicUsize>);
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether the server is draining (told to stop: finishing what it holds, taking nothing new);
+/// cheap to clone. The readiness probe reads it, so that a load balancer sends no new device
+/// there while open requests finish.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// From now on, draining.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether it is draining.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }

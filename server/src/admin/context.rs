@@ -25,6 +25,7 @@ use crate::address_policy::AddressPolicy;
 use crate::http::{Body, response};
 use crate::nms::Registrar;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store};
+use crate::telemetry::Draining;
 use crate::webhooks::Dispatcher;
 
 /// The future a handler returns, borrowing the context.
@@ -80,6 +81,8 @@ pub struct Ctx {
     pub(super) read_timeout: Duration,
     /// Limits of a CSV device import.
     pub(super) import_limits: ImportLimits,
+    /// Whether the server is draining (the readiness probe says so).
+    pub(super) draining: Draining,
 }
 
 /// A request's body, as its route declares it.

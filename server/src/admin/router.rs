@@ -29,6 +29,7 @@ use crate::address_policy::AddressPolicy;
 use crate::auth::token::TokenAuthenticator;
 use crate::http::{self as transport, Body, BodyError, ConnectionInfo, EarlyError, read_body};
 use crate::nms::Registrar;
+use crate::telemetry::Draining;
 use crate::webhooks::Dispatcher;
 
 /// Limits of the admin API.
@@ -56,13 +57,15 @@ pub struct AdminApi {
 
 impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
-    /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`.
+    /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`; the readiness
+    /// probe reads `draining`.
     pub fn new(
         outbox: Arc<Registrar>,
         webhooks: Arc<Dispatcher>,
         nms_hosts: AddressPolicy,
         token: &str,
         limits: AdminLimits,
+        draining: Draining,
     ) -> Self {
         let store = outbox.store().clone();
         Self {
@@ -80,6 +83,7 @@ impl AdminApi {
                 nms_hosts,
                 read_timeout: limits.read_timeout,
                 import_limits: limits.import,
+                draining,
             },
             max_body_bytes: limits.max_body_bytes,
         }

@@ -64,6 +64,10 @@ pub struct DeviceApiConfig {
     /// are counted into one summary event instead of one event each, in seconds; 0 records
     /// every refusal.
     pub refusal_summary_secs: u64,
+    /// On SIGTERM, how long the readiness probe (`/readyz`) answers "draining" while both
+    /// listeners still accept, before they stop accepting and finish their open requests: time
+    /// for a load balancer to stop sending devices here, in seconds.
+    pub drain_grace_secs: u64,
 }
 
 impl Default for DeviceApiConfig {
@@ -88,6 +92,7 @@ impl Default for DeviceApiConfig {
             cooldown_secs: 60,
             max_tracked_sources: 65536,
             refusal_summary_secs: 60,
+            drain_grace_secs: 0,
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
 use crate::restconf::{DeviceApi, DeviceLimits};
 use crate::store::Store;
 use crate::store::journal::Journal;
+use crate::telemetry::Draining;
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
 mod error;
@@ -55,6 +56,7 @@ pub struct App {
     device: Listener<DeviceApi>,
     admin: Listener<AdminApi>,
     workers: Workers,
+    draining: Draining,
 }
 
 /// The background workers of a server, each reachable so that a test can drive it; cheap to
@@ -136,7 +138,9 @@ impl App {
         }
         let token = seed::admin_token(&config.path(&config.admin_api.token_file))?;
         let trust = trust::load(&config, &keys)?;
-        let (device, admin, workers) = wire(&config, &store, trust, &token, clock);
+        let draining = Draining::default();
+        let (device, admin, workers) =
+            wire(&config, &store, trust, &token, clock, draining.clone());
         let device = device.bind(config.device_api.listen, "device API").await?;
         let admin = admin.bind(config.admin_api.listen, "admin API").await?;
         Ok(Self {
@@ -145,6 +149,7 @@ impl App {
             device,
             admin,
             workers,
+            draining,
         })
     }
 
@@ -173,7 +178,8 @@ impl App {
         &self.workers
     }
 
-    /// Serves both listeners and runs the workers until `shutdown` completes; then stops
+    /// Serves both listeners and runs the workers until `shutdown` completes; then reports
+    /// not ready (`/readyz`) for `device_api.drain_grace_secs` while still accepting, stops
     /// accepting, lets open requests finish (within the listeners' drain timeout), stops the
     /// workers (the courier releases the registrations it holds) and returns once all have.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
@@ -193,6 +199,12 @@ impl App {
         let device = tokio::spawn(self.device.serve(until(stopped.clone())));
         let admin = tokio::spawn(self.admin.serve(until(stopped)));
         shutdown.await;
+        self.draining.start();
+        let grace = Duration::from_secs(self.config.device_api.drain_grace_secs);
+        if !grace.is_zero() {
+            tracing::info!(?grace, "draining: not ready, still accepting");
+            tokio::time::sleep(grace).await;
+        }
         tracing::info!("stopping: finishing open requests");
         let _ = stop.send(true);
         let _ = tokio::join!(device, admin, refresh, courier, webhooks, summaries);
@@ -235,6 +247,7 @@ fn wire(
     trust: Trust,
     token: &str,
     clock: Arc<dyn Clock>,
+    draining: Draining,
 ) -> (Unbound<DeviceApi>, Unbound<AdminApi>, Workers) {
     let Trust {
         verifier,
@@ -271,6 +284,7 @@ fn wire(
         Arc::clone(&webhooks),
         nms_hosts.clone(),
         token,
+        draining,
     );
     let workers = Workers {
         courier: Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts),
@@ -337,6 +351,7 @@ fn admin_api(
     webhooks: Arc<Dispatcher>,
     nms_hosts: AddressPolicy,
     token: &str,
+    draining: Draining,
 ) -> Arc<AdminApi> {
     let a = &config.admin_api;
     Arc::new(AdminApi::new(
@@ -355,6 +370,7 @@ fn admin_api(
                 deadline: Duration::from_secs(a.import_deadline_secs),
             },
         },
+        draining,
     ))
 }
 

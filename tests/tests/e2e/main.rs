@@ -10,6 +10,7 @@ mod cms_interop;
 mod database;
 mod device_port;
 mod dhcp_cli;
+mod drain;
 mod exhaustion;
 mod faults;
 mod import;
