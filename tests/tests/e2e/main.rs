@@ -14,6 +14,7 @@ mod drain;
 mod exhaustion;
 mod faults;
 mod import;
+mod instances;
 mod licenses;
 mod nms;
 mod openapi;
