@@ -897,3 +897,70 @@ fn a_devices_timeline_tells_its_story_in_order() {
         "{progress:?}"
     );
 }
+
+/// Two instances on one PostgreSQL database (the suite's PostgreSQL pass): devices alternate
+/// between them, every registration reaches the NMS once, and when one instance is killed with
+/// a backlog, the other delivers all of it.
+#[test]
+fn two_instances_deliver_each_registration_once_and_finish_what_a_killed_one_held() {
+    if !ztp_tests::database::on_postgres() {
+        return;
+    }
+    let dir = temp_dir();
+    let mut first = fast_process(dir.path(), &[]);
+    let second = fast_process(dir.path(), &[]);
+    let mut sshd = Sshd::start();
+    let pin = sshd.host_fingerprint().to_string();
+    add_nms(&first, &sshd, "parallel", &pin, true);
+    let serials: Vec<String> = (1..=26).map(|i| format!("SN-{i:04}")).collect();
+    for serial in &serials[3..] {
+        first.new_device(serial, CUSTOMER);
+    }
+    let (early, late) = serials.split_at(20);
+    for (i, serial) in early.iter().enumerate() {
+        let instance = if i % 2 == 0 { &first } else { &second };
+        bootstrap_ok(instance, serial, &[]);
+    }
+    wait_until(
+        "both instances' registrations delivered",
+        Duration::from_secs(60),
+        delivered(&second, early.len()),
+    );
+    let mut expected: Vec<String> = early.iter().map(|s| format!("{s}.xml")).collect();
+    assert_eq!(sshd.incoming_files(), expected);
+
+    // The NMS goes down; devices call the first instance, which is killed with the backlog.
+    sshd.stop();
+    for serial in late {
+        bootstrap_ok(&first, serial, &[]);
+    }
+    wait_until("the backlog attempted", Duration::from_secs(30), || {
+        let pending = registrations(&second, &["--state", "pending"]);
+        let attempted = pending
+            .iter()
+            .filter(|r| r["last_error"].is_string())
+            .count();
+        if attempted == late.len() {
+            Ok(())
+        } else {
+            Err(format!("{pending:#?}"))
+        }
+    });
+    first.kill();
+    sshd.restart();
+    // What the killed instance held comes due when its lease ends.
+    wait_until(
+        "the survivor delivers the backlog",
+        Duration::from_secs(120),
+        delivered(&second, serials.len()),
+    );
+    expected.extend(late.iter().map(|s| format!("{s}.xml")));
+    assert_eq!(sshd.incoming_files(), expected);
+    let delivered = events(&second, "registration-delivered");
+    for serial in &serials {
+        let count = delivered.iter().filter(|e| e["serial"] == *serial).count();
+        assert_eq!(count, 1, "{serial}: {delivered:#?}");
+        let registration = document(&sshd.incoming().join(format!("{serial}.xml")));
+        assert_eq!(registration.serial_number, *serial);
+    }
+}
