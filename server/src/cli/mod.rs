@@ -89,6 +89,9 @@ pub enum Command {
     /// Apply the database's migrations and exit: the upgrade step of a deployment whose
     /// instances start with database.migrations = "verify".
     Migrate(ServeArgs),
+    /// The database as a whole: copy an installation to another database.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Admin API tokens: roles, scope, expiry, revocation.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -220,3 +220,24 @@ fn parse_key_algorithm(s: &str) -> Result<KeyAlgorithm, String> {
         format!("unknown key type {s:?}; use one of {}", names.join(", "))
     })
 }
+
+/// `ztp db …`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every table of one database into another, empty one (e.g. from the embedded
+    /// SQLite to PostgreSQL), in one transaction, then verify the copy by each table's row
+    /// count and checksum. Stop the servers first; secrets stay sealed under the same master
+    /// key.
+    Copy(DbCopyArgs),
+}
+
+/// `ztp db copy`.
+#[derive(Debug, Args)]
+pub struct DbCopyArgs {
+    /// The database to copy, at this ztp's schema (e.g. sqlite://ztp-data/ztp.sqlite).
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The database to copy into: created tables, no rows (e.g. postgres://ztp@db/ztp).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+}

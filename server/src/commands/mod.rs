@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command};
 use admin::Inventory;
 
 pub mod admin;
+pub mod db;
 pub mod device;
 pub mod dhcp_option;
 pub mod migrate;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::License(command) => inventory(cli.output, Inventory::License(command)),
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Db(command) => db::run(command).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => inventory(cli.output, Inventory::Token(command)),
         Command::Audit(args) => inventory(cli.output, Inventory::Audit(args)),
     }

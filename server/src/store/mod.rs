@@ -9,6 +9,8 @@
 //! PostgreSQL (`postgres://…`), for several instances on one database, is `postgres`.
 //!
 //! - [`audit`]: the append-only audit log of admin changes.
+//! - [`copy`]: an installation's data copied to another database (SQLite to PostgreSQL),
+//!   verified by counts and checksums.
 //! - [`customers`]: owners, their redirect targets and response rules.
 //! - [`devices`]: the device inventory and onboarding state.
 //! - `columns`: result rows of either driver, for the record mappings both share.
@@ -40,6 +42,7 @@ use device_path::DevicePath;
 
 pub mod audit;
 mod columns;
+pub mod copy;
 pub mod customers;
 mod device_path;
 pub mod devices;
@@ -187,7 +190,17 @@ pub struct Store {
     pool: AnyPool,
     device_path: Arc<dyn DevicePath>,
     migrator: &'static sqlx::migrate::Migrator,
+    backend: Backend,
     secrets: Arc<SecretBox>,
+}
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
 }
 
 /// How the store opens its database.
@@ -229,31 +242,33 @@ impl Store {
         secrets: SecretBox,
         options: Options,
     ) -> Result<Self, StoreError> {
-        let (pool, device_path, migrator) = match url.split(':').next().unwrap_or_default() {
-            "sqlite" => {
-                let (pool, path) = sqlite::open(url, &options).await?;
-                (
-                    pool,
-                    Arc::new(path) as Arc<dyn DevicePath>,
-                    &sqlite::MIGRATIONS,
-                )
-            }
-            "postgres" | "postgresql" => {
-                let (pool, path) = postgres::open(url, &options).await?;
-                (
-                    pool,
-                    Arc::new(path) as Arc<dyn DevicePath>,
-                    &postgres::MIGRATIONS,
-                )
-            }
+        let backend = match url.split(':').next().unwrap_or_default() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" | "postgresql" => Backend::Postgres,
             scheme => return Err(StoreError::Unsupported(scheme.to_owned())),
+        };
+        let (pool, device_path, migrator): (_, Arc<dyn DevicePath>, _) = match backend {
+            Backend::Sqlite => {
+                let (pool, path) = sqlite::open(url, &options).await?;
+                (pool, Arc::new(path), &sqlite::MIGRATIONS)
+            }
+            Backend::Postgres => {
+                let (pool, path) = postgres::open(url, &options).await?;
+                (pool, Arc::new(path), &postgres::MIGRATIONS)
+            }
         };
         Ok(Self {
             pool,
             device_path,
             migrator,
+            backend,
             secrets: Arc::new(secrets),
         })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The latest migration the database has (`ztp migrate` reports it).
