@@ -23,6 +23,9 @@ pub struct DatabaseConfig {
     /// lock) or `verify` (ztp refuses to start until `ztp migrate` applied them: for several
     /// instances upgraded by a deployment step).
     pub migrations: crate::store::schema::Migrations,
+    /// Seconds a statement waits for a database connection (reconnecting when the database
+    /// went away) before the request fails as unavailable (a device gets 503 and Retry-After).
+    pub acquire_timeout_secs: Option<u64>,
 }
 
 impl DatabaseConfig {
@@ -32,6 +35,7 @@ impl DatabaseConfig {
             max_connections: self.max_connections.unwrap_or(8),
             synchronous: self.synchronous,
             migrations: self.migrations,
+            acquire_timeout: std::time::Duration::from_secs(self.acquire_timeout_secs.unwrap_or(5)),
         }
     }
 }

@@ -212,6 +212,10 @@ pub struct Options {
     pub synchronous: Synchronous,
     /// Whether missing migrations are applied or refused.
     pub migrations: schema::Migrations,
+    /// How long a statement waits for a connection of the pool (connecting anew when the
+    /// database went away) before it fails as unavailable: a device is answered 503 then,
+    /// rather than kept waiting.
+    pub acquire_timeout: std::time::Duration,
 }
 
 impl Options {
@@ -221,6 +225,7 @@ impl Options {
             max_connections,
             synchronous: Synchronous::Full,
             migrations: schema::Migrations::Apply,
+            acquire_timeout: std::time::Duration::from_secs(5),
         }
     }
 }

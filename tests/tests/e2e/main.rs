@@ -19,6 +19,7 @@ mod licenses;
 mod nms;
 mod openapi;
 mod pki_cli;
+mod postgres_restart;
 mod registration;
 mod secrets;
 mod tokens;

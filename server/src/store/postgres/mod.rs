@@ -36,6 +36,7 @@ pub(crate) async fn open(url: &str, options: &Options) -> Result<(AnyPool, Postg
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
         .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
         .connect(url)
         .await?;
     schema::prepare(&MIGRATIONS, &pool, options.migrations).await?;

@@ -50,6 +50,7 @@ pub(crate) async fn open(url: &str, options: &Options) -> Result<(AnyPool, Sqlit
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
+        .acquire_timeout(options.acquire_timeout)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 sqlx::query(pragma).execute(connection).await?;
