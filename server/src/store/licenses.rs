@@ -123,7 +123,13 @@ macro_rules! license_columns {
         "id, pool_id, serial, product_id, state, issued_at, revoked_at, revoke_reason, replaced_by"
     };
 }
-pub(super) use license_columns;
+
+/// A device's licenses, active and revoked, oldest first (`$1` serial): the devices' path.
+pub(super) const LICENSES_OF: &str = concat!(
+    "SELECT ",
+    license_columns!(),
+    " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
+);
 
 // The statements of an allocation (see `Journal::allocate`); `$1` pool, `$2` serial.
 

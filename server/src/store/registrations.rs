@@ -89,7 +89,14 @@ macro_rules! registration_columns {
          next_attempt_at, pending_since, last_error, delivered_at, created_at, updated_at"
     };
 }
-pub(super) use registration_columns;
+
+/// A device's registration with one connection (`$1` serial, `$2` customer, `$3` connection):
+/// the devices' path.
+pub(super) const REGISTRATION_FOR: &str = concat!(
+    "SELECT ",
+    registration_columns!(),
+    " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
+);
 
 pub(super) fn record(row: &impl Columns) -> Result<RegistrationRecord, StoreError> {
     let state: String = row.column("state")?;

@@ -6,22 +6,12 @@
 use serde_json::Value;
 use ztp_tests::{Server, success, temp_dir, transcript};
 
+use crate::licenses::license_ids;
+
 const CUSTOMER: &str = "example-customer";
 
 fn json(output: std::process::Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
-}
-
-/// The license ids a bootstrap outcome carries.
-fn license_ids(outcome: &Value) -> Vec<String> {
-    outcome["licenses"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|l| l["license-id"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

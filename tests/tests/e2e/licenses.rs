@@ -28,7 +28,8 @@ fn bootstrap(server: &Server, serial: &str) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn license_ids(outcome: &Value) -> Vec<String> {
+/// The license ids a bootstrap outcome (`ztp device bootstrap`'s output) carries.
+pub(crate) fn license_ids(outcome: &Value) -> Vec<String> {
     outcome["licenses"]
         .as_array()
         .map(|l| {

@@ -103,17 +103,13 @@ impl DevicePath for Postgres {
 
     fn licenses_of<'a>(&'a self, serial: &'a str) -> Read<'a, Vec<LicenseRecord>> {
         Box::pin(async move {
-            sqlx::query(concat!(
-                "SELECT ",
-                licenses::license_columns!(),
-                " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-            ))
-            .bind(serial)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(licenses::license)
-            .collect()
+            sqlx::query(licenses::LICENSES_OF)
+                .bind(serial)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(licenses::license)
+                .collect()
         })
     }
 
@@ -124,19 +120,15 @@ impl DevicePath for Postgres {
         connection: &'a str,
     ) -> Read<'a, Option<RegistrationRecord>> {
         Box::pin(async move {
-            sqlx::query(concat!(
-                "SELECT ",
-                registrations::registration_columns!(),
-                " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
-            ))
-            .bind(serial.as_str())
-            .bind(customer)
-            .bind(connection)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(registrations::record)
-            .transpose()
+            sqlx::query(registrations::REGISTRATION_FOR)
+                .bind(serial.as_str())
+                .bind(customer)
+                .bind(connection)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(registrations::record)
+                .transpose()
         })
     }
 

@@ -112,16 +112,9 @@ fn licenses_of_on(
     connection: &rusqlite::Connection,
     serial: &str,
 ) -> Result<Vec<LicenseRecord>, StoreError> {
-    rows_on(
-        connection,
-        concat!(
-            "SELECT ",
-            licenses::license_columns!(),
-            " FROM licenses WHERE serial = $1 ORDER BY issued_at, id"
-        ),
-        &[&serial],
-        |row| licenses::license(row),
-    )
+    rows_on(connection, licenses::LICENSES_OF, &[&serial], |row| {
+        licenses::license(row)
+    })
 }
 
 // The reads run inline when called (a lookup by key in the page cache takes microseconds,
@@ -145,11 +138,7 @@ impl DevicePath for Sqlite {
         connection: &'a str,
     ) -> Read<'a, Option<RegistrationRecord>> {
         let found = self.connections.rows(
-            concat!(
-                "SELECT ",
-                registrations::registration_columns!(),
-                " FROM registrations WHERE serial = $1 AND customer = $2 AND connection = $3"
-            ),
+            registrations::REGISTRATION_FOR,
             &[&serial.as_str(), &customer, &connection],
             |row| registrations::record(row),
         );
