@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::notice::Notice;
 use crate::domain::progress::Milestone;
 use crate::store::EventKind;
 use crate::store::testing::{add_device, new_customer, store};
@@ -254,4 +255,139 @@ async fn in_a_surge_entries_arriving_within_the_delay_share_a_commit() {
     assert_eq!(journal.commits(), 1);
     drop(surge);
     assert_eq!(connections.count(), 0);
+}
+
+/// An event for `serial` saying `detail`, raising `notice`.
+fn plain_event(serial: &str, detail: &str, notice: Option<Notice>) -> NewEvent {
+    NewEvent {
+        serial: Some(sn(serial)),
+        kind: EventKind::BootstrapServed,
+        status: None,
+        peer: None,
+        detail: detail.to_owned(),
+        notice,
+    }
+}
+
+/// Writes `entries` as one batch of the store's writer (which may block on a runtime of its
+/// own).
+async fn write_batch(store: &Store, entries: Vec<Entry>) -> Vec<Outcome> {
+    let mut writer = store.device_path().writer();
+    tokio::task::spawn_blocking(move || writer.write(&entries))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_moves_a_device_named_twice_in_order_and_records_its_events_in_order() {
+    let (store, _dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    add_device(&store, "SN-2", "acme").await;
+    let observed = |serial: &str, observation| Entry::Observed {
+        serial: serial.to_owned(),
+        observation,
+        event: Some(event(serial)),
+    };
+    let report = ProgressReport::new("bootstrap-complete", Milestone::Complete);
+    let entries = vec![
+        observed("SN-1", Observation::Contacted),
+        Entry::Event(plain_event("SN-1", "between", None)),
+        observed("SN-1", Observation::Redirected),
+        observed("SN-GONE", Observation::Contacted),
+        Entry::Progress {
+            serial: "SN-2".to_owned(),
+            presented: "ab".to_owned(),
+            report: Box::new(report),
+            event: event("SN-2"),
+        },
+        Entry::Event(plain_event(
+            "SN-2",
+            "noticed",
+            Some(Notice::BootstrapComplete),
+        )),
+        observed("SN-1", Observation::Onboarded),
+    ];
+    let outcomes = write_batch(&store, entries).await;
+
+    let states: Vec<_> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Ok(Written::State(state)) => Some(*state),
+            _ => None,
+        })
+        .collect();
+    use DeviceState::{Completed, Contacted, Onboarding, Redirected};
+    assert_eq!(
+        states,
+        [
+            Some(Contacted),
+            None,
+            Some(Redirected),
+            None,
+            Some(Completed),
+            None,
+            Some(Onboarding)
+        ]
+    );
+    assert!(matches!(outcomes[1], Ok(Written::Event)));
+    assert!(matches!(outcomes[3], Err(StoreError::NotFound { .. })));
+    assert!(matches!(outcomes[5], Ok(Written::Event)));
+    let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM events ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        details,
+        [
+            "now contacted",
+            "between",
+            "now redirected",
+            "now completed",
+            "noticed",
+            "now onboarding"
+        ]
+    );
+    let device = store.device("SN-1").await.unwrap().unwrap();
+    assert_eq!(device.state, Onboarding);
+    assert_eq!(store.progress_reports("SN-2").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_entry_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_written() {
+    let (store, _dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    let no_pool = NewLicense {
+        id: "L-1".to_owned(),
+        pool_id: 4242,
+        serial: "SN-1".to_owned(),
+        product_id: "P".to_owned(),
+    };
+    let entries = vec![
+        Entry::Observed {
+            serial: "SN-1".to_owned(),
+            observation: Observation::Contacted,
+            event: Some(event("SN-1")),
+        },
+        // No such pool: the shortage it would record breaks a foreign key.
+        Entry::Allocate {
+            license: no_pool,
+            shortage: Box::new(plain_event("SN-1", "shortage", None)),
+        },
+        Entry::Event(plain_event("SN-1", "after", None)),
+    ];
+    let outcomes = write_batch(&store, entries).await;
+    assert!(matches!(
+        outcomes[0],
+        Ok(Written::State(DeviceState::Contacted))
+    ));
+    assert!(outcomes[1].as_ref().is_err_and(StoreError::is_unavailable));
+    assert!(matches!(outcomes[2], Ok(Written::Event)));
+    let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM events ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(details, ["now contacted", "after"]);
 }

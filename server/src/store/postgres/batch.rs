@@ -1,11 +1,13 @@
 //! The journal's batches on PostgreSQL: one transaction per batch on the writer's own
-//! connection, which lives on a runtime of the journal's thread. Should a statement fail (which
-//! aborts a PostgreSQL transaction), the batch is written again with each entry in its own
-//! savepoint, so that only the failing entry is lost.
+//! connection, which lives on a runtime of the journal's thread, its entries written together
+//! in a few statements ([`bulk`]). Should a statement fail (which aborts a PostgreSQL
+//! transaction), the batch is written again with each entry in its own savepoint, so that only
+//! the failing entry is lost.
 
 use sqlx::AnyConnection;
 use sqlx::Connection;
 
+use super::bulk;
 use super::writes::{allocate, observe, progress};
 use crate::domain::state::Observation;
 use crate::store::StoreError;
@@ -55,25 +57,22 @@ impl BatchWriter for PgWriter {
     }
 }
 
-/// Writes `entries` in one transaction; the commit's failure is the batch's.
+/// Writes `entries` in one transaction, in a few statements ([`bulk`]); should one fail, in
+/// one statement each, every entry in a savepoint of its own. The commit's failure is the
+/// batch's.
 async fn write_batch(
     connection: &mut AnyConnection,
     entries: &[Entry],
 ) -> Result<Vec<Outcome>, StoreError> {
     let mut tx = connection.begin().await?;
-    let mut results = Vec::with_capacity(entries.len());
-    let mut failed = false;
-    for entry in entries {
-        let result = apply(&mut tx, entry).await;
-        failed |= result.as_ref().is_err_and(StoreError::is_unavailable);
-        if failed {
-            break;
+    match bulk::write(&mut tx, entries).await {
+        Ok(results) => {
+            tx.commit().await?;
+            return Ok(results);
         }
-        results.push(result);
-    }
-    if !failed {
-        tx.commit().await?;
-        return Ok(results);
+        Err(error) => {
+            tracing::debug!(%error, "the batch is written again, entry by entry")
+        }
     }
     tx.rollback().await?;
     let mut tx = connection.begin().await?;

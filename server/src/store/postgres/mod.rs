@@ -19,6 +19,7 @@ use crate::store::{
 };
 
 mod batch;
+mod bulk;
 mod writes;
 
 pub(crate) static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
