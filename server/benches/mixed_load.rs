@@ -143,7 +143,7 @@ async fn run(options: &Options) {
 
     // The abuse.
     let plan = Plan {
-        target: target.address,
+        target: target.addresses[0],
         server_name: target.server_name.clone(),
         sources: abuse::loopback_sources(2, options.sources),
         mix: Mix::of(options.per_source),
@@ -285,7 +285,8 @@ fn target_of(url: &str) -> Target {
         .trim_end_matches('/')
         .to_owned();
     Target {
-        address: authority.parse().expect("an IP address and port"),
+        addresses: vec![authority.parse().expect("an IP address and port")],
+        started: Arc::default(),
         server_name: ServerName::try_from("127.0.0.1").expect("a server name"),
         authority,
         model: "uCPE-100".to_owned(),

@@ -33,8 +33,11 @@ pub(crate) struct Device {
 /// A server under load.
 #[derive(Clone)]
 pub(crate) struct Target {
-    /// Where it listens.
-    pub(crate) address: SocketAddr,
+    /// Where it listens: one address, or those of its instances (behind a load balancer, as
+    /// it were), taken in turn by the bootstraps.
+    pub(crate) addresses: Vec<SocketAddr>,
+    /// The bootstraps started, for taking the addresses in turn.
+    pub(crate) started: Arc<AtomicUsize>,
     /// The name its certificate must carry.
     pub(crate) server_name: ServerName<'static>,
     /// The `Host` header.
@@ -93,7 +96,8 @@ fn result(
 /// One device's first power-on: connect, handshake, get-bootstrapping-data, report-progress.
 /// Returns the answer's size.
 pub(crate) async fn bootstrap(target: &Target, device: &Device) -> Result<usize, String> {
-    let tcp = TcpStream::connect(target.address)
+    let turn = target.started.fetch_add(1, Ordering::Relaxed);
+    let tcp = TcpStream::connect(target.addresses[turn % target.addresses.len()])
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);

@@ -30,7 +30,7 @@ mod load;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -80,6 +80,11 @@ struct Options {
     /// measured.
     #[arg(long)]
     database_url: Option<String>,
+    /// ztp processes serving each measured store, sharing its database (`--database-url`
+    /// naming one they can share: PostgreSQL), the load taking them in turn as a load
+    /// balancer would; their CPU times add up, their peak memory is the largest.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Devices of the first-bootstrap surge: never seen before, each bootstrapping once, beside
     /// the baseline (0: skip it).
     #[arg(long, default_value_t = 5000)]
@@ -137,7 +142,7 @@ async fn external(options: &Options, url: &str) {
     let serials: Vec<String> = options.serials.clone();
     assert!(!serials.is_empty(), "--serials with --target");
     let devices = Arc::new(identities(pki, &serials));
-    let target = target_of(url, &options.model);
+    let target = target_of(&[url], &options.model);
     let mut rows = Vec::new();
     for &c in &options.concurrency {
         let run = load::closed_loop(
@@ -219,11 +224,11 @@ async fn compare(options: &Options) {
     // Latency at half the baseline's peak, open loop.
     let half = base.run.per_second / 2.0;
     let cap = best_c * 4;
-    let base_half = measured(baseline.pid(), || {
+    let base_half = measured(&[baseline.pid()], || {
         load::open_loop(&baseline.target, &devices, half, duration, cap)
     })
     .await;
-    let ours_half = measured(ztp.pid(), || {
+    let ours_half = measured(&ztp.pids(), || {
         load::open_loop(&ztp.target, &devices, half, duration, cap)
     })
     .await;
@@ -258,7 +263,7 @@ async fn compare(options: &Options) {
         // checkpointed, caches filled), then measured.
         let warm_up = load::closed_loop(&big.target, &devices, best_c, Span::For(duration)).await;
         big.answered += warm_up.bootstraps;
-        let run = measured(big.pid(), || {
+        let run = measured(&big.pids(), || {
             load::closed_loop(&big.target, &devices, best_c, Span::For(duration))
         })
         .await;
@@ -289,7 +294,7 @@ async fn compare(options: &Options) {
         let mut fast =
             ZtpUnderTest::start_with(&dir, options, smallest, options.devices, Some("normal"));
         let devices = Arc::new(identities(&fast.pki(), &fast.serials));
-        let run = measured(fast.pid(), || {
+        let run = measured(&fast.pids(), || {
             load::closed_loop(&fast.target, &devices, best_c, Span::For(duration))
         })
         .await;
@@ -465,11 +470,11 @@ async fn side_by_side(
     concurrency: usize,
     span: Span,
 ) -> (Measured, Measured) {
-    let base = measured(baseline.pid(), || {
+    let base = measured(&[baseline.pid()], || {
         load::closed_loop(&baseline.target, devices, concurrency, span)
     })
     .await;
-    let ours = measured(ztp.pid(), || {
+    let ours = measured(&ztp.pids(), || {
         load::closed_loop(&ztp.target, devices, concurrency, span)
     })
     .await;
@@ -495,19 +500,28 @@ struct Measured {
     peak_rss_mib: f64,
 }
 
-async fn measured<F, Fut>(pid: u32, run: F) -> Measured
+/// `run` measured with the CPU time of the processes `pids` (one server's instances), added
+/// up, and the largest peak memory among them.
+async fn measured<F, Fut>(pids: &[u32], run: F) -> Measured
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = RunResult>,
 {
-    let before = cpu_seconds(pid);
+    let cpu = || pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>();
+    let before = cpu();
     let run = run().await;
-    let cpu = cpu_seconds(pid) - before;
+    let cpu = cpu() - before;
     Measured {
         cpu_ms_per_bootstrap: cpu * 1000.0 / run.bootstraps.max(1) as f64,
-        peak_rss_mib: status_kib(pid, "VmHWM") as f64 / 1024.0,
+        peak_rss_mib: peak_rss_mib(pids),
         run,
     }
+}
+
+/// The largest peak memory among the processes `pids`, MiB.
+fn peak_rss_mib(pids: &[u32]) -> f64 {
+    let peak = pids.iter().map(|&pid| status_kib(pid, "VmHWM")).max();
+    peak.unwrap_or(0) as f64 / 1024.0
 }
 
 /// `count` sequential bootstraps of a device after `history` earlier ones, beside `count` of
@@ -536,9 +550,11 @@ async fn long_history(ztp: &ZtpUnderTest, devices: &Arc<Vec<Device>>, history: u
     })
 }
 
-/// ztp serving a fresh data directory with `inventory` devices.
+/// ztp serving a fresh data directory with `inventory` devices: `--instances` processes on
+/// one store, the first of them the one administered.
 struct ZtpUnderTest {
     server: Server,
+    others: Vec<Server>,
     target: Target,
     serials: Vec<String>,
     answered: usize,
@@ -644,9 +660,19 @@ impl ZtpUnderTest {
             issued.as_secs_f64(),
             imported.as_secs_f64()
         );
-        let target = target_of(&server.device_url, &options.model);
+        // The other instances find the data directory the first seeded (PKI, master key, admin
+        // token) and its store.
+        let others: Vec<Server> = (1..options.instances)
+            .map(|_| Server::process_with(dir, &env))
+            .collect();
+        let urls: Vec<&str> = std::iter::once(&server)
+            .chain(&others)
+            .map(|s| s.device_url.as_str())
+            .collect();
+        let target = target_of(&urls, &options.model);
         Self {
             server,
+            others,
             target,
             serials,
             answered: 0,
@@ -657,12 +683,15 @@ impl ZtpUnderTest {
         self.server.pki()
     }
 
-    fn pid(&self) -> u32 {
-        self.server.pid().expect("ztp runs")
+    fn pids(&self) -> Vec<u32> {
+        std::iter::once(&self.server)
+            .chain(&self.others)
+            .map(|server| server.pid().expect("ztp runs"))
+            .collect()
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        status_kib(self.pid(), "VmHWM") as f64 / 1024.0
+        peak_rss_mib(&self.pids())
     }
 
     /// Bootstraps and progress reports in the event log, counted through the admin API (so
@@ -748,7 +777,7 @@ impl Baseline {
         };
         Self {
             child,
-            target: target_of(&format!("https://127.0.0.1:{port}"), "uCPE-100"),
+            target: target_of(&[&format!("https://127.0.0.1:{port}")], "uCPE-100"),
         }
     }
 
@@ -801,17 +830,25 @@ fn identities(pki: &Path, serials: &[String]) -> Vec<Device> {
         .collect()
 }
 
-fn target_of(url: &str, model: &str) -> Target {
-    let authority = url
-        .strip_prefix("https://")
-        .expect("an https:// URL")
-        .trim_end_matches('/')
-        .to_owned();
-    let address: SocketAddr = authority
-        .to_socket_addrs()
-        .expect("a resolvable address")
-        .next()
-        .expect("an address");
+/// The server at `urls` (its instances' URLs, which differ by port only).
+fn target_of(urls: &[&str], model: &str) -> Target {
+    let authority_of = |url: &str| {
+        url.strip_prefix("https://")
+            .expect("an https:// URL")
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let addresses = urls
+        .iter()
+        .map(|url| {
+            authority_of(url)
+                .to_socket_addrs()
+                .expect("a resolvable address")
+                .next()
+                .expect("an address")
+        })
+        .collect();
+    let authority = authority_of(urls[0]);
     let host = authority
         .rsplit_once(':')
         .map_or(authority.as_str(), |(h, _)| h)
@@ -819,7 +856,8 @@ fn target_of(url: &str, model: &str) -> Target {
         .trim_end_matches(']')
         .to_owned();
     Target {
-        address,
+        addresses,
+        started: Arc::default(),
         server_name: ServerName::try_from(host).expect("a server name"),
         authority,
         model: model.to_owned(),
