@@ -36,6 +36,8 @@ pub(crate) struct Started {
     pub(crate) device: SocketAddr,
     /// Where the admin API listens.
     pub(crate) admin: SocketAddr,
+    /// Where the device API listens for a load balancer, if configured.
+    pub(crate) proxy: Option<SocketAddr>,
 }
 
 /// How long a stopped server may take to drain (the listeners give open requests ten
@@ -80,6 +82,7 @@ impl InProcess {
                     let addresses = (
                         app.device_addr(),
                         app.admin_addr(),
+                        app.proxy_addr(),
                         app.workers().clone(),
                         tokio::runtime::Handle::current(),
                     );
@@ -93,7 +96,7 @@ impl InProcess {
                 // database's connections), as the end of `ztp serve`'s process would.
             })
             .map_err(|e| format!("a thread for the server: {e}"))?;
-        let (device, admin, workers, runtime) = started
+        let (device, admin, proxy, workers, runtime) = started
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| "the server neither started nor failed within 60 s".to_owned())??;
         Ok(Started {
@@ -105,6 +108,7 @@ impl InProcess {
             },
             device,
             admin,
+            proxy,
         })
     }
 

@@ -9,6 +9,7 @@
 
 pub mod abuse;
 pub mod admin_http;
+pub mod balancer;
 pub mod database;
 pub mod faults;
 mod in_process;
@@ -247,6 +248,9 @@ pub struct Server {
     pub device_url: String,
     /// `http://127.0.0.1:<port>`: the admin API.
     pub admin_url: String,
+    /// `http://127.0.0.1:<port>`: the device API for a load balancer, when
+    /// `[device_api.proxy]` configures it.
+    pub proxy_url: Option<String>,
 }
 
 /// The variable listing where NMS hosts may have non-public addresses.
@@ -317,6 +321,7 @@ impl Server {
             data_dir: data_dir.to_owned(),
             device_url: format!("https://{}", started.device),
             admin_url: format!("http://{}", started.admin),
+            proxy_url: started.proxy.map(|proxy| format!("http://{proxy}")),
         }
     }
 
@@ -379,7 +384,7 @@ impl Server {
                 let _ = lines.send(line);
             }
         });
-        let (mut device_url, mut admin_url) = (None, None);
+        let (mut device_url, mut admin_url, mut proxy_url) = (None, None, None);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while device_url.is_none() || admin_url.is_none() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -391,6 +396,8 @@ impl Server {
                 device_url = Some(url.to_owned());
             } else if let Some(url) = line.strip_prefix("admin API: ") {
                 admin_url = Some(url.to_owned());
+            } else if let Some(rest) = line.strip_prefix("device API behind a proxy: ") {
+                proxy_url = rest.split_whitespace().next().map(str::to_owned);
             }
         }
         Self {
@@ -398,6 +405,7 @@ impl Server {
             data_dir: data_dir.to_owned(),
             device_url: device_url.unwrap_or_default(),
             admin_url: admin_url.unwrap_or_default(),
+            proxy_url,
         }
     }
 
@@ -501,11 +509,17 @@ impl Server {
     /// server's TLS certificate (the root), vouchers from the voucher CA and licenses from the
     /// license CA, with `extra` arguments.
     pub fn bootstrap(&self, serial: &str, extra: &[&str]) -> Output {
+        self.bootstrap_at(&self.device_url, serial, extra)
+    }
+
+    /// [`Server::bootstrap`] at `url`: the server behind a proxy that presents its TLS
+    /// certificate.
+    pub fn bootstrap_at(&self, url: &str, serial: &str, extra: &[&str]) -> Output {
         let pki = self.pki();
         let device = pki.join("devices").join(serial);
         let manufacturer = pki.join("manufacturer");
         Command::new(ztp_bin())
-            .args(["device", "bootstrap", "--url", &self.device_url])
+            .args(["device", "bootstrap", "--url", url])
             .arg("--cert")
             .arg(device.join("idevid.pem"))
             .arg("--key")

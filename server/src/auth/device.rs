@@ -89,6 +89,13 @@ pub enum AuthFailure {
     /// The certificate does not parse.
     #[error("the certificate is malformed: {0}")]
     Malformed(String),
+    /// A request on the load balancer's listener came from another source than a configured
+    /// proxy (what it forwards is not read).
+    #[error("{0} is not a configured proxy (device_api.proxy.trusted_proxies)")]
+    NotAProxy(std::net::IpAddr),
+    /// What the load balancer forwarded does not parse.
+    #[error("the proxy forwarded no usable certificate: {0}")]
+    Forwarded(String),
 }
 
 impl AuthFailure {

@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -37,12 +36,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::build(config).await?;
     // Standard output may be closed (a daemon, a harness that has read enough): the summary
     // is for people, so failing to print it must not stop the server.
-    if let Err(error) = announce(
-        app.config(),
-        app.device_addr(),
-        app.admin_addr(),
-        app.dev_pki(),
-    ) {
+    if let Err(error) = announce(&app) {
         tracing::warn!(%error, "could not print the startup summary");
     }
     app.run(shutdown_signal()).await;
@@ -82,12 +76,9 @@ fn reach(bound: SocketAddr) -> &'static str {
 }
 
 /// Prints what a person needs to try the server (stdout, so tests can read the addresses).
-fn announce(
-    config: &Config,
-    device_bound: SocketAddr,
-    admin_bound: SocketAddr,
-    dev_pki: Option<&Path>,
-) -> anyhow::Result<()> {
+fn announce(app: &App) -> anyhow::Result<()> {
+    let (config, dev_pki) = (app.config(), app.dev_pki());
+    let (device_bound, admin_bound) = (app.device_addr(), app.admin_addr());
     let device = display(device_bound);
     let admin = display(admin_bound);
     let token = config.path(&config.admin_api.token_file);
@@ -99,6 +90,19 @@ fn announce(
         "  listening on {device_bound} ({})",
         reach(device_bound)
     )?;
+    if let (Some(bound), Some(proxy)) = (app.proxy_addr(), &config.device_api.proxy) {
+        let proxies: Vec<String> = proxy
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        writeln!(
+            out,
+            "device API behind a proxy: http://{} (from {})",
+            display(bound),
+            proxies.join(", ")
+        )?;
+    }
     writeln!(out, "admin API: http://{admin}")?;
     writeln!(out, "  listening on {admin_bound} ({})", reach(admin_bound))?;
     if dev_pki.is_some() && !device_bound.ip().is_loopback() {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// `[device_api]`: the HTTPS listener devices call, its bounds (sizes, timeouts, connections)
@@ -68,6 +69,46 @@ pub struct DeviceApiConfig {
     /// listeners still accept, before they stop accepting and finish their open requests: time
     /// for a load balancer to stop sending devices here, in seconds.
     pub drain_grace_secs: u64,
+    /// `[device_api.proxy]`: a second device listener, for a TLS-terminating load balancer in
+    /// front of ztp; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<DeviceProxyConfig>,
+}
+
+/// `[device_api.proxy]`: devices reaching ztp through a TLS-terminating load balancer. The
+/// balancer verifies the device's TLS handshake and forwards each request over plain HTTP to
+/// this listener, with the device's certificate in a header; ztp verifies that certificate as
+/// it verifies a direct handshake's (chain, CRLs, identity) on every request, and believes the
+/// header only from the balancer's addresses (docs/load-balancer.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceProxyConfig {
+    /// Address and port of the plain-HTTP listener the balancer forwards to (keep it on an
+    /// internal network).
+    pub listen: SocketAddr,
+    /// The balancer's addresses (`10.0.0.0/24`, `192.0.2.7/32`): requests from any other
+    /// source are refused (401), whatever their headers say.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The header carrying the device's certificate: URL-encoded PEM, the leaf first and any
+    /// intermediates after it (nginx's `$ssl_client_escaped_cert`), Envoy's
+    /// `x-forwarded-client-cert` (its `Chain`, else its `Cert`), or base64 DER (HAProxy's
+    /// `ssl_c_der,base64`).
+    pub certificate_header: String,
+    /// The header carrying the device's address, whose last entry (the one the balancer
+    /// added) is the request's source for the refusal budgets and the events: an IP address,
+    /// or an address and port. Empty: the source is the balancer's address.
+    pub address_header: String,
+}
+
+impl Default for DeviceProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trusted_proxies: Vec::new(),
+            certificate_header: "x-client-cert".to_owned(),
+            address_header: "x-forwarded-for".to_owned(),
+        }
+    }
 }
 
 impl Default for DeviceApiConfig {
@@ -93,6 +134,7 @@ impl Default for DeviceApiConfig {
             max_tracked_sources: 65536,
             refusal_summary_secs: 60,
             drain_grace_secs: 0,
+            proxy: None,
         }
     }
 }

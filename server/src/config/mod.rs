@@ -24,7 +24,7 @@ mod pki;
 mod storage;
 
 pub use delivery::{NmsConfig, WebhooksConfig};
-pub use listeners::{AdminApiConfig, DeviceApiConfig};
+pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig};
 pub use pki::{DevPkiConfig, ManufacturerConfig};
 pub use storage::{DatabaseConfig, SecretsConfig};
 

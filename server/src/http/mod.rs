@@ -50,7 +50,8 @@ pub type Body = Full<Bytes>;
 pub struct ConnectionInfo {
     /// The peer's address.
     pub peer: SocketAddr,
-    /// The certificate chain the client presented (TLS listeners only), leaf first.
+    /// The certificate chain the client presented (TLS listeners only; or as a proxy forwarded
+    /// it), leaf first.
     pub client_chain: Vec<CertificateDer<'static>>,
     /// The device API's verdict on that chain: computed by the first request, reused by the
     /// connection's later ones (the chain cannot change within a connection).
@@ -64,6 +65,12 @@ impl ConnectionInfo {
             client_chain,
             device: OnceLock::new(),
         }
+    }
+
+    /// One request a TLS-terminating proxy forwarded, standing for a connection of its own:
+    /// the device's address and certificate chain as the proxy forwarded them.
+    pub fn forwarded(peer: SocketAddr, client_chain: Vec<CertificateDer<'static>>) -> Self {
+        Self::new(peer, client_chain)
     }
 }
 

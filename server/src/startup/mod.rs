@@ -29,12 +29,12 @@ use crate::address_policy::AddressPolicy;
 use crate::admin::{AdminApi, AdminLimits, ImportLimits};
 use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::commands::secrets::{key_files, secret_box};
-use crate::config::Config;
+use crate::config::{Config, DeviceProxyConfig};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
-use crate::restconf::{DeviceApi, DeviceLimits};
+use crate::restconf::{DeviceApi, DeviceLimits, ForwardedDeviceApi, Forwarding};
 use crate::store::Store;
 use crate::store::journal::Journal;
 use crate::telemetry::Draining;
@@ -54,6 +54,8 @@ pub struct App {
     config: Config,
     dev_pki: Option<PathBuf>,
     device: Listener<DeviceApi>,
+    /// The device API behind a TLS-terminating load balancer (`[device_api.proxy]`).
+    proxy: Option<Listener<ForwardedDeviceApi>>,
     admin: Listener<AdminApi>,
     workers: Workers,
     draining: Draining,
@@ -102,6 +104,7 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
             .field("device_addr", &self.device.addr)
+            .field("proxy_addr", &self.proxy.as_ref().map(|p| p.addr))
             .field("admin_addr", &self.admin.addr)
             .field("dev_pki", &self.dev_pki)
             .field("workers", &self.workers)
@@ -141,12 +144,24 @@ impl App {
         let draining = Draining::default();
         let (device, admin, workers) =
             wire(&config, &store, trust, &token, clock, draining.clone());
+        let proxy = match &config.device_api.proxy {
+            Some(proxy) => {
+                let forwarded = behind_proxy(&config, proxy, &device)?;
+                Some(
+                    forwarded
+                        .bind(proxy.listen, "device API behind a proxy")
+                        .await?,
+                )
+            }
+            None => None,
+        };
         let device = device.bind(config.device_api.listen, "device API").await?;
         let admin = admin.bind(config.admin_api.listen, "admin API").await?;
         Ok(Self {
             config,
             dev_pki,
             device,
+            proxy,
             admin,
             workers,
             draining,
@@ -156,6 +171,12 @@ impl App {
     /// Where the device API listens (HTTPS, client certificates).
     pub fn device_addr(&self) -> SocketAddr {
         self.device.addr
+    }
+
+    /// Where the device API listens for a TLS-terminating load balancer (plain HTTP, the
+    /// device's certificate in a header), when `[device_api.proxy]` configures it.
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy.as_ref().map(|proxy| proxy.addr)
     }
 
     /// Where the admin API listens (plain HTTP, bearer tokens).
@@ -197,6 +218,9 @@ impl App {
             async move { device_api.summarize_refusals(until(stopped)).await }
         });
         let device = tokio::spawn(self.device.serve(until(stopped.clone())));
+        let proxy = self
+            .proxy
+            .map(|proxy| tokio::spawn(proxy.serve(until(stopped.clone()))));
         let admin = tokio::spawn(self.admin.serve(until(stopped)));
         shutdown.await;
         self.draining.start();
@@ -208,6 +232,9 @@ impl App {
         tracing::info!("stopping: finishing open requests");
         let _ = stop.send(true);
         let _ = tokio::join!(device, admin, refresh, courier, webhooks, summaries);
+        if let Some(proxy) = proxy {
+            let _ = proxy.await;
+        }
         tracing::info!("stopped");
     }
 }
@@ -342,6 +369,49 @@ fn device_api(
         refusal_strikes,
     );
     (Arc::new(api), penalties)
+}
+
+/// The device API behind a TLS-terminating load balancer: the `device` API's handler for the
+/// requests the balancer forwards as `proxy` says. Its listener carries the balancer's
+/// connections, each many devices' requests: no per-source share of the connections and no
+/// bench of the balancer (refusals count against the devices' forwarded addresses), no TLS.
+fn behind_proxy(
+    config: &Config,
+    proxy: &DeviceProxyConfig,
+    device: &Unbound<DeviceApi>,
+) -> Result<Unbound<ForwardedDeviceApi>, StartupError> {
+    if proxy.trusted_proxies.is_empty() {
+        return Err(StartupError::Proxy(
+            "trusted_proxies is empty: list the load balancer's addresses".to_owned(),
+        ));
+    }
+    let header = |key: &str, name: &str| {
+        ::http::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| StartupError::Proxy(format!("{key} {name:?} is not a header name")))
+    };
+    let address = match proxy.address_header.as_str() {
+        "" => None,
+        name => Some(header("address_header", name)?),
+    };
+    let forwarding = Forwarding {
+        proxies: proxy.trusted_proxies.clone(),
+        certificate: header("certificate_header", &proxy.certificate_header)?,
+        address,
+        cooldown_secs: config.device_api.cooldown_secs,
+    };
+    Ok(Unbound {
+        handler: Arc::new(ForwardedDeviceApi::new(
+            Arc::clone(&device.handler),
+            forwarding,
+        )),
+        limits: Limits {
+            max_connections_per_source: device.limits.max_connections,
+            ..device.limits
+        },
+        open: OpenConnections::default(),
+        penalties: Penalties::default(),
+        tls: None,
+    })
 }
 
 /// The admin API, authenticating with the bootstrap `token`.

@@ -20,6 +20,7 @@ mod nms;
 mod openapi;
 mod pki_cli;
 mod postgres_restart;
+mod proxy;
 mod registration;
 mod secrets;
 mod tokens;
