@@ -316,19 +316,20 @@ async fn compare(options: &Options) {
     writeln!(report, "\nbootstrap benchmark: {} device identities, {} s per point, concurrency {best_c} (the baseline's best)", devices.len(), options.seconds).unwrap();
     writeln!(
         report,
-        "| server | bootstraps/s | p50 ms | p99 ms | max ms | CPU ms/bootstrap | peak RSS MiB |"
+        "| server | bootstraps/s | p50 ms | p99 ms | max ms | CPU ms/bootstrap | database CPU ms/bootstrap | peak RSS MiB |"
     )
     .unwrap();
-    writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
+    writeln!(report, "|---|---|---|---|---|---|---|---|").unwrap();
     for (name, m) in [("baseline (bare rustls mTLS)", &base), ("ztp", &ours)] {
         writeln!(
             report,
-            "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} |",
+            "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} |",
             m.run.per_second,
             m.run.p50_ms,
             m.run.p99_ms,
             m.run.max_ms,
             m.cpu_ms_per_bootstrap,
+            m.database_cpu_ms_per_bootstrap,
             m.peak_rss_mib
         )
         .unwrap();
@@ -337,12 +338,13 @@ async fn compare(options: &Options) {
         let f = |v: &Value| v.as_f64().unwrap_or(0.0);
         writeln!(
             report,
-            "| ztp, synchronous = normal | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} |",
+            "| ztp, synchronous = normal | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} |",
             f(&run["per_second"]),
             f(&run["p50_ms"]),
             f(&run["p99_ms"]),
             f(&run["max_ms"]),
             f(&normal["cpu_ms_per_bootstrap"]),
+            f(&normal["database_cpu_ms_per_bootstrap"]),
             f(&normal["peak_rss_mib"])
         )
         .unwrap();
@@ -360,12 +362,14 @@ async fn compare(options: &Options) {
         writeln!(
             report,
             "first bootstraps ({} devices never seen, each once, concurrency {best_c}): baseline \
-             {:.0}/s, ztp {:.0}/s (p99 {:.1} ms, CPU {:.2} ms/bootstrap), ratio {ratio:.2}",
+             {:.0}/s, ztp {:.0}/s (p99 {:.1} ms, CPU {:.2} ms/bootstrap, database CPU {:.2}), \
+             ratio {ratio:.2}",
             surge["devices"],
             f(&surge["baseline"]["run"]["per_second"]),
             f(&surge["ztp"]["run"]["per_second"]),
             f(&surge["ztp"]["run"]["p99_ms"]),
             f(&surge["ztp"]["cpu_ms_per_bootstrap"]),
+            f(&surge["ztp"]["database_cpu_ms_per_bootstrap"]),
         )
         .unwrap();
     }
@@ -492,11 +496,13 @@ fn sweep_failures(sweep: &[Value]) -> usize {
         .sum()
 }
 
-/// A run with the server's CPU time and peak memory.
+/// A run with the server's CPU time and peak memory, and the CPU time the PostgreSQL server on
+/// this machine spent meanwhile (0 on SQLite, and for the baseline).
 #[derive(Debug, Clone, serde::Serialize)]
 struct Measured {
     run: RunResult,
     cpu_ms_per_bootstrap: f64,
+    database_cpu_ms_per_bootstrap: f64,
     peak_rss_mib: f64,
 }
 
@@ -508,11 +514,14 @@ where
     Fut: Future<Output = RunResult>,
 {
     let cpu = || pids.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>();
-    let before = cpu();
+    let (before, database_before) = (cpu(), database_cpu_seconds());
     let run = run().await;
     let cpu = cpu() - before;
+    let database = database_cpu_seconds() - database_before;
+    let per_bootstrap = |seconds: f64| seconds * 1000.0 / run.bootstraps.max(1) as f64;
     Measured {
-        cpu_ms_per_bootstrap: cpu * 1000.0 / run.bootstraps.max(1) as f64,
+        cpu_ms_per_bootstrap: per_bootstrap(cpu),
+        database_cpu_ms_per_bootstrap: per_bootstrap(database),
         peak_rss_mib: peak_rss_mib(pids),
         run,
     }
@@ -889,6 +898,21 @@ fn write_json(path: &Path, value: &Value) {
     }
     fs::write(path, serde_json::to_string_pretty(value).expect("JSON")).expect("the JSON result");
     println!("result: {}", path.display());
+}
+
+/// The CPU time of this machine's PostgreSQL processes (`postgres`, the server and its
+/// backends), in seconds; 0 without any.
+fn database_cpu_seconds() -> f64 {
+    let Ok(processes) = fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    processes
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 /// The process's user + system CPU time in seconds (Linux procfs; 100 ticks per second).
