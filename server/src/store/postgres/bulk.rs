@@ -1,10 +1,9 @@
 //! A batch of the journal's entries written in a few statements whatever its size: the devices
 //! it moves in one `UPDATE`, their progress reports in one `INSERT`, its events in another.
 //! Each statement takes its rows as one JSON parameter (`json_to_recordset`), so a batch costs
-//! the same few round trips for one entry or hundreds. License allocations are written one by
-//! one (each waits on its pool's row), and so are events raising a webhook notice (each queues
-//! its deliveries); both are rare on the devices' path. Events are recorded in their entries'
-//! order.
+//! the same few round trips for one entry or hundreds; the events' webhook deliveries are
+//! queued by the same statement. License allocations are written one by one (each waits on its
+//! pool's row). Events are recorded in their entries' order.
 //!
 //! A device named twice in a batch is moved in a second round, after the first: each round's
 //! `UPDATE` names a device at most once, so every entry sees the state the one before left.
@@ -16,8 +15,9 @@ use sqlx::{AnyConnection, Row};
 use ztp_certs::Serial;
 
 use super::writes::allocate;
+use crate::domain::notice::Notice;
 use crate::domain::state::{DeviceState, Observation};
-use crate::store::events::{self, NewEvent, insert_event};
+use crate::store::events::{self, NewEvent};
 use crate::store::journal::{Entry, Outcome, Written};
 use crate::store::licenses::Allocation;
 use crate::store::{StoreError, corrupt, now_ms};
@@ -43,13 +43,24 @@ const INSERT_PROGRESS: &str = "INSERT INTO progress_reports \
        message text, ssh_host_keys text, trust_anchor_certs text) \
      ORDER BY p.ord";
 
-/// Records events raising no notice (`events::insert_event_sql`, for many at once), in their
-/// order.
-const INSERT_EVENTS: &str = "INSERT INTO events (at, serial, kind, status, peer, detail) \
-     SELECT $2, e.serial, e.kind, e.status, e.peer, e.detail \
-     FROM json_to_recordset($1::json) AS e(ord bigint, serial text, kind text, status integer, \
-       peer text, detail text) \
-     ORDER BY e.ord";
+/// Records events (`events::insert_event_sql`, for many at once) in their order, and queues
+/// the webhook deliveries of those raising a notice (`webhooks::ENQUEUE`, likewise): `$1` the
+/// rows, `$2` the time. Each event's id is drawn from the identity's sequence in the rows'
+/// order, so that a delivery can name its event in the same statement.
+const INSERT_EVENTS: &str = "WITH e AS ( \
+       SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, r.* \
+       FROM json_to_recordset($1::json) AS r(serial text, kind text, status integer, \
+         peer text, detail text, notice text)), \
+     recorded AS ( \
+       INSERT INTO events (id, at, serial, kind, status, peer, detail) \
+       SELECT id, $2, serial, kind, status, peer, detail FROM e) \
+     INSERT INTO webhook_deliveries \
+       (webhook_id, event_id, notice, state, attempts, next_attempt_at, pending_since, \
+        created_at) \
+     SELECT w.id, e.id, e.notice, 'pending', 0, $2, $2, $2 \
+     FROM e JOIN devices d ON d.serial = e.serial JOIN webhooks w ON w.customer = d.customer \
+     WHERE e.notice IS NOT NULL AND w.enabled = 1 \
+       AND (' ' || w.events || ' ') LIKE ('% ' || e.notice || ' %')";
 
 /// Writes `entries` on `connection` (in the caller's transaction): each entry's outcome, an
 /// entry whose device is gone failing alone before it writes anything. Any other failure is
@@ -196,38 +207,24 @@ async fn move_devices(
         .collect()
 }
 
-/// Records `events` in their order: runs of events raising no notice in one statement each,
-/// the others one by one with their deliveries.
+/// Records `events` in their order, with the webhook deliveries their notices raise.
 async fn record(
     connection: &mut AnyConnection,
     events: impl Iterator<Item = NewEvent>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let mut plain = Vec::new();
-    for (ord, event) in events.enumerate() {
-        if event.notice.is_some() {
-            insert_plain(connection, std::mem::take(&mut plain), now).await?;
-            insert_event(connection, &event).await?;
-            continue;
-        }
-        plain.push(json!({
-            "ord": ord,
-            "serial": event.serial.as_ref().map(Serial::as_str),
-            "kind": event.kind.as_str(),
-            "status": event.status,
-            "peer": event.peer,
-            "detail": event.detail,
-        }));
-    }
-    insert_plain(connection, plain, now).await
-}
-
-/// Records the events of `rows` (raising no notice) at `now`, in their order.
-async fn insert_plain(
-    connection: &mut AnyConnection,
-    rows: Vec<Value>,
-    now: i64,
-) -> Result<(), StoreError> {
+    let rows: Vec<Value> = events
+        .map(|event| {
+            json!({
+                "serial": event.serial.as_ref().map(Serial::as_str),
+                "kind": event.kind.as_str(),
+                "status": event.status,
+                "peer": event.peer,
+                "detail": event.detail,
+                "notice": event.notice.map(Notice::as_str),
+            })
+        })
+        .collect();
     if !rows.is_empty() {
         sqlx::query(INSERT_EVENTS)
             .bind(Value::Array(rows).to_string())
