@@ -130,8 +130,9 @@ impl Store {
     /// Claims up to `limit` due deliveries until `lease_until`, counting the attempt, with what
     /// they carry: at most `per_webhook` of each subscription (oldest first), and none of a
     /// subscription with an attempt still running, so that a receiver never has more than
-    /// `per_webhook` at once from one instance (instances on one PostgreSQL database claim
-    /// concurrently: each may hold up to that many; none is sent twice).
+    /// `per_webhook` at once. That holds across instances on one PostgreSQL database too: two
+    /// claims at once choose the same oldest deliveries, and the later one, re-checking rows
+    /// the earlier leased meanwhile, skips them.
     pub async fn claim_webhook_deliveries(
         &self,
         now: i64,

@@ -264,3 +264,40 @@ async fn a_claim_takes_a_few_of_each_subscription_so_one_backlog_does_not_starve
         "all still pending"
     );
 }
+
+#[tokio::test]
+async fn concurrent_claims_never_hold_more_of_one_receiver_than_its_bound_together() {
+    let (store, _dir) = store().await;
+    store.insert_customer(&new_customer("acme")).await.unwrap();
+    add_device(&store, "SN-1", "acme").await;
+    store
+        .insert_webhook(&hook("one-at-a-time", &[Notice::LicenseShortage]))
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        store
+            .record(&event(
+                "SN-1",
+                EventKind::LicenseShortage,
+                Some(Notice::LicenseShortage),
+            ))
+            .await
+            .unwrap();
+    }
+    // Two workers (as two instances would, on connections of their own) claim at once, again
+    // and again: one attempt at a time reaches the receiver whichever claims it.
+    for round in 0..40 {
+        let now = now_ms();
+        let lease = now + 60_000;
+        let claim = || store.claim_webhook_deliveries(now, lease, 1, 10);
+        let (a, b) = tokio::join!(claim(), claim());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.len() + b.len(), 1, "round {round}: {a:?} {b:?}");
+        let held: Vec<(i64, i64)> = a.iter().chain(&b).map(|d| (d.delivery.id, lease)).collect();
+        let released = store
+            .release(&crate::store::outbox::WEBHOOK_DELIVERIES, &held)
+            .await
+            .unwrap();
+        assert_eq!(released, 1);
+    }
+}
