@@ -88,7 +88,7 @@ impl Handler for ForwardedDeviceApi {
         // Malformed heads on this listener come from the balancer itself: answered, but no
         // strike (a strike would count against the balancer, not a device).
         let _ = connection;
-        super::early_problem(error)
+        super::media::early_problem(error)
     }
 }
 

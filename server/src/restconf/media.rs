@@ -4,7 +4,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use ztp_yang::{Document, Encoding, ErrorTag, ErrorType, RestconfError, RestconfErrors};
 
-use crate::http::{Body, response};
+use crate::http::{Body, EarlyError, response};
 
 /// The request's media types do not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -261,6 +261,34 @@ impl Problem {
         }
         response
     }
+}
+
+/// The RESTCONF error answering a request refused before it was read (see
+/// [`crate::http::early_errors`]).
+pub(super) fn early_problem(error: &EarlyError) -> Response<Body> {
+    let declared = request_encoding(&error.headers, false).ok().flatten();
+    let encoding = response_encoding(&error.headers, declared).unwrap_or(Encoding::Json);
+    let problem = match error.status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => Problem::new(
+            error.status,
+            ErrorType::Transport,
+            ErrorTag::TooBig,
+            &error.message,
+        ),
+        StatusCode::NOT_IMPLEMENTED | StatusCode::HTTP_VERSION_NOT_SUPPORTED => Problem::new(
+            error.status,
+            ErrorType::Transport,
+            ErrorTag::OperationNotSupported,
+            &error.message,
+        ),
+        status => Problem::new(
+            status,
+            ErrorType::Transport,
+            ErrorTag::MalformedMessage,
+            &error.message,
+        ),
+    };
+    problem.into_response(encoding)
 }
 
 #[cfg(test)]

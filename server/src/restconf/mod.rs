@@ -139,7 +139,7 @@ impl Handler for DeviceApi {
         // A malformed request is a strike, not an event: it names no device, and a flood of
         // them must cost no database write.
         self.strike(connection.peer);
-        early_problem(error)
+        media::early_problem(error)
     }
 }
 
@@ -575,32 +575,4 @@ fn yang_library_version(encoding: Encoding) -> Response<Body> {
         ),
     };
     response(StatusCode::OK, encoding.media_type(), body)
-}
-
-/// The RESTCONF error answering a request refused before it was read (see
-/// [`crate::http::early_errors`]).
-fn early_problem(error: &EarlyError) -> Response<Body> {
-    let declared = request_encoding(&error.headers, false).ok().flatten();
-    let encoding = response_encoding(&error.headers, declared).unwrap_or(Encoding::Json);
-    let problem = match error.status {
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => Problem::new(
-            error.status,
-            ErrorType::Transport,
-            ErrorTag::TooBig,
-            &error.message,
-        ),
-        StatusCode::NOT_IMPLEMENTED | StatusCode::HTTP_VERSION_NOT_SUPPORTED => Problem::new(
-            error.status,
-            ErrorType::Transport,
-            ErrorTag::OperationNotSupported,
-            &error.message,
-        ),
-        status => Problem::new(
-            status,
-            ErrorType::Transport,
-            ErrorTag::MalformedMessage,
-            &error.message,
-        ),
-    };
-    problem.into_response(encoding)
 }
