@@ -39,8 +39,6 @@ pub mod forwarded;
 pub mod media;
 mod refusals;
 
-pub use forwarded::{ForwardedDeviceApi, Forwarding};
-
 /// The get-bootstrapping-data operation resource.
 pub const GET_BOOTSTRAPPING_DATA: &str =
     "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
