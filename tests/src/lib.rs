@@ -126,6 +126,31 @@ pub fn yang_shadow_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../yang/tests/shadow")
 }
 
+/// A self-signed P-256 certificate for `subject` (`/CN=…`), valid for two days, and its key, made
+/// with the openssl CLI.
+pub fn self_signed(subject: &str, cert: &Path, key: &Path) {
+    success(tool(
+        "openssl",
+        [
+            "req".as_ref(),
+            "-x509".as_ref(),
+            "-newkey".as_ref(),
+            "ec".as_ref(),
+            "-pkeyopt".as_ref(),
+            "ec_paramgen_curve:P-256".as_ref(),
+            "-nodes".as_ref(),
+            "-keyout".as_ref(),
+            key.as_os_str(),
+            "-out".as_ref(),
+            cert.as_os_str(),
+            "-days".as_ref(),
+            "2".as_ref(),
+            "-subj".as_ref(),
+            subject.as_ref(),
+        ] as [&OsStr; 15],
+    ));
+}
+
 /// `openssl cms -verify` of a DER SignedData against `ca_file`, writing the content to `out`.
 /// OpenSSL is an independent implementation: ztp's CMS is checked by it, not by itself.
 pub fn openssl_cms_verify(cms: &Path, ca_file: &Path, out: &Path) -> Output {
@@ -449,6 +474,20 @@ impl Server {
             "--model".as_ref(),
             "uCPE-100".as_ref(),
         ] as [&OsStr; 8]));
+    }
+
+    /// Revokes the IDevID of `serial` in the server's development PKI (its CRL file; the server
+    /// reads it at its next CRL refresh).
+    pub fn revoke_device(&self, serial: &str) {
+        let pki = self.pki();
+        success(ztp([
+            "pki".as_ref(),
+            "revoke".as_ref(),
+            "--pki".as_ref(),
+            pki.as_os_str(),
+            "--serial".as_ref(),
+            serial.as_ref(),
+        ] as [&OsStr; 6]));
     }
 
     /// Issues an IDevID and imports the device (model uCPE-100) for `customer`.

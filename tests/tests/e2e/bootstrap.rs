@@ -454,7 +454,6 @@ fn xml_and_json_in_and_out_over_http2_and_http1() {
 fn refusals_carry_a_status_a_restconf_error_and_an_event() {
     let dir = temp_dir();
     let server = Server::start(dir.path());
-    let pki = server.pki();
     let sn1 = device(&server, "SN-0001");
 
     // No client certificate.
@@ -603,14 +602,7 @@ fn refusals_carry_a_status_a_restconf_error_and_an_event() {
     .assert_error(406, "invalid-value");
 
     // A revoked certificate: refused once the server has re-read the CRL (within a second).
-    success(ztp([
-        "pki",
-        "revoke",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--serial",
-        "SN-0002",
-    ]));
+    server.revoke_device("SN-0002");
     let sn2 = device(&server, "SN-0002");
     let mut answer = call(
         &server,

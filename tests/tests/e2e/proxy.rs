@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use ztp_tests::balancer::{Balancer, ClientCertificates, Setup};
-use ztp_tests::{Server, curl, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, curl, self_signed, success, temp_dir, transcript};
 
 const BOOTSTRAP: &str = "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
 const INPUT: &str = r#"{"ietf-sztp-bootstrap-server:input":{"hw-model":"uCPE-100"}}"#;
@@ -148,26 +148,7 @@ fn devices_behind_nginx_are_verified_as_on_a_direct_handshake() {
     let foreign = dir.path().join("foreign");
     fs::create_dir_all(&foreign).unwrap();
     let (cert, key) = (foreign.join("cert.pem"), foreign.join("key.pem"));
-    success(tool(
-        "openssl",
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=not-a-device/serialNumber=SN-0003",
-            "-days",
-            "1",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-    ));
+    self_signed("/CN=not-a-device/serialNumber=SN-0003", &cert, &key);
     let ca = ca.to_str().unwrap();
     let (status, body) = call(
         &nginx.url,
@@ -191,14 +172,7 @@ fn devices_behind_nginx_are_verified_as_on_a_direct_handshake() {
     assert_refused(&server, "no client certificate", "127.0.0.1:");
 
     // A revoked device, once the server has re-read the CRL.
-    success(ztp_tests::ztp([
-        "pki",
-        "revoke",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--serial",
-        "SN-0002",
-    ]));
+    server.revoke_device("SN-0002");
     server.workers().expect("in-process").crls.run_once();
     let output = server.bootstrap_at(&nginx.url, "SN-0002", &["--hw-model", "uCPE-100"]);
     assert!(!output.status.success(), "{}", transcript(&output));

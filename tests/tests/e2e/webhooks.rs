@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ztp_tests::{Server, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, self_signed, success, temp_dir, tool, transcript};
 
 const CUSTOMER: &str = "example-customer";
 
@@ -43,23 +43,11 @@ impl Receiver {
             assert!(output.status.success(), "{}", transcript(&output));
         };
         let path = |name: &str| dir.join(name).display().to_string();
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &path("ca.key"),
-            "-out",
-            &path("ca.pem"),
-            "-days",
-            "2",
-            "-subj",
+        self_signed(
             "/CN=receiver test CA",
-        ]);
+            &dir.join("ca.pem"),
+            &dir.join("ca.key"),
+        );
         run(&[
             "req",
             "-newkey",

@@ -43,6 +43,18 @@ fn event(serial: &str, kind: EventKind, notice: Option<Notice>) -> NewEvent {
     }
 }
 
+/// Records `count` license shortages of SN-1, each raising its notice.
+async fn record_shortages(store: &Store, count: usize) {
+    for _ in 0..count {
+        let shortage = event(
+            "SN-1",
+            EventKind::LicenseShortage,
+            Some(Notice::LicenseShortage),
+        );
+        store.record(&shortage).await.unwrap();
+    }
+}
+
 /// Claims what is due now, leased for a minute: up to `per_webhook` of each subscription
 /// and `limit` in all.
 async fn claim_due(store: &Store, per_webhook: u32, limit: u32) -> Vec<DueDelivery> {
@@ -208,16 +220,7 @@ async fn a_claim_takes_a_few_of_each_subscription_so_one_backlog_does_not_starve
         .insert_webhook(&hook("busy", &[Notice::LicenseShortage]))
         .await
         .unwrap();
-    for _ in 0..10 {
-        store
-            .record(&event(
-                "SN-1",
-                EventKind::LicenseShortage,
-                Some(Notice::LicenseShortage),
-            ))
-            .await
-            .unwrap();
-    }
+    record_shortages(&store, 10).await;
     let quiet = store
         .insert_webhook(&hook("quiet", &[Notice::LicenseShortage]))
         .await
@@ -274,16 +277,7 @@ async fn concurrent_claims_never_hold_more_of_one_receiver_than_its_bound_togeth
         .insert_webhook(&hook("one-at-a-time", &[Notice::LicenseShortage]))
         .await
         .unwrap();
-    for _ in 0..4 {
-        store
-            .record(&event(
-                "SN-1",
-                EventKind::LicenseShortage,
-                Some(Notice::LicenseShortage),
-            ))
-            .await
-            .unwrap();
-    }
+    record_shortages(&store, 4).await;
     // Two workers (as two instances would, on connections of their own) claim at once, again
     // and again: one attempt at a time reaches the receiver whichever claims it.
     for round in 0..40 {
