@@ -18,16 +18,18 @@ const BALANCER: &str = "127.0.0.2";
 
 /// A server with its proxy listener, trusting the balancer's address only.
 fn server(data: &Path) -> Server {
-    let server = Server::start_with(
-        data,
-        &[
-            ("ZTP_DEVICE_API__PROXY__LISTEN", "127.0.0.1:0"),
-            (
-                "ZTP_DEVICE_API__PROXY__TRUSTED_PROXIES",
-                &format!("[\"{BALANCER}/32\"]"),
-            ),
-        ],
-    );
+    server_with(data, &[])
+}
+
+/// [`server`] with more `ZTP_*` variables.
+fn server_with(data: &Path, more: &[(&str, &str)]) -> Server {
+    let trusted = format!("[\"{BALANCER}/32\"]");
+    let mut variables = vec![
+        ("ZTP_DEVICE_API__PROXY__LISTEN", "127.0.0.1:0"),
+        ("ZTP_DEVICE_API__PROXY__TRUSTED_PROXIES", trusted.as_str()),
+    ];
+    variables.extend_from_slice(more);
+    let server = Server::start_with(data, &variables);
     assert!(
         server.proxy_url.is_some(),
         "the proxy listener is announced"
@@ -282,6 +284,57 @@ fn only_the_configured_balancer_is_believed() {
         "x-forwarded-for header's last entry is not an address",
         "127.0.0.2:",
     );
+}
+
+#[test]
+fn refusals_count_against_the_forwarded_address_and_bench_it_alone() {
+    let dir = temp_dir();
+    let server = server_with(
+        &dir.path().join("data"),
+        &[
+            ("ZTP_DEVICE_API__REFUSALS_BURST", "3"),
+            ("ZTP_DEVICE_API__REFUSALS_PER_MINUTE", "1"),
+        ],
+    );
+    let proxy = server.proxy_url.clone().unwrap();
+    // A device at 192.0.2.9 behind the balancer, without a certificate, again and again: each
+    // refusal counts against it, until it is benched.
+    let from = |address: &str| {
+        let head = format!("X-Forwarded-For: {address}");
+        let dir = temp_dir();
+        let out = dir.path().join("head");
+        let (status, body) = call(
+            &proxy,
+            &[
+                "--interface",
+                BALANCER,
+                "-H",
+                &head,
+                "-D",
+                out.to_str().unwrap(),
+            ],
+        );
+        (status, body, fs::read_to_string(out).unwrap_or_default())
+    };
+    let mut statuses = Vec::new();
+    let benched = loop {
+        let (status, body, head) = from("192.0.2.9");
+        statuses.push(status);
+        if status == 429 || statuses.len() == 10 {
+            break (body, head);
+        }
+        assert_eq!(status, 401, "{body}");
+    };
+    assert_eq!(statuses.last(), Some(&429), "benched: {statuses:?}");
+    assert!(benched.0.contains("resource-denied"), "{}", benched.0);
+    assert!(
+        benched.1.to_ascii_lowercase().contains("retry-after: 60"),
+        "{}",
+        benched.1
+    );
+    // Another device behind the same balancer is not benched with it.
+    let (status, body, _) = from("192.0.2.10");
+    assert_eq!(status, 401, "{body}");
 }
 
 #[test]
