@@ -1,5 +1,8 @@
 //! Certificate revocation lists: whether a CRL was signed by a given CA, so that a verifier
-//! can check a CRL's signature once, when it reads the list, instead of on every lookup.
+//! can check a CRL's signature once, when it reads the list, instead of on every lookup; and
+//! when a CRL was issued and is next updated, so that an operator sees one going stale.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use der::{Decode, Encode};
 use x509_cert::crl::CertificateList;
@@ -22,6 +25,14 @@ pub fn check_signed_by(crl: &[u8], issuer: &Cert) -> Result<(), CmsError> {
     )
 }
 
+/// When the DER CRL `crl` was issued (thisUpdate), and when its issuer promises the next one
+/// (nextUpdate, optional in X.509).
+pub fn validity(crl: &[u8]) -> Result<(SystemTime, Option<SystemTime>), CmsError> {
+    let tbs = CertificateList::from_der(crl)?.tbs_cert_list;
+    let time = |t: x509_cert::time::Time| UNIX_EPOCH + t.to_unix_duration();
+    Ok((time(tbs.this_update), tbs.next_update.map(time)))
+}
+
 #[cfg(test)]
 mod tests {
     use time::{Duration, OffsetDateTime};
@@ -42,6 +53,14 @@ mod tests {
             let pem = ca.crl(&revoked, 1, now, now + Duration::days(1)).unwrap();
             let der = <rustls_pki_types::CertificateRevocationListDer<'_> as rustls_pki_types::pem::PemObject>::from_pem_slice(pem.as_bytes()).unwrap();
             check_signed_by(&der, ca.cert()).unwrap();
+            let (this_update, next_update) = validity(&der).unwrap();
+            let at = |t: OffsetDateTime| {
+                UNIX_EPOCH + std::time::Duration::from_secs(t.unix_timestamp() as u64)
+            };
+            assert_eq!(
+                (this_update, next_update),
+                (at(now), Some(at(now + Duration::days(1))))
+            );
             // Same name, another key: the signature does not verify.
             assert!(matches!(
                 check_signed_by(&der, other.cert()),

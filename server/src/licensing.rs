@@ -3,7 +3,7 @@
 //! manufacturer's license key. A pool without a free seat never blocks the device: the
 //! shortage is recorded and raised as an event once per device and pool.
 //!
-//! May import: `domain`, `store`, `artifacts`.
+//! May import: `domain`, `store`, `artifacts`, `telemetry`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +19,7 @@ use crate::store::licenses::{NewLicense, ms_of, time_of};
 use crate::store::{
     Allocation, EventKind, LicenseRecord, LicenseState, NewEvent, PoolRecord, StoreError,
 };
+use crate::telemetry::metrics::{Cache, CacheMetrics, LicenseMetrics};
 
 /// Conveying licenses failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,11 @@ pub struct Licensing {
     /// the same (a device calling again, as vouchers are reused): the signature is over the
     /// content alone, which they determine.
     bundles: Mutex<HashMap<String, CachedBundle>>,
+    /// Licenses withheld for want of seats.
+    shortages: LicenseMetrics,
+    /// Lookups in the signing caches: this one's, and the bootstrapper's (which counts into
+    /// the same family).
+    caches: CacheMetrics,
 }
 
 impl std::fmt::Debug for Licensing {
@@ -104,7 +110,20 @@ impl Licensing {
             journal,
             signer,
             bundles: Mutex::new(HashMap::new()),
+            shortages: LicenseMetrics::default(),
+            caches: CacheMetrics::default(),
         }
+    }
+
+    /// What licensing counts: licenses withheld for want of seats.
+    pub fn shortages(&self) -> &LicenseMetrics {
+        &self.shortages
+    }
+
+    /// Where the signing caches count their lookups (the bundles here, the bootstrapper's
+    /// vouchers and conveyed information).
+    pub fn caches(&self) -> &CacheMetrics {
+        &self.caches
     }
 
     /// The device's licenses from its owner's `pools`, allocated where it `held` none yet, as
@@ -152,8 +171,10 @@ impl Licensing {
             && *cached_encoding == encoding
             && cached.as_slice() == licenses
         {
+            self.caches.looked_up(Cache::License, true);
             return Ok(bundle.clone());
         }
+        self.caches.looked_up(Cache::License, false);
         let document = LicenseBundle {
             licenses: licenses.to_vec(),
         };
@@ -218,6 +239,7 @@ impl Licensing {
         match self.journal.allocate(license, shortage).await? {
             Allocation::Granted(record) => Ok(Ok(record)),
             Allocation::NoSeat { first } => {
+                self.shortages.short(1);
                 if first {
                     tracing::warn!(serial = %device.serial, "{detail}");
                 }

@@ -1,5 +1,6 @@
 //! What ztp tells about itself: structured logs, the gauges parts share (how many
-//! connections a listener holds), and whether it is draining.
+//! connections a listener holds), whether it is draining, and the [`metrics`] Prometheus
+//! scrapes.
 //!
 //! May import: nothing else of ztp.
 
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tracing_subscriber::EnvFilter;
+
+pub mod metrics;
 
 /// Sends logs to standard error, filtered by `RUST_LOG` when set, else at `default_level`.
 pub fn init(default_level: &str) {

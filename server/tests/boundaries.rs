@@ -48,7 +48,11 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("tls", &["auth"], true),
     // The use cases: what a device is answered, its licenses, its registration, its events.
     ("artifacts", &["domain"], true),
-    ("licensing", &["domain", "store", "artifacts"], true),
+    (
+        "licensing",
+        &["domain", "store", "artifacts", "telemetry"],
+        true,
+    ),
     (
         "nms",
         &[

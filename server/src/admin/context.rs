@@ -26,6 +26,7 @@ use crate::http::{Body, response};
 use crate::nms::Registrar;
 use crate::store::{CustomerRecord, DeviceRecord, EventKind, NewEvent, Store};
 use crate::telemetry::Draining;
+use crate::telemetry::metrics::Metrics;
 use crate::webhooks::Dispatcher;
 
 /// The future a handler returns, borrowing the context.
@@ -83,6 +84,8 @@ pub struct Ctx {
     pub(super) import_limits: ImportLimits,
     /// Whether the server is draining (the readiness probe says so).
     pub(super) draining: Draining,
+    /// The metrics `/metrics` exposes.
+    pub(super) metrics: Metrics,
 }
 
 /// A request's body, as its route declares it.

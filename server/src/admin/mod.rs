@@ -35,6 +35,7 @@ mod events;
 mod health;
 mod import;
 mod licenses;
+mod metrics;
 mod nms;
 pub mod openapi;
 mod registrations;

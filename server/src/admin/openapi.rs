@@ -26,8 +26,8 @@ use super::context::Ctx;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::routes::{Access, ROUTES, Route};
 use super::{
-    audit, customers, devices, events, health, import, licenses, nms, registrations, timeline,
-    tokens, webhooks,
+    audit, customers, devices, events, health, import, licenses, metrics, nms, registrations,
+    timeline, tokens, webhooks,
 };
 use crate::http::response;
 
@@ -54,6 +54,7 @@ const BEARER: &str = "bearer";
     paths(
         health::healthz,
         health::readyz,
+        metrics::metrics,
         openapi_document,
         customers::list_customers,
         customers::create_customer,

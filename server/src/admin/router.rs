@@ -30,6 +30,7 @@ use crate::auth::token::TokenAuthenticator;
 use crate::http::{self as transport, Body, BodyError, ConnectionInfo, EarlyError, read_body};
 use crate::nms::Registrar;
 use crate::telemetry::Draining;
+use crate::telemetry::metrics::Metrics;
 use crate::webhooks::Dispatcher;
 
 /// Limits of the admin API.
@@ -58,7 +59,7 @@ pub struct AdminApi {
 impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
     /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`; the readiness
-    /// probe reads `draining`.
+    /// probe reads `draining`; `/metrics` exposes `metrics`.
     pub fn new(
         outbox: Arc<Registrar>,
         webhooks: Arc<Dispatcher>,
@@ -66,6 +67,7 @@ impl AdminApi {
         token: &str,
         limits: AdminLimits,
         draining: Draining,
+        metrics: Metrics,
     ) -> Self {
         let store = outbox.store().clone();
         Self {
@@ -84,6 +86,7 @@ impl AdminApi {
                 read_timeout: limits.read_timeout,
                 import_limits: limits.import,
                 draining,
+                metrics,
             },
             max_body_bytes: limits.max_body_bytes,
         }

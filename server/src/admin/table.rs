@@ -13,8 +13,8 @@ use super::{
     TargetView, TransferLicenses,
 };
 use super::{
-    audit, customers, devices, events, health, import, licenses, nms, openapi, registrations,
-    timeline, tokens, webhooks,
+    audit, customers, devices, events, health, import, licenses, metrics, nms, openapi,
+    registrations, timeline, tokens, webhooks,
 };
 
 /// A change's audit entry: the kind of object and of change.
@@ -38,6 +38,12 @@ pub const ROUTES: &[Route] = &[
         access: Access::Public, tenancy: Tenancy::Unscoped, audit: None,
         summary: "Readiness: the database is reachable",
         handler: Handler::Bare(bare!(health::readyz)),
+    },
+    Route {
+        method: Method::GET, path: "/metrics",
+        access: Access::Manufacturer, tenancy: Tenancy::Unscoped, audit: None,
+        summary: "Metrics in Prometheus' text format",
+        handler: Handler::Bare(bare!(metrics::metrics)),
     },
     Route {
         method: Method::GET, path: openapi::PATH,

@@ -139,6 +139,19 @@ struct CrlFile {
     path: PathBuf,
     modified: Option<SystemTime>,
     list: CertRevocationList<'static>,
+    /// Its thisUpdate and nextUpdate.
+    validity: (SystemTime, Option<SystemTime>),
+}
+
+/// When a CRL in force was issued and is next updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlValidity {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Its thisUpdate.
+    pub this_update: SystemTime,
+    /// Its nextUpdate, when it names one.
+    pub next_update: Option<SystemTime>,
 }
 
 /// Verifies device certificates.
@@ -244,6 +257,20 @@ impl DeviceVerifier {
     /// keeps its previous list (and the error is returned for the log).
     pub fn refresh_crls(&self) -> Vec<TrustError> {
         self.reload_crls().failed
+    }
+
+    /// When each CRL in force was issued and is next updated, in the configured order.
+    pub fn crl_validity(&self) -> Vec<CrlValidity> {
+        self.crls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|crl| CrlValidity {
+                path: crl.path.clone(),
+                this_update: crl.validity.0,
+                next_update: crl.validity.1,
+            })
+            .collect()
     }
 
     /// [`refresh_crls`](Self::refresh_crls), saying also which files were reloaded.
@@ -443,10 +470,12 @@ fn read_crl(path: &Path, issuers: &[Cert]) -> Result<CrlFile, TrustError> {
             "not signed by a configured manufacturer CA (trust anchor or intermediate)".into(),
         ));
     }
+    let validity = ztp_certs::crl::validity(&der).map_err(|e| bad(e.to_string()))?;
     Ok(CrlFile {
         path: path.to_owned(),
         modified,
         list: CertRevocationList::from(list),
+        validity,
     })
 }
 

@@ -228,6 +228,11 @@ impl Bootstrapper {
         }
     }
 
+    /// Licensing, whose families count the signing caches and license shortages.
+    pub fn licensing(&self) -> &Licensing {
+        &self.licensing
+    }
+
     /// Where requests' writes go (group commit).
     pub fn journal(&self) -> &Journal {
         &self.journal

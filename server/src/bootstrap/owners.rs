@@ -17,6 +17,7 @@ use crate::artifacts::{self, OwnerCredentials, parse_onboarding};
 use crate::domain::response::{Conveyed, Policy, Profile, Shape, Target};
 use crate::store::licenses::PoolRecord;
 use crate::store::{CustomerRecord, NmsConnectionRecord, TargetRecord};
+use crate::telemetry::metrics::Cache;
 
 pub(super) type ConveyedKey = (Option<String>, Encoding, bool);
 
@@ -200,9 +201,12 @@ impl Bootstrapper {
         plan: Plan,
     ) -> Result<Binary, BootstrapError> {
         let key = (rule.clone(), plan.conveyed_encoding, plan.signed);
+        let caches = self.licensing.caches();
         if let Some(cached) = lock(&owner.conveyed).get(&key) {
+            caches.looked_up(Cache::ConveyedInformation, true);
             return Ok(cached.clone());
         }
+        caches.looked_up(Cache::ConveyedInformation, false);
         let signer = plan.signed.then(|| owner.credentials.signer());
         let built = Binary::from(artifacts::conveyed_information(
             &conveyed_information(conveyed),
@@ -236,8 +240,10 @@ impl Bootstrapper {
                 nonce,
             )
         };
+        let caches = self.licensing.caches();
         // A nonce asks for a fresh voucher that carries it.
         if let Some(nonce) = &call.input.nonce {
+            caches.looked_up(Cache::Voucher, false);
             return Ok(Binary::from(sign(Some(nonce))?));
         }
         // Reuse a voucher while more than half of its life is left.
@@ -245,8 +251,10 @@ impl Bootstrapper {
         if let Some((voucher, created)) = vouchers.get(&call.device.fingerprint)
             && now < *created + self.voucher_validity / 2
         {
+            caches.looked_up(Cache::Voucher, true);
             return Ok(voucher.clone());
         }
+        caches.looked_up(Cache::Voucher, false);
         let voucher = Binary::from(sign(None)?);
         if vouchers.len() >= MAX_CACHED_VOUCHERS {
             // Bounded memory whatever the fleet: stale vouchers go first, then all of them

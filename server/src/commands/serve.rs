@@ -1,8 +1,9 @@
 //! `ztp serve`: load the configuration, build the server ([`App::build`]: data directory, store,
 //! trust material, listeners), print where it listens, and run it until SIGINT or SIGTERM.
 //!
-//! Owns the command's edge: the runtime, the banner on standard output and the signals; the
-//! server itself is [`crate::startup`]'s.
+//! Owns the command's edge: the runtime, the banner on standard output, the signals, and what
+//! systemd is told (a `Type=notify` unit: ready once both listeners are bound, stopping when a
+//! signal starts the drain); the server itself is [`crate::startup`]'s.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -39,8 +40,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(error) = announce(&app) {
         tracing::warn!(%error, "could not print the startup summary");
     }
-    app.run(shutdown_signal()).await;
+    // The listeners are bound: connections queue until `run` accepts them, at once.
+    tell_systemd(sd_notify::NotifyState::Ready);
+    app.run(async {
+        shutdown_signal().await;
+        tell_systemd(sd_notify::NotifyState::Stopping);
+    })
+    .await;
     Ok(())
+}
+
+/// Tells systemd the service's `state`, when it started ztp as a `Type=notify` unit
+/// (`NOTIFY_SOCKET` set); otherwise does nothing.
+fn tell_systemd(state: sd_notify::NotifyState<'_>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(error) = sd_notify::notify(&[state]) {
+        tracing::warn!(%error, "could not notify systemd");
+    }
 }
 
 /// Completes at SIGINT or SIGTERM (SIGINT only where SIGTERM cannot be watched).

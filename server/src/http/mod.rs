@@ -32,6 +32,7 @@ use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
 use crate::auth::device::{AuthFailure, AuthenticatedDevice};
 pub use crate::telemetry::OpenConnections;
+use crate::telemetry::metrics::{HandshakeFailure, ListenerMetrics};
 
 pub mod early_errors;
 mod idle;
@@ -110,6 +111,17 @@ impl Penalties {
     }
 }
 
+/// What a listener tells about itself: its connections open, its failed handshakes.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Its name in the metrics (`device`, `device_proxy`, `admin`).
+    pub listener: &'static str,
+    /// Its connections open now.
+    pub open: OpenConnections,
+    /// Where its failed handshakes are counted.
+    pub metrics: ListenerMetrics,
+}
+
 /// Limits applied to every connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -132,17 +144,19 @@ pub struct Limits {
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then lets open requests
-/// finish (for at most `limits.drain_timeout`); counts them in `open`; closes the connections
-/// of sources `penalties` has benched as soon as they are accepted.
+/// finish (for at most `limits.drain_timeout`); counts them and their failed handshakes in
+/// `watch`; closes the connections of sources `penalties` has benched as soon as they are
+/// accepted.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     handler: Arc<H>,
     limits: Limits,
-    open: OpenConnections,
+    watch: Watch,
     penalties: Penalties,
     shutdown: impl Future<Output = ()>,
 ) {
+    let open = watch.open.clone();
     let graceful = GracefulShutdown::new();
     let shared = Arc::new(Shared {
         tls,
@@ -153,6 +167,7 @@ pub async fn serve<H: Handler>(
         handshakes: Semaphore::new(limits.max_handshakes.max(1)),
         penalties,
         limits,
+        watch,
     });
     let slots = slots::Slots::new(limits.max_connections, limits.max_connections_per_source);
     tokio::pin!(shutdown);
@@ -232,6 +247,7 @@ struct Shared<H> {
     handshakes: Semaphore,
     penalties: Penalties,
     limits: Limits,
+    watch: Watch,
 }
 
 impl<H: Handler> Shared<H> {
@@ -241,17 +257,17 @@ impl<H: Handler> Shared<H> {
         let handler = Arc::clone(&self.handler);
         let served = match &self.tls {
             Some(acceptor) => {
-                let Some(stream) = handshake(
-                    acceptor,
-                    tcp,
-                    peer,
-                    &self.handshakes,
-                    &self.penalties,
-                    self.limits,
-                )
-                .await
-                else {
-                    return;
+                let stream = handshake(acceptor, tcp, peer, &self.handshakes, self.limits).await;
+                let stream = match stream {
+                    Ok(stream) => stream,
+                    Err(Some((reason, failure))) => {
+                        self.watch
+                            .metrics
+                            .handshake_failed(self.watch.listener, reason);
+                        strike(peer, &self.penalties, &failure);
+                        return;
+                    }
+                    Err(None) => return,
                 };
                 let client_chain = stream
                     .get_ref()
@@ -275,8 +291,8 @@ impl<H: Handler> Shared<H> {
 
 /// The TLS handshake of the connection from `peer`: its ClientHello, then (once a permit of
 /// `handshakes` is free) the rest, all within the handshake deadline. A handshake that fails
-/// or runs out of time is a strike against the source (waiting for a permit is not: the server
-/// was busy, not the client). The ClientHello is awaited without a permit, so that clients
+/// or runs out of time gives why (a strike against the source); one that found no permit in
+/// time gives `None` (no strike: the server was busy, not the client). The ClientHello is awaited without a permit, so that clients
 /// that connect and say nothing, or trickle their hello, wait out their own deadline without
 /// holding the permits that devices' handshakes need.
 async fn handshake(
@@ -284,15 +300,15 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     handshakes: &Semaphore,
-    penalties: &Penalties,
     limits: Limits,
-) -> Option<TlsStream<TcpStream>> {
+) -> Result<TlsStream<TcpStream>, Option<(HandshakeFailure, String)>> {
     let deadline = tokio::time::Instant::now() + limits.read_timeout;
     let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let timed_out = |what: &str| Some((HandshakeFailure::Timeout, what.to_owned()));
     let start = match tokio::time::timeout_at(deadline, hello).await {
         Ok(Ok(start)) => start,
-        Ok(Err(error)) => return struck(peer, penalties, &error.to_string()),
-        Err(_) => return struck(peer, penalties, "timed out before its ClientHello"),
+        Ok(Err(error)) => return Err(Some((failure_of(&error), error.to_string()))),
+        Err(_) => return Err(timed_out("timed out before its ClientHello")),
     };
     let _permit = match handshakes.try_acquire() {
         Ok(permit) => permit,
@@ -301,22 +317,41 @@ async fn handshake(
             let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, handshakes.acquire()).await
             else {
                 tracing::debug!(%peer, "no TLS handshake permit in time: closed");
-                return None;
+                return Err(None);
             };
             permit
         }
     };
     let rest = start.into_stream(Arc::clone(acceptor.config()));
-    let failure = match tokio::time::timeout_at(deadline, rest).await {
-        Ok(Ok(stream)) => return Some(stream),
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "timed out".to_owned(),
-    };
-    struck(peer, penalties, &failure)
+    match tokio::time::timeout_at(deadline, rest).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(error)) => Err(Some((failure_of(&error), error.to_string()))),
+        Err(_) => Err(timed_out("timed out")),
+    }
+}
+
+/// Why a handshake failed with `error`, as the metrics count it.
+fn failure_of(error: &std::io::Error) -> HandshakeFailure {
+    use std::io::ErrorKind;
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::NoCertificatesPresented) => HandshakeFailure::NoCertificate,
+        Some(rustls::Error::InvalidCertificate(_)) => HandshakeFailure::BadCertificate,
+        Some(_) => HandshakeFailure::Protocol,
+        None => match error.kind() {
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
+                HandshakeFailure::Closed
+            }
+            ErrorKind::InvalidData => HandshakeFailure::Protocol,
+            _ => HandshakeFailure::Other,
+        },
+    }
 }
 
 /// Strikes `peer`'s source for a failed handshake (`failure`), warning when that benches it.
-fn struck(peer: SocketAddr, penalties: &Penalties, failure: &str) -> Option<TlsStream<TcpStream>> {
+fn strike(peer: SocketAddr, penalties: &Penalties, failure: &str) {
     let strike = penalties.handshakes.as_ref().map(|s| s.strike(peer.ip()));
     tracing::debug!(%peer, ?strike, "TLS handshake failed: {failure}");
     if strike == Some(Strike::Benched) {
@@ -326,7 +361,6 @@ fn struck(peer: SocketAddr, penalties: &Penalties, failure: &str) -> Option<TlsS
              for the cool-down"
         );
     }
-    None
 }
 
 /// Serves the requests of one connection with `handler` until it closes, shutdown drains it,

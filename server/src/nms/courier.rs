@@ -37,6 +37,7 @@ use crate::store::outbox::{Attempt, Health, Key};
 use crate::store::{
     EventKind, NewEvent, NmsConnectionRecord, RegistrationRecord, Store, StoreError,
 };
+use crate::telemetry::metrics::{Delivery, DeliveryMetrics};
 
 /// How the courier works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,8 @@ pub struct Courier {
     /// Registrations claimed and not yet settled, with the end of their lease: released when
     /// the courier stops, so that a graceful restart delivers them at once.
     claimed: Mutex<HashMap<i64, i64>>,
+    /// Attempts by outcome.
+    metrics: DeliveryMetrics,
 }
 
 impl std::fmt::Debug for Courier {
@@ -140,7 +143,13 @@ impl Courier {
             busy: Mutex::new(HashSet::new()),
             failing: Mutex::new(HashSet::new()),
             claimed: Mutex::new(HashMap::new()),
+            metrics: DeliveryMetrics::nms(),
         })
+    }
+
+    /// What the courier counts: its attempts by outcome.
+    pub fn metrics(&self) -> &DeliveryMetrics {
+        &self.metrics
     }
 
     fn store(&self) -> &Store {
@@ -385,6 +394,11 @@ impl Courier {
         let mut outcome = Outcome::default();
         for (attempt, applied) in attempts.iter().zip(settled.applied) {
             outcome.count(attempt.settlement, applied);
+            self.metrics.attempted(match attempt.settlement {
+                Settlement::Delivered => Delivery::Delivered,
+                Settlement::RetryAt(_) => Delivery::Retried,
+                Settlement::Dead => Delivery::Dead,
+            });
         }
         if outcome.unsettled > 0 {
             // The content changed while the old version was on its way: the new one is due now.

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::ALLOW;
@@ -19,8 +19,7 @@ use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 use ztp_certs::Serial;
 use ztp_yang::{
-    DecodeError, Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput,
-    ReportProgressInput,
+    Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput, ReportProgressInput,
 };
 
 use crate::auth::device::{AuthenticatedDevice, DeviceVerifier};
@@ -29,14 +28,15 @@ use crate::http::{
     Body, BodyError, ConnectionInfo, EarlyError, Handler, Strike, Strikes, empty, read_body,
     response,
 };
-use crate::licensing::LicensingError;
-use crate::nms::RegistrarError;
 use crate::store::{EventKind, NewEvent};
+use crate::telemetry::metrics::{DeviceMetrics, Outcome, Refusal};
 use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
 
+mod discovery;
 pub mod forwarded;
 pub mod media;
+mod problems;
 mod refusals;
 
 /// The get-bootstrapping-data operation resource.
@@ -44,10 +44,6 @@ pub const GET_BOOTSTRAPPING_DATA: &str =
     "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
 /// The report-progress operation resource.
 pub const REPORT_PROGRESS: &str = "/restconf/operations/ietf-sztp-bootstrap-server:report-progress";
-
-const HOST_META: &str = "<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\
-    <Link rel=\"restconf\" href=\"/restconf\"/></XRD>";
-const YANG_LIBRARY_VERSION: &str = "2019-01-04";
 
 /// Limits of the device API.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +72,7 @@ pub struct DeviceApi {
     /// Strikes for refused requests, shared with the listener that benches their sources.
     strikes: Arc<Strikes>,
     refusals: Refusals,
+    metrics: DeviceMetrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +88,14 @@ impl Rpc {
             Self::ReportProgress => EventKind::ProgressRefused,
         }
     }
+
+    /// Its name in the metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Self::GetBootstrappingData => "get_bootstrapping_data",
+            Self::ReportProgress => "report_progress",
+        }
+    }
 }
 
 impl Handler for DeviceApi {
@@ -104,18 +109,21 @@ impl Handler for DeviceApi {
         let encoding = response_encoding(request.headers(), None).unwrap_or(Encoding::Json);
         match (method, path.as_str()) {
             (Method::GET | Method::HEAD, "/.well-known/host-meta") => {
-                response(StatusCode::OK, "application/xrd+xml", HOST_META)
+                response(StatusCode::OK, "application/xrd+xml", discovery::HOST_META)
             }
-            (Method::GET | Method::HEAD, "/restconf" | "/restconf/") => restconf_root(encoding),
+            (Method::GET | Method::HEAD, "/restconf" | "/restconf/") => {
+                discovery::restconf_root(encoding)
+            }
             (Method::GET | Method::HEAD, "/restconf/yang-library-version") => {
-                yang_library_version(encoding)
+                discovery::yang_library_version(encoding)
             }
             (Method::POST, GET_BOOTSTRAPPING_DATA) => {
-                self.rpc(Rpc::GetBootstrappingData, request, &connection)
+                self.measured(Rpc::GetBootstrappingData, request, &connection)
                     .await
             }
             (Method::POST, REPORT_PROGRESS) => {
-                self.rpc(Rpc::ReportProgress, request, &connection).await
+                self.measured(Rpc::ReportProgress, request, &connection)
+                    .await
             }
             (_, GET_BOOTSTRAPPING_DATA | REPORT_PROGRESS) => {
                 let mut response =
@@ -157,7 +165,13 @@ impl DeviceApi {
             refusals: Refusals::new(limits.refusal_summary_window, limits.max_refusal_windows),
             strikes,
             limits,
+            metrics: DeviceMetrics::default(),
         }
+    }
+
+    /// What the device API counts: calls, refusals, latency.
+    pub fn metrics(&self) -> &DeviceMetrics {
+        &self.metrics
     }
 
     /// Records the summaries of repeated refusals as their windows close, until `stop`
@@ -201,6 +215,24 @@ impl DeviceApi {
         }
     }
 
+    /// [`DeviceApi::rpc`], timed; a get-bootstrapping-data call not served counted by its
+    /// outcome (one served is counted with its profile where it is served).
+    async fn measured(
+        &self,
+        rpc: Rpc,
+        request: Request<Incoming>,
+        connection: &ConnectionInfo,
+    ) -> Response<Body> {
+        let start = Instant::now();
+        let response = self.rpc(rpc, request, connection).await;
+        self.metrics.answered(rpc.label(), start.elapsed());
+        let status = response.status().as_u16();
+        if rpc == Rpc::GetBootstrappingData && status != 200 {
+            self.metrics.bootstrap(Outcome::of_status(status), None);
+        }
+        response
+    }
+
     async fn rpc(
         &self,
         rpc: Rpc,
@@ -218,6 +250,7 @@ impl DeviceApi {
         let serial = Some(device.serial().clone());
         let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             tracing::warn!(serial = %device.serial(), "busy: concurrency limit reached");
+            self.metrics.refused(rpc.label(), Refusal::Busy);
             return Problem::busy(
                 "the server is busy; retry later",
                 self.limits.retry_after_secs,
@@ -226,7 +259,8 @@ impl DeviceApi {
         };
         let refuse = |(problem, detail): (Problem, String)| async move {
             self.record(
-                rpc.refused(),
+                rpc,
+                problems::input_refusal(problem.status),
                 serial.clone(),
                 problem.status.as_u16(),
                 connection,
@@ -272,7 +306,8 @@ impl DeviceApi {
             Ok(device) => Some(device),
             Err(failure) => {
                 self.record(
-                    rpc.refused(),
+                    rpc,
+                    problems::auth_refusal(failure),
                     // Only a serial the rules admit is kept as one; the detail names the rest.
                     failure.serial().and_then(|s| Serial::parse(s).ok()),
                     401,
@@ -333,7 +368,12 @@ impl DeviceApi {
                 body,
                 self.limits.max_body_bytes,
             )
-            .map_err(|error| (decode_problem(&error), format!("bad input: {error}"))),
+            .map_err(|error| {
+                (
+                    problems::decode_problem(&error),
+                    format!("bad input: {error}"),
+                )
+            }),
         }
     }
 
@@ -354,8 +394,14 @@ impl DeviceApi {
                 "empty report".into(),
             ));
         };
-        ReportProgressInput::decode_limited(encoding, body, self.limits.max_body_bytes)
-            .map_err(|error| (decode_problem(&error), format!("bad report: {error}")))
+        ReportProgressInput::decode_limited(encoding, body, self.limits.max_body_bytes).map_err(
+            |error| {
+                (
+                    problems::decode_problem(&error),
+                    format!("bad report: {error}"),
+                )
+            },
+        )
     }
 
     async fn get_bootstrapping_data(
@@ -376,6 +422,8 @@ impl DeviceApi {
         let serial = Some(device.serial().clone());
         match self.bootstrapper.get_bootstrapping_data(call).await {
             Ok(served) => {
+                self.metrics
+                    .bootstrap(Outcome::Served, Some(served.plan.profile.as_str()));
                 // The bootstrapper recorded the event with the device's new state.
                 tracing::info!(
                     kind = EventKind::BootstrapServed.as_str(),
@@ -393,7 +441,7 @@ impl DeviceApi {
             }
             Err(error) => {
                 self.refused(
-                    EventKind::BootstrapRefused,
+                    Rpc::GetBootstrappingData,
                     serial,
                     connection,
                     &error,
@@ -430,14 +478,8 @@ impl DeviceApi {
                 empty(StatusCode::NO_CONTENT)
             }
             Err(error) => {
-                self.refused(
-                    EventKind::ProgressRefused,
-                    serial,
-                    connection,
-                    &error,
-                    encoding,
-                )
-                .await
+                self.refused(Rpc::ReportProgress, serial, connection, &error, encoding)
+                    .await
             }
         }
     }
@@ -445,15 +487,16 @@ impl DeviceApi {
     /// Records why the bootstrapper refused and answers with the matching RESTCONF error.
     async fn refused(
         &self,
-        kind: EventKind,
+        rpc: Rpc,
         serial: Option<Serial>,
         connection: &ConnectionInfo,
         error: &BootstrapError,
         encoding: Encoding,
     ) -> Response<Body> {
-        let problem = self.problem(error);
+        let (problem, reason) = problems::bootstrap_problem(error, self.limits.retry_after_secs);
         self.record(
-            kind,
+            rpc,
+            reason,
             serial,
             problem.status.as_u16(),
             connection,
@@ -463,48 +506,20 @@ impl DeviceApi {
         problem.into_response(encoding)
     }
 
-    fn problem(&self, error: &BootstrapError) -> Problem {
-        match error {
-            // Unknown and mismatched devices look the same from outside: no inventory leaks.
-            BootstrapError::UnknownDevice(_) | BootstrapError::PinMismatch { .. } => {
-                Problem::access_denied("the client certificate is not accepted")
-            }
-            BootstrapError::NoOwner(_) | BootstrapError::NothingConfigured { .. } => {
-                Problem::data_missing("no bootstrapping data is configured for this device")
-            }
-            BootstrapError::AwaitingNms { .. } => Problem::busy(
-                "the device's registration with its network management system is on its way; \
-                 retry later",
-                self.limits.retry_after_secs,
-            ),
-            BootstrapError::Store(e)
-            | BootstrapError::Registration(RegistrarError::Store(e))
-            | BootstrapError::Licensing(LicensingError::Store(e))
-                if e.is_unavailable() =>
-            {
-                tracing::error!(%error, "database unavailable");
-                Problem::busy(
-                    "the server cannot reach its database; retry later",
-                    self.limits.retry_after_secs,
-                )
-            }
-            _ => {
-                tracing::error!(%error, "building a bootstrap response failed");
-                Problem::internal()
-            }
-        }
-    }
-
-    /// Records a refusal (the first of its kind in its window; a repeat is counted toward
-    /// the window's summary), and strikes its source when the fault is the client's (4xx).
+    /// Counts a refusal of a call to `rpc` for `reason` and records it (the first of its kind
+    /// in its window; a repeat is counted toward the window's summary), and strikes its source
+    /// when the fault is the client's (4xx).
     async fn record(
         &self,
-        kind: EventKind,
+        rpc: Rpc,
+        reason: Refusal,
         serial: Option<Serial>,
         status: u16,
         connection: &ConnectionInfo,
         detail: String,
     ) {
+        self.metrics.refused(rpc.label(), reason);
+        let kind = rpc.refused();
         let peer = connection.peer;
         if (400..500).contains(&status) {
             self.strike(peer);
@@ -532,45 +547,4 @@ impl DeviceApi {
             tracing::error!(%error, "could not record an event");
         }
     }
-}
-
-fn decode_problem(error: &DecodeError) -> Problem {
-    let tag = match error {
-        DecodeError::TooLarge { .. } => return Problem::too_big(error.to_string()),
-        DecodeError::UnknownElement { .. } => ErrorTag::UnknownElement,
-        DecodeError::Missing(_) => ErrorTag::MissingElement,
-        DecodeError::InvalidValue { .. } | DecodeError::Invalid(_) => ErrorTag::InvalidValue,
-        _ => ErrorTag::MalformedMessage,
-    };
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        ErrorType::Protocol,
-        tag,
-        error.to_string(),
-    )
-}
-
-fn restconf_root(encoding: Encoding) -> Response<Body> {
-    let body = match encoding {
-        Encoding::Json => format!(
-            "{{\"ietf-restconf:restconf\":{{\"data\":{{}},\"operations\":{{}},\"yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}}}"
-        ),
-        Encoding::Xml => format!(
-            "<restconf xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\"><data/><operations/>\
-             <yang-library-version>{YANG_LIBRARY_VERSION}</yang-library-version></restconf>"
-        ),
-    };
-    response(StatusCode::OK, encoding.media_type(), body)
-}
-
-fn yang_library_version(encoding: Encoding) -> Response<Body> {
-    let body = match encoding {
-        Encoding::Json => {
-            format!("{{\"ietf-restconf:yang-library-version\":\"{YANG_LIBRARY_VERSION}\"}}")
-        }
-        Encoding::Xml => format!(
-            "<yang-library-version xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\">{YANG_LIBRARY_VERSION}</yang-library-version>"
-        ),
-    };
-    response(StatusCode::OK, encoding.media_type(), body)
 }

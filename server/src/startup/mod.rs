@@ -31,7 +31,7 @@ use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::commands::secrets::{key_files, secret_box};
 use crate::config::{Config, DeviceProxyConfig};
 use crate::domain::clock::{Clock, SystemClock};
-use crate::http::{self, Limits, OpenConnections, Penalties, Strikes};
+use crate::http::{self, Limits, OpenConnections, Penalties, Strikes, Watch};
 use crate::licensing::Licensing;
 use crate::nms::{Courier, CourierSettings, Registrar, host_policy};
 use crate::restconf::forwarded::{ForwardedDeviceApi, Forwarding};
@@ -39,6 +39,7 @@ use crate::restconf::{DeviceApi, DeviceLimits};
 use crate::store::Store;
 use crate::store::journal::Journal;
 use crate::telemetry::Draining;
+use crate::telemetry::metrics::{ListenerMetrics, Metrics};
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
 mod error;
@@ -80,7 +81,7 @@ struct Listener<H> {
     addr: SocketAddr,
     handler: Arc<H>,
     limits: Limits,
-    open: OpenConnections,
+    watch: Watch,
     penalties: Penalties,
     tls: Option<TlsAcceptor>,
 }
@@ -93,7 +94,7 @@ impl<H: http::Handler> Listener<H> {
             self.tls,
             self.handler,
             self.limits,
-            self.open,
+            self.watch,
             self.penalties,
             shutdown,
         )
@@ -143,11 +144,20 @@ impl App {
         let token = seed::admin_token(&config.path(&config.admin_api.token_file))?;
         let trust = trust::load(&config, &keys)?;
         let draining = Draining::default();
-        let (device, admin, workers) =
-            wire(&config, &store, trust, &token, clock, draining.clone());
+        let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
+        let (device, admin, workers) = wire(
+            &config,
+            &store,
+            trust,
+            &token,
+            clock,
+            draining.clone(),
+            &metrics,
+        )?;
         let proxy = match &config.device_api.proxy {
             Some(proxy) => {
                 let forwarded = behind_proxy(&config, proxy, &device)?;
+                watch_connections(&metrics, &forwarded.watch);
                 Some(
                     forwarded
                         .bind(proxy.listen, "device API behind a proxy")
@@ -268,7 +278,8 @@ async fn open_store(config: &Config) -> Result<(Store, PrivateKeys), StartupErro
 }
 
 /// The device API, the admin API and the workers, wired to one store, one outbox and one
-/// journal, with each listener's bounds; not yet bound.
+/// journal, with each listener's bounds, their families registered in `metrics`; not yet
+/// bound.
 fn wire(
     config: &Config,
     store: &Store,
@@ -276,7 +287,8 @@ fn wire(
     token: &str,
     clock: Arc<dyn Clock>,
     draining: Draining,
-) -> (Unbound<DeviceApi>, Unbound<AdminApi>, Workers) {
+    metrics: &Metrics,
+) -> Result<(Unbound<DeviceApi>, Unbound<AdminApi>, Workers), StartupError> {
     let Trust {
         verifier,
         masa,
@@ -288,6 +300,7 @@ fn wire(
     // The devices' writes (state, events, progress, license allocations): one writer.
     let journal = Journal::start(store);
     let device_connections = journal.device_connections();
+    metrics.register(journal.metrics())?;
     let bootstrapper = Bootstrapper::new(
         journal.clone(),
         Arc::clone(&outbox),
@@ -299,7 +312,11 @@ fn wire(
         masa,
         time::Duration::days(i64::from(m.voucher_validity_days)),
     );
+    metrics.register(bootstrapper.licensing().shortages())?;
+    metrics.register(bootstrapper.licensing().caches())?;
     let (device, penalties) = device_api(config, bootstrapper, Arc::clone(&verifier));
+    metrics.register(device.metrics())?;
+    watch_crls(metrics, &verifier);
     let webhooks = Dispatcher::with_clock(
         store.clone(),
         DispatcherSettings::from(&config.webhooks),
@@ -313,6 +330,7 @@ fn wire(
         nms_hosts.clone(),
         token,
         draining,
+        metrics.clone(),
     );
     let workers = Workers {
         courier: Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts),
@@ -322,22 +340,61 @@ fn wire(
             Duration::from_secs(m.crl_refresh_secs.max(1)),
         )),
     };
+    metrics.register(workers.courier.metrics())?;
+    metrics.register(workers.webhooks.metrics())?;
+    let listeners = ListenerMetrics::default();
+    metrics.register(&listeners)?;
+    let watch = |listener, open| Watch {
+        listener,
+        open,
+        metrics: listeners.clone(),
+    };
     let (limits, admin_limits) = limits(config);
     let device = Unbound {
         handler: device,
         limits,
-        open: device_connections,
+        watch: watch("device", device_connections),
         penalties,
         tls: Some(TlsAcceptor::from(Arc::new(tls))),
     };
     let admin = Unbound {
         handler: admin,
         limits: admin_limits,
-        open: OpenConnections::default(),
+        watch: watch("admin", OpenConnections::default()),
         penalties: Penalties::default(),
         tls: None,
     };
-    (device, admin, workers)
+    watch_connections(metrics, &device.watch);
+    watch_connections(metrics, &admin.watch);
+    Ok((device, admin, workers))
+}
+
+/// Sets the gauge of the connections `watch`'s listener holds before each scrape.
+fn watch_connections(metrics: &Metrics, watch: &Watch) {
+    let (listener, open) = (watch.listener, watch.open.clone());
+    metrics.on_scrape(move |gauges| gauges.connections(listener, open.count()));
+}
+
+/// Sets the gauges of the CRLs' ages before each scrape, each CRL labelled by its file name.
+fn watch_crls(metrics: &Metrics, verifier: &Arc<crate::auth::device::DeviceVerifier>) {
+    let verifier = Arc::clone(verifier);
+    metrics.on_scrape(move |gauges| {
+        let now = std::time::SystemTime::now();
+        let seconds = |from: std::time::SystemTime, to: std::time::SystemTime| match to
+            .duration_since(from)
+        {
+            Ok(ahead) => ahead.as_secs_f64(),
+            Err(behind) => -behind.duration().as_secs_f64(),
+        };
+        for crl in verifier.crl_validity() {
+            let name = crl.path.file_name().unwrap_or_default().to_string_lossy();
+            gauges.crl(
+                &name,
+                seconds(crl.this_update, now),
+                crl.next_update.map(|next| seconds(now, next)),
+            );
+        }
+    });
 }
 
 /// The device API, and the penalties its listener applies: sources that fail handshakes or
@@ -409,7 +466,11 @@ fn behind_proxy(
             max_connections_per_source: device.limits.max_connections,
             ..device.limits
         },
-        open: OpenConnections::default(),
+        watch: Watch {
+            listener: "device_proxy",
+            open: OpenConnections::default(),
+            metrics: device.watch.metrics.clone(),
+        },
         penalties: Penalties::default(),
         tls: None,
     })
@@ -423,6 +484,7 @@ fn admin_api(
     nms_hosts: AddressPolicy,
     token: &str,
     draining: Draining,
+    metrics: Metrics,
 ) -> Arc<AdminApi> {
     let a = &config.admin_api;
     Arc::new(AdminApi::new(
@@ -442,6 +504,7 @@ fn admin_api(
             },
         },
         draining,
+        metrics,
     ))
 }
 
@@ -482,7 +545,7 @@ fn limits(config: &Config) -> (Limits, Limits) {
 struct Unbound<H> {
     handler: Arc<H>,
     limits: Limits,
-    open: OpenConnections,
+    watch: Watch,
     penalties: Penalties,
     tls: Option<TlsAcceptor>,
 }
@@ -498,7 +561,7 @@ impl<H> Unbound<H> {
             addr: bound,
             handler: self.handler,
             limits: self.limits,
-            open: self.open,
+            watch: self.watch,
             penalties: self.penalties,
             tls: self.tls,
         })

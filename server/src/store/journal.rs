@@ -31,6 +31,7 @@ use super::{NewEvent, Store, StoreError};
 use crate::domain::progress::ProgressReport;
 use crate::domain::state::{DeviceState, Observation};
 use crate::telemetry::OpenConnections;
+use crate::telemetry::metrics::JournalMetrics;
 
 /// Entries written in one transaction at most.
 pub const MAX_BATCH: usize = 256;
@@ -110,6 +111,8 @@ pub struct Journal {
     connections: OpenConnections,
     /// Transactions committed.
     commits: Arc<AtomicU64>,
+    /// How long commits take, how many entries each carries.
+    metrics: JournalMetrics,
 }
 
 /// The device requests on their way to the journal, and the writer to wake when the last of
@@ -184,11 +187,13 @@ impl Journal {
         let requests = Arc::new(AtomicUsize::new(0));
         let connections = OpenConnections::default();
         let commits = Arc::new(AtomicU64::new(0));
+        let metrics = JournalMetrics::default();
         let pacing = Pacing {
             coming: Arc::clone(&requests),
             connections: connections.clone(),
             delay: commit_delay,
             commits: Arc::clone(&commits),
+            metrics: metrics.clone(),
         };
         let writer = std::thread::Builder::new()
             .name("ztp-journal".into())
@@ -204,7 +209,13 @@ impl Journal {
             coming: Arc::new(coming),
             connections,
             commits,
+            metrics,
         }
+    }
+
+    /// What the writer counts: its commits' time and size.
+    pub fn metrics(&self) -> &JournalMetrics {
+        &self.metrics
     }
 
     /// Transactions the writer has committed so far (the entries of a batch share one).
@@ -328,9 +339,11 @@ fn write(mut writer: Box<dyn BatchWriter>, mut queue: mpsc::Receiver<Job>, pacin
         gather(&mut queue, &mut batch, pacing);
         let (entries, waiting): (Vec<Entry>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.done)).unzip();
+        let start = Instant::now();
         let results = match writer.write(&entries) {
             Ok(results) => {
                 pacing.commits.fetch_add(1, Ordering::Relaxed);
+                pacing.metrics.committed(entries.len(), start.elapsed());
                 results
             }
             Err(error) => {
@@ -356,6 +369,7 @@ struct Pacing {
     connections: OpenConnections,
     delay: Duration,
     commits: Arc<AtomicU64>,
+    metrics: JournalMetrics,
 }
 
 /// Adds what is queued to `batch`, first waiting up to the commit delay for more: one commit

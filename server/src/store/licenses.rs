@@ -319,6 +319,20 @@ impl Store {
         .collect()
     }
 
+    /// Every customer's pools, by customer and name (the metrics' seats).
+    pub async fn all_license_pools(&self) -> Result<Vec<PoolRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pool_columns!(),
+            " FROM license_pools ORDER BY customer, name"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(pool)
+        .collect()
+    }
+
     /// One pool.
     pub async fn license_pool(&self, customer: &str, name: &str) -> Result<PoolRecord, StoreError> {
         sqlx::query(concat!(

@@ -23,6 +23,7 @@ use crate::domain::delivery::{Failure, Outcome, RetrySchedule, Settlement, jitte
 use crate::store::outbox::Attempt;
 use crate::store::webhooks::{DueDelivery, WebhookRecord};
 use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::{Delivery, DeliveryMetrics};
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,8 @@ pub struct Dispatcher {
     /// What time it is (leases, retries, signatures).
     clock: Arc<dyn Clock>,
     slots: Arc<Semaphore>,
+    /// Attempts by outcome.
+    metrics: DeliveryMetrics,
 }
 
 /// A round whose deliveries are under way: each settles on its own task.
@@ -116,7 +119,13 @@ impl Dispatcher {
             settings,
             clock,
             slots: Arc::new(Semaphore::new(settings.max_in_flight)),
+            metrics: DeliveryMetrics::webhooks(),
         })
+    }
+
+    /// What the dispatcher counts: its attempts by outcome.
+    pub fn metrics(&self) -> &DeliveryMetrics {
+        &self.metrics
     }
 
     /// Delivers until `stopped` turns true: starts a round (the deliveries it claimed go on, on
@@ -223,6 +232,11 @@ impl Dispatcher {
                 jitter(),
             ),
         };
+        self.metrics.attempted(match settlement {
+            Settlement::Delivered => Delivery::Delivered,
+            Settlement::RetryAt(_) => Delivery::Retried,
+            Settlement::Dead => Delivery::Dead,
+        });
         let webhook = format!("{}/{}", hook.customer, hook.name);
         let error = result.as_ref().err().map(ToString::to_string);
         match &result {

@@ -16,6 +16,7 @@ mod faults;
 mod import;
 mod instances;
 mod licenses;
+mod metrics;
 mod nms;
 mod openapi;
 mod pki_cli;

@@ -26,7 +26,7 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-pub use status::OutboxStatus;
+pub use status::{Backlog, OutboxStatus};
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;

@@ -2,10 +2,11 @@
 //! items by state.
 
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::store::StoreError;
+use super::Queue;
+use crate::store::{Store, StoreError};
 
 /// An outbox's health and queue, as its delivery worker left them and as of one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -51,5 +52,58 @@ impl OutboxStatus {
             delivered: row.try_get("delivered")?,
             dead: row.try_get("dead")?,
         })
+    }
+}
+
+/// One receiver's backlog: the items waiting for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// The receiver's owner.
+    pub customer: String,
+    /// The receiver's name.
+    pub receiver: String,
+    /// Items waiting.
+    pub pending: i64,
+    /// Since when the oldest of them waits (Unix ms; `None`: none waits).
+    pub oldest_since: Option<i64>,
+}
+
+impl Store {
+    /// Every receiver's backlog in `queue`, receivers without one included (with none
+    /// waiting), by owner and name. One statement per scrape of the metrics: a group over
+    /// the pending items, which the claim's index on `state` narrows.
+    pub(crate) async fn backlogs(&self, queue: &Queue) -> Result<Vec<Backlog>, StoreError> {
+        let sql = format!(
+            "SELECT r.customer, r.name, COUNT(i.state) AS pending, \
+               MIN(i.pending_since) AS oldest_since \
+             FROM {} r LEFT JOIN {} i ON {} AND i.state = 'pending' \
+             GROUP BY r.customer, r.name ORDER BY r.customer, r.name",
+            queue.receivers,
+            queue.items,
+            queue.join("i", "r"),
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Backlog {
+                    customer: row.try_get("customer")?,
+                    receiver: row.try_get("name")?,
+                    pending: row.try_get("pending")?,
+                    oldest_since: row.try_get("oldest_since")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every NMS connection's backlog of registrations.
+    pub async fn nms_backlogs(&self) -> Result<Vec<Backlog>, StoreError> {
+        self.backlogs(&super::REGISTRATIONS).await
+    }
+
+    /// Every webhook's backlog of deliveries.
+    pub async fn webhook_backlogs(&self) -> Result<Vec<Backlog>, StoreError> {
+        self.backlogs(&super::WEBHOOK_DELIVERIES).await
     }
 }

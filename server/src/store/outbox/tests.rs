@@ -153,3 +153,49 @@ async fn a_settlement_retries_later_or_makes_a_dead_letter_and_health_changes_on
         })
     ));
 }
+
+#[tokio::test]
+async fn a_backlog_counts_what_waits_and_since_when_and_a_dead_letter_waits_no_more() {
+    let (store, _dir, id) = with_item().await;
+    let second = NewRegistration {
+        serial: ztp_certs::Serial::parse("SN-2").unwrap(),
+        customer: "acme".into(),
+        connection: "main".into(),
+        file_name: "SN-2.xml".into(),
+        content: "<b/>".into(),
+    };
+    store.put_registration(&second, T0 + 500).await.unwrap();
+    let backlog = |pending, oldest_since| Backlog {
+        customer: "acme".into(),
+        receiver: "main".into(),
+        pending,
+        oldest_since,
+    };
+    assert_eq!(
+        store.nms_backlogs().await.unwrap(),
+        [backlog(2, Some(T0))]
+    );
+    assert_eq!(claimed(&store, T0 + 500, T0 + 1_000).await, 2);
+    let dead = Attempt {
+        id,
+        settlement: Settlement::Dead,
+        error: Some("refused"),
+        version: Some(1),
+        status: None,
+    };
+    let failing = Health {
+        receiver: &MAIN,
+        error: Some("refused"),
+        event: None,
+    };
+    store
+        .settle(&REGISTRATIONS, &[dead], &failing, &[], T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.nms_backlogs().await.unwrap(),
+        [backlog(1, Some(T0 + 500))],
+        "a leased item still waits; a dead letter does not"
+    );
+    assert_eq!(store.webhook_backlogs().await.unwrap(), []);
+}
