@@ -6,7 +6,9 @@
 //! May import: `domain`, `store`, `artifacts`, `telemetry`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use time::OffsetDateTime;
 use ztp_certs::{Serial, Signer, cms, oid};
@@ -83,7 +85,8 @@ type CachedBundle = (Vec<License>, Encoding, Binary);
 pub struct Licensing {
     /// Allocations are written by the journal's writer, with the devices' other writes.
     journal: Journal,
-    signer: Signer,
+    /// The license signer in force, which a reload replaces.
+    signer: ArcSwap<Signer>,
     /// Each device's last signed bundle, reused while its licenses and their encoding are
     /// the same (a device calling again, as vouchers are reused): the signature is over the
     /// content alone, which they determine.
@@ -98,7 +101,7 @@ pub struct Licensing {
 impl std::fmt::Debug for Licensing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Licensing")
-            .field("signer", &self.signer.cert().subject())
+            .field("signer", &self.signer.load().cert().subject())
             .finish_non_exhaustive()
     }
 }
@@ -108,11 +111,21 @@ impl Licensing {
     pub fn new(journal: Journal, signer: Signer) -> Self {
         Self {
             journal,
-            signer,
+            signer: ArcSwap::from_pointee(signer),
             bundles: Mutex::new(HashMap::new()),
             shortages: LicenseMetrics::default(),
             caches: CacheMetrics::default(),
         }
+    }
+
+    /// Signs bundles with `signer` from now on; bundles the previous one signed are signed
+    /// again at the next call.
+    pub fn replace_signer(&self, signer: Signer) {
+        self.signer.store(Arc::new(signer));
+        self.bundles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// What licensing counts: licenses withheld for want of seats.
@@ -182,7 +195,7 @@ impl Licensing {
             .encode_checked(encoding)
             .map_err(|e| LicensingError::Bundle(e.to_string()))?;
         let bundle = Binary::from(
-            cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer)
+            cms::sign(oid::ID_DATA, content.as_bytes(), &self.signer.load())
                 .map_err(|e| LicensingError::Signing(e.to_string()))?,
         );
         let mut bundles = lock();

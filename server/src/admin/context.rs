@@ -20,6 +20,7 @@ use super::access::narrow;
 use super::audit::ACTOR;
 use super::error::{ApiError, ApiResult};
 use super::import::ImportLimits;
+use super::reload::Reload;
 use super::request::{self, Request};
 use crate::address_policy::AddressPolicy;
 use crate::http::{Body, response};
@@ -86,6 +87,8 @@ pub struct Ctx {
     pub(super) draining: Draining,
     /// The metrics `/metrics` exposes.
     pub(super) metrics: Metrics,
+    /// The server's reload of its certificates and trust material.
+    pub(super) reload: Arc<dyn Reload>,
 }
 
 /// A request's body, as its route declares it.

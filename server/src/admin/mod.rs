@@ -39,6 +39,7 @@ mod metrics;
 mod nms;
 pub mod openapi;
 mod registrations;
+mod reload;
 mod request;
 mod router;
 pub mod routes;
@@ -64,6 +65,7 @@ pub use nms::{
     ConnectionStatusView, CreateNms, FingerprintView, NmsView, PatchNms, ProbeStepView, ProbeView,
 };
 pub use registrations::{RegistrationView, RetriedView, RetryRegistrations};
+pub use reload::{Reload, Reloaded};
 pub use router::{AdminApi, AdminLimits};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};

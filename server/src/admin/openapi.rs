@@ -27,7 +27,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::routes::{Access, ROUTES, Route};
 use super::{
     audit, customers, devices, events, health, import, licenses, metrics, nms, registrations,
-    timeline, tokens, webhooks,
+    reload, timeline, tokens, webhooks,
 };
 use crate::http::response;
 
@@ -55,6 +55,7 @@ const BEARER: &str = "bearer";
         health::healthz,
         health::readyz,
         metrics::metrics,
+        reload::reload,
         openapi_document,
         customers::list_customers,
         customers::create_customer,
@@ -114,7 +115,8 @@ const BEARER: &str = "bearer";
     modifiers(&Conventions),
     security(("bearer" = [])),
     tags(
-        (name = "health", description = "Liveness and readiness probes (no token)"),
+        (name = "health", description = "Liveness and readiness probes (no token), metrics"),
+        (name = "server", description = "The running server: reload its certificates"),
         (name = "documentation", description = "This document"),
         (name = "customers", description = "Customers: owner credentials, redirect targets, \
                                             response rules"),

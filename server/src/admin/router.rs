@@ -23,6 +23,7 @@ use super::audit::{Target, recorded};
 use super::context::{Call, Ctx, Payload, json, query};
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use super::import::ImportLimits;
+use super::reload::Reload;
 use super::request::expect_empty;
 use super::routes::{self, Access, Handler, Tenancy};
 use crate::address_policy::AddressPolicy;
@@ -59,7 +60,7 @@ pub struct AdminApi {
 impl AdminApi {
     /// The API over the outbox's store, accepting the bootstrap `token` and stored tokens;
     /// webhook tests go through `webhooks`; NMS hosts are held to `nms_hosts`; the readiness
-    /// probe reads `draining`; `/metrics` exposes `metrics`.
+    /// probe reads `draining`; `/metrics` exposes `metrics`; `/api/v1/reload` runs `reload`.
     pub fn new(
         outbox: Arc<Registrar>,
         webhooks: Arc<Dispatcher>,
@@ -68,6 +69,7 @@ impl AdminApi {
         limits: AdminLimits,
         draining: Draining,
         metrics: Metrics,
+        reload: Arc<dyn Reload>,
     ) -> Self {
         let store = outbox.store().clone();
         Self {
@@ -87,6 +89,7 @@ impl AdminApi {
                 import_limits: limits.import,
                 draining,
                 metrics,
+                reload,
             },
             max_body_bytes: limits.max_body_bytes,
         }

@@ -14,7 +14,7 @@ use super::{
 };
 use super::{
     audit, customers, devices, events, health, import, licenses, metrics, nms, openapi,
-    registrations, timeline, tokens, webhooks,
+    registrations, reload, timeline, tokens, webhooks,
 };
 
 /// A change's audit entry: the kind of object and of change.
@@ -44,6 +44,12 @@ pub const ROUTES: &[Route] = &[
         access: Access::Manufacturer, tenancy: Tenancy::Unscoped, audit: None,
         summary: "Metrics in Prometheus' text format",
         handler: Handler::Bare(bare!(metrics::metrics)),
+    },
+    Route {
+        method: Method::POST, path: "/api/v1/reload",
+        access: Access::ManufacturerAdmin, tenancy: Tenancy::Unscoped, audit: audits("server", Action),
+        summary: "Reload the TLS certificate, trust anchors, CRLs and signers (as SIGHUP does)",
+        handler: Handler::Empty(handler!(reload::reload)),
     },
     Route {
         method: Method::GET, path: openapi::PATH,

@@ -12,7 +12,9 @@ pub mod signatures;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use arc_swap::ArcSwap;
 use std::time::SystemTime;
 
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
@@ -152,6 +154,15 @@ pub struct CrlValidity {
     pub this_update: SystemTime,
     /// Its nextUpdate, when it names one.
     pub next_update: Option<SystemTime>,
+}
+
+/// The verifier in force, which a reload of the manufacturer's trust material replaces: a
+/// connection's verdict is made by the verifier current at its first request.
+pub type CurrentVerifier = Arc<ArcSwap<DeviceVerifier>>;
+
+/// `verifier` as the one in force.
+pub fn current(verifier: DeviceVerifier) -> CurrentVerifier {
+    Arc::new(ArcSwap::from_pointee(verifier))
 }
 
 /// Verifies device certificates.

@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration as StdDuration;
 
+use arc_swap::ArcSwap;
 use time::Duration;
 use ztp_certs::{Serial, Signer};
 use ztp_yang::{Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, Ownership};
@@ -181,7 +182,8 @@ pub struct Bootstrapper {
     outbox: Arc<Registrar>,
     licensing: Licensing,
     hold: DeviceHold,
-    masa: Signer,
+    /// The voucher signer in force, which a reload replaces.
+    masa: ArcSwap<Signer>,
     voucher_validity: Duration,
     owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
 }
@@ -198,7 +200,7 @@ pub struct DeviceHold {
 impl std::fmt::Debug for Bootstrapper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bootstrapper")
-            .field("masa", &self.masa.cert().subject())
+            .field("masa", &self.masa.load().cert().subject())
             .field("voucher_validity", &self.voucher_validity)
             .finish_non_exhaustive()
     }
@@ -222,10 +224,23 @@ impl Bootstrapper {
             outbox,
             licensing,
             hold,
-            masa,
+            masa: ArcSwap::from_pointee(masa),
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Signs vouchers with `masa` and licenses with `license` from now on (a reload of the
+    /// manufacturer's keys); what was signed with the previous ones is signed again at the next
+    /// call (the caches of owners and bundles are emptied), so that a retired key signs
+    /// nothing more.
+    pub fn replace_signers(&self, masa: Signer, license: Signer) {
+        self.masa.store(Arc::new(masa));
+        self.owners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.licensing.replace_signer(license);
     }
 
     /// Licensing, whose families count the signing caches and license shortages.

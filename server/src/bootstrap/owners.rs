@@ -231,7 +231,7 @@ impl Bootstrapper {
                 .ok()
                 .and_then(|cert| cert.authority_key_identifier());
             artifacts::ownership_voucher(
-                &self.masa,
+                &self.masa.load(),
                 serial,
                 issuer.as_deref(),
                 owner.credentials.ca(),

@@ -147,6 +147,9 @@ async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
         "the master key comes from the configuration (ZTP_SECRETS__MASTER_KEY): rotate it there \
          (`ztp secrets new-key`, old key into previous_master_keys, restart)"
     );
+    // A running server keeps the old key in memory and would answer 500 for every secret
+    // sealed under the new one: refused while it runs (its lock on the data directory).
+    let _lock = crate::startup::DataDirLock::acquire(&config.data_dir)?;
     let file = config.path(&config.secrets.master_key_file);
     let current = secrets::read_key_file(&file)?;
     let next_path = sibling(&file, "new");

@@ -40,6 +40,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(error) = announce(&app) {
         tracing::warn!(%error, "could not print the startup summary");
     }
+    reload_on_hangup(&app);
     // The listeners are bound: connections queue until `run` accepts them, at once.
     tell_systemd(sd_notify::NotifyState::Ready);
     app.run(async {
@@ -48,6 +49,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await;
     Ok(())
+}
+
+/// Reloads the device TLS certificate and the trust material at each SIGHUP (`systemctl
+/// reload`), telling systemd while it does; a reload that fails changes nothing (and says why
+/// in the log).
+fn reload_on_hangup(app: &App) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGHUP; reload with POST /api/v1/reload");
+            return;
+        }
+    };
+    let reloader = app.reloader();
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading");
+            tell_systemd(sd_notify::NotifyState::Reloading);
+            let reloader = std::sync::Arc::clone(&reloader);
+            // Files and signatures: off the runtime's threads.
+            let _ = tokio::task::spawn_blocking(move || {
+                use crate::admin::Reload;
+                reloader.reload()
+            })
+            .await;
+            tell_systemd(sd_notify::NotifyState::Ready);
+        }
+    });
 }
 
 /// Tells systemd the service's `state`, when it started ztp as a `Type=notify` unit

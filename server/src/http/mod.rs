@@ -27,8 +27,8 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
-use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
 use crate::auth::device::{AuthFailure, AuthenticatedDevice};
 pub use crate::telemetry::OpenConnections;
@@ -42,6 +42,9 @@ pub mod strikes;
 
 pub use early_errors::EarlyError;
 pub use strikes::{Budget, Strike, Strikes};
+
+/// A listener's TLS configuration, which a reload may replace while it serves.
+pub type Tls = Arc<arc_swap::ArcSwap<rustls::ServerConfig>>;
 
 /// The response body type of every handler.
 pub type Body = Full<Bytes>;
@@ -149,7 +152,7 @@ pub struct Limits {
 /// accepted.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     handler: Arc<H>,
     limits: Limits,
     watch: Watch,
@@ -240,7 +243,7 @@ fn builder(limits: &Limits) -> Builder<TokioExecutor> {
 
 /// What the connections of one listener share.
 struct Shared<H> {
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     handler: Arc<H>,
     builder: Builder<TokioExecutor>,
     /// Permits of concurrent TLS handshakes.
@@ -256,8 +259,8 @@ impl<H: Handler> Shared<H> {
     async fn connection(&self, tcp: TcpStream, peer: SocketAddr, watcher: Watcher) {
         let handler = Arc::clone(&self.handler);
         let served = match &self.tls {
-            Some(acceptor) => {
-                let stream = handshake(acceptor, tcp, peer, &self.handshakes, self.limits).await;
+            Some(tls) => {
+                let stream = handshake(tls, tcp, peer, &self.handshakes, self.limits).await;
                 let stream = match stream {
                     Ok(stream) => stream,
                     Err(Some((reason, failure))) => {
@@ -296,7 +299,7 @@ impl<H: Handler> Shared<H> {
 /// that connect and say nothing, or trickle their hello, wait out their own deadline without
 /// holding the permits that devices' handshakes need.
 async fn handshake(
-    acceptor: &TlsAcceptor,
+    tls: &Tls,
     tcp: TcpStream,
     peer: SocketAddr,
     handshakes: &Semaphore,
@@ -322,7 +325,8 @@ async fn handshake(
             permit
         }
     };
-    let rest = start.into_stream(Arc::clone(acceptor.config()));
+    // The configuration current now: a reload meanwhile applies from the next handshake.
+    let rest = start.into_stream(tls.load_full());
     match tokio::time::timeout_at(deadline, rest).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(error)) => Err(Some((failure_of(&error), error.to_string()))),

@@ -22,7 +22,7 @@ use ztp_yang::{
     Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput, ReportProgressInput,
 };
 
-use crate::auth::device::{AuthenticatedDevice, DeviceVerifier};
+use crate::auth::device::{AuthenticatedDevice, CurrentVerifier};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::http::{
     Body, BodyError, ConnectionInfo, EarlyError, Handler, Strike, Strikes, empty, read_body,
@@ -66,7 +66,7 @@ pub struct DeviceLimits {
 #[derive(Debug)]
 pub struct DeviceApi {
     bootstrapper: Bootstrapper,
-    verifier: Arc<DeviceVerifier>,
+    verifier: CurrentVerifier,
     limits: DeviceLimits,
     permits: Arc<Semaphore>,
     /// Strikes for refused requests, shared with the listener that benches their sources.
@@ -154,7 +154,7 @@ impl DeviceApi {
     /// striking the sources of refused requests in `strikes`.
     pub fn new(
         bootstrapper: Bootstrapper,
-        verifier: Arc<DeviceVerifier>,
+        verifier: CurrentVerifier,
         limits: DeviceLimits,
         strikes: Arc<Strikes>,
     ) -> Self {
@@ -167,6 +167,11 @@ impl DeviceApi {
             limits,
             metrics: DeviceMetrics::default(),
         }
+    }
+
+    /// What answers the devices.
+    pub fn bootstrapper(&self) -> &Bootstrapper {
+        &self.bootstrapper
     }
 
     /// What the device API counts: calls, refusals, latency.
@@ -300,6 +305,7 @@ impl DeviceApi {
     ) -> Option<&'c AuthenticatedDevice> {
         let verdict = connection.device.get_or_init(|| {
             self.verifier
+                .load()
                 .authenticate(&connection.client_chain, SystemTime::now())
         });
         match verdict {

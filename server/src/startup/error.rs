@@ -68,16 +68,21 @@ pub enum StartupError {
     /// A metric family could not be registered (a name taken twice: a defect of this build).
     #[error(transparent)]
     Metrics(#[from] crate::telemetry::metrics::MetricsError),
+    /// Another `ztp serve` uses the data directory.
+    #[error(transparent)]
+    Locked(#[from] super::sockets::LockError),
     /// `[device_api.proxy]` does not describe a usable proxy listener.
     #[error("device_api.proxy: {0}")]
     Proxy(String),
     /// A listener's address could not be bound (in use, not this machine's, not permitted).
-    #[error("listening for the {what} on {addr}")]
+    #[error("listening for the {what} on {addr} (set another with {option})")]
     Bind {
         /// Which listener: `device API`, `device API behind a proxy` or `admin API`.
         what: &'static str,
         /// The configured address.
         addr: SocketAddr,
+        /// The configuration key (and flag) that sets it.
+        option: &'static str,
         /// Why it could not be bound.
         #[source]
         source: std::io::Error,

@@ -23,12 +23,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use crate::address_policy::AddressPolicy;
 use crate::admin::{AdminApi, AdminLimits, ImportLimits};
 use crate::bootstrap::{Bootstrapper, DeviceHold};
-use crate::commands::secrets::{key_files, secret_box};
+use crate::commands::secrets::secret_box;
 use crate::config::{Config, DeviceProxyConfig};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::http::{self, Limits, OpenConnections, Penalties, Strikes, Watch};
@@ -43,11 +42,16 @@ use crate::telemetry::metrics::{ListenerMetrics, Metrics};
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
 mod error;
+mod gauges;
+mod reload;
 pub mod seed;
+mod sockets;
 mod trust;
 
 pub use crate::auth::device::refresher::CrlRefresher;
 pub use error::{CommandError, StartupError};
+pub use reload::Reloader;
+pub use sockets::{DataDirLock, LockError};
 use trust::{PrivateKeys, Trust};
 
 /// A server built and bound, not yet serving: its addresses are known (port 0 in the
@@ -61,6 +65,9 @@ pub struct App {
     admin: Listener<AdminApi>,
     workers: Workers,
     draining: Draining,
+    reloader: Arc<Reloader>,
+    /// Held while the server runs.
+    _lock: DataDirLock,
 }
 
 /// The background workers of a server, each reachable so that a test can drive it; cheap to
@@ -83,7 +90,7 @@ struct Listener<H> {
     limits: Limits,
     watch: Watch,
     penalties: Penalties,
-    tls: Option<TlsAcceptor>,
+    tls: Option<http::Tls>,
 }
 
 impl<H: http::Handler> Listener<H> {
@@ -129,7 +136,10 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // Every address first: a port in use is told before anything is written.
+        let sockets = sockets::Sockets::bind(&config)?;
         seed::data_dir(&config.data_dir)?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let dev_pki = config
             .dev_pki
             .enabled
@@ -145,7 +155,7 @@ impl App {
         let trust = trust::load(&config, &keys)?;
         let draining = Draining::default();
         let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
-        let (device, admin, workers) = wire(
+        let (device, admin, workers, reloader) = wire(
             &config,
             &store,
             trust,
@@ -157,17 +167,16 @@ impl App {
         let proxy = match &config.device_api.proxy {
             Some(proxy) => {
                 let forwarded = behind_proxy(&config, proxy, &device)?;
-                watch_connections(&metrics, &forwarded.watch);
-                Some(
-                    forwarded
-                        .bind(proxy.listen, "device API behind a proxy")
-                        .await?,
-                )
+                gauges::connections(&metrics, &forwarded.watch);
+                let socket = sockets
+                    .proxy
+                    .ok_or_else(|| StartupError::Proxy("its listener was not bound".to_owned()))?;
+                Some(forwarded.listening(socket, proxy.listen, "device API behind a proxy")?)
             }
             None => None,
         };
-        let device = device.bind(config.device_api.listen, "device API").await?;
-        let admin = admin.bind(config.admin_api.listen, "admin API").await?;
+        let device = device.listening(sockets.device, config.device_api.listen, "device API")?;
+        let admin = admin.listening(sockets.admin, config.admin_api.listen, "admin API")?;
         Ok(Self {
             config,
             dev_pki,
@@ -176,7 +185,15 @@ impl App {
             admin,
             workers,
             draining,
+            reloader,
+            _lock: lock,
         })
+    }
+
+    /// What reloads the device TLS certificate and the trust material (SIGHUP, `POST
+    /// /api/v1/reload`).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        Arc::clone(&self.reloader)
     }
 
     /// Where the device API listens (HTTPS, client certificates).
@@ -255,16 +272,7 @@ impl App {
 /// secret box.
 async fn open_store(config: &Config) -> Result<(Store, PrivateKeys), StartupError> {
     let secrets = secret_box(config).map_err(|e| StartupError::Secrets(e.into()))?;
-    let [masa, license, tls] = key_files(config);
-    let read = |file: &crate::commands::secrets::KeyFile| {
-        file.read(&secrets)
-            .map_err(|e| StartupError::Secrets(e.into()))
-    };
-    let keys = PrivateKeys {
-        masa: read(&masa)?,
-        license: read(&license)?,
-        tls: (read(&tls)?, tls.path),
-    };
+    let keys = trust::private_keys(config, &secrets)?;
     let store = Store::open_with(&config.database_url(), secrets, config.database.options())
         .await
         .map_err(StartupError::OpenStore)?;
@@ -288,7 +296,7 @@ fn wire(
     clock: Arc<dyn Clock>,
     draining: Draining,
     metrics: &Metrics,
-) -> Result<(Unbound<DeviceApi>, Unbound<AdminApi>, Workers), StartupError> {
+) -> Result<Wired, StartupError> {
     let Trust {
         verifier,
         masa,
@@ -297,26 +305,17 @@ fn wire(
     } = trust;
     let m = &config.manufacturer;
     let outbox = Arc::new(Registrar::with_clock(store.clone(), Arc::clone(&clock)));
-    // The devices' writes (state, events, progress, license allocations): one writer.
-    let journal = Journal::start(store);
-    let device_connections = journal.device_connections();
-    metrics.register(journal.metrics())?;
-    let bootstrapper = Bootstrapper::new(
-        journal.clone(),
-        Arc::clone(&outbox),
-        Licensing::new(journal, license),
-        DeviceHold {
-            inline_wait: Duration::from_millis(config.nms.inline_wait_ms),
-            max_hold: Duration::from_secs(config.nms.max_device_hold_secs),
-        },
-        masa,
-        time::Duration::days(i64::from(m.voucher_validity_days)),
-    );
-    metrics.register(bootstrapper.licensing().shortages())?;
-    metrics.register(bootstrapper.licensing().caches())?;
+    let (bootstrapper, device_connections) =
+        bootstrapper(config, store, &outbox, (masa, license), metrics)?;
     let (device, penalties) = device_api(config, bootstrapper, Arc::clone(&verifier));
     metrics.register(device.metrics())?;
-    watch_crls(metrics, &verifier);
+    let reloader = Arc::new(Reloader::new(
+        config.clone(),
+        Arc::clone(&verifier),
+        Arc::clone(&tls),
+        Arc::clone(&device),
+    ));
+    gauges::crls(metrics, &verifier);
     let webhooks = Dispatcher::with_clock(
         store.clone(),
         DispatcherSettings::from(&config.webhooks),
@@ -331,6 +330,7 @@ fn wire(
         token,
         draining,
         metrics.clone(),
+        Arc::clone(&reloader) as Arc<dyn crate::admin::Reload>,
     );
     let workers = Workers {
         courier: Courier::new(outbox, CourierSettings::from(&config.nms), &nms_hosts),
@@ -355,7 +355,7 @@ fn wire(
         limits,
         watch: watch("device", device_connections),
         penalties,
-        tls: Some(TlsAcceptor::from(Arc::new(tls))),
+        tls: Some(tls),
     };
     let admin = Unbound {
         handler: admin,
@@ -364,37 +364,48 @@ fn wire(
         penalties: Penalties::default(),
         tls: None,
     };
-    watch_connections(metrics, &device.watch);
-    watch_connections(metrics, &admin.watch);
-    Ok((device, admin, workers))
+    gauges::connections(metrics, &device.watch);
+    gauges::connections(metrics, &admin.watch);
+    Ok((device, admin, workers, reloader))
 }
 
-/// Sets the gauge of the connections `watch`'s listener holds before each scrape.
-fn watch_connections(metrics: &Metrics, watch: &Watch) {
-    let (listener, open) = (watch.listener, watch.open.clone());
-    metrics.on_scrape(move |gauges| gauges.connections(listener, open.count()));
-}
+/// What [`wire`] makes: both APIs unbound, the workers, the reloader.
+type Wired = (
+    Unbound<DeviceApi>,
+    Unbound<AdminApi>,
+    Workers,
+    Arc<Reloader>,
+);
 
-/// Sets the gauges of the CRLs' ages before each scrape, each CRL labelled by its file name.
-fn watch_crls(metrics: &Metrics, verifier: &Arc<crate::auth::device::DeviceVerifier>) {
-    let verifier = Arc::clone(verifier);
-    metrics.on_scrape(move |gauges| {
-        let now = std::time::SystemTime::now();
-        let seconds = |from: std::time::SystemTime, to: std::time::SystemTime| match to
-            .duration_since(from)
-        {
-            Ok(ahead) => ahead.as_secs_f64(),
-            Err(behind) => -behind.duration().as_secs_f64(),
-        };
-        for crl in verifier.crl_validity() {
-            let name = crl.path.file_name().unwrap_or_default().to_string_lossy();
-            gauges.crl(
-                &name,
-                seconds(crl.this_update, now),
-                crl.next_update.map(|next| seconds(now, next)),
-            );
-        }
-    });
+/// The bootstrapper over one journal (the devices' writes: state, events, progress, license
+/// allocations, by one writer), signing with the voucher and license `signers`, its families
+/// registered in `metrics`; and the counter of the device listener's connections, which the
+/// journal reads.
+fn bootstrapper(
+    config: &Config,
+    store: &Store,
+    outbox: &Arc<Registrar>,
+    signers: (ztp_certs::Signer, ztp_certs::Signer),
+    metrics: &Metrics,
+) -> Result<(Bootstrapper, OpenConnections), StartupError> {
+    let (masa, license) = signers;
+    let journal = Journal::start(store);
+    let device_connections = journal.device_connections();
+    metrics.register(journal.metrics())?;
+    let bootstrapper = Bootstrapper::new(
+        journal.clone(),
+        Arc::clone(outbox),
+        Licensing::new(journal, license),
+        DeviceHold {
+            inline_wait: Duration::from_millis(config.nms.inline_wait_ms),
+            max_hold: Duration::from_secs(config.nms.max_device_hold_secs),
+        },
+        masa,
+        time::Duration::days(i64::from(config.manufacturer.voucher_validity_days)),
+    );
+    metrics.register(bootstrapper.licensing().shortages())?;
+    metrics.register(bootstrapper.licensing().caches())?;
+    Ok((bootstrapper, device_connections))
 }
 
 /// The device API, and the penalties its listener applies: sources that fail handshakes or
@@ -402,7 +413,7 @@ fn watch_crls(metrics: &Metrics, verifier: &Arc<crate::auth::device::DeviceVerif
 fn device_api(
     config: &Config,
     bootstrapper: Bootstrapper,
-    verifier: Arc<crate::auth::device::DeviceVerifier>,
+    verifier: crate::auth::device::CurrentVerifier,
 ) -> (Arc<DeviceApi>, Penalties) {
     let d = &config.device_api;
     let refusal_strikes = Arc::new(Strikes::new(d.refusals(), d.max_tracked_sources));
@@ -485,6 +496,7 @@ fn admin_api(
     token: &str,
     draining: Draining,
     metrics: Metrics,
+    reload: Arc<dyn crate::admin::Reload>,
 ) -> Arc<AdminApi> {
     let a = &config.admin_api;
     Arc::new(AdminApi::new(
@@ -505,6 +517,7 @@ fn admin_api(
         },
         draining,
         metrics,
+        reload,
     ))
 }
 
@@ -547,15 +560,24 @@ struct Unbound<H> {
     limits: Limits,
     watch: Watch,
     penalties: Penalties,
-    tls: Option<TlsAcceptor>,
+    tls: Option<http::Tls>,
 }
 
 impl<H> Unbound<H> {
-    /// Binds `addr` for the listener called `what` (in the error).
-    async fn bind(self, addr: SocketAddr, what: &'static str) -> Result<Listener<H>, StartupError> {
-        let bind_error = |source| StartupError::Bind { what, addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-        let bound = listener.local_addr().map_err(bind_error)?;
+    /// Serves on `listener`, bound to the configured `addr`, for the listener called `what`
+    /// (in the error).
+    fn listening(
+        self,
+        listener: TcpListener,
+        addr: SocketAddr,
+        what: &'static str,
+    ) -> Result<Listener<H>, StartupError> {
+        let bound = listener.local_addr().map_err(|source| StartupError::Bind {
+            what,
+            addr,
+            option: "",
+            source,
+        })?;
         Ok(Listener {
             listener,
             addr: bound,

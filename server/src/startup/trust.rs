@@ -8,13 +8,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use ztp_certs::role::ManufacturerRoles;
 use ztp_certs::{Cert, Signer, SigningKey, dev_pki};
 
 use super::StartupError;
-use crate::auth::device::DeviceVerifier;
+use crate::auth::device::{CurrentVerifier, DeviceVerifier};
+use crate::commands::secrets::{KeyFile, key_files};
 use crate::config::Config;
+use crate::http::Tls;
 
 /// The private keys `ztp serve` signs and serves with, opened (they may be sealed under the
 /// master key on disk).
@@ -28,46 +31,47 @@ pub(super) struct PrivateKeys {
     pub(super) tls: (String, PathBuf),
 }
 
+/// The private key files `config` names, opened with `secrets` (each may be sealed).
+pub(super) fn private_keys(
+    config: &Config,
+    secrets: &crate::secrets::SecretBox,
+) -> Result<PrivateKeys, StartupError> {
+    let [masa, license, tls] = key_files(config);
+    let read = |file: &KeyFile| {
+        file.read(secrets)
+            .map_err(|e| StartupError::Secrets(e.into()))
+    };
+    Ok(PrivateKeys {
+        masa: read(&masa)?,
+        license: read(&license)?,
+        tls: (read(&tls)?, tls.path),
+    })
+}
+
 /// What the device side verifies and signs with.
 pub(super) struct Trust {
     /// Verifies device chains against the manufacturer's anchors and CRLs.
-    pub(super) verifier: Arc<DeviceVerifier>,
+    pub(super) verifier: CurrentVerifier,
     /// Signs vouchers.
     pub(super) masa: Signer,
     /// Signs licenses.
     pub(super) license: Signer,
     /// The device listener's TLS configuration (client certificates checked by the verifier
     /// later, per request).
-    pub(super) tls: ServerConfig,
+    pub(super) tls: Tls,
 }
 
 /// Loads the trust material `config` names, with the opened `keys`, and refuses a PKI in
 /// which one role's key could pass for another's.
 pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, StartupError> {
     let m = &config.manufacturer;
-    let paths = |list: &[PathBuf]| list.iter().map(|p| config.path(p)).collect::<Vec<_>>();
-    let verifier = Arc::new(
-        DeviceVerifier::load(
-            &paths(&m.trust_anchors),
-            &paths(&m.intermediates),
-            &paths(&m.crls),
-            m.serial_source,
-        )
-        .map_err(StartupError::DeviceTrust)?
-        .remembering(m.remembered_signatures),
-    );
+    let verifier = verifier(config)?;
     let masa = Signer::new(
         SigningKey::from_pem(&keys.masa)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
     )
     .map_err(StartupError::MasaSigner)?;
-    let (tls_key_pem, tls_key_path) = &keys.tls;
-    let tls = crate::tls::server_config(
-        &config.path(&config.device_api.tls_certificate),
-        tls_key_path,
-        tls_key_pem,
-    )
-    .map_err(StartupError::Tls)?;
+    let tls = tls(config, &keys.tls)?;
     let license = Signer::new(
         SigningKey::from_pem(&keys.license)?,
         Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
@@ -75,17 +79,43 @@ pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, Startup
     .map_err(StartupError::LicenseSigner)?;
     check_roles(config, masa.chain(), license.chain())?;
     Ok(Trust {
-        verifier,
+        verifier: crate::auth::device::current(verifier),
         masa,
         license,
-        tls,
+        tls: Arc::new(ArcSwap::from_pointee(tls)),
     })
+}
+
+/// The verifier of device chains: the anchors, intermediates and CRLs `config` names.
+pub(super) fn verifier(config: &Config) -> Result<DeviceVerifier, StartupError> {
+    let m = &config.manufacturer;
+    let paths = |list: &[PathBuf]| list.iter().map(|p| config.path(p)).collect::<Vec<_>>();
+    Ok(DeviceVerifier::load(
+        &paths(&m.trust_anchors),
+        &paths(&m.intermediates),
+        &paths(&m.crls),
+        m.serial_source,
+    )
+    .map_err(StartupError::DeviceTrust)?
+    .remembering(m.remembered_signatures))
+}
+
+/// The device listener's TLS configuration: the certificate chain `config` names, with its
+/// opened `key` (PEM, and the file it came from).
+pub(super) fn tls(config: &Config, key: &(String, PathBuf)) -> Result<ServerConfig, StartupError> {
+    let (pem, path) = key;
+    crate::tls::server_config(&config.path(&config.device_api.tls_certificate), path, pem)
+        .map_err(StartupError::Tls)
 }
 
 /// Refuses a manufacturer PKI in which one role's key could pass for another's (see
 /// `ztp_certs::role`): a device anchoring vouchers at a CA that also issues IDevIDs or the
 /// TLS certificate would take a voucher from any holder of those keys.
-fn check_roles(config: &Config, voucher: &[Cert], license: &[Cert]) -> Result<(), StartupError> {
+pub(super) fn check_roles(
+    config: &Config,
+    voucher: &[Cert],
+    license: &[Cert],
+) -> Result<(), StartupError> {
     let m = &config.manufacturer;
     let certs = |paths: &[PathBuf]| -> Result<Vec<Cert>, StartupError> {
         let mut certs = Vec::new();

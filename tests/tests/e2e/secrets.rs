@@ -116,6 +116,34 @@ fn the_database_holds_no_secret_in_clear_text_and_the_master_key_rotates() {
 }
 
 #[test]
+fn the_master_key_does_not_rotate_under_a_running_server() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path());
+    add_connections(&server, dir.path());
+    let key_before = fs::read_to_string(dir.path().join("master-key")).unwrap();
+
+    let refused = ztp_tests::data_command(dir.path())
+        .args(["secrets", "rotate", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{}", transcript(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("in use by a running `ztp serve`"),
+        "{}",
+        transcript(&refused)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("master-key")).unwrap(),
+        key_before,
+        "nothing rotated"
+    );
+    assert!(!dir.path().join("master-key.new").exists());
+    let output = server.bootstrap("SN-0001", &[]);
+    assert!(output.status.success(), "{}", transcript(&output));
+}
+
+#[test]
 fn without_its_master_key_ztp_refuses_to_start() {
     let dir = temp_dir();
     let mut server = Server::start(dir.path());

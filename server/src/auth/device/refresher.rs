@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{CrlReload, DeviceVerifier};
+use super::{CrlReload, CurrentVerifier};
 
 /// Reloads a verifier's CRL files when they change: one [`run_once`](Self::run_once) per look,
 /// or [`run`](Self::run) in the background.
 #[derive(Debug)]
 pub struct CrlRefresher {
-    verifier: Arc<DeviceVerifier>,
+    verifier: CurrentVerifier,
     every: Duration,
 }
 
@@ -33,14 +33,14 @@ pub struct RefreshOutcome {
 
 impl CrlRefresher {
     /// A refresher of `verifier`'s CRL files that looks every `every`.
-    pub fn new(verifier: Arc<DeviceVerifier>, every: Duration) -> Self {
+    pub fn new(verifier: CurrentVerifier, every: Duration) -> Self {
         Self { verifier, every }
     }
 
     /// One look: reloads the CRL files that changed since they were read, logs each one that
     /// no longer parses, and says how many were reloaded and how many failed.
     pub fn run_once(&self) -> RefreshOutcome {
-        let CrlReload { reloaded, failed } = self.verifier.reload_crls();
+        let CrlReload { reloaded, failed } = self.verifier.load().reload_crls();
         for error in &failed {
             tracing::error!(%error, "a CRL could not be reloaded; keeping the previous one");
         }
