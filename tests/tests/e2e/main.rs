@@ -20,6 +20,7 @@ mod metrics;
 mod nms;
 mod openapi;
 mod pki_cli;
+mod pki_doc;
 mod postgres_restart;
 mod proxy;
 mod registration;
