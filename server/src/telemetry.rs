@@ -4,6 +4,7 @@
 //!
 //! May import: nothing else of ztp.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -11,15 +12,33 @@ use tracing_subscriber::EnvFilter;
 
 pub mod metrics;
 
-/// Sends logs to standard error, filtered by `RUST_LOG` when set, else at `default_level`.
-pub fn init(default_level: &str) {
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line an event, for people.
+    #[default]
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
+/// Sends logs to standard error in `format`, filtered by `RUST_LOG` when set, else at
+/// `default_level`. Text is coloured only when standard error is a terminal and `NO_COLOR` is
+/// not set: a journal, a file or a pipe gets no escape codes.
+pub fn init(default_level: &str, format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    // A second initialisation (tests calling into the library) is harmless: keep the first.
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling into the library) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(colour).try_init()
+        }
+        LogFormat::Json => logs.json().with_ansi(false).try_init(),
+    };
 }
 
 /// The connections a listener has open, from accept to close (handshakes and requests); cheap

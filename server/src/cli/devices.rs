@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{AdminConnection, CustomerPageArgs, SerialArgs};
+use super::{AdminConnection, CustomerPageArgs, Printing, SerialArgs};
 
 /// `ztp device …`.
 #[derive(Debug, Subcommand)]
@@ -150,11 +150,11 @@ pub struct UsageArgs {
     /// The window for "expiring", in days.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// Print CSV (usage only).
-    #[arg(long, conflicts_with = "table")]
+    /// The same as `--output csv` (usage only; kept for scripts written before `--output`).
+    #[arg(long, hide = true, conflicts_with = "table")]
     pub csv: bool,
-    /// Print an aligned table (usage only).
-    #[arg(long)]
+    /// The same as `--output table` (usage only; kept for scripts written before `--output`).
+    #[arg(long, hide = true)]
     pub table: bool,
     /// How to reach the admin API.
     #[command(flatten)]
@@ -343,6 +343,9 @@ pub struct EventsArgs {
     /// How to reach the admin API.
     #[command(flatten)]
     pub admin: AdminConnection,
+    /// How to print the answer.
+    #[command(flatten)]
+    pub printing: Printing,
 }
 
 /// `ztp device bootstrap`.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod customers;
 mod devices;
@@ -21,27 +21,81 @@ pub struct Cli {
     /// Log more (-v: debug, -vv: trace). `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// How the admin commands print answers: json, table or csv.
+    /// How logs are written on standard error: text (coloured only on a terminal) or json (one
+    /// object a line).
     #[arg(
         long,
         global = true,
         value_enum,
-        default_value = "json",
-        env = "ZTP_OUTPUT"
+        default_value = "text",
+        env = "ZTP_LOG_FORMAT"
     )]
-    pub output: Output,
+    pub log_format: LogFormat,
+    /// How the commands that answer (device, customer, target, rules, events, nms, registration,
+    /// webhook, license, token, audit) print: json, table or csv. Also taken after the command.
+    #[arg(long = "output", id = "output_before_command", value_enum)]
+    pub output: Option<Output>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
 impl Cli {
+    /// Parses the process's arguments; wrong ones end the process with clap's usage message
+    /// (status 2), `--output` before a command that prints no answer included.
+    pub fn parse_args() -> Self {
+        Self::try_parse()
+            .and_then(Self::checked)
+            .unwrap_or_else(|error| error.exit())
+    }
+
+    /// `self`, unless `--output` was given before a command it does not apply to.
+    pub fn checked(self) -> Result<Self, clap::Error> {
+        if self.output.is_some() && !self.command.answers() {
+            return Err(Self::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--output applies only to the commands that print answers: device, customer, \
+                 target, rules, events, nms, registration, webhook, license, token and audit",
+            ));
+        }
+        Ok(self)
+    }
+
     /// The log level the flags ask for.
     pub fn log_level(&self) -> &'static str {
         match self.verbose {
             0 => "info",
             1 => "debug",
             _ => "trace",
+        }
+    }
+}
+
+/// The variable that sets `--output` when no flag does.
+pub const OUTPUT_VARIABLE: &str = "ZTP_OUTPUT";
+
+/// `--output` of the commands that print answers (global from the command down, so it may
+/// follow any of its subcommands). Its variable, `ZTP_OUTPUT`, is read by [`Printing::output`],
+/// so that the flag before the command wins over it.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Printing {
+    /// How to print the answer: json (the default; or ZTP_OUTPUT), table (a list as aligned
+    /// columns, one record as `field: value` lines) or csv.
+    #[arg(long, global = true, value_enum)]
+    pub output: Option<Output>,
+}
+
+impl Printing {
+    /// How the command prints: `--output` after the command, else `before` it, else
+    /// `ZTP_OUTPUT`, else JSON.
+    pub fn output(&self, before: Option<Output>) -> Result<Output, String> {
+        if let Some(output) = self.output.or(before) {
+            return Ok(output);
+        }
+        match std::env::var(OUTPUT_VARIABLE) {
+            Ok(value) => Output::from_str(&value, true)
+                .map_err(|_| format!("{OUTPUT_VARIABLE}={value:?}: use json, table or csv")),
+            Err(_) => Ok(Output::default()),
         }
     }
 }
@@ -58,31 +112,79 @@ pub enum Command {
     /// decode such a value, and print configuration lines for common DHCP servers.
     DhcpOption(DhcpOptionArgs),
     /// Devices: import and manage the inventory (admin API), or act as one (`bootstrap`).
-    #[command(subcommand)]
-    Device(DeviceCommand),
+    Device {
+        /// What to do.
+        #[command(subcommand)]
+        command: DeviceCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// Customers (device owners): owner certificates, response profile, onboarding.
-    #[command(subcommand)]
-    Customer(CustomerCommand),
+    Customer {
+        /// What to do.
+        #[command(subcommand)]
+        command: CustomerCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// A customer's redirect targets: the bootstrap servers its devices are sent to.
-    #[command(subcommand)]
-    Target(TargetCommand),
+    Target {
+        /// What to do.
+        #[command(subcommand)]
+        command: TargetCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// A customer's ordered response rules (by hw-model, os-name, os-version, source address).
-    #[command(subcommand)]
-    Rules(RulesCommand),
+    Rules {
+        /// What to do.
+        #[command(subcommand)]
+        command: RulesCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// What happened: bootstrap requests, refusals, progress reports, admin changes.
     Events(EventsArgs),
     /// A customer's NMS connections: where device registrations are delivered over SFTP.
-    #[command(subcommand)]
-    Nms(NmsCommand),
+    Nms {
+        /// What to do.
+        #[command(subcommand)]
+        command: NmsCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// The registration outbox: device registrations on their way to NMSes; retry dead letters.
-    #[command(subcommand)]
-    Registration(RegistrationCommand),
+    Registration {
+        /// What to do.
+        #[command(subcommand)]
+        command: RegistrationCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// A customer's webhooks: device events posted to its HTTPS receivers, signed with HMAC.
-    #[command(subcommand)]
-    Webhook(WebhookCommand),
+    Webhook {
+        /// What to do.
+        #[command(subcommand)]
+        command: WebhookCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// Licenses: customers' entitlement pools and devices' node-locked licenses.
-    #[command(subcommand)]
-    License(LicenseCommand),
+    License {
+        /// What to do.
+        #[command(subcommand)]
+        command: LicenseCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// The master key that seals secrets in the database.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -93,10 +195,41 @@ pub enum Command {
     #[command(subcommand)]
     Db(DbCommand),
     /// Admin API tokens: roles, scope, expiry, revocation.
-    #[command(subcommand)]
-    Token(TokenCommand),
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+        /// How to print the answer.
+        #[command(flatten)]
+        printing: Printing,
+    },
     /// The audit log: every change made through the admin API, who made it, from where.
     Audit(AuditArgs),
+}
+
+impl Command {
+    /// Whether the command prints answers, and so takes `--output`.
+    pub fn answers(&self) -> bool {
+        match self {
+            Self::Device { .. }
+            | Self::Customer { .. }
+            | Self::Target { .. }
+            | Self::Rules { .. }
+            | Self::Events(_)
+            | Self::Nms { .. }
+            | Self::Registration { .. }
+            | Self::Webhook { .. }
+            | Self::License { .. }
+            | Self::Token { .. }
+            | Self::Audit(_) => true,
+            Self::Serve(_)
+            | Self::Pki(_)
+            | Self::DhcpOption(_)
+            | Self::Secrets(_)
+            | Self::Migrate(_)
+            | Self::Db(_) => false,
+        }
+    }
 }
 
 /// How to reach the admin API of a running `ztp serve`: flags, else environment, else the CLI
@@ -170,27 +303,97 @@ pub struct NameArgs {
     pub admin: AdminConnection,
 }
 
+/// `--output`: how a command that answers prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Pretty JSON, as the API answered.
+    #[default]
+    Json,
+    /// Aligned columns with a header row, nested values summarised; one record as
+    /// `field: value` lines.
+    Table,
+    /// Comma-separated values with a header row (RFC 4180 quoting), safe to open in a
+    /// spreadsheet.
+    Csv,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line an event, for people; coloured only when standard error is a terminal (and
+    /// `NO_COLOR` is not set).
+    #[default]
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
-}
 
-/// `--output`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Pretty JSON, as the API answered.
-    #[default]
-    Json,
-    /// Aligned columns.
-    Table,
-    /// Comma-separated values with a header row (RFC 4180 quoting), safe to open in a
-    /// spreadsheet.
-    Csv,
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ztp").chain(args.iter().copied()))
+            .and_then(Cli::checked)
+    }
+
+    /// The output a `device` command's arguments ask for.
+    fn device_output(args: &[&str]) -> Output {
+        let cli = parse(args).unwrap();
+        match cli.command {
+            Command::Device { printing, .. } => printing.output(cli.output).unwrap(),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn output_goes_before_or_after_a_command_that_answers_the_later_winning() {
+        assert_eq!(
+            device_output(&["device", "list", "--output", "table"]),
+            Output::Table
+        );
+        assert_eq!(
+            device_output(&["--output", "csv", "device", "list"]),
+            Output::Csv
+        );
+        assert_eq!(
+            device_output(&["device", "--output", "csv", "list"]),
+            Output::Csv
+        );
+        assert_eq!(
+            device_output(&["--output", "csv", "device", "list", "--output", "table"]),
+            Output::Table
+        );
+        assert!(parse(&["audit", "--output", "csv", "--limit", "5"]).is_ok());
+        assert!(
+            parse(&["audit", "--csv"]).is_ok(),
+            "the old flag still works"
+        );
+        assert!(parse(&["license", "usage", "acme", "--table"]).is_ok());
+        assert!(parse(&["--log-format", "json", "serve"]).is_ok());
+    }
+
+    #[test]
+    fn output_is_refused_where_nothing_is_answered() {
+        use clap::error::ErrorKind;
+
+        let kind = |args: &[&str]| parse(args).map(|_| ()).unwrap_err().kind();
+        assert_eq!(
+            kind(&["serve", "--output", "json"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["pki", "show", "x.pem", "--output", "csv"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["--output", "json", "serve"]),
+            ErrorKind::ArgumentConflict
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use ztp_certs::{KeyAlgorithm, SerialPlacement};
 
-use super::{AdminConnection, PageArgs};
+use super::{AdminConnection, PageArgs, Printing};
 
 /// `ztp audit`.
 #[derive(Debug, Args)]
@@ -29,12 +29,15 @@ pub struct AuditArgs {
     /// At most this many.
     #[arg(long, default_value_t = 1000)]
     pub limit: u32,
-    /// Print CSV.
-    #[arg(long)]
+    /// The same as `--output csv` (kept for scripts written before `--output`).
+    #[arg(long, hide = true)]
     pub csv: bool,
     /// How to reach the admin API.
     #[command(flatten)]
     pub admin: AdminConnection,
+    /// How to print the answer.
+    #[command(flatten)]
+    pub printing: Printing,
 }
 
 /// `ztp token …`.

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 
+use super::output::print;
 use crate::cli::{DbCommand, DbCopyArgs};
 use crate::secrets::{self, SecretBox};
 use crate::store::schema::Migrations;
@@ -37,16 +38,19 @@ async fn copy_database(args: &DbCopyArgs) -> anyhow::Result<()> {
     let from = open(&args.from, Migrations::Verify).await?;
     let to = open(&args.to, Migrations::Apply).await?;
     let copied = copy::copy(&from, &to).await.context("copying")?;
-    println!("{:<20} {:>10}  checksum", "table", "rows");
+    let mut out = format!("{:<20} {:>10}  checksum\n", "table", "rows");
     for table in &copied {
-        println!("{:<20} {:>10}  {}", table.table, table.rows, table.checksum);
+        out.push_str(&format!(
+            "{:<20} {:>10}  {}\n",
+            table.table, table.rows, table.checksum
+        ));
     }
-    println!(
-        "copied {} to {}: every table's rows and checksum verified",
+    out.push_str(&format!(
+        "copied {} to {}: every table's rows and checksum verified\n",
         redacted(&args.from),
         redacted(&args.to)
-    );
-    Ok(())
+    ));
+    print(&out)
 }
 
 /// `url` without its password.

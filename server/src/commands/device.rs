@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use ztp_certs::Cert;
 use ztp_yang::Nonce;
 
-use super::output::Output;
+use super::output::{self, Output};
 use crate::agent::bootstrap::{
     self, Anchors, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
@@ -21,14 +21,14 @@ use crate::dhcp;
 /// Runs a `ztp device` subcommand; the inventory ones print in `output`.
 pub fn run(command: DeviceCommand, output: Output) -> anyhow::Result<ExitCode> {
     match command {
-        DeviceCommand::Bootstrap(args) => bootstrap(&args),
+        DeviceCommand::Bootstrap(args) => bootstrap(&args, output),
         inventory => super::admin::run(super::admin::Inventory::Device(inventory), output)
             .map(|()| ExitCode::SUCCESS),
     }
 }
 
-/// Bootstraps once and prints the verified outcome as JSON on stdout.
-fn bootstrap(args: &DeviceBootstrapArgs) -> anyhow::Result<ExitCode> {
+/// Bootstraps once and prints the verified outcome on stdout in `output` (JSON by default).
+fn bootstrap(args: &DeviceBootstrapArgs, output: Output) -> anyhow::Result<ExitCode> {
     let options = options(args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -38,7 +38,7 @@ fn bootstrap(args: &DeviceBootstrapArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime
         .block_on(bootstrap::bootstrap(&options))
         .map_err(|error| anyhow::Error::msg(error.to_string()))?;
-    println!("{}", serde_json::to_string_pretty(&outcome.to_json())?);
+    output::answer(&outcome.to_json(), output, &[])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -139,7 +139,10 @@ mod tests {
     fn parse(args: &[&str]) -> Result<DeviceBootstrapArgs, clap::Error> {
         let cli = Cli::try_parse_from(["ztp", "device", "bootstrap"].iter().chain(args))?;
         match cli.command {
-            Command::Device(DeviceCommand::Bootstrap(args)) => Ok(args),
+            Command::Device {
+                command: DeviceCommand::Bootstrap(args),
+                ..
+            } => Ok(args),
             other => panic!("parsed as {other:?}"),
         }
     }

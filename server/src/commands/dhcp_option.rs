@@ -1,15 +1,19 @@
 //! `ztp dhcp-option`: the DHCP option value that points devices at ztp.
 
+use std::fmt::Write;
+
+use super::output::print;
 use crate::cli::DhcpOptionArgs;
 use crate::dhcp::{self, BootstrapUri};
 
 /// Encodes or decodes, as the arguments say.
 pub fn run(args: &DhcpOptionArgs) -> anyhow::Result<()> {
     if let Some(hex) = &args.decode {
+        let mut out = String::new();
         for uri in dhcp::decode(&dhcp::parse_hex(hex)?)? {
-            println!("{uri}");
+            writeln!(out, "{uri}")?;
         }
-        return Ok(());
+        return print(&out);
     }
     let uris = args
         .uris
@@ -23,20 +27,22 @@ pub fn run(args: &DhcpOptionArgs) -> anyhow::Result<()> {
         .map(BootstrapUri::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    println!("option value ({} octets): {hex}\n", value.len());
-    println!("# ISC dhcpd (DHCPv4)");
-    println!("option sztp-redirect-urls code 143 = string;");
-    println!("option sztp-redirect-urls {hex};\n");
-    println!("# dnsmasq (DHCPv4)");
-    println!("dhcp-option-force=143,{hex}\n");
-    println!("# Kea (DHCPv4 and DHCPv6 know the option by name)");
-    println!(r#"{{ "name": "v4-sztp-redirect", "data": "{list}" }}"#);
-    println!(r#"{{ "name": "v6-sztp-redirect", "data": "{list}" }}"#);
+    let mut out = String::new();
+    writeln!(out, "option value ({} octets): {hex}\n", value.len())?;
+    writeln!(out, "# ISC dhcpd (DHCPv4)")?;
+    writeln!(out, "option sztp-redirect-urls code 143 = string;")?;
+    writeln!(out, "option sztp-redirect-urls {hex};\n")?;
+    writeln!(out, "# dnsmasq (DHCPv4)")?;
+    writeln!(out, "dhcp-option-force=143,{hex}\n")?;
+    writeln!(out, "# Kea (DHCPv4 and DHCPv6 know the option by name)")?;
+    writeln!(out, r#"{{ "name": "v4-sztp-redirect", "data": "{list}" }}"#)?;
+    writeln!(out, r#"{{ "name": "v6-sztp-redirect", "data": "{list}" }}"#)?;
     if value.len() > 255 {
-        println!(
+        writeln!(
+            out,
             "\nThe value is longer than 255 octets: DHCPv4 servers must split it into several \
              option instances (RFC 3396)."
-        );
+        )?;
     }
-    Ok(())
+    print(&out)
 }

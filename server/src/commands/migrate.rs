@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 
+use super::output::print;
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::secrets::{self, SecretBox};
@@ -41,10 +42,9 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = Store::open_with(&config.database_url(), secrets, options).await?;
     let version = store.schema_version().await?;
     match version {
-        Some(version) => println!("the database is at migration {version}"),
-        None => println!("the database has no migrations"),
+        Some(version) => print(&format!("the database is at migration {version}\n")),
+        None => print("the database has no migrations\n"),
     }
-    Ok(())
 }
 
 /// The directory of a SQLite database file, which must exist before SQLite creates the file.

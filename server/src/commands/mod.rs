@@ -1,10 +1,13 @@
-//! What each subcommand does.
+//! What each subcommand does. Their answers go to standard output through [`output::print`],
+//! so that a closed pipe (`ztp … | head`) ends a command quietly.
 //!
 //! May import: everything: this is the command line's edge.
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use anyhow::anyhow;
+
+use crate::cli::{Cli, Command, Printing};
 use admin::Inventory;
 
 pub mod admin;
@@ -19,24 +22,40 @@ pub mod serve;
 
 /// Runs the subcommand `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let before = cli.output;
+    let output = |printing: Printing| printing.output(before).map_err(|e| anyhow!(e));
     match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Pki(command) => pki::run(command).map(|()| ExitCode::SUCCESS),
         Command::DhcpOption(args) => dhcp_option::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Device(command) => device::run(command, cli.output),
-        Command::Customer(command) => inventory(cli.output, Inventory::Customer(command)),
-        Command::Target(command) => inventory(cli.output, Inventory::Target(command)),
-        Command::Rules(command) => inventory(cli.output, Inventory::Rules(command)),
-        Command::Events(args) => inventory(cli.output, Inventory::Events(args)),
-        Command::Nms(command) => inventory(cli.output, Inventory::Nms(command)),
-        Command::Webhook(command) => inventory(cli.output, Inventory::Webhook(command)),
-        Command::Registration(command) => inventory(cli.output, Inventory::Registration(command)),
-        Command::License(command) => inventory(cli.output, Inventory::License(command)),
+        Command::Device { command, printing } => device::run(command, output(printing)?),
+        Command::Customer { command, printing } => {
+            inventory(output(printing)?, Inventory::Customer(command))
+        }
+        Command::Target { command, printing } => {
+            inventory(output(printing)?, Inventory::Target(command))
+        }
+        Command::Rules { command, printing } => {
+            inventory(output(printing)?, Inventory::Rules(command))
+        }
+        Command::Events(args) => inventory(output(args.printing)?, Inventory::Events(args)),
+        Command::Nms { command, printing } => inventory(output(printing)?, Inventory::Nms(command)),
+        Command::Webhook { command, printing } => {
+            inventory(output(printing)?, Inventory::Webhook(command))
+        }
+        Command::Registration { command, printing } => {
+            inventory(output(printing)?, Inventory::Registration(command))
+        }
+        Command::License { command, printing } => {
+            inventory(output(printing)?, Inventory::License(command))
+        }
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => db::run(command).map(|()| ExitCode::SUCCESS),
-        Command::Token(command) => inventory(cli.output, Inventory::Token(command)),
-        Command::Audit(args) => inventory(cli.output, Inventory::Audit(args)),
+        Command::Token { command, printing } => {
+            inventory(output(printing)?, Inventory::Token(command))
+        }
+        Command::Audit(args) => inventory(output(args.printing)?, Inventory::Audit(args)),
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 use ztp_certs::dev_pki::{self, DevPkiOptions, PkiFile};
 use ztp_certs::{Cert, DeviceIdentity, IdevidSpec, ProductId, Serial, SerialSource};
 
+use super::output::print;
 use crate::cli::{IssueDeviceArgs, PkiCommand, PkiInitArgs};
 
 /// Runs a `ztp pki` subcommand.
@@ -22,12 +23,11 @@ fn revoke(pki: &Path, serial: &str) -> anyhow::Result<()> {
     let serial = Serial::parse(serial).context("--serial")?;
     let crl = dev_pki::revoke_device(pki, &serial)
         .with_context(|| format!("revoking {} in {}", serial.as_str(), pki.display()))?;
-    println!(
-        "revoked the IDevID of {}; CRL re-signed: {}",
+    print(&format!(
+        "revoked the IDevID of {}; CRL re-signed: {}\n",
         serial.as_str(),
         crl.display()
-    );
-    Ok(())
+    ))
 }
 
 fn init(args: &PkiInitArgs) -> anyhow::Result<()> {
@@ -43,12 +43,11 @@ fn init(args: &PkiInitArgs) -> anyhow::Result<()> {
     };
     let pki = dev_pki::generate(&args.dir, &options)
         .with_context(|| format!("creating a development PKI in {}", args.dir.display()))?;
-    println!(
-        "Development PKI written to {} (keys unencrypted: development only).\n",
+    print(&format!(
+        "Development PKI written to {} (keys unencrypted: development only).\n\n",
         pki.dir.display()
-    );
-    print_files(&pki.dir, &pki.files);
-    Ok(())
+    ))?;
+    print_files(&pki.dir, &pki.files)
 }
 
 fn issue_device(args: &IssueDeviceArgs) -> anyhow::Result<()> {
@@ -61,18 +60,18 @@ fn issue_device(args: &IssueDeviceArgs) -> anyhow::Result<()> {
     };
     let files = dev_pki::issue_device(&args.pki, &spec)
         .with_context(|| format!("issuing an IDevID from the PKI in {}", args.pki.display()))?;
-    print_files(&args.pki, &files);
-    Ok(())
+    print_files(&args.pki, &files)
 }
 
-fn print_files(dir: &Path, files: &[PkiFile]) {
+fn print_files(dir: &Path, files: &[PkiFile]) -> anyhow::Result<()> {
     for file in files {
-        println!(
-            "{:<60} {}",
+        print(&format!(
+            "{:<60} {}\n",
             dir.join(&file.path).display(),
             file.description
-        );
+        ))?;
     }
+    Ok(())
 }
 
 fn show(path: &Path) -> anyhow::Result<()> {
@@ -82,13 +81,8 @@ fn show(path: &Path) -> anyhow::Result<()> {
         _ => vec![Cert::from_der(bytes)?],
     };
     anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
-    for (i, cert) in certs.iter().enumerate() {
-        if i > 0 {
-            println!();
-        }
-        print!("{}", describe(cert));
-    }
-    Ok(())
+    let described: Vec<String> = certs.iter().map(describe).collect();
+    print(&described.join("\n"))
 }
 
 /// The facts `ztp pki show` prints about one certificate.

@@ -7,6 +7,7 @@ mod admin_security;
 mod audit;
 mod bootstrap;
 mod cms_interop;
+mod command_line;
 mod database;
 mod device_port;
 mod dhcp_cli;

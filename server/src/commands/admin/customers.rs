@@ -5,14 +5,15 @@ use anyhow::Context;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{client, customer_object, paged, read, read_secret, run_test, segment};
+use super::{client, customer_object, get, paged, read, read_secret, run_test, segment};
 use crate::admin::PREFIX;
 use crate::cli::{
     CustomerCommand, NmsCommand, RulesCommand, TargetCommand, WebhookAddArgs, WebhookCommand,
     WebhookSetArgs,
 };
+use crate::commands::output::Output;
 
-pub(super) async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
+pub(super) async fn webhook(command: WebhookCommand, output: Output) -> anyhow::Result<Value> {
     let path = |customer: &str, name: &str| customer_object(customer, "webhooks", name);
     Ok(match command {
         WebhookCommand::Add(args) => {
@@ -33,13 +34,9 @@ pub(super) async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
         }
         WebhookCommand::List(args) => {
             let path = format!("{PREFIX}/customers/{}/webhooks", segment(&args.name)?);
-            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
+            get(&args.admin, &paged(&path, &args.page)?).await?
         }
-        WebhookCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&path(&args.customer, &args.name)?)
-                .await?
-        }
+        WebhookCommand::Show(args) => get(&args.admin, &path(&args.customer, &args.name)?).await?,
         WebhookCommand::Remove(args) => {
             client(&args.admin)?
                 .delete(&path(&args.customer, &args.name)?)
@@ -49,7 +46,7 @@ pub(super) async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
         WebhookCommand::Test(args) => {
             let path = path(&args.customer, &args.name)?;
             let failure = "the receiver did not accept the test delivery";
-            run_test(&args.admin, &path, failure).await?
+            run_test(&args.admin, &path, failure, output).await?
         }
         WebhookCommand::Deliveries(args) => {
             let mut url = paged(
@@ -59,7 +56,7 @@ pub(super) async fn webhook(command: WebhookCommand) -> anyhow::Result<Value> {
             if let Some(state) = &args.state {
                 url.push_str(&format!("&state={}", segment(state)?));
             }
-            client(&args.admin)?.get(&url).await?
+            get(&args.admin, &url).await?
         }
         WebhookCommand::Retry(args) => {
             let base = path(&args.customer, &args.name)?;
@@ -113,7 +110,7 @@ fn webhook_changes(args: &WebhookSetArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
-pub(super) async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
+pub(super) async fn nms(command: NmsCommand, output: Output) -> anyhow::Result<Value> {
     let path = |customer: &str, name: &str| customer_object(customer, "nms", name);
     let password = read_secret;
     Ok(match command {
@@ -165,13 +162,9 @@ pub(super) async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
         }
         NmsCommand::List(args) => {
             let path = format!("{PREFIX}/customers/{}/nms", segment(&args.name)?);
-            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
+            get(&args.admin, &paged(&path, &args.page)?).await?
         }
-        NmsCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&path(&args.customer, &args.name)?)
-                .await?
-        }
+        NmsCommand::Show(args) => get(&args.admin, &path(&args.customer, &args.name)?).await?,
         NmsCommand::Remove(args) => {
             client(&args.admin)?
                 .delete(&path(&args.customer, &args.name)?)
@@ -181,13 +174,15 @@ pub(super) async fn nms(command: NmsCommand) -> anyhow::Result<Value> {
         NmsCommand::Test(args) => {
             let path = path(&args.customer, &args.name)?;
             let failure = "the connection test failed; the steps above say where";
-            run_test(&args.admin, &path, failure).await?
+            run_test(&args.admin, &path, failure, output).await?
         }
         NmsCommand::Fingerprint(args) => {
             let (host, port) = split_address(&args.address)?;
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/ssh-fingerprint?host={host}&port={port}"))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/ssh-fingerprint?host={host}&port={port}"),
+            )
+            .await?
         }
     })
 }
@@ -234,12 +229,14 @@ pub(super) async fn customer(command: CustomerCommand) -> anyhow::Result<Value> 
         }
         CustomerCommand::List(args) => {
             let path = format!("{PREFIX}/customers");
-            client(&args.admin)?.get(&paged(&path, &args.page)?).await?
+            get(&args.admin, &paged(&path, &args.page)?).await?
         }
         CustomerCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/customers/{}", segment(&args.name)?))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/customers/{}", segment(&args.name)?),
+            )
+            .await?
         }
         CustomerCommand::Set(args) => {
             let mut body = json!({});
@@ -298,12 +295,11 @@ pub(super) async fn target(command: TargetCommand) -> anyhow::Result<Value> {
                 .await?
         }
         TargetCommand::List(args) => {
-            client(&args.admin)?
-                .get(&format!(
-                    "{PREFIX}/customers/{}/targets",
-                    segment(&args.name)?
-                ))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/customers/{}/targets", segment(&args.name)?),
+            )
+            .await?
         }
         TargetCommand::Remove(args) => {
             client(&args.admin)?
@@ -321,12 +317,11 @@ pub(super) async fn target(command: TargetCommand) -> anyhow::Result<Value> {
 pub(super) async fn rules(command: RulesCommand) -> anyhow::Result<Value> {
     Ok(match command {
         RulesCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&format!(
-                    "{PREFIX}/customers/{}/rules",
-                    segment(&args.name)?
-                ))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/customers/{}/rules", segment(&args.name)?),
+            )
+            .await?
         }
         RulesCommand::Set(args) => {
             let rules: Value = serde_json::from_str(&read(&args.file)?)

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{client, paged, pin_of, segment};
+use super::{client, get, paged, pin_of, segment};
 use crate::admin::{
     CreatePool, ImportReport, PREFIX, PatchPool, RetryRegistrations, RevokeLicense,
     TransferLicenses,
@@ -15,10 +15,11 @@ use crate::cli::{
     DeviceCommand, DeviceImportArgs, LicenseCommand, PoolAddArgs, PoolSetArgs, RegistrationCommand,
     RmaArgs, SerialArgs, UsageArgs,
 };
+use crate::commands::output::{self, Output};
 use crate::domain::delivery::RegistrationState;
 use crate::domain::licensing::Term;
 
-pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
+pub(super) async fn license(command: LicenseCommand, output: Output) -> anyhow::Result<Value> {
     let pools = |customer: &str| -> anyhow::Result<String> {
         Ok(format!(
             "{PREFIX}/customers/{}/license-pools",
@@ -34,18 +35,14 @@ pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
                 .await?
         }
         LicenseCommand::Pools(args) => {
-            client(&args.admin)?
-                .get(&paged(&pools(&args.name)?, &args.page)?)
-                .await?
+            get(&args.admin, &paged(&pools(&args.name)?, &args.page)?).await?
         }
         LicenseCommand::Pool(args) => {
-            client(&args.admin)?
-                .get(&format!(
-                    "{}/{}",
-                    pools(&args.customer)?,
-                    segment(&args.name)?
-                ))
-                .await?
+            get(
+                &args.admin,
+                &format!("{}/{}", pools(&args.customer)?, segment(&args.name)?),
+            )
+            .await?
         }
         LicenseCommand::PoolSet(args) => pool_set(args).await?,
         LicenseCommand::Revoke(args) => {
@@ -61,22 +58,23 @@ pub(super) async fn license(command: LicenseCommand) -> anyhow::Result<Value> {
         }
         LicenseCommand::Rma(args) => rma(args).await?,
         LicenseCommand::Expiring(args) => {
-            client(&args.admin)?
-                .get(&format!(
+            get(
+                &args.admin,
+                &format!(
                     "{PREFIX}/customers/{}/licenses/expiring?days={}",
                     segment(&args.customer)?,
                     args.days
-                ))
-                .await?
+                ),
+            )
+            .await?
         }
-        LicenseCommand::Usage(args) => usage(&args).await?,
+        LicenseCommand::Usage(args) => usage(&args, output).await?,
         LicenseCommand::Device(args) => {
-            client(&args.admin)?
-                .get(&format!(
-                    "{PREFIX}/devices/{}/licenses",
-                    segment(&args.serial)?
-                ))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/devices/{}/licenses", segment(&args.serial)?),
+            )
+            .await?
         }
     })
 }
@@ -128,33 +126,43 @@ fn pool_to_add(args: PoolAddArgs) -> anyhow::Result<CreatePool> {
     })
 }
 
-/// `ztp license usage`: the report as JSON, CSV or a table.
-async fn usage(args: &UsageArgs) -> anyhow::Result<Value> {
+/// `ztp license usage`: the report as JSON, or in the CSV or table the server writes for it.
+async fn usage(args: &UsageArgs, output: Output) -> anyhow::Result<Value> {
     let path = format!(
         "{PREFIX}/customers/{}/license-usage?days={}",
         segment(&args.customer)?,
         args.days
     );
-    let client = client(&args.admin)?;
-    Ok(match (args.csv, args.table) {
-        (true, _) => Value::String(client.get_text(&format!("{path}&format=csv")).await?),
-        (_, true) => Value::String(client.get_text(&format!("{path}&format=table")).await?),
-        _ => client.get(&path).await?,
+    let output = match (args.csv, args.table) {
+        (true, _) => Output::Csv,
+        (_, true) => Output::Table,
+        _ => output,
+    };
+    Ok(match output {
+        Output::Csv | Output::Table => {
+            let format = if output == Output::Csv {
+                "csv"
+            } else {
+                "table"
+            };
+            let path = format!("{path}&format={format}");
+            Value::String(client(&args.admin)?.get_text(&path).await?)
+        }
+        Output::Json => get(&args.admin, &path).await?,
     })
 }
 
 /// `GET /devices/{serial}/{what}`.
 async fn device_resource(args: &SerialArgs, what: &str) -> anyhow::Result<Value> {
-    Ok(client(&args.admin)?
-        .get(&format!(
-            "{PREFIX}/devices/{}/{what}",
-            segment(&args.serial)?
-        ))
-        .await?)
+    get(
+        &args.admin,
+        &format!("{PREFIX}/devices/{}/{what}", segment(&args.serial)?),
+    )
+    .await
 }
 
 /// Streams a CSV file to the import resource, with a progress bar of the bytes sent.
-async fn import(args: &DeviceImportArgs) -> anyhow::Result<Value> {
+async fn import(args: &DeviceImportArgs, output: Output) -> anyhow::Result<Value> {
     use tokio::io::AsyncReadExt;
 
     let mut file = tokio::fs::File::open(&args.file)
@@ -208,7 +216,7 @@ async fn import(args: &DeviceImportArgs) -> anyhow::Result<Value> {
             return Err(e.into());
         }
     };
-    print_report(&report)
+    print_report(&report, output)
 }
 
 /// A bar of the bytes sent, on standard error (hidden when `quiet`).
@@ -224,9 +232,9 @@ fn progress_bar(size: u64, quiet: bool) -> indicatif::ProgressBar {
     )
 }
 
-/// The import's summary on standard error, its report on standard output (whatever happened);
-/// bad rows make the exit status 1.
-fn print_report(report: &ImportReport) -> anyhow::Result<Value> {
+/// The import's summary on standard error, its report on standard output in `output` (whatever
+/// happened); bad rows make the exit status 1.
+fn print_report(report: &ImportReport, output: Output) -> anyhow::Result<Value> {
     eprintln!(
         "{} row(s): {} imported, {} bad{}",
         report.rows,
@@ -238,7 +246,7 @@ fn print_report(report: &ImportReport) -> anyhow::Result<Value> {
             " (all-or-nothing: nothing kept)"
         }
     );
-    println!("{}", serde_json::to_string_pretty(report)?);
+    output::answer(&serde_json::to_value(report)?, output, &[])?;
     anyhow::ensure!(
         report.bad_rows == 0,
         "{} bad row(s), listed by line in the report{}",
@@ -266,14 +274,10 @@ pub(super) async fn registration(command: RegistrationCommand) -> anyhow::Result
                     query.push_str(&format!("&{key}={}", segment(value)?));
                 }
             }
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/registrations?{query}"))
-                .await?
+            get(&args.admin, &format!("{PREFIX}/registrations?{query}")).await?
         }
         RegistrationCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/registrations/{}", args.id))
-                .await?
+            get(&args.admin, &format!("{PREFIX}/registrations/{}", args.id)).await?
         }
         RegistrationCommand::Retry(args) => {
             let client = client(&args.admin)?;
@@ -307,9 +311,9 @@ pub(super) async fn registration(command: RegistrationCommand) -> anyhow::Result
     })
 }
 
-pub(super) async fn device(command: DeviceCommand) -> anyhow::Result<Value> {
+pub(super) async fn device(command: DeviceCommand, output: Output) -> anyhow::Result<Value> {
     Ok(match command {
-        DeviceCommand::Import(args) => import(&args).await?,
+        DeviceCommand::Import(args) => import(&args, output).await?,
         DeviceCommand::Add(args) => {
             let mut body = json!({"serial": args.serial, "model": args.model});
             if let Some(customer) = &args.customer {
@@ -335,14 +339,14 @@ pub(super) async fn device(command: DeviceCommand) -> anyhow::Result<Value> {
             if let Some(after) = &args.after {
                 query.push_str(&format!("&after={}", segment(after)?));
             }
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/devices?{query}"))
-                .await?
+            get(&args.admin, &format!("{PREFIX}/devices?{query}")).await?
         }
         DeviceCommand::Show(args) => {
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/devices/{}", segment(&args.serial)?))
-                .await?
+            get(
+                &args.admin,
+                &format!("{PREFIX}/devices/{}", segment(&args.serial)?),
+            )
+            .await?
         }
         DeviceCommand::Set(args) => {
             let mut body = json!({});

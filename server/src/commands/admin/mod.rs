@@ -1,6 +1,9 @@
 //! The inventory commands (`ztp customer|target|rules|events`, `ztp device add|list|…`): calls
-//! to the admin API of a running `ztp serve`, printing its JSON answers.
+//! to the admin API of a running `ztp serve`, printing its JSON answers in the `--output` asked
+//! for; an empty list in a table or CSV is printed as the header row of the columns the API
+//! documents for it ([`columns`]).
 
+use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -9,7 +12,7 @@ use http::Method;
 use serde_json::{Value, json};
 use ztp_certs::Cert;
 
-use super::output::{Output, render};
+use super::output::{self, Output};
 use crate::admin::client::AdminClient;
 use crate::admin::{CreateToken, PREFIX};
 use crate::cli::{
@@ -19,6 +22,7 @@ use crate::cli::{
 };
 use crate::domain::access::Role;
 
+mod columns;
 mod customers;
 mod devices;
 
@@ -31,9 +35,27 @@ pub fn run(command: Inventory, output: Output) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let value = runtime.block_on(call(command))?;
-    print!("{}", render(&value, output));
-    Ok(())
+    let value = runtime.block_on(call(command, output))?;
+    let columns = match &value {
+        Value::Array(items) if items.is_empty() => LAST_GET
+            .with(|path| path.borrow().as_deref().and_then(columns::of_answer))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    output::answer(&value, output, &columns)
+}
+
+thread_local! {
+    /// The path of the command's last GET: the answer's resource, whose documented columns
+    /// head an empty list. The command runs on this thread alone (a current-thread runtime).
+    static LAST_GET: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// GETs `path` from the admin API (remembered as the answer's resource).
+async fn get(admin: &AdminConnection, path: &str) -> anyhow::Result<Value> {
+    let value = client(admin)?.get(path).await?;
+    LAST_GET.with(|last| *last.borrow_mut() = Some(path.to_owned()));
+    Ok(value)
 }
 
 /// The CLI's own configuration file.
@@ -163,7 +185,7 @@ fn segment(value: &str) -> anyhow::Result<&str> {
     Ok(value)
 }
 
-async fn call(command: Inventory) -> anyhow::Result<Value> {
+async fn call(command: Inventory, output: Output) -> anyhow::Result<Value> {
     Ok(match command {
         Inventory::Customer(command) => customer(command).await?,
         Inventory::Target(command) => target(command).await?,
@@ -176,15 +198,13 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
             if let Some(kind) = &args.kind {
                 query.push_str(&format!("&kind={}", segment(kind)?));
             }
-            client(&args.admin)?
-                .get(&format!("{PREFIX}/events?{query}"))
-                .await?
+            get(&args.admin, &format!("{PREFIX}/events?{query}")).await?
         }
-        Inventory::Device(command) => device(command).await?,
-        Inventory::Nms(command) => nms(command).await?,
-        Inventory::Webhook(command) => webhook(command).await?,
+        Inventory::Device(command) => device(command, output).await?,
+        Inventory::Nms(command) => nms(command, output).await?,
+        Inventory::Webhook(command) => webhook(command, output).await?,
         Inventory::Registration(command) => registration(command).await?,
-        Inventory::License(command) => license(command).await?,
+        Inventory::License(command) => license(command, output).await?,
         Inventory::Token(command) => token(command).await?,
         Inventory::Audit(args) => {
             let mut query = format!("after={}&limit={}", args.after, args.limit);
@@ -198,12 +218,13 @@ async fn call(command: Inventory) -> anyhow::Result<Value> {
                     query.push_str(&format!("&{key}={}", query_value(value)?));
                 }
             }
-            let client = client(&args.admin)?;
             let path = format!("{PREFIX}/audit?{query}");
-            if args.csv {
-                Value::String(client.get_text(&format!("{path}&format=csv")).await?)
+            // The server writes the CSV: the whole log streams, without a copy here.
+            if args.csv || output == Output::Csv {
+                let path = format!("{path}&format=csv");
+                Value::String(client(&args.admin)?.get_text(&path).await?)
             } else {
-                client.get(&path).await?
+                get(&args.admin, &path).await?
             }
         }
     })
@@ -237,9 +258,11 @@ async fn token(command: TokenCommand) -> anyhow::Result<Value> {
                 .await?
         }
         TokenCommand::List(args) => {
-            client(&args.admin)?
-                .get(&paged(&format!("{PREFIX}/tokens"), &args.page)?)
-                .await?
+            get(
+                &args.admin,
+                &paged(&format!("{PREFIX}/tokens"), &args.page)?,
+            )
+            .await?
         }
         TokenCommand::Revoke(args) => {
             client(&args.admin)?
@@ -267,14 +290,19 @@ fn read_secret(file: &Path) -> anyhow::Result<String> {
     Ok(read(file)?.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// POSTs to a `…/test` resource; a report without `"ok": true` is printed and fails the
-/// command with `failure`.
-async fn run_test(admin: &AdminConnection, path: &str, failure: &str) -> anyhow::Result<Value> {
+/// POSTs to a `…/test` resource; a report without `"ok": true` is printed in `output` and
+/// fails the command with `failure`.
+async fn run_test(
+    admin: &AdminConnection,
+    path: &str,
+    failure: &str,
+    output: Output,
+) -> anyhow::Result<Value> {
     let report: Value = client(admin)?
         .send(Method::POST, &format!("{path}/test"), &json!({}))
         .await?;
     if report["ok"] != true {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        output::answer(&report, output, &[])?;
         anyhow::bail!("{failure}");
     }
     Ok(report)
