@@ -105,6 +105,10 @@ impl Printing {
 pub enum Command {
     /// Run the bootstrap server.
     Serve(ServeArgs),
+    /// Check a configuration file as `ztp serve --config FILE` would load it, with the `ZTP_*`
+    /// environment: report every unknown key, bad value and missing file at once (opens no
+    /// database, binds no port). Exit status 1 if there is a problem.
+    CheckConfig(CheckConfigArgs),
     /// Make and inspect certificates: a development PKI, device IDevIDs.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -223,6 +227,7 @@ impl Command {
             | Self::Token { .. }
             | Self::Audit(_) => true,
             Self::Serve(_)
+            | Self::CheckConfig(_)
             | Self::Pki(_)
             | Self::DhcpOption(_)
             | Self::Secrets(_)
@@ -393,6 +398,10 @@ mod tests {
         );
         assert_eq!(
             kind(&["--output", "json", "serve"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["--output", "table", "check-config", "ztp.toml"]),
             ErrorKind::ArgumentConflict
         );
     }

@@ -125,6 +125,18 @@ pub struct ServeArgs {
     pub admin_listen: Option<std::net::SocketAddr>,
 }
 
+/// `ztp check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file (TOML).
+    #[arg(env = "ZTP_CONFIG")]
+    pub file: PathBuf,
+    /// The data directory `ztp serve --data-dir` would be given: relative paths are resolved
+    /// against it [default: the file's data_dir].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
 /// `ztp pki …`.
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, Printing};
 use admin::Inventory;
 
 pub mod admin;
+pub mod check_config;
 pub mod db;
 pub mod device;
 pub mod dhcp_option;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let output = |printing: Printing| printing.output(before).map_err(|e| anyhow!(e));
     match cli.command {
         Command::Serve(args) => serve::run(&args),
+        Command::CheckConfig(args) => check_config::run(&args),
         Command::Pki(command) => pki::run(command).map(|()| ExitCode::SUCCESS),
         Command::DhcpOption(args) => dhcp_option::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Device { command, printing } => device::run(command, output(printing)?),

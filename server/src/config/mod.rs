@@ -107,6 +107,18 @@ impl Config {
         variables: &[(&str, &str)],
         overrides: &Overrides,
     ) -> Result<Self, ConfigError> {
+        Self::figment(file, variables, overrides)
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The sources [`Config::load_with`] reads, merged in its order and not yet extracted:
+    /// what `ztp check-config` inspects key by key.
+    pub fn figment(
+        file: Option<&Path>,
+        variables: &[(&str, &str)],
+        overrides: &Overrides,
+    ) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -128,7 +140,7 @@ impl Config {
         if let Some(listen) = overrides.admin_listen {
             figment = figment.merge(Serialized::default("admin_api.listen", listen));
         }
-        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+        figment
     }
 
     /// `path` resolved against the data directory (absolute paths stay as they are).
@@ -147,6 +159,141 @@ impl Config {
             ),
         }
     }
+}
+
+/// What `ztp check-config` checks beyond the keys' types: every key, the files `ztp serve` reads,
+/// and the rules between keys that `ztp serve` would otherwise find only when it starts.
+impl Config {
+    /// Every key a configuration may hold, as JSON with the defaults: a section is an object,
+    /// and the optional sections (`device_api.proxy`) are present.
+    pub fn every_key() -> serde_json::Value {
+        let mut config = Self::default();
+        config.device_api.proxy = Some(DeviceProxyConfig::default());
+        serde_json::to_value(config).unwrap_or_default()
+    }
+
+    /// The files `ztp serve` reads when it starts, resolved against the data directory, each
+    /// with the key that names it (`manufacturer.crls[0]`).
+    pub fn files_read(&self) -> Vec<(String, PathBuf)> {
+        let m = &self.manufacturer;
+        let mut files = vec![
+            (
+                "device_api.tls_certificate",
+                &self.device_api.tls_certificate,
+            ),
+            ("device_api.tls_key", &self.device_api.tls_key),
+            ("manufacturer.masa_certificate", &m.masa_certificate),
+            ("manufacturer.masa_key", &m.masa_key),
+            ("manufacturer.license_certificate", &m.license_certificate),
+            ("manufacturer.license_key", &m.license_key),
+        ]
+        .into_iter()
+        .map(|(key, path)| (key.to_owned(), self.path(path)))
+        .collect::<Vec<_>>();
+        for (key, list) in [
+            ("manufacturer.trust_anchors", &m.trust_anchors),
+            ("manufacturer.intermediates", &m.intermediates),
+            ("manufacturer.crls", &m.crls),
+        ] {
+            for (i, path) in list.iter().enumerate() {
+                files.push((format!("{key}[{i}]"), self.path(path)));
+            }
+        }
+        files
+    }
+
+    /// The files `ztp serve` creates when they are missing (and reads when they are not): the
+    /// admin token, and the master key unless `secrets.master_key` gives it.
+    pub fn files_created(&self) -> Vec<(String, PathBuf)> {
+        let mut files = vec![(
+            "admin_api.token_file".to_owned(),
+            self.path(&self.admin_api.token_file),
+        )];
+        if self.secrets.master_key.is_none() {
+            files.push((
+                "secrets.master_key_file".to_owned(),
+                self.path(&self.secrets.master_key_file),
+            ));
+        }
+        files
+    }
+
+    /// The values that load but that `ztp serve` cannot start with: two listeners on one port,
+    /// a database URL of no backend, a proxy listener that would believe nobody or whose
+    /// headers are not header names.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, reason: String| {
+            problems.push(ConfigProblem {
+                key: key.to_owned(),
+                reason,
+            });
+        };
+        let mut listeners = vec![
+            ("device_api.listen", self.device_api.listen),
+            ("admin_api.listen", self.admin_api.listen),
+        ];
+        if let Some(proxy) = &self.device_api.proxy {
+            listeners.push(("device_api.proxy.listen", proxy.listen));
+        }
+        for (i, (key, addr)) in listeners.iter().enumerate() {
+            if let Some((other, _)) = listeners[..i].iter().find(|(_, a)| overlap(*a, *addr)) {
+                problem(
+                    key,
+                    format!("{addr} is also {other}'s port: one listener each"),
+                );
+            }
+        }
+        if let Some(url) = &self.database.url {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|scheme| url.starts_with(scheme)) {
+                problem(
+                    "database.url",
+                    "not a database URL ztp knows: sqlite:… or postgres://…".to_owned(),
+                );
+            }
+        }
+        if let Some(proxy) = &self.device_api.proxy {
+            if proxy.trusted_proxies.is_empty() {
+                problem(
+                    "device_api.proxy.trusted_proxies",
+                    "empty: list the load balancer's addresses".to_owned(),
+                );
+            }
+            for (key, name) in [
+                (
+                    "device_api.proxy.certificate_header",
+                    &proxy.certificate_header,
+                ),
+                ("device_api.proxy.address_header", &proxy.address_header),
+            ] {
+                let empty_allowed = key.ends_with("address_header");
+                let valid = (empty_allowed && name.is_empty())
+                    || ::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
+                if !valid {
+                    problem(key, format!("{name:?} is not a header name"));
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// Whether two listeners would ask for one port: the same port (not 0, which the system
+/// chooses) on the same address, or on any address and one of its own.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// A value that loads but that `ztp serve` cannot start with ([`Config::problems`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key (`device_api.proxy.trusted_proxies`).
+    pub key: String,
+    /// What is wrong with its value.
+    pub reason: String,
 }
 
 /// `ZTP_*` variables naming a configuration key. Other `ZTP_` variables (those the CLI client

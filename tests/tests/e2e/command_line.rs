@@ -1,9 +1,10 @@
 //! The command line an operator lives in: answers piped into a reader that stops early, one
 //! `--output` convention, tables a person can read, logs without colour codes off a terminal
-//! (or as JSON).
+//! (or as JSON), and `ztp check-config`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 use serde_json::Value;
 use ztp_tests::{Server, success, temp_dir, transcript, ztp_bin};
@@ -166,6 +167,7 @@ fn output_is_taken_where_it_applies_and_refused_elsewhere() {
     assert!(
         refused(&["--output", "csv", "dhcp-option", "https://ztp.example"]).contains("--output")
     );
+    assert!(refused(&["check-config", "ztp.toml", "--output", "json"]).contains("--output"));
     let help = success(ztp_clean(["device", "list", "--help"]).output().unwrap());
     assert!(help.contains("--output"), "{help}");
     let help = success(ztp_clean(["serve", "--help"]).output().unwrap());
@@ -198,4 +200,120 @@ fn logs_off_a_terminal_have_no_colour_codes_and_may_be_json() {
         );
     }
     assert!(json.contains("DEVELOPMENT PKI"), "{json}");
+}
+
+/// `ztp check-config FILE` with `--data-dir data_dir` and `env`.
+fn check_config(file: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = ztp_clean(["check-config".as_ref(), file.as_os_str()]);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .envs(env.iter().copied());
+    command.output().expect("ztp runs")
+}
+
+fn deploy_example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/ztp.toml")
+}
+
+#[test]
+fn check_config_names_the_files_the_example_needs_that_are_missing() {
+    let output = ztp_clean(["check-config".as_ref(), deploy_example().as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut keys: Vec<&str> = stdout
+        .lines()
+        .map(|line| line.split(": ").next().unwrap())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "device_api.tls_certificate",
+            "device_api.tls_key",
+            "manufacturer.crls[0]",
+            "manufacturer.license_certificate",
+            "manufacturer.license_key",
+            "manufacturer.masa_certificate",
+            "manufacturer.masa_key",
+            "manufacturer.trust_anchors[0]",
+        ],
+        "{stdout}"
+    );
+    for line in stdout.lines() {
+        assert!(
+            line.contains(" /etc/ztp/") && line.contains("does not exist"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("deploy/ztp.toml)"),
+            "the file that named it: {line}"
+        );
+    }
+}
+
+#[test]
+fn check_config_reports_every_problem_at_once_each_with_its_key() {
+    let dir = temp_dir();
+    let file = dir.path().join("ztp.toml");
+    std::fs::write(
+        &file,
+        "[device_api]\nlisten_port = 8443\n\
+         [nms]\nmax_sessions = \"many\"\n\
+         [webhooks]\nretries = 3\n",
+    )
+    .unwrap();
+    let output = check_config(&file, &dir.path().join("data"), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let place = format!(" ({})", file.display());
+    assert!(
+        lines.contains(&format!("device_api.listen_port: unknown key{place}").as_str()),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&format!("webhooks.retries: unknown key{place}").as_str()),
+        "{stdout}"
+    );
+    let bad = lines
+        .iter()
+        .find(|l| l.starts_with("nms.max_sessions: "))
+        .expect(&stdout);
+    assert!(bad.contains("\"many\"") && bad.ends_with(&place), "{bad}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("3 problem(s)"),
+        "{}",
+        transcript(&output)
+    );
+
+    // The environment is read as `ztp serve` reads it, and named when it is wrong.
+    std::fs::write(&file, "[nms]\nmax_sessions = 2\n").unwrap();
+    let output = check_config(
+        &file,
+        &dir.path().join("data"),
+        &[("ZTP_DEVICE_API__LISTEN", "localhost:http")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("device_api.listen: ")
+            && stdout.trim_end().ends_with("(ZTP_DEVICE_API__LISTEN)"),
+        "{stdout}"
+    );
+
+    // A good file: one line, status 0; nothing opened, nothing created.
+    let output = check_config(&file, &dir.path().join("data"), &[]);
+    let stdout = success(output);
+    assert!(
+        stdout.starts_with("ok: ") && stdout.lines().count() == 1,
+        "{stdout}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "check-config creates nothing"
+    );
 }
