@@ -377,7 +377,7 @@ mod tests {
             more.bundle.as_deref().unwrap(),
             &[oid::ID_DATA],
             &ztp_certs::TrustPolicy {
-                anchors: std::slice::from_ref(licensing.signer.cert()),
+                anchors: std::slice::from_ref(licensing.signer.load().cert()),
                 extra_certificates: &[],
                 at: OffsetDateTime::now_utc(),
             },

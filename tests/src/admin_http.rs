@@ -74,8 +74,25 @@ pub fn request(
         }
         headers.push(line.to_owned());
     }
+    // As long as Content-Length says: a server that answers before it reads the request's
+    // body (a refusal) resets the connection when it closes it with that body unread, which
+    // may cut a read past the answer's end.
+    let length = headers.iter().find_map(|header| {
+        let (name, value) = header.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())
+            .flatten()
+    });
     let mut body = Vec::new();
-    reader.read_to_end(&mut body).expect("read the body");
+    match length {
+        Some(length) => {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).expect("read the body");
+        }
+        None => {
+            reader.read_to_end(&mut body).expect("read the body");
+        }
+    }
     Answer {
         status,
         headers,

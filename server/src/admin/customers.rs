@@ -4,14 +4,14 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
-use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
+use ztp_certs::Cert;
 use ztp_yang::BootstrapServer;
 
 use super::context::{Call, Ctx, check_address, distinct, json, nullable, page};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::openapi::params::{CustomerPath, CustomerQuery, Page, TargetPath};
+use super::owner_credentials::credentials;
 use super::request::Request;
-use crate::artifacts::OwnerCredentials;
 use crate::artifacts::{parse_onboarding, trust_anchor_bag};
 use crate::domain::response::{Policy, Profile, Rule, Target, valid_name};
 use crate::secrets::Secret;
@@ -141,7 +141,7 @@ impl Request for TargetView {}
 impl Request for RuleSet {}
 
 /// The customer `name` as the API shows it (404 when there is none).
-async fn customer_view_named(ctx: &Ctx, name: &str) -> Result<CustomerView, ApiError> {
+pub(super) async fn customer_view_named(ctx: &Ctx, name: &str) -> Result<CustomerView, ApiError> {
     let record = ctx.customer_record(name).await?;
     let targets = target_views(ctx, name).await?;
     let rules = ctx.store.rules(name).await?;
@@ -208,38 +208,30 @@ pub(super) async fn create_customer(ctx: &Ctx, _call: Call, create: CreateCustom
         &create.name,
         customers.iter().map(|c| c.name.as_str()),
     )?;
-    let (owner_ca_pem, signer_chain_pem, signer_key_pem, generated) = match (
-        create.owner_ca_pem,
-        create.signer_chain_pem,
-        create.signer_key_pem,
-    ) {
-        (None, None, None) => {
-            let (ca, chain, key) = generate_owner(&create.name)?;
-            (ca, chain, key, true)
-        }
-        (Some(ca), Some(chain), Some(key)) => {
-            let key = key.into_exposed();
-            check_owner(&ca, &chain, &key)?;
-            (ca, chain, key, false)
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give owner_ca_pem, signer_chain_pem and signer_key_pem together, or none to generate them",
-            ));
-        }
-    };
+    let credentials = credentials(
+        &create.name,
+        (
+            create.owner_ca_pem,
+            create.signer_chain_pem,
+            create.signer_key_pem,
+        ),
+    )?;
     let record = ctx
         .store
         .insert_customer(&NewCustomer {
             name: create.name.clone(),
-            owner_ca_pem,
-            signer_chain_pem,
-            signer_key_pem,
+            owner_ca_pem: credentials.owner_ca_pem,
+            signer_chain_pem: credentials.signer_chain_pem,
+            signer_key_pem: credentials.signer_key_pem,
             profile: create.profile.unwrap_or_default(),
             sign: create.sign.unwrap_or(true),
         })
         .await?;
-    let how = if generated { "generated" } else { "imported" };
+    let how = if credentials.generated {
+        "generated"
+    } else {
+        "imported"
+    };
     ctx.audit(
         None,
         format!("created customer {} ({how} owner CA)", create.name),
@@ -529,41 +521,5 @@ fn target_view(t: TargetRecord) -> TargetView {
         address: t.address,
         port: t.port,
         trust_anchor_pem: t.trust_anchor_pem,
-    }
-}
-
-/// Generates an owner CA and signer for `name`: (CA PEM, signer chain PEM, signer key PEM).
-fn generate_owner(name: &str) -> Result<(String, String, String), ApiError> {
-    let (ca, cert, key) =
-        CertificateAuthority::new_owner(name, KeyAlgorithm::EcdsaP256).map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("generating owner credentials: {e}"),
-            )
-        })?;
-    Ok((ca.cert().pem(), cert.pem(), key.to_pem()))
-}
-
-fn check_owner(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
-    let ca = Cert::from_pem(ca).map_err(|e| bad("owner_ca_pem", &e))?;
-    let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
-    let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
-    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
-    OwnerCredentials::new(ca, signer)
-        .map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_owners_are_consistent() {
-        let (ca, chain, key) = generate_owner("acme").unwrap();
-        check_owner(&ca, &chain, &key).unwrap();
-        let (other_ca, _, _) = generate_owner("other").unwrap();
-        assert!(check_owner(&other_ca, &chain, &key).is_err());
     }
 }

@@ -38,6 +38,7 @@ mod licenses;
 mod metrics;
 mod nms;
 pub mod openapi;
+mod owner_credentials;
 mod registrations;
 mod reload;
 mod request;
@@ -64,6 +65,7 @@ pub use licenses::{
 pub use nms::{
     ConnectionStatusView, CreateNms, FingerprintView, NmsView, PatchNms, ProbeStepView, ProbeView,
 };
+pub use owner_credentials::ReplaceOwnerCredentials;
 pub use registrations::{RegistrationView, RetriedView, RetryRegistrations};
 pub use reload::{Reload, Reloaded};
 pub use router::{AdminApi, AdminLimits};

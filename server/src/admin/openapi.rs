@@ -26,8 +26,8 @@ use super::context::Ctx;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::routes::{Access, ROUTES, Route};
 use super::{
-    audit, customers, devices, events, health, import, licenses, metrics, nms, registrations,
-    reload, timeline, tokens, webhooks,
+    audit, customers, devices, events, health, import, licenses, metrics, nms, owner_credentials,
+    registrations, reload, timeline, tokens, webhooks,
 };
 use crate::http::response;
 
@@ -63,6 +63,7 @@ const BEARER: &str = "bearer";
         customers::patch_customer,
         customers::delete_customer,
         customers::owner_ca,
+        owner_credentials::replace_owner_credentials,
         customers::list_targets,
         customers::put_target,
         customers::delete_target,

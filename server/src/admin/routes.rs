@@ -442,11 +442,16 @@ mod tests {
             let bare = matches!(route.handler, Handler::Bare(_));
             assert_eq!(
                 bare,
-                matches!(route.access, Access::Public | Access::AnyToken),
-                "{what}: probes and documentation take nothing of the request"
+                matches!(route.access, Access::Public | Access::AnyToken)
+                    || route.path == METRICS,
+                "{what}: probes, documentation and metrics take nothing of the request"
             );
         }
     }
+
+    /// Where Prometheus scrapes by default: outside the API's prefix, and taking nothing of the
+    /// request, though it needs a token.
+    const METRICS: &str = "/metrics";
 
     #[test]
     fn every_route_is_listed_once_with_well_formed_parts() {
@@ -460,8 +465,10 @@ mod tests {
             );
             assert!(route.path.starts_with('/') && !route.path.ends_with('/'));
             assert!(
-                route.path.starts_with(super::super::PREFIX) || route.access == Access::Public,
-                "{}: only probes live outside {}",
+                route.path.starts_with(super::super::PREFIX)
+                    || route.access == Access::Public
+                    || route.path == METRICS,
+                "{}: only probes and the metrics scrapers expect at /metrics live outside {}",
                 route.path,
                 super::super::PREFIX
             );

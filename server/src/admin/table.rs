@@ -9,12 +9,12 @@ use super::routes::Action::{Action, Create, Delete, Replace, Update};
 use super::routes::{Access, Audit, Handler, Route, Tenancy};
 use super::{
     CreateCustomer, CreateDevice, CreateNms, CreatePool, CreateToken, CreateWebhook, PatchCustomer,
-    PatchDevice, PatchNms, PatchPool, PatchWebhook, RetryRegistrations, RevokeLicense, RuleSet,
-    TargetView, TransferLicenses,
+    PatchDevice, PatchNms, PatchPool, PatchWebhook, ReplaceOwnerCredentials, RetryRegistrations,
+    RevokeLicense, RuleSet, TargetView, TransferLicenses,
 };
 use super::{
     audit, customers, devices, events, health, import, licenses, metrics, nms, openapi,
-    registrations, reload, timeline, tokens, webhooks,
+    owner_credentials, registrations, reload, timeline, tokens, webhooks,
 };
 
 /// A change's audit entry: the kind of object and of change.
@@ -93,6 +93,12 @@ pub const ROUTES: &[Route] = &[
         access: Access::Customer, tenancy: Tenancy::Path, audit: None,
         summary: "A customer's owner CA certificate (PEM)",
         handler: Handler::Empty(handler!(customers::owner_ca)),
+    },
+    Route {
+        method: Method::PUT, path: "/api/v1/customers/{name}/owner-credentials",
+        access: Access::Manufacturer, tenancy: Tenancy::Path, audit: audits("customer", Replace),
+        summary: "Replace a customer's owner CA and signer (rotate its signing key)",
+        handler: Handler::Json(typed!(ReplaceOwnerCredentials, owner_credentials::replace_owner_credentials)),
     },
     Route {
         method: Method::GET, path: "/api/v1/customers/{name}/targets",

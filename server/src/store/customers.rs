@@ -221,6 +221,34 @@ impl Store {
         self.reveal_customer(customer(&row)?)
     }
 
+    /// Replaces a customer's owner CA, signer chain and signing key (sealed), and bumps its
+    /// revision: the rotation of its signing key.
+    pub async fn replace_owner_credentials(
+        &self,
+        name: &str,
+        owner_ca_pem: &str,
+        signer_chain_pem: &str,
+        signer_key_pem: &str,
+    ) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE customers SET owner_ca_pem = $2, signer_chain_pem = $3, \
+               signer_key_pem = $4, revision = revision + 1, updated_at = $5 \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .bind(owner_ca_pem)
+        .bind(signer_chain_pem)
+        .bind(self.seal(&signer_key_field(name), signer_key_pem)?)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(not_found(name));
+        }
+        Ok(())
+    }
+
     /// Deletes a customer with its targets, rules and NMS connections; refused while devices
     /// belong to it.
     pub async fn delete_customer(&self, name: &str) -> Result<(), StoreError> {

@@ -91,6 +91,13 @@ const POLICY: &[(&str, &str, Who, Whose, u16)] = &[
         200,
     ),
     (
+        "PUT",
+        "/api/v1/customers/{name}/owner-credentials",
+        Who::Manufacturer,
+        Whose::Path,
+        200,
+    ),
+    (
         "GET",
         "/api/v1/customers/{name}/targets",
         Who::Tenant,
@@ -380,6 +387,7 @@ const POLICY: &[(&str, &str, Who, Whose, u16)] = &[
         200,
     ),
     ("GET", "/api/v1/audit", Who::Tenant, Whose::Filter, 200),
+    ("POST", "/api/v1/reload", Who::Admins, Whose::Unscoped, 200),
     ("GET", "/api/v1/tokens", Who::Admins, Whose::Unscoped, 200),
     ("POST", "/api/v1/tokens", Who::Admins, Whose::Unscoped, 201),
     (

@@ -20,6 +20,7 @@ mod licenses;
 mod metrics;
 mod nms;
 mod openapi;
+mod owner_credentials;
 mod pki_cli;
 mod pki_doc;
 mod postgres_restart;

@@ -181,7 +181,7 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         serde_json::json!({"error": {"status": 404, "message": "no resource at /api/v1/nothing/here"}})
     );
     assert_eq!(
-        call(&server, Some(&token), "GET", "/metrics", None).status,
+        call(&server, Some(&token), "GET", "/metric", None).status,
         404
     );
 

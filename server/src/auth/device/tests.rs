@@ -292,8 +292,8 @@ fn the_refresher_reports_what_each_look_reloaded() {
     use super::refresher::CrlRefresher;
 
     let pki = Pki::new();
-    let verifier = std::sync::Arc::new(pki.verifier());
-    let refresher = CrlRefresher::new(std::sync::Arc::clone(&verifier), std::time::Duration::ZERO);
+    let verifier = current(pki.verifier());
+    let refresher = CrlRefresher::new(Arc::clone(&verifier), std::time::Duration::ZERO);
     let idle = refresher.run_once();
     assert_eq!((idle.reloaded, idle.failed), (0, 0), "nothing changed");
 
@@ -303,7 +303,7 @@ fn the_refresher_reports_what_each_look_reloaded() {
     let reloaded = refresher.run_once();
     assert_eq!((reloaded.reloaded, reloaded.failed), (1, 0));
     assert!(matches!(
-        verifier.authenticate(&chain, SystemTime::now()),
+        verifier.load().authenticate(&chain, SystemTime::now()),
         Err(AuthFailure::Revoked { .. })
     ));
 

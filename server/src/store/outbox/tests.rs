@@ -171,10 +171,7 @@ async fn a_backlog_counts_what_waits_and_since_when_and_a_dead_letter_waits_no_m
         pending,
         oldest_since,
     };
-    assert_eq!(
-        store.nms_backlogs().await.unwrap(),
-        [backlog(2, Some(T0))]
-    );
+    assert_eq!(store.nms_backlogs().await.unwrap(), [backlog(2, Some(T0))]);
     assert_eq!(claimed(&store, T0 + 500, T0 + 1_000).await, 2);
     let dead = Attempt {
         id,
