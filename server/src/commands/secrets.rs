@@ -131,8 +131,15 @@ impl KeyFile {
         let next = sibling(&self.path, "sealing");
         // A leftover from an interrupted run is ours to replace.
         let _ = fs::remove_file(&next);
+        // The sealed file keeps the owner, group and mode of the one it replaces, so that the
+        // service account reads it as before (a root shell sealing a key of group `ztp`).
+        let before = fs::metadata(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
         let write = || -> std::io::Result<()> {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             secrets::write_private_file(&next, sealed.as_bytes())?;
+            std::os::unix::fs::chown(&next, Some(before.uid()), Some(before.gid()))?;
+            fs::set_permissions(&next, fs::Permissions::from_mode(before.mode() & 0o7777))?;
             fs::rename(&next, &self.path)
         };
         write().with_context(|| format!("sealing {}", self.path.display()))?;
