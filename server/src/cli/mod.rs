@@ -194,7 +194,13 @@ pub enum Command {
     Secrets(SecretsCommand),
     /// Apply the database's migrations and exit: the upgrade step of a deployment whose
     /// instances start with database.migrations = "verify".
-    Migrate(ServeArgs),
+    Migrate(MigrateArgs),
+    /// Copy the SQLite database to a file while ztp runs: a consistent snapshot (PostgreSQL:
+    /// pg_dump). The master key is not in it: back it up apart.
+    Backup(BackupArgs),
+    /// Put a backup in place of the SQLite database, with `ztp serve` stopped: the copy is
+    /// checked first, and the database it replaces is kept beside it.
+    Restore(RestoreArgs),
     /// The database as a whole: copy an installation to another database.
     #[command(subcommand)]
     Db(DbCommand),
@@ -232,6 +238,8 @@ impl Command {
             | Self::DhcpOption(_)
             | Self::Secrets(_)
             | Self::Migrate(_)
+            | Self::Backup(_)
+            | Self::Restore(_)
             | Self::Db(_) => false,
         }
     }

@@ -125,6 +125,48 @@ pub struct ServeArgs {
     pub admin_listen: Option<std::net::SocketAddr>,
 }
 
+/// Which installation: its configuration file, or its data directory.
+#[derive(Debug, Clone, Args)]
+pub struct Installation {
+    /// Configuration file (TOML); `ZTP_*` environment variables override it.
+    #[arg(long, env = "ZTP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ztp-data, or ZTP_DATA_DIR].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `ztp migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Which installation's database.
+    #[command(flatten)]
+    pub installation: Installation,
+    /// List the migrations the database lacks, and apply none.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `ztp backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (it must not exist).
+    pub file: PathBuf,
+    /// Which installation's database.
+    #[command(flatten)]
+    pub installation: Installation,
+}
+
+/// `ztp restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore.
+    pub file: PathBuf,
+    /// Which installation's database.
+    #[command(flatten)]
+    pub installation: Installation,
+}
+
 /// `ztp check-config`.
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {

@@ -5,26 +5,36 @@
 use anyhow::Context;
 
 use super::output::print;
-use crate::cli::ServeArgs;
-use crate::config::{Config, Overrides};
+use crate::cli::MigrateArgs;
+use crate::config::Config;
 use crate::secrets::{self, SecretBox};
 use crate::store::schema::Migrations;
 use crate::store::{Options, Store};
 
-/// Runs `ztp migrate`.
-pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(
-        args.config.as_deref(),
-        &Overrides {
-            data_dir: args.data_dir.clone(),
-            ..Overrides::default()
-        },
-    )?;
+/// Runs `ztp migrate` (`--dry-run`: lists what it would apply).
+pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
+    let config = super::backup::load(&args.installation)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if args.dry_run {
+        return runtime.block_on(dry_run(&config));
+    }
     runtime.block_on(migrate(&config))
+}
+
+/// Lists the migrations the database lacks, applying none.
+async fn dry_run(config: &Config) -> anyhow::Result<()> {
+    let pending = crate::store::schema::pending(&config.database_url()).await?;
+    let mut text = match pending.len() {
+        0 => "the database has every migration of this ztp: nothing to apply\n".to_owned(),
+        n => format!("{n} migration(s) to apply:\n"),
+    };
+    for (version, description) in pending {
+        text.push_str(&format!("  {version} {description}\n"));
+    }
+    print(&text)
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, Printing};
 use admin::Inventory;
 
 pub mod admin;
+pub mod backup;
 pub mod check_config;
 pub mod db;
 pub mod device;
@@ -53,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Secrets(command) => secrets::run(command).map(|()| ExitCode::SUCCESS),
         Command::Migrate(args) => migrate::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Backup(args) => backup::run_backup(&args).map(|()| ExitCode::SUCCESS),
+        Command::Restore(args) => backup::run_restore(&args).map(|()| ExitCode::SUCCESS),
         Command::Db(command) => db::run(command).map(|()| ExitCode::SUCCESS),
         Command::Token { command, printing } => {
             inventory(output(printing)?, Inventory::Token(command))

@@ -133,8 +133,8 @@ impl KeyFile {
         let _ = fs::remove_file(&next);
         // The sealed file keeps the owner, group and mode of the one it replaces, so that the
         // service account reads it as before (a root shell sealing a key of group `ztp`).
-        let before = fs::metadata(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
+        let before =
+            fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
         let write = || -> std::io::Result<()> {
             use std::os::unix::fs::{MetadataExt, PermissionsExt};
             secrets::write_private_file(&next, sealed.as_bytes())?;

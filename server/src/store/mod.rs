@@ -67,6 +67,7 @@ pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord}
 pub use nms::NmsConnectionRecord;
 pub use outbox::OutboxStatus;
 pub use registrations::{NewRegistration, RegistrationFilter, RegistrationRecord};
+pub use sqlite::backup;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use sqlx::AnyPool;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::StoreError;
 
@@ -56,6 +56,48 @@ pub(super) async fn prepare(
             None => Ok(()),
         },
     }
+}
+
+/// The migrations the database at `url` lacks (version, description), oldest first, found
+/// without changing anything: a SQLite file that does not exist lacks them all and is not
+/// created.
+pub async fn pending(url: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    let migrator = if url.starts_with("sqlite:") {
+        let file = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?
+            .get_filename()
+            .to_owned();
+        if !file.exists() {
+            return Ok(list(&super::sqlite::MIGRATIONS, &BTreeSet::new()));
+        }
+        &super::sqlite::MIGRATIONS
+    } else {
+        &super::postgres::MIGRATIONS
+    };
+    sqlx::any::install_default_drivers();
+    let read_only = url.replace("mode=rwc", "mode=ro");
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&read_only)
+        .await?;
+    // No migrations table yet: none applied.
+    let applied: BTreeSet<i64> = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT version FROM {} WHERE success",
+        migrator.table_name
+    )))
+    .fetch_all(&pool)
+    .await
+    .map(|versions| versions.into_iter().collect())
+    .unwrap_or_default();
+    pool.close().await;
+    Ok(list(migrator, &applied))
+}
+
+fn list(migrator: &Migrator, applied: &BTreeSet<i64>) -> Vec<(i64, String)> {
+    migrator
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| (m.version, m.description.to_string()))
+        .collect()
 }
 
 /// The latest migration the database has, if any.

@@ -5,6 +5,7 @@ mod admin;
 mod admin_matrix;
 mod admin_security;
 mod audit;
+mod backup;
 mod bootstrap;
 mod cms_interop;
 mod command_line;

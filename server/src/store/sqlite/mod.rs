@@ -23,6 +23,7 @@ use crate::store::{
 };
 use connections::{rows_on, snapshot_on};
 
+pub mod backup;
 mod batch;
 pub(crate) mod connections;
 pub(crate) mod writes;
