@@ -442,8 +442,7 @@ mod tests {
             let bare = matches!(route.handler, Handler::Bare(_));
             assert_eq!(
                 bare,
-                matches!(route.access, Access::Public | Access::AnyToken)
-                    || route.path == METRICS,
+                matches!(route.access, Access::Public | Access::AnyToken) || route.path == METRICS,
                 "{what}: probes, documentation and metrics take nothing of the request"
             );
         }

@@ -76,7 +76,10 @@ fn unusable_owner_credentials_are_refused_and_change_nothing() {
     .to_string();
     let (status, body) = admin(&server, "PUT", CREDENTIALS, Some(&foreign));
     assert_eq!(status, "400", "{body}");
-    assert!(!body.contains("PRIVATE KEY"), "the key is never echoed: {body}");
+    assert!(
+        !body.contains("PRIVATE KEY"),
+        "the key is never echoed: {body}"
+    );
     let (_, after) = admin(&server, "GET", OWNER_CA, None);
     assert_eq!(before, after);
     let (status, _) = admin(
