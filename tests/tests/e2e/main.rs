@@ -28,6 +28,7 @@ mod postgres_restart;
 mod proxy;
 mod registration;
 mod reload;
+mod rotation;
 mod secrets;
 mod startup;
 mod tokens;
