@@ -50,7 +50,7 @@ pub fn run_restore(args: &RestoreArgs) -> anyhow::Result<()> {
     let config = load(&args.installation)?;
     let database = backup::database_file(&config.database_url())?;
     let snapshot = backup::inspect(&args.file)?;
-    let _lock = DataDirLock::acquire(&config.data_dir)?;
+    let _lock = DataDirLock::alone(&config.data_dir)?;
     let (_, kept) = backup::restore(&args.file, &database)
         .with_context(|| format!("restoring {}", database.display()))?;
     let kept = kept

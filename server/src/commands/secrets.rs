@@ -156,7 +156,7 @@ async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
     );
     // A running server keeps the old key in memory and would answer 500 for every secret
     // sealed under the new one: refused while it runs (its lock on the data directory).
-    let _lock = crate::startup::DataDirLock::acquire(&config.data_dir)?;
+    let _lock = crate::startup::DataDirLock::alone(&config.data_dir)?;
     let file = config.path(&config.secrets.master_key_file);
     let current = secrets::read_key_file(&file)?;
     let next_path = sibling(&file, "new");

@@ -139,7 +139,7 @@ impl App {
         // Every address first: a port in use is told before anything is written.
         let sockets = sockets::Sockets::bind(&config)?;
         seed::data_dir(&config.data_dir)?;
-        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let lock = DataDirLock::serving(&config.data_dir)?;
         let dev_pki = config
             .dev_pki
             .enabled

@@ -75,8 +75,9 @@ fn listen(
     socket.listen(BACKLOG).map_err(bind_error)
 }
 
-/// The lock a running `ztp serve` holds on its data directory (`ztp.lock` in it), released when
-/// the process ends however it ends.
+/// The lock on a data directory (`ztp.lock` in it): shared by the servers running on it,
+/// alone for a command that must not run beside them; released when the process ends however
+/// it ends.
 #[derive(Debug)]
 pub struct DataDirLock {
     _held: File,
@@ -87,7 +88,8 @@ pub struct DataDirLock {
 pub enum LockError {
     /// Another process holds the lock.
     #[error(
-        "{} is in use by a running `ztp serve` (it holds {}): stop it first",
+        "{} is in use by a running `ztp serve`, or by a command that must run alone (the lock \
+         is {}): stop it first",
         dir.display(),
         file.display()
     )]
@@ -109,10 +111,24 @@ pub enum LockError {
 }
 
 impl DataDirLock {
-    /// Takes the lock of the data directory `dir` (which exists), or says who holds it.
-    pub fn acquire(dir: &Path) -> Result<Self, LockError> {
+    /// Takes the lock of the data directory `dir` (which exists) as a server: shared, since
+    /// several instances may share one data directory on PostgreSQL; refused only while a
+    /// command that must run alone holds it.
+    pub fn serving(dir: &Path) -> Result<Self, LockError> {
+        Self::take(dir, File::try_lock_shared)
+    }
+
+    /// Takes the lock of the data directory `dir` alone, or says that a `ztp serve` holds it.
+    pub fn alone(dir: &Path) -> Result<Self, LockError> {
+        Self::take(dir, File::try_lock)
+    }
+
+    fn take(
+        dir: &Path,
+        lock: fn(&File) -> Result<(), std::fs::TryLockError>,
+    ) -> Result<Self, LockError> {
         let file = dir.join("ztp.lock");
-        let lock = OpenOptions::new()
+        let held = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -121,8 +137,8 @@ impl DataDirLock {
                 file: file.clone(),
                 source,
             })?;
-        match lock.try_lock() {
-            Ok(()) => Ok(Self { _held: lock }),
+        match lock(&held) {
+            Ok(()) => Ok(Self { _held: held }),
             Err(std::fs::TryLockError::WouldBlock) => Err(LockError::InUse {
                 dir: dir.to_owned(),
                 file,
@@ -137,13 +153,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_data_directory_is_locked_by_one_holder_at_a_time() {
+    fn servers_share_a_data_directory_and_a_command_that_runs_alone_waits_for_none() {
         let dir = tempfile::tempdir().unwrap();
-        let held = DataDirLock::acquire(dir.path()).unwrap();
-        let refused = DataDirLock::acquire(dir.path()).unwrap_err();
+        let first = DataDirLock::serving(dir.path()).unwrap();
+        let second = DataDirLock::serving(dir.path()).unwrap();
+        let refused = DataDirLock::alone(dir.path()).unwrap_err();
         assert!(matches!(refused, LockError::InUse { .. }), "{refused}");
         assert!(refused.to_string().contains("stop it first"), "{refused}");
-        drop(held);
-        DataDirLock::acquire(dir.path()).unwrap();
+        drop((first, second));
+        let alone = DataDirLock::alone(dir.path()).unwrap();
+        assert!(DataDirLock::serving(dir.path()).is_err());
+        drop(alone);
     }
 }
