@@ -248,6 +248,7 @@ impl Licensing {
             peer: None,
             detail: detail.clone(),
             notice: Some(Notice::LicenseShortage),
+            request_id: None,
         };
         match self.journal.allocate(license, shortage).await? {
             Allocation::Granted(record) => Ok(Ok(record)),

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tracing_subscriber::EnvFilter;
 
 pub mod metrics;
+pub mod request;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -172,6 +172,7 @@ impl Ctx {
             peer: actor.map(|(_, peer)| peer.to_string()),
             detail,
             notice: None,
+            request_id: None,
         };
         if let Err(error) = self.store.record(&event).await {
             tracing::error!(%error, "could not record an admin event");

@@ -56,8 +56,14 @@ pub(super) async fn reload(ctx: &Ctx, _call: Call) -> ApiResult {
     ctx.audit(
         None,
         format!(
-            "reload: TLS certificate {} ({}), {} trust anchors, {} CRLs",
-            reloaded.tls_subject, reloaded.tls_fingerprint, reloaded.trust_anchors, reloaded.crls
+            "reload: TLS certificate {} ({}), voucher signer {}, license signer {}, {} trust \
+             anchors, {} CRLs",
+            reloaded.tls_subject,
+            reloaded.tls_fingerprint,
+            reloaded.voucher_signer,
+            reloaded.license_signer,
+            reloaded.trust_anchors,
+            reloaded.crls
         ),
     )
     .await;

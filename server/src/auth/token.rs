@@ -112,6 +112,7 @@ impl TokenAuthenticator {
                 peer: Some(peer.to_string()),
                 detail: reason.to_owned(),
                 notice: None,
+                request_id: None,
             };
             tokio::spawn(async move {
                 if let Err(error) = store.record(&event).await {

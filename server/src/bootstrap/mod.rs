@@ -317,6 +317,7 @@ impl Bootstrapper {
             peer: Some(call.peer.to_owned()),
             detail: served.describe(),
             notice: None,
+            request_id: None,
         };
         self.journal
             .observe(

@@ -74,6 +74,7 @@ impl Bootstrapper {
             peer: Some(peer.clone()),
             detail: format!("{progress}{message} (now {state})"),
             notice: Notice::of(EventKind::ProgressReported, Some(milestone)),
+            request_id: None,
         };
         // The device's existence and pin are checked by the write itself; only a refusal
         // reads the device, to say why.

@@ -525,6 +525,7 @@ fn health<'a>(
             peer: None,
             detail,
             notice: None,
+            request_id: None,
         }),
     }
 }
@@ -537,6 +538,7 @@ fn event(kind: EventKind, serial: &str, detail: String) -> NewEvent {
         peer: None,
         detail,
         notice: Notice::of(kind, None),
+        request_id: None,
     }
 }
 

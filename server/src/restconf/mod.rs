@@ -17,6 +17,7 @@ use http::header::ALLOW;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use ztp_certs::Serial;
 use ztp_yang::{
     Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput, ReportProgressInput,
@@ -30,6 +31,7 @@ use crate::http::{
 };
 use crate::store::{EventKind, NewEvent};
 use crate::telemetry::metrics::{DeviceMetrics, Outcome, Refusal};
+use crate::telemetry::request::RequestId;
 use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
 
@@ -42,6 +44,9 @@ mod refusals;
 /// The get-bootstrapping-data operation resource.
 pub const GET_BOOTSTRAPPING_DATA: &str =
     "/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data";
+/// The header that answers each device call with its id (see [`crate::telemetry::request`]).
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// The report-progress operation resource.
 pub const REPORT_PROGRESS: &str = "/restconf/operations/ietf-sztp-bootstrap-server:report-progress";
 
@@ -229,7 +234,16 @@ impl DeviceApi {
         connection: &ConnectionInfo,
     ) -> Response<Body> {
         let start = Instant::now();
-        let response = self.rpc(rpc, request, connection).await;
+        let id = RequestId::new();
+        let header = HeaderValue::from_str(id.as_str()).ok();
+        let span = tracing::info_span!("request", id = %id);
+        let mut response = id
+            .scope(self.rpc(rpc, request, connection))
+            .instrument(span)
+            .await;
+        if let Some(header) = header {
+            response.headers_mut().insert(REQUEST_ID, header);
+        }
         self.metrics.answered(rpc.label(), start.elapsed());
         let status = response.status().as_u16();
         if rpc == Rpc::GetBootstrappingData && status != 200 {
@@ -537,6 +551,7 @@ impl DeviceApi {
             peer: Some(peer.to_string()),
             detail,
             notice: None,
+            request_id: None,
         };
         let note = self.refusals.note(
             &event,

@@ -170,6 +170,7 @@ fn summary(key: &Key, window: &Window, now: Instant) -> NewEvent {
             window.repeats, window.last_detail
         ),
         notice: None,
+        request_id: None,
     }
 }
 
@@ -185,6 +186,7 @@ mod tests {
             peer: None,
             detail: detail.to_owned(),
             notice: None,
+            request_id: None,
         }
     }
 

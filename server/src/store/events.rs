@@ -13,15 +13,15 @@ use crate::domain::notice::Notice;
 use crate::domain::progress::ProgressReport;
 
 /// The statement that records an event (`$1` time, `$2` serial, `$3` kind, `$4` status, `$5`
-/// peer, `$6` detail), with `$tail` appended. The sqlx path appends
+/// peer, `$6` detail, `$7` request id), with `$tail` appended. The sqlx path appends
 /// `RETURNING id` (its `Any` driver reports no row id); the devices' path reads the row id
 /// instead, since `RETURNING` has SQLite gather the returned row in a temporary table, opened
 /// and dropped for every statement.
 macro_rules! insert_event_sql {
     ($($tail:literal)?) => {
         concat!(
-            "INSERT INTO events (at, serial, kind, status, peer, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO events (at, serial, kind, status, peer, detail, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
             $(, $tail)?
         )
     };
@@ -48,6 +48,7 @@ pub(crate) async fn insert_event(
         .bind(e.status.map(i32::from))
         .bind(&e.peer)
         .bind(&e.detail)
+        .bind(&e.request_id)
         .fetch_all(&mut *connection)
         .await
         .and_then(super::only_returned)?;
@@ -94,6 +95,8 @@ pub struct NewEvent {
     pub detail: String,
     /// The webhook notice it raises for the device's owner.
     pub notice: Option<Notice>,
+    /// The device call that wrote it (its `x-request-id`), if a device call did.
+    pub request_id: Option<String>,
 }
 
 /// An event as stored.
@@ -116,6 +119,10 @@ pub struct EventRecord {
     pub peer: Option<String>,
     /// Details.
     pub detail: String,
+    /// The device call that wrote it (the `x-request-id` it was answered with, and the
+    /// `request` of its log lines); none for what no device call wrote.
+    #[schema(required = true)]
+    pub request_id: Option<String>,
 }
 
 /// Which events to list: newest first, `limit` of them, before event `before` if given.
@@ -170,6 +177,7 @@ fn event(row: &AnyRow) -> Result<EventRecord, StoreError> {
         status: status.and_then(|s| u16::try_from(s).ok()),
         peer: row.try_get("peer")?,
         detail: row.try_get("detail")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
@@ -209,7 +217,7 @@ impl Store {
     /// Events matching `filter`, newest first.
     pub async fn events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
         sqlx::query(
-            "SELECT id, at, serial, kind, status, peer, detail FROM events \
+            "SELECT id, at, serial, kind, status, peer, detail, request_id FROM events \
              WHERE ($1 IS NULL OR serial = $1) AND ($2 IS NULL OR kind = $2) \
                AND ($3 IS NULL OR id < $3) \
                AND ($5 IS NULL OR serial IN (SELECT serial FROM devices WHERE customer = $5)) \
@@ -256,6 +264,7 @@ mod tests {
             peer: Some("127.0.0.1:5555".into()),
             detail: "certificate revoked".into(),
             notice: None,
+            request_id: None,
         }
     }
 

@@ -82,6 +82,51 @@ pub(crate) enum Entry {
     },
 }
 
+impl Entry {
+    /// The entry with the events it records stamped with the device call `id` that wrote it.
+    fn of_request(self, id: String) -> Self {
+        let stamped = |event: EventOf, id: String| -> EventOf {
+            Box::new(move |state| NewEvent {
+                request_id: Some(id.clone()),
+                ..event(state)
+            })
+        };
+        match self {
+            Self::Event(event) => Self::Event(NewEvent {
+                request_id: Some(id),
+                ..event
+            }),
+            Self::Observed {
+                serial,
+                observation,
+                event,
+            } => Self::Observed {
+                serial,
+                observation,
+                event: event.map(|event| stamped(event, id)),
+            },
+            Self::Progress {
+                serial,
+                presented,
+                report,
+                event,
+            } => Self::Progress {
+                serial,
+                presented,
+                report,
+                event: stamped(event, id),
+            },
+            Self::Allocate { license, shortage } => Self::Allocate {
+                license,
+                shortage: Box::new(NewEvent {
+                    request_id: Some(id),
+                    ..*shortage
+                }),
+            },
+        }
+    }
+}
+
 /// What an entry wrote, for its request.
 #[derive(Debug)]
 pub(crate) enum Written {
@@ -310,6 +355,10 @@ impl Journal {
 
     /// Queues `entry` (the last of the request `last_of`, if any) and waits for its outcome.
     async fn submit(&self, entry: Entry, last_of: Option<UnderWay>) -> Outcome {
+        let entry = match crate::telemetry::request::current() {
+            Some(id) => entry.of_request(id),
+            None => entry,
+        };
         let (done, answer) = oneshot::channel();
         let queued = self.jobs.send(Job { entry, done }).await;
         // Queued: the request is no longer on its way; the writer need not wait for it.

@@ -29,7 +29,8 @@
 //! - [`webhooks`]: customers' webhook subscriptions and the outbox's queue of their deliveries.
 //!
 //! May import: `domain`, `secrets` (sealed columns) and `telemetry` (the device port's gauge,
-//! which the journal reads); never the edges that call it.
+//! which the journal reads, its metrics, and the device call whose events it writes); never
+//! the edges that call it.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

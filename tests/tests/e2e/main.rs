@@ -18,6 +18,7 @@ mod faults;
 mod import;
 mod instances;
 mod licenses;
+mod logs;
 mod metrics;
 mod nms;
 mod openapi;

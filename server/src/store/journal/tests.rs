@@ -18,6 +18,7 @@ fn event(serial: &str) -> EventOf {
         peer: None,
         detail: format!("now {state}"),
         notice: None,
+        request_id: None,
     })
 }
 
@@ -266,6 +267,7 @@ fn plain_event(serial: &str, detail: &str, notice: Option<Notice>) -> NewEvent {
         peer: None,
         detail: detail.to_owned(),
         notice,
+        request_id: None,
     }
 }
 

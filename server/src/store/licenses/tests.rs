@@ -19,6 +19,7 @@ async fn allocate(journal: &Journal, pool_id: i64, serial: &str, id: &str) -> Al
         peer: None,
         detail: format!("no seat for {serial}"),
         notice: None,
+        request_id: None,
     };
     journal.allocate(license, shortage).await.unwrap()
 }

@@ -50,10 +50,10 @@ const INSERT_PROGRESS: &str = "INSERT INTO progress_reports \
 const INSERT_EVENTS: &str = "WITH e AS ( \
        SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, r.* \
        FROM json_to_recordset($1::json) AS r(serial text, kind text, status integer, \
-         peer text, detail text, notice text)), \
+         peer text, detail text, notice text, request_id text)), \
      recorded AS ( \
-       INSERT INTO events (id, at, serial, kind, status, peer, detail) \
-       SELECT id, $2, serial, kind, status, peer, detail FROM e) \
+       INSERT INTO events (id, at, serial, kind, status, peer, detail, request_id) \
+       SELECT id, $2, serial, kind, status, peer, detail, request_id FROM e) \
      INSERT INTO webhook_deliveries \
        (webhook_id, event_id, notice, state, attempts, next_attempt_at, pending_since, \
         created_at) \
@@ -221,6 +221,7 @@ async fn record(
                 "status": event.status,
                 "peer": event.peer,
                 "detail": event.detail,
+                "request_id": event.request_id,
                 "notice": event.notice.map(Notice::as_str),
             })
         })

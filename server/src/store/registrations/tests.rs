@@ -59,6 +59,7 @@ fn health(error: Option<&str>) -> Health<'_> {
             peer: None,
             detail: format!("{error:?}"),
             notice: None,
+            request_id: None,
         }),
     }
 }

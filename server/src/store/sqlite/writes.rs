@@ -63,7 +63,15 @@ pub(super) fn insert_event_on(
     execute_on(
         connection,
         events::insert_event_sql!(),
-        &[&now, &serial, &e.kind.as_str(), &status, &e.peer, &e.detail],
+        &[
+            &now,
+            &serial,
+            &e.kind.as_str(),
+            &status,
+            &e.peer,
+            &e.detail,
+            &e.request_id,
+        ],
     )?;
     let id = connection.last_insert_rowid();
     if let (Some(notice), Some(serial)) = (e.notice, &e.serial) {

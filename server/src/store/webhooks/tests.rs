@@ -40,6 +40,7 @@ fn event(serial: &str, kind: EventKind, notice: Option<Notice>) -> NewEvent {
         peer: None,
         detail: "detail".into(),
         notice,
+        request_id: None,
     }
 }
 

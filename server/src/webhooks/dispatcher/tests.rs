@@ -186,6 +186,7 @@ mod rounds {
                 peer: None,
                 detail: "no licenses left".into(),
                 notice: Some(Notice::LicenseShortage),
+                request_id: None,
             };
             self.store.record(&event).await.unwrap();
             let wall = SystemClock.now_ms();
