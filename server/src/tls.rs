@@ -80,6 +80,51 @@ pub fn server_config(
     Ok(config)
 }
 
+/// The admin listener's rustls configuration: HTTPS with the certificate chain `certificate`
+/// and its key `key` (PEM files); with `client_ca`, a client must present a certificate that CA
+/// issued (administrators' certificates), else the handshake fails.
+pub fn admin_server_config(
+    certificate: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Pem { path, source }
+    };
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .map_err(pem(certificate))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem(certificate))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(certificate.to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
+    let provider = provider();
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(ca).map_err(pem(ca))? {
+                roots.add(cert.map_err(pem(ca))?)?;
+            }
+            if roots.is_empty() {
+                return Err(TlsError::NoCertificate(ca.to_owned()));
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
+    config.alpn_protocols = alpn_protocols();
+    Ok(config)
+}
+
 /// The device listener's settings beyond its certificates (the benchmark's baseline applies
 /// them too): [`ALPN`]; the provider's order of cipher suites (see [`provider`]), whatever the
 /// device prefers; and no session resumption. A device calls at first power-on, its agent

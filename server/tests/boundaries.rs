@@ -122,6 +122,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
             "csv_export",
             "secrets",
             "telemetry",
+            "tls",
         ],
         true,
     ),

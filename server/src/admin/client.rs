@@ -1,5 +1,9 @@
-//! A client of the admin API, for the `ztp` inventory commands.
+//! A client of the admin API, for the `ztp` inventory commands: plain HTTP (loopback), or
+//! HTTPS with the server's CA (or the system's anchors) and, when the server asks, an
+//! administrator's client certificate.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,9 +24,17 @@ const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminClientError {
-    /// The URL is not `http://host:port`.
-    #[error("admin URL {0:?} must look like http://127.0.0.1:8444")]
+    /// The URL is not `http://host:port` or `https://host:port`.
+    #[error("admin URL {0:?} must look like http://127.0.0.1:8444 or https://ztp.example:8444")]
     Url(String),
+    /// A CA or client certificate file did not load.
+    #[error("{path}: {reason}")]
+    Tls {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The server could not be reached.
     #[error("cannot reach the admin API at {url}: {reason}")]
     Connect {
@@ -53,22 +65,42 @@ pub struct AdminClient {
     authority: String,
     token: String,
     timeout: Duration,
+    /// HTTPS: how to verify the server, and the client certificate to present.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// How the client speaks HTTPS: the CA that issued the server's certificate (none: the
+/// system's anchors), and an administrator's certificate chain and key (PEM files).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls<'a> {
+    /// The server's CA.
+    pub ca: Option<&'a Path>,
+    /// A client certificate and its key.
+    pub identity: Option<(&'a Path, &'a Path)>,
 }
 
 impl AdminClient {
     /// A client of the API at `url` (`http://host:port`).
     pub fn new(url: &str, token: &str) -> Result<Self, AdminClientError> {
+        Self::with_tls(url, token, &ClientTls::default())
+    }
+
+    /// A client of the API at `url`: `http://host:port`, or `https://host:port` verified and
+    /// identified as `tls` says.
+    pub fn with_tls(url: &str, token: &str, tls: &ClientTls<'_>) -> Result<Self, AdminClientError> {
         let uri: Uri = url
             .parse()
             .map_err(|_| AdminClientError::Url(url.to_owned()))?;
-        let authority = match (uri.scheme_str(), uri.authority()) {
-            (Some("http"), Some(authority)) => authority.to_string(),
+        let (authority, tls) = match (uri.scheme_str(), uri.authority()) {
+            (Some("http"), Some(authority)) => (authority.to_string(), None),
+            (Some("https"), Some(authority)) => (authority.to_string(), Some(client_config(tls)?)),
             _ => return Err(AdminClientError::Url(url.to_owned())),
         };
         Ok(Self {
             authority,
             token: token.trim().to_owned(),
             timeout: Duration::from_secs(30),
+            tls,
         })
     }
 
@@ -153,21 +185,33 @@ impl AdminClient {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         let connect_error = |reason: String| AdminClientError::Connect {
-            url: format!("http://{}", self.authority),
+            url: format!("{scheme}://{}", self.authority),
             reason,
         };
         let stream = TcpStream::connect(&self.authority)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| connect_error(e.to_string()))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "admin connection ended");
+        let mut sender = match &self.tls {
+            None => handshake(TokioIo::new(stream)).await,
+            Some(config) => {
+                let host = self
+                    .authority
+                    .rsplit_once(':')
+                    .map_or(self.authority.as_str(), |(host, _)| host)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+                    .map_err(|e| connect_error(e.to_string()))?;
+                let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| connect_error(e.to_string()))?;
+                handshake(TokioIo::new(stream)).await
             }
-        });
+        }
+        .map_err(|e| connect_error(e.to_string()))?;
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -177,7 +221,7 @@ impl AdminClient {
             request = request.header(CONTENT_TYPE, content_type);
         }
         let request = request
-            .body(body)
+            .body(body.map_err(Into::into).boxed_unsync())
             .map_err(|e| AdminClientError::Url(e.to_string()))?;
         let response = sender
             .send_request(request)
@@ -191,6 +235,71 @@ impl AdminClient {
             .to_bytes();
         Ok((status, body))
     }
+}
+
+/// An HTTP/1.1 connection over `io`, driven on its own task.
+async fn handshake<I>(
+    io: I,
+) -> Result<hyper::client::conn::http1::SendRequest<BoxedBody>, hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "admin connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// The body of every request: boxed, so that one connection type carries JSON and uploads.
+type BoxedBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The client's TLS: anchors from `tls.ca` (else the system's), HTTP/1.1, the client
+/// certificate when given.
+fn client_config(tls: &ClientTls<'_>) -> Result<Arc<rustls::ClientConfig>, AdminClientError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &Path, reason: String| AdminClientError::Tls {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match tls.ca {
+        Some(ca) => {
+            for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(ca, e.to_string()))? {
+                roots
+                    .add(cert.map_err(|e| bad(ca, e.to_string()))?)
+                    .map_err(|e| bad(ca, e.to_string()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(Path::new("TLS"), e.to_string()))?
+        .with_root_certificates(roots);
+    let mut config = match tls.identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| bad(cert, e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(cert, e.to_string()))?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| bad(cert, e.to_string()))?
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// A success's body, or the error an error answer carries.

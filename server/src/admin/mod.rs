@@ -18,8 +18,8 @@
 //!
 //! # What it may import
 //! `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `webhooks`, `http`,
-//! `address_policy`, `csv_export`, `secrets` and `telemetry` (`tests/boundaries.rs`); nothing
-//! imports it but the command line.
+//! `address_policy`, `csv_export`, `secrets`, `telemetry` and `tls` (the client's crypto
+//! provider) (`tests/boundaries.rs`); nothing imports it but the command line.
 
 /// The API version prefix.
 pub const PREFIX: &str = "/api/v1";

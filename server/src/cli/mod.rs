@@ -259,6 +259,15 @@ pub struct AdminConnection {
     /// The server's data directory, where `ztp serve` wrote the token [default: ztp-data].
     #[arg(long, env = "ZTP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// HTTPS: the CA of the admin API's certificate [default: the system's anchors].
+    #[arg(long, env = "ZTP_ADMIN_CA")]
+    pub admin_ca: Option<PathBuf>,
+    /// HTTPS: an administrator's client certificate (PEM chain), when the server asks for one.
+    #[arg(long, env = "ZTP_ADMIN_CERT", requires = "admin_key")]
+    pub admin_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, env = "ZTP_ADMIN_KEY", requires = "admin_cert")]
+    pub admin_key: Option<PathBuf>,
 }
 
 /// A command about one device.

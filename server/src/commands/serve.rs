@@ -151,8 +151,16 @@ fn announce(app: &App) -> anyhow::Result<()> {
             proxies.join(", ")
         )?;
     }
-    writeln!(out, "admin API: http://{admin}")?;
+    let scheme = if app.admin_tls() { "https" } else { "http" };
+    writeln!(out, "admin API: {scheme}://{admin}")?;
     writeln!(out, "  listening on {admin_bound} ({})", reach(admin_bound))?;
+    if !app.admin_tls() && !admin_bound.ip().is_loopback() {
+        writeln!(
+            out,
+            "WARNING: the admin API is plain HTTP off loopback: tokens cross the network in \
+             clear (set admin_api.tls_certificate and tls_key)"
+        )?;
+    }
     if dev_pki.is_some() && !device_bound.ip().is_loopback() {
         writeln!(
             out,

@@ -170,9 +170,17 @@ impl DeviceApiConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminApiConfig {
-    /// Address and port of the administration listener (plain HTTP: keep it on loopback or
-    /// behind a TLS-terminating proxy).
+    /// Address and port of the administration listener: plain HTTP on loopback, HTTPS
+    /// (`tls_certificate`) anywhere else.
     pub listen: SocketAddr,
+    /// The listener's certificate chain (PEM, leaf first): HTTPS. None: plain HTTP, which ztp
+    /// warns about off loopback.
+    pub tls_certificate: Option<PathBuf>,
+    /// Its private key (PEM, PKCS#8), readable by ztp only.
+    pub tls_key: Option<PathBuf>,
+    /// The CA of administrators' client certificates (PEM): with it, a connection without a
+    /// certificate it issued is refused at the handshake (a second factor beside the token).
+    pub client_ca: Option<PathBuf>,
     /// The file holding the bearer token, created on first start.
     pub token_file: PathBuf,
     /// Largest request body accepted, in bytes.
@@ -194,6 +202,9 @@ impl Default for AdminApiConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            tls_certificate: None,
+            tls_key: None,
+            client_ca: None,
             token_file: PathBuf::from("admin-token"),
             max_body_bytes: 1024 * 1024,
             max_failed_auths: 10,

@@ -190,6 +190,16 @@ impl Config {
         .into_iter()
         .map(|(key, path)| (key.to_owned(), self.path(path)))
         .collect::<Vec<_>>();
+        let a = &self.admin_api;
+        for (key, path) in [
+            ("admin_api.tls_certificate", &a.tls_certificate),
+            ("admin_api.tls_key", &a.tls_key),
+            ("admin_api.client_ca", &a.client_ca),
+        ] {
+            if let Some(path) = path {
+                files.push((key.to_owned(), self.path(path)));
+            }
+        }
         for (key, list) in [
             ("manufacturer.trust_anchors", &m.trust_anchors),
             ("manufacturer.intermediates", &m.intermediates),
@@ -252,6 +262,24 @@ impl Config {
                     "not a database URL ztp knows: sqlite:… or postgres://…".to_owned(),
                 );
             }
+        }
+        let a = &self.admin_api;
+        match (&a.tls_certificate, &a.tls_key) {
+            (Some(_), None) => problem(
+                "admin_api.tls_key",
+                "missing: admin_api.tls_certificate needs its key".to_owned(),
+            ),
+            (None, Some(_)) => problem(
+                "admin_api.tls_certificate",
+                "missing: admin_api.tls_key is given without its certificate".to_owned(),
+            ),
+            _ => {}
+        }
+        if a.client_ca.is_some() && a.tls_certificate.is_none() {
+            problem(
+                "admin_api.client_ca",
+                "client certificates need HTTPS: set admin_api.tls_certificate".to_owned(),
+            );
         }
         if let Some(proxy) = &self.device_api.proxy {
             if proxy.trusted_proxies.is_empty() {

@@ -57,6 +57,11 @@ pub enum StartupError {
     /// The device listener's TLS certificate or key did not load.
     #[error("loading the device API's TLS certificate")]
     Tls(#[source] TlsError),
+    /// The admin listener's TLS certificate, key or client CA did not load.
+    #[error(
+        "loading the admin API's TLS certificate (admin_api.tls_certificate, tls_key, client_ca)"
+    )]
+    AdminTls(#[source] TlsError),
     /// One role's key of the manufacturer's PKI could pass for another's.
     #[error(
         "the manufacturer's certificates let one role's key pass for another's \

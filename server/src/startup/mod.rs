@@ -24,8 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::address_policy::AddressPolicy;
-use crate::admin::{AdminApi, AdminLimits, ImportLimits};
+use crate::admin::AdminApi;
 use crate::bootstrap::{Bootstrapper, DeviceHold};
 use crate::commands::secrets::secret_box;
 use crate::config::{Config, DeviceProxyConfig};
@@ -41,6 +40,7 @@ use crate::telemetry::Draining;
 use crate::telemetry::metrics::{ListenerMetrics, Metrics};
 use crate::webhooks::{Dispatcher, DispatcherSettings};
 
+mod admin;
 mod error;
 mod gauges;
 mod reload;
@@ -207,9 +207,14 @@ impl App {
         self.proxy.as_ref().map(|proxy| proxy.addr)
     }
 
-    /// Where the admin API listens (plain HTTP, bearer tokens).
+    /// Where the admin API listens (bearer tokens).
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin.addr
+    }
+
+    /// Whether the admin API speaks HTTPS (`admin_api.tls_certificate`).
+    pub fn admin_tls(&self) -> bool {
+        self.admin.tls.is_some()
     }
 
     /// The configuration the server was built from.
@@ -309,10 +314,11 @@ fn wire(
         bootstrapper(config, store, &outbox, (masa, license), metrics)?;
     let (device, penalties) = device_api(config, bootstrapper, Arc::clone(&verifier));
     metrics.register(device.metrics())?;
+    let admin_tls = admin::tls(config)?;
     let reloader = Arc::new(Reloader::new(
         config.clone(),
         Arc::clone(&verifier),
-        Arc::clone(&tls),
+        (Arc::clone(&tls), admin_tls.clone()),
         Arc::clone(&device),
     ));
     gauges::crls(metrics, &verifier);
@@ -322,7 +328,7 @@ fn wire(
         clock,
     );
     let nms_hosts = host_policy(&config.nms);
-    let admin = admin_api(
+    let admin = admin::api(
         config,
         Arc::clone(&outbox),
         Arc::clone(&webhooks),
@@ -362,7 +368,7 @@ fn wire(
         limits: admin_limits,
         watch: watch("admin", OpenConnections::default()),
         penalties: Penalties::default(),
-        tls: None,
+        tls: admin_tls,
     };
     gauges::connections(metrics, &device.watch);
     gauges::connections(metrics, &admin.watch);
@@ -485,40 +491,6 @@ fn behind_proxy(
         penalties: Penalties::default(),
         tls: None,
     })
-}
-
-/// The admin API, authenticating with the bootstrap `token`.
-fn admin_api(
-    config: &Config,
-    outbox: Arc<Registrar>,
-    webhooks: Arc<Dispatcher>,
-    nms_hosts: AddressPolicy,
-    token: &str,
-    draining: Draining,
-    metrics: Metrics,
-    reload: Arc<dyn crate::admin::Reload>,
-) -> Arc<AdminApi> {
-    let a = &config.admin_api;
-    Arc::new(AdminApi::new(
-        outbox,
-        webhooks,
-        nms_hosts,
-        token,
-        AdminLimits {
-            max_body_bytes: a.max_body_bytes,
-            read_timeout: config.device_api.read_timeout(),
-            max_failed_auths: a.max_failed_auths,
-            failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
-            import: ImportLimits {
-                max_bytes: a.max_import_bytes,
-                max_row_bytes: a.max_import_row_bytes,
-                deadline: Duration::from_secs(a.import_deadline_secs),
-            },
-        },
-        draining,
-        metrics,
-        reload,
-    ))
 }
 
 /// The bounds of the device and the admin listener: as configured, within what the limit of

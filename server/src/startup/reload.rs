@@ -24,6 +24,8 @@ pub struct Reloader {
     config: Config,
     verifier: CurrentVerifier,
     tls: Tls,
+    /// The admin listener's, when it speaks HTTPS.
+    admin_tls: Option<Tls>,
     /// Whose voucher and license signers a reload replaces.
     device: Arc<DeviceApi>,
     /// One reload at a time.
@@ -37,17 +39,20 @@ impl std::fmt::Debug for Reloader {
 }
 
 impl Reloader {
-    /// A reloader of what `config` names into `verifier`, `tls` and `device`'s signers.
+    /// A reloader of what `config` names into `verifier`, the device and admin listeners'
+    /// `tls`, and `device`'s signers.
     pub(super) fn new(
         config: Config,
         verifier: CurrentVerifier,
-        tls: Tls,
+        tls: (Tls, Option<Tls>),
         device: Arc<DeviceApi>,
     ) -> Self {
+        let (tls, admin_tls) = tls;
         Self {
             config,
             verifier,
             tls,
+            admin_tls,
             device,
             running: Mutex::new(()),
         }
@@ -68,6 +73,10 @@ impl Reloader {
         )?)?;
         let leaf = served.first();
         let verifier = fresh.verifier.load_full();
+        let admin_tls = match (&self.admin_tls, super::admin::tls(config)?) {
+            (Some(current), Some(fresh)) => Some((current, fresh.load_full())),
+            _ => None,
+        };
         let m = &config.manufacturer;
         let reloaded = Reloaded {
             tls_subject: leaf.map(ztp_certs::Cert::subject).unwrap_or_default(),
@@ -88,6 +97,9 @@ impl Reloader {
             crls: verifier.crl_validity().len(),
         };
         self.tls.store(tls);
+        if let Some((current, fresh)) = admin_tls {
+            current.store(fresh);
+        }
         self.verifier.store(verifier);
         self.device
             .bootstrapper()

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_matrix;
 mod admin_security;
+mod admin_tls;
 mod audit;
 mod backup;
 mod bootstrap;

@@ -66,6 +66,9 @@ struct CliConfig {
     token: Option<String>,
     token_file: Option<PathBuf>,
     data_dir: Option<PathBuf>,
+    admin_ca: Option<PathBuf>,
+    admin_cert: Option<PathBuf>,
+    admin_key: Option<PathBuf>,
 }
 
 impl CliConfig {
@@ -128,6 +131,11 @@ fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
         .clone()
         .or(config.admin_url)
         .unwrap_or_else(|| "http://127.0.0.1:8444".into());
+    let ca = admin.admin_ca.clone().or(config.admin_ca);
+    let identity = match (&admin.admin_cert, &admin.admin_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        _ => config.admin_cert.zip(config.admin_key),
+    };
     let token = match (admin.token.clone(), config.token) {
         (Some(token), _) | (None, Some(token)) => token,
         (None, None) => {
@@ -147,7 +155,13 @@ fn client(admin: &AdminConnection) -> anyhow::Result<AdminClient> {
             })?
         }
     };
-    Ok(AdminClient::new(&url, &token)?)
+    let tls = crate::admin::client::ClientTls {
+        ca: ca.as_deref(),
+        identity: identity
+            .as_ref()
+            .map(|(cert, key)| (cert.as_path(), key.as_path())),
+    };
+    Ok(AdminClient::with_tls(&url, &token, &tls)?)
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
