@@ -21,27 +21,59 @@ use crate::cert::Cert;
 use crate::error::{CmsError, PkiError};
 use crate::key::{KeyAlgorithm, SigningKey};
 use crate::oid;
+use crate::pkcs11::{Pkcs11Key, Pkcs11Uri};
 
 /// A key with the certificate chain that vouches for it (signer's certificate first).
 #[derive(Debug)]
 pub struct Signer {
-    key: SigningKey,
+    key: SignerKey,
     chain: Vec<Cert>,
+}
+
+/// The private half of a [`Signer`]: a key in memory (read from a file) or one a PKCS#11 token
+/// holds.
+#[derive(Debug)]
+pub enum SignerKey {
+    /// A key in memory.
+    Memory(SigningKey),
+    /// A key on a PKCS#11 token (checked against the certificate when it was opened).
+    Pkcs11(Pkcs11Key),
 }
 
 impl Signer {
     /// Pairs `key` with `chain`, whose first certificate must be the key's.
-    pub fn new(key: SigningKey, chain: Vec<Cert>) -> Result<Self, PkiError> {
+    pub fn new(key: impl Into<SignerKey>, chain: Vec<Cert>) -> Result<Self, PkiError> {
+        let key = key.into();
         let leaf = chain.first().ok_or(PkiError::NoPemObject {
             expected: "CERTIFICATE",
         })?;
-        if leaf.public_key_der()? != key.public_key_der() {
+        if let SignerKey::Memory(key) = &key
+            && leaf.public_key_der()? != key.public_key_der()
+        {
             return Err(PkiError::Key(format!(
                 "the key does not belong to {}",
                 leaf.subject()
             )));
         }
         Ok(Self { key, chain })
+    }
+
+    /// Opens the key `uri` names on a PKCS#11 token for `chain` (signer's certificate first);
+    /// the token signs a probe that the certificate's public key must verify.
+    pub fn pkcs11(uri: &Pkcs11Uri, chain: Vec<Cert>) -> Result<Self, PkiError> {
+        let leaf = chain.first().ok_or(PkiError::NoPemObject {
+            expected: "CERTIFICATE",
+        })?;
+        let key = Pkcs11Key::open(uri, &leaf.public_key_der()?).map_err(|e| match e {
+            PkiError::Key(reason) => {
+                PkiError::Key(format!("{reason} (the certificate is {})", leaf.subject()))
+            }
+            other => other,
+        })?;
+        Ok(Self {
+            key: SignerKey::Pkcs11(key),
+            chain,
+        })
     }
 
     /// The signer's own certificate.
@@ -56,8 +88,38 @@ impl Signer {
     }
 
     /// The signing key.
-    pub fn key(&self) -> &SigningKey {
+    pub fn key(&self) -> &SignerKey {
         &self.key
+    }
+}
+
+impl SignerKey {
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            Self::Memory(key) => key.algorithm(),
+            Self::Pkcs11(key) => key.algorithm(),
+        }
+    }
+
+    /// Signs `message`; ECDSA signatures are DER-encoded, as CMS carries them.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
+        match self {
+            Self::Memory(key) => key.sign(message),
+            Self::Pkcs11(key) => key.sign(message),
+        }
+    }
+}
+
+impl From<SigningKey> for SignerKey {
+    fn from(key: SigningKey) -> Self {
+        Self::Memory(key)
+    }
+}
+
+impl From<Pkcs11Key> for SignerKey {
+    fn from(key: Pkcs11Key) -> Self {
+        Self::Pkcs11(key)
     }
 }
 
@@ -92,11 +154,12 @@ pub fn sign(
     signer: &Signer,
 ) -> Result<Vec<u8>, CmsError> {
     let key = signer.key();
+    let algorithm = key.algorithm();
     let digest_alg = AlgorithmIdentifierOwned {
-        oid: key.digest_oid(),
+        oid: algorithm.digest_oid(),
         parameters: None,
     };
-    let digest = digest(key.digest_oid(), content)?;
+    let digest = digest(algorithm.digest_oid(), content)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -125,8 +188,8 @@ pub fn sign(
         digest_alg: digest_alg.clone(),
         signed_attrs: Some(signed_attrs),
         signature_algorithm: AlgorithmIdentifierOwned {
-            oid: key.signature_oid(),
-            parameters: (key.algorithm() == KeyAlgorithm::Rsa2048).then(Any::null),
+            oid: algorithm.signature_oid(),
+            parameters: (algorithm == KeyAlgorithm::Rsa2048).then(Any::null),
         },
         signature: OctetString::new(signature)?,
         unsigned_attrs: None,

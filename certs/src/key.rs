@@ -35,6 +35,23 @@ impl KeyAlgorithm {
         }
     }
 
+    /// The digest algorithm CMS signatures by a key of this algorithm use.
+    pub fn digest_oid(self) -> ObjectIdentifier {
+        match self {
+            Self::EcdsaP256 | Self::Rsa2048 => oid::SHA256,
+            Self::EcdsaP384 => oid::SHA384,
+        }
+    }
+
+    /// The signature algorithm CMS signatures by a key of this algorithm name.
+    pub fn signature_oid(self) -> ObjectIdentifier {
+        match self {
+            Self::EcdsaP256 => oid::ECDSA_WITH_SHA256,
+            Self::EcdsaP384 => oid::ECDSA_WITH_SHA384,
+            Self::Rsa2048 => oid::SHA256_WITH_RSA,
+        }
+    }
+
     fn rcgen(self) -> &'static SignatureAlgorithm {
         match self {
             Self::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -121,19 +138,12 @@ impl SigningKey {
 
     /// The digest algorithm CMS signatures by this key use.
     pub fn digest_oid(&self) -> ObjectIdentifier {
-        match self.algorithm {
-            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Rsa2048 => oid::SHA256,
-            KeyAlgorithm::EcdsaP384 => oid::SHA384,
-        }
+        self.algorithm.digest_oid()
     }
 
     /// The signature algorithm CMS signatures by this key name.
     pub fn signature_oid(&self) -> ObjectIdentifier {
-        match self.algorithm {
-            KeyAlgorithm::EcdsaP256 => oid::ECDSA_WITH_SHA256,
-            KeyAlgorithm::EcdsaP384 => oid::ECDSA_WITH_SHA384,
-            KeyAlgorithm::Rsa2048 => oid::SHA256_WITH_RSA,
-        }
+        self.algorithm.signature_oid()
     }
 }
 

@@ -13,6 +13,8 @@
 //! - [`authority`]: [`CertificateAuthority`] and the certificate profiles ztp issues
 //!   (root and issuing CAs, IDevIDs, signers, TLS servers) and CRLs.
 //! - [`identity`]: [`DeviceIdentity`], the serial (and product id) a device certificate names.
+//! - [`pkcs11`]: [`Pkcs11Key`], a signing key held by an HSM and named by RFC 7512 URI
+//!   ([`Pkcs11Uri`]); the one module that loads a library and reads a (PIN) file.
 //! - [`cms`]: SignedData signing, certificate bags and verification against trust anchors.
 //! - [`voucher`]: RFC 8366 ownership vouchers, signed and verified.
 //! - [`dev_pki`]: a complete development PKI on disk.
@@ -32,14 +34,16 @@ pub mod error;
 pub mod identity;
 pub mod key;
 pub mod oid;
+pub mod pkcs11;
 pub mod role;
 pub mod voucher;
 
-pub use crate::cms::{Signer, TrustPolicy, Verified};
+pub use crate::cms::{Signer, SignerKey, TrustPolicy, Verified};
 pub use authority::{CertificateAuthority, IdevidSpec, Revocation, SerialPlacement};
 pub use cert::{Cert, Fingerprint};
 pub use error::{CmsError, IdentityError, PkiError, VoucherError};
 pub use identity::{DeviceIdentity, ProductId, Serial, SerialSource};
 pub use key::{KeyAlgorithm, SigningKey};
+pub use pkcs11::{Pkcs11Key, Pkcs11Uri};
 pub use role::{Role, RoleError};
 pub use voucher::{Assertion, Voucher};
