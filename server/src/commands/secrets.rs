@@ -48,6 +48,15 @@ pub fn run(command: SecretsCommand) -> anyhow::Result<()> {
                 };
                 println!("{} ({}): {state}", file.path.display(), file.field);
             }
+            let m = &config.manufacturer;
+            for (field, location) in [
+                ("manufacturer.masa_key", &m.masa_key),
+                ("manufacturer.license_key", &m.license_key),
+            ] {
+                if location.file().is_none() {
+                    println!("{location} ({field}): on a PKCS#11 token, nothing to seal");
+                }
+            }
             Ok(())
         }
     }
@@ -73,17 +82,22 @@ pub struct KeyFile {
     pub path: PathBuf,
 }
 
-/// The private key files `ztp serve` reads, each plain PEM or sealed under the master key.
-pub fn key_files(config: &Config) -> [KeyFile; 3] {
+/// The private key files `ztp serve` reads, each plain PEM or sealed under the master key. Keys
+/// on an HSM (a `pkcs11:` URI) are not files: they are neither read nor sealed.
+pub fn key_files(config: &Config) -> Vec<KeyFile> {
     let file = |field, path: &PathBuf| KeyFile {
         field,
         path: config.path(path),
     };
+    let m = &config.manufacturer;
     [
-        file("manufacturer.masa_key", &config.manufacturer.masa_key),
-        file("manufacturer.license_key", &config.manufacturer.license_key),
-        file("device_api.tls_key", &config.device_api.tls_key),
+        ("manufacturer.masa_key", m.masa_key.file()),
+        ("manufacturer.license_key", m.license_key.file()),
+        ("device_api.tls_key", Some(&config.device_api.tls_key)),
     ]
+    .into_iter()
+    .filter_map(|(field, path)| Some(file(field, path?)))
+    .collect()
 }
 
 impl KeyFile {

@@ -25,7 +25,7 @@ mod storage;
 
 pub use delivery::{NmsConfig, WebhooksConfig};
 pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig};
-pub use pki::{DevPkiConfig, ManufacturerConfig};
+pub use pki::{DevPkiConfig, KeyLocation, ManufacturerConfig};
 pub use storage::{DatabaseConfig, SecretsConfig};
 
 /// The prefix of the environment variables that set configuration keys (`ZTP_NMS__MAX_SESSIONS`).
@@ -183,13 +183,20 @@ impl Config {
             ),
             ("device_api.tls_key", &self.device_api.tls_key),
             ("manufacturer.masa_certificate", &m.masa_certificate),
-            ("manufacturer.masa_key", &m.masa_key),
             ("manufacturer.license_certificate", &m.license_certificate),
-            ("manufacturer.license_key", &m.license_key),
         ]
         .into_iter()
         .map(|(key, path)| (key.to_owned(), self.path(path)))
         .collect::<Vec<_>>();
+        // Keys on an HSM are no files.
+        for (key, location) in [
+            ("manufacturer.masa_key", &m.masa_key),
+            ("manufacturer.license_key", &m.license_key),
+        ] {
+            if let Some(path) = location.file() {
+                files.push((key.to_owned(), self.path(path)));
+            }
+        }
         let a = &self.admin_api;
         for (key, path) in [
             ("admin_api.tls_certificate", &a.tls_certificate),

@@ -1,13 +1,14 @@
 //! `[manufacturer]` and `[dev_pki]`: the manufacturer's PKI (device trust, CRLs, the voucher
 //! and license signers) and the development PKI that stands in for it.
 //!
-//! Owns those two sections; imports [`crate::auth`] for the default size of the signature
-//! cache.
+//! Owns those two sections and [`KeyLocation`], where a signing key is (a file or a PKCS#11
+//! token); imports [`crate::auth`] for the default size of the signature cache.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-use ztp_certs::SerialSource;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ztp_certs::{Pkcs11Uri, SerialSource};
 
 /// `[manufacturer]`: the manufacturer's PKI as files: what device chains must anchor at, their
 /// CRLs, and the voucher- and license-signing keys and chains.
@@ -29,14 +30,16 @@ pub struct ManufacturerConfig {
     pub remembered_signatures: usize,
     /// The voucher-signing (MASA) certificate chain (PEM).
     pub masa_certificate: PathBuf,
-    /// The voucher-signing key (PEM, or sealed by `ztp secrets seal-keys`).
-    pub masa_key: PathBuf,
+    /// The voucher-signing key: a file (PEM, or sealed by `ztp secrets seal-keys`) or a
+    /// `pkcs11:` URI naming it on an HSM.
+    pub masa_key: KeyLocation,
     /// Lifetime of vouchers issued without a nonce, in days.
     pub voucher_validity_days: u32,
     /// The license-signing certificate chain (PEM).
     pub license_certificate: PathBuf,
-    /// The license-signing key (PEM, or sealed by `ztp secrets seal-keys`).
-    pub license_key: PathBuf,
+    /// The license-signing key: a file (PEM, or sealed by `ztp secrets seal-keys`) or a
+    /// `pkcs11:` URI naming it on an HSM.
+    pub license_key: KeyLocation,
 }
 
 impl Default for ManufacturerConfig {
@@ -51,10 +54,64 @@ impl Default for ManufacturerConfig {
             serial_source: SerialSource::SubjectSerialNumber,
             remembered_signatures: crate::auth::device::signatures::DEFAULT_CAPACITY,
             masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
-            masa_key: PathBuf::from("pki/manufacturer/masa.key"),
+            masa_key: KeyLocation::File(PathBuf::from("pki/manufacturer/masa.key")),
             voucher_validity_days: 30,
             license_certificate: PathBuf::from("pki/manufacturer/license-signing.pem"),
-            license_key: PathBuf::from("pki/manufacturer/license-signing.key"),
+            license_key: KeyLocation::File(PathBuf::from("pki/manufacturer/license-signing.key")),
+        }
+    }
+}
+
+/// Where a signing key is: a file (the default) or an HSM. In the configuration, one string: a
+/// path, or an RFC 7512 URI when it starts with `pkcs11:`
+/// (`pkcs11:token=ztp;object=masa?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/ztp/hsm-pin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLocation {
+    /// A PEM file, possibly sealed under the master key; relative to the data directory.
+    File(PathBuf),
+    /// A private key on a PKCS#11 token; the certificate beside it supplies the public key.
+    Pkcs11(Pkcs11Uri),
+}
+
+impl KeyLocation {
+    /// The file, if the key is in one.
+    pub fn file(&self) -> Option<&PathBuf> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::Pkcs11(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => path.display().fmt(f),
+            // Without the PIN.
+            Self::Pkcs11(uri) => uri.fmt(f),
+        }
+    }
+}
+
+impl Serialize for KeyLocation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::File(path) => path.serialize(serializer),
+            // Shown without a `pin-value`: configuration is printed, never written back.
+            Self::Pkcs11(uri) => serializer.collect_str(uri),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyLocation {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if Pkcs11Uri::is_uri(&text) {
+            text.parse()
+                .map(Self::Pkcs11)
+                .map_err(serde::de::Error::custom)
+        } else {
+            Ok(Self::File(PathBuf::from(text)))
         }
     }
 }
@@ -77,5 +134,31 @@ impl Default for DevPkiConfig {
             enabled: true,
             dir: PathBuf::from("pki"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_location_is_a_path_or_a_pkcs11_uri_shown_without_its_pin() {
+        let file: KeyLocation = serde_json::from_str(r#""pki/manufacturer/masa.key""#).unwrap();
+        assert_eq!(
+            file.file(),
+            Some(&PathBuf::from("pki/manufacturer/masa.key"))
+        );
+        let hsm: KeyLocation = serde_json::from_str(
+            r#""pkcs11:token=ztp;object=masa?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234""#,
+        )
+        .unwrap();
+        assert!(matches!(hsm, KeyLocation::Pkcs11(_)));
+        let shown = serde_json::to_string(&hsm).unwrap();
+        assert!(
+            shown.contains("object=masa") && !shown.contains("1234"),
+            "{shown}"
+        );
+        let bad = serde_json::from_str::<KeyLocation>(r#""pkcs11:token=ztp;object=masa""#);
+        assert!(bad.unwrap_err().to_string().contains("module-path"));
     }
 }

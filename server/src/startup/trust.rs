@@ -11,39 +11,72 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use ztp_certs::role::ManufacturerRoles;
-use ztp_certs::{Cert, Signer, SigningKey, dev_pki};
+use ztp_certs::{Cert, Pkcs11Uri, Signer, SigningKey, dev_pki};
 
 use super::StartupError;
 use crate::auth::device::{CurrentVerifier, DeviceVerifier};
 use crate::commands::secrets::{KeyFile, key_files};
-use crate::config::Config;
+use crate::config::{Config, KeyLocation};
 use crate::http::Tls;
 
 /// The private keys `ztp serve` signs and serves with, opened (they may be sealed under the
-/// master key on disk).
+/// master key on disk) or named on an HSM.
 #[derive(Debug)]
 pub(super) struct PrivateKeys {
-    /// The voucher-signing (MASA) key, PEM.
-    pub(super) masa: String,
-    /// The license-signing key, PEM.
-    pub(super) license: String,
+    /// The voucher-signing (MASA) key.
+    pub(super) masa: SignerSource,
+    /// The license-signing key.
+    pub(super) license: SignerSource,
     /// The device listener's TLS key, PEM, and the file it came from (for messages).
     pub(super) tls: (String, PathBuf),
 }
 
-/// The private key files `config` names, opened with `secrets` (each may be sealed).
+/// Where a signer's key comes from: its file's PEM, or a PKCS#11 URI (opened with the
+/// certificate, in [`load`]).
+#[derive(Debug)]
+pub(super) enum SignerSource {
+    /// The key file's PEM (opened if it was sealed).
+    Pem(String),
+    /// The key on an HSM.
+    Pkcs11(Pkcs11Uri),
+}
+
+impl SignerSource {
+    /// The signer for `chain` with this key; an HSM key must sign a probe the chain's leaf
+    /// verifies.
+    fn signer(&self, chain: Vec<Cert>) -> Result<Signer, ztp_certs::PkiError> {
+        match self {
+            Self::Pem(pem) => Signer::new(SigningKey::from_pem(pem)?, chain),
+            Self::Pkcs11(uri) => Signer::pkcs11(uri, chain),
+        }
+    }
+}
+
+/// The private keys `config` names: files opened with `secrets` (each may be sealed), HSM keys
+/// by URI.
 pub(super) fn private_keys(
     config: &Config,
     secrets: &crate::secrets::SecretBox,
 ) -> Result<PrivateKeys, StartupError> {
-    let [masa, license, tls] = key_files(config);
     let read = |file: &KeyFile| {
         file.read(secrets)
             .map_err(|e| StartupError::Secrets(e.into()))
     };
+    let mut files = key_files(config).into_iter();
+    let mut source = |location: &KeyLocation| match location {
+        KeyLocation::Pkcs11(uri) => Ok(SignerSource::Pkcs11(uri.clone())),
+        // `key_files` lists the file keys in this order: MASA, license, TLS.
+        KeyLocation::File(_) => {
+            read(&files.next().expect("key_files lists each file key")).map(SignerSource::Pem)
+        }
+    };
+    let m = &config.manufacturer;
+    let masa = source(&m.masa_key)?;
+    let license = source(&m.license_key)?;
+    let tls = files.next().expect("key_files lists the TLS key");
     Ok(PrivateKeys {
-        masa: read(&masa)?,
-        license: read(&license)?,
+        masa,
+        license,
         tls: (read(&tls)?, tls.path),
     })
 }
@@ -66,17 +99,19 @@ pub(super) struct Trust {
 pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, StartupError> {
     let m = &config.manufacturer;
     let verifier = verifier(config)?;
-    let masa = Signer::new(
-        SigningKey::from_pem(&keys.masa)?,
-        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.masa_certificate))?)?,
-    )
-    .map_err(StartupError::MasaSigner)?;
+    let masa = keys
+        .masa
+        .signer(Cert::chain_from_pem(&dev_pki::read(
+            &config.path(&m.masa_certificate),
+        )?)?)
+        .map_err(StartupError::MasaSigner)?;
     let tls = tls(config, &keys.tls)?;
-    let license = Signer::new(
-        SigningKey::from_pem(&keys.license)?,
-        Cert::chain_from_pem(&dev_pki::read(&config.path(&m.license_certificate))?)?,
-    )
-    .map_err(StartupError::LicenseSigner)?;
+    let license = keys
+        .license
+        .signer(Cert::chain_from_pem(&dev_pki::read(
+            &config.path(&m.license_certificate),
+        )?)?)
+        .map_err(StartupError::LicenseSigner)?;
     check_roles(config, masa.chain(), license.chain())?;
     Ok(Trust {
         verifier: crate::auth::device::current(verifier),
