@@ -1,8 +1,10 @@
 //! The voucher (MASA) and license signing keys on an HSM: SoftHSM2 holds the development PKI's
 //! keys (imported as an operator would, with `softhsm2-util --import`), the key files are gone,
-//! and `ztp serve`, configured by `pkcs11:` URI, signs vouchers (cached and per-nonce) and
-//! license bundles that the reference agent verifies against the voucher and license CAs. A URI
-//! naming no key stops the start with a message that names the key and the URI, not the PIN.
+//! and `ztp serve`, configured by `pkcs11:` URI, signs vouchers (cached and per-nonce, several at
+//! once) and license bundles that the reference agent verifies against the voucher and license
+//! CAs; an RSA voucher key signs too, and a reload opens the keys again. A URI naming no key,
+//! another role's key or a wrong PIN stops the start with a message that names the key and the
+//! URI, never the PIN.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -210,7 +212,7 @@ fn vouchers_and_licenses_are_signed_by_keys_on_an_hsm() {
 }
 
 #[test]
-fn a_uri_naming_no_key_or_another_key_stops_the_start_without_showing_the_pin() {
+fn a_uri_naming_no_key_another_key_or_a_wrong_pin_stops_the_start_without_showing_the_pin() {
     let dir = temp_dir();
     let (data, token) = data_dir_with_keys_on_a_token(dir.path(), false);
     let pin = format!("pin-value={PIN}");
@@ -225,6 +227,7 @@ fn a_uri_naming_no_key_or_another_key_stops_the_start_without_showing_the_pin() 
             uri("license", &pin),
             "the key does not belong to the certificate",
         ),
+        (uri("masa", "pin-value=not-the-pin"), "PinIncorrect"),
     ] {
         let mut serve = serve_command(&data);
         serve
@@ -240,10 +243,16 @@ fn a_uri_naming_no_key_or_another_key_stops_the_start_without_showing_the_pin() 
         let said = transcript(&output);
         assert!(!output.status.success(), "{said}");
         assert!(said.contains("voucher-signing (MASA) key"), "{said}");
-        let shown = masa.replace(&pin, "pin-value=(hidden)");
+        let shown = masa
+            .replace(&pin, "pin-value=(hidden)")
+            .replace("pin-value=not-the-pin", "pin-value=(hidden)");
         assert!(said.contains(&shown), "{said}");
         assert!(said.contains(expected), "{said}");
         assert!(!said.contains(PIN), "the PIN is in the message:\n{said}");
+        assert!(
+            !said.contains("not-the-pin"),
+            "the PIN is in the message:\n{said}"
+        );
     }
 }
 
