@@ -175,39 +175,49 @@ fn announce(app: &App) -> anyhow::Result<()> {
     writeln!(out, "admin token: {}", token.display())?;
     writeln!(out, "database: {}", config.database_url())?;
     if let Some(dir) = dev_pki {
-        let device_dir = dir.join(layout::device("SN-0001"));
-        let root = dir.join(layout::ROOT_CA);
-        writeln!(
-            out,
-            "development PKI: {} (NOT for production)",
-            dir.display()
-        )?;
-        writeln!(
-            out,
-            "sample device certificate: {}",
-            device_dir.join("idevid.pem").display()
-        )?;
-        writeln!(
-            out,
-            "sample device key: {}",
-            device_dir.join("idevid.key").display()
-        )?;
-        let (vouchers, licenses) = (dir.join(layout::VOUCHER_CA), dir.join(layout::LICENSE_CA));
-        writeln!(out, "server trust anchor: {}", root.display())?;
-        writeln!(out, "voucher trust anchor: {}", vouchers.display())?;
-        writeln!(out, "license trust anchor: {}", licenses.display())?;
-        writeln!(out, "try it:")?;
-        writeln!(
-            out,
-            "  ztp device bootstrap --url https://{device} --cert {} --key {} --server-ca {} --voucher-ca {} --license-ca {}",
-            device_dir.join("idevid.pem").display(),
-            device_dir.join("idevid.key").display(),
-            root.display(),
-            vouchers.display(),
-            licenses.display(),
-        )?;
+        announce_dev_pki(&mut out, dir, &device)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// The development PKI's part of the banner: where its files are, and a device's first call.
+fn announce_dev_pki(
+    out: &mut impl Write,
+    dir: &std::path::Path,
+    device: &str,
+) -> anyhow::Result<()> {
+    let device_dir = dir.join(layout::device("SN-0001"));
+    let root = dir.join(layout::ROOT_CA);
+    writeln!(
+        out,
+        "development PKI: {} (NOT for production)",
+        dir.display()
+    )?;
+    writeln!(
+        out,
+        "sample device certificate: {}",
+        device_dir.join("idevid.pem").display()
+    )?;
+    writeln!(
+        out,
+        "sample device key: {}",
+        device_dir.join("idevid.key").display()
+    )?;
+    let (vouchers, licenses) = (dir.join(layout::VOUCHER_CA), dir.join(layout::LICENSE_CA));
+    writeln!(out, "server trust anchor: {}", root.display())?;
+    writeln!(out, "voucher trust anchor: {}", vouchers.display())?;
+    writeln!(out, "license trust anchor: {}", licenses.display())?;
+    writeln!(out, "try it:")?;
+    writeln!(
+        out,
+        "  ztp device bootstrap --url https://{device} --cert {} --key {} --server-ca {} --voucher-ca {} --license-ca {}",
+        device_dir.join("idevid.pem").display(),
+        device_dir.join("idevid.key").display(),
+        root.display(),
+        vouchers.display(),
+        licenses.display(),
+    )?;
     Ok(())
 }
 
