@@ -139,6 +139,21 @@ pub fn check(file: &Path, overrides: &Overrides) -> Report {
             });
         }
     }
+    // The trust material, as a start loads it; a development PKI not made yet is ztp's to make.
+    let dev_pki_pending = config.dev_pki.enabled
+        && !config
+            .path(&config.dev_pki.dir)
+            .join(ztp_certs::dev_pki::layout::MANIFEST)
+            .exists();
+    if report.problems.is_empty() && !dev_pki_pending {
+        if let Err(error) = crate::startup::check_trust(&config) {
+            report.problems.push(Problem {
+                key: None,
+                reason: format!("{:#}", anyhow::Error::from(error)),
+                origin: None,
+            });
+        }
+    }
     report
 }
 

@@ -213,10 +213,21 @@ async fn rotate(args: &ServeArgs) -> anyhow::Result<()> {
 /// The master key `ztp serve` seals with, and every key that may still open secrets. The key
 /// file is created on first start.
 pub fn secret_box(config: &Config) -> anyhow::Result<SecretBox> {
+    open_secret_box(config, true)
+}
+
+/// [`secret_box`] without writing anything: where no master key exists yet, a key of the
+/// moment, which opens no sealed file (a check's, not a start's).
+pub fn existing_secret_box(config: &Config) -> anyhow::Result<SecretBox> {
+    open_secret_box(config, false)
+}
+
+fn open_secret_box(config: &Config, create: bool) -> anyhow::Result<SecretBox> {
     let file = config.path(&config.secrets.master_key_file);
     let current = match &config.secrets.master_key {
         Some(text) => secrets::parse_key(text).context("secrets.master_key")?,
         None if file.exists() => secrets::read_key_file(&file)?,
+        None if !create => secrets::generate_key()?,
         None => {
             let key = secrets::generate_key()?;
             secrets::write_key_file(&file, &key)?;

@@ -272,6 +272,18 @@ impl App {
     }
 }
 
+/// Loads the trust material `config` names as a start would (each file read and parsed, the
+/// keys opened, on an HSM a probe signed, no role's key able to pass for another's), and
+/// starts nothing: what `ztp check-config` runs once the configuration itself is sound.
+pub fn check_trust(config: &Config) -> Result<(), StartupError> {
+    let secrets = crate::commands::secrets::existing_secret_box(config)
+        .map_err(|e| StartupError::Secrets(e.into()))?;
+    let keys = trust::private_keys(config, &secrets)?;
+    trust::load(config, &keys)?;
+    admin::tls(config)?;
+    Ok(())
+}
+
 /// Opens the master key, the private key files it may seal and the store, and re-seals what
 /// is not sealed under the current key. The key files are read before the store takes the
 /// secret box.

@@ -117,14 +117,18 @@ fn vouchers_and_licenses_are_signed_by_keys_on_an_hsm() {
         ("ZTP_MANUFACTURER__LICENSE_KEY", license.as_str()),
     ];
 
-    // The same URIs in a configuration file: check-config looks for no key file.
+    // The same URIs in a configuration file: check-config looks for no key file, and signs a
+    // probe with each key on the token.
     let file = dir.path().join("ztp.toml");
     fs::write(
         &file,
         format!("[manufacturer]\nmasa_key = \"{masa}\"\nlicense_key = \"{license}\"\n"),
     )
     .unwrap();
+    // check-config opens the keys as a start would: it needs the token's configuration too.
+    let (name, value) = token.env();
     let checked = data_command(&data)
+        .env(name, value)
         .arg("check-config")
         .arg(&file)
         .arg("--data-dir")
