@@ -143,16 +143,17 @@ pub fn check(file: &Path, overrides: &Overrides) -> Report {
     let dev_pki_pending = config.dev_pki.enabled
         && !config
             .path(&config.dev_pki.dir)
-            .join(ztp_certs::dev_pki::layout::MANIFEST)
+            .join(layout::MANIFEST)
             .exists();
-    if report.problems.is_empty() && !dev_pki_pending {
-        if let Err(error) = crate::startup::check_trust(&config) {
-            report.problems.push(Problem {
-                key: None,
-                reason: format!("{:#}", anyhow::Error::from(error)),
-                origin: None,
-            });
-        }
+    if report.problems.is_empty()
+        && !dev_pki_pending
+        && let Err(error) = crate::startup::check_trust(&config)
+    {
+        report.problems.push(Problem {
+            key: None,
+            reason: format!("{:#}", anyhow::Error::from(error)),
+            origin: None,
+        });
     }
     report
 }
