@@ -5,7 +5,9 @@
 
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
-use ztp_certs::{Cert, CmsError, Serial, Signer, Voucher, VoucherError, cms, oid};
+use ztp_certs::{
+    Cert, CmsError, Pkcs11Uri, Serial, Signer, SigningKey, Voucher, VoucherError, cms, oid,
+};
 use ztp_yang::{
     Binary, ConveyedInformation, Document, Encoding, Nonce, OnboardingInformation, ValidationError,
 };
@@ -118,6 +120,28 @@ pub fn ownership_voucher(
     );
     voucher.idevid_issuer = idevid_issuer.map(<[u8]>::to_vec);
     Ok(voucher.sign(masa)?)
+}
+
+/// An owner's signer from its stored key and chain: the key as PEM, or as a `pkcs11:` URI
+/// (RFC 7512) of a key on an HSM whose module is one of `modules` (the manufacturer's list: an
+/// administrator naming a library ztp would load is refused otherwise).
+pub fn owner_signer(
+    key: &str,
+    chain: Vec<Cert>,
+    modules: &[std::path::PathBuf],
+) -> Result<Signer, String> {
+    if Pkcs11Uri::is_uri(key) {
+        let uri: Pkcs11Uri = key.parse().map_err(|e| format!("{e}"))?;
+        if !modules.iter().any(|m| m == uri.module_path()) {
+            return Err(format!(
+                "the PKCS#11 module {} is not one of manufacturer.owner_key_modules",
+                uri.module_path().display()
+            ));
+        }
+        return Signer::pkcs11(&uri, chain).map_err(|e| e.to_string());
+    }
+    let key = SigningKey::from_pem(key).map_err(|e| e.to_string())?;
+    Signer::new(key, chain).map_err(|e| e.to_string())
 }
 
 /// A redirect target's trust anchor as RFC 8572 carries it: a certificates-only CMS of the

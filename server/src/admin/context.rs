@@ -89,6 +89,8 @@ pub struct Ctx {
     pub(super) metrics: Metrics,
     /// The server's reload of its certificates and trust material.
     pub(super) reload: Arc<dyn Reload>,
+    /// The PKCS#11 modules owners' signing keys may be on.
+    pub(super) owner_key_modules: Vec<std::path::PathBuf>,
 }
 
 /// A request's body, as its route declares it.

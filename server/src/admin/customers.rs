@@ -215,6 +215,7 @@ pub(super) async fn create_customer(ctx: &Ctx, _call: Call, create: CreateCustom
             create.signer_chain_pem,
             create.signer_key_pem,
         ),
+        &ctx.owner_key_modules,
     )?;
     let record = ctx
         .store

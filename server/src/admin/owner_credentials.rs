@@ -6,14 +6,16 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm, Signer, SigningKey};
+use std::path::PathBuf;
+
+use ztp_certs::{Cert, CertificateAuthority, KeyAlgorithm};
 
 use super::context::{Call, Ctx, json};
 use super::customers::{CustomerView, customer_view_named};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::openapi::params::CustomerPath;
 use super::request::Request;
-use crate::artifacts::OwnerCredentials;
+use crate::artifacts::{OwnerCredentials, owner_signer};
 use crate::secrets::Secret;
 
 /// New owner credentials: all three imported, or none (ztp generates a new owner CA and
@@ -44,10 +46,12 @@ pub(super) struct Credentials {
     pub(super) generated: bool,
 }
 
-/// The credentials `given` (checked), or new ones for customer `name` when none are given.
+/// The credentials `given` (checked; a key may be a `pkcs11:` URI on one of `modules`), or new
+/// ones for customer `name` when none are given.
 pub(super) fn credentials(
     name: &str,
     given: (Option<String>, Option<String>, Option<Secret>),
+    modules: &[PathBuf],
 ) -> Result<Credentials, ApiError> {
     match given {
         (None, None, None) => {
@@ -67,7 +71,7 @@ pub(super) fn credentials(
         }
         (Some(ca), Some(chain), Some(key)) => {
             let key = key.into_exposed();
-            check(&ca, &chain, &key)?;
+            check(&ca, &chain, &key, modules)?;
             Ok(Credentials {
                 owner_ca_pem: ca,
                 signer_chain_pem: chain,
@@ -81,12 +85,11 @@ pub(super) fn credentials(
     }
 }
 
-fn check(ca: &str, chain: &str, key: &str) -> Result<(), ApiError> {
+fn check(ca: &str, chain: &str, key: &str, modules: &[PathBuf]) -> Result<(), ApiError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| ApiError::bad_request(format!("{what}: {e}"));
     let ca = Cert::from_pem(ca).map_err(|e| bad("owner_ca_pem", &e))?;
     let chain = Cert::chain_from_pem(chain).map_err(|e| bad("signer_chain_pem", &e))?;
-    let key = SigningKey::from_pem(key).map_err(|e| bad("signer_key_pem", &e))?;
-    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    let signer = owner_signer(key, chain, modules).map_err(|e| bad("signer_key_pem", &e))?;
     OwnerCredentials::new(ca, signer)
         .map_err(|e| bad("signer chain does not lead to the owner CA", &e))?;
     Ok(())
@@ -118,6 +121,7 @@ pub(super) async fn replace_owner_credentials(
             body.signer_chain_pem,
             body.signer_key_pem,
         ),
+        &ctx.owner_key_modules,
     )?;
     ctx.store
         .replace_owner_credentials(
@@ -150,19 +154,21 @@ mod tests {
 
     #[test]
     fn generated_owners_are_consistent() {
-        let made = credentials("acme", (None, None, None)).unwrap();
+        let made = credentials("acme", (None, None, None), &[]).unwrap();
         check(
             &made.owner_ca_pem,
             &made.signer_chain_pem,
             &made.signer_key_pem,
+            &[],
         )
         .unwrap();
-        let other = credentials("other", (None, None, None)).unwrap();
+        let other = credentials("other", (None, None, None), &[]).unwrap();
         assert!(
             check(
                 &other.owner_ca_pem,
                 &made.signer_chain_pem,
-                &made.signer_key_pem
+                &made.signer_key_pem,
+                &[],
             )
             .is_err()
         );
@@ -170,8 +176,8 @@ mod tests {
 
     #[test]
     fn credentials_come_all_together_or_not_at_all() {
-        let made = credentials("acme", (None, None, None)).unwrap();
-        let refused = credentials("acme", (Some(made.owner_ca_pem), None, None));
+        let made = credentials("acme", (None, None, None), &[]).unwrap();
+        let refused = credentials("acme", (Some(made.owner_ca_pem), None, None), &[]);
         assert!(refused.is_err());
     }
 }

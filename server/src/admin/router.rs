@@ -90,9 +90,16 @@ impl AdminApi {
                 draining,
                 metrics,
                 reload,
+                owner_key_modules: Vec::new(),
             },
             max_body_bytes: limits.max_body_bytes,
         }
+    }
+
+    /// Owners' signing keys may be on the PKCS#11 `modules` (`manufacturer.owner_key_modules`).
+    pub fn with_owner_key_modules(mut self, modules: Vec<std::path::PathBuf>) -> Self {
+        self.ctx.owner_key_modules = modules;
+        self
     }
 
     async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> ApiResult {

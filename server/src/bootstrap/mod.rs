@@ -186,6 +186,8 @@ pub struct Bootstrapper {
     masa: ArcSwap<Signer>,
     voucher_validity: Duration,
     owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
+    /// The PKCS#11 modules owners' keys may be on.
+    owner_key_modules: Vec<std::path::PathBuf>,
 }
 
 /// How long a device waits for its `nms-first` registrations.
@@ -227,7 +229,14 @@ impl Bootstrapper {
             masa: ArcSwap::from_pointee(masa),
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
+            owner_key_modules: Vec::new(),
         }
+    }
+
+    /// Owners' keys may be on the PKCS#11 `modules` (`manufacturer.owner_key_modules`).
+    pub fn with_owner_key_modules(mut self, modules: Vec<std::path::PathBuf>) -> Self {
+        self.owner_key_modules = modules;
+        self
     }
 
     /// Signs vouchers with `masa` and licenses with `license` from now on (a reload of the

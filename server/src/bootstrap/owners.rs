@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
-use ztp_certs::{Cert, Fingerprint, Signer, SigningKey};
+use ztp_certs::{Cert, Fingerprint};
 use ztp_yang::{
     Binary, BootstrapServer, ConveyedInformation, Encoding, OnboardingInformation,
     RedirectInformation,
@@ -98,14 +98,15 @@ pub(super) fn build_owner(
     record: &CustomerRecord,
     targets: &[TargetRecord],
     rules: &[crate::domain::response::Rule],
+    modules: &[std::path::PathBuf],
 ) -> Result<OwnerEntry, BootstrapError> {
     let name = &record.name;
     let bad = |what: &str, e: &dyn std::fmt::Display| owner_error(name, format!("{what}: {e}"));
     let ca = Cert::from_pem(&record.owner_ca_pem).map_err(|e| bad("owner CA", &e))?;
     let chain =
         Cert::chain_from_pem(&record.signer_chain_pem).map_err(|e| bad("signer chain", &e))?;
-    let key = SigningKey::from_pem(&record.signer_key_pem).map_err(|e| bad("signer key", &e))?;
-    let signer = Signer::new(key, chain).map_err(|e| bad("signer", &e))?;
+    let signer = artifacts::owner_signer(&record.signer_key_pem, chain, modules)
+        .map_err(|e| bad("signer key", &e))?;
     let credentials = OwnerCredentials::new(ca, signer).map_err(|e| bad("signer", &e))?;
     let targets = targets
         .iter()
@@ -174,7 +175,7 @@ impl Bootstrapper {
             .ok_or_else(|| owner_error(name, "no longer exists"))?;
         let targets = self.store.targets(name).await?;
         let rules = self.store.rules(name).await?;
-        let mut entry = build_owner(&record, &targets, &rules)?;
+        let mut entry = build_owner(&record, &targets, &rules, &self.owner_key_modules)?;
         entry.connections = self.store.nms_connections(name).await?;
         entry.pools = self.store.license_pools(name).await?;
         let entry = Arc::new(entry);

@@ -40,6 +40,10 @@ pub struct ManufacturerConfig {
     /// The license-signing key: a file (PEM, or sealed by `ztp secrets seal-keys`) or a
     /// `pkcs11:` URI naming it on an HSM.
     pub license_key: KeyLocation,
+    /// The PKCS#11 modules (libraries) owners' signing keys may be on: an owner key given as a
+    /// `pkcs11:` URI names one of these, or is refused (an administrator must not have ztp
+    /// load a library of their choosing).
+    pub owner_key_modules: Vec<PathBuf>,
 }
 
 impl Default for ManufacturerConfig {
@@ -58,6 +62,7 @@ impl Default for ManufacturerConfig {
             voucher_validity_days: 30,
             license_certificate: PathBuf::from("pki/manufacturer/license-signing.pem"),
             license_key: KeyLocation::File(PathBuf::from("pki/manufacturer/license-signing.key")),
+            owner_key_modules: Vec::new(),
         }
     }
 }

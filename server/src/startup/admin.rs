@@ -28,26 +28,29 @@ pub(super) fn api(
     reload: Arc<dyn crate::admin::Reload>,
 ) -> Arc<AdminApi> {
     let a = &config.admin_api;
-    Arc::new(AdminApi::new(
-        outbox,
-        webhooks,
-        nms_hosts,
-        token,
-        AdminLimits {
-            max_body_bytes: a.max_body_bytes,
-            read_timeout: config.device_api.read_timeout(),
-            max_failed_auths: a.max_failed_auths,
-            failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
-            import: ImportLimits {
-                max_bytes: a.max_import_bytes,
-                max_row_bytes: a.max_import_row_bytes,
-                deadline: Duration::from_secs(a.import_deadline_secs),
+    Arc::new(
+        AdminApi::new(
+            outbox,
+            webhooks,
+            nms_hosts,
+            token,
+            AdminLimits {
+                max_body_bytes: a.max_body_bytes,
+                read_timeout: config.device_api.read_timeout(),
+                max_failed_auths: a.max_failed_auths,
+                failed_auth_window: Duration::from_secs(a.failed_auth_window_secs),
+                import: ImportLimits {
+                    max_bytes: a.max_import_bytes,
+                    max_row_bytes: a.max_import_row_bytes,
+                    deadline: Duration::from_secs(a.import_deadline_secs),
+                },
             },
-        },
-        draining,
-        metrics,
-        reload,
-    ))
+            draining,
+            metrics,
+            reload,
+        )
+        .with_owner_key_modules(config.manufacturer.owner_key_modules.clone()),
+    )
 }
 
 /// The admin listener's TLS configuration, when `admin_api.tls_certificate` gives one; plain

@@ -364,3 +364,150 @@ fn exited(mut command: Command) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// An owner CA and a signer it issues, made with openssl in `dir`, the signer's key PKCS#8:
+/// (CA PEM, signer chain PEM, signer key file).
+fn owner_pki(dir: &Path) -> (String, String, PathBuf) {
+    let run = |args: &[&str]| {
+        success(
+            Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .unwrap(),
+        )
+    };
+    let ec = [
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ];
+    run(&[&ec[..], &["-out", "owner-ca.key"]].concat());
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "owner-ca.key",
+        "-subj",
+        "/O=example-customer/CN=HSM Owner CA",
+        "-days",
+        "3650",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        "owner-ca.pem",
+    ]);
+    run(&[&ec[..], &["-out", "owner-signer.key"]].concat());
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        "owner-signer.key",
+        "-subj",
+        "/O=example-customer/CN=HSM Owner Signing",
+        "-out",
+        "owner-signer.csr",
+    ]);
+    fs::write(
+        dir.join("owner-signer.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "owner-signer.csr",
+        "-CA",
+        "owner-ca.pem",
+        "-CAkey",
+        "owner-ca.key",
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-extfile",
+        "owner-signer.ext",
+        "-out",
+        "owner-signer.pem",
+    ]);
+    (
+        fs::read_to_string(dir.join("owner-ca.pem")).unwrap(),
+        fs::read_to_string(dir.join("owner-signer.pem")).unwrap(),
+        dir.join("owner-signer.key"),
+    )
+}
+
+/// `PUT …/owner-credentials` of the sample customer with `body`: the status and the body.
+fn replace_owner(server: &Server, body: &Value) -> (String, String) {
+    let token = fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
+    let output = curl([
+        "-X".to_owned(),
+        "PUT".to_owned(),
+        "-H".to_owned(),
+        format!("Authorization: Bearer {}", token.trim()),
+        "-H".to_owned(),
+        "Content-Type: application/json".to_owned(),
+        "--data-binary".to_owned(),
+        body.to_string(),
+        "-w".to_owned(),
+        "\n%{http_code}".to_owned(),
+        format!(
+            "{}/api/v1/customers/{CUSTOMER}/owner-credentials",
+            server.admin_url
+        ),
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn an_owners_signing_key_on_an_hsm_signs_its_conveyed_information() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    Server::start(&data).stop();
+    let token = Token::init(dir.path());
+    let (ca, chain, key) = owner_pki(dir.path());
+    token.import(&key, "owner", "03");
+    fs::remove_file(&key).unwrap();
+    let modules = format!("[\"{MODULE}\"]");
+    let server = Server::process_with(
+        &data,
+        &[
+            token.env(),
+            ("ZTP_MANUFACTURER__OWNER_KEY_MODULES", modules.as_str()),
+        ],
+    );
+
+    // A module the manufacturer did not list is never loaded.
+    let elsewhere = uri("owner", &format!("pin-value={PIN}"))
+        .replace(MODULE, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+    let (status, body) = replace_owner(
+        &server,
+        &serde_json::json!({"owner_ca_pem": ca, "signer_chain_pem": chain, "signer_key_pem": elsewhere}),
+    );
+    assert_eq!(status, "400", "{body}");
+    assert!(body.contains("owner_key_modules"), "{body}");
+    assert!(!body.contains(PIN), "{body}");
+
+    let on_token = uri("owner", &format!("pin-value={PIN}"));
+    let (status, body) = replace_owner(
+        &server,
+        &serde_json::json!({"owner_ca_pem": ca, "signer_chain_pem": chain, "signer_key_pem": on_token}),
+    );
+    assert_eq!(status, "200", "{body}");
+    // The agent checks that the owner certificate signed the conveyed information and that the
+    // voucher pins the CA that issued it.
+    let answer = agent(server.bootstrap("SN-0001", &[]));
+    assert_eq!(
+        answer["owner-certificate"], "CN=HSM Owner Signing,O=example-customer",
+        "{answer:#}"
+    );
+    assert!(!server.log().contains(PIN));
+}
