@@ -191,12 +191,41 @@ impl Sshd {
     }
 
     fn spawn(&mut self) {
+        // A port from `free_port` may be taken again before sshd binds it (another test's
+        // sshd): then this one exits, and it is started again on another port.
+        for _ in 0..5 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if log.contains("Address already in use") => {
+                    let config = self.root().join("sshd_config");
+                    let text = fs::read_to_string(&config).unwrap();
+                    let port = free_port();
+                    let text = text.replacen(
+                        &format!("Port {}\n", self.port),
+                        &format!("Port {port}\n"),
+                        1,
+                    );
+                    fs::write(&config, text).unwrap();
+                    self.port = port;
+                }
+                Err(log) => panic!("sshd did not start:\n{log}"),
+            }
+        }
+        panic!("sshd found no free port in 5 tries:\n{}", self.log());
+    }
+
+    /// Starts sshd and waits until it says it listens on its port (its own line in its log,
+    /// not a connection that another process's listener could answer); or its log, when it
+    /// exits first.
+    fn try_spawn(&mut self) -> Result<(), String> {
         fs::create_dir_all("/run/sshd").unwrap();
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.root().join("sshd.log"))
             .unwrap();
+        let listening = format!("Server listening on 127.0.0.1 port {}.", self.port);
+        let before = self.log().matches(&listening).count();
         let child = Command::new(SSHD)
             .args(["-D", "-e", "-f"])
             .arg(self.root().join("sshd_config"))
@@ -208,11 +237,14 @@ impl Sshd {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            if self.log().matches(&listening).count() > before
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!("sshd exited with {status}:\n{}", self.log());
+                self.child = None;
+                return Err(format!("sshd exited with {status}:\n{}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,
