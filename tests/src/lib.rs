@@ -519,6 +519,21 @@ impl Server {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
+    /// One request to this server's admin API with the bootstrap token (`body` as JSON): its
+    /// status and body as sent.
+    pub fn admin_request(&self, method: &str, path: &str, body: &str) -> admin_http::Answer {
+        let token = std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("the data directory's admin token");
+        admin_http::request(
+            &self.admin_url,
+            Some(token.trim()),
+            method,
+            path,
+            body.as_bytes(),
+            false,
+        )
+    }
+
     /// Runs a `ztp` inventory command against this server's admin API, with the bootstrap token.
     pub fn admin<I, S>(&self, args: I) -> Output
     where

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ztp_tests::{Server, curl, data_command, serve_command, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, data_command, serve_command, success, temp_dir, tool, transcript};
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "ztp";
@@ -278,16 +278,13 @@ fn an_rsa_voucher_key_on_an_hsm_signs_and_a_reload_opens_it_again() {
         agent(server.bootstrap("SN-0002", extra));
     }
     // A reload opens both keys again (new sessions beside the old, which close).
-    let token_file = fs::read_to_string(data.join("admin-token")).unwrap();
-    let reloaded = success(curl([
-        "-fsS".to_owned(),
-        "-X".to_owned(),
-        "POST".to_owned(),
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token_file.trim()),
-        format!("{}/api/v1/reload", server.admin_url),
-    ]));
-    assert!(reloaded.contains("voucher_signer"), "{reloaded}");
+    let reloaded = server.admin_request("POST", "/api/v1/reload", "");
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    assert!(
+        reloaded.body.contains("voucher_signer"),
+        "{}",
+        reloaded.body
+    );
     agent(server.bootstrap("SN-0002", &["--nonce"]));
     agent(server.bootstrap("SN-0003", &[]));
 }
@@ -445,26 +442,9 @@ fn owner_pki(dir: &Path) -> (String, String, PathBuf) {
 
 /// `PUT …/owner-credentials` of the sample customer with `body`: the status and the body.
 fn replace_owner(server: &Server, body: &Value) -> (String, String) {
-    let token = fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
-    let output = curl([
-        "-X".to_owned(),
-        "PUT".to_owned(),
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token.trim()),
-        "-H".to_owned(),
-        "Content-Type: application/json".to_owned(),
-        "--data-binary".to_owned(),
-        body.to_string(),
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-        format!(
-            "{}/api/v1/customers/{CUSTOMER}/owner-credentials",
-            server.admin_url
-        ),
-    ]);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.to_owned(), body.to_owned())
+    let path = format!("/api/v1/customers/{CUSTOMER}/owner-credentials");
+    let answer = server.admin_request("PUT", &path, &body.to_string());
+    (answer.status.to_string(), answer.body)
 }
 
 #[test]

@@ -6,22 +6,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use ztp_tests::{Server, curl, temp_dir, transcript};
+use ztp_tests::{Server, temp_dir, transcript};
 
 /// The exposition and its status, read with `token` (none: no Authorization header).
 fn scrape(server: &Server, token: Option<&str>) -> (String, String) {
-    let mut args = vec![
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-        format!("{}/metrics", server.admin_url),
-    ];
-    if let Some(token) = token {
-        args.extend(["-H".to_owned(), format!("Authorization: Bearer {token}")]);
-    }
-    let output = curl(args);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.to_owned(), body.to_owned())
+    let answer =
+        ztp_tests::admin_http::request(&server.admin_url, token, "GET", "/metrics", b"", false);
+    (answer.status.to_string(), answer.body)
 }
 
 /// The value of the sample `series` (name and labels exactly as exposed), if exposed.

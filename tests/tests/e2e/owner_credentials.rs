@@ -3,32 +3,12 @@
 //! verifies as before; unusable credentials are refused and change nothing.
 
 use serde_json::json;
-use ztp_tests::{Server, curl, temp_dir, transcript};
+use ztp_tests::{Server, temp_dir, transcript};
 
 /// A request to the admin API with the bootstrap token: the status and the body.
 fn admin(server: &Server, method: &str, path: &str, body: Option<&str>) -> (String, String) {
-    let token = std::fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
-    let mut args = vec![
-        "-X".to_owned(),
-        method.to_owned(),
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token.trim()),
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-    ];
-    if let Some(body) = body {
-        args.extend([
-            "-H".to_owned(),
-            "Content-Type: application/json".to_owned(),
-            "--data-binary".to_owned(),
-            body.to_owned(),
-        ]);
-    }
-    args.push(format!("{}{path}", server.admin_url));
-    let output = curl(args);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.to_owned(), body.to_owned())
+    let answer = server.admin_request(method, path, body.unwrap_or(""));
+    (answer.status.to_string(), answer.body)
 }
 
 const OWNER_CA: &str = "/api/v1/customers/example-customer/owner-ca";

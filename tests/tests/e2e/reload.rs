@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
-use ztp_tests::{Server, curl, success, temp_dir, transcript, ztp, ztp_bin};
+use ztp_tests::{Server, success, temp_dir, transcript, ztp, ztp_bin};
 
 /// A second development PKI, whose TLS certificate stands for the renewed one.
 fn renewed_pki(dir: &Path) -> std::path::PathBuf {
@@ -30,19 +30,8 @@ fn install_certificate(server: &Server, pki: &Path) {
 
 /// `POST /api/v1/reload` with the bootstrap token: the status and the body.
 fn reload(server: &Server) -> (String, String) {
-    let token = std::fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
-    let output = curl([
-        "-X".to_owned(),
-        "POST".to_owned(),
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token.trim()),
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-        format!("{}/api/v1/reload", server.admin_url),
-    ]);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.to_owned(), body.to_owned())
+    let answer = server.admin_request("POST", "/api/v1/reload", "");
+    (answer.status.to_string(), answer.body)
 }
 
 /// `ztp device bootstrap` as SN-0001, anchoring the server's certificate at `server_ca`.
@@ -229,15 +218,11 @@ fn sighup_reloads_a_running_process() {
 
 /// How many refusals for `reason` `/metrics` counts.
 fn refusals(server: &Server, reason: &str) -> String {
-    let token = std::fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
-    let output = curl([
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token.trim()),
-        format!("{}/metrics", server.admin_url),
-    ]);
     let series =
         format!("ztp_device_refusals_total{{reason=\"{reason}\",rpc=\"get_bootstrapping_data\"}} ");
-    String::from_utf8_lossy(&output.stdout)
+    server
+        .admin_request("GET", "/metrics", "")
+        .body
         .lines()
         .find_map(|line| line.strip_prefix(&series).map(str::to_owned))
         .unwrap_or_else(|| "0".to_owned())

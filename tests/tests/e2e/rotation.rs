@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use ztp_tests::{Server, curl, data_command, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, data_command, success, temp_dir, tool, transcript};
 
 /// One of the manufacturer's signers in the development PKI: the files the configuration names
 /// (`manufacturer/<file>.pem` and `.key`), the CA devices anchor it at, the configuration key
@@ -201,19 +201,8 @@ fn rotate(server: &Server, role: &Role, (chain, key): &(PathBuf, PathBuf)) -> (S
 
 /// `POST /api/v1/reload` with the bootstrap token: the status and the body.
 fn reload(server: &Server) -> (String, String) {
-    let token = fs::read_to_string(server.data_dir.join("admin-token")).unwrap();
-    let output = curl([
-        "-X".to_owned(),
-        "POST".to_owned(),
-        "-H".to_owned(),
-        format!("Authorization: Bearer {}", token.trim()),
-        "-w".to_owned(),
-        "\n%{http_code}".to_owned(),
-        format!("{}/api/v1/reload", server.admin_url),
-    ]);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.to_owned(), body.to_owned())
+    let answer = server.admin_request("POST", "/api/v1/reload", "");
+    (answer.status.to_string(), answer.body)
 }
 
 /// The subject of the first certificate in the PEM file `cert`, as openssl prints it
