@@ -53,18 +53,10 @@ pub(super) fn api(
     )
 }
 
-/// The admin listener's TLS configuration, when `admin_api.tls_certificate` gives one; plain
-/// HTTP off loopback is warned about.
+/// The admin listener's TLS configuration, when `admin_api.tls_certificate` gives one.
 pub(super) fn tls(config: &Config) -> Result<Option<http::Tls>, StartupError> {
     let a = &config.admin_api;
     let (Some(certificate), Some(key)) = (&a.tls_certificate, &a.tls_key) else {
-        if !a.listen.ip().is_loopback() {
-            tracing::warn!(
-                listen = %a.listen,
-                "the admin API is plain HTTP off loopback: tokens cross the network in clear; \
-                 set admin_api.tls_certificate and tls_key"
-            );
-        }
         return Ok(None);
     };
     let client_ca = a.client_ca.as_ref().map(|ca| config.path(ca));

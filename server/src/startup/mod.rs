@@ -177,6 +177,14 @@ impl App {
         };
         let device = device.listening(sockets.device, config.device_api.listen, "device API")?;
         let admin = admin.listening(sockets.admin, config.admin_api.listen, "admin API")?;
+        if admin.tls.is_none() && !admin.addr.ip().is_loopback() {
+            // Once, at start (a reload reads the TLS files again, not this).
+            tracing::warn!(
+                listen = %admin.addr,
+                "the admin API is plain HTTP off loopback: tokens cross the network in clear; \
+                 set admin_api.tls_certificate and tls_key"
+            );
+        }
         Ok(Self {
             config,
             dev_pki,
