@@ -180,6 +180,16 @@ impl Cert {
             .map_err(PkiError::Certificate)
     }
 
+    /// The algorithm its issuer signed it with.
+    pub fn signature_algorithm(&self) -> ObjectIdentifier {
+        self.parsed.signature_algorithm.oid
+    }
+
+    /// Whether its issuer signed it with SHA-1 (`sha1WithRSAEncryption`).
+    pub fn is_signed_with_sha1(&self) -> bool {
+        self.signature_algorithm() == crate::oid::SHA1_WITH_RSA
+    }
+
     /// The SHA-256 fingerprint of the DER encoding.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.der)

@@ -50,6 +50,10 @@ pub mod layout {
     pub const TLS_SERVER: &str = "server/tls.pem";
     /// TLS server key.
     pub const TLS_SERVER_KEY: &str = "server/tls.key";
+    /// The RSA TLS server certificate written beside an ECDSA one ([`super::ServerKeys::Both`]).
+    pub const TLS_SERVER_RSA: &str = "server/tls-rsa.pem";
+    /// Its key.
+    pub const TLS_SERVER_RSA_KEY: &str = "server/tls-rsa.key";
     /// The manifest listing every file and what it is.
     pub const MANIFEST: &str = "MANIFEST.txt";
 
@@ -75,6 +79,21 @@ pub struct DevPkiOptions {
     pub devices: Vec<(Serial, ProductId)>,
     /// DNS names and IP addresses of the TLS server certificate.
     pub server_names: Vec<String>,
+    /// The TLS server certificates' key types.
+    pub server_keys: ServerKeys,
+}
+
+/// Which TLS server certificates a development PKI holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerKeys {
+    /// One, ECDSA P-256.
+    #[default]
+    Ecdsa,
+    /// One, RSA 2048: for device software that rejects ECDSA server certificates.
+    Rsa,
+    /// ECDSA (`server/tls.pem`) and RSA beside it (`server/tls-rsa.pem`), for
+    /// `device_api.alternative_tls_certificate`.
+    Both,
 }
 
 impl Default for DevPkiOptions {
@@ -91,6 +110,7 @@ impl Default for DevPkiOptions {
             customer: "example-customer".into(),
             devices: (1..=3).map(device).collect(),
             server_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            server_keys: ServerKeys::default(),
         }
     }
 }
@@ -190,7 +210,11 @@ pub fn generate(dir: &Path, options: &DevPkiOptions) -> Result<DevPki, PkiError>
         layout::LICENSE_SIGNING_KEY,
         "license-signing certificate chain",
     )?;
-    let (cert, key) = root.issue_tls_server(&options.server_names, alg)?;
+    let main = match options.server_keys {
+        ServerKeys::Rsa => KeyAlgorithm::Rsa2048,
+        ServerKeys::Ecdsa | ServerKeys::Both => alg,
+    };
+    let (cert, key) = root.issue_tls_server(&options.server_names, main)?;
     out.pair(
         &[cert],
         &key,
@@ -198,6 +222,16 @@ pub fn generate(dir: &Path, options: &DevPkiOptions) -> Result<DevPki, PkiError>
         layout::TLS_SERVER_KEY,
         "bootstrap server TLS certificate",
     )?;
+    if options.server_keys == ServerKeys::Both {
+        let (cert, key) = root.issue_tls_server(&options.server_names, KeyAlgorithm::Rsa2048)?;
+        out.pair(
+            &[cert],
+            &key,
+            layout::TLS_SERVER_RSA,
+            layout::TLS_SERVER_RSA_KEY,
+            "bootstrap server RSA TLS certificate (device_api.alternative_tls_certificate)",
+        )?;
+    }
 
     let cdir = layout::customer(customer);
     let (owner_ca, signer_cert, signer_key) = CertificateAuthority::new_owner(customer, alg)?;
@@ -505,6 +539,39 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn an_rsa_server_certificate_can_stand_beside_the_ecdsa_one_or_instead_of_it() {
+        use crate::oid;
+        let algorithm = |dir: &Path, file: &str| {
+            let cert = Cert::from_pem(&read(&dir.join(file)).unwrap()).unwrap();
+            let info = &cert.x509().tbs_certificate.subject_public_key_info;
+            info.algorithm.oid
+        };
+        let ec_public_key = const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+        let both = tempfile::tempdir().unwrap();
+        let options = DevPkiOptions {
+            server_keys: ServerKeys::Both,
+            ..DevPkiOptions::default()
+        };
+        generate(both.path(), &options).unwrap();
+        assert_eq!(algorithm(both.path(), layout::TLS_SERVER), ec_public_key);
+        assert_eq!(
+            algorithm(both.path(), layout::TLS_SERVER_RSA),
+            oid::RSA_ENCRYPTION
+        );
+        let rsa = tempfile::tempdir().unwrap();
+        let options = DevPkiOptions {
+            server_keys: ServerKeys::Rsa,
+            ..DevPkiOptions::default()
+        };
+        generate(rsa.path(), &options).unwrap();
+        assert_eq!(
+            algorithm(rsa.path(), layout::TLS_SERVER),
+            oid::RSA_ENCRYPTION
+        );
+        assert!(!rsa.path().join(layout::TLS_SERVER_RSA).exists());
     }
 
     #[test]

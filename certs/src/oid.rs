@@ -41,6 +41,9 @@ pub const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.
 pub const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 /// `rsaEncryption`, which CMS signers (OpenSSL among them) also use as a signature algorithm.
 pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+/// `sha1WithRSAEncryption`: RSA PKCS#1 v1.5 over SHA-1, still on installed IDevID hierarchies
+/// (accepted in device chains only by an operator's opt-in per CA).
+pub const SHA1_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5");
 /// `sha256WithRSAEncryption`.
 pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 /// `sha384WithRSAEncryption`.

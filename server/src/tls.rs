@@ -1,5 +1,6 @@
-//! The device listener's TLS: TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN, and a client
-//! certificate that the client must prove it holds the key of. Whether the certificate is a
+//! The device listener's TLS: TLS 1.2 and 1.3 (or only one of them), HTTP/2 and HTTP/1.1 by
+//! ALPN, one or two server certificates (chosen by the signature algorithms the client
+//! offers), and a client certificate that the client must prove it holds the key of. Whether the certificate is a
 //! manufacturer IDevID is decided after the handshake by [`crate::auth::device`], so that a
 //! refusal can be answered with a RESTCONF error and recorded.
 //!
@@ -11,10 +12,12 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::hash::HashAlgorithm;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, aws_lc_rs};
-use rustls::server::NoServerSessionStorage;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{
     DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme, SupportedCipherSuite,
+    SupportedProtocolVersion,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -47,37 +50,75 @@ pub fn alpn_protocols() -> Vec<Vec<u8>> {
     ALPN.iter().map(|p| p.to_vec()).collect()
 }
 
-/// The device listener's rustls configuration, from a PEM certificate chain file and the PEM
-/// text of its key (read from `key`, opened if it was sealed).
+/// A server certificate chain and its key.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerKey<'a> {
+    /// The certificate chain file (PEM, leaf first).
+    pub certificate: &'a Path,
+    /// The key's file, for messages.
+    pub key: &'a Path,
+    /// The key (PEM, PKCS#8), opened if its file was sealed.
+    pub key_pem: &'a str,
+}
+
+/// The device listener's rustls configuration: the `keys` (the first preferred; with two, a
+/// handshake gets the first whose key can sign with an algorithm the client offers) and the
+/// protocol `versions` offered.
 pub fn server_config(
-    certificate: &Path,
-    key: &Path,
-    key_pem: &str,
+    keys: &[ServerKey<'_>],
+    versions: &[&'static SupportedProtocolVersion],
 ) -> Result<ServerConfig, TlsError> {
-    fn pem(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> TlsError + '_ {
-        move |source| TlsError::Pem {
-            path: path.to_owned(),
-            source,
-        }
-    }
-    let chain = CertificateDer::pem_file_iter(certificate)
-        .map_err(pem(certificate))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem(certificate))?;
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate(certificate.to_owned()));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(pem(key))?;
     let provider = provider();
+    let certified = keys
+        .iter()
+        .map(|key| certified_key(key, &provider))
+        .collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(ProofOfPossession {
         algorithms: provider.signature_verification_algorithms,
     });
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(Arc::new(ByOfferedAlgorithms(certified)));
     device_listener_settings(&mut config);
     Ok(config)
+}
+
+/// `key` loaded with `provider`, its certificate's public key checked to be the key's.
+fn certified_key(
+    key: &ServerKey<'_>,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Pem { path, source }
+    };
+    let chain = CertificateDer::pem_file_iter(key.certificate)
+        .map_err(pem(key.certificate))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem(key.certificate))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(key.certificate.to_owned()));
+    }
+    let der = PrivateKeyDer::from_pem_slice(key.key_pem.as_bytes()).map_err(pem(key.key))?;
+    let certified = CertifiedKey::from_der(chain, der, provider)?;
+    Ok(Arc::new(certified))
+}
+
+/// The first certificate whose key can sign with one of the algorithms the client offers; else
+/// the first (the handshake then fails as it would have with it alone).
+#[derive(Debug)]
+struct ByOfferedAlgorithms(Vec<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for ByOfferedAlgorithms {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let offered = hello.signature_schemes();
+        self.0
+            .iter()
+            .find(|certified| certified.key.choose_scheme(offered).is_some())
+            .or_else(|| self.0.first())
+            .cloned()
+    }
 }
 
 /// The admin listener's rustls configuration: HTTPS with the certificate chain `certificate`
@@ -264,7 +305,12 @@ mod tests {
             dir.path().join(layout::TLS_SERVER_KEY),
         );
         let key_pem = std::fs::read_to_string(&key).unwrap();
-        let server = server_config(&certificate, &key, &key_pem).unwrap();
+        let keys = [ServerKey {
+            certificate: &certificate,
+            key: &key,
+            key_pem: &key_pem,
+        }];
+        let server = server_config(&keys, rustls::DEFAULT_VERSIONS).unwrap();
         let mut roots = RootCertStore::empty();
         let root = CertificateDer::from_pem_file(dir.path().join(layout::ROOT_CA)).unwrap();
         roots.add(root).unwrap();

@@ -726,3 +726,30 @@ where
     all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
     tool("curl", all)
 }
+
+/// Runs `command` (a `ztp serve` expected to refuse its configuration) and returns what it
+/// wrote on standard error once it exited with a failure; panics if it succeeds, or if it is
+/// still running after a minute (then it is killed).
+pub fn refused_start(mut command: Command) -> String {
+    use std::process::Stdio;
+    let mut serve = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ztp serve runs");
+    let stderr = serve.stderr.take().expect("stderr is piped");
+    let pid = serve.id();
+    let (said, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        let _ = said.send((text, serve.wait()));
+    });
+    let Ok((text, status)) = exit.recv_timeout(std::time::Duration::from_secs(60)) else {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        panic!("ztp serve did not exit: it started with a configuration it should refuse");
+    };
+    assert!(!status.expect("ztp serve exits").success(), "{text}");
+    text
+}

@@ -6,6 +6,7 @@
 //! error document with status 401 and the refusal is recorded, instead of a bare handshake
 //! alert nobody can see.
 
+mod legacy;
 mod recent;
 pub mod refresher;
 pub mod signatures;
@@ -21,6 +22,7 @@ use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnch
 use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
 use ztp_certs::{Cert, DeviceIdentity, Fingerprint, IdentityError, PkiError, Serial, SerialSource};
 
+use legacy::LegacySha1;
 use recent::Recent;
 
 /// Loading the manufacturer trust material failed.
@@ -62,6 +64,42 @@ pub enum TrustError {
     /// No trust anchor was configured.
     #[error("no manufacturer trust anchor is configured")]
     NoAnchors,
+    /// A configured CA is signed with SHA-1 and the operator did not opt in for it.
+    #[error(
+        "{path}: {subject} is signed with SHA-1 (sha1WithRSAEncryption), which device chains \
+         may use only by an opt-in per CA: add \"{path}\" to manufacturer.legacy_sha1 to \
+         accept SHA-1 signatures by the CAs of this file (docs/devices.md)",
+        path = path.display()
+    )]
+    Sha1WithoutOptIn {
+        /// The file.
+        path: PathBuf,
+        /// The certificate's subject.
+        subject: String,
+    },
+    /// A file opted in to SHA-1 is neither a trust anchor nor an intermediate.
+    #[error(
+        "manufacturer.legacy_sha1 names {path}, which is neither in manufacturer.trust_anchors \
+         nor in manufacturer.intermediates",
+        path = path.display()
+    )]
+    LegacyNotConfigured {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// The files of the manufacturer's device trust.
+#[derive(Debug, Clone, Default)]
+pub struct TrustFiles {
+    /// Trust anchors (PEM).
+    pub anchors: Vec<PathBuf>,
+    /// Intermediate CAs (PEM), for devices that present only their leaf.
+    pub intermediates: Vec<PathBuf>,
+    /// CRLs (PEM or DER).
+    pub crls: Vec<PathBuf>,
+    /// Files among the anchors and intermediates whose CAs may sign device chains with SHA-1.
+    pub legacy_sha1: Vec<PathBuf>,
 }
 
 /// Why a device is not let in.
@@ -119,6 +157,9 @@ pub struct AuthenticatedDevice {
     pub certificate: CertificateDer<'static>,
     /// The certificate's SHA-256 fingerprint.
     pub fingerprint: Fingerprint,
+    /// Whether its chain holds a SHA-1 signature, accepted by the opt-in of the CA that made
+    /// it (`manufacturer.legacy_sha1`).
+    pub legacy_chain: bool,
 }
 
 impl AuthenticatedDevice {
@@ -184,6 +225,8 @@ pub struct DeviceVerifier {
     /// The anchors' and intermediates' certificates: who may sign CRLs.
     issuers: Vec<Cert>,
     algorithms: Vec<signatures::Remembering>,
+    /// SHA-1 for the CAs opted in, if any.
+    legacy: Option<LegacySha1>,
     crls: RwLock<Vec<CrlFile>>,
     serial_source: SerialSource,
     /// The identities read from device certificates that verified, by fingerprint.
@@ -208,16 +251,21 @@ impl std::fmt::Debug for DeviceVerifier {
 impl DeviceVerifier {
     /// Loads trust anchors, intermediates and CRLs from PEM (CRLs also DER) files; remembers
     /// [`signatures::DEFAULT_CAPACITY`] verifications per generation.
-    pub fn load(
-        anchors: &[PathBuf],
-        intermediates: &[PathBuf],
-        crls: &[PathBuf],
-        serial_source: SerialSource,
-    ) -> Result<Self, TrustError> {
+    ///
+    /// A configured CA signed with SHA-1 is refused unless its file is opted in
+    /// (`files.legacy_sha1`); the CAs of an opted-in file may sign device chains with SHA-1,
+    /// which is logged as a warning.
+    pub fn load(files: &TrustFiles, serial_source: SerialSource) -> Result<Self, TrustError> {
+        for path in &files.legacy_sha1 {
+            if !files.anchors.contains(path) && !files.intermediates.contains(path) {
+                return Err(TrustError::LegacyNotConfigured { path: path.clone() });
+            }
+        }
         let mut trust = Vec::new();
         let mut issuers = Vec::new();
-        for path in anchors {
-            for cert in read_certificates(path)? {
+        let mut legacy = Vec::new();
+        for path in &files.anchors {
+            for cert in legacy::read_cas(path, files, &mut legacy)? {
                 let anchor = webpki::anchor_from_trusted_cert(cert.as_certificate_der()).map_err(
                     |source| TrustError::Anchor {
                         path: path.clone(),
@@ -232,13 +280,14 @@ impl DeviceVerifier {
             return Err(TrustError::NoAnchors);
         }
         let mut chain = Vec::new();
-        for path in intermediates {
-            for cert in read_certificates(path)? {
+        for path in &files.intermediates {
+            for cert in legacy::read_cas(path, files, &mut legacy)? {
                 chain.push(cert.as_certificate_der().clone());
                 issuers.push(cert);
             }
         }
-        let crls = crls
+        let crls = files
+            .crls
             .iter()
             .map(|p| read_crl(p, &issuers))
             .collect::<Result<_, _>>()?;
@@ -247,6 +296,7 @@ impl DeviceVerifier {
                 signatures::DEFAULT_CAPACITY,
                 issuers.iter().map(public_key).collect(),
             ),
+            legacy: LegacySha1::for_cas(&legacy),
             anchors: trust,
             intermediates: chain,
             issuers,
@@ -337,6 +387,7 @@ impl DeviceVerifier {
         let ee =
             EndEntityCert::try_from(leaf).map_err(|e| AuthFailure::Malformed(e.to_string()))?;
         let verified = self.verify_path(&ee, presented, now);
+        // A SHA-1 signature by a CA not opted in: webpki knows no such algorithm.
         // A refused certificate's subject, for the refusal.
         let subject = || match &parsed {
             Some(cert) => cert.subject(),
@@ -344,8 +395,8 @@ impl DeviceVerifier {
                 .map(|cert| cert.subject())
                 .unwrap_or_default(),
         };
-        match verified {
-            Ok(_) => {}
+        let legacy_chain = match verified {
+            Ok(legacy) => legacy,
             Err(webpki::Error::CertRevoked) => {
                 return Err(AuthFailure::Revoked {
                     serial: identity
@@ -356,10 +407,10 @@ impl DeviceVerifier {
             Err(e) => {
                 return Err(AuthFailure::Untrusted {
                     subject: subject(),
-                    reason: format!("{e:?}"),
+                    reason: legacy::untrusted_reason(&e, chain),
                 });
             }
-        }
+        };
         let identity = identity.map_err(AuthFailure::Identity)?;
         if parsed.is_some() {
             self.known_identities()
@@ -369,17 +420,19 @@ impl DeviceVerifier {
             identity,
             certificate: leaf.clone(),
             fingerprint,
+            legacy_chain,
         })
     }
 
     /// Verifies `ee`'s path to an anchor at `now` (through the `presented` and the configured
-    /// intermediates), and that no certificate of the path but the anchor is on a checked CRL.
+    /// intermediates), and that no certificate of the path but the anchor is on a checked CRL;
+    /// says whether a certificate of the path is signed with SHA-1 (by an opted-in CA).
     fn verify_path(
         &self,
         ee: &EndEntityCert<'_>,
         presented: &[CertificateDer<'static>],
         now: SystemTime,
-    ) -> Result<(), webpki::Error> {
+    ) -> Result<bool, webpki::Error> {
         let mut intermediates = presented.to_vec();
         intermediates.extend(self.intermediates.iter().cloned());
         let time = UnixTime::since_unix_epoch(
@@ -391,6 +444,11 @@ impl DeviceVerifier {
             .algorithms
             .iter()
             .map(|a| a as &dyn SignatureVerificationAlgorithm)
+            .chain(
+                self.legacy
+                    .iter()
+                    .map(|a| a as &dyn SignatureVerificationAlgorithm),
+            )
             .collect();
         ee.verify_for_usage(
             &algorithms,
@@ -406,12 +464,14 @@ impl DeviceVerifier {
             let crls = self.crls.read().unwrap_or_else(|p| p.into_inner());
             let certs =
                 std::iter::once(&**path.end_entity()).chain(path.intermediate_certificates());
+            let mut legacy = false;
             for cert in certs {
                 if is_revoked(&crls, cert)? {
                     return Err(webpki::Error::CertRevoked);
                 }
+                legacy |= self.legacy.is_some() && legacy::is_sha1_signed(&cert.der());
             }
-            Ok(())
+            Ok(legacy)
         })
     }
 

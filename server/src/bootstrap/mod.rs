@@ -324,7 +324,11 @@ impl Bootstrapper {
             kind: EventKind::BootstrapServed,
             status: Some(200),
             peer: Some(call.peer.to_owned()),
-            detail: served.describe(),
+            detail: if call.device.legacy_chain {
+                format!("{} (legacy SHA-1 chain)", served.describe())
+            } else {
+                served.describe()
+            },
             notice: None,
             request_id: None,
         };

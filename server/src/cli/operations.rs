@@ -225,6 +225,32 @@ pub struct PkiInitArgs {
     /// DNS names and IP addresses of the server's TLS certificate.
     #[arg(long = "server-name", default_values_t = ["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])]
     pub server_names: Vec<String>,
+    /// The server's TLS certificate key: `ecdsa`; `rsa`, for device software that rejects
+    /// ECDSA server certificates; or `both` (an RSA certificate in server/tls-rsa.pem beside
+    /// the ECDSA one, for device_api.alternative_tls_certificate).
+    #[arg(long, value_enum, default_value_t = ServerKeyArg::Ecdsa)]
+    pub server_key: ServerKeyArg,
+}
+
+/// `ztp pki init --server-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServerKeyArg {
+    /// ECDSA P-256.
+    Ecdsa,
+    /// RSA 2048.
+    Rsa,
+    /// ECDSA, and RSA beside it.
+    Both,
+}
+
+impl From<ServerKeyArg> for ztp_certs::dev_pki::ServerKeys {
+    fn from(arg: ServerKeyArg) -> Self {
+        match arg {
+            ServerKeyArg::Ecdsa => Self::Ecdsa,
+            ServerKeyArg::Rsa => Self::Rsa,
+            ServerKeyArg::Both => Self::Both,
+        }
+    }
 }
 
 /// `ztp pki issue-device`.

@@ -40,6 +40,7 @@ fn init(args: &PkiInitArgs) -> anyhow::Result<()> {
         customer: args.customer.clone(),
         devices,
         server_names: args.server_names.clone(),
+        server_keys: args.server_key.into(),
     };
     let pki = dev_pki::generate(&args.dir, &options)
         .with_context(|| format!("creating a development PKI in {}", args.dir.display()))?;

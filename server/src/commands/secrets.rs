@@ -94,6 +94,10 @@ pub fn key_files(config: &Config) -> Vec<KeyFile> {
         ("manufacturer.masa_key", m.masa_key.file()),
         ("manufacturer.license_key", m.license_key.file()),
         ("device_api.tls_key", Some(&config.device_api.tls_key)),
+        (
+            "device_api.alternative_tls_key",
+            config.device_api.alternative_tls_key.as_ref(),
+        ),
     ]
     .into_iter()
     .filter_map(|(field, path)| Some(file(field, path?)))

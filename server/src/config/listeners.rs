@@ -21,6 +21,18 @@ pub struct DeviceApiConfig {
     pub tls_certificate: PathBuf,
     /// The server's TLS key (PEM, PKCS#8; or sealed by `ztp secrets seal-keys`).
     pub tls_key: PathBuf,
+    /// A second certificate chain (PEM) served beside `tls_certificate`, typically RSA beside
+    /// an ECDSA one, for device software that takes no ECDSA server certificate: a handshake
+    /// gets the first of the two whose key can sign with an algorithm the device offers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative_tls_certificate: Option<PathBuf>,
+    /// Its key (PEM, PKCS#8; or sealed by `ztp secrets seal-keys`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative_tls_key: Option<PathBuf>,
+    /// The TLS versions the device listener offers: `["1.2", "1.3"]`, or `["1.2"]` for devices
+    /// whose secure element makes only RSA PKCS#1 v1.5 signatures, which TLS 1.3 forbids
+    /// (docs/devices.md).
+    pub tls_versions: Vec<TlsVersion>,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
     /// Largest request head (request line and headers) accepted, in bytes.
@@ -111,12 +123,26 @@ impl Default for DeviceProxyConfig {
     }
 }
 
+/// A TLS protocol version a listener offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 (RFC 5246), with ECDHE and AEAD cipher suites only.
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 (RFC 8446).
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
 impl Default for DeviceApiConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
             tls_certificate: PathBuf::from("pki/server/tls.pem"),
             tls_key: PathBuf::from("pki/server/tls.key"),
+            alternative_tls_certificate: None,
+            alternative_tls_key: None,
+            tls_versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
             read_timeout_secs: 10,
@@ -162,6 +188,77 @@ impl DeviceApiConfig {
             per_minute: self.refusals_per_minute,
             cooldown: Duration::from_secs(self.cooldown_secs),
         }
+    }
+}
+
+impl DeviceApiConfig {
+    /// The values of this section that load but that `ztp serve` cannot start with, by key:
+    /// no TLS version, half an alternative certificate, a proxy listener that would believe
+    /// nobody or whose headers are not header names.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.tls_versions.is_empty() {
+            problems.push((
+                "device_api.tls_versions",
+                "empty: list \"1.2\", \"1.3\" or both".to_owned(),
+            ));
+        }
+        if self.alternative_tls_certificate.is_some() != self.alternative_tls_key.is_some() {
+            problems.push((
+                "device_api.alternative_tls_certificate",
+                "needs device_api.alternative_tls_key, and the key its certificate".to_owned(),
+            ));
+        }
+        let Some(proxy) = &self.proxy else {
+            return problems;
+        };
+        if proxy.trusted_proxies.is_empty() {
+            problems.push((
+                "device_api.proxy.trusted_proxies",
+                "empty: list the load balancer's addresses".to_owned(),
+            ));
+        }
+        for (key, name) in [
+            (
+                "device_api.proxy.certificate_header",
+                &proxy.certificate_header,
+            ),
+            ("device_api.proxy.address_header", &proxy.address_header),
+        ] {
+            let empty_allowed = key.ends_with("address_header");
+            let valid = (empty_allowed && name.is_empty())
+                || ::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            if !valid {
+                problems.push((key, format!("{name:?} is not a header name")));
+            }
+        }
+        problems
+    }
+}
+
+impl AdminApiConfig {
+    /// The values of this section that load but that `ztp serve` cannot start with, by key:
+    /// half a TLS configuration, client certificates without HTTPS.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        match (&self.tls_certificate, &self.tls_key) {
+            (Some(_), None) => problems.push((
+                "admin_api.tls_key",
+                "missing: admin_api.tls_certificate needs its key".to_owned(),
+            )),
+            (None, Some(_)) => problems.push((
+                "admin_api.tls_certificate",
+                "missing: admin_api.tls_key is given without its certificate".to_owned(),
+            )),
+            _ => {}
+        }
+        if self.client_ca.is_some() && self.tls_certificate.is_none() {
+            problems.push((
+                "admin_api.client_ca",
+                "client certificates need HTTPS: set admin_api.tls_certificate".to_owned(),
+            ));
+        }
+        problems
     }
 }
 

@@ -24,7 +24,7 @@ mod pki;
 mod storage;
 
 pub use delivery::{NmsConfig, WebhooksConfig};
-pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig};
+pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig, TlsVersion};
 pub use pki::{DevPkiConfig, KeyLocation, ManufacturerConfig};
 pub use storage::{DatabaseConfig, SecretsConfig};
 
@@ -197,8 +197,13 @@ impl Config {
                 files.push((key.to_owned(), self.path(path)));
             }
         }
-        let a = &self.admin_api;
+        let (a, d) = (&self.admin_api, &self.device_api);
         for (key, path) in [
+            (
+                "device_api.alternative_tls_certificate",
+                &d.alternative_tls_certificate,
+            ),
+            ("device_api.alternative_tls_key", &d.alternative_tls_key),
             ("admin_api.tls_certificate", &a.tls_certificate),
             ("admin_api.tls_key", &a.tls_key),
             ("admin_api.client_ca", &a.client_ca),
@@ -270,45 +275,13 @@ impl Config {
                 );
             }
         }
-        let a = &self.admin_api;
-        match (&a.tls_certificate, &a.tls_key) {
-            (Some(_), None) => problem(
-                "admin_api.tls_key",
-                "missing: admin_api.tls_certificate needs its key".to_owned(),
-            ),
-            (None, Some(_)) => problem(
-                "admin_api.tls_certificate",
-                "missing: admin_api.tls_key is given without its certificate".to_owned(),
-            ),
-            _ => {}
-        }
-        if a.client_ca.is_some() && a.tls_certificate.is_none() {
-            problem(
-                "admin_api.client_ca",
-                "client certificates need HTTPS: set admin_api.tls_certificate".to_owned(),
-            );
-        }
-        if let Some(proxy) = &self.device_api.proxy {
-            if proxy.trusted_proxies.is_empty() {
-                problem(
-                    "device_api.proxy.trusted_proxies",
-                    "empty: list the load balancer's addresses".to_owned(),
-                );
-            }
-            for (key, name) in [
-                (
-                    "device_api.proxy.certificate_header",
-                    &proxy.certificate_header,
-                ),
-                ("device_api.proxy.address_header", &proxy.address_header),
-            ] {
-                let empty_allowed = key.ends_with("address_header");
-                let valid = (empty_allowed && name.is_empty())
-                    || ::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
-                if !valid {
-                    problem(key, format!("{name:?} is not a header name"));
-                }
-            }
+        for (key, reason) in self
+            .device_api
+            .problems()
+            .into_iter()
+            .chain(self.admin_api.problems())
+        {
+            problem(key, reason);
         }
         problems
     }

@@ -21,6 +21,11 @@ pub struct ManufacturerConfig {
     pub intermediates: Vec<PathBuf>,
     /// CRLs (PEM or DER) of the IDevID CAs; re-read when they change.
     pub crls: Vec<PathBuf>,
+    /// Files among `trust_anchors` and `intermediates` whose CAs may sign device chains with
+    /// SHA-1 (RSA PKCS#1 v1.5, `sha1WithRSAEncryption`), as older IDevID hierarchies do: an
+    /// opt-in per CA, warned about at start. A CA signed with SHA-1 that is not listed here is
+    /// refused at start. Never used for anything but device chains.
+    pub legacy_sha1: Vec<PathBuf>,
     /// How often to look for changed CRL files, in seconds.
     pub crl_refresh_secs: u64,
     /// Where device certificates carry the serial number.
@@ -54,6 +59,7 @@ impl Default for ManufacturerConfig {
             trust_anchors: vec![PathBuf::from("pki/manufacturer/idevid-ca.pem")],
             intermediates: Vec::new(),
             crls: vec![PathBuf::from("pki/manufacturer/idevid-ca.crl.pem")],
+            legacy_sha1: Vec::new(),
             crl_refresh_secs: 30,
             serial_source: SerialSource::SubjectSerialNumber,
             remembered_signatures: crate::auth::device::signatures::DEFAULT_CAPACITY,

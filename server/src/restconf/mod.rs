@@ -318,9 +318,14 @@ impl DeviceApi {
         connection: &'c ConnectionInfo,
     ) -> Option<&'c AuthenticatedDevice> {
         let verdict = connection.device.get_or_init(|| {
-            self.verifier
+            let verdict = self
+                .verifier
                 .load()
-                .authenticate(&connection.client_chain, SystemTime::now())
+                .authenticate(&connection.client_chain, SystemTime::now());
+            if verdict.as_ref().is_ok_and(|device| device.legacy_chain) {
+                self.metrics.legacy_chain();
+            }
+            verdict
         });
         match verdict {
             Ok(device) => Some(device),

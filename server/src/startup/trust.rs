@@ -14,10 +14,11 @@ use ztp_certs::role::ManufacturerRoles;
 use ztp_certs::{Cert, Pkcs11Uri, Signer, SigningKey, dev_pki};
 
 use super::StartupError;
-use crate::auth::device::{CurrentVerifier, DeviceVerifier};
+use crate::auth::device::{CurrentVerifier, DeviceVerifier, TrustFiles};
 use crate::commands::secrets::{KeyFile, key_files};
-use crate::config::{Config, KeyLocation};
+use crate::config::{Config, KeyLocation, TlsVersion};
 use crate::http::Tls;
+use crate::tls::ServerKey;
 
 /// The private keys `ztp serve` signs and serves with, opened (they may be sealed under the
 /// master key on disk) or named on an HSM.
@@ -29,6 +30,8 @@ pub(super) struct PrivateKeys {
     pub(super) license: SignerSource,
     /// The device listener's TLS key, PEM, and the file it came from (for messages).
     pub(super) tls: (String, PathBuf),
+    /// Its alternative TLS key, likewise, when one is configured.
+    pub(super) alternative_tls: Option<(String, PathBuf)>,
 }
 
 /// Where a signer's key comes from: its file's PEM, or a PKCS#11 URI (opened with the
@@ -65,7 +68,7 @@ pub(super) fn private_keys(
     let mut files = key_files(config).into_iter();
     let mut source = |location: &KeyLocation| match location {
         KeyLocation::Pkcs11(uri) => Ok(SignerSource::Pkcs11(uri.clone())),
-        // `key_files` lists the file keys in this order: MASA, license, TLS.
+        // `key_files` lists the file keys in this order: MASA, license, TLS, alternative TLS.
         KeyLocation::File(_) => {
             read(&files.next().expect("key_files lists each file key")).map(SignerSource::Pem)
         }
@@ -74,10 +77,15 @@ pub(super) fn private_keys(
     let masa = source(&m.masa_key)?;
     let license = source(&m.license_key)?;
     let tls = files.next().expect("key_files lists the TLS key");
+    let alternative_tls = match files.next() {
+        Some(file) => Some((read(&file)?, file.path)),
+        None => None,
+    };
     Ok(PrivateKeys {
         masa,
         license,
         tls: (read(&tls)?, tls.path),
+        alternative_tls,
     })
 }
 
@@ -105,7 +113,7 @@ pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, Startup
             &config.path(&m.masa_certificate),
         )?)?)
         .map_err(StartupError::MasaSigner)?;
-    let tls = tls(config, &keys.tls)?;
+    let tls = tls(config, keys)?;
     let license = keys
         .license
         .signer(Cert::chain_from_pem(&dev_pki::read(
@@ -125,22 +133,47 @@ pub(super) fn load(config: &Config, keys: &PrivateKeys) -> Result<Trust, Startup
 pub(super) fn verifier(config: &Config) -> Result<DeviceVerifier, StartupError> {
     let m = &config.manufacturer;
     let paths = |list: &[PathBuf]| list.iter().map(|p| config.path(p)).collect::<Vec<_>>();
-    Ok(DeviceVerifier::load(
-        &paths(&m.trust_anchors),
-        &paths(&m.intermediates),
-        &paths(&m.crls),
-        m.serial_source,
-    )
-    .map_err(StartupError::DeviceTrust)?
-    .remembering(m.remembered_signatures))
+    let files = TrustFiles {
+        anchors: paths(&m.trust_anchors),
+        intermediates: paths(&m.intermediates),
+        crls: paths(&m.crls),
+        legacy_sha1: paths(&m.legacy_sha1),
+    };
+    Ok(DeviceVerifier::load(&files, m.serial_source)
+        .map_err(StartupError::DeviceTrust)?
+        .remembering(m.remembered_signatures))
 }
 
-/// The device listener's TLS configuration: the certificate chain `config` names, with its
-/// opened `key` (PEM, and the file it came from).
-pub(super) fn tls(config: &Config, key: &(String, PathBuf)) -> Result<ServerConfig, StartupError> {
-    let (pem, path) = key;
-    crate::tls::server_config(&config.path(&config.device_api.tls_certificate), path, pem)
-        .map_err(StartupError::Tls)
+/// The device listener's TLS configuration: the certificate chains `config` names, with their
+/// opened `keys`, and the protocol versions it allows.
+pub(super) fn tls(config: &Config, keys: &PrivateKeys) -> Result<ServerConfig, StartupError> {
+    let d = &config.device_api;
+    let certificate = config.path(&d.tls_certificate);
+    let alternative = d
+        .alternative_tls_certificate
+        .as_ref()
+        .map(|p| config.path(p));
+    let mut served = vec![ServerKey {
+        certificate: &certificate,
+        key: &keys.tls.1,
+        key_pem: &keys.tls.0,
+    }];
+    if let (Some(certificate), Some((key_pem, key))) = (&alternative, &keys.alternative_tls) {
+        served.push(ServerKey {
+            certificate,
+            key,
+            key_pem,
+        });
+    }
+    let versions: Vec<_> = d
+        .tls_versions
+        .iter()
+        .map(|version| match version {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        })
+        .collect();
+    crate::tls::server_config(&served, &versions).map_err(StartupError::Tls)
 }
 
 /// Refuses a manufacturer PKI in which one role's key could pass for another's (see
@@ -162,18 +195,20 @@ pub(super) fn check_roles(
         }
         Ok(certs)
     };
-    let (device_anchors, device_intermediates, tls) = (
-        certs(&m.trust_anchors)?,
-        certs(&m.intermediates)?,
-        certs(std::slice::from_ref(&config.device_api.tls_certificate))?,
-    );
-    ManufacturerRoles {
-        device_anchors: &device_anchors,
-        device_intermediates: &device_intermediates,
-        voucher_signer: voucher,
-        license_signer: license,
-        tls_server: &tls,
+    let (device_anchors, device_intermediates) =
+        (certs(&m.trust_anchors)?, certs(&m.intermediates)?);
+    // Each TLS certificate served, against the other roles.
+    let d = &config.device_api;
+    for tls in std::iter::once(&d.tls_certificate).chain(&d.alternative_tls_certificate) {
+        ManufacturerRoles {
+            device_anchors: &device_anchors,
+            device_intermediates: &device_intermediates,
+            voucher_signer: voucher,
+            license_signer: license,
+            tls_server: &certs(std::slice::from_ref(tls))?,
+        }
+        .check(time::OffsetDateTime::now_utc())
+        .map_err(StartupError::Roles)?;
     }
-    .check(time::OffsetDateTime::now_utc())
-    .map_err(StartupError::Roles)
+    Ok(())
 }

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 mod gauges;
@@ -136,6 +136,11 @@ impl Metrics {
         }
         String::from_utf8(text).unwrap_or_default()
     }
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help)
+        .unwrap_or_else(|error| unreachable!("metric {name} is well-formed: {error}"))
 }
 
 fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {

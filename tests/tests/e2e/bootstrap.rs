@@ -1257,7 +1257,8 @@ fn one_roles_key_never_passes_for_anothers_on_either_side() {
     // The server: device anchors at the root (the configuration of earlier releases) would let
     // the voucher and license signers' keys (and the TLS key) pass for devices', and a device
     // anchoring vouchers there would take any of them: ztp refuses to start.
-    let mut serve = ztp_tests::serve_command(dir.path())
+    let mut serve = ztp_tests::serve_command(dir.path());
+    serve
         .env(
             "ZTP_MANUFACTURER__TRUST_ANCHORS",
             r#"["pki/manufacturer/root-ca.pem"]"#,
@@ -1265,22 +1266,8 @@ fn one_roles_key_never_passes_for_anothers_on_either_side() {
         .env(
             "ZTP_MANUFACTURER__INTERMEDIATES",
             r#"["pki/manufacturer/idevid-ca.pem"]"#,
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("ztp serve runs");
-    let stderr = serve.stderr.take().expect("stderr is piped");
-    let (said, exit) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
-        let _ = said.send((text, serve.wait()));
-    });
-    let (text, status) = exit
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("ztp serve exits instead of serving");
-    assert!(!status.unwrap().success(), "{text}");
+        );
+    let text = ztp_tests::refused_start(serve);
     assert!(
         text.contains("let one role's key pass for another's"),
         "{text}"

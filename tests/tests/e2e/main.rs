@@ -19,6 +19,7 @@ mod faults;
 mod hsm;
 mod import;
 mod instances;
+mod legacy_devices;
 mod licenses;
 mod logs;
 mod metrics;

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use ztp_tests::{Server, serve_command, stdout, success, temp_dir, tool, transcript, wait_until};
@@ -311,31 +311,9 @@ cat crossed.crt idevid-ca/ca.pem > crossed.pem
 /// Starts `ztp serve` on `machine`'s configuration with `env`, expecting it to exit with an
 /// error within a minute (killed otherwise): what it said on standard error.
 fn refused_start(machine: &Machine, env: &[(&str, &Path)]) -> String {
-    let log = machine.work.join("refused-start.log");
-    let mut serve = serve_command(&machine.data)
+    let mut serve = serve_command(&machine.data);
+    serve
         .env("ZTP_CONFIG", machine.config())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("ztp serve runs");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = serve.kill();
-            let _ = serve.wait();
-            panic!(
-                "ztp serve did not exit:\n{}",
-                fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let said = fs::read_to_string(&log).unwrap();
-    assert!(!status.success(), "ztp serve exited successfully:\n{said}");
-    said
+        .envs(env.iter().copied());
+    ztp_tests::refused_start(serve)
 }

@@ -5,6 +5,22 @@ use ztp_certs::{
 
 use super::*;
 
+/// A verifier of these files, none opted in to SHA-1.
+fn load(
+    anchors: &[PathBuf],
+    intermediates: &[PathBuf],
+    crls: &[PathBuf],
+    source: SerialSource,
+) -> Result<DeviceVerifier, TrustError> {
+    let files = TrustFiles {
+        anchors: anchors.to_vec(),
+        intermediates: intermediates.to_vec(),
+        crls: crls.to_vec(),
+        legacy_sha1: Vec::new(),
+    };
+    DeviceVerifier::load(&files, source)
+}
+
 struct Pki {
     dir: tempfile::TempDir,
     root: CertificateAuthority,
@@ -82,7 +98,7 @@ impl Pki {
     }
 
     fn verifier(&self) -> DeviceVerifier {
-        DeviceVerifier::load(
+        load(
             &[self.path("root.pem")],
             &[self.path("idevid.pem")],
             &[self.path("idevid.crl.pem")],
@@ -113,7 +129,7 @@ fn a_crl_is_checked_once_against_its_issuer_and_covers_the_whole_path() {
         .crl(&[], 9, now - Duration::hours(1), now + Duration::days(1))
         .unwrap();
     pki.write("forged.crl.pem", &forged);
-    let refused = DeviceVerifier::load(
+    let refused = load(
         &[pki.path("root.pem")],
         &[pki.path("idevid.pem")],
         &[pki.path("forged.crl.pem")],
@@ -140,7 +156,7 @@ fn a_crl_is_checked_once_against_its_issuer_and_covers_the_whole_path() {
         )
         .unwrap();
     pki.write("root.crl.pem", &root_crl);
-    let verifier = DeviceVerifier::load(
+    let verifier = load(
         &[pki.path("root.pem")],
         &[pki.path("idevid.pem")],
         &[pki.path("idevid.crl.pem"), pki.path("root.crl.pem")],
@@ -279,10 +295,10 @@ fn a_broken_crl_keeps_the_previous_list() {
 #[test]
 fn missing_trust_material_is_a_clear_error() {
     let pki = Pki::new();
-    let missing = DeviceVerifier::load(&[pki.path("nope.pem")], &[], &[], SerialSource::default());
+    let missing = load(&[pki.path("nope.pem")], &[], &[], SerialSource::default());
     assert!(matches!(missing, Err(TrustError::Io { .. })));
     assert!(matches!(
-        DeviceVerifier::load(&[], &[], &[], SerialSource::default()),
+        load(&[], &[], &[], SerialSource::default()),
         Err(TrustError::NoAnchors)
     ));
 }

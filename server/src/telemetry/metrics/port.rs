@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use prometheus::core::Collector;
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
-use super::{Family, LATENCY_BUCKETS, counters, histograms};
+use super::{Family, LATENCY_BUCKETS, counter, counters, histograms};
 
 /// How a get-bootstrapping-data call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,7 @@ pub struct DeviceMetrics {
     bootstraps: IntCounterVec,
     refusals: IntCounterVec,
     duration: HistogramVec,
+    legacy_chains: IntCounter,
 }
 
 impl Default for DeviceMetrics {
@@ -121,6 +122,11 @@ impl Default for DeviceMetrics {
                 LATENCY_BUCKETS,
                 &["rpc"],
             ),
+            legacy_chains: counter(
+                "ztp_device_legacy_chains_total",
+                "Device connections authenticated through a chain holding a SHA-1 signature, \
+                 accepted by the opt-in of the CA that made it (manufacturer.legacy_sha1).",
+            ),
         }
     }
 }
@@ -140,6 +146,11 @@ impl DeviceMetrics {
             .inc();
     }
 
+    /// A connection's device was authenticated through a legacy (SHA-1) chain.
+    pub fn legacy_chain(&self) {
+        self.legacy_chains.inc();
+    }
+
     /// A call to `rpc` was answered after `elapsed`.
     pub fn answered(&self, rpc: &str, elapsed: Duration) {
         self.duration
@@ -154,6 +165,7 @@ impl Family for DeviceMetrics {
             Box::new(self.bootstraps.clone()),
             Box::new(self.refusals.clone()),
             Box::new(self.duration.clone()),
+            Box::new(self.legacy_chains.clone()),
         ]
     }
 }

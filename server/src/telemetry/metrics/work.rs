@@ -6,7 +6,7 @@ use std::time::Duration;
 use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounter, IntCounterVec};
 
-use super::{BATCH_BUCKETS, Family, LATENCY_BUCKETS, counters, histogram};
+use super::{BATCH_BUCKETS, Family, LATENCY_BUCKETS, counter, counters, histogram};
 
 /// The journal's family: how long its commits take and how many entries each carries.
 #[derive(Debug, Clone)]
@@ -109,13 +109,10 @@ pub struct LicenseMetrics(IntCounter);
 
 impl Default for LicenseMetrics {
     fn default() -> Self {
-        Self(
-            IntCounter::new(
-                "ztp_license_shortages_total",
-                "Licenses a device was entitled to but not given: its pool had no seat left.",
-            )
-            .unwrap_or_else(|error| unreachable!("the metric is well-formed: {error}")),
-        )
+        Self(counter(
+            "ztp_license_shortages_total",
+            "Licenses a device was entitled to but not given: its pool had no seat left.",
+        ))
     }
 }
 
