@@ -227,6 +227,15 @@ impl Voucher {
         masa_anchors: &[Cert],
         at: OffsetDateTime,
     ) -> Result<Self, VoucherError> {
+        Self::verify_signed(der, masa_anchors, at).map(|(voucher, _)| voucher)
+    }
+
+    /// [`Voucher::verify`], also returning the certificate of the MASA key that signed it.
+    pub fn verify_signed(
+        der: &[u8],
+        masa_anchors: &[Cert],
+        at: OffsetDateTime,
+    ) -> Result<(Self, Cert), VoucherError> {
         let policy = TrustPolicy {
             anchors: masa_anchors,
             extra_certificates: &[],
@@ -234,7 +243,19 @@ impl Voucher {
         };
         let verified = cms::verify(der, &[oid::ID_CT_ANIMA_JSON_VOUCHER, oid::ID_DATA], &policy)?;
         role::check_signer(&verified.signer, Role::VoucherSigner)?;
-        Self::from_json(&verified.content)
+        Ok((Self::from_json(&verified.content)?, verified.signer))
+    }
+
+    /// Checks that a voucher another party's MASA signed can be imported for the device
+    /// `serial` and served on its later calls: its serial, not expired at `at`, and no nonce
+    /// (a nonce voucher answers the one request that sent the nonce).
+    pub fn check_importable(&self, serial: &str, at: OffsetDateTime) -> Result<(), VoucherError> {
+        if self.nonce.is_some() {
+            return Err(VoucherError::Invalid(
+                "it is bound to the nonce of one request: import a voucher without nonce".into(),
+            ));
+        }
+        self.check_applies(serial, self.idevid_issuer.as_deref(), None, at)
     }
 
     /// Checks that the voucher is for this device: same serial, issued under the same CA when
@@ -264,7 +285,10 @@ impl Voucher {
             return Err(VoucherError::Expired(format_time(expires)?));
         }
         match (sent_nonce, self.nonce.as_deref()) {
-            (Some(sent), carried) if carried != Some(sent) => Err(VoucherError::NonceMismatch),
+            (Some(sent), Some(carried)) if carried != sent => Err(VoucherError::NonceMismatch),
+            // ietf-voucher compares a nonce only when the voucher carries one: one without
+            // (checked by its expiry, above) is what a bootstrap server that could obtain no
+            // fresh voucher serves, an imported one among them.
             // ietf-voucher: a voucher with a nonce the device did not send must not be
             // processed. It answered another request (and never expires): replayed after a
             // resale or an RMA, it would hand the device to a former owner.
@@ -366,6 +390,15 @@ mod tests {
             ),
             "a nonce voucher answers the request that sent the nonce, no other"
         );
+        // A device that sent a nonce and got a voucher without one checks its expiry.
+        let expiring = Voucher::new("SN-1", &pdc, now, now + Duration::days(1), None);
+        expiring
+            .check_applies("SN-1", None, Some(&nonce), now)
+            .unwrap();
+        assert!(matches!(
+            expiring.check_applies("SN-1", None, Some(&nonce), now + Duration::days(2)),
+            Err(VoucherError::Expired(_))
+        ));
     }
 
     #[test]

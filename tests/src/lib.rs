@@ -569,19 +569,37 @@ impl Server {
     /// [`Server::bootstrap`] at `url`: the server behind a proxy that presents its TLS
     /// certificate.
     pub fn bootstrap_at(&self, url: &str, serial: &str, extra: &[&str]) -> Output {
-        let pki = self.pki();
-        let device = pki.join("devices").join(serial);
-        let manufacturer = pki.join("manufacturer");
+        let device = self.pki().join("devices").join(serial);
+        let voucher_ca = self.pki().join("manufacturer/voucher-ca.pem");
+        self.bootstrap_as(
+            url,
+            (&device.join("idevid.pem"), &device.join("idevid.key")),
+            &voucher_ca,
+            extra,
+        )
+    }
+
+    /// `ztp device bootstrap` at `url` as the device whose IDevID chain and key are `idevid`,
+    /// trusting the server's TLS certificate (the development PKI's root), vouchers from
+    /// `voucher_ca` and licenses from the license CA, with `extra` arguments.
+    pub fn bootstrap_as(
+        &self,
+        url: &str,
+        idevid: (&Path, &Path),
+        voucher_ca: &Path,
+        extra: &[&str],
+    ) -> Output {
+        let manufacturer = self.pki().join("manufacturer");
         Command::new(ztp_bin())
             .args(["device", "bootstrap", "--url", url])
             .arg("--cert")
-            .arg(device.join("idevid.pem"))
+            .arg(idevid.0)
             .arg("--key")
-            .arg(device.join("idevid.key"))
+            .arg(idevid.1)
             .arg("--server-ca")
             .arg(manufacturer.join("root-ca.pem"))
             .arg("--voucher-ca")
-            .arg(manufacturer.join("voucher-ca.pem"))
+            .arg(voucher_ca)
             .arg("--license-ca")
             .arg(manufacturer.join("license-ca.pem"))
             .args(extra)

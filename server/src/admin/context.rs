@@ -91,6 +91,8 @@ pub struct Ctx {
     pub(super) reload: Arc<dyn Reload>,
     /// The PKCS#11 modules owners' signing keys may be on.
     pub(super) owner_key_modules: Vec<std::path::PathBuf>,
+    /// The files of the CAs whose vouchers may be imported.
+    pub(super) voucher_import_anchors: Vec<std::path::PathBuf>,
 }
 
 /// A request's body, as its route declares it.

@@ -47,6 +47,7 @@ pub mod routes;
 mod table;
 mod timeline;
 mod tokens;
+mod vouchers;
 mod webhooks;
 
 pub use audit::AuditEntryView;
@@ -71,6 +72,7 @@ pub use reload::{Reload, Reloaded};
 pub use router::{AdminApi, AdminLimits};
 pub use timeline::TimelineEntry;
 pub use tokens::{CreateToken, CreatedToken, TokenView};
+pub use vouchers::{ImportVoucher, VoucherView};
 pub use webhooks::{
     CreateWebhook, DeliveryView, PatchWebhook, WebhookStatusView, WebhookTestView, WebhookView,
     WebhookWithSecret,

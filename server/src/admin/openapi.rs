@@ -27,7 +27,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::routes::{Access, ROUTES, Route};
 use super::{
     audit, customers, devices, events, health, import, licenses, metrics, nms, owner_credentials,
-    registrations, reload, timeline, tokens, webhooks,
+    registrations, reload, timeline, tokens, vouchers, webhooks,
 };
 use crate::http::response;
 
@@ -64,6 +64,9 @@ const BEARER: &str = "bearer";
         customers::delete_customer,
         customers::owner_ca,
         owner_credentials::replace_owner_credentials,
+        vouchers::import_voucher,
+        vouchers::show_voucher,
+        vouchers::delete_voucher,
         customers::list_targets,
         customers::put_target,
         customers::delete_target,

@@ -91,6 +91,7 @@ impl AdminApi {
                 metrics,
                 reload,
                 owner_key_modules: Vec::new(),
+                voucher_import_anchors: Vec::new(),
             },
             max_body_bytes: limits.max_body_bytes,
         }
@@ -99,6 +100,13 @@ impl AdminApi {
     /// Owners' signing keys may be on the PKCS#11 `modules` (`manufacturer.owner_key_modules`).
     pub fn with_owner_key_modules(mut self, modules: Vec<std::path::PathBuf>) -> Self {
         self.ctx.owner_key_modules = modules;
+        self
+    }
+
+    /// Vouchers may be imported when signed under one of the CAs in these files (read at each
+    /// import, so a changed file needs no restart).
+    pub fn with_voucher_import_anchors(mut self, files: Vec<std::path::PathBuf>) -> Self {
+        self.ctx.voucher_import_anchors = files;
         self
     }
 

@@ -8,13 +8,13 @@ use super::context::{bare, handler, typed};
 use super::routes::Action::{Action, Create, Delete, Replace, Update};
 use super::routes::{Access, Audit, Handler, Route, Tenancy};
 use super::{
-    CreateCustomer, CreateDevice, CreateNms, CreatePool, CreateToken, CreateWebhook, PatchCustomer,
-    PatchDevice, PatchNms, PatchPool, PatchWebhook, ReplaceOwnerCredentials, RetryRegistrations,
-    RevokeLicense, RuleSet, TargetView, TransferLicenses,
+    CreateCustomer, CreateDevice, CreateNms, CreatePool, CreateToken, CreateWebhook, ImportVoucher,
+    PatchCustomer, PatchDevice, PatchNms, PatchPool, PatchWebhook, ReplaceOwnerCredentials,
+    RetryRegistrations, RevokeLicense, RuleSet, TargetView, TransferLicenses,
 };
 use super::{
     audit, customers, devices, events, health, import, licenses, metrics, nms, openapi,
-    owner_credentials, registrations, reload, timeline, tokens, webhooks,
+    owner_credentials, registrations, reload, timeline, tokens, vouchers, webhooks,
 };
 
 /// A change's audit entry: the kind of object and of change.
@@ -331,6 +331,24 @@ pub const ROUTES: &[Route] = &[
         access: Access::Customer, tenancy: Tenancy::Device, audit: None,
         summary: "A device's timeline, oldest first",
         handler: Handler::Empty(handler!(timeline::device_timeline)),
+    },
+    Route {
+        method: Method::PUT, path: "/api/v1/devices/{serial}/voucher",
+        access: Access::Manufacturer, tenancy: Tenancy::Device, audit: audits("voucher", Replace),
+        summary: "Import a voucher another party's MASA signed for a device",
+        handler: Handler::Json(typed!(ImportVoucher, vouchers::import_voucher)),
+    },
+    Route {
+        method: Method::GET, path: "/api/v1/devices/{serial}/voucher",
+        access: Access::Customer, tenancy: Tenancy::Device, audit: None,
+        summary: "A device's imported voucher",
+        handler: Handler::Empty(handler!(vouchers::show_voucher)),
+    },
+    Route {
+        method: Method::DELETE, path: "/api/v1/devices/{serial}/voucher",
+        access: Access::Manufacturer, tenancy: Tenancy::Device, audit: audits("voucher", Delete),
+        summary: "Remove a device's imported voucher (ztp signs its vouchers again)",
+        handler: Handler::Empty(handler!(vouchers::delete_voucher)),
     },
     Route {
         method: Method::GET, path: "/api/v1/events",

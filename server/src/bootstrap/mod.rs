@@ -33,6 +33,7 @@ use crate::domain::response::{Conveyed, NoResponse, Profile, Request};
 use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Registrant, Registrar, RegistrarError};
+use crate::store::devices::ImportedVoucher;
 use crate::store::journal::Journal;
 use crate::store::{
     CallingDevice, DeviceRecord, EventKind, LicenseRecord, NewEvent, RegistrationRecord, Store,
@@ -59,6 +60,14 @@ pub enum BootstrapError {
     /// The device has no owner yet.
     #[error("device {0} has no owner")]
     NoOwner(Serial),
+    /// The device's imported voucher cannot be served, and ztp may sign it none.
+    #[error("device {serial}: its imported ownership voucher {reason}")]
+    ImportedVoucher {
+        /// The device.
+        serial: Serial,
+        /// Why it cannot be served.
+        reason: String,
+    },
     /// The owner has nothing for it.
     #[error("device {serial}: {reason}")]
     NothingConfigured {
@@ -275,13 +284,17 @@ impl Bootstrapper {
             device,
             owner_revision,
             licenses,
+            imported_voucher,
         } = self.known_device(call.device).await?;
         let model = device.model.clone();
         // One state write per request: the answer's (redirected or onboarding), or `contacted`
         // when the device is known but gets nothing (yet).
         // Registering with the NMS and allocating licenses wait on others (the outbox, the
         // journal's own commit): set aside, so that the journal does not wait for them.
-        let answered = match self.answer(call, device, owner_revision).await {
+        let answered = match self
+            .answer(call, device, owner_revision, imported_voucher.as_ref())
+            .await
+        {
             Ok(answer) => under_way
                 .aside(self.register(call, &model, &answer.customer, &answer.owner))
                 .await
@@ -441,6 +454,7 @@ impl Bootstrapper {
         call: Call<'_>,
         device: DeviceRecord,
         owner_revision: Option<i64>,
+        imported_voucher: Option<&ImportedVoucher>,
     ) -> Result<Answer, BootstrapError> {
         let serial = call.device.serial();
         let customer = device
@@ -468,7 +482,7 @@ impl Bootstrapper {
         let ownership = if plan.signed {
             Some(Ownership {
                 owner_certificate: owner.credentials.owner_certificate().clone(),
-                ownership_voucher: self.voucher(&owner, call)?,
+                ownership_voucher: self.voucher(&owner, call, imported_voucher)?,
             })
         } else {
             None

@@ -218,13 +218,19 @@ impl Bootstrapper {
         Ok(built)
     }
 
+    /// The device's ownership voucher: the one imported for it (another party's MASA signed
+    /// it), or one ztp signs.
     pub(super) fn voucher(
         &self,
         owner: &OwnerEntry,
         call: Call<'_>,
+        imported: Option<&ImportedVoucher>,
     ) -> Result<Binary, BootstrapError> {
         let now = OffsetDateTime::now_utc();
         let serial = &call.device.identity.serial;
+        if let Some(imported) = imported {
+            return serve_imported(imported, call);
+        }
         let sign = |nonce| {
             // Bound to the CA that issued the IDevID presented (idevid-issuer), so that it
             // serves no device of the same serial under another IDevID CA.
@@ -269,4 +275,41 @@ impl Bootstrapper {
         vouchers.insert(call.device.fingerprint, (voucher.clone(), now));
         Ok(voucher)
     }
+}
+
+/// The imported voucher, as it was imported, when it still applies to the device calling: not
+/// expired, and naming the issuer of the IDevID presented if it names one. A device that sent a
+/// nonce gets it too: no voucher carrying that nonce can be had from its MASA here, and
+/// ietf-voucher has a device check the expiry of a voucher without nonce.
+fn serve_imported(imported: &ImportedVoucher, call: Call<'_>) -> Result<Binary, BootstrapError> {
+    let refused = |reason: String| BootstrapError::ImportedVoucher {
+        serial: call.device.identity.serial.clone(),
+        reason,
+    };
+    if let Some(expires_at) = imported.expires_at
+        && expires_at < now_ms()
+    {
+        return Err(refused(
+            "has expired: import a fresh one from its MASA".into(),
+        ));
+    }
+    if let Some(named) = &imported.idevid_issuer {
+        let presented = Cert::from_der(call.device.certificate.to_vec())
+            .ok()
+            .and_then(|cert| cert.authority_key_identifier())
+            .map(|id| crate::store::vouchers::lower_hex(&id));
+        if presented.as_ref() != Some(named) {
+            return Err(refused(
+                "names another issuer of the device's IDevID (idevid-issuer)".into(),
+            ));
+        }
+    }
+    if call.input.nonce.is_some() {
+        tracing::info!(
+            serial = call.device.identity.serial.as_str(),
+            "the device asked for a voucher bound to its nonce: it gets its imported voucher, \
+             which has none"
+        );
+    }
+    Ok(Binary::from(imported.cms.clone()))
 }

@@ -216,6 +216,10 @@ impl Config {
             ("manufacturer.trust_anchors", &m.trust_anchors),
             ("manufacturer.intermediates", &m.intermediates),
             ("manufacturer.crls", &m.crls),
+            (
+                "manufacturer.voucher_import_anchors",
+                &m.voucher_import_anchors,
+            ),
         ] {
             for (i, path) in list.iter().enumerate() {
                 files.push((format!("{key}[{i}]"), self.path(path)));

@@ -38,6 +38,11 @@ pub struct ManufacturerConfig {
     /// The voucher-signing key: a file (PEM, or sealed by `ztp secrets seal-keys`) or a
     /// `pkcs11:` URI naming it on an HSM.
     pub masa_key: KeyLocation,
+    /// The CAs of other parties' voucher signers (a vendor's MASA, or the manufacturer's when
+    /// an owner runs ztp as its own bootstrap server): vouchers they signed may be imported per
+    /// device (`PUT /api/v1/devices/{serial}/voucher`) and are then served as they are. Empty:
+    /// no voucher can be imported.
+    pub voucher_import_anchors: Vec<PathBuf>,
     /// Lifetime of vouchers issued without a nonce, in days.
     pub voucher_validity_days: u32,
     /// The license-signing certificate chain (PEM).
@@ -65,6 +70,7 @@ impl Default for ManufacturerConfig {
             remembered_signatures: crate::auth::device::signatures::DEFAULT_CAPACITY,
             masa_certificate: PathBuf::from("pki/manufacturer/masa.pem"),
             masa_key: KeyLocation::File(PathBuf::from("pki/manufacturer/masa.key")),
+            voucher_import_anchors: Vec::new(),
             voucher_validity_days: 30,
             license_certificate: PathBuf::from("pki/manufacturer/license-signing.pem"),
             license_key: KeyLocation::File(PathBuf::from("pki/manufacturer/license-signing.key")),

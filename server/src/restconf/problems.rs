@@ -25,6 +25,10 @@ pub(super) fn bootstrap_problem(error: &BootstrapError, retry_after: u64) -> (Pr
             Problem::data_missing("no bootstrapping data is configured for this device"),
             Refusal::NoOwner,
         ),
+        BootstrapError::ImportedVoucher { .. } => (
+            Problem::data_missing("no valid ownership voucher can be had for this device"),
+            Refusal::NoVoucher,
+        ),
         BootstrapError::AwaitingNms { .. } => (
             Problem::busy(
                 "the device's registration with its network management system is on its \

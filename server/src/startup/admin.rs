@@ -49,7 +49,15 @@ pub(super) fn api(
             metrics,
             reload,
         )
-        .with_owner_key_modules(config.manufacturer.owner_key_modules.clone()),
+        .with_owner_key_modules(config.manufacturer.owner_key_modules.clone())
+        .with_voucher_import_anchors(
+            config
+                .manufacturer
+                .voucher_import_anchors
+                .iter()
+                .map(|path| config.path(path))
+                .collect(),
+        ),
     )
 }
 

@@ -55,6 +55,36 @@ pub struct CallingDevice {
     pub owner_revision: Option<i64>,
     /// Its licenses, oldest first.
     pub licenses: Vec<LicenseRecord>,
+    /// The voucher imported for it, if any (its CMS, expiry and idevid-issuer).
+    pub imported_voucher: Option<ImportedVoucher>,
+}
+
+/// A device's imported voucher as answering it needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedVoucher {
+    /// The CMS SignedData (DER), as imported.
+    pub cms: Vec<u8>,
+    /// When it expires (Unix ms); none: it does not.
+    pub expires_at: Option<i64>,
+    /// The `idevid-issuer` it names (lowercase hex), if any.
+    pub idevid_issuer: Option<String>,
+}
+
+impl ImportedVoucher {
+    /// Reads the `v_`-prefixed columns of a calling device's row (all null: none).
+    pub(super) fn from_columns(row: &impl Columns) -> Result<Option<Self>, StoreError> {
+        use base64::Engine;
+        let Some(cms) = row.column::<Option<String>>("v_cms")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            cms: base64::engine::general_purpose::STANDARD
+                .decode(cms)
+                .map_err(|e| corrupt("imported voucher")(e.to_string()))?,
+            expires_at: row.column("v_expires_at")?,
+            idevid_issuer: row.column("v_idevid_issuer")?,
+        }))
+    }
 }
 
 /// A device to import.
@@ -193,6 +223,7 @@ impl Store {
         if let Some(Some(customer)) = &update.customer {
             self.require_customer(customer).await?;
         }
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE devices SET \
                model = COALESCE($2, model), \
@@ -207,13 +238,21 @@ impl Store {
         .bind(update.customer.clone().flatten())
         .bind(update.certificate_pin.is_some())
         .bind(update.certificate_pin.clone().flatten())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await
         .map(super::first_returned)?
         .ok_or_else(|| StoreError::NotFound {
             what: "device",
             key: serial.to_owned(),
         })?;
+        if update.customer.is_some() {
+            // An imported voucher pins its owner's certificate: a new owner needs its own.
+            sqlx::query("DELETE FROM imported_vouchers WHERE serial = $1")
+                .bind(serial)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         device(&row)
     }
 
@@ -221,6 +260,10 @@ impl Store {
     pub async fn delete_device(&self, serial: &str) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM progress_reports WHERE serial = $1")
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM imported_vouchers WHERE serial = $1")
             .bind(serial)
             .execute(&mut *tx)
             .await?;

@@ -59,6 +59,7 @@ pub mod schema;
 mod sealed;
 mod sqlite;
 pub mod tokens;
+pub mod vouchers;
 pub mod webhooks;
 
 pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
@@ -69,6 +70,7 @@ pub use nms::NmsConnectionRecord;
 pub use outbox::OutboxStatus;
 pub use registrations::{NewRegistration, RegistrationFilter, RegistrationRecord};
 pub use sqlite::backup;
+pub use vouchers::ImportedVoucherRecord;
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -357,6 +357,29 @@ const POLICY: &[(&str, &str, Who, Whose, u16)] = &[
         Whose::Device,
         200,
     ),
+    // The matrix configures no anchor to import vouchers under: none is imported, and there
+    // is none to show or remove.
+    (
+        "PUT",
+        "/api/v1/devices/{serial}/voucher",
+        Who::Manufacturer,
+        Whose::Device,
+        409,
+    ),
+    (
+        "GET",
+        "/api/v1/devices/{serial}/voucher",
+        Who::Tenant,
+        Whose::Device,
+        404,
+    ),
+    (
+        "DELETE",
+        "/api/v1/devices/{serial}/voucher",
+        Who::Manufacturer,
+        Whose::Device,
+        404,
+    ),
     ("GET", "/api/v1/events", Who::Tenant, Whose::Filter, 200),
     (
         "GET",
@@ -673,6 +696,7 @@ impl Matrix {
                 return (csv.into_bytes(), true);
             }
             ("PATCH", "/api/v1/devices/{serial}") => json!({"model": "uCPE-100"}),
+            ("PUT", "/api/v1/devices/{serial}/voucher") => json!({"voucher": "MA=="}),
             ("POST", "/api/v1/registrations/retry") => json!({"state": "dead"}),
             ("POST", "/api/v1/tokens") => json!({"name": format!("k-{n}"), "role": "read-only"}),
             _ => json!({}),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use ztp_tests::{Server, refused_start, serve_command, success, temp_dir, transcript, ztp_bin};
+use ztp_tests::{Server, refused_start, serve_command, success, temp_dir, transcript};
 
 /// The legacy device: a Cisco-style UDI in the subject's serialNumber.
 const SERIAL: &str = "FOC2612X0AB";
@@ -93,21 +93,8 @@ fn pairs(variables: &[(String, String)]) -> Vec<(&str, &str)> {
 /// `ztp device bootstrap` as the device whose IDevID is `cert`/`key`, trusting the server's
 /// development PKI.
 fn bootstrap_as(server: &Server, cert: &Path, key: &Path) -> Output {
-    let manufacturer = server.pki().join("manufacturer");
-    Command::new(ztp_bin())
-        .args(["device", "bootstrap", "--url", &server.device_url])
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(key)
-        .arg("--server-ca")
-        .arg(manufacturer.join("root-ca.pem"))
-        .arg("--voucher-ca")
-        .arg(manufacturer.join("voucher-ca.pem"))
-        .arg("--license-ca")
-        .arg(manufacturer.join("license-ca.pem"))
-        .output()
-        .expect("ztp device bootstrap runs")
+    let voucher_ca = server.pki().join("manufacturer/voucher-ca.pem");
+    server.bootstrap_as(&server.device_url, (cert, key), &voucher_ca, &[])
 }
 
 fn events(server: &Server) -> Vec<Value> {

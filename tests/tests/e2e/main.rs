@@ -18,6 +18,7 @@ mod exhaustion;
 mod faults;
 mod hsm;
 mod import;
+mod imported_vouchers;
 mod instances;
 mod legacy_devices;
 mod licenses;

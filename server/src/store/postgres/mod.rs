@@ -55,9 +55,11 @@ const CALLING_DEVICE: &str = "SELECT d.serial, d.model, d.customer, d.certificat
        l.id AS l_id, l.pool_id AS l_pool_id, l.serial AS l_serial, \
        l.product_id AS l_product_id, l.state AS l_state, l.issued_at AS l_issued_at, \
        l.revoked_at AS l_revoked_at, l.revoke_reason AS l_revoke_reason, \
-       l.replaced_by AS l_replaced_by \
+       l.replaced_by AS l_replaced_by, \
+       v.cms AS v_cms, v.expires_at AS v_expires_at, v.idevid_issuer AS v_idevid_issuer \
      FROM devices d \
      LEFT JOIN customers c ON c.name = d.customer \
+     LEFT JOIN imported_vouchers v ON v.serial = d.serial \
      LEFT JOIN licenses l ON l.serial = d.serial \
      WHERE d.serial = $1 ORDER BY l.issued_at, l.id";
 
@@ -88,6 +90,7 @@ fn calling_device(rows: &[AnyRow]) -> Result<Option<CallingDevice>, StoreError> 
         device: devices::device(first)?,
         owner_revision: first.column("owner_revision")?,
         licenses,
+        imported_voucher: devices::ImportedVoucher::from_columns(first)?,
     }))
 }
 

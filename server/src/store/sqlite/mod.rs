@@ -86,15 +86,27 @@ impl Sqlite {
                         "SELECT ",
                         devices::device_columns!(),
                         ", (SELECT revision FROM customers WHERE name = devices.customer) \
-                         AS owner_revision FROM devices WHERE serial = $1"
+                         AS owner_revision, \
+                         (SELECT cms FROM imported_vouchers v WHERE v.serial = devices.serial) \
+                         AS v_cms, \
+                         (SELECT expires_at FROM imported_vouchers v \
+                          WHERE v.serial = devices.serial) AS v_expires_at, \
+                         (SELECT idevid_issuer FROM imported_vouchers v \
+                          WHERE v.serial = devices.serial) AS v_idevid_issuer \
+                         FROM devices WHERE serial = $1"
                     ),
                     &[&serial],
                     |row| {
                         use crate::store::columns::Columns;
-                        Ok((devices::device(row)?, row.column("owner_revision")?))
+                        Ok((
+                            devices::device(row)?,
+                            row.column("owner_revision")?,
+                            devices::ImportedVoucher::from_columns(row)?,
+                        ))
                     },
                 )?;
-                let Some((device, owner_revision)) = found.into_iter().next() else {
+                let Some((device, owner_revision, imported_voucher)) = found.into_iter().next()
+                else {
                     return Ok(None);
                 };
                 let licenses = licenses_of_on(snapshot, serial)?;
@@ -102,6 +114,7 @@ impl Sqlite {
                     device,
                     owner_revision,
                     licenses,
+                    imported_voucher,
                 }))
             })
         })

@@ -55,6 +55,8 @@ pub enum Refusal {
     UnknownDevice,
     /// No owner, or nothing configured for it.
     NoOwner,
+    /// Its imported voucher can no longer be served (expired, another IDevID issuer).
+    NoVoucher,
     /// A body that does not decode, or an input missing.
     BadRequest,
     /// A body over the limit.
@@ -81,6 +83,7 @@ impl Refusal {
             Self::NotAProxy => "not_a_proxy",
             Self::UnknownDevice => "unknown_device",
             Self::NoOwner => "no_owner",
+            Self::NoVoucher => "no_voucher",
             Self::BadRequest => "bad_request",
             Self::TooLarge => "too_large",
             Self::Timeout => "timeout",
