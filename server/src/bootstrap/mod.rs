@@ -497,7 +497,9 @@ impl Bootstrapper {
         let family = self
             .families
             .of(request.hw_model, product_id.map(|p| p.as_str()));
-        let shape = family.map_or(choice.shape, |f| f.shape(choice.shape));
+        let shape = family.map_or(choice.shape, |f| {
+            f.shape(choice.shape, call.input.signed_data_preferred)
+        });
         let plan = Plan::new(choice.profile, shape, call.encoding);
         let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.conveyed, plan)?;
         let ownership = if plan.signed {

@@ -4,11 +4,12 @@
 //!
 //! ```toml
 //! [[device_families]]
-//! name = "edge-router"          # an entry named like a built-in family replaces it
+//! name = "edge-router"          # named like a built-in family: changes what it gives
 //! models = ["ER-4*", "ER-8000"] # the input's hw-model, else the IDevID's product id
 //! conveyed_json = true          # conveyed information always JSON
 //! always_signed = true          # always signed, with owner certificate and voucher
 //! core_only = false             # only RFC 8572's fields (no license bundle)
+//! unsigned = false              # no signature, owner certificate or voucher unless asked
 //! ```
 //!
 //! The list is checked when the configuration loads (names, patterns, no name twice), so that
@@ -18,13 +19,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::response::family::{Families, Family, FamilyError};
+use crate::domain::response::family::{Families, FamilyEntry, FamilyError};
 
 /// The configured device families (checked), and the families in force with them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<Family>", into = "Vec<Family>")]
+#[serde(try_from = "Vec<FamilyEntry>", into = "Vec<FamilyEntry>")]
 pub struct DeviceFamilies {
-    configured: Vec<Family>,
+    configured: Vec<FamilyEntry>,
     in_force: Families,
 }
 
@@ -38,10 +39,10 @@ impl Default for DeviceFamilies {
     }
 }
 
-impl TryFrom<Vec<Family>> for DeviceFamilies {
+impl TryFrom<Vec<FamilyEntry>> for DeviceFamilies {
     type Error = FamilyError;
 
-    fn try_from(configured: Vec<Family>) -> Result<Self, FamilyError> {
+    fn try_from(configured: Vec<FamilyEntry>) -> Result<Self, FamilyError> {
         let in_force = Families::new(&configured)?;
         Ok(Self {
             configured,
@@ -50,7 +51,7 @@ impl TryFrom<Vec<Family>> for DeviceFamilies {
     }
 }
 
-impl From<DeviceFamilies> for Vec<Family> {
+impl From<DeviceFamilies> for Vec<FamilyEntry> {
     fn from(families: DeviceFamilies) -> Self {
         families.configured
     }
@@ -63,7 +64,7 @@ impl DeviceFamilies {
     }
 
     /// The families as configured.
-    pub fn configured(&self) -> &[Family] {
+    pub fn configured(&self) -> &[FamilyEntry] {
         &self.configured
     }
 }

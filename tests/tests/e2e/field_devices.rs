@@ -226,9 +226,37 @@ fn an_ios_xe_switch_of_a_default_profile_customer_gets_signed_json_in_an_xml_rep
 #[test]
 fn the_operator_adds_families_and_switches_built_in_ones_off() {
     let dir = temp_dir();
-    let families =
-        r#"[{name="ios-xe",models=[]},{name="white-box",models=["uCPE-*"],always_signed=true}]"#;
+    let families = r#"[{name="ios-xe",models=[]},
+        {name="white-box",models=["uCPE-*"],always_signed=true},
+        {name="opi-sztp",models=["S2600*"]}]"#;
     let server = Server::start_with(dir.path(), &[("ZTP_DEVICE_FAMILIES", families)]);
+
+    // The OPI agent decodes with unknown fields disallowed, and its output holds only
+    // conveyed-information: a customer who signs still sends it nothing else.
+    let (cert, key) = device(&server, "SN-0001");
+    let answer = call(
+        &server,
+        "POST",
+        GET_BOOTSTRAPPING_DATA,
+        Some((&cert, &key)),
+        &[&format!("Content-Type: {JSON}")],
+        Some(r#"{"ietf-sztp-bootstrap-server:input":{"hw-model":"S2600WF"}}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let output: Value = serde_json::from_str(&answer.body).unwrap();
+    let output = output["ietf-sztp-bootstrap-server:output"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        output.keys().collect::<Vec<_>>(),
+        ["conveyed-information"],
+        "{output:?}"
+    );
+    assert_eq!(
+        events_like(&server, "bootstrap-served", "device family opi-sztp").len(),
+        1
+    );
+
     success(server.admin(["customer", "set", "example-customer", "--sign", "false"]));
 
     let answer = xml_bootstrap(&server, "SN-0001", "C9300-24T");

@@ -8,34 +8,79 @@
 //! quirk, and no profile can undo one: a quirk is a fact about the device.
 //!
 //! ztp knows some families ([`Family::built_in`]); the manufacturer's configuration adds
-//! families or replaces a built-in one by giving its name (an entry without models switches a
-//! built-in family off). The configured families are tried first, in their order, then the
-//! built-in ones left; the first whose patterns match the model applies.
+//! families ([`FamilyEntry`]), or changes a built-in one by giving its name: what the entry
+//! gives replaces the built-in family's value, the rest is kept (so an entry with only `models`
+//! says which models a built-in family covers, and `models = []` switches it off). The
+//! configured families are tried first, in their order, then the built-in ones left; the first
+//! whose patterns match the model applies.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Pattern, Shape, valid_name};
 
 /// A device family and the quirks its devices need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Family {
     /// The family's name (`ios-xe`), recorded with every answer it shapes.
     pub name: String,
     /// The models of the family: exact, or a prefix followed by `*` (`C9300-*`).
-    #[serde(default)]
     pub models: Vec<Pattern>,
     /// Conveyed information always as JSON (id-ct-sztpConveyedInfoJSON), whatever the
     /// request's encoding: for software whose parser takes no XML conveyed information.
-    #[serde(default)]
     pub conveyed_json: bool,
     /// Always signed, with owner certificate and voucher, even where the owner does not sign.
-    #[serde(default)]
     pub always_signed: bool,
     /// Only the fields of the RFC 8572 core (no license bundle, no reporting-level): for agents
     /// that reject fields they do not know.
-    #[serde(default)]
     pub core_only: bool,
+    /// Unsigned, without owner certificate and voucher, unless the device asks for signed data
+    /// (`signed-data-preferred`): for agents whose output holds only `conveyed-information`
+    /// and that trust the server they reached over TLS.
+    pub unsigned: bool,
+}
+
+/// A family as the configuration gives it: every value but the name optional, taken from the
+/// built-in family of the same name (or off) where absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyEntry {
+    /// The family's name.
+    pub name: String,
+    /// Its models (see [`Family::models`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<Pattern>>,
+    /// See [`Family::conveyed_json`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conveyed_json: Option<bool>,
+    /// See [`Family::always_signed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_signed: Option<bool>,
+    /// See [`Family::core_only`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_only: Option<bool>,
+    /// See [`Family::unsigned`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<bool>,
+}
+
+impl FamilyEntry {
+    /// The family this entry makes over `base` (the built-in family of its name, if any).
+    fn over(&self, base: Option<&Family>) -> Family {
+        let flag = |given: Option<bool>, of: fn(&Family) -> bool| {
+            given.unwrap_or_else(|| base.is_some_and(of))
+        };
+        Family {
+            name: self.name.clone(),
+            models: self
+                .models
+                .clone()
+                .unwrap_or_else(|| base.map(|b| b.models.clone()).unwrap_or_default()),
+            conveyed_json: flag(self.conveyed_json, |b| b.conveyed_json),
+            always_signed: flag(self.always_signed, |b| b.always_signed),
+            core_only: flag(self.core_only, |b| b.core_only),
+            unsigned: flag(self.unsigned, |b| b.unsigned),
+        }
+    }
 }
 
 /// Why the families configured cannot be used.
@@ -47,6 +92,9 @@ pub enum FamilyError {
     /// Two configured families share a name.
     #[error("two device families are named {0:?}")]
     DuplicateName(String),
+    /// A family both always signed and unsigned.
+    #[error("device family {0:?} cannot be both always_signed and unsigned")]
+    Contradiction(String),
     /// A model pattern that is empty or has `*` anywhere but at its end.
     #[error("device family {family:?}: model pattern {pattern:?} must be text, or text then '*'")]
     Pattern {
@@ -59,7 +107,9 @@ pub enum FamilyError {
 
 impl Family {
     /// The families ztp knows: Cisco IOS-XE 17.x switches and routers (signed JSON conveyed
-    /// information, core fields), and the opiproject/sztp agent (core fields only, JSON).
+    /// information, core fields), and the opiproject/sztp agent (unsigned JSON, core fields),
+    /// whose `hw-model` is the board's DMI product name: it covers no model until the
+    /// configuration lists the boards it runs on.
     pub fn built_in() -> Vec<Self> {
         let models = |patterns: &[&str]| patterns.iter().map(|&p| Pattern::from(p)).collect();
         vec![
@@ -73,13 +123,15 @@ impl Family {
                 always_signed: true,
                 // ztp's license bundle is of no use to IOS-XE, whose parser knows no augment.
                 core_only: true,
+                unsigned: false,
             },
             Self {
                 name: "opi-sztp".into(),
-                models: models(&["opi-*", "OPI-*"]),
+                models: Vec::new(),
                 conveyed_json: true,
                 always_signed: false,
                 core_only: true,
+                unsigned: true,
             },
         ]
     }
@@ -91,10 +143,16 @@ impl Family {
         self.models.iter().any(|p| p.matches(model))
     }
 
-    /// `shape` with this family's quirks forced on.
-    pub fn shape(&self, shape: Shape) -> Shape {
+    /// `shape` with this family's quirks forced on, for a device that does (or does not)
+    /// prefer signed data.
+    pub fn shape(&self, shape: Shape, signed_data_preferred: bool) -> Shape {
+        let signed = if self.unsigned {
+            signed_data_preferred
+        } else {
+            shape.signed || self.always_signed
+        };
         Shape {
-            signed: shape.signed || self.always_signed,
+            signed,
             always_json: shape.always_json || self.conveyed_json,
             extensions: shape.extensions && !self.core_only,
         }
@@ -103,6 +161,9 @@ impl Family {
     fn check(&self) -> Result<(), FamilyError> {
         if !valid_name(&self.name) {
             return Err(FamilyError::Name(self.name.clone()));
+        }
+        if self.always_signed && self.unsigned {
+            return Err(FamilyError::Contradiction(self.name.clone()));
         }
         for pattern in &self.models {
             let text = pattern.as_str();
@@ -130,22 +191,21 @@ impl Default for Families {
 }
 
 impl Families {
-    /// `configured` (checked) before the built-in families whose names they do not take.
-    pub fn new(configured: &[Family]) -> Result<Self, FamilyError> {
-        let mut families: Vec<Family> = Vec::with_capacity(configured.len() + 2);
-        for family in configured {
-            family.check()?;
-            if families.iter().any(|f| f.name == family.name) {
-                return Err(FamilyError::DuplicateName(family.name.clone()));
+    /// The `configured` families (each over the built-in one of its name, checked) before the
+    /// built-in families whose names they do not take.
+    pub fn new(configured: &[FamilyEntry]) -> Result<Self, FamilyError> {
+        let built_in = Family::built_in();
+        let mut families: Vec<Family> = Vec::with_capacity(configured.len() + built_in.len());
+        for entry in configured {
+            if families.iter().any(|f| f.name == entry.name) {
+                return Err(FamilyError::DuplicateName(entry.name.clone()));
             }
-            families.push(family.clone());
+            let family = entry.over(built_in.iter().find(|f| f.name == entry.name));
+            family.check()?;
+            families.push(family);
         }
         let taken: Vec<String> = families.iter().map(|f| f.name.clone()).collect();
-        families.extend(
-            Family::built_in()
-                .into_iter()
-                .filter(|f| !taken.contains(&f.name)),
-        );
+        families.extend(built_in.into_iter().filter(|f| !taken.contains(&f.name)));
         Ok(Self(families))
     }
 
@@ -162,10 +222,12 @@ impl Families {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::domain::response::Profile;
 
-    fn family(value: serde_json::Value) -> Family {
+    fn entry(value: serde_json::Value) -> FamilyEntry {
         serde_json::from_value(value).unwrap()
     }
 
@@ -174,7 +236,7 @@ mod tests {
         let families = Families::default();
         let ios_xe = families.of(Some("C9300-24T"), None).unwrap();
         assert_eq!(ios_xe.name, "ios-xe");
-        let shape = ios_xe.shape(Profile::Standard.shape(false, false));
+        let shape = ios_xe.shape(Profile::Standard.shape(false, false), false);
         assert!(shape.signed && shape.always_json && !shape.extensions);
         assert_eq!(families.of(Some("uCPE-100"), None), None);
     }
@@ -198,76 +260,92 @@ mod tests {
 
     #[test]
     fn no_profile_undoes_a_quirk() {
-        let opi = Families::default();
-        let opi = opi.of(Some("opi-dpu"), None).unwrap();
+        let families =
+            Families::new(&[entry(json!({"name": "opi-sztp", "models": ["S2*"]}))]).unwrap();
+        let opi = families.of(Some("S2600WF"), None).unwrap();
+        assert_eq!(opi.name, "opi-sztp");
         for profile in Profile::ALL {
-            let shape = opi.shape(profile.shape(true, false));
-            assert!(shape.always_json && !shape.extensions, "{profile}");
+            let shape = opi.shape(profile.shape(true, false), false);
+            assert!(
+                shape.always_json && !shape.extensions && !shape.signed,
+                "{profile}"
+            );
         }
-        let plain = family(serde_json::json!({"name": "plain", "models": ["x"]}));
+        assert!(
+            opi.shape(Profile::Lenient.shape(false, true), true).signed,
+            "a device that asks for signed data gets it"
+        );
+        let plain = Families::new(&[entry(json!({"name": "plain", "models": ["x"]}))]).unwrap();
+        let plain = plain.of(Some("x"), None).unwrap();
         let lenient = Profile::Lenient.shape(false, false);
-        assert_eq!(plain.shape(lenient), lenient, "no quirk, no change");
+        assert_eq!(plain.shape(lenient, false), lenient, "no quirk, no change");
     }
 
     #[test]
-    fn configured_families_come_first_and_replace_built_ins_by_name() {
+    fn configured_families_come_first_and_change_built_ins_by_name() {
         let configured = [
-            family(
-                serde_json::json!({"name": "ios-xe", "models": ["C9300-48*"],
-                                      "conveyed_json": true}),
-            ),
-            family(serde_json::json!({"name": "lab-box", "models": ["C9300*"],
-                                      "core_only": true})),
-            family(serde_json::json!({"name": "opi-sztp"})),
+            entry(json!({"name": "ios-xe", "models": ["C9300-48*"], "always_signed": false})),
+            entry(json!({"name": "lab-box", "models": ["C9300*"], "core_only": true})),
+            entry(json!({"name": "opi-sztp", "models": ["S2600*"]})),
         ];
         let families = Families::new(&configured).unwrap();
         let names: Vec<&str> = families.all().iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["ios-xe", "lab-box", "opi-sztp"]);
         let ios_xe = families.of(Some("C9300-48P"), None).unwrap();
+        assert!(!ios_xe.always_signed, "the value given");
         assert!(
-            !ios_xe.always_signed,
-            "the configured entry replaced the built-in one"
+            ios_xe.conveyed_json && ios_xe.core_only,
+            "the built-in family's"
         );
         assert_eq!(
             families.of(Some("C9300-24T"), None).unwrap().name,
             "lab-box"
         );
-        assert_eq!(
-            families.of(Some("opi-dpu"), None),
-            None,
-            "an entry without models switches a built-in family off"
+        let lab = families.of(Some("C9300-24T"), None).unwrap();
+        assert!(
+            !lab.conveyed_json && !lab.unsigned,
+            "a new family: off unless given"
         );
+        let opi = families.of(Some("S2600WF"), None).unwrap();
+        assert!(
+            opi.unsigned && opi.conveyed_json,
+            "models given, quirks kept"
+        );
+
+        let off = Families::new(&[entry(json!({"name": "ios-xe", "models": []}))]).unwrap();
+        assert_eq!(off.of(Some("C9300-24T"), None), None, "switched off");
     }
 
     #[test]
     fn bad_families_are_refused_with_the_reason() {
-        let check = |value| Families::new(&[family(value)]);
+        let check = |value| Families::new(&[entry(value)]);
         assert_eq!(
-            check(serde_json::json!({"name": "a/b"})),
+            check(json!({"name": "a/b"})),
             Err(FamilyError::Name("a/b".into()))
         );
         assert_eq!(
-            check(serde_json::json!({"name": "f", "models": ["C*93"]})),
+            check(json!({"name": "f", "models": ["C*93"]})),
             Err(FamilyError::Pattern {
                 family: "f".into(),
                 pattern: "C*93".into()
             })
         );
         assert!(matches!(
-            check(serde_json::json!({"name": "f", "models": [""]})),
+            check(json!({"name": "f", "models": [""]})),
             Err(FamilyError::Pattern { .. })
         ));
-        let twice = [
-            family(serde_json::json!({"name": "f"})),
-            family(serde_json::json!({"name": "f"})),
-        ];
+        assert_eq!(
+            check(json!({"name": "ios-xe", "unsigned": true})),
+            Err(FamilyError::Contradiction("ios-xe".into())),
+            "always signed by the built-in family, unsigned by the entry"
+        );
+        let twice = [entry(json!({"name": "f"})), entry(json!({"name": "f"}))];
         assert_eq!(
             Families::new(&twice),
             Err(FamilyError::DuplicateName("f".into()))
         );
         assert!(
-            serde_json::from_value::<Family>(serde_json::json!({"name": "f", "json": true}))
-                .is_err(),
+            serde_json::from_value::<FamilyEntry>(json!({"name": "f", "json": true})).is_err(),
             "a misspelt quirk is an error, not ignored"
         );
     }
