@@ -221,6 +221,50 @@ fn an_ios_xe_switch_of_a_default_profile_customer_gets_signed_json_in_an_xml_rep
         events_like(&server, "bootstrap-served", "device family").len(),
         1
     );
+
+    // A switch that sends no hw-model is known by the product id its SUDI-style IDevID names
+    // (serialNumber=PID:C9300-48P SN:…).
+    success(ztp_tests::ztp([
+        "pki".as_ref(),
+        "issue-device".as_ref(),
+        "--pki".as_ref(),
+        server.pki().as_os_str(),
+        "--serial".as_ref(),
+        "FOC2231X0AB".as_ref(),
+        "--model".as_ref(),
+        "C9300-48P".as_ref(),
+        "--placement".as_ref(),
+        "udi".as_ref(),
+    ] as [&std::ffi::OsStr; 10]));
+    success(server.admin([
+        "device",
+        "add",
+        "FOC2231X0AB",
+        "--model",
+        "C9300-48P",
+        "--customer",
+        "example-customer",
+    ]));
+    let (cert, key) = device(&server, "FOC2231X0AB");
+    let answer = call(
+        &server,
+        "POST",
+        GET_BOOTSTRAPPING_DATA,
+        Some((&cert, &key)),
+        &[&format!("Content-Type: {XML}")],
+        Some("<input xmlns=\"urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server\"/>"),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        element(&answer.body, "ownership-voucher").is_some(),
+        "{}",
+        answer.body
+    );
+    let served = events_like(&server, "bootstrap-served", "device family ios-xe");
+    assert!(
+        served.iter().any(|e| e["serial"] == "FOC2231X0AB"),
+        "{served:#?}"
+    );
 }
 
 #[test]
