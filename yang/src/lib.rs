@@ -15,6 +15,7 @@
 //! - [`registration`]: the device registration document uploaded to NMSes.
 //! - [`licenses`]: the node-locked license bundle.
 //! - [`restconf_errors`]: `ietf-restconf:errors` documents.
+//! - [`library`]: the YANG library (RFC 8525) of the device API.
 //!
 //! # Example
 //!
@@ -45,6 +46,7 @@ pub mod conveyed;
 pub mod encoding;
 pub mod error;
 mod json;
+pub mod library;
 pub mod licenses;
 pub mod modules;
 pub mod progress;
@@ -64,6 +66,7 @@ pub use conveyed::{
 };
 pub use encoding::{DEFAULT_MAX_INPUT, Document, Encoding};
 pub use error::{DecodeError, ValidationError};
+pub use library::YangLibrary;
 pub use licenses::{License, LicenseBundle, LicenseType, NodeLock};
 pub use modules::Module;
 pub use progress::{ProgressType, ReportProgressInput, SshHostKey};

@@ -107,10 +107,28 @@ pub const ZTP_LICENSES: Module = module!(
     "ztp-lic"
 );
 
+/// `ietf-datastores` (RFC 8342): the datastore identities the YANG library names.
+pub const DATASTORES: Module = module!(
+    "ietf-datastores",
+    "2018-02-14",
+    "urn:ietf:params:xml:ns:yang:ietf-datastores",
+    "ds"
+);
+/// `ietf-yang-library` (RFC 8525): what a RESTCONF server implements, which it serves at
+/// `/restconf/data/ietf-yang-library:yang-library`.
+pub const YANG_LIBRARY: Module = module!(
+    "ietf-yang-library",
+    "2019-01-04",
+    "urn:ietf:params:xml:ns:yang:ietf-yang-library",
+    "yanglib"
+);
+
 /// Every module ztp ships, imports first.
 pub const ALL: &[Module] = &[
     INET_TYPES,
     YANG_TYPES,
+    DATASTORES,
+    YANG_LIBRARY,
     YANG_STRUCTURE_EXT,
     RESTCONF,
     SZTP_BOOTSTRAP_SERVER,

@@ -360,6 +360,11 @@ impl DeviceVerifier {
         reload
     }
 
+    /// Where a device certificate names the serial (`manufacturer.serial_source`).
+    pub fn serial_source(&self) -> SerialSource {
+        self.serial_source
+    }
+
     /// Verifies the chain a client presented (leaf first) at `now`.
     pub fn authenticate(
         &self,

@@ -6,6 +6,10 @@
 //! by the owner's revision, which every change to the owner, its targets or rules bumps: a
 //! change, on any instance, makes the next request rebuild them.
 //!
+//! The answer is shaped by the owner's profile (or rule) with the quirks of the device's
+//! family forced on top ([`Families`]): a family is the manufacturer's knowledge of what a
+//! device's software takes, which no customer setting may undo.
+//!
 //! A device that gets an answer is registered with its owner's NMS connections (the
 //! [`Registrar`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
 //! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
@@ -15,6 +19,7 @@
 
 mod owners;
 mod progress;
+pub mod trust_anchors;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +34,7 @@ use ztp_yang::{Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, 
 use crate::artifacts::ArtifactError;
 use crate::auth::device::AuthenticatedDevice;
 use crate::domain::delivery::RegistrationState;
+use crate::domain::response::family::Families;
 use crate::domain::response::{Conveyed, NoResponse, Profile, Request};
 use crate::domain::state::{DeviceState, Observation};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
@@ -106,6 +112,16 @@ pub enum BootstrapError {
     /// The device's registration could not be queued.
     #[error(transparent)]
     Registration(#[from] RegistrarError),
+    /// A trust anchor the device reported with its progress is not what RFC 8572 says it is.
+    #[error("device {serial}: trust-anchor-cert {index} of its report: {reason}")]
+    BadTrustAnchor {
+        /// The device.
+        serial: Serial,
+        /// Which one, from 1.
+        index: usize,
+        /// What is wrong with it.
+        reason: trust_anchors::TrustAnchorError,
+    },
 }
 
 /// A get-bootstrapping-data call.
@@ -132,6 +148,8 @@ pub struct Served {
     pub customer: String,
     /// The rule that chose the answer (`None`: the owner's default).
     pub rule: Option<String>,
+    /// The device family whose quirks shaped it, if any.
+    pub family: Option<String>,
     /// How it was wrapped.
     pub plan: Plan,
     /// The device's new state.
@@ -148,12 +166,15 @@ impl Served {
             _ => "redirect information",
         };
         format!(
-            "sent {what} of customer {} ({}, profile {}, {}{}){}",
+            "sent {what} of customer {} ({}, profile {}{}, {}{}){}",
             self.customer,
             self.rule
                 .as_deref()
                 .map_or_else(|| "default answer".to_owned(), |r| format!("rule {r}")),
             self.plan.profile,
+            self.family
+                .as_deref()
+                .map_or_else(String::new, |f| format!(", device family {f}")),
             if self.plan.signed {
                 "signed"
             } else {
@@ -179,6 +200,7 @@ struct Answer {
     customer: String,
     owner: Arc<OwnerEntry>,
     rule: Option<String>,
+    family: Option<String>,
     plan: Plan,
     observation: Observation,
     licenses: Conveyance,
@@ -197,6 +219,8 @@ pub struct Bootstrapper {
     owners: RwLock<HashMap<String, Arc<OwnerEntry>>>,
     /// The PKCS#11 modules owners' keys may be on.
     owner_key_modules: Vec<std::path::PathBuf>,
+    /// The device families whose quirks shape answers.
+    families: Families,
 }
 
 /// How long a device waits for its `nms-first` registrations.
@@ -239,12 +263,20 @@ impl Bootstrapper {
             voucher_validity,
             owners: RwLock::new(HashMap::new()),
             owner_key_modules: Vec::new(),
+            families: Families::default(),
         }
     }
 
     /// Owners' keys may be on the PKCS#11 `modules` (`manufacturer.owner_key_modules`).
     pub fn with_owner_key_modules(mut self, modules: Vec<std::path::PathBuf>) -> Self {
         self.owner_key_modules = modules;
+        self
+    }
+
+    /// Shapes answers with the quirks of `families` (`device_families`; the built-in ones
+    /// unless told otherwise).
+    pub fn with_families(mut self, families: Families) -> Self {
+        self.families = families;
         self
     }
 
@@ -328,6 +360,7 @@ impl Bootstrapper {
             output: answer.output,
             customer: answer.customer,
             rule: answer.rule,
+            family: answer.family,
             plan: answer.plan,
             state: DeviceState::Shipped.after(answer.observation),
             licenses: answer.licenses,
@@ -422,8 +455,9 @@ impl Bootstrapper {
         }
     }
 
-    /// Adds the device's licenses to the answer: for the `standard` profile only, since the
-    /// agents the other profiles serve reject output leaves they do not know.
+    /// Adds the device's licenses to the answer: for the `standard` profile only, and not for
+    /// a family that takes the core fields only, since the agents the other profiles and such
+    /// families serve reject output leaves they do not know.
     async fn add_licenses(
         &self,
         call: Call<'_>,
@@ -431,7 +465,7 @@ impl Bootstrapper {
         held: &[LicenseRecord],
         mut answer: Answer,
     ) -> Result<Answer, BootstrapError> {
-        if answer.plan.profile != Profile::Standard {
+        if answer.plan.profile != Profile::Standard || !answer.plan.extensions {
             return Ok(answer);
         }
         let licensee = Licensee {
@@ -477,7 +511,14 @@ impl Bootstrapper {
                     serial: serial.to_owned(),
                     reason,
                 })?;
-        let plan = Plan::new(choice.profile, choice.shape, call.encoding);
+        let product_id = call.device.identity.product_id.as_ref();
+        let family = self
+            .families
+            .of(request.hw_model, product_id.map(|p| p.as_str()));
+        let shape = family.map_or(choice.shape, |f| {
+            f.shape(choice.shape, call.input.signed_data_preferred)
+        });
+        let plan = Plan::new(choice.profile, shape, call.encoding);
         let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.conveyed, plan)?;
         let ownership = if plan.signed {
             Some(Ownership {
@@ -500,6 +541,7 @@ impl Bootstrapper {
             customer,
             owner: Arc::clone(&owner),
             rule: choice.rule,
+            family: family.map(|f| f.name.clone()),
             plan,
             observation,
             licenses: Conveyance::default(),

@@ -1,5 +1,6 @@
 //! report-progress: a device's report kept, its state moved on, its owner's NMS given the
-//! host keys it reported with bootstrap-complete.
+//! host keys it reported with bootstrap-complete. The trust anchors a report carries are
+//! checked first ([`super::trust_anchors`]): a report with a bad one is refused whole.
 
 use ztp_yang::{ProgressType, ReportProgressInput};
 
@@ -47,6 +48,13 @@ impl Bootstrapper {
         report: &ReportProgressInput,
         peer: &str,
     ) -> Result<DeviceState, BootstrapError> {
+        for (i, anchor) in report.trust_anchor_certs.iter().enumerate() {
+            trust_anchors::check(anchor).map_err(|reason| BootstrapError::BadTrustAnchor {
+                serial: device.serial().to_owned(),
+                index: i + 1,
+                reason,
+            })?;
+        }
         let under_way = self.journal.expect_entry();
         if report.progress_type == ProgressType::BootstrapComplete
             && !report.ssh_host_keys.is_empty()

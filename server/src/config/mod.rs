@@ -5,7 +5,8 @@
 //! Owns [`Config`], its loading and the variables that may set it; one file per pair of
 //! sections: [`listeners`](DeviceApiConfig) (`device_api`, `admin_api`),
 //! [`storage`](DatabaseConfig) (`database`, `secrets`), [`pki`](ManufacturerConfig)
-//! (`manufacturer`, `dev_pki`), [`delivery`](NmsConfig) (`nms`, `webhooks`).
+//! (`manufacturer`, `dev_pki`), [`delivery`](NmsConfig) (`nms`, `webhooks`), and
+//! [`families`](DeviceFamilies) (`device_families`).
 //!
 //! May import: `domain`, `store`, `auth`, `http` and `telemetry`, for the types of their
 //! settings; the parts read their settings from here, not the other way round.
@@ -19,11 +20,13 @@ use figment::value::Value;
 use serde::{Deserialize, Serialize};
 
 mod delivery;
+mod families;
 mod listeners;
 mod pki;
 mod storage;
 
 pub use delivery::{NmsConfig, WebhooksConfig};
+pub use families::DeviceFamilies;
 pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig, TlsVersion};
 pub use pki::{DevPkiConfig, KeyLocation, ManufacturerConfig};
 pub use storage::{DatabaseConfig, SecretsConfig};
@@ -59,6 +62,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Delivery of device events to customers' webhooks.
     pub webhooks: WebhooksConfig,
+    /// Device families beside (or instead of) the built-in ones.
+    pub device_families: DeviceFamilies,
 }
 
 impl Default for Config {
@@ -73,6 +78,7 @@ impl Default for Config {
             nms: NmsConfig::default(),
             secrets: SecretsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            device_families: DeviceFamilies::default(),
         }
     }
 }
@@ -333,7 +339,7 @@ fn config_key(name: &str) -> Option<String> {
 }
 
 /// The configuration's keys as `ZTP_` variables: top-level values, and sections (`…__`).
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 10] = [
     "DATA_DIR",
     "DEVICE_API__",
     "ADMIN_API__",
@@ -343,6 +349,7 @@ const ENV_KEYS: [&str; 9] = [
     "NMS__",
     "SECRETS__",
     "WEBHOOKS__",
+    "DEVICE_FAMILIES",
 ];
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! What a device gets: its owner's default answer or the first matching rule's, shaped by a
 //! response profile, because real devices differ (Cisco IOS-XE insists on signed JSON with
-//! voucher and owner certificate; the OPI agent rejects any field it does not know).
+//! voucher and owner certificate; the OPI agent rejects any field it does not know). What a
+//! device's software needs whoever owns it is its [`family`]'s, forced on top of the profile.
+
+pub mod family;
 
 use std::net::IpAddr;
 
@@ -38,6 +41,11 @@ spellings!(Profile, "profile", {
 pub struct Pattern(String);
 
 impl Pattern {
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Whether `value` matches.
     pub fn matches(&self, value: Option<&str>) -> bool {
         let Some(value) = value else {

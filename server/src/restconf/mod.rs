@@ -122,6 +122,20 @@ impl Handler for DeviceApi {
             (Method::GET | Method::HEAD, "/restconf/yang-library-version") => {
                 discovery::yang_library_version(encoding)
             }
+            (Method::GET | Method::HEAD, discovery::YANG_LIBRARY | discovery::MODULES_STATE) => {
+                match response_encoding(request.headers(), None) {
+                    Ok(encoding) => discovery::yang_library(&path, encoding),
+                    Err(error) => Problem::media(&error).into_response(encoding),
+                }
+            }
+            (_, discovery::YANG_LIBRARY | discovery::MODULES_STATE) => {
+                let mut response = Problem::method_not_allowed("the YANG library is read-only")
+                    .into_response(encoding);
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+                response
+            }
             (Method::POST, GET_BOOTSTRAPPING_DATA) => {
                 self.measured(Rpc::GetBootstrappingData, request, &connection)
                     .await
@@ -330,14 +344,18 @@ impl DeviceApi {
         match verdict {
             Ok(device) => Some(device),
             Err(failure) => {
+                // Filed under the serial the certificate names, said to be claimed when the
+                // certificate is not trusted (see `refusals`).
+                let serial_source = self.verifier.load().serial_source();
+                let (serial, detail) =
+                    refusals::filed_under(failure, &connection.client_chain, serial_source);
                 self.record(
                     rpc,
                     problems::auth_refusal(failure),
-                    // Only a serial the rules admit is kept as one; the detail names the rest.
-                    failure.serial().and_then(|s| Serial::parse(s).ok()),
+                    serial,
                     401,
                     connection,
-                    failure.to_string(),
+                    detail,
                 )
                 .await;
                 None
@@ -455,6 +473,7 @@ impl DeviceApi {
                     serial = %device.serial(),
                     status = 200,
                     peer,
+                    family = served.family.as_deref(),
                     "{}",
                     served.describe()
                 );

@@ -29,6 +29,15 @@ pub(super) fn bootstrap_problem(error: &BootstrapError, retry_after: u64) -> (Pr
             Problem::data_missing("no valid ownership voucher can be had for this device"),
             Refusal::NoVoucher,
         ),
+        BootstrapError::BadTrustAnchor { .. } => (
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::Protocol,
+                ErrorTag::InvalidValue,
+                error.to_string(),
+            ),
+            Refusal::BadRequest,
+        ),
         BootstrapError::AwaitingNms { .. } => (
             Problem::busy(
                 "the device's registration with its network management system is on its \

@@ -13,16 +13,27 @@
 //! A source is its IPv4 address or IPv6 /64, as for connection slots and strikes. The table of
 //! open windows is bounded: when it is full, a refusal of a new kind is recorded as a first one
 //! without opening a window (strikes bound how many a source can cause). Time is tokio's clock.
+//!
+//! Every refusal of a request whose certificate names a serial is filed under that serial, so
+//! that the device's timeline shows it ([`filed_under`]). A certificate that did not verify can
+//! name any serial: its refusal is filed under the serial all the same (a device with a broken
+//! chain is exactly what an operator looks for in its timeline), but its detail begins
+//! "serial … claimed by an untrusted certificate", so that a forged certificate never writes
+//! into a real device's timeline as if it were the device. A revoked certificate's chain did
+//! verify: its serial is the device's, not a claim. Such claimed refusals are aggregated and
+//! struck like any other, so a forger cannot flood a timeline.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
-use ztp_certs::Serial;
 
+use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
+use ztp_certs::{Cert, DeviceIdentity, Serial, SerialSource};
 
+use crate::auth::device::AuthFailure;
 use crate::http::slots::source;
 use crate::store::{EventKind, NewEvent};
 
@@ -140,6 +151,36 @@ impl Refusals {
     pub(super) fn next_close(&self) -> Option<Instant> {
         let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         table.open.values().map(|w| w.opened + self.window).min()
+    }
+}
+
+/// The serial to file a refusal to authenticate under, and the event's detail: the serial a
+/// revoked certificate names, or the one an untrusted certificate (`chain`'s leaf) claims, read
+/// at `serial_source` and said to be claimed in the detail; none for a certificate that names
+/// no usable serial or none at all.
+pub(super) fn filed_under(
+    failure: &AuthFailure,
+    chain: &[CertificateDer<'static>],
+    serial_source: SerialSource,
+) -> (Option<Serial>, String) {
+    match failure {
+        AuthFailure::Revoked { serial } => (Serial::parse(serial).ok(), failure.to_string()),
+        AuthFailure::Untrusted { .. } => {
+            let claimed = chain
+                .first()
+                .and_then(|leaf| Cert::from_der(leaf.to_vec()).ok())
+                .and_then(|cert| DeviceIdentity::from_certificate(&cert, serial_source).ok())
+                .map(|identity| identity.serial);
+            match claimed {
+                Some(serial) => {
+                    let detail =
+                        format!("serial {serial} claimed by an untrusted certificate: {failure}");
+                    (Some(serial), detail)
+                }
+                None => (None, failure.to_string()),
+            }
+        }
+        _ => (None, failure.to_string()),
     }
 }
 
@@ -328,6 +369,55 @@ mod tests {
         assert_eq!(
             refusals.note(&refusal(Some("SN-1"), 401, "x"), from, None),
             Note::Repeat
+        );
+    }
+
+    fn idevid(serial: &str) -> CertificateDer<'static> {
+        use ztp_certs::{CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId};
+        let ca = CertificateAuthority::new_root("forger", "x", KeyAlgorithm::EcdsaP256).unwrap();
+        let (cert, _key) = ca
+            .issue_idevid(&IdevidSpec {
+                serial: Serial::parse(serial).unwrap(),
+                model: ProductId::parse("uCPE-100").unwrap(),
+                placement: ztp_certs::SerialPlacement::SerialNumber,
+                hardware_module_name: false,
+                key_algorithm: KeyAlgorithm::EcdsaP256,
+            })
+            .unwrap();
+        cert.as_certificate_der().clone()
+    }
+
+    #[test]
+    fn refusals_are_filed_under_the_serial_trusted_or_claimed() {
+        let source = SerialSource::SubjectSerialNumber;
+        let chain = [idevid("SN-0007")];
+        let untrusted = AuthFailure::Untrusted {
+            subject: "CN=x".into(),
+            reason: "UnknownIssuer".into(),
+        };
+        let (serial, detail) = filed_under(&untrusted, &chain, source);
+        assert_eq!(serial.as_ref().map(Serial::as_str), Some("SN-0007"));
+        assert!(
+            detail.starts_with("serial SN-0007 claimed by an untrusted certificate: "),
+            "{detail}"
+        );
+        assert!(detail.contains("UnknownIssuer"), "{detail}");
+
+        let revoked = AuthFailure::Revoked {
+            serial: "SN-0007".into(),
+        };
+        let (serial, detail) = filed_under(&revoked, &chain, source);
+        assert_eq!(serial.as_ref().map(Serial::as_str), Some("SN-0007"));
+        assert!(!detail.contains("claimed"), "{detail}");
+
+        // A certificate whose serial is elsewhere, or no certificate: filed under none.
+        let (serial, detail) = filed_under(&untrusted, &chain, SerialSource::HardwareModuleName);
+        assert_eq!((serial, detail), (None, untrusted.to_string()));
+        let (serial, _) = filed_under(&untrusted, &[CertificateDer::from(vec![0x30, 0])], source);
+        assert_eq!(serial, None);
+        assert_eq!(
+            filed_under(&AuthFailure::NoCertificate, &[], source).0,
+            None
         );
     }
 

@@ -429,7 +429,8 @@ fn bootstrapper(
         masa,
         time::Duration::days(i64::from(config.manufacturer.voucher_validity_days)),
     )
-    .with_owner_key_modules(config.manufacturer.owner_key_modules.clone());
+    .with_owner_key_modules(config.manufacturer.owner_key_modules.clone())
+    .with_families(config.device_families.in_force().clone());
     metrics.register(bootstrapper.licensing().shortages())?;
     metrics.register(bootstrapper.licensing().caches())?;
     Ok((bootstrapper, device_connections))

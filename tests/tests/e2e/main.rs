@@ -16,6 +16,7 @@ mod dhcp_cli;
 mod drain;
 mod exhaustion;
 mod faults;
+mod field_devices;
 mod hsm;
 mod import;
 mod imported_vouchers;
