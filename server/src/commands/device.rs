@@ -14,14 +14,21 @@ use crate::agent::bootstrap::{
     self, Anchors, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
 use crate::agent::client::ServerUrl;
-use crate::agent::host_key;
-use crate::cli::{DeviceBootstrapArgs, DeviceCommand};
+use crate::agent::download::DownloadLimits;
+use crate::agent::image::RunningOs;
+use crate::agent::onboarding::Installer;
+use crate::agent::run::{self, Retry, RunOptions, TokioPause};
+use crate::agent::sandbox::Limits;
+use crate::agent::scripts::{self, Runner};
+use crate::agent::{host_key, tls};
+use crate::cli::{DeviceBootstrapArgs, DeviceCommand, DeviceRunArgs};
 use crate::dhcp;
 
 /// Runs a `ztp device` subcommand; the inventory ones print in `output`.
 pub fn run(command: DeviceCommand, output: Output) -> anyhow::Result<ExitCode> {
     match command {
         DeviceCommand::Bootstrap(args) => bootstrap(&args, output),
+        DeviceCommand::Run(args) => run_agent(&args, output),
         inventory => super::admin::run(super::admin::Inventory::Device(inventory), output)
             .map(|()| ExitCode::SUCCESS),
     }
@@ -86,6 +93,135 @@ fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
         },
         timeout: Duration::from_secs(args.timeout),
     })
+}
+
+/// Runs the device agent until bootstrapping completes (or the rounds run out), then prints
+/// its state on stdout in `output`.
+fn run_agent(args: &DeviceRunArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let options = run_options(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime
+        .block_on(run::run(&options, &TokioPause))
+        .map_err(|error| anyhow::Error::msg(error.to_string()))?;
+    let summary = serde_json::json!({
+        "serial": options.bootstrap.credentials.serial().as_str(),
+        "already-complete": outcome.already_complete,
+        "state": outcome.state,
+    });
+    output::answer(&summary, output, &[])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the files and values `ztp device run`'s arguments name.
+fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
+    let credentials = DeviceCredentials::from_pem(
+        &read(&args.cert, "IDevID certificate")?,
+        &read(&args.key, "IDevID key")?,
+        args.serial_source,
+    )
+    .with_context(|| format!("loading the IDevID from {}", args.cert.display()))?;
+    let timeout = Duration::from_secs(args.timeout);
+    let bootstrap = BootstrapOptions {
+        servers: run_servers(args)?,
+        credentials,
+        anchors: Anchors {
+            servers: anchors(&args.server_ca, "server CA")?,
+            vouchers: anchors(&args.voucher_ca, "voucher CA")?,
+            licenses: anchors(&args.license_ca, "license CA")?,
+        },
+        request: RequestOptions {
+            encoding: args.encoding.into(),
+            hw_model: args.hw_model.clone(),
+            os_name: args.os_name.clone(),
+            os_version: args.os_version.clone(),
+            signed_data_preferred: false,
+            nonce: if args.nonce {
+                NonceChoice::Random
+            } else {
+                NonceChoice::None
+            },
+        },
+        reporting: Reporting {
+            enabled: !args.no_report,
+            complete: None,
+        },
+        timeout,
+    };
+    let host_keys = args
+        .ssh_host_keys
+        .iter()
+        .map(|path| {
+            host_key::parse_public_keys(&read(path, "SSH host key")?)
+                .with_context(|| format!("SSH host key {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .concat();
+    if let Some(hook) = &args.commit_hook {
+        anyhow::ensure!(
+            hook.is_file(),
+            "the commit hook {} is not a file",
+            hook.display()
+        );
+    }
+    let output = Limits::default().output;
+    let installer = Installer {
+        state_dir: args.state_dir.clone(),
+        running: RunningOs {
+            name: args.os_name.clone(),
+            version: args.os_version.clone(),
+        },
+        download: DownloadLimits {
+            max_bytes: args.max_image_bytes,
+            timeout,
+        },
+        download_tls: tls::download_config().context("TLS for downloads")?,
+        runner: Runner {
+            work_dir: scripts::work_dir(&args.state_dir),
+            script_limits: Limits {
+                timeout: Duration::from_secs(args.script_timeout),
+                output,
+            },
+            commit_hook: args.commit_hook.clone(),
+            hook_limits: Limits {
+                timeout: Duration::from_secs(args.hook_timeout),
+                output,
+            },
+        },
+        host_keys,
+    };
+    anyhow::ensure!(
+        args.retry_initial <= args.retry_max,
+        "--retry-initial ({}) is longer than --retry-max ({})",
+        args.retry_initial,
+        args.retry_max
+    );
+    Ok(RunOptions {
+        bootstrap,
+        installer,
+        retry: Retry {
+            initial: Duration::from_secs(args.retry_initial),
+            max: Duration::from_secs(args.retry_max),
+            rounds: if args.once { Some(1) } else { args.rounds },
+        },
+        max_depth: args.max_redirects,
+    })
+}
+
+/// The servers of the DHCP option, then those given with --server.
+fn run_servers(args: &DeviceRunArgs) -> anyhow::Result<Vec<ServerUrl>> {
+    let mut servers = Vec::new();
+    if let Some(hex) = &args.dhcp_option {
+        let uris = dhcp::decode(&dhcp::parse_hex(hex)?).context("DHCP option value")?;
+        servers.extend(uris.iter().map(ServerUrl::from_uri));
+    }
+    for url in &args.servers {
+        servers.push(ServerUrl::parse(url).with_context(|| format!("--server {url}"))?);
+    }
+    anyhow::ensure!(!servers.is_empty(), "give --server or --dhcp-option");
+    Ok(servers)
 }
 
 fn servers(args: &DeviceBootstrapArgs) -> anyhow::Result<Vec<ServerUrl>> {
