@@ -285,6 +285,21 @@ fn script_progress(script: Script) -> [ProgressType; 4] {
     }
 }
 
+/// `text` (a script's output, an error) as a YANG string the server accepts: control
+/// characters but tab and line ends, and the non-characters U+FFFE/U+FFFF, become U+FFFD.
+fn yang_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let allowed = !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+            if allowed && !matches!(c, '\u{fffe}' | '\u{ffff}') {
+                c
+            } else {
+                '\u{fffd}'
+            }
+        })
+        .collect()
+}
+
 /// The state being advanced, where it is saved, and where progress goes.
 struct Step<'a, P> {
     state: &'a mut AgentState,
@@ -307,7 +322,7 @@ impl<P: Progress> Step<'_, P> {
 
     async fn report(&mut self, progress: ProgressType, message: Option<String>) {
         let mut report = ReportProgressInput::new(progress);
-        report.message = message;
+        report.message = message.as_deref().map(yang_text);
         self.progress.report(report).await;
     }
 }

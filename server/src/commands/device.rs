@@ -150,6 +150,27 @@ fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
         },
         timeout,
     };
+    let installer = installer(args, timeout)?;
+    anyhow::ensure!(
+        args.retry_initial <= args.retry_max,
+        "--retry-initial ({}) is longer than --retry-max ({})",
+        args.retry_initial,
+        args.retry_max
+    );
+    Ok(RunOptions {
+        bootstrap,
+        installer,
+        retry: Retry {
+            initial: Duration::from_secs(args.retry_initial),
+            max: Duration::from_secs(args.retry_max),
+            rounds: if args.once { Some(1) } else { args.rounds },
+        },
+        max_depth: args.max_redirects,
+    })
+}
+
+/// How `ztp device run` processes onboarding information.
+fn installer(args: &DeviceRunArgs, timeout: Duration) -> anyhow::Result<Installer> {
     let host_keys = args
         .ssh_host_keys
         .iter()
@@ -167,7 +188,7 @@ fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
         );
     }
     let output = Limits::default().output;
-    let installer = Installer {
+    Ok(Installer {
         state_dir: args.state_dir.clone(),
         running: RunningOs {
             name: args.os_name.clone(),
@@ -191,22 +212,6 @@ fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
             },
         },
         host_keys,
-    };
-    anyhow::ensure!(
-        args.retry_initial <= args.retry_max,
-        "--retry-initial ({}) is longer than --retry-max ({})",
-        args.retry_initial,
-        args.retry_max
-    );
-    Ok(RunOptions {
-        bootstrap,
-        installer,
-        retry: Retry {
-            initial: Duration::from_secs(args.retry_initial),
-            max: Duration::from_secs(args.retry_max),
-            rounds: if args.once { Some(1) } else { args.rounds },
-        },
-        max_depth: args.max_redirects,
     })
 }
 
@@ -369,5 +374,95 @@ mod tests {
             .is_ok()
         );
         assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
+    }
+
+    fn parse_run(args: &[&str]) -> Result<DeviceRunArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["ztp", "device", "run"].iter().chain(args))?;
+        match cli.command {
+            Command::Device {
+                command: DeviceCommand::Run(args),
+                ..
+            } => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_arguments_become_options_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        dev_pki::generate(dir.path(), &DevPkiOptions::default()).unwrap();
+        let device = dir.path().join(layout::device("SN-0001"));
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let (cert, key) = (
+            path(&device.join("idevid.pem")),
+            path(&device.join("idevid.key")),
+        );
+        let vouchers = path(&dir.path().join(layout::VOUCHER_CA));
+        let state = path(&dir.path().join("state"));
+        let value = dhcp::colon_hex(
+            &dhcp::encode(&[dhcp::BootstrapUri::parse("https://a.example:8443").unwrap()]).unwrap(),
+        );
+        let base = [
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--voucher-ca",
+            &vouchers,
+            "--state-dir",
+            &state,
+        ];
+        let with = |extra: &[&str]| parse_run(&[&base[..], extra].concat());
+        let args = with(&[
+            "--dhcp-option",
+            &value,
+            "--server",
+            "https://b.example",
+            "--once",
+            "--os-name",
+            "VendorOS",
+            "--os-version",
+            "2.0",
+            "--script-timeout",
+            "7",
+        ])
+        .unwrap();
+        let options = run_options(&args).unwrap();
+        let servers: Vec<_> = options
+            .bootstrap
+            .servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(servers, ["https://a.example:8443", "https://b.example"]);
+        assert_eq!(options.retry.rounds, Some(1));
+        assert_eq!(options.installer.running.version.as_deref(), Some("2.0"));
+        assert_eq!(
+            options.installer.runner.script_limits.timeout,
+            Duration::from_secs(7)
+        );
+        assert_eq!(options.installer.state_dir, Path::new(&state));
+
+        assert!(with(&[]).is_err(), "a server is needed");
+        assert!(with(&["--server", "https://a", "--once", "--rounds", "2"]).is_err());
+        assert!(with(&["--server", "https://a", "--rounds", "0"]).is_err());
+        let error =
+            |extra: &[&str]| format!("{:#}", run_options(&with(extra).unwrap()).unwrap_err());
+        assert!(error(&["--server", "http://a.example"]).contains("--server http://a.example"));
+        assert!(
+            error(&["--server", "https://a", "--commit-hook", "/no/such/hook"])
+                .contains("/no/such/hook")
+        );
+        assert!(
+            error(&[
+                "--server",
+                "https://a",
+                "--retry-initial",
+                "60",
+                "--retry-max",
+                "10"
+            ])
+            .contains("--retry-max")
+        );
     }
 }

@@ -180,16 +180,13 @@ fn run_agent(pki: &Path, server: &str, state: &Path, hook: &Path) -> Output {
         .expect("ztp device run runs")
 }
 
-#[test]
-fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_information() {
-    let work = temp_dir();
-    let work = work.path();
+/// Two real `ztp serve` of one manufacturer: the first redirects the owner's devices to the
+/// second, conveying the second's TLS anchor, a CA of the owner's own that the device is not
+/// given.
+fn two_servers(work: &Path) -> (Server, Server) {
     let first = Server::process(&work.join("first"));
-    let pki = first.pki();
-
-    // The second server: the same manufacturer (its PKI), the owner's own TLS certificate.
     let second_dir = work.join("second");
-    copy_dir(&pki, &second_dir.join("pki"));
+    copy_dir(&first.pki(), &second_dir.join("pki"));
     let (nms_ca, nms_cert, nms_key) = owner_tls(work);
     let second = Server::process_with(
         &second_dir,
@@ -202,8 +199,6 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
         ],
     );
     let port = second.device_url.rsplit(':').next().unwrap().to_owned();
-
-    // The first redirects the owner's devices to the second, conveying its trust anchor.
     success(first.admin([
         "target",
         "add",
@@ -216,8 +211,19 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
         "--trust-anchor",
         nms_ca.to_str().unwrap(),
     ]));
+    (first, second)
+}
 
-    // The second onboards them: a boot image, scripts, a configuration.
+/// What the second server's onboarding information installs: the image it names, and the
+/// file its scripts append to.
+struct Onboarding {
+    image: PathBuf,
+    marks: PathBuf,
+}
+
+/// Gives `server`'s owner onboarding information: a boot image served on loopback with its
+/// real sha-256, a pre- and a post-configuration script that write a marker, a configuration.
+fn onboard(server: &Server, work: &Path) -> Onboarding {
     let image = work.join("vendoros-2.0.img");
     fs::write(&image, b"VendorOS 2.0 boot image\n".repeat(1000)).unwrap();
     let image_url = image_server("vendoros-2.0.img", fs::read(&image).unwrap());
@@ -243,17 +249,16 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
         "configuration": BASE64.encode("hostname uCPE-1\ninterface eth0\n"),
         "post-configuration-script": script("post"),
     }});
-    let onboarding_file = work.join("onboarding.json");
-    fs::write(&onboarding_file, onboarding.to_string()).unwrap();
-    success(second.admin([
-        "customer",
-        "set",
-        "example-customer",
-        "--onboarding",
-        onboarding_file.to_str().unwrap(),
-    ]));
+    let file = work.join("onboarding.json");
+    fs::write(&file, onboarding.to_string()).unwrap();
+    let customer = ["customer", "set", "example-customer", "--onboarding"];
+    success(server.admin(customer.iter().copied().chain([file.to_str().unwrap()])));
+    Onboarding { image, marks }
+}
 
-    // The device's commit hook keeps what it was given.
+/// The device's commit hook, which keeps what it was given in `committed` (and the handling
+/// in `committed.handling`): (hook, committed).
+fn commit_hook(work: &Path) -> (PathBuf, PathBuf) {
     let hook = work.join("commit-hook");
     let committed = work.join("committed");
     executable(
@@ -263,9 +268,34 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
             c = committed.display()
         ),
     );
+    (hook, committed)
+}
+
+/// Every report of onboarding, in order.
+const EVERY_STEP: [&str; 11] = [
+    "bootstrap-initiated",
+    "parsing-complete",
+    "boot-image-initiated",
+    "boot-image-complete",
+    "pre-script-initiated",
+    "pre-script-complete",
+    "config-initiated",
+    "config-complete",
+    "post-script-initiated",
+    "post-script-complete",
+    "bootstrap-complete",
+];
+
+#[test]
+fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_information() {
+    let work = temp_dir();
+    let work = work.path();
+    let (first, second) = two_servers(work);
+    let onboarding = onboard(&second, work);
+    let (hook, committed) = commit_hook(work);
 
     let state = work.join("agent-state");
-    let output = run_agent(&pki, &first.device_url, &state, &hook);
+    let output = run_agent(&first.pki(), &first.device_url, &state, &hook);
     let summary: Value = serde_json::from_str(&success(output)).unwrap();
     assert_eq!(summary["already-complete"], false, "{summary:#}");
     assert_eq!(summary["state"]["complete"], true, "{summary:#}");
@@ -275,64 +305,45 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
         "{summary:#}"
     );
 
-    // Installed: the image staged as served, the scripts run in order, the configuration
-    // committed with its handling.
+    // Installed: the image staged as served, the scripts run in order in a private directory
+    // under the state directory, the configuration committed with its handling.
     let staged = state.join("images/VendorOS-2.0.img");
-    assert_eq!(fs::read(&staged).unwrap(), fs::read(&image).unwrap());
-    let ran = fs::read_to_string(&marks).unwrap();
+    assert_eq!(
+        fs::read(&staged).unwrap(),
+        fs::read(&onboarding.image).unwrap()
+    );
+    let ran = fs::read_to_string(&onboarding.marks).unwrap();
     let lines: Vec<&str> = ran.lines().collect();
     assert_eq!(lines.len(), 2, "{ran}");
+    let private = format!(" in {}/script-", state.join("run").display());
     assert!(
-        lines[0].starts_with("pre pre-configuration-script in "),
+        lines[0].starts_with(&format!("pre pre-configuration-script{private}")),
         "{ran}"
     );
     assert!(
-        lines[1].starts_with("post post-configuration-script in "),
+        lines[1].starts_with(&format!("post post-configuration-script{private}")),
         "{ran}"
-    );
-    assert!(
-        lines[0].contains(state.join("run").to_str().unwrap()),
-        "the script ran in a private directory under the state directory: {ran}"
     );
     assert_eq!(
         fs::read_to_string(&committed).unwrap(),
         "hostname uCPE-1\ninterface eth0\n"
     );
-    assert_eq!(
-        fs::read_to_string(committed.with_extension("handling")).unwrap(),
-        "replace\n"
-    );
+    let handling = fs::read_to_string(committed.with_extension("handling")).unwrap();
+    assert_eq!(handling, "replace\n");
 
-    // The second server recorded every step, in order; the first none (a redirect).
-    let reported = progress(&second);
-    let expected = [
-        "bootstrap-initiated",
-        "parsing-complete",
-        "boot-image-initiated",
-        "boot-image-complete",
-        "pre-script-initiated",
-        "pre-script-complete",
-        "config-initiated",
-        "config-complete",
-        "post-script-initiated",
-        "post-script-complete",
-        "bootstrap-complete",
-    ];
-    assert_eq!(reported, expected);
+    // The second server recorded every step, in order; the first none (it redirected).
+    assert_eq!(progress(&second), EVERY_STEP);
     assert!(progress(&first).is_empty(), "no progress about a redirect");
 
     // A restart: nothing is contacted, run or committed again.
     fs::remove_file(&committed).unwrap();
-    let again = run_agent(&pki, &first.device_url, &state, &hook);
+    let again = run_agent(&first.pki(), &first.device_url, &state, &hook);
     let summary: Value = serde_json::from_str(&success(again)).unwrap();
     assert_eq!(summary["already-complete"], true, "{summary:#}");
-    assert_eq!(
-        fs::read_to_string(&marks).unwrap(),
-        ran,
-        "no script ran again"
-    );
+    let ran_again = fs::read_to_string(&onboarding.marks).unwrap();
+    assert_eq!(ran_again, ran, "no script ran again");
     assert!(!committed.exists(), "not committed again");
-    assert_eq!(progress(&second), expected, "nothing more reported");
+    assert_eq!(progress(&second), EVERY_STEP, "nothing more reported");
 }
 
 /// The progress types a server recorded for SN-0001, oldest first.

@@ -306,3 +306,12 @@ async fn an_image_the_device_already_runs_is_not_downloaded() {
     );
     assert_eq!(file.load().unwrap().image.as_deref(), Some(RUNNING));
 }
+
+#[test]
+fn report_messages_are_text_a_yang_string_may_hold() {
+    assert_eq!(yang_text("ok\tline\r\nnext"), "ok\tline\r\nnext");
+    assert_eq!(
+        yang_text("\u{1b}[31mred\u{7}\u{0}\u{ffff}"),
+        "\u{fffd}[31mred\u{fffd}\u{fffd}\u{fffd}"
+    );
+}
