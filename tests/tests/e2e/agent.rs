@@ -223,10 +223,15 @@ struct Onboarding {
 
 /// Gives `server`'s owner onboarding information: a boot image served on loopback with its
 /// real sha-256, a pre- and a post-configuration script that write a marker, a configuration.
-fn onboard(server: &Server, work: &Path) -> Onboarding {
+/// With `tampered`, the image server serves other bytes than those hashed.
+fn onboard(server: &Server, work: &Path, tampered: bool) -> Onboarding {
     let image = work.join("vendoros-2.0.img");
     fs::write(&image, b"VendorOS 2.0 boot image\n".repeat(1000)).unwrap();
-    let image_url = image_server("vendoros-2.0.img", fs::read(&image).unwrap());
+    let mut served = fs::read(&image).unwrap();
+    if tampered {
+        served[100] ^= 1;
+    }
+    let image_url = image_server("vendoros-2.0.img", served);
     let marks = work.join("marks");
     let script = |word: &str| {
         BASE64.encode(format!(
@@ -291,7 +296,7 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
     let work = temp_dir();
     let work = work.path();
     let (first, second) = two_servers(work);
-    let onboarding = onboard(&second, work);
+    let onboarding = onboard(&second, work, false);
     let (hook, committed) = commit_hook(work);
 
     let state = work.join("agent-state");
@@ -344,6 +349,33 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
     assert_eq!(ran_again, ran, "no script ran again");
     assert!(!committed.exists(), "not committed again");
     assert_eq!(progress(&second), EVERY_STEP, "nothing more reported");
+}
+
+#[test]
+fn a_tampered_boot_image_is_refused_and_reported_and_nothing_after_it_runs() {
+    let work = temp_dir();
+    let work = work.path();
+    let (first, second) = two_servers(work);
+    let onboarding = onboard(&second, work, true);
+    let (hook, committed) = commit_hook(work);
+    let state = work.join("agent-state");
+    let output = run_agent(&first.pki(), &first.device_url, &state, &hook);
+    assert!(!output.status.success(), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sha-256 mismatch"), "{stderr}");
+    assert_eq!(
+        progress(&second),
+        [
+            "bootstrap-initiated",
+            "parsing-complete",
+            "boot-image-initiated",
+            "boot-image-error"
+        ]
+    );
+    let images: Vec<_> = fs::read_dir(state.join("images")).unwrap().collect();
+    assert!(images.is_empty(), "nothing staged: {images:?}");
+    assert!(!onboarding.marks.exists(), "no script ran");
+    assert!(!committed.exists(), "nothing committed");
 }
 
 /// The progress types a server recorded for SN-0001, oldest first.
