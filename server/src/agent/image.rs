@@ -178,7 +178,6 @@ pub fn check_hashes(image: &BootImage, downloaded: &Downloaded) -> Result<(), Ur
     for verification in &image.image_verification {
         let actual = match verification.hash_algorithm {
             HashAlgorithm::Sha256 => &downloaded.sha256,
-            #[allow(unreachable_patterns)]
             _ => continue,
         };
         if *actual != verification.hash_value {

@@ -14,8 +14,9 @@ pub enum DeviceCommand {
     /// answer (ownership voucher, owner certificate, signature), report progress, and print the
     /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
     Bootstrap(DeviceBootstrapArgs),
-    /// The device agent, RFC 8572 §5 end to end: bootstrap servers from --server or DHCP option
-    /// 143/136, redirects followed (each next server trusted through its conveyed trust
+    /// Run the device agent (RFC 8572 §5 end to end) until bootstrapping completes.
+    ///
+    /// Bootstrap servers from --server or DHCP option 143/136, redirects followed (each next server trusted through its conveyed trust
     /// anchor), onboarding information installed (boot image verified and staged, scripts run
     /// in a sandbox, configuration committed through a hook), progress reported, retried until
     /// done, state kept in --state-dir across restarts. See docs/agent.md.
