@@ -338,6 +338,14 @@ fn the_agent_follows_a_redirect_to_a_second_server_and_installs_its_onboarding_i
 
     // The second server recorded every step, in order; the first none (it redirected).
     assert_eq!(progress(&second), EVERY_STEP);
+    let reports = progress_reports(&second);
+    let staged_message = message(&reports, "boot-image-complete");
+    assert!(
+        staged_message.contains("VendorOS-2.0.img (24000 bytes)"),
+        "{staged_message}"
+    );
+    assert_eq!(message(&reports, "pre-script-complete"), "exit code 0");
+    assert_eq!(message(&reports, "config-complete"), "exit code 0");
     assert!(progress(&first).is_empty(), "no progress about a redirect");
 
     // A restart: nothing is contacted, run or committed again.
@@ -363,6 +371,8 @@ fn a_tampered_boot_image_is_refused_and_reported_and_nothing_after_it_runs() {
     assert!(!output.status.success(), "{}", transcript(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("sha-256 mismatch"), "{stderr}");
+    let refused = message(&progress_reports(&second), "boot-image-error");
+    assert!(refused.contains("sha-256 mismatch: expected "), "{refused}");
     assert_eq!(
         progress(&second),
         [
@@ -378,24 +388,41 @@ fn a_tampered_boot_image_is_refused_and_reported_and_nothing_after_it_runs() {
     assert!(!committed.exists(), "nothing committed");
 }
 
-/// The progress types a server recorded for SN-0001, oldest first.
+/// The progress types a server recorded for SN-0001, in the order received (its admin API's
+/// progress reports, by sequence number); its timeline shows as many.
 fn progress(server: &Server) -> Vec<String> {
+    progress_reports(server)
+        .iter()
+        .map(|r| r["progress_type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The progress reports a server recorded for SN-0001, oldest first, checked against the
+/// device's timeline.
+fn progress_reports(server: &Server) -> Vec<Value> {
+    let output = server.admin(["device", "progress", "SN-0001"]);
+    let reports: Value = serde_json::from_str(&success(output)).unwrap();
+    let reports = reports.as_array().unwrap().clone();
     let output = server.admin(["device", "timeline", "SN-0001"]);
     let timeline: Value = serde_json::from_str(&success(output)).unwrap();
-    timeline
+    let in_timeline = timeline
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["what"] == "progress-reported")
-        .map(|e| {
-            let detail = e["detail"].as_str().unwrap_or_default();
-            detail
-                .split([' ', ':'])
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
+        .count();
+    assert_eq!(in_timeline, reports.len(), "{timeline:#}");
+    reports
+}
+
+/// The message of the first report of `progress_type`.
+fn message(reports: &[Value], progress_type: &str) -> String {
+    reports
+        .iter()
+        .find(|r| r["progress_type"] == progress_type)
+        .and_then(|r| r["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
