@@ -3,16 +3,18 @@
 //! script, then bootstrap-complete. Each step is reported (`…-initiated`, then `…-complete`,
 //! `…-warning` or `…-error`) and recorded in the state file when done, so that a restarted
 //! agent skips what is done and never runs a script a second time. A failing step ends the
-//! processing: the device gives up on that server.
+//! processing: the device gives up on that server. When the device has an image hook that
+//! installs the staged image, processing stops there (`boot-image-installed-rebooting`): the
+//! device reboots into the image and the agent, run again, goes on with the next step.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use rustls::ClientConfig;
 use ztp_yang::{
-    ConveyedInformation, Document, OnboardingInformation, ProgressType, ReportProgressInput,
-    SshHostKey,
+    BootImage, ConveyedInformation, Document, OnboardingInformation, ProgressType,
+    ReportProgressInput, SshHostKey,
 };
 
 use super::download::DownloadLimits;
@@ -55,6 +57,19 @@ pub enum OnboardingError {
     /// The commit hook refused the configuration.
     #[error("commit hook: {0}")]
     Commit(String),
+    /// The image hook did not install the image.
+    #[error("image hook: {0}")]
+    ImageHook(String),
+}
+
+/// How processing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// Every step is done: bootstrap-complete was reported.
+    Complete,
+    /// The image hook installed a new boot image and the device reboots into it; the next run
+    /// goes on from the step after the image.
+    Rebooting,
 }
 
 /// What the device brings to onboarding.
@@ -92,7 +107,7 @@ impl Installer {
         server: &str,
         file: &StateFile,
         progress: &mut P,
-    ) -> Result<(), OnboardingError> {
+    ) -> Result<Installed, OnboardingError> {
         let mut state = file.load()?;
         if !state.begin(&digest_of(information), server) {
             file.save(&state)?;
@@ -102,7 +117,9 @@ impl Installer {
             file,
             progress,
         };
-        self.boot_image(information, &mut step).await?;
+        if self.boot_image(information, &mut step).await? {
+            return Ok(Installed::Rebooting);
+        }
         let pre = information.pre_configuration_script.as_deref();
         self.script(Script::Pre, pre, &mut step).await?;
         self.configuration(information, &mut step).await?;
@@ -112,19 +129,21 @@ impl Installer {
         complete.ssh_host_keys = self.host_keys.clone();
         step.progress.report(complete).await;
         step.state.complete = true;
-        step.save()
+        step.save()?;
+        Ok(Installed::Complete)
     }
 
+    /// The boot image step; `true` when the device is about to reboot into a new image.
     async fn boot_image<P: Progress>(
         &self,
         information: &OnboardingInformation,
         step: &mut Step<'_, P>,
-    ) -> Result<(), OnboardingError> {
+    ) -> Result<bool, OnboardingError> {
         let Some(image) = &information.boot_image else {
-            return Ok(());
+            return Ok(false);
         };
         if step.state.image.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         step.report(ProgressType::BootImageInitiated, None).await;
         if self.running.matches(image) {
@@ -133,7 +152,7 @@ impl Installer {
             let message = "the device already runs this os-name and os-version";
             step.report(ProgressType::BootImageComplete, Some(message.into()))
                 .await;
-            return Ok(());
+            return Ok(false);
         }
         let staged = image::stage(
             image,
@@ -143,13 +162,16 @@ impl Installer {
         )
         .await;
         match staged {
+            Ok(staged) if self.runner.image_hook.is_some() => {
+                self.install_image(image, &staged.path, step).await
+            }
             Ok(staged) => {
                 step.state.image = Some(staged.path.display().to_string());
                 step.save()?;
                 let message = format!("staged {} ({} bytes)", staged.path.display(), staged.size);
                 step.report(ProgressType::BootImageComplete, Some(message))
                     .await;
-                Ok(())
+                Ok(false)
             }
             Err(error) => {
                 step.report(ProgressType::BootImageError, Some(error.to_string()))
@@ -157,6 +179,37 @@ impl Installer {
                 Err(error.into())
             }
         }
+    }
+
+    /// Hands the staged image to the image hook: `true` when it installed it.
+    async fn install_image<P: Progress>(
+        &self,
+        image: &BootImage,
+        staged: &Path,
+        step: &mut Step<'_, P>,
+    ) -> Result<bool, OnboardingError> {
+        let name = image.os_name.as_deref().unwrap_or_default();
+        let version = image.os_version.as_deref().unwrap_or_default();
+        let finished = match self.runner.install_image(staged, name, version).await {
+            Ok(finished) => finished,
+            Err(failure) => {
+                step.report(ProgressType::BootImageError, Some(failure.to_string()))
+                    .await;
+                return Err(failure.into());
+            }
+        };
+        let summary = finished.summary();
+        if finished.exit != Some(0) || finished.timed_out {
+            step.report(ProgressType::BootImageError, Some(summary.clone()))
+                .await;
+            return Err(OnboardingError::ImageHook(summary));
+        }
+        step.state.image = Some(staged.display().to_string());
+        step.save()?;
+        let message = format!("installed {}: {summary}", staged.display());
+        step.report(ProgressType::BootImageInstalledRebooting, Some(message))
+            .await;
+        Ok(true)
     }
 
     async fn script<P: Progress>(

@@ -16,7 +16,7 @@ use ztp_yang::{ConveyedInformation, Encoding, ReportProgressInput};
 
 use super::bootstrap::{self, AgentError, BootstrapOptions};
 use super::client::{Client, ServerUrl};
-use super::onboarding::{Installer, OnboardingError, Progress};
+use super::onboarding::{Installed, Installer, OnboardingError, Progress};
 use super::redirect::{self, Hops, Next, RedirectError, Source, Trust};
 use super::state::{AgentState, StateError, StateFile};
 use super::tls::{self, ServerTrust, TlsConfigError};
@@ -140,6 +140,9 @@ fn list(failures: &[Failure]) -> String {
 pub struct RunOutcome {
     /// Bootstrapping had completed before this run: nothing was contacted.
     pub already_complete: bool,
+    /// The image hook installed a new boot image: the device reboots into it, and the agent
+    /// is to run again after the reboot.
+    pub rebooting: bool,
     /// The state after the run.
     pub state: AgentState,
 }
@@ -151,15 +154,17 @@ pub async fn run(options: &RunOptions, pause: &impl Pause) -> Result<RunOutcome,
     if file.load()?.complete {
         return Ok(RunOutcome {
             already_complete: true,
+            rebooting: false,
             state: file.load()?,
         });
     }
     let mut round = 0;
     loop {
         let failures = match pass(options, &file).await {
-            Ok(()) => {
+            Ok(installed) => {
                 return Ok(RunOutcome {
                     already_complete: false,
+                    rebooting: installed == Installed::Rebooting,
                     state: file.load()?,
                 });
             }
@@ -195,7 +200,7 @@ fn random_unit() -> f64 {
 }
 
 /// One round: the device's servers in order, redirects depth first.
-async fn pass(options: &RunOptions, file: &StateFile) -> Result<(), Vec<Failure>> {
+async fn pass(options: &RunOptions, file: &StateFile) -> Result<Installed, Vec<Failure>> {
     let mut hops = Hops::new(options.max_depth);
     let mut failures = Vec::new();
     let mut stack: Vec<(Next, usize)> = options
@@ -217,7 +222,7 @@ async fn pass(options: &RunOptions, file: &StateFile) -> Result<(), Vec<Failure>
             Err(error) => Err(error.into()),
         };
         match visited {
-            Ok(Visited::Installed) => return Ok(()),
+            Ok(Visited::Installed(installed)) => return Ok(installed),
             Ok(Visited::Redirect(servers)) => {
                 tracing::info!(server = %next.url, to = servers.len(), "redirected");
                 stack.extend(servers.into_iter().rev().map(|s| (s, depth + 1)));
@@ -235,8 +240,8 @@ async fn pass(options: &RunOptions, file: &StateFile) -> Result<(), Vec<Failure>
 enum Visited {
     /// Redirect information: these servers next.
     Redirect(Vec<Next>),
-    /// Onboarding information, processed to bootstrap-complete.
-    Installed,
+    /// Onboarding information, processed to bootstrap-complete or to a reboot.
+    Installed(Installed),
 }
 
 async fn visit(
@@ -280,10 +285,10 @@ async fn visit(
                 enabled: options.bootstrap.reporting.enabled && authenticated,
             };
             let installer = &options.installer;
-            installer
+            let installed = installer
                 .install(&information, next.url.as_str(), file, &mut progress)
                 .await?;
-            Ok(Visited::Installed)
+            Ok(Visited::Installed(installed))
         }
     }
 }

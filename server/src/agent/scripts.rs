@@ -10,6 +10,11 @@
 //! The commit hook is an executable of the device's firmware, run as
 //! `HOOK <configuration file> <merge|replace>` in a fresh private directory holding the
 //! configuration file; exit 0 means committed, anything else `config-error`.
+//!
+//! The image hook, if the device has one, installs a staged boot image: run as
+//! `HOOK <image file> <os-name> <os-version>` (empty strings for names the image lacks); exit
+//! 0 means installed and the device is about to reboot into it, anything else
+//! `boot-image-error`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -71,6 +76,8 @@ pub struct Runner {
     pub script_limits: Limits,
     /// The commit hook, if the device has one.
     pub commit_hook: Option<PathBuf>,
+    /// The image hook, if the device has one (else staged images are left for the firmware).
+    pub image_hook: Option<PathBuf>,
     /// Limits for the commit hook.
     pub hook_limits: Limits,
 }
@@ -88,6 +95,9 @@ pub enum ScriptError {
     /// The configuration came but the device has no commit hook.
     #[error("no commit hook is configured: the configuration cannot be committed")]
     NoCommitHook,
+    /// An image is to be installed but the device has no image hook.
+    #[error("no image hook is configured")]
+    NoImageHook,
 }
 
 impl Runner {
@@ -128,6 +138,27 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Hands the staged image at `image` to the image hook (which the caller checked is
+    /// configured), with the OS name and version it carries.
+    pub async fn install_image(
+        &self,
+        image: &Path,
+        os_name: &str,
+        os_version: &str,
+    ) -> Result<Finished, ScriptError> {
+        let hook = self.image_hook.clone().ok_or(ScriptError::NoImageHook)?;
+        let (work, limits) = (self.work_dir.clone(), self.hook_limits);
+        let args = [image.into(), os_name.into(), os_version.into()];
+        tokio::task::spawn_blocking(move || {
+            let dir = sandbox::private_dir(&work, "image-")?;
+            Ok(sandbox::run(&hook, &args, dir.path(), &[], limits)?)
+        })
+        .await
+        .map_err(|_| ScriptError::Thread("image hook"))?
+    }
+}
+
 /// The private directory runs get under a state directory.
 pub fn work_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("run")
@@ -147,6 +178,7 @@ mod tests {
                 output: 1024,
             },
             commit_hook: hook,
+            image_hook: None,
             hook_limits: Limits::default(),
         }
     }

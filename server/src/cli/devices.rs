@@ -482,13 +482,18 @@ pub struct DeviceRunArgs {
     /// 0 means committed.
     #[arg(long, value_name = "FILE")]
     pub commit_hook: Option<PathBuf>,
+    /// The executable that installs a staged boot image: run as `HOOK IMAGE OS-NAME
+    /// OS-VERSION`; exit 0 means installed, and the device reboots into it. Without it, images
+    /// are staged in the state directory for the firmware to install.
+    #[arg(long, value_name = "FILE")]
+    pub image_hook: Option<PathBuf>,
     /// OpenSSH public host key file to send with bootstrap-complete; repeatable.
     #[arg(long = "ssh-host-key", value_name = "FILE.pub")]
     pub ssh_host_keys: Vec<PathBuf>,
     /// Seconds a script may run before it is killed.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub script_timeout: u64,
-    /// Seconds the commit hook may run before it is killed.
+    /// Seconds the commit hook or the image hook may run before it is killed.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub hook_timeout: u64,
     /// The largest boot image downloaded, in bytes.

@@ -109,6 +109,7 @@ fn run_agent(args: &DeviceRunArgs, output: Output) -> anyhow::Result<ExitCode> {
     let summary = serde_json::json!({
         "serial": options.bootstrap.credentials.serial().as_str(),
         "already-complete": outcome.already_complete,
+        "rebooting": outcome.rebooting,
         "state": outcome.state,
     });
     output::answer(&summary, output, &[])?;
@@ -180,12 +181,14 @@ fn installer(args: &DeviceRunArgs, timeout: Duration) -> anyhow::Result<Installe
         })
         .collect::<anyhow::Result<Vec<_>>>()?
         .concat();
-    if let Some(hook) = &args.commit_hook {
-        anyhow::ensure!(
-            hook.is_file(),
-            "the commit hook {} is not a file",
-            hook.display()
-        );
+    for (hook, what) in [(&args.commit_hook, "commit"), (&args.image_hook, "image")] {
+        if let Some(hook) = hook {
+            anyhow::ensure!(
+                hook.is_file(),
+                "the {what} hook {} is not a file",
+                hook.display()
+            );
+        }
     }
     let output = Limits::default().output;
     Ok(Installer {
@@ -206,6 +209,7 @@ fn installer(args: &DeviceRunArgs, timeout: Duration) -> anyhow::Result<Installe
                 output,
             },
             commit_hook: args.commit_hook.clone(),
+            image_hook: args.image_hook.clone(),
             hook_limits: Limits {
                 timeout: Duration::from_secs(args.hook_timeout),
                 output,

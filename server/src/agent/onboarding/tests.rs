@@ -64,6 +64,7 @@ fn installer(dir: &Path) -> Installer {
                 output: 1024,
             },
             commit_hook: Some(hook),
+            image_hook: None,
             hook_limits: Limits::default(),
         },
         host_keys: Vec::new(),
@@ -314,4 +315,71 @@ fn report_messages_are_text_a_yang_string_may_hold() {
         yang_text("\u{1b}[31mred\u{7}\u{0}\u{ffff}"),
         "\u{fffd}[31mred\u{fffd}\u{fffd}\u{fffd}"
     );
+}
+
+#[tokio::test]
+async fn an_image_hook_installs_the_image_then_the_next_run_goes_on_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = information(dir.path(), b"IMAGE", b"IMAGE").await;
+    let mut device = installer(dir.path());
+    let hook = dir.path().join("image-hook");
+    executable(
+        &hook,
+        &format!(
+            "#!/bin/sh\necho \"$1 $2 $3\" > {}/installed\necho rebooting\n",
+            dir.path().display()
+        ),
+    );
+    device.runner.image_hook = Some(hook.clone());
+    let file = StateFile::in_dir(&device.state_dir).unwrap();
+    let mut progress = Recorded::default();
+    let installed = device
+        .install(&info, "https://b.example", &file, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(installed, Installed::Rebooting);
+    assert_eq!(
+        progress.types(),
+        ["boot-image-initiated", "boot-image-installed-rebooting"]
+    );
+    let staged = dir.path().join("state/images/VendorOS-2.0.img");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("installed")).unwrap(),
+        format!("{} VendorOS 2.0\n", staged.display())
+    );
+    assert!(
+        progress
+            .message(ProgressType::BootImageInstalledRebooting)
+            .ends_with("exit code 0; stdout: rebooting")
+    );
+    assert_eq!(marks(dir.path()), "", "nothing after the image ran yet");
+
+    // After the reboot: the image is done, the rest follows.
+    let mut progress = Recorded::default();
+    let installed = device
+        .install(&info, "https://b.example", &file, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(installed, Installed::Complete);
+    assert_eq!(progress.types(), EVERY_STEP[2..]);
+    assert_eq!(marks(dir.path()), "pre\npost\n");
+
+    // An image hook that fails is a boot-image-error.
+    let other = tempfile::tempdir().unwrap();
+    let info = information(other.path(), b"IMAGE", b"IMAGE").await;
+    let mut installer = installer(other.path());
+    executable(&hook, "#!/bin/sh\necho no space >&2\nexit 4\n");
+    installer.runner.image_hook = Some(hook);
+    let file = StateFile::in_dir(&installer.state_dir).unwrap();
+    let mut progress = Recorded::default();
+    let error = installer
+        .install(&info, "https://b.example", &file, &mut progress)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, OnboardingError::ImageHook(_)), "{error}");
+    assert_eq!(
+        progress.message(ProgressType::BootImageError),
+        "exit code 4; stderr: no space"
+    );
+    assert!(file.load().unwrap().image.is_none());
 }

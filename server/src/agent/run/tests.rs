@@ -66,6 +66,7 @@ fn options(pki: &Path, state: &Path, servers: Vec<ServerUrl>, rounds: u32) -> Ru
                 work_dir: work_dir(state),
                 script_limits: Limits::default(),
                 commit_hook: None,
+                image_hook: None,
                 hook_limits: Limits::default(),
             },
             host_keys: Vec::new(),

@@ -25,6 +25,7 @@ fn run_options(w: &World, addr: SocketAddr, trusted: bool, state: &std::path::Pa
                 work_dir: work_dir(state),
                 script_limits: Limits::default(),
                 commit_hook: None,
+                image_hook: None,
                 hook_limits: Limits::default(),
             },
             host_keys: Vec::new(),
