@@ -2,7 +2,8 @@
 //! provides (a hook) as a child process in a sandbox of the agent's making: a fresh private
 //! directory (mode 0700) as its working directory and `HOME`/`TMPDIR`, removed afterwards; an
 //! environment cleared down to a fixed `PATH` and the variables the caller names; standard input
-//! closed; a timeout after which it is killed; standard output and error captured up to a
+//! closed; a timeout after which it is killed with every process it started (it leads a
+//! process group of its own); standard output and error captured up to a
 //! limit each (the rest is read and dropped, so the child never blocks on a full pipe).
 //!
 //! Blocking: callers on an async runtime run it on a blocking thread.
@@ -164,6 +165,8 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = start(&mut command, program)?;
     let (done, finished) = mpsc::channel();
     let stdout = child
@@ -226,11 +229,35 @@ fn wait(child: &mut Child, timeout: Duration) -> std::io::Result<(ExitStatus, bo
             return Ok((status, false));
         }
         if Instant::now() >= deadline {
+            kill_group(child);
             // Already gone between the two calls is fine: wait() reaps it either way.
             let _ = child.kill();
             return Ok((child.wait()?, true));
         }
         thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills the child's process group (the child and what it started that stayed in it) with
+/// the system's `kill`: the agent has no unsafe code to call kill(2) with.
+fn kill_group(child: &Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .env_clear()
+            .env("PATH", SANDBOX_PATH)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !killed.is_ok_and(|status| status.success()) {
+            tracing::warn!(
+                pid = child.id(),
+                "could not kill the process group of a timed-out child"
+            );
+        }
     }
 }
 
@@ -339,6 +366,36 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(finished.stdout, "x".repeat(64));
         assert!(finished.summary().starts_with("killed at the timeout"));
+    }
+
+    #[test]
+    fn what_a_child_started_is_killed_with_it_at_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("background.pid");
+        let program = script(
+            dir.path(),
+            &format!("sleep 60 & echo $! > {}; wait", pid_file.display()),
+        );
+        let limits = Limits {
+            timeout: Duration::from_millis(500),
+            output: 64,
+        };
+        let finished = run(&program, &[], dir.path(), &[], limits).unwrap();
+        assert!(finished.timed_out, "{finished:?}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        // Gone, or a zombie its new parent has yet to reap (/proc/PID/stat's state `Z`).
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "the background sleep {} survived", pid.trim());
     }
 
     #[test]
