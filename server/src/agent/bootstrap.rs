@@ -12,8 +12,9 @@
 //! untrusted server learns nothing of why its answer was refused, and no server learns the
 //! device's SSH host keys from a redirect.
 //!
-//! The agent stops at the verified conveyed information: it does not follow redirects or
-//! install images; it returns them as a [`BootstrapOutcome`] for the caller to act on.
+//! One pass stops at the verified conveyed information: it does not follow redirects or
+//! install images; it returns them as a [`BootstrapOutcome`] for the caller to act on
+//! (`super::run` follows and installs them).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,11 @@ impl DeviceCredentials {
     /// The device's serial number.
     pub fn serial(&self) -> &Serial {
         &self.serial
+    }
+
+    /// The TLS client identity (IDevID chain and key).
+    pub(super) fn identity(&self) -> &ClientIdentity {
+        &self.identity
     }
 
     /// The IDevID leaf.
@@ -208,7 +214,9 @@ impl Anchors {
 }
 
 impl BootstrapOptions {
-    fn server_trust(&self) -> ServerTrust<'_> {
+    /// How the configured bootstrap servers are authenticated: by the configured anchors, or
+    /// provisionally without them.
+    pub(super) fn server_trust(&self) -> ServerTrust<'_> {
         if self.anchors.servers.is_empty() {
             ServerTrust::Provisional
         } else {
@@ -295,14 +303,20 @@ fn strip_nulls(value: Value) -> Value {
     }
 }
 
-/// Runs the bootstrap flow: each server in order until one gives a verified answer.
-pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
+/// Checks the device's anchors against its own IDevID ([`Anchors::check`]).
+pub(super) fn check_anchors(options: &BootstrapOptions) -> Result<(), AgentError> {
     let credentials = &options.credentials;
     options.anchors.check(
         credentials.leaf(),
         &credentials.chain[1..],
         OffsetDateTime::now_utc(),
     )?;
+    Ok(())
+}
+
+/// Runs the bootstrap flow: each server in order until one gives a verified answer.
+pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
+    check_anchors(options)?;
     let trust = options.server_trust();
     let config = tls::client_config(&options.credentials.identity, trust)?;
     let mut failures = Vec::new();
@@ -333,10 +347,43 @@ async fn attempt(
     server: &ServerUrl,
     config: Arc<ClientConfig>,
 ) -> Result<BootstrapOutcome, AgentError> {
-    let trust = options.server_trust();
+    let authenticated = options.server_trust().authenticates();
+    let complete = options.reporting.complete.as_ref();
+    let exchange = exchange(options, server, config, authenticated, complete).await?;
+    Ok(BootstrapOutcome {
+        serial: options.credentials.serial.clone(),
+        server: server.clone(),
+        encoding: options.request.encoding,
+        server_authenticated: authenticated,
+        verified: exchange.verified,
+        licenses: exchange.licenses,
+    })
+}
+
+/// A verified answer and the connection it came on, kept for further progress reports.
+#[derive(Debug)]
+pub(super) struct Exchange {
+    /// The connection to the server.
+    pub client: Client,
+    /// The verified response.
+    pub verified: VerifiedResponse,
+    /// The license bundle's check, when the response carried one.
+    pub licenses: Option<CheckedLicenses>,
+}
+
+/// Connects to `server` with `config` (which `authenticated` says authenticates it or not),
+/// asks for bootstrapping data, verifies it and reports how that went (to an authenticated
+/// server, about onboarding information; `complete`'s host keys with bootstrap-complete).
+pub(super) async fn exchange(
+    options: &BootstrapOptions,
+    server: &ServerUrl,
+    config: Arc<ClientConfig>,
+    authenticated: bool,
+    complete: Option<&Vec<SshHostKey>>,
+) -> Result<Exchange, AgentError> {
     let encoding = options.request.encoding;
     let nonce = options.request.nonce.draw()?;
-    let input = request_input(&options.request, trust.authenticates(), nonce);
+    let input = request_input(&options.request, authenticated, nonce);
     let mut client = Client::connect(server, config, options.timeout).await?;
     tracing::debug!(%server, version = ?client.version(), "connected");
     let response = client
@@ -346,22 +393,17 @@ async fn attempt(
         return Err(server_error(&response));
     }
     let checked = decode_output(&response, encoding)
-        .and_then(|output| check(options, &output, &input, trust.authenticates()));
+        .and_then(|output| check(options, &output, &input, authenticated));
     // Reports only to a server authenticated by TLS, and only about onboarding information:
     // a refusal's reason would teach an untrusted server how to forge, and bootstrap-complete
     // carries the device's host keys.
     let reporter = Reporter {
-        enabled: options.reporting.enabled && trust.authenticates(),
+        enabled: options.reporting.enabled && authenticated,
         encoding,
     };
-    let (verified, licenses) = reporter
-        .outcome(&mut client, checked, options.reporting.complete.as_ref())
-        .await?;
-    Ok(BootstrapOutcome {
-        serial: options.credentials.serial.clone(),
-        server: server.clone(),
-        encoding,
-        server_authenticated: trust.authenticates(),
+    let (verified, licenses) = reporter.outcome(&mut client, checked, complete).await?;
+    Ok(Exchange {
+        client,
         verified,
         licenses,
     })
@@ -490,23 +532,31 @@ impl Reporter {
     }
 
     async fn send(&self, client: &mut Client, report: ReportProgressInput) {
-        if !self.enabled {
-            return;
+        if self.enabled {
+            send_report(client, self.encoding, report).await;
         }
-        let progress = report.progress_type;
-        let result = client
-            .post(REPORT_PROGRESS, self.encoding, report.encode(self.encoding))
-            .await;
-        match result {
-            Ok(response) if response.status.is_success() => {
-                tracing::debug!(%progress, "progress reported");
-            }
-            Ok(response) => {
-                let error = server_error(&response);
-                tracing::warn!(%progress, %error, "progress report not accepted");
-            }
-            Err(error) => tracing::warn!(%progress, %error, "progress report failed"),
+    }
+}
+
+/// Sends one progress report in `encoding`; a failing report is logged, never fatal.
+pub(super) async fn send_report(
+    client: &mut Client,
+    encoding: Encoding,
+    report: ReportProgressInput,
+) {
+    let progress = report.progress_type;
+    let result = client
+        .post(REPORT_PROGRESS, encoding, report.encode(encoding))
+        .await;
+    match result {
+        Ok(response) if response.status.is_success() => {
+            tracing::debug!(%progress, "progress reported");
         }
+        Ok(response) => {
+            let error = server_error(&response);
+            tracing::warn!(%progress, %error, "progress report not accepted");
+        }
+        Err(error) => tracing::warn!(%progress, %error, "progress report failed"),
     }
 }
 

@@ -200,6 +200,14 @@ impl Client {
         &self.url
     }
 
+    /// Whether the connection is still open (the server may close an idle one).
+    pub fn is_open(&self) -> bool {
+        match &self.sender {
+            Sender::Http1(sender) => !sender.is_closed(),
+            Sender::Http2(sender) => !sender.is_closed(),
+        }
+    }
+
     /// The negotiated HTTP version.
     pub fn version(&self) -> HttpVersion {
         match self.sender {

@@ -9,13 +9,31 @@
 //! - [`licenses`]: the check of a conveyed license bundle (signature, node lock, validity).
 //! - [`bootstrap`]: the flow: get-bootstrapping-data, verify, report progress.
 //! - [`failure`]: why the agent failed, per server and in all, printable.
+//! - [`redirect`]: following redirect information, trusting each next server through the
+//!   trust anchor it conveys; redirect loops bounded.
+//! - [`download`]: HTTP(S) downloads, bounded and hashed on the way.
+//! - [`image`]: the boot image: verified by its conveyed hash, then staged.
+//! - [`sandbox`]: a child process in a fresh private directory, cleared environment, timeout.
+//! - [`scripts`]: the pre- and post-configuration scripts and the commit hook; exit codes.
+//! - [`state`]: what is done, kept across restarts in an atomically replaced file.
+//! - [`onboarding`]: processing onboarding information step by step, with progress reports.
+//! - [`run`]: the device agent's loop (RFC 8572 §5 end to end): servers, redirects,
+//!   onboarding, retries.
 //!
 //! May import: `domain`, `dhcp`, `tls`; it shares no code with the server's side beyond those.
 
 pub mod bootstrap;
 pub mod client;
+pub mod download;
 pub mod failure;
 pub mod host_key;
+pub mod image;
 pub mod licenses;
+pub mod onboarding;
+pub mod redirect;
+pub mod run;
+pub mod sandbox;
+pub mod scripts;
+pub mod state;
 pub mod tls;
 pub mod verify;

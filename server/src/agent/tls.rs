@@ -95,6 +95,20 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// The rustls client configuration for downloads (boot images): no client certificate (the
+/// IDevID is not shown to a download server), any server certificate (what is downloaded is
+/// verified by its conveyed hash instead), HTTP/1.1.
+pub fn download_config() -> Result<Arc<ClientConfig>, TlsConfigError> {
+    let provider = crate::tls::provider();
+    let mut config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ProvisionalVerifier::new(&provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Accepts any server certificate but checks that the server holds its key: provisional TLS.
 #[derive(Debug)]
 struct ProvisionalVerifier {

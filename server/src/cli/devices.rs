@@ -14,6 +14,13 @@ pub enum DeviceCommand {
     /// answer (ownership voucher, owner certificate, signature), report progress, and print the
     /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
     Bootstrap(DeviceBootstrapArgs),
+    /// Run the device agent (RFC 8572 §5 end to end) until bootstrapping completes.
+    ///
+    /// Bootstrap servers from --server or DHCP option 143/136, redirects followed (each next server trusted through its conveyed trust
+    /// anchor), onboarding information installed (boot image verified and staged, scripts run
+    /// in a sandbox, configuration committed through a hook), progress reported, retried until
+    /// done, state kept in --state-dir across restarts. See docs/agent.md.
+    Run(DeviceRunArgs),
     /// Import a device into the inventory.
     Add(DeviceAddArgs),
     /// List devices.
@@ -415,6 +422,102 @@ pub struct DeviceBootstrapArgs {
     #[arg(long = "ssh-host-key", value_name = "FILE.pub", requires = "complete")]
     pub ssh_host_keys: Vec<PathBuf>,
     /// Seconds allowed for connecting and for each request.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// `ztp device run`.
+#[derive(Debug, Args)]
+pub struct DeviceRunArgs {
+    /// A bootstrap server, `https://host[:port]`; repeatable, tried in order (after those of
+    /// --dhcp-option).
+    #[arg(
+        long = "server",
+        value_name = "URL",
+        required_unless_present = "dhcp_option"
+    )]
+    pub servers: Vec<String>,
+    /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried first.
+    #[arg(long, value_name = "HEX")]
+    pub dhcp_option: Option<String>,
+    /// The IDevID certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The IDevID private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Trust anchor of the manufacturer's voucher signers (PEM); repeatable.
+    #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
+    pub voucher_ca: Vec<PathBuf>,
+    /// Trust anchor of the manufacturer's license signers (PEM); repeatable.
+    #[arg(long = "license-ca", value_name = "FILE")]
+    pub license_ca: Vec<PathBuf>,
+    /// TLS trust anchor of the configured bootstrap servers (PEM); repeatable. Without it they
+    /// are untrusted (provisional TLS). Servers reached by a redirect are authenticated by the
+    /// trust anchor the redirect conveys.
+    #[arg(long = "server-ca", value_name = "FILE")]
+    pub server_ca: Vec<PathBuf>,
+    /// Request and response encoding.
+    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
+    pub encoding: WireEncoding,
+    /// The hw-model to send.
+    #[arg(long)]
+    pub hw_model: Option<String>,
+    /// The os-name the device runs (sent, and compared with the boot image's).
+    #[arg(long)]
+    pub os_name: Option<String>,
+    /// The os-version the device runs (sent, and compared with the boot image's).
+    #[arg(long)]
+    pub os_version: Option<String>,
+    /// Send a random nonce and require the voucher to carry it.
+    #[arg(long)]
+    pub nonce: bool,
+    /// Where the IDevID carries the device's serial.
+    #[arg(long, default_value = "serial-number")]
+    pub serial_source: ztp_certs::SerialSource,
+    /// The agent's state directory: state file, staged images, scripts' private directories.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/ztp-agent")]
+    pub state_dir: PathBuf,
+    /// The executable that commits the configuration: run as `HOOK FILE merge|replace`; exit
+    /// 0 means committed.
+    #[arg(long, value_name = "FILE")]
+    pub commit_hook: Option<PathBuf>,
+    /// The executable that installs a staged boot image: run as `HOOK IMAGE OS-NAME
+    /// OS-VERSION`; exit 0 means installed, and the device reboots into it. Without it, images
+    /// are staged in the state directory for the firmware to install.
+    #[arg(long, value_name = "FILE")]
+    pub image_hook: Option<PathBuf>,
+    /// OpenSSH public host key file to send with bootstrap-complete; repeatable.
+    #[arg(long = "ssh-host-key", value_name = "FILE.pub")]
+    pub ssh_host_keys: Vec<PathBuf>,
+    /// Seconds a script may run before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub script_timeout: u64,
+    /// Seconds the commit hook or the image hook may run before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub hook_timeout: u64,
+    /// The largest boot image downloaded, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
+    pub max_image_bytes: u64,
+    /// How many redirects deep to follow.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_redirects: usize,
+    /// One round only: exit 1 if no server gave usable data (instead of starting over).
+    #[arg(long, conflicts_with = "rounds")]
+    pub once: bool,
+    /// At most this many rounds (default: until bootstrapping completes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: Option<u32>,
+    /// The first pause between rounds, in seconds (doubled per round, jittered).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub retry_initial: u64,
+    /// The longest pause between rounds, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub retry_max: u64,
+    /// Do not send report-progress messages.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Seconds allowed for connecting, for each request and for each read of a download.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
 }

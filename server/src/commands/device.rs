@@ -14,14 +14,21 @@ use crate::agent::bootstrap::{
     self, Anchors, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
 use crate::agent::client::ServerUrl;
-use crate::agent::host_key;
-use crate::cli::{DeviceBootstrapArgs, DeviceCommand};
+use crate::agent::download::DownloadLimits;
+use crate::agent::image::RunningOs;
+use crate::agent::onboarding::Installer;
+use crate::agent::run::{self, Retry, RunOptions, TokioPause};
+use crate::agent::sandbox::Limits;
+use crate::agent::scripts::{self, Runner};
+use crate::agent::{host_key, tls};
+use crate::cli::{DeviceBootstrapArgs, DeviceCommand, DeviceRunArgs};
 use crate::dhcp;
 
 /// Runs a `ztp device` subcommand; the inventory ones print in `output`.
 pub fn run(command: DeviceCommand, output: Output) -> anyhow::Result<ExitCode> {
     match command {
         DeviceCommand::Bootstrap(args) => bootstrap(&args, output),
+        DeviceCommand::Run(args) => run_agent(&args, output),
         inventory => super::admin::run(super::admin::Inventory::Device(inventory), output)
             .map(|()| ExitCode::SUCCESS),
     }
@@ -86,6 +93,144 @@ fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
         },
         timeout: Duration::from_secs(args.timeout),
     })
+}
+
+/// Runs the device agent until bootstrapping completes (or the rounds run out), then prints
+/// its state on stdout in `output`.
+fn run_agent(args: &DeviceRunArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let options = run_options(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime
+        .block_on(run::run(&options, &TokioPause))
+        .map_err(|error| anyhow::Error::msg(error.to_string()))?;
+    let summary = serde_json::json!({
+        "serial": options.bootstrap.credentials.serial().as_str(),
+        "already-complete": outcome.already_complete,
+        "rebooting": outcome.rebooting,
+        "state": outcome.state,
+    });
+    output::answer(&summary, output, &[])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the files and values `ztp device run`'s arguments name.
+fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
+    let credentials = DeviceCredentials::from_pem(
+        &read(&args.cert, "IDevID certificate")?,
+        &read(&args.key, "IDevID key")?,
+        args.serial_source,
+    )
+    .with_context(|| format!("loading the IDevID from {}", args.cert.display()))?;
+    let timeout = Duration::from_secs(args.timeout);
+    let bootstrap = BootstrapOptions {
+        servers: run_servers(args)?,
+        credentials,
+        anchors: Anchors {
+            servers: anchors(&args.server_ca, "server CA")?,
+            vouchers: anchors(&args.voucher_ca, "voucher CA")?,
+            licenses: anchors(&args.license_ca, "license CA")?,
+        },
+        request: RequestOptions {
+            encoding: args.encoding.into(),
+            hw_model: args.hw_model.clone(),
+            os_name: args.os_name.clone(),
+            os_version: args.os_version.clone(),
+            signed_data_preferred: false,
+            nonce: if args.nonce {
+                NonceChoice::Random
+            } else {
+                NonceChoice::None
+            },
+        },
+        reporting: Reporting {
+            enabled: !args.no_report,
+            complete: None,
+        },
+        timeout,
+    };
+    let installer = installer(args, timeout)?;
+    anyhow::ensure!(
+        args.retry_initial <= args.retry_max,
+        "--retry-initial ({}) is longer than --retry-max ({})",
+        args.retry_initial,
+        args.retry_max
+    );
+    Ok(RunOptions {
+        bootstrap,
+        installer,
+        retry: Retry {
+            initial: Duration::from_secs(args.retry_initial),
+            max: Duration::from_secs(args.retry_max),
+            rounds: if args.once { Some(1) } else { args.rounds },
+        },
+        max_depth: args.max_redirects,
+    })
+}
+
+/// How `ztp device run` processes onboarding information.
+fn installer(args: &DeviceRunArgs, timeout: Duration) -> anyhow::Result<Installer> {
+    let host_keys = args
+        .ssh_host_keys
+        .iter()
+        .map(|path| {
+            host_key::parse_public_keys(&read(path, "SSH host key")?)
+                .with_context(|| format!("SSH host key {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .concat();
+    for (hook, what) in [(&args.commit_hook, "commit"), (&args.image_hook, "image")] {
+        if let Some(hook) = hook {
+            anyhow::ensure!(
+                hook.is_file(),
+                "the {what} hook {} is not a file",
+                hook.display()
+            );
+        }
+    }
+    let output = Limits::default().output;
+    Ok(Installer {
+        state_dir: args.state_dir.clone(),
+        running: RunningOs {
+            name: args.os_name.clone(),
+            version: args.os_version.clone(),
+        },
+        download: DownloadLimits {
+            max_bytes: args.max_image_bytes,
+            timeout,
+        },
+        download_tls: tls::download_config().context("TLS for downloads")?,
+        runner: Runner {
+            work_dir: scripts::work_dir(&args.state_dir),
+            script_limits: Limits {
+                timeout: Duration::from_secs(args.script_timeout),
+                output,
+            },
+            commit_hook: args.commit_hook.clone(),
+            image_hook: args.image_hook.clone(),
+            hook_limits: Limits {
+                timeout: Duration::from_secs(args.hook_timeout),
+                output,
+            },
+        },
+        host_keys,
+    })
+}
+
+/// The servers of the DHCP option, then those given with --server.
+fn run_servers(args: &DeviceRunArgs) -> anyhow::Result<Vec<ServerUrl>> {
+    let mut servers = Vec::new();
+    if let Some(hex) = &args.dhcp_option {
+        let uris = dhcp::decode(&dhcp::parse_hex(hex)?).context("DHCP option value")?;
+        servers.extend(uris.iter().map(ServerUrl::from_uri));
+    }
+    for url in &args.servers {
+        servers.push(ServerUrl::parse(url).with_context(|| format!("--server {url}"))?);
+    }
+    anyhow::ensure!(!servers.is_empty(), "give --server or --dhcp-option");
+    Ok(servers)
 }
 
 fn servers(args: &DeviceBootstrapArgs) -> anyhow::Result<Vec<ServerUrl>> {
@@ -233,5 +378,95 @@ mod tests {
             .is_ok()
         );
         assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
+    }
+
+    fn parse_run(args: &[&str]) -> Result<DeviceRunArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["ztp", "device", "run"].iter().chain(args))?;
+        match cli.command {
+            Command::Device {
+                command: DeviceCommand::Run(args),
+                ..
+            } => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_arguments_become_options_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        dev_pki::generate(dir.path(), &DevPkiOptions::default()).unwrap();
+        let device = dir.path().join(layout::device("SN-0001"));
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        let (cert, key) = (
+            path(&device.join("idevid.pem")),
+            path(&device.join("idevid.key")),
+        );
+        let vouchers = path(&dir.path().join(layout::VOUCHER_CA));
+        let state = path(&dir.path().join("state"));
+        let value = dhcp::colon_hex(
+            &dhcp::encode(&[dhcp::BootstrapUri::parse("https://a.example:8443").unwrap()]).unwrap(),
+        );
+        let base = [
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--voucher-ca",
+            &vouchers,
+            "--state-dir",
+            &state,
+        ];
+        let with = |extra: &[&str]| parse_run(&[&base[..], extra].concat());
+        let args = with(&[
+            "--dhcp-option",
+            &value,
+            "--server",
+            "https://b.example",
+            "--once",
+            "--os-name",
+            "VendorOS",
+            "--os-version",
+            "2.0",
+            "--script-timeout",
+            "7",
+        ])
+        .unwrap();
+        let options = run_options(&args).unwrap();
+        let servers: Vec<_> = options
+            .bootstrap
+            .servers
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(servers, ["https://a.example:8443", "https://b.example"]);
+        assert_eq!(options.retry.rounds, Some(1));
+        assert_eq!(options.installer.running.version.as_deref(), Some("2.0"));
+        assert_eq!(
+            options.installer.runner.script_limits.timeout,
+            Duration::from_secs(7)
+        );
+        assert_eq!(options.installer.state_dir, Path::new(&state));
+
+        assert!(with(&[]).is_err(), "a server is needed");
+        assert!(with(&["--server", "https://a", "--once", "--rounds", "2"]).is_err());
+        assert!(with(&["--server", "https://a", "--rounds", "0"]).is_err());
+        let error =
+            |extra: &[&str]| format!("{:#}", run_options(&with(extra).unwrap()).unwrap_err());
+        assert!(error(&["--server", "http://a.example"]).contains("--server http://a.example"));
+        assert!(
+            error(&["--server", "https://a", "--commit-hook", "/no/such/hook"])
+                .contains("/no/such/hook")
+        );
+        assert!(
+            error(&[
+                "--server",
+                "https://a",
+                "--retry-initial",
+                "60",
+                "--retry-max",
+                "10"
+            ])
+            .contains("--retry-max")
+        );
     }
 }

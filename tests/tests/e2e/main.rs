@@ -5,6 +5,7 @@ mod admin;
 mod admin_matrix;
 mod admin_security;
 mod admin_tls;
+mod agent;
 mod audit;
 mod backup;
 mod bootstrap;

@@ -384,8 +384,8 @@ pub(super) async fn device(command: DeviceCommand, output: Output) -> anyhow::Re
         }
         DeviceCommand::Progress(args) => device_resource(&args, "progress").await?,
         DeviceCommand::Timeline(args) => device_resource(&args, "timeline").await?,
-        DeviceCommand::Bootstrap(_) => {
-            anyhow::bail!("`ztp device bootstrap` is not an inventory command")
+        DeviceCommand::Bootstrap(_) | DeviceCommand::Run(_) => {
+            anyhow::bail!("`ztp device bootstrap` and `run` are not inventory commands")
         }
     })
 }

@@ -380,5 +380,6 @@ fn options(w: &World, addrs: &[SocketAddr], trusted: bool) -> BootstrapOptions {
     }
 }
 
+mod agent_run;
 mod flow;
 mod roles;
