@@ -121,7 +121,7 @@ fn sample_document() -> Vec<u8> {
         serial_number: "SN-BENCH-000000".into(),
         model_name: "uCPE-100".into(),
         owner: "bench-customer".into(),
-        idevid_certificate: certificate,
+        idevid_certificate: Some(certificate),
         registered_at: time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .unwrap(),

@@ -95,7 +95,7 @@ pub const YANG_STRUCTURE_EXT: Module = module!(
 /// `ztp-device-registration`: the document ztp uploads to a customer's NMS per device.
 pub const ZTP_DEVICE_REGISTRATION: Module = module!(
     "ztp-device-registration",
-    "2026-11-23",
+    "2026-12-09",
     "urn:ztp:yang:ztp-device-registration",
     "ztp-reg"
 );

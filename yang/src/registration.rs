@@ -24,8 +24,9 @@ pub struct DeviceRegistration {
     pub model_name: String,
     /// `owner`: the customer's name (1..255 characters).
     pub owner: String,
-    /// `idevid-certificate`: the device's IDevID certificate (DER).
-    pub idevid_certificate: Vec<u8>,
+    /// `idevid-certificate`: the device's IDevID certificate (DER); none for a device without
+    /// one, which its activation code alone authenticated.
+    pub idevid_certificate: Option<Vec<u8>>,
     /// `registered-at`.
     pub registered_at: OffsetDateTime,
     /// `ssh-host-keys/ssh-host-key`: from the device's `bootstrap-complete` report, if any.
@@ -48,9 +49,15 @@ impl Model for DeviceRegistration {
             Out::string(&REG, "serial-number", &self.serial_number),
             Out::string(&REG, "model-name", &self.model_name),
             Out::string(&REG, "owner", &self.owner),
-            Out::leaf(&REG, "idevid-certificate", binary(&self.idevid_certificate)),
-            Out::leaf(&REG, "registered-at", date_time(&self.registered_at)),
         ];
+        if let Some(certificate) = &self.idevid_certificate {
+            c.push(Out::leaf(&REG, "idevid-certificate", binary(certificate)));
+        }
+        c.push(Out::leaf(
+            &REG,
+            "registered-at",
+            date_time(&self.registered_at),
+        ));
         if !self.ssh_host_keys.is_empty() {
             let keys = self
                 .ssh_host_keys
@@ -69,7 +76,10 @@ impl Model for DeviceRegistration {
             serial_number: read_string(m.required(&REG, "serial-number")?)?,
             model_name: read_string(m.required(&REG, "model-name")?)?,
             owner: read_string(m.required(&REG, "owner")?)?,
-            idevid_certificate: read_binary(m.required(&REG, "idevid-certificate")?)?,
+            idevid_certificate: m
+                .optional(&REG, "idevid-certificate")?
+                .map(read_binary)
+                .transpose()?,
             registered_at: read_date_time(m.required(&REG, "registered-at")?)?,
             ssh_host_keys: SshHostKey::read_container(m.optional(&REG, "ssh-host-keys")?, &REG)?,
         };

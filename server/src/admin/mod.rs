@@ -25,6 +25,7 @@
 pub const PREFIX: &str = "/api/v1";
 
 mod access;
+mod activation_codes;
 mod audit;
 pub mod client;
 mod context;
@@ -50,6 +51,7 @@ mod tokens;
 mod vouchers;
 mod webhooks;
 
+pub use activation_codes::{ActivationCodeView, SetActivationCode};
 pub use audit::AuditEntryView;
 pub use context::{BareFn, Call, Ctx, HandlerFn, Reply};
 pub use customers::{

@@ -26,8 +26,8 @@ use super::context::Ctx;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::routes::{Access, ROUTES, Route};
 use super::{
-    audit, customers, devices, events, health, import, licenses, metrics, nms, owner_credentials,
-    registrations, reload, timeline, tokens, vouchers, webhooks,
+    activation_codes, audit, customers, devices, events, health, import, licenses, metrics, nms,
+    owner_credentials, registrations, reload, timeline, tokens, vouchers, webhooks,
 };
 use crate::http::response;
 
@@ -67,6 +67,9 @@ const BEARER: &str = "bearer";
         vouchers::import_voucher,
         vouchers::show_voucher,
         vouchers::delete_voucher,
+        activation_codes::set_activation_code,
+        activation_codes::show_activation_code,
+        activation_codes::delete_activation_code,
         customers::list_targets,
         customers::put_target,
         customers::delete_target,

@@ -10,11 +10,11 @@ use super::routes::{Access, Audit, Handler, Route, Tenancy};
 use super::{
     CreateCustomer, CreateDevice, CreateNms, CreatePool, CreateToken, CreateWebhook, ImportVoucher,
     PatchCustomer, PatchDevice, PatchNms, PatchPool, PatchWebhook, ReplaceOwnerCredentials,
-    RetryRegistrations, RevokeLicense, RuleSet, TargetView, TransferLicenses,
+    RetryRegistrations, RevokeLicense, RuleSet, SetActivationCode, TargetView, TransferLicenses,
 };
 use super::{
-    audit, customers, devices, events, health, import, licenses, metrics, nms, openapi,
-    owner_credentials, registrations, reload, timeline, tokens, vouchers, webhooks,
+    activation_codes, audit, customers, devices, events, health, import, licenses, metrics, nms,
+    openapi, owner_credentials, registrations, reload, timeline, tokens, vouchers, webhooks,
 };
 
 /// A change's audit entry: the kind of object and of change.
@@ -349,6 +349,24 @@ pub const ROUTES: &[Route] = &[
         access: Access::Manufacturer, tenancy: Tenancy::Device, audit: audits("voucher", Delete),
         summary: "Remove a device's imported voucher (ztp signs its vouchers again)",
         handler: Handler::Empty(handler!(vouchers::delete_voucher)),
+    },
+    Route {
+        method: Method::PUT, path: "/api/v1/devices/{serial}/activation-code",
+        access: Access::Manufacturer, tenancy: Tenancy::Device, audit: audits("activation-code", Replace),
+        summary: "Set a device's activation code (HTTP Basic), given or generated",
+        handler: Handler::Json(typed!(SetActivationCode, activation_codes::set_activation_code)),
+    },
+    Route {
+        method: Method::GET, path: "/api/v1/devices/{serial}/activation-code",
+        access: Access::Customer, tenancy: Tenancy::Device, audit: None,
+        summary: "Whether a device has an activation code (never the code)",
+        handler: Handler::Empty(handler!(activation_codes::show_activation_code)),
+    },
+    Route {
+        method: Method::DELETE, path: "/api/v1/devices/{serial}/activation-code",
+        access: Access::Manufacturer, tenancy: Tenancy::Device, audit: audits("activation-code", Delete),
+        summary: "Remove a device's activation code",
+        handler: Handler::Empty(handler!(activation_codes::delete_activation_code)),
     },
     Route {
         method: Method::GET, path: "/api/v1/events",

@@ -160,9 +160,30 @@ pub struct AuthenticatedDevice {
     /// Whether its chain holds a SHA-1 signature, accepted by the opt-in of the CA that made
     /// it (`manufacturer.legacy_sha1`).
     pub legacy_chain: bool,
+    /// Whether it has no IDevID and its activation code alone authenticated it (then
+    /// `certificate` is empty).
+    pub code_only: bool,
 }
 
 impl AuthenticatedDevice {
+    /// A device without an IDevID that its activation code alone authenticated: no
+    /// certificate, and a fingerprint of its serial (what caches key devices by), never that
+    /// of a certificate.
+    pub fn by_activation_code(serial: Serial) -> Self {
+        let fingerprint =
+            Fingerprint::of(format!("activation-code:{}", serial.as_str()).as_bytes());
+        Self {
+            identity: DeviceIdentity {
+                serial,
+                product_id: None,
+            },
+            certificate: CertificateDer::from(Vec::new()),
+            fingerprint,
+            legacy_chain: false,
+            code_only: true,
+        }
+    }
+
     /// The serial number.
     pub fn serial(&self) -> &Serial {
         &self.identity.serial
@@ -426,6 +447,7 @@ impl DeviceVerifier {
             certificate: leaf.clone(),
             fingerprint,
             legacy_chain,
+            code_only: false,
         })
     }
 

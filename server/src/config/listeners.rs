@@ -33,6 +33,10 @@ pub struct DeviceApiConfig {
     /// whose secure element makes only RSA PKCS#1 v1.5 signatures, which TLS 1.3 forbids
     /// (docs/devices.md).
     pub tls_versions: Vec<TlsVersion>,
+    /// Devices authenticate with their activation codes too (HTTP Basic, the serial as the
+    /// username; codes set per device in the admin API): beside the IDevID where a device has
+    /// a code, or alone where its code is its only factor. Off: codes are not read.
+    pub activation_codes: bool,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
     /// Largest request head (request line and headers) accepted, in bytes.
@@ -143,6 +147,7 @@ impl Default for DeviceApiConfig {
             alternative_tls_certificate: None,
             alternative_tls_key: None,
             tls_versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            activation_codes: false,
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
             read_timeout_secs: 10,

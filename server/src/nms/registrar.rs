@@ -278,8 +278,10 @@ fn document(
     now_ms: i64,
 ) -> Result<String, RegistrarError> {
     let previous = existing.and_then(|r| DeviceRegistration::from_xml(r.content.as_bytes()).ok());
+    // A device without an IDevID (its activation code alone authenticated it) has none.
+    let certificate = (!device.certificate.is_empty()).then(|| device.certificate.to_vec());
     let (registered_at, ssh_host_keys) = match previous {
-        Some(p) if p.idevid_certificate == device.certificate => (p.registered_at, p.ssh_host_keys),
+        Some(p) if p.idevid_certificate == certificate => (p.registered_at, p.ssh_host_keys),
         Some(p) => (p.registered_at, Vec::new()),
         None => (registered_at(now_ms), Vec::new()),
     };
@@ -287,7 +289,7 @@ fn document(
         serial_number: device.serial.to_string(),
         model_name: device.model.to_owned(),
         owner: device.customer.to_owned(),
-        idevid_certificate: device.certificate.to_vec(),
+        idevid_certificate: certificate,
         registered_at,
         ssh_host_keys,
     };
@@ -394,7 +396,7 @@ mod tests {
         let first = document(None, device(&serial, b"cert"), 1_795_430_400_000).unwrap();
         let parsed = DeviceRegistration::from_xml(first.as_bytes()).unwrap();
         assert_eq!(parsed.serial_number, "SN-1");
-        assert_eq!(parsed.idevid_certificate, b"cert");
+        assert_eq!(parsed.idevid_certificate.as_deref(), Some(&b"cert"[..]));
 
         let mut with_keys = parsed.clone();
         with_keys.ssh_host_keys = vec![SshHostKey {

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::ALLOW;
@@ -23,6 +23,7 @@ use ztp_yang::{
     Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput, ReportProgressInput,
 };
 
+use crate::auth::activation::{ActivationCodes, BasicCredentials};
 use crate::auth::device::{AuthenticatedDevice, CurrentVerifier};
 use crate::bootstrap::{BootstrapError, Bootstrapper, Call};
 use crate::http::{
@@ -35,6 +36,7 @@ use crate::telemetry::request::RequestId;
 use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
 
+mod authentication;
 mod discovery;
 pub mod forwarded;
 pub mod media;
@@ -78,6 +80,8 @@ pub struct DeviceApi {
     strikes: Arc<Strikes>,
     refusals: Refusals,
     metrics: DeviceMetrics,
+    /// Devices' activation codes, when `device_api.activation_codes` is on.
+    codes: Option<ActivationCodes>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +189,15 @@ impl DeviceApi {
             strikes,
             limits,
             metrics: DeviceMetrics::default(),
+            codes: None,
         }
+    }
+
+    /// Devices may (or, those that have one, must) present their activation `codes`.
+    #[must_use]
+    pub fn with_activation_codes(mut self, codes: ActivationCodes) -> Self {
+        self.codes = Some(codes);
+        self
     }
 
     /// What answers the devices.
@@ -276,10 +288,14 @@ impl DeviceApi {
         let declared = request_encoding(request.headers(), false).ok().flatten();
         let error_encoding =
             response_encoding(request.headers(), declared).unwrap_or(Encoding::Json);
-        let Some(device) = self.authenticated(rpc, connection).await else {
-            return Problem::access_denied("the client certificate is not accepted")
-                .into_response(error_encoding);
+        let basic = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| BasicCredentials::from_header(value.as_bytes()));
+        let Some(device) = self.authenticated(rpc, connection, basic.as_ref()).await else {
+            return self.unauthenticated(error_encoding);
         };
+        let device = device.as_ref();
         let serial = Some(device.serial().clone());
         let Ok(_permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             tracing::warn!(serial = %device.serial(), "busy: concurrency limit reached");
@@ -321,45 +337,6 @@ impl DeviceApi {
                 }
                 Err(refusal) => refuse(refusal).await,
             },
-        }
-    }
-
-    /// The device the connection's certificate chain authenticates (the verdict is the
-    /// connection's, made by its first request); a refusal is recorded and gives `None`.
-    async fn authenticated<'c>(
-        &self,
-        rpc: Rpc,
-        connection: &'c ConnectionInfo,
-    ) -> Option<&'c AuthenticatedDevice> {
-        let verdict = connection.device.get_or_init(|| {
-            let verdict = self
-                .verifier
-                .load()
-                .authenticate(&connection.client_chain, SystemTime::now());
-            if verdict.as_ref().is_ok_and(|device| device.legacy_chain) {
-                self.metrics.legacy_chain();
-            }
-            verdict
-        });
-        match verdict {
-            Ok(device) => Some(device),
-            Err(failure) => {
-                // Filed under the serial the certificate names, said to be claimed when the
-                // certificate is not trusted (see `refusals`).
-                let serial_source = self.verifier.load().serial_source();
-                let (serial, detail) =
-                    refusals::filed_under(failure, &connection.client_chain, serial_source);
-                self.record(
-                    rpc,
-                    problems::auth_refusal(failure),
-                    serial,
-                    401,
-                    connection,
-                    detail,
-                )
-                .await;
-                None
-            }
         }
     }
 

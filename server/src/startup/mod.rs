@@ -465,6 +465,12 @@ fn device_api(
         },
         refusal_strikes,
     );
+    let api = if d.activation_codes {
+        let store = api.bootstrapper().store().clone();
+        api.with_activation_codes(crate::auth::activation::ActivationCodes::new(store))
+    } else {
+        api
+    };
     (Arc::new(api), penalties)
 }
 

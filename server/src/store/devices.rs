@@ -263,10 +263,15 @@ impl Store {
             .bind(serial)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM imported_vouchers WHERE serial = $1")
-            .bind(serial)
-            .execute(&mut *tx)
-            .await?;
+        for statement in [
+            "DELETE FROM imported_vouchers WHERE serial = $1",
+            "DELETE FROM activation_codes WHERE serial = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(serial)
+                .execute(&mut *tx)
+                .await?;
+        }
         // A deleted device is not registered any more; what NMSes already have stays theirs.
         sqlx::query("DELETE FROM registrations WHERE serial = $1")
             .bind(serial)

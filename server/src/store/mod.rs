@@ -41,6 +41,7 @@ use sqlx::migrate::MigrateError;
 use crate::secrets::SecretBox;
 use device_path::DevicePath;
 
+pub mod activation_codes;
 pub mod audit;
 mod columns;
 pub mod copy;

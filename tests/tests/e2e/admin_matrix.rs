@@ -357,6 +357,28 @@ const POLICY: &[(&str, &str, Who, Whose, u16)] = &[
         Whose::Device,
         200,
     ),
+    // Activation codes: set (then shown); a removal goes to a spare device, which has none.
+    (
+        "PUT",
+        "/api/v1/devices/{serial}/activation-code",
+        Who::Manufacturer,
+        Whose::Device,
+        200,
+    ),
+    (
+        "GET",
+        "/api/v1/devices/{serial}/activation-code",
+        Who::Tenant,
+        Whose::Device,
+        200,
+    ),
+    (
+        "DELETE",
+        "/api/v1/devices/{serial}/activation-code",
+        Who::Manufacturer,
+        Whose::Device,
+        404,
+    ),
     // The matrix configures no anchor to import vouchers under: none is imported, and there
     // is none to show or remove.
     (
@@ -697,6 +719,9 @@ impl Matrix {
             }
             ("PATCH", "/api/v1/devices/{serial}") => json!({"model": "uCPE-100"}),
             ("PUT", "/api/v1/devices/{serial}/voucher") => json!({"voucher": "MA=="}),
+            ("PUT", "/api/v1/devices/{serial}/activation-code") => {
+                json!({"code": "MATRIX-CODE-0001"})
+            }
             ("POST", "/api/v1/registrations/retry") => json!({"state": "dead"}),
             ("POST", "/api/v1/tokens") => json!({"name": format!("k-{n}"), "role": "read-only"}),
             _ => json!({}),

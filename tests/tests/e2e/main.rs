@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `ztp` binary and ztp's artifacts checked by independent tools.
 //! One test binary with a module per capability, so there is one link step.
 
+mod activation_codes;
 mod admin;
 mod admin_matrix;
 mod admin_security;

@@ -27,7 +27,7 @@ const FAST: &[(&str, &str)] = &[
 ];
 
 const CUSTOMER: &str = "example-customer";
-const MODULE: &str = "ztp-device-registration@2026-11-23.yang";
+const MODULE: &str = "ztp-device-registration@2026-12-09.yang";
 
 fn json(output: std::process::Output) -> Value {
     serde_json::from_str(&success(output)).unwrap()
@@ -171,7 +171,7 @@ fn a_bootstrapped_device_is_registered_as_valid_yang_with_the_certificate_it_pre
     assert_eq!(registration.model_name, "uCPE-100");
     assert_eq!(
         registration.idevid_certificate,
-        idevid_der(&server, "SN-0001"),
+        Some(idevid_der(&server, "SN-0001")),
         "the certificate the device presented"
     );
     assert!(registration.ssh_host_keys.is_empty());
@@ -244,6 +244,46 @@ fn a_bootstrapped_device_is_registered_as_valid_yang_with_the_certificate_it_pre
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_device_without_an_idevid_is_registered_by_its_serial_alone() {
+    let dir = temp_dir();
+    let (server, sshd) = registering(
+        dir.path(),
+        "nms-first",
+        &[("ZTP_DEVICE_API__ACTIVATION_CODES", "true")],
+    );
+    success(server.admin([
+        "device",
+        "add",
+        "VM-0001",
+        "--model",
+        "vCPE-1",
+        "--customer",
+        CUSTOMER,
+    ]));
+    let path = "/api/v1/devices/VM-0001/activation-code";
+    let set = server.admin_request(
+        "PUT",
+        path,
+        r#"{"code":"VM-0001-CODE-XYZ","only_factor":true}"#,
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    // nms-first: answered once its registration reached the NMS.
+    let answered =
+        super::activation_codes::without_idevid(&server, Some("VM-0001:VM-0001-CODE-XYZ"));
+    assert!(
+        String::from_utf8_lossy(&answered.stdout).starts_with("HTTP/1.1 200")
+            || String::from_utf8_lossy(&answered.stdout).starts_with("HTTP/2 200"),
+        "{}",
+        transcript(&answered)
+    );
+    let file = sshd.incoming().join("VM-0001.xml");
+    yanglint(None, &[MODULE], &file).unwrap();
+    let registration = document(&file);
+    assert_eq!(registration.serial_number, "VM-0001");
+    assert_eq!(registration.idevid_certificate, None, "it has no IDevID");
 }
 
 #[test]
@@ -450,7 +490,10 @@ fn outages_and_a_killed_server_neither_lose_nor_duplicate_registrations() {
         assert_eq!(count, 1, "{serial}: {events:#?}");
         let registration = document(&sshd.incoming().join(format!("{serial}.xml")));
         assert_eq!(registration.serial_number, *serial);
-        assert_eq!(registration.idevid_certificate, idevid_der(&server, serial));
+        assert_eq!(
+            registration.idevid_certificate,
+            Some(idevid_der(&server, serial))
+        );
     }
 }
 

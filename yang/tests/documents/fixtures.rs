@@ -89,7 +89,7 @@ pub(crate) fn registration() -> DeviceRegistration {
         serial_number: "FOC1234X0AB".into(),
         model_name: "acme-router-x1".into(),
         owner: "Example Networks & Co".into(),
-        idevid_certificate: vec![0x30, 0x82, 0x03, 0x10],
+        idevid_certificate: Some(vec![0x30, 0x82, 0x03, 0x10]),
         registered_at: datetime!(2026-11-23 10:15:30.5 UTC),
         ssh_host_keys: vec![SshHostKey {
             algorithm: "ssh-ed25519".into(),

@@ -170,7 +170,7 @@ fn registration() -> impl Strategy<Value = DeviceRegistration> {
         "[A-Z0-9-]{1,20}",
         text1(),
         text1(),
-        bytes(),
+        prop::option::of(bytes()),
         datetime(),
         prop::collection::vec(ssh_key(), 0..3),
     )

@@ -49,6 +49,8 @@ pub enum Refusal {
     UntrustedCertificate,
     /// A revoked certificate.
     RevokedCertificate,
+    /// An activation code missing, wrong, or locked out.
+    ActivationCode,
     /// A forwarded request from a source that is not a configured proxy.
     NotAProxy,
     /// Not in the inventory, or its certificate not the one pinned.
@@ -80,6 +82,7 @@ impl Refusal {
         match self {
             Self::UntrustedCertificate => "untrusted_certificate",
             Self::RevokedCertificate => "revoked_certificate",
+            Self::ActivationCode => "activation_code",
             Self::NotAProxy => "not_a_proxy",
             Self::UnknownDevice => "unknown_device",
             Self::NoOwner => "no_owner",
