@@ -48,7 +48,9 @@ pub(super) async fn device_timeline(ctx: &Ctx, call: Call) -> ApiResult {
             ..EventFilter::default()
         })
         .await?;
-    for e in events {
+    // The store lists events newest first: taken oldest first, so that events of one
+    // millisecond keep the order they were written in through the stable sort below.
+    for e in events.into_iter().rev() {
         moments.push((
             e.at,
             TimelineEntry {
