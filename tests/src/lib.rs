@@ -463,8 +463,13 @@ impl Server {
 
     /// Issues one more IDevID (model uCPE-100) from the server's development PKI.
     pub fn issue_device(&self, serial: &str) {
+        self.issue_device_with(serial, &[]);
+    }
+
+    /// [`Server::issue_device`] with more `ztp pki issue-device` arguments (`--key-type`).
+    pub fn issue_device_with(&self, serial: &str, extra: &[&str]) {
         let pki = self.pki();
-        success(ztp([
+        let mut args: Vec<&OsStr> = vec![
             "pki".as_ref(),
             "issue-device".as_ref(),
             "--pki".as_ref(),
@@ -473,7 +478,9 @@ impl Server {
             serial.as_ref(),
             "--model".as_ref(),
             "uCPE-100".as_ref(),
-        ] as [&OsStr; 8]));
+        ];
+        args.extend(extra.iter().map(|arg| OsStr::new(arg)));
+        success(ztp(args));
     }
 
     /// Revokes the IDevID of `serial` in the server's development PKI (its CRL file; the server
@@ -493,12 +500,17 @@ impl Server {
     /// Issues an IDevID and imports the device (model uCPE-100) for `customer`.
     pub fn new_device(&self, serial: &str, customer: &str) {
         self.issue_device(serial);
+        self.add_device(serial, "uCPE-100", customer);
+    }
+
+    /// Imports the device `serial` of `model` for `customer` (`ztp device add`).
+    pub fn add_device(&self, serial: &str, model: &str, customer: &str) {
         success(self.admin([
             "device",
             "add",
             serial,
             "--model",
-            "uCPE-100",
+            model,
             "--customer",
             customer,
         ]));

@@ -121,15 +121,7 @@ fn a_device_without_an_idevid_is_let_in_by_its_code_alone_only_where_opted_in() 
     let dir = temp_dir();
     let data = dir.path().join("data");
     let server = Server::start_with(&data, &[("ZTP_DEVICE_API__ACTIVATION_CODES", "true")]);
-    success(server.admin([
-        "device",
-        "add",
-        "VM-0001",
-        "--model",
-        "vCPE-1",
-        "--customer",
-        "example-customer",
-    ]));
+    server.add_device("VM-0001", "vCPE-1", "example-customer");
     let set = set_code(&server, "VM-0001", r#"{"only_factor":true}"#);
     let code = set["code"]
         .as_str()
@@ -152,15 +144,7 @@ fn a_device_without_an_idevid_is_let_in_by_its_code_alone_only_where_opted_in() 
 
     // Wrong codes lock a serial for the window, its right code included (one that verified
     // before is remembered: its device is no guesser).
-    success(server.admin([
-        "device",
-        "add",
-        "VM-0002",
-        "--model",
-        "vCPE-1",
-        "--customer",
-        "example-customer",
-    ]));
+    server.add_device("VM-0002", "vCPE-1", "example-customer");
     set_code(
         &server,
         "VM-0002",

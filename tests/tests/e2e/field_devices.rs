@@ -13,8 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 use ztp_certs::{Cert, cms, oid};
 use ztp_tests::{
-    Server, curl, openssl_cms_print, openssl_cms_verify, success, temp_dir, tool, transcript,
-    yanglint,
+    Server, curl, openssl_cms_print, openssl_cms_verify, success, temp_dir, transcript, yanglint,
 };
 
 const GET_BOOTSTRAPPING_DATA: &str =
@@ -501,26 +500,7 @@ fn a_refused_certificate_files_the_refusal_under_its_serial_claimed_when_untrust
         work.path().join("forged.pem"),
         work.path().join("forged.key"),
     );
-    success(tool(
-        "openssl",
-        [
-            "req".as_ref(),
-            "-x509".as_ref(),
-            "-newkey".as_ref(),
-            "ec".as_ref(),
-            "-pkeyopt".as_ref(),
-            "ec_paramgen_curve:P-256".as_ref(),
-            "-nodes".as_ref(),
-            "-days".as_ref(),
-            "1".as_ref(),
-            "-subj".as_ref(),
-            "/CN=forger/serialNumber=SN-0001".as_ref(),
-            "-keyout".as_ref(),
-            key.as_os_str(),
-            "-out".as_ref(),
-            cert.as_os_str(),
-        ] as [&std::ffi::OsStr; 15],
-    ));
+    ztp_tests::self_signed("/CN=forger/serialNumber=SN-0001", &cert, &key);
     let answer = call(
         &server,
         "POST",

@@ -130,15 +130,7 @@ fn a_sha1_idevid_hierarchy_is_served_only_where_the_operator_opted_in_for_its_ca
         "the opt-in is warned about at start:\n{}",
         server.log()
     );
-    success(server.admin([
-        "device",
-        "add",
-        SERIAL,
-        "--model",
-        MODEL,
-        "--customer",
-        "example-customer",
-    ]));
+    server.add_device(SERIAL, MODEL, "example-customer");
     let (cert, key) = (legacy.join("device.pem"), legacy.join("device.key"));
     let served = bootstrap_as(&server, &cert, &key);
     assert!(served.status.success(), "{}", transcript(&served));
@@ -242,27 +234,8 @@ fn a_device_whose_key_makes_only_pkcs1_signatures_is_served_by_a_listener_capped
 
 /// Issues an RSA IDevID for `serial` from the server's development PKI and imports it.
 fn rsa_device(server: &Server, serial: &str) {
-    success(ztp_tests::ztp([
-        "pki",
-        "issue-device",
-        "--pki",
-        server.pki().to_str().unwrap(),
-        "--serial",
-        serial,
-        "--model",
-        "uCPE-100",
-        "--key-type",
-        "rsa2048",
-    ]));
-    success(server.admin([
-        "device",
-        "add",
-        serial,
-        "--model",
-        "uCPE-100",
-        "--customer",
-        "example-customer",
-    ]));
+    server.issue_device_with(serial, &["--key-type", "rsa2048"]);
+    server.add_device(serial, "uCPE-100", "example-customer");
 }
 
 /// The type of the signature the server's handshake carries (`ECDSA`, `RSA-PSS`: its

@@ -254,15 +254,7 @@ fn a_device_without_an_idevid_is_registered_by_its_serial_alone() {
         "nms-first",
         &[("ZTP_DEVICE_API__ACTIVATION_CODES", "true")],
     );
-    success(server.admin([
-        "device",
-        "add",
-        "VM-0001",
-        "--model",
-        "vCPE-1",
-        "--customer",
-        CUSTOMER,
-    ]));
+    server.add_device("VM-0001", "vCPE-1", CUSTOMER);
     let path = "/api/v1/devices/VM-0001/activation-code";
     let set = server.admin_request(
         "PUT",
