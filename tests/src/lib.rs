@@ -479,7 +479,7 @@ impl Server {
             "--model".as_ref(),
             "uCPE-100".as_ref(),
         ];
-        args.extend(extra.iter().map(|arg| OsStr::new(arg)));
+        args.extend(extra.iter().map(OsStr::new));
         success(ztp(args));
     }
 
