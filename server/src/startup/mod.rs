@@ -430,7 +430,15 @@ fn bootstrapper(
         time::Duration::days(i64::from(config.manufacturer.voucher_validity_days)),
     )
     .with_owner_key_modules(config.manufacturer.owner_key_modules.clone())
-    .with_families(config.device_families.in_force().clone());
+    .with_families(config.device_families.in_force().clone())
+    .with_ldevids(crate::ldevid::Ldevids::new(config.ldevid.command().map(
+        |(program, args, timeout, max_output)| crate::ldevid::command::CommandIssuer {
+            program,
+            args,
+            timeout,
+            max_output,
+        },
+    )));
     metrics.register(bootstrapper.licensing().shortages())?;
     metrics.register(bootstrapper.licensing().caches())?;
     Ok((bootstrapper, device_connections))

@@ -27,6 +27,10 @@ pub struct CustomerRecord {
     pub sign: bool,
     /// Default onboarding information (RFC 7951 JSON), sent instead of redirect information.
     pub onboarding_json: Option<String>,
+    /// Where the LDevIDs its devices ask for (RFC 9646) come from, if anywhere.
+    pub ldevid_issuer: LdevidIssuer,
+    /// ztp's LDevID CA of the customer (certificate and key, PEM), once generated.
+    pub ldevid_ca: Option<(String, String)>,
     /// Bumped by every change to the customer, its targets or rules.
     pub revision: i64,
     /// Created (Unix ms).
@@ -61,6 +65,51 @@ pub struct CustomerUpdate {
     pub sign: Option<bool>,
     /// New default onboarding information (`Some(None)` removes it).
     pub onboarding_json: Option<Option<String>>,
+    /// New LDevID issuer.
+    pub ldevid_issuer: Option<LdevidIssuer>,
+    /// ztp's LDevID CA of the customer (certificate and key, PEM), when one is generated.
+    pub ldevid_ca: Option<(String, String)>,
+}
+
+/// Where a customer's devices' LDevIDs come from (RFC 9646), off by default.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LdevidIssuer {
+    /// No LDevIDs: a device's CSR support is not taken up.
+    #[default]
+    Off,
+    /// ztp's own CA of the customer.
+    ZtpCa,
+    /// The operator's issuer command (`[ldevid] command`).
+    Command,
+}
+
+impl LdevidIssuer {
+    /// The stored (and wire) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::ZtpCa => "ztp-ca",
+            Self::Command => "command",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Off, Self::ZtpCa, Self::Command]
+            .into_iter()
+            .find(|i| i.as_str() == s)
+    }
 }
 
 /// A redirect target as stored.
@@ -80,7 +129,8 @@ pub struct TargetRecord {
 macro_rules! customer_columns {
     () => {
         "name, owner_ca_pem, signer_chain_pem, signer_key_pem, profile, \
-                                sign, onboarding_json, revision, created_at, updated_at"
+                                sign, onboarding_json, ldevid_issuer, ldevid_ca_pem, \
+                                ldevid_ca_key_pem, revision, created_at, updated_at"
     };
 }
 
@@ -94,6 +144,18 @@ fn customer(row: &AnyRow) -> Result<CustomerRecord, StoreError> {
         profile: profile.parse().map_err(corrupt("customer profile"))?,
         sign: row.try_get::<i64, _>("sign")? != 0,
         onboarding_json: row.try_get("onboarding_json")?,
+        ldevid_issuer: LdevidIssuer::parse(&row.try_get::<String, _>("ldevid_issuer")?)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "customer LDevID issuer",
+                reason: "not off, ztp-ca or command".into(),
+            })?,
+        ldevid_ca: match (
+            row.try_get::<Option<String>, _>("ldevid_ca_pem")?,
+            row.try_get::<Option<String>, _>("ldevid_ca_key_pem")?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => None,
+        },
         revision: row.try_get("revision")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -118,6 +180,11 @@ pub(super) fn signer_key_field(customer: &str) -> String {
     format!("customers.signer_key_pem:{customer}")
 }
 
+/// The sealed field of a customer's LDevID CA key.
+fn ldevid_key_field(customer: &str) -> String {
+    format!("customers.ldevid_ca_key_pem:{customer}")
+}
+
 fn not_found(name: &str) -> StoreError {
     StoreError::NotFound {
         what: "customer",
@@ -128,6 +195,9 @@ fn not_found(name: &str) -> StoreError {
 impl Store {
     fn reveal_customer(&self, mut c: CustomerRecord) -> Result<CustomerRecord, StoreError> {
         c.signer_key_pem = self.open_secret(&signer_key_field(&c.name), &c.signer_key_pem)?;
+        if let Some((_, key)) = &mut c.ldevid_ca {
+            *key = self.open_secret(&ldevid_key_field(&c.name), key)?;
+        }
         Ok(c)
     }
 
@@ -204,6 +274,9 @@ impl Store {
                profile = COALESCE($2, profile), \
                sign = COALESCE($3, sign), \
                onboarding_json = CASE WHEN $4 THEN $5 ELSE onboarding_json END, \
+               ldevid_issuer = COALESCE($7, ldevid_issuer), \
+               ldevid_ca_pem = COALESCE($8, ldevid_ca_pem), \
+               ldevid_ca_key_pem = COALESCE($9, ldevid_ca_key_pem), \
                revision = revision + 1, updated_at = $6 \
              WHERE name = $1 RETURNING ",
             customer_columns!()
@@ -214,6 +287,15 @@ impl Store {
         .bind(update.onboarding_json.is_some())
         .bind(update.onboarding_json.clone().flatten())
         .bind(now_ms())
+        .bind(update.ldevid_issuer.map(LdevidIssuer::as_str))
+        .bind(update.ldevid_ca.as_ref().map(|(cert, _)| cert.clone()))
+        .bind(
+            update
+                .ldevid_ca
+                .as_ref()
+                .map(|(_, key)| self.seal(&ldevid_key_field(name), key))
+                .transpose()?,
+        )
         .fetch_all(self.pool())
         .await
         .map(super::first_returned)?
@@ -478,12 +560,50 @@ mod tests {
         assert!(updated.sign, "untouched");
         assert_eq!(updated.onboarding_json.as_deref(), Some("{}"));
         assert_eq!(updated.revision, 4);
+        assert_eq!(updated.ldevid_issuer, LdevidIssuer::Off, "off by default");
+        assert_eq!(updated.ldevid_ca, None);
+
+        let ca = ("CA PEM".to_owned(), "KEY PEM".to_owned());
+        let updated = store
+            .update_customer(
+                "acme",
+                &CustomerUpdate {
+                    ldevid_issuer: Some(LdevidIssuer::ZtpCa),
+                    ldevid_ca: Some(ca.clone()),
+                    ..CustomerUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.ldevid_issuer, LdevidIssuer::ZtpCa);
+        assert_eq!(updated.ldevid_ca, Some(ca.clone()), "the key opens again");
+        let sealed: String =
+            sqlx::query_scalar("SELECT ldevid_ca_key_pem FROM customers WHERE name = 'acme'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert!(!sealed.contains("KEY PEM"), "sealed at rest: {sealed}");
+        let updated = store
+            .update_customer(
+                "acme",
+                &CustomerUpdate {
+                    ldevid_issuer: Some(LdevidIssuer::Command),
+                    ..CustomerUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated.ldevid_issuer, updated.ldevid_ca),
+            (LdevidIssuer::Command, Some(ca))
+        );
+        assert_eq!(updated.revision, 6);
 
         let rules: Vec<Rule> =
             serde_json::from_str(r#"[{"name":"a","redirect":["nms"]},{"name":"b"}]"#).unwrap();
         store.set_rules("acme", &rules).await.unwrap();
         assert_eq!(store.rules("acme").await.unwrap(), rules);
-        assert_eq!(store.customer_revision("acme").await.unwrap(), Some(5));
+        assert_eq!(store.customer_revision("acme").await.unwrap(), Some(7));
 
         store.delete_target("acme", "dr").await.unwrap();
         assert!(matches!(
