@@ -102,7 +102,6 @@ const RULES: &[(&str, &[&str], bool)] = &[
             "store",
             "auth",
             "bootstrap",
-            "ldevid",
             "licensing",
             "nms",
             "http",

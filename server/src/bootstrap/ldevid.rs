@@ -24,6 +24,12 @@ pub(super) struct IssuedLdevid {
 }
 
 impl Bootstrapper {
+    /// Issues LDevIDs with `ldevids` (the `[ldevid]` command for owners set to `command`).
+    pub fn with_ldevids(mut self, ldevids: Ldevids) -> Self {
+        self.ldevids = ldevids;
+        self
+    }
+
     /// What the device's `csr-support` or `csr` does to its answer: nothing, a CSR request
     /// ([`BootstrapError::CsrWanted`]), or an LDevID issued.
     pub(super) async fn ldevid(

@@ -14,8 +14,8 @@
 //! [`Registrar`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
 //! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
 //!
-//! May import: `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `telemetry`; never
-//! the APIs that call it.
+//! May import: `domain`, `store`, `auth`, `artifacts`, `ldevid`, `licensing`, `nms`,
+//! `telemetry`; never the APIs that call it.
 
 mod ldevid;
 mod owners;
@@ -298,12 +298,6 @@ impl Bootstrapper {
             families: Families::default(),
             ldevids: Ldevids::default(),
         }
-    }
-
-    /// Issues LDevIDs with `ldevids` (the `[ldevid]` command for owners set to `command`).
-    pub fn with_ldevids(mut self, ldevids: Ldevids) -> Self {
-        self.ldevids = ldevids;
-        self
     }
 
     /// Owners' keys may be on the PKCS#11 `modules` (`manufacturer.owner_key_modules`).

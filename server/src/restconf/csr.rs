@@ -58,7 +58,7 @@ impl DeviceApi {
             "send a certificate signing request as the csr-request in error-info describes \
              (RFC 9646)",
         );
-        problem.info = Some(ErrorInfo::CsrRequest(request));
+        problem.info = Some(Box::new(ErrorInfo::CsrRequest(request)));
         problem.into_response(encoding)
     }
 }

@@ -120,8 +120,8 @@ pub struct Problem {
     pub message: String,
     /// Seconds for a Retry-After header.
     pub retry_after: Option<u64>,
-    /// `error-info`.
-    pub info: Option<ErrorInfo>,
+    /// `error-info` (boxed: most problems have none).
+    pub info: Option<Box<ErrorInfo>>,
 }
 
 impl Problem {
@@ -248,7 +248,7 @@ impl Problem {
     /// The response, as an `ietf-restconf:errors` document in `encoding`.
     pub fn into_response(self, encoding: Encoding) -> Response<Body> {
         let mut error = RestconfError::new(self.error_type, self.error_tag, self.message);
-        error.error_info = self.info;
+        error.error_info = self.info.map(|info| *info);
         let document = RestconfErrors::single(error);
         let mut response = response(
             self.status,

@@ -9,6 +9,9 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::response::{Profile, Rule};
+pub use ldevid::LdevidIssuer;
+
+mod ldevid;
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,47 +72,6 @@ pub struct CustomerUpdate {
     pub ldevid_issuer: Option<LdevidIssuer>,
     /// ztp's LDevID CA of the customer (certificate and key, PEM), when one is generated.
     pub ldevid_ca: Option<(String, String)>,
-}
-
-/// Where a customer's devices' LDevIDs come from (RFC 9646), off by default.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum LdevidIssuer {
-    /// No LDevIDs: a device's CSR support is not taken up.
-    #[default]
-    Off,
-    /// ztp's own CA of the customer.
-    ZtpCa,
-    /// The operator's issuer command (`[ldevid] command`).
-    Command,
-}
-
-impl LdevidIssuer {
-    /// The stored (and wire) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::ZtpCa => "ztp-ca",
-            Self::Command => "command",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Off, Self::ZtpCa, Self::Command]
-            .into_iter()
-            .find(|i| i.as_str() == s)
-    }
 }
 
 /// A redirect target as stored.
@@ -560,50 +522,12 @@ mod tests {
         assert!(updated.sign, "untouched");
         assert_eq!(updated.onboarding_json.as_deref(), Some("{}"));
         assert_eq!(updated.revision, 4);
-        assert_eq!(updated.ldevid_issuer, LdevidIssuer::Off, "off by default");
-        assert_eq!(updated.ldevid_ca, None);
-
-        let ca = ("CA PEM".to_owned(), "KEY PEM".to_owned());
-        let updated = store
-            .update_customer(
-                "acme",
-                &CustomerUpdate {
-                    ldevid_issuer: Some(LdevidIssuer::ZtpCa),
-                    ldevid_ca: Some(ca.clone()),
-                    ..CustomerUpdate::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(updated.ldevid_issuer, LdevidIssuer::ZtpCa);
-        assert_eq!(updated.ldevid_ca, Some(ca.clone()), "the key opens again");
-        let sealed: String =
-            sqlx::query_scalar("SELECT ldevid_ca_key_pem FROM customers WHERE name = 'acme'")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-        assert!(!sealed.contains("KEY PEM"), "sealed at rest: {sealed}");
-        let updated = store
-            .update_customer(
-                "acme",
-                &CustomerUpdate {
-                    ldevid_issuer: Some(LdevidIssuer::Command),
-                    ..CustomerUpdate::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            (updated.ldevid_issuer, updated.ldevid_ca),
-            (LdevidIssuer::Command, Some(ca))
-        );
-        assert_eq!(updated.revision, 6);
 
         let rules: Vec<Rule> =
             serde_json::from_str(r#"[{"name":"a","redirect":["nms"]},{"name":"b"}]"#).unwrap();
         store.set_rules("acme", &rules).await.unwrap();
         assert_eq!(store.rules("acme").await.unwrap(), rules);
-        assert_eq!(store.customer_revision("acme").await.unwrap(), Some(7));
+        assert_eq!(store.customer_revision("acme").await.unwrap(), Some(5));
 
         store.delete_target("acme", "dr").await.unwrap();
         assert!(matches!(
