@@ -174,6 +174,23 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn issues_for_every_key_algorithm_it_accepts() {
+        let (cert_pem, key_pem) = ZtpCa::generate("acme").unwrap();
+        let ca = ZtpCa::load("acme", &cert_pem, &key_pem).unwrap();
+        let serial = Serial::parse("SN-42").unwrap();
+        for alg in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
+            let csr = VerifiedCsr::verify(&csr(alg, "x")).unwrap();
+            let request = IssueRequest {
+                serial: &serial,
+                customer: "acme",
+                csr: &csr,
+            };
+            let chain = ca.issue(request).await.unwrap();
+            check_issued(NAME, request, &chain).unwrap();
+        }
+    }
+
     #[test]
     fn a_key_that_is_not_the_cas_is_refused() {
         let (cert_pem, _) = ZtpCa::generate("acme").unwrap();

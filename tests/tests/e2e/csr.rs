@@ -10,7 +10,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use ztp_tests::{Server, openssl_cms_verify, success, temp_dir, tool, transcript};
+use ztp_tests::{Server, curl, openssl_cms_verify, success, temp_dir, tool, transcript, yanglint};
 
 use super::OWNER;
 
@@ -249,6 +249,30 @@ fn a_csr_is_answered_with_an_ldevid_that_openssl_verifies() {
         request["csr-generation"]["selected-format"]["format-identifier"],
         "ietf-ztp-types:p10-csr"
     );
+    // What the server sent validates against ietf-sztp-csr (yanglint, through the shadow
+    // module that declares the sx:structure as a container).
+    let document = work.join("csr-request.json");
+    fs::write(
+        &document,
+        serde_json::json!({ "ietf-sztp-csr:csr-request": request }).to_string(),
+    )
+    .unwrap();
+    let modules = [
+        "ietf-sztp-csr@2024-10-10.yang",
+        "ietf-ztp-types@2024-10-10.yang",
+    ];
+    if let Err(e) = yanglint(None, &modules, &document) {
+        panic!("yanglint refused the server's csr-request:\n{e}");
+    }
+    // The same exchange in XML.
+    let asked = post_xml(&server, &work);
+    assert!(asked.ends_with("\n400"), "{asked}");
+    assert!(
+        asked.contains(r#"<csr-request xmlns="urn:ietf:params:xml:ns:yang:ietf-sztp-csr">"#)
+            && asked.contains("ietf-ztp-types:p10-csr</format-identifier>")
+            && asked.contains("<error-tag>missing-attribute</error-tag>"),
+        "{asked}"
+    );
 
     // The CSR: a certificate under the customer's LDevID CA, for the key, naming the serial.
     let (key, csr) = key_and_csr(&work, "device");
@@ -310,6 +334,44 @@ fn a_csr_is_answered_with_an_ldevid_that_openssl_verifies() {
         !not_ztp.status.success(),
         "issued by the external CA, not ztp's"
     );
+}
+
+/// csr-support in XML, over curl as the device; the body and the status on the last line.
+fn post_xml(server: &Server, dir: &Path) -> String {
+    let device = server.pki().join("devices").join(SERIAL);
+    let body = format!(
+        "<input xmlns=\"urn:ietf:params:xml:ns:yang:ietf-sztp-bootstrap-server\">\
+         <csr-support xmlns=\"urn:ietf:params:xml:ns:yang:ietf-sztp-csr\">\
+         <key-generation><supported-algorithms>\
+         <algorithm-identifier>{EC_P256}</algorithm-identifier>\
+         </supported-algorithms></key-generation>\
+         <csr-generation><supported-formats>\
+         <format-identifier xmlns:zt=\"urn:ietf:params:xml:ns:yang:ietf-ztp-types\">zt:p10-csr</format-identifier>\
+         </supported-formats></csr-generation></csr-support></input>"
+    );
+    let file = dir.join("csr-support.xml");
+    fs::write(&file, body).unwrap();
+    success(curl([
+        "--cacert".into(),
+        server
+            .pki()
+            .join("manufacturer/root-ca.pem")
+            .into_os_string(),
+        "--cert".into(),
+        device.join("idevid.pem").into_os_string(),
+        "--key".into(),
+        device.join("idevid.key").into_os_string(),
+        "-H".into(),
+        "Content-Type: application/yang-data+xml".into(),
+        "--data-binary".into(),
+        format!("@{}", file.display()).into(),
+        "-w".into(),
+        "\n%{http_code}".into(),
+        std::ffi::OsString::from(format!(
+            "{}/restconf/operations/ietf-sztp-bootstrap-server:get-bootstrapping-data",
+            server.device_url
+        )),
+    ] as [std::ffi::OsString; 13]))
 }
 
 fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
