@@ -143,7 +143,7 @@ pub(super) fn signer_key_field(customer: &str) -> String {
 }
 
 /// The sealed field of a customer's LDevID CA key.
-fn ldevid_key_field(customer: &str) -> String {
+pub(super) fn ldevid_key_field(customer: &str) -> String {
     format!("customers.ldevid_ca_key_pem:{customer}")
 }
 
