@@ -25,6 +25,7 @@
 //! - [`bootstrap`]: what a device is answered, with per-owner caches of signed artifacts.
 //! - [`artifacts`]: the signed artifacts of a bootstrap response (conveyed information, owner
 //!   certificate, ownership voucher).
+//! - [`ldevid`]: LDevIDs issued for devices' CSRs (RFC 9646): CSR checks, issuers, conveyance.
 //! - [`licensing`]: node-locked licenses allocated from owners' pools, signed for conveyance.
 //! - [`nms`]: registration of devices with their owners' NMSes (outbox and courier).
 //! - [`webhooks`]: device events posted to customers' HTTPS receivers, signed, with retries.
@@ -58,6 +59,7 @@ pub mod csv_export;
 pub mod dhcp;
 pub mod domain;
 pub mod http;
+pub mod ldevid;
 pub mod licensing;
 pub mod nms;
 pub mod restconf;

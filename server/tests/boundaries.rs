@@ -48,6 +48,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
     ("tls", &["auth"], true),
     // The use cases: what a device is answered, its licenses, its registration, its events.
     ("artifacts", &["domain"], true),
+    ("ldevid", &[], true),
     (
         "licensing",
         &["domain", "store", "artifacts", "telemetry"],
@@ -85,6 +86,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
             "store",
             "auth",
             "artifacts",
+            "ldevid",
             "licensing",
             "nms",
             "telemetry",
@@ -114,6 +116,7 @@ const RULES: &[(&str, &[&str], bool)] = &[
             "store",
             "auth",
             "artifacts",
+            "ldevid",
             "licensing",
             "nms",
             "webhooks",

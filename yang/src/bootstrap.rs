@@ -67,7 +67,7 @@ pub struct GetBootstrappingDataInput {
 }
 
 impl GetBootstrappingDataInput {
-    fn check(&self) -> Result<(), ValidationError> {
+    pub(crate) fn check(&self) -> Result<(), ValidationError> {
         for (leaf, value) in [
             ("hw-model", &self.hw_model),
             ("os-name", &self.os_name),
@@ -81,8 +81,9 @@ impl GetBootstrappingDataInput {
     }
 }
 
-impl Model for GetBootstrappingDataInput {
-    fn to_tree(&self) -> Out {
+impl GetBootstrappingDataInput {
+    /// The input's RFC 8572 nodes.
+    pub(crate) fn children(&self) -> Vec<Out> {
         let mut c = Vec::new();
         if self.signed_data_preferred {
             c.push(Out::leaf(&SVR, "signed-data-preferred", Scalar::Empty));
@@ -93,12 +94,11 @@ impl Model for GetBootstrappingDataInput {
         if let Some(nonce) = &self.nonce {
             c.push(Out::leaf(&SVR, "nonce", binary(nonce.as_bytes())));
         }
-        Out::container(&SVR, "input", c)
+        c
     }
 
-    fn from_tree(root: &Node) -> Result<Self, DecodeError> {
-        expect_root(root, &SVR, "input")?;
-        let mut m = Members::of(root)?;
+    /// Reads the input's RFC 8572 nodes, leaving the others to the caller.
+    pub(crate) fn read(m: &mut Members<'_>) -> Result<Self, DecodeError> {
         let signed_data_preferred = match m.optional(&SVR, "signed-data-preferred")? {
             Some(node) => {
                 node.empty()?;
@@ -123,7 +123,6 @@ impl Model for GetBootstrappingDataInput {
             }
             None => None,
         };
-        m.finish()?;
         Ok(Self {
             signed_data_preferred,
             hw_model,
@@ -131,6 +130,20 @@ impl Model for GetBootstrappingDataInput {
             os_version,
             nonce,
         })
+    }
+}
+
+impl Model for GetBootstrappingDataInput {
+    fn to_tree(&self) -> Out {
+        Out::container(&SVR, "input", self.children())
+    }
+
+    fn from_tree(root: &Node) -> Result<Self, DecodeError> {
+        expect_root(root, &SVR, "input")?;
+        let mut m = Members::of(root)?;
+        let input = Self::read(&mut m)?;
+        m.finish()?;
+        Ok(input)
     }
 }
 

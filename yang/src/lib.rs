@@ -12,6 +12,7 @@
 //! - [`bootstrap`]: `get-bootstrapping-data` input and output (with the license augment).
 //! - [`progress`]: `report-progress` input and the 27 progress types.
 //! - [`conveyed`]: conveyed information, redirect or onboarding.
+//! - [`csr`]: RFC 9646's CSR support, CSR and csr-request in the bootstrap exchange.
 //! - [`registration`]: the device registration document uploaded to NMSes.
 //! - [`licenses`]: the node-locked license bundle.
 //! - [`restconf_errors`]: `ietf-restconf:errors` documents.
@@ -43,6 +44,7 @@
 pub mod binary;
 pub mod bootstrap;
 pub mod conveyed;
+pub mod csr;
 pub mod encoding;
 pub mod error;
 mod json;
@@ -64,6 +66,7 @@ pub use conveyed::{
     BootImage, BootstrapServer, Configuration, ConfigurationHandling, ConveyedInformation,
     HashAlgorithm, ImageVerification, OnboardingInformation, RedirectInformation,
 };
+pub use csr::{Csr, CsrFormat, CsrMessage, CsrRequest, CsrSupport, InputWithCsr};
 pub use encoding::{DEFAULT_MAX_INPUT, Document, Encoding};
 pub use error::{DecodeError, ValidationError};
 pub use library::YangLibrary;
@@ -71,4 +74,4 @@ pub use licenses::{License, LicenseBundle, LicenseType, NodeLock};
 pub use modules::Module;
 pub use progress::{ProgressType, ReportProgressInput, SshHostKey};
 pub use registration::DeviceRegistration;
-pub use restconf_errors::{ErrorTag, ErrorType, RestconfError, RestconfErrors};
+pub use restconf_errors::{ErrorInfo, ErrorTag, ErrorType, RestconfError, RestconfErrors};

@@ -10,8 +10,9 @@
 //! same modules under the same digest, for clients written before RFC 8525.
 
 use crate::modules::{
-    DATASTORES, INET_TYPES, Module, RESTCONF, SZTP_BOOTSTRAP_SERVER, SZTP_CONVEYED_INFO,
-    YANG_LIBRARY as LIB, YANG_TYPES, ZTP_LICENSES,
+    CRYPTO_TYPES, DATASTORES, INET_TYPES, Module, NETCONF_ACM, RESTCONF, SZTP_BOOTSTRAP_SERVER,
+    SZTP_CONVEYED_INFO, SZTP_CSR, YANG_LIBRARY as LIB, YANG_STRUCTURE_EXT, YANG_TYPES,
+    ZTP_LICENSES, ZTP_TYPES,
 };
 use crate::tree::{Out, Scalar};
 use crate::{Encoding, json, xml};
@@ -39,8 +40,16 @@ impl YangLibrary {
                 &SZTP_CONVEYED_INFO,
                 &LIB,
                 &ZTP_LICENSES,
+                &SZTP_CSR,
+                &ZTP_TYPES,
             ],
-            import_only: vec![&INET_TYPES, &YANG_TYPES],
+            import_only: vec![
+                &INET_TYPES,
+                &YANG_TYPES,
+                &YANG_STRUCTURE_EXT,
+                &NETCONF_ACM,
+                &CRYPTO_TYPES,
+            ],
         }
     }
 
@@ -162,7 +171,7 @@ mod tests {
             .find(|m| m["name"] == "ietf-sztp-bootstrap-server")
             .unwrap();
         assert_eq!(module["revision"], "2019-04-30");
-        assert_eq!(set["import-only-module"].as_array().unwrap().len(), 2);
+        assert_eq!(set["import-only-module"].as_array().unwrap().len(), 5);
         assert_eq!(root["datastore"][0]["name"], "ietf-datastores:operational");
         assert_eq!(root["content-id"], library.content_id());
 

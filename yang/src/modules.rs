@@ -122,6 +122,36 @@ pub const YANG_LIBRARY: Module = module!(
     "urn:ietf:params:xml:ns:yang:ietf-yang-library",
     "yanglib"
 );
+/// `ietf-netconf-acm` (RFC 8341): imported by `ietf-crypto-types` for its access-control
+/// extensions.
+pub const NETCONF_ACM: Module = module!(
+    "ietf-netconf-acm",
+    "2018-02-14",
+    "urn:ietf:params:xml:ns:yang:ietf-netconf-acm",
+    "nacm"
+);
+/// `ietf-crypto-types` (RFC 9640): the `p10-csr` and `csr-info` types RFC 9646 uses.
+pub const CRYPTO_TYPES: Module = module!(
+    "ietf-crypto-types",
+    "2024-10-10",
+    "urn:ietf:params:xml:ns:yang:ietf-crypto-types",
+    "ct"
+);
+/// `ietf-ztp-types` (RFC 9646): the CSR groupings and the certificate request formats.
+pub const ZTP_TYPES: Module = module!(
+    "ietf-ztp-types",
+    "2024-10-10",
+    "urn:ietf:params:xml:ns:yang:ietf-ztp-types",
+    "zt"
+);
+/// `ietf-sztp-csr` (RFC 9646): `csr-support` and `csr` in the `get-bootstrapping-data` input,
+/// and the `csr-request` structure a server answers with.
+pub const SZTP_CSR: Module = module!(
+    "ietf-sztp-csr",
+    "2024-10-10",
+    "urn:ietf:params:xml:ns:yang:ietf-sztp-csr",
+    "sztp-csr"
+);
 
 /// Every module ztp ships, imports first.
 pub const ALL: &[Module] = &[
@@ -136,6 +166,10 @@ pub const ALL: &[Module] = &[
     VOUCHER,
     ZTP_DEVICE_REGISTRATION,
     ZTP_LICENSES,
+    NETCONF_ACM,
+    CRYPTO_TYPES,
+    ZTP_TYPES,
+    SZTP_CSR,
 ];
 
 /// The module with this name, if ztp ships it.
@@ -180,7 +214,8 @@ mod tests {
                 m.name
             );
             assert!(
-                m.text.contains(&format!("revision {}", m.revision)),
+                m.text.contains(&format!("revision {}", m.revision))
+                    || m.text.contains(&format!("revision \"{}\"", m.revision)),
                 "{} revision",
                 m.name
             );

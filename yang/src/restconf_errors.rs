@@ -1,12 +1,14 @@
 //! RESTCONF error documents (`ietf-restconf:errors`, RFC 8040 §7.1).
 //!
 //! XML root `<errors xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf">`; JSON
-//! `{"ietf-restconf:errors": {"error": [...]}}`. `error-info` (anydata) is not modelled: it is
-//! skipped when decoding and never written.
+//! `{"ietf-restconf:errors": {"error": [...]}}`. `error-info` (anydata) holds what ztp
+//! knows to put there ([`ErrorInfo`]: RFC 9646's `csr-request`); other content is skipped when
+//! decoding.
 
+use crate::csr::CsrRequest;
 use crate::encoding::{Model, document};
 use crate::error::{DecodeError, ValidationError};
-use crate::modules::RESTCONF as RC;
+use crate::modules::{RESTCONF as RC, SZTP_CSR};
 use crate::tree::{Members, Node, Out, Scalar, expect_root, push_opt_string};
 use crate::types::{check_string, read_enum, read_string};
 
@@ -41,6 +43,15 @@ pub struct RestconfError {
     pub error_path: Option<String>,
     /// `error-message`: human-readable text.
     pub error_message: Option<String>,
+    /// `error-info`: structured details.
+    pub error_info: Option<ErrorInfo>,
+}
+
+/// What an `error-info` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorInfo {
+    /// `ietf-sztp-csr:csr-request` (RFC 9646): the CSR the server wants.
+    CsrRequest(CsrRequest),
 }
 
 impl RestconfError {
@@ -52,6 +63,7 @@ impl RestconfError {
             error_app_tag: None,
             error_path: None,
             error_message: Some(message.into()),
+            error_info: None,
         }
     }
 }
@@ -197,6 +209,9 @@ impl Model for RestconfErrors {
                     ));
                 }
                 push_opt_string(&mut c, &RC, "error-message", e.error_message.as_deref());
+                if let Some(ErrorInfo::CsrRequest(request)) = &e.error_info {
+                    c.push(Out::container(&RC, "error-info", vec![request.to_tree()]));
+                }
                 Out::entry(&RC, "error", c)
             })
             .collect();
@@ -211,6 +226,7 @@ impl Model for RestconfErrors {
             .into_iter()
             .map(|entry| {
                 let mut e = Members::of(entry)?;
+                let error_info = read_error_info(e.optional(&RC, "error-info")?)?;
                 let error = RestconfError {
                     error_type: read_enum(e.required(&RC, "error-type")?, ErrorType::parse)?,
                     error_tag: ErrorTag::parse(&read_string(e.required(&RC, "error-tag")?)?),
@@ -226,9 +242,8 @@ impl Model for RestconfErrors {
                         .optional(&RC, "error-message")?
                         .map(read_string)
                         .transpose()?,
+                    error_info,
                 };
-                // anydata: any content, not modelled.
-                let _ = e.optional(&RC, "error-info")?;
                 e.finish()?;
                 Ok(error)
             })
@@ -239,6 +254,22 @@ impl Model for RestconfErrors {
 }
 
 document!(RestconfErrors);
+
+/// Reads the `error-info` ztp knows (a `csr-request`); anything else in it (anydata) is
+/// skipped.
+fn read_error_info(node: Option<&Node>) -> Result<Option<ErrorInfo>, DecodeError> {
+    let Some(node) = node else {
+        return Ok(None);
+    };
+    let Ok(children) = node.children() else {
+        return Ok(None);
+    };
+    children
+        .iter()
+        .find(|c| c.name == "csr-request" && c.ns == SZTP_CSR.namespace)
+        .map(|c| CsrRequest::from_tree(c).map(ErrorInfo::CsrRequest))
+        .transpose()
+}
 
 #[cfg(test)]
 mod tests {

@@ -14,9 +14,10 @@ use super::owner_credentials::credentials;
 use super::request::Request;
 use crate::artifacts::{parse_onboarding, trust_anchor_bag};
 use crate::domain::response::{Policy, Profile, Rule, Target, valid_name};
+use crate::ldevid::ztp_ca::ZtpCa;
 use crate::secrets::Secret;
 use crate::store::timestamp;
-use crate::store::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
+use crate::store::{CustomerRecord, CustomerUpdate, LdevidIssuer, NewCustomer, TargetRecord};
 
 /// A customer as the API shows it (never its signing key).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -38,6 +39,15 @@ pub struct CustomerView {
     pub targets: Vec<TargetView>,
     /// Response rules, in order.
     pub rules: Vec<Rule>,
+    /// Where its devices' LDevIDs (RFC 9646 CSRs) come from: `off` (the default), `ztp-ca`
+    /// or `command`.
+    #[serde(default)]
+    pub ldevid_issuer: LdevidIssuer,
+    /// ztp's LDevID CA of the customer (PEM), once generated: what the customer's systems
+    /// trust its devices' LDevIDs by.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub ldevid_ca_pem: Option<String>,
     /// Revision (bumped by every change).
     pub revision: i64,
     /// When it was created, RFC 3339.
@@ -98,6 +108,10 @@ pub struct PatchCustomer {
         skip_serializing_if = "Option::is_none"
     )]
     pub onboarding: Option<Option<serde_json::Value>>,
+    /// Where its devices' LDevIDs come from: `off`, `ztp-ca` (ztp's CA of the customer,
+    /// generated the first time) or `command` (the configured `[ldevid] command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldevid_issuer: Option<LdevidIssuer>,
 }
 
 /// A redirect target.
@@ -264,6 +278,8 @@ pub(super) async fn patch_customer(ctx: &Ctx, call: Call, patch: PatchCustomer) 
             Some(Some(value.to_string()))
         }
     };
+    let ldevid_ca = ldevid_ca_to_generate(ctx, name, patch.ldevid_issuer).await?;
+    let generated = ldevid_ca.is_some();
     ctx.store
         .update_customer(
             name,
@@ -271,11 +287,44 @@ pub(super) async fn patch_customer(ctx: &Ctx, call: Call, patch: PatchCustomer) 
                 profile: patch.profile,
                 sign: patch.sign,
                 onboarding_json,
+                ldevid_issuer: patch.ldevid_issuer,
+                ldevid_ca,
             },
         )
         .await?;
-    ctx.audit(None, format!("changed customer {name}")).await;
+    let what = match patch.ldevid_issuer {
+        Some(issuer) if generated => format!(
+            "changed customer {name} (LDevIDs {}, LDevID CA generated)",
+            issuer.as_str()
+        ),
+        Some(issuer) => format!("changed customer {name} (LDevIDs {})", issuer.as_str()),
+        None => format!("changed customer {name}"),
+    };
+    ctx.audit(None, what).await;
     Ok(json(StatusCode::OK, &customer_view_named(ctx, name).await?))
+}
+
+/// The LDevID CA to generate for `name` when `issuer` is ztp's CA and it has none yet.
+async fn ldevid_ca_to_generate(
+    ctx: &Ctx,
+    name: &str,
+    issuer: Option<LdevidIssuer>,
+) -> Result<Option<(String, String)>, ApiError> {
+    if issuer != Some(LdevidIssuer::ZtpCa) {
+        return Ok(None);
+    }
+    let Some(record) = ctx.store.customer(name).await? else {
+        return Ok(None); // The update says it is not found.
+    };
+    if record.ldevid_ca.is_some() {
+        return Ok(None);
+    }
+    ZtpCa::generate(name).map(Some).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("customer {name}: the LDevID CA could not be generated: {e}"),
+        )
+    })
 }
 
 /// Add or replace a redirect target.
@@ -510,6 +559,8 @@ fn customer_view(
         onboarding,
         targets,
         rules,
+        ldevid_issuer: record.ldevid_issuer,
+        ldevid_ca_pem: record.ldevid_ca.map(|(cert, _)| cert),
         revision: record.revision,
         created_at: timestamp(record.created_at),
         updated_at: timestamp(record.updated_at),

@@ -17,7 +17,7 @@
 //! `/readyz` need no token.
 //!
 //! # What it may import
-//! `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `webhooks`, `http`,
+//! `domain`, `store`, `auth`, `artifacts`, `ldevid`, `licensing`, `nms`, `webhooks`, `http`,
 //! `address_policy`, `csv_export`, `secrets`, `telemetry` and `tls` (the client's crypto
 //! provider) (`tests/boundaries.rs`); nothing imports it but the command line.
 

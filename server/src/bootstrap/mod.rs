@@ -14,9 +14,10 @@
 //! [`Registrar`]); under `nms-first`, the answer waits briefly for the delivery and otherwise
 //! becomes [`BootstrapError::AwaitingNms`] (503 with Retry-After).
 //!
-//! May import: `domain`, `store`, `auth`, `artifacts`, `licensing`, `nms`, `telemetry`; never
-//! the APIs that call it.
+//! May import: `domain`, `store`, `auth`, `artifacts`, `ldevid`, `licensing`, `nms`,
+//! `telemetry`; never the APIs that call it.
 
+mod ldevid;
 mod owners;
 mod progress;
 pub mod trust_anchors;
@@ -29,7 +30,10 @@ use std::time::Duration as StdDuration;
 use arc_swap::ArcSwap;
 use time::Duration;
 use ztp_certs::{Serial, Signer};
-use ztp_yang::{Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput, Ownership};
+use ztp_yang::{
+    CsrMessage, CsrRequest, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
+    OnboardingInformation, Ownership,
+};
 
 use crate::artifacts::ArtifactError;
 use crate::auth::device::AuthenticatedDevice;
@@ -37,6 +41,7 @@ use crate::domain::delivery::RegistrationState;
 use crate::domain::response::family::Families;
 use crate::domain::response::{Conveyed, NoResponse, Profile, Request};
 use crate::domain::state::{DeviceState, Observation};
+use crate::ldevid::{LdevidError, Ldevids};
 use crate::licensing::{Conveyance, Licensee, Licensing, LicensingError};
 use crate::nms::{Registrant, Registrar, RegistrarError};
 use crate::store::devices::ImportedVoucher;
@@ -122,6 +127,23 @@ pub enum BootstrapError {
         /// What is wrong with it.
         reason: trust_anchors::TrustAnchorError,
     },
+    /// The device offers CSRs and its owner wants LDevIDs: it is to send one (RFC 9646's 400
+    /// `missing-attribute` with a `csr-request`).
+    #[error("device {serial}: asked for a CSR (RFC 9646)")]
+    CsrWanted {
+        /// The device.
+        serial: Serial,
+        /// What CSR.
+        request: CsrRequest,
+    },
+    /// The device's CSR got no LDevID.
+    #[error("device {serial}: no LDevID: {error}")]
+    Ldevid {
+        /// The device.
+        serial: Serial,
+        /// Why.
+        error: LdevidError,
+    },
 }
 
 /// A get-bootstrapping-data call.
@@ -131,6 +153,8 @@ pub struct Call<'a> {
     pub device: &'a AuthenticatedDevice,
     /// What it sent.
     pub input: &'a GetBootstrappingDataInput,
+    /// Its RFC 9646 `csr-support` or `csr`, if any.
+    pub csr: Option<&'a CsrMessage>,
     /// From where.
     pub source: IpAddr,
     /// The peer's address and port, for the event log.
@@ -156,6 +180,8 @@ pub struct Served {
     pub state: DeviceState,
     /// The licenses conveyed, and those withheld.
     pub licenses: Conveyance,
+    /// The LDevID issued in this answer, described.
+    pub ldevid: Option<String>,
 }
 
 impl Served {
@@ -190,7 +216,10 @@ impl Served {
             } else {
                 format!("; {}", self.licenses.describe())
             },
-        )
+        ) + &self
+            .ldevid
+            .as_deref()
+            .map_or_else(String::new, |l| format!("; {l}"))
     }
 }
 
@@ -204,6 +233,7 @@ struct Answer {
     plan: Plan,
     observation: Observation,
     licenses: Conveyance,
+    ldevid: Option<String>,
 }
 
 /// Answers devices.
@@ -221,6 +251,8 @@ pub struct Bootstrapper {
     owner_key_modules: Vec<std::path::PathBuf>,
     /// The device families whose quirks shape answers.
     families: Families,
+    /// The LDevID issuers (RFC 9646).
+    ldevids: Ldevids,
 }
 
 /// How long a device waits for its `nms-first` registrations.
@@ -264,6 +296,7 @@ impl Bootstrapper {
             owners: RwLock::new(HashMap::new()),
             owner_key_modules: Vec::new(),
             families: Families::default(),
+            ldevids: Ldevids::default(),
         }
     }
 
@@ -364,6 +397,7 @@ impl Bootstrapper {
             plan: answer.plan,
             state: DeviceState::Shipped.after(answer.observation),
             licenses: answer.licenses,
+            ldevid: answer.ldevid,
         };
         let event = NewEvent {
             serial: Some(serial.to_owned()),
@@ -519,7 +553,13 @@ impl Bootstrapper {
             f.shape(choice.shape, call.input.signed_data_preferred)
         });
         let plan = Plan::new(choice.profile, shape, call.encoding);
-        let conveyed_information = self.conveyed(&owner, &choice.rule, &choice.conveyed, plan)?;
+        let issued = self
+            .ldevid(call, &customer, &owner, &choice.conveyed, plan)
+            .await?;
+        let conveyed_information = match &issued {
+            Some(issued) => self.conveyed_once(&owner, &issued.info, plan)?,
+            None => self.conveyed(&owner, &choice.rule, &choice.conveyed, plan)?,
+        };
         let ownership = if plan.signed {
             Some(Ownership {
                 owner_certificate: owner.credentials.owner_certificate().clone(),
@@ -545,6 +585,7 @@ impl Bootstrapper {
             plan,
             observation,
             licenses: Conveyance::default(),
+            ldevid: issued.map(|i| i.describe),
         })
     }
 }

@@ -15,6 +15,8 @@ use ztp_yang::{
 use super::*;
 use crate::artifacts::{self, OwnerCredentials, parse_onboarding};
 use crate::domain::response::{Conveyed, Policy, Profile, Shape, Target};
+use crate::ldevid::ztp_ca::ZtpCa;
+use crate::store::LdevidIssuer;
 use crate::store::licenses::PoolRecord;
 use crate::store::{CustomerRecord, NmsConnectionRecord, TargetRecord};
 use crate::telemetry::metrics::Cache;
@@ -84,6 +86,10 @@ pub(super) struct OwnerEntry {
     pub(super) connections: Vec<NmsConnectionRecord>,
     pub(super) pools: Vec<PoolRecord>,
     pub(super) conveyed: Mutex<HashMap<ConveyedKey, Binary>>,
+    /// Where its devices' LDevIDs come from.
+    pub(super) ldevid: LdevidIssuer,
+    /// ztp's LDevID CA of the owner, when LDevIDs come from it.
+    pub(super) ldevid_ca: Option<ZtpCa>,
     pub(super) vouchers: Mutex<HashMap<Fingerprint, CachedVoucher>>,
 }
 
@@ -144,6 +150,12 @@ pub(super) fn build_owner(
         parse_onboarding,
     )
     .map_err(|e| bad("rules", &e))?;
+    let ldevid_ca = match (&record.ldevid_issuer, &record.ldevid_ca) {
+        (LdevidIssuer::ZtpCa, Some((cert, key))) => {
+            Some(ZtpCa::load(name, cert, key).map_err(|e| bad("LDevID CA", &e))?)
+        }
+        _ => None,
+    };
     Ok(OwnerEntry {
         revision: record.revision,
         credentials,
@@ -151,6 +163,8 @@ pub(super) fn build_owner(
         connections: Vec::new(),
         pools: Vec::new(),
         conveyed: Mutex::new(HashMap::new()),
+        ldevid: record.ldevid_issuer,
+        ldevid_ca,
         vouchers: Mutex::new(HashMap::new()),
     })
 }

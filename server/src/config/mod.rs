@@ -6,7 +6,7 @@
 //! sections: [`listeners`](DeviceApiConfig) (`device_api`, `admin_api`),
 //! [`storage`](DatabaseConfig) (`database`, `secrets`), [`pki`](ManufacturerConfig)
 //! (`manufacturer`, `dev_pki`), [`delivery`](NmsConfig) (`nms`, `webhooks`), and
-//! [`families`](DeviceFamilies) (`device_families`).
+//! [`families`](DeviceFamilies) (`device_families`), and [`ldevid`](LdevidConfig) (`ldevid`).
 //!
 //! May import: `domain`, `store`, `auth`, `http` and `telemetry`, for the types of their
 //! settings; the parts read their settings from here, not the other way round.
@@ -21,12 +21,14 @@ use serde::{Deserialize, Serialize};
 
 mod delivery;
 mod families;
+mod ldevid;
 mod listeners;
 mod pki;
 mod storage;
 
 pub use delivery::{NmsConfig, WebhooksConfig};
 pub use families::DeviceFamilies;
+pub use ldevid::LdevidConfig;
 pub use listeners::{AdminApiConfig, DeviceApiConfig, DeviceProxyConfig, TlsVersion};
 pub use pki::{DevPkiConfig, KeyLocation, ManufacturerConfig};
 pub use storage::{DatabaseConfig, SecretsConfig};
@@ -64,6 +66,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Device families beside (or instead of) the built-in ones.
     pub device_families: DeviceFamilies,
+    /// The external LDevID issuer (RFC 9646 CSRs).
+    pub ldevid: LdevidConfig,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             webhooks: WebhooksConfig::default(),
             device_families: DeviceFamilies::default(),
+            ldevid: LdevidConfig::default(),
         }
     }
 }
@@ -339,7 +344,7 @@ fn config_key(name: &str) -> Option<String> {
 }
 
 /// The configuration's keys as `ZTP_` variables: top-level values, and sections (`…__`).
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 11] = [
     "DATA_DIR",
     "DEVICE_API__",
     "ADMIN_API__",
@@ -350,6 +355,7 @@ const ENV_KEYS: [&str; 10] = [
     "SECRETS__",
     "WEBHOOKS__",
     "DEVICE_FAMILIES",
+    "LDEVID__",
 ];
 
 #[cfg(test)]

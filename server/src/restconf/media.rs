@@ -2,7 +2,7 @@
 
 use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use ztp_yang::{Document, Encoding, ErrorTag, ErrorType, RestconfError, RestconfErrors};
+use ztp_yang::{Document, Encoding, ErrorInfo, ErrorTag, ErrorType, RestconfError, RestconfErrors};
 
 use crate::http::{Body, EarlyError, response};
 
@@ -120,6 +120,8 @@ pub struct Problem {
     pub message: String,
     /// Seconds for a Retry-After header.
     pub retry_after: Option<u64>,
+    /// `error-info` (boxed: most problems have none).
+    pub info: Option<Box<ErrorInfo>>,
 }
 
 impl Problem {
@@ -136,6 +138,7 @@ impl Problem {
             error_tag,
             message: message.into(),
             retry_after: None,
+            info: None,
         }
     }
 
@@ -244,11 +247,9 @@ impl Problem {
 
     /// The response, as an `ietf-restconf:errors` document in `encoding`.
     pub fn into_response(self, encoding: Encoding) -> Response<Body> {
-        let document = RestconfErrors::single(RestconfError::new(
-            self.error_type,
-            self.error_tag,
-            self.message,
-        ));
+        let mut error = RestconfError::new(self.error_type, self.error_tag, self.message);
+        error.error_info = self.info.map(|info| *info);
+        let document = RestconfErrors::single(error);
         let mut response = response(
             self.status,
             encoding.media_type(),

@@ -19,9 +19,7 @@ use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 use ztp_certs::Serial;
-use ztp_yang::{
-    Document, Encoding, ErrorTag, ErrorType, GetBootstrappingDataInput, ReportProgressInput,
-};
+use ztp_yang::{Document, Encoding, ErrorTag, ErrorType, InputWithCsr, ReportProgressInput};
 
 use crate::auth::activation::{ActivationCodes, BasicCredentials};
 use crate::auth::device::{AuthenticatedDevice, CurrentVerifier};
@@ -37,6 +35,7 @@ use media::{Problem, request_encoding, response_encoding};
 use refusals::{Note, Refusals};
 
 mod authentication;
+mod csr;
 mod discovery;
 pub mod forwarded;
 pub mod media;
@@ -378,22 +377,21 @@ impl DeviceApi {
         &self,
         encoding: Option<Encoding>,
         body: &[u8],
-    ) -> Result<GetBootstrappingDataInput, (Problem, String)> {
+    ) -> Result<InputWithCsr, (Problem, String)> {
         let empty = body.iter().all(u8::is_ascii_whitespace);
         match encoding {
-            None => Ok(GetBootstrappingDataInput::default()),
-            Some(_) if empty => Ok(GetBootstrappingDataInput::default()),
-            Some(encoding) => GetBootstrappingDataInput::decode_limited(
-                encoding,
-                body,
-                self.limits.max_body_bytes,
-            )
-            .map_err(|error| {
-                (
-                    problems::decode_problem(&error),
-                    format!("bad input: {error}"),
+            None => Ok(InputWithCsr::default()),
+            Some(_) if empty => Ok(InputWithCsr::default()),
+            Some(encoding) => {
+                InputWithCsr::decode_limited(encoding, body, self.limits.max_body_bytes).map_err(
+                    |error| {
+                        (
+                            problems::decode_problem(&error),
+                            format!("bad input: {error}"),
+                        )
+                    },
                 )
-            }),
+            }
         }
     }
 
@@ -427,14 +425,15 @@ impl DeviceApi {
     async fn get_bootstrapping_data(
         &self,
         device: &AuthenticatedDevice,
-        input: &GetBootstrappingDataInput,
+        input: &InputWithCsr,
         connection: &ConnectionInfo,
         encoding: Encoding,
     ) -> Response<Body> {
         let peer = connection.peer.to_string();
         let call = Call {
             device,
-            input,
+            input: &input.input,
+            csr: input.csr.as_ref(),
             source: connection.peer.ip(),
             peer: &peer,
             encoding,
@@ -459,6 +458,10 @@ impl DeviceApi {
                     encoding.media_type(),
                     served.output.encode(encoding),
                 )
+            }
+            Err(BootstrapError::CsrWanted { request, .. }) => {
+                self.ask_for_csr(device, request, connection, encoding)
+                    .await
             }
             Err(error) => {
                 self.refused(

@@ -38,6 +38,25 @@ pub(super) fn bootstrap_problem(error: &BootstrapError, retry_after: u64) -> (Pr
             ),
             Refusal::BadRequest,
         ),
+        BootstrapError::Ldevid { error: e, .. } if e.is_the_devices() => (
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                ErrorType::Application,
+                ErrorTag::InvalidValue,
+                e.to_string(),
+            ),
+            Refusal::BadRequest,
+        ),
+        BootstrapError::Ldevid { .. } => {
+            tracing::error!(%error, "issuing an LDevID failed");
+            (
+                Problem::busy(
+                    "the certificate for the CSR could not be issued; retry later",
+                    retry_after,
+                ),
+                Refusal::Internal,
+            )
+        }
         BootstrapError::AwaitingNms { .. } => (
             Problem::busy(
                 "the device's registration with its network management system is on its \

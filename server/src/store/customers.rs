@@ -9,6 +9,9 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, conflict, corrupt, now_ms};
 use crate::domain::response::{Profile, Rule};
+pub use ldevid::LdevidIssuer;
+
+mod ldevid;
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,10 @@ pub struct CustomerRecord {
     pub sign: bool,
     /// Default onboarding information (RFC 7951 JSON), sent instead of redirect information.
     pub onboarding_json: Option<String>,
+    /// Where the LDevIDs its devices ask for (RFC 9646) come from, if anywhere.
+    pub ldevid_issuer: LdevidIssuer,
+    /// ztp's LDevID CA of the customer (certificate and key, PEM), once generated.
+    pub ldevid_ca: Option<(String, String)>,
     /// Bumped by every change to the customer, its targets or rules.
     pub revision: i64,
     /// Created (Unix ms).
@@ -61,6 +68,10 @@ pub struct CustomerUpdate {
     pub sign: Option<bool>,
     /// New default onboarding information (`Some(None)` removes it).
     pub onboarding_json: Option<Option<String>>,
+    /// New LDevID issuer.
+    pub ldevid_issuer: Option<LdevidIssuer>,
+    /// ztp's LDevID CA of the customer (certificate and key, PEM), when one is generated.
+    pub ldevid_ca: Option<(String, String)>,
 }
 
 /// A redirect target as stored.
@@ -80,7 +91,8 @@ pub struct TargetRecord {
 macro_rules! customer_columns {
     () => {
         "name, owner_ca_pem, signer_chain_pem, signer_key_pem, profile, \
-                                sign, onboarding_json, revision, created_at, updated_at"
+                                sign, onboarding_json, ldevid_issuer, ldevid_ca_pem, \
+                                ldevid_ca_key_pem, revision, created_at, updated_at"
     };
 }
 
@@ -94,6 +106,18 @@ fn customer(row: &AnyRow) -> Result<CustomerRecord, StoreError> {
         profile: profile.parse().map_err(corrupt("customer profile"))?,
         sign: row.try_get::<i64, _>("sign")? != 0,
         onboarding_json: row.try_get("onboarding_json")?,
+        ldevid_issuer: LdevidIssuer::parse(&row.try_get::<String, _>("ldevid_issuer")?)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "customer LDevID issuer",
+                reason: "not off, ztp-ca or command".into(),
+            })?,
+        ldevid_ca: match (
+            row.try_get::<Option<String>, _>("ldevid_ca_pem")?,
+            row.try_get::<Option<String>, _>("ldevid_ca_key_pem")?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => None,
+        },
         revision: row.try_get("revision")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -118,6 +142,11 @@ pub(super) fn signer_key_field(customer: &str) -> String {
     format!("customers.signer_key_pem:{customer}")
 }
 
+/// The sealed field of a customer's LDevID CA key.
+pub(super) fn ldevid_key_field(customer: &str) -> String {
+    format!("customers.ldevid_ca_key_pem:{customer}")
+}
+
 fn not_found(name: &str) -> StoreError {
     StoreError::NotFound {
         what: "customer",
@@ -128,6 +157,9 @@ fn not_found(name: &str) -> StoreError {
 impl Store {
     fn reveal_customer(&self, mut c: CustomerRecord) -> Result<CustomerRecord, StoreError> {
         c.signer_key_pem = self.open_secret(&signer_key_field(&c.name), &c.signer_key_pem)?;
+        if let Some((_, key)) = &mut c.ldevid_ca {
+            *key = self.open_secret(&ldevid_key_field(&c.name), key)?;
+        }
         Ok(c)
     }
 
@@ -204,6 +236,9 @@ impl Store {
                profile = COALESCE($2, profile), \
                sign = COALESCE($3, sign), \
                onboarding_json = CASE WHEN $4 THEN $5 ELSE onboarding_json END, \
+               ldevid_issuer = COALESCE($7, ldevid_issuer), \
+               ldevid_ca_pem = COALESCE($8, ldevid_ca_pem), \
+               ldevid_ca_key_pem = COALESCE($9, ldevid_ca_key_pem), \
                revision = revision + 1, updated_at = $6 \
              WHERE name = $1 RETURNING ",
             customer_columns!()
@@ -214,6 +249,15 @@ impl Store {
         .bind(update.onboarding_json.is_some())
         .bind(update.onboarding_json.clone().flatten())
         .bind(now_ms())
+        .bind(update.ldevid_issuer.map(LdevidIssuer::as_str))
+        .bind(update.ldevid_ca.as_ref().map(|(cert, _)| cert.clone()))
+        .bind(
+            update
+                .ldevid_ca
+                .as_ref()
+                .map(|(_, key)| self.seal(&ldevid_key_field(name), key))
+                .transpose()?,
+        )
         .fetch_all(self.pool())
         .await
         .map(super::first_returned)?

@@ -63,7 +63,7 @@ pub mod tokens;
 pub mod vouchers;
 pub mod webhooks;
 
-pub use customers::{CustomerRecord, CustomerUpdate, NewCustomer, TargetRecord};
+pub use customers::{CustomerRecord, CustomerUpdate, LdevidIssuer, NewCustomer, TargetRecord};
 pub use devices::{CallingDevice, DeviceRecord, DeviceUpdate, NewDevice};
 pub use events::{EventFilter, EventKind, EventRecord, NewEvent, ProgressRecord};
 pub use licenses::{Allocation, LicenseRecord, LicenseState, NewPool, PoolRecord};

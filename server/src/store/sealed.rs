@@ -28,14 +28,15 @@ impl Store {
             .await?;
         let resealed = self.reseal_signer_keys(&mut tx).await?
             + self.reseal_nms_credentials(&mut tx).await?
-            + self.reseal_webhook_secrets(&mut tx).await?;
+            + self.reseal_webhook_secrets(&mut tx).await?
+            + self.reseal_ldevid_keys(&mut tx).await?;
         tx.commit().await?;
         Ok(resealed)
     }
 
     /// The stored `value` of `field` sealed under the current master key, or `None` when it
     /// already is.
-    fn resealed(&self, field: &str, stored: &str) -> Result<Option<String>, StoreError> {
+    pub(super) fn resealed(&self, field: &str, stored: &str) -> Result<Option<String>, StoreError> {
         if !self.secrets.needs_sealing(stored) {
             return Ok(None);
         }

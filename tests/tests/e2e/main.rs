@@ -12,6 +12,7 @@ mod backup;
 mod bootstrap;
 mod cms_interop;
 mod command_line;
+mod csr;
 mod database;
 mod device_port;
 mod dhcp_cli;

@@ -146,6 +146,7 @@ pub(crate) fn errors() -> RestconfErrors {
                 error_app_tag: None,
                 error_path: None,
                 error_message: None,
+                error_info: None,
             },
         ],
     }

@@ -270,6 +270,7 @@ fn errors() -> impl Strategy<Value = RestconfErrors> {
                 error_app_tag: app,
                 error_path: path,
                 error_message: message,
+                error_info: None,
             },
         );
     prop::collection::vec(error, 1..4).prop_map(|errors| RestconfErrors { errors })
