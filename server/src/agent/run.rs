@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use rustls::ClientConfig;
 use ztp_yang::{ConveyedInformation, Encoding, ReportProgressInput};
 
@@ -277,6 +278,7 @@ async fn visit(
         }
         ConveyedInformation::Onboarding(information) => {
             let mut progress = ServerProgress {
+                authorization: exchange.client.authorization().cloned(),
                 client: Some(exchange.client),
                 url: next.url.clone(),
                 config,
@@ -297,6 +299,8 @@ async fn visit(
 /// it came on, or a new one when that one was closed while a step ran.
 struct ServerProgress {
     client: Option<Client>,
+    /// The activation code's header, sent again on a new connection.
+    authorization: Option<HeaderValue>,
     url: ServerUrl,
     config: Arc<ClientConfig>,
     timeout: Duration,
@@ -315,7 +319,10 @@ impl Progress for ServerProgress {
         };
         if !alive {
             match Client::connect(&self.url, self.config.clone(), self.timeout).await {
-                Ok(client) => self.client = Some(client),
+                Ok(mut client) => {
+                    client.set_authorization(self.authorization.clone());
+                    self.client = Some(client);
+                }
                 Err(error) => {
                     let progress = report.progress_type;
                     tracing::warn!(%progress, %error, "progress report failed: cannot reconnect");

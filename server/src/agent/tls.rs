@@ -1,4 +1,5 @@
-//! The device's TLS client configuration: its IDevID as client certificate, and either the
+//! The device's TLS client configuration: its IDevID as client certificate (none for a device
+//! without one, which authenticates by its activation code), and either the
 //! bootstrap server's trust anchors or, without them, provisional TLS (RFC 8572 §5.1: the device
 //! accepts any server certificate and treats the server as untrusted).
 
@@ -68,10 +69,10 @@ impl ServerTrust<'_> {
     }
 }
 
-/// The rustls client configuration for `identity` and `trust`, offering h2 and HTTP/1.1, with
-/// the aws-lc-rs provider.
+/// The rustls client configuration for `identity` (no client certificate without one) and
+/// `trust`, offering h2 and HTTP/1.1, with the aws-lc-rs provider.
 pub fn client_config(
-    identity: &ClientIdentity,
+    identity: Option<&ClientIdentity>,
     trust: ServerTrust<'_>,
 ) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let provider = crate::tls::provider();
@@ -89,8 +90,12 @@ pub fn client_config(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(ProvisionalVerifier::new(&provider))),
     };
-    let mut config =
-        builder.with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())?;
+    let mut config = match identity {
+        Some(identity) => {
+            builder.with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())?
+        }
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = crate::tls::alpn_protocols();
     Ok(Arc::new(config))
 }
