@@ -422,6 +422,64 @@ mod tests {
         assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
     }
 
+    #[test]
+    fn a_device_without_an_idevid_is_named_by_serial_and_code_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        fs::write(&code, "LABEL-ON-THE-BOX-0001\n").unwrap();
+        fs::set_permissions(&code, fs::Permissions::from_mode(0o600)).unwrap();
+        let code = code.to_str().unwrap();
+        let base = ["--url", "https://a.example", "--voucher-ca", "m"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        let args = with(&["--serial", "VM-0001", "--activation-code-file", code]).unwrap();
+        let credentials = credentials(&Identity {
+            cert: args.cert.as_deref(),
+            key: args.key.as_deref(),
+            code_file: args.activation_code_file.as_deref(),
+            serial: args.serial.as_deref(),
+            serial_source: args.serial_source,
+        })
+        .unwrap();
+        assert_eq!(credentials.serial().as_str(), "VM-0001");
+        assert!(!credentials.has_idevid());
+        assert!(
+            !format!("{credentials:?}").contains("LABEL"),
+            "the code is never shown"
+        );
+
+        // The command line refuses what cannot name a device.
+        assert!(with(&["--serial", "VM-0001"]).is_err(), "a code is needed");
+        assert!(
+            with(&["--activation-code-file", code]).is_err(),
+            "--cert or --serial"
+        );
+        assert!(
+            with(&[
+                "--cert",
+                "c",
+                "--serial",
+                "VM-0001",
+                "--activation-code-file",
+                code
+            ])
+            .is_err()
+        );
+        assert!(with(&["--cert", "c"]).is_err(), "--key goes with --cert");
+        let bad = with(&["--serial", "VM 0001", "--activation-code-file", code]).unwrap();
+        let error = format!("{:#}", options(&bad).unwrap_err());
+        assert!(error.contains("--serial VM 0001"), "{error}");
+        let args = with(&[
+            "--serial",
+            "VM-0001",
+            "--activation-code-file",
+            "/no/such/code",
+        ])
+        .unwrap();
+        let error = format!("{:#}", options(&args).unwrap_err());
+        assert!(error.contains("/no/such/code"), "{error}");
+    }
+
     fn parse_run(args: &[&str]) -> Result<DeviceRunArgs, clap::Error> {
         let cli = Cli::try_parse_from(["ztp", "device", "run"].iter().chain(args))?;
         match cli.command {
