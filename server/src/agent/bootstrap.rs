@@ -276,7 +276,7 @@ pub(super) fn check_anchors(options: &BootstrapOptions) -> Result<(), AgentError
 pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
     check_anchors(options)?;
     let trust = options.server_trust();
-    let config = tls::client_config(options.credentials.identity(), trust)?;
+    let config = tls::device_config(options.credentials.identity(), trust)?;
     let mut failures = Vec::new();
     for server in &options.servers {
         match attempt(options, server, config.clone()).await {

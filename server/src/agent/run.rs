@@ -256,7 +256,7 @@ async fn visit(
     };
     let authenticated = trust.authenticates();
     let identity = options.bootstrap.credentials.identity();
-    let config = tls::client_config(identity, trust)?;
+    let config = tls::device_config(identity, trust)?;
     let exchange = bootstrap::exchange(
         &options.bootstrap,
         &next.url,

@@ -69,9 +69,18 @@ impl ServerTrust<'_> {
     }
 }
 
-/// The rustls client configuration for `identity` (no client certificate without one) and
-/// `trust`, offering h2 and HTTP/1.1, with the aws-lc-rs provider.
+/// The rustls client configuration for `identity` and `trust`, offering h2 and HTTP/1.1, with
+/// the aws-lc-rs provider.
 pub fn client_config(
+    identity: &ClientIdentity,
+    trust: ServerTrust<'_>,
+) -> Result<Arc<ClientConfig>, TlsConfigError> {
+    device_config(Some(identity), trust)
+}
+
+/// [`client_config`] for a device with or without an IDevID (`identity`): without one, no
+/// client certificate (the device authenticates by its activation code).
+pub fn device_config(
     identity: Option<&ClientIdentity>,
     trust: ServerTrust<'_>,
 ) -> Result<Arc<ClientConfig>, TlsConfigError> {
