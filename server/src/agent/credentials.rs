@@ -11,7 +11,7 @@ use ztp_certs::{Cert, DeviceIdentity, Serial, SerialSource};
 
 use super::activation::ActivationCode;
 use super::client::ServerUrl;
-use super::failure::AgentError;
+use super::failure::{AgentError, printable};
 use super::tls::{ClientIdentity, TlsConfigError};
 
 /// The device: its IDevID if it has one, its serial, and its activation code if it has one.
@@ -119,7 +119,7 @@ impl DeviceCredentials {
             (Some(code), true) => Ok((Some(code.basic(&self.serial)), CodeUse::Sent)),
             (Some(_), false) if self.idevid.is_some() => Ok((None, CodeUse::Withheld)),
             (Some(_), false) => Err(AgentError::CodeOnlyToAuthenticated {
-                server: server.to_string(),
+                server: printable(server.as_str()),
             }),
         }
     }
