@@ -126,10 +126,9 @@ fn onboard(server: &Server, dir: &Path) -> PathBuf {
     dir.join("committed")
 }
 
-#[test]
-fn a_device_without_an_idevid_bootstraps_on_its_code_alone_and_only_with_a_trusted_server() {
-    let dir = temp_dir();
-    let server = Server::start_with(&dir.path().join("data"), &[CODES_ON]);
+/// Adds VM-0001, a device without an IDevID, with a generated code as its only factor;
+/// returns the file holding the code.
+fn code_only_device(server: &Server, dir: &Path) -> PathBuf {
     success(server.admin([
         "device",
         "add",
@@ -139,15 +138,18 @@ fn a_device_without_an_idevid_bootstraps_on_its_code_alone_and_only_with_a_trust
         "--customer",
         "example-customer",
     ]));
-    let set = set_code(&server, "VM-0001", r#"{"only_factor":true}"#);
-    let code = code_file(
-        dir.path(),
-        "code",
-        set["code"]
-            .as_str()
-            .expect("a generated code is shown once"),
-        0o600,
-    );
+    let set = set_code(server, "VM-0001", r#"{"only_factor":true}"#);
+    let code = set["code"]
+        .as_str()
+        .expect("a generated code is shown once");
+    code_file(dir, "code", code, 0o600)
+}
+
+#[test]
+fn a_device_without_an_idevid_bootstraps_and_onboards_on_its_code_alone() {
+    let dir = temp_dir();
+    let server = Server::start_with(&dir.path().join("data"), &[CODES_ON]);
+    let code = code_only_device(&server, dir.path());
     let url = server.device_url.clone();
 
     let bootstrap = ["bootstrap", "--url", url.as_str()];
@@ -202,6 +204,15 @@ fn a_device_without_an_idevid_bootstraps_on_its_code_alone_and_only_with_a_trust
         !events.iter().any(|e| e["status"] == 401),
         "VM-0001 was refused: {events:#?}"
     );
+}
+
+#[test]
+fn a_device_without_an_idevid_never_sends_its_code_to_a_provisional_server() {
+    let dir = temp_dir();
+    let server = Server::start_with(&dir.path().join("data"), &[CODES_ON]);
+    let code = code_only_device(&server, dir.path());
+    let url = server.device_url.clone();
+    let bootstrap = ["bootstrap", "--url", url.as_str()];
 
     // Provisional TLS: the code is not sent, and a device with nothing else does not ask.
     let output = without_idevid(&server, &bootstrap, &code, false);
@@ -212,8 +223,14 @@ fn a_device_without_an_idevid_bootstraps_on_its_code_alone_and_only_with_a_trust
         "{error}"
     );
     assert!(error.contains("--server-ca"), "{error}");
+    let events = success(server.admin(["events", "--serial", "VM-0001", "--limit", "50"]));
+    let events: Vec<Value> = serde_json::from_str(&events).unwrap();
+    assert!(
+        events.iter().all(|e| e["kind"] == "admin-change"),
+        "the server heard nothing from VM-0001: {events:#?}"
+    );
 
-    // --serial without a code, or beside an IDevID, is refused by the command line.
+    // --serial without a code is refused by the command line.
     let output = Command::new(ztp_bin())
         .args(["device", "bootstrap", "--url", &url, "--serial", "VM-0001"])
         .args(["--voucher-ca", "v.pem"])
