@@ -297,15 +297,15 @@ async fn visit(
 
 /// Progress reports to the server that gave the onboarding information, over the connection
 /// it came on, or a new one when that one was closed while a step ran.
-struct ServerProgress {
-    client: Option<Client>,
+pub(super) struct ServerProgress {
+    pub(super) client: Option<Client>,
     /// The activation code's header, sent again on a new connection.
-    authorization: Option<HeaderValue>,
-    url: ServerUrl,
-    config: Arc<ClientConfig>,
-    timeout: Duration,
-    encoding: Encoding,
-    enabled: bool,
+    pub(super) authorization: Option<HeaderValue>,
+    pub(super) url: ServerUrl,
+    pub(super) config: Arc<ClientConfig>,
+    pub(super) timeout: Duration,
+    pub(super) encoding: Encoding,
+    pub(super) enabled: bool,
 }
 
 impl Progress for ServerProgress {
