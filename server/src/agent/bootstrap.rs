@@ -1,6 +1,8 @@
 //! The device's bootstrap flow (RFC 8572 §5.2–5.6, one pass): for each bootstrap server in
-//! order, call `get-bootstrapping-data` with the IDevID as TLS client certificate, verify the
-//! answer ([`verify_response`]), report progress, and stop at the first verified answer.
+//! order, call `get-bootstrapping-data` with the IDevID as TLS client certificate (and the
+//! device's activation code as HTTP Basic credentials, to a server it authenticated: see
+//! [`DeviceCredentials`]), verify the answer ([`verify_response`]), report progress, and stop
+//! at the first verified answer.
 //!
 //! Each role the device trusts has anchors of its own ([`Anchors`]): the bootstrap server's TLS
 //! certificate, the voucher signer, the license signer. A configuration in which one role's
@@ -24,7 +26,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ztp_certs::role::{self, Role, RoleError};
-use ztp_certs::{Cert, DeviceIdentity, Serial, SerialSource};
+use ztp_certs::{Cert, Serial};
 use ztp_yang::{
     ConveyedInformation, Document, Encoding, GetBootstrappingDataInput, GetBootstrappingDataOutput,
     Nonce, ProgressType, ReportProgressInput, SshHostKey, ValidationError,
@@ -33,56 +35,12 @@ use ztp_yang::{
 use super::client::{
     Client, GET_BOOTSTRAPPING_DATA, MAX_BODY, REPORT_PROGRESS, Response, ServerUrl,
 };
-use super::failure::server_error;
+pub use super::credentials::{CodeUse, DeviceCredentials};
 pub use super::failure::{AgentError, ServerFailure, printable};
+use super::failure::{answer_error, server_error};
 use super::licenses::{CheckedLicenses, Holder, check_licenses};
-use super::tls::{self, ClientIdentity, ServerTrust, TlsConfigError};
-use super::verify::{DeviceTrust, VerifiedResponse, verify_response};
-
-/// The device: its IDevID chain and key, and the serial its certificate names.
-#[derive(Debug)]
-pub struct DeviceCredentials {
-    identity: ClientIdentity,
-    chain: Vec<Cert>,
-    serial: Serial,
-    product_id: Option<String>,
-}
-
-impl DeviceCredentials {
-    /// Reads the IDevID chain (leaf first, PEM), its key (PEM), and the device's serial from
-    /// the leaf at `source`.
-    pub fn from_pem(
-        chain_pem: &str,
-        key_pem: &str,
-        source: SerialSource,
-    ) -> Result<Self, AgentError> {
-        let chain = Cert::chain_from_pem(chain_pem)?;
-        let leaf = chain.first().ok_or(TlsConfigError::NoCertificate)?;
-        let identity = DeviceIdentity::from_certificate(leaf, source)?;
-        Ok(Self {
-            identity: ClientIdentity::new(&chain, key_pem)?,
-            serial: identity.serial,
-            chain,
-            product_id: identity.product_id.map(|p| p.as_str().to_owned()),
-        })
-    }
-
-    /// The device's serial number.
-    pub fn serial(&self) -> &Serial {
-        &self.serial
-    }
-
-    /// The TLS client identity (IDevID chain and key).
-    pub(super) fn identity(&self) -> &ClientIdentity {
-        &self.identity
-    }
-
-    /// The IDevID leaf.
-    fn leaf(&self) -> &Cert {
-        // `from_pem` refuses an empty chain.
-        &self.chain[0]
-    }
-}
+use super::tls::{self, ServerTrust};
+use super::verify::{DeviceTrust, IdevidIssuer, VerifiedResponse, verify_response};
 
 /// Whether and which nonce the device sends (RFC 8572 §5.2: it asks for a voucher bound to it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,13 +141,12 @@ pub struct Anchors {
 }
 
 impl Anchors {
-    /// Checks that no anchor serves two roles and that the device's own IDevID chains to
-    /// neither the voucher nor the license anchors (else any device's key would sign for
-    /// them).
+    /// Checks that no anchor serves two roles and that the device's own IDevID (`idevid`:
+    /// its leaf and the CAs after it, when it has one) chains to neither the voucher nor the
+    /// license anchors (else any device's key would sign for them).
     pub fn check(
         &self,
-        idevid: &Cert,
-        idevid_chain: &[Cert],
+        idevid: Option<(&Cert, &[Cert])>,
         at: OffsetDateTime,
     ) -> Result<(), RoleError> {
         role::distinct_anchors(&[
@@ -197,6 +154,9 @@ impl Anchors {
             (Role::VoucherSigner, &self.vouchers),
             (Role::LicenseSigner, &self.licenses),
         ])?;
+        let Some((idevid, idevid_chain)) = idevid else {
+            return Ok(());
+        };
         for (anchored, anchors) in [
             (Role::VoucherSigner, &self.vouchers),
             (Role::LicenseSigner, &self.licenses),
@@ -305,10 +265,8 @@ fn strip_nulls(value: Value) -> Value {
 
 /// Checks the device's anchors against its own IDevID ([`Anchors::check`]).
 pub(super) fn check_anchors(options: &BootstrapOptions) -> Result<(), AgentError> {
-    let credentials = &options.credentials;
     options.anchors.check(
-        credentials.leaf(),
-        &credentials.chain[1..],
+        options.credentials.idevid_chain(),
         OffsetDateTime::now_utc(),
     )?;
     Ok(())
@@ -318,7 +276,7 @@ pub(super) fn check_anchors(options: &BootstrapOptions) -> Result<(), AgentError
 pub async fn bootstrap(options: &BootstrapOptions) -> Result<BootstrapOutcome, AgentError> {
     check_anchors(options)?;
     let trust = options.server_trust();
-    let config = tls::client_config(&options.credentials.identity, trust)?;
+    let config = tls::device_config(options.credentials.identity(), trust)?;
     let mut failures = Vec::new();
     for server in &options.servers {
         match attempt(options, server, config.clone()).await {
@@ -351,7 +309,7 @@ async fn attempt(
     let complete = options.reporting.complete.as_ref();
     let exchange = exchange(options, server, config, authenticated, complete).await?;
     Ok(BootstrapOutcome {
-        serial: options.credentials.serial.clone(),
+        serial: options.credentials.serial().clone(),
         server: server.clone(),
         encoding: options.request.encoding,
         server_authenticated: authenticated,
@@ -384,13 +342,15 @@ pub(super) async fn exchange(
     let encoding = options.request.encoding;
     let nonce = options.request.nonce.draw()?;
     let input = request_input(&options.request, authenticated, nonce);
+    let (authorization, code) = options.credentials.authorization(server, authenticated)?;
     let mut client = Client::connect(server, config, options.timeout).await?;
-    tracing::debug!(%server, version = ?client.version(), "connected");
+    client.set_authorization(authorization);
+    tracing::debug!(%server, version = ?client.version(), ?code, "connected");
     let response = client
         .post(GET_BOOTSTRAPPING_DATA, encoding, input.encode(encoding))
         .await?;
     if response.status != http::StatusCode::OK {
-        return Err(server_error(&response));
+        return Err(answer_error(&response, code));
     }
     let checked = decode_output(&response, encoding)
         .and_then(|output| check(options, &output, &input, authenticated));
@@ -420,21 +380,26 @@ fn check(
     input: &GetBootstrappingDataInput,
     server_authenticated: bool,
 ) -> Result<Checked, AgentError> {
-    let idevid_issuer = options.credentials.leaf().authority_key_identifier();
+    let aki = options
+        .credentials
+        .idevid_chain()
+        .map(|(leaf, _)| leaf.authority_key_identifier());
     let device = DeviceTrust {
         voucher_anchors: &options.anchors.vouchers,
-        idevid_issuer: idevid_issuer.as_deref(),
+        idevid_issuer: match &aki {
+            Some(aki) => IdevidIssuer::Of(aki.as_deref()),
+            None => IdevidIssuer::NoIdevid,
+        },
         server_authenticated,
         at: OffsetDateTime::now_utc(),
     };
-    let serial = options.credentials.serial.as_str();
+    let serial = options.credentials.serial().as_str();
     let sent = input.nonce.as_ref().map(Nonce::as_bytes);
     let verified = verify_response(output, serial, sent, &device)?;
     // The device's product id: its certificate's UDI, else its configured model.
     let product_id = options
         .credentials
-        .product_id
-        .as_deref()
+        .product_id()
         .or(options.request.hw_model.as_deref());
     let licenses = output.license_bundle.as_deref().map(|bundle| {
         check_licenses(

@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{ACCEPT, CONTENT_TYPE, HOST, RETRY_AFTER};
-use http::{Request, StatusCode};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::{http1, http2};
@@ -162,6 +162,8 @@ pub struct Response {
     pub content_type: Option<String>,
     /// The `Retry-After`, if any and readable (seconds or an HTTP date, as sent).
     pub retry_after: Option<String>,
+    /// The `WWW-Authenticate` challenges, if any and readable (several joined by `, `).
+    pub www_authenticate: Option<String>,
     /// The body.
     pub body: Bytes,
 }
@@ -172,6 +174,7 @@ pub struct Client {
     url: ServerUrl,
     sender: Sender,
     timeout: Duration,
+    authorization: Option<HeaderValue>,
 }
 
 #[derive(Debug)]
@@ -192,7 +195,19 @@ impl Client {
             url: url.clone(),
             sender,
             timeout,
+            authorization: None,
         })
+    }
+
+    /// Sends `authorization` as the `Authorization` header of every request from now on
+    /// (`None`: no header).
+    pub fn set_authorization(&mut self, authorization: Option<HeaderValue>) {
+        self.authorization = authorization;
+    }
+
+    /// The `Authorization` header the requests carry, if any.
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 
     /// The server's URL.
@@ -243,6 +258,10 @@ impl Client {
         let builder = match self.sender {
             Sender::Http1(_) => builder.header(HOST, self.url.authority()),
             Sender::Http2(_) => builder,
+        };
+        let builder = match &self.authorization {
+            Some(value) => builder.header(AUTHORIZATION, value.clone()),
+            None => builder,
         };
         Ok(builder
             .header(CONTENT_TYPE, encoding.media_type())
@@ -319,11 +338,18 @@ async fn read_response(response: http::Response<Incoming>) -> Result<Response, C
         parts
             .headers
             .get(name)
-            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::to_owned)
     };
     let content_type = header(CONTENT_TYPE);
     let retry_after = header(RETRY_AFTER);
+    let challenges: Vec<&str> = parts
+        .headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let www_authenticate = (!challenges.is_empty()).then(|| challenges.join(", "));
     let body = Limited::new(body, MAX_BODY)
         .collect()
         .await
@@ -333,6 +359,7 @@ async fn read_response(response: http::Response<Incoming>) -> Result<Response, C
         status: parts.status,
         content_type,
         retry_after,
+        www_authenticate,
         body,
     })
 }

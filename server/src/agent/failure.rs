@@ -6,7 +6,9 @@ use ztp_certs::role::RoleError;
 use ztp_certs::{IdentityError, PkiError};
 use ztp_yang::{DecodeError, Document, Encoding, RestconfErrors};
 
+use super::activation::ActivationCodeError;
 use super::client::{ClientError, Response, ServerUrl};
+use super::credentials::CodeUse;
 use super::tls::TlsConfigError;
 use super::verify::RefusedResponse;
 
@@ -51,6 +53,45 @@ pub enum AgentError {
     /// The response did not pass the device's checks (RFC 8572 §5.4).
     #[error("refused: {0}")]
     Refused(#[from] RefusedResponse),
+    /// The activation code cannot be read or used.
+    #[error(transparent)]
+    ActivationCode(#[from] ActivationCodeError),
+    /// A device whose activation code is its only factor would contact a server it did not
+    /// authenticate: the code is not sent to it, and the device has nothing else to show.
+    #[error(
+        "{server} is not authenticated (provisional TLS): the activation code, this device's \
+         only factor, is never sent to a server the device did not authenticate; give the \
+         server's TLS trust anchor (--server-ca)"
+    )]
+    CodeOnlyToAuthenticated {
+        /// The server, made printable.
+        server: String,
+    },
+    /// The server asks for an activation code (401 with a Basic challenge) and the device
+    /// has none.
+    #[error(
+        "the server asks for the device's activation code (401, WWW-Authenticate: Basic{}): \
+         give it with --activation-code-file",
+        detail_suffix_colon(.detail)
+    )]
+    CodeRequired {
+        /// The RESTCONF errors of the answer.
+        detail: String,
+    },
+    /// The server asks for an activation code the device withheld: it did not authenticate
+    /// the server.
+    #[error(
+        "the server asks for the device's activation code (401, WWW-Authenticate: Basic), \
+         which is never sent to a server the device did not authenticate (provisional TLS); \
+         give the server's TLS trust anchor (--server-ca)"
+    )]
+    CodeWithheld,
+    /// The server refused the activation code the device sent.
+    #[error("the server refused the activation code (401){}", detail_suffix_colon(.detail))]
+    CodeRefused {
+        /// The RESTCONF errors of the answer.
+        detail: String,
+    },
     /// Every bootstrap server of a list failed.
     #[error("no bootstrap server gave a verified answer: {}", list_failures(.0))]
     AllServersFailed(Vec<ServerFailure>),
@@ -103,6 +144,14 @@ fn detail_suffix(detail: &str) -> String {
     }
 }
 
+fn detail_suffix_colon(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
 fn list_failures(failures: &[ServerFailure]) -> String {
     failures
         .iter()
@@ -118,6 +167,36 @@ pub(super) fn server_error(response: &Response) -> AgentError {
         detail: error_detail(response),
         retry_after: response.retry_after.clone(),
     }
+}
+
+/// The error for a non-200 answer to `get-bootstrapping-data`: a 401 with a Basic challenge
+/// says what to do about the activation code (`code`: whether it was sent).
+pub(super) fn answer_error(response: &Response, code: CodeUse) -> AgentError {
+    let challenged = response.status == http::StatusCode::UNAUTHORIZED
+        && response
+            .www_authenticate
+            .as_deref()
+            .is_some_and(offers_basic);
+    if !challenged {
+        return server_error(response);
+    }
+    let detail = error_detail(response);
+    match code {
+        CodeUse::NoCode => AgentError::CodeRequired { detail },
+        CodeUse::Withheld => AgentError::CodeWithheld,
+        CodeUse::Sent => AgentError::CodeRefused { detail },
+    }
+}
+
+/// Whether a `WWW-Authenticate` value offers the Basic scheme (RFC 7617), among others.
+fn offers_basic(challenges: &str) -> bool {
+    // Each challenge starts a comma-separated item with its scheme; parameters follow it.
+    challenges.split(',').any(|item| {
+        item.trim_start()
+            .split(|c: char| c.is_ascii_whitespace())
+            .next()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"))
+    })
 }
 
 /// `tag: message` for each RESTCONF error in the body, or an excerpt of any other body.

@@ -1,6 +1,10 @@
 //! The reference device agent: the device side of RFC 8572, as a manufacturer's firmware team
 //! would build it.
 //!
+//! - [`activation`]: the device's activation code, read from a private file, sent as HTTP
+//!   Basic credentials.
+//! - [`credentials`]: what the device authenticates with (IDevID, activation code, or both),
+//!   and to which servers its code goes.
 //! - [`verify`]: the checks a device makes of a bootstrap response (RFC 8572 §5.4).
 //! - [`tls`]: the device's TLS client configuration (IDevID client certificate; trusted or
 //!   provisional server authentication).
@@ -22,8 +26,10 @@
 //!
 //! May import: `domain`, `dhcp`, `tls`; it shares no code with the server's side beyond those.
 
+pub mod activation;
 pub mod bootstrap;
 pub mod client;
+pub mod credentials;
 pub mod download;
 pub mod failure;
 pub mod host_key;

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use rustls::ClientConfig;
 use ztp_yang::{ConveyedInformation, Encoding, ReportProgressInput};
 
@@ -255,7 +256,7 @@ async fn visit(
     };
     let authenticated = trust.authenticates();
     let identity = options.bootstrap.credentials.identity();
-    let config = tls::client_config(identity, trust)?;
+    let config = tls::device_config(identity, trust)?;
     let exchange = bootstrap::exchange(
         &options.bootstrap,
         &next.url,
@@ -277,6 +278,7 @@ async fn visit(
         }
         ConveyedInformation::Onboarding(information) => {
             let mut progress = ServerProgress {
+                authorization: exchange.client.authorization().cloned(),
                 client: Some(exchange.client),
                 url: next.url.clone(),
                 config,
@@ -295,13 +297,15 @@ async fn visit(
 
 /// Progress reports to the server that gave the onboarding information, over the connection
 /// it came on, or a new one when that one was closed while a step ran.
-struct ServerProgress {
-    client: Option<Client>,
-    url: ServerUrl,
-    config: Arc<ClientConfig>,
-    timeout: Duration,
-    encoding: Encoding,
-    enabled: bool,
+pub(super) struct ServerProgress {
+    pub(super) client: Option<Client>,
+    /// The activation code's header, sent again on a new connection.
+    pub(super) authorization: Option<HeaderValue>,
+    pub(super) url: ServerUrl,
+    pub(super) config: Arc<ClientConfig>,
+    pub(super) timeout: Duration,
+    pub(super) encoding: Encoding,
+    pub(super) enabled: bool,
 }
 
 impl Progress for ServerProgress {
@@ -315,7 +319,10 @@ impl Progress for ServerProgress {
         };
         if !alive {
             match Client::connect(&self.url, self.config.clone(), self.timeout).await {
-                Ok(client) => self.client = Some(client),
+                Ok(mut client) => {
+                    client.set_authorization(self.authorization.clone());
+                    self.client = Some(client);
+                }
                 Err(error) => {
                     let progress = report.progress_type;
                     tracing::warn!(%progress, %error, "progress report failed: cannot reconnect");

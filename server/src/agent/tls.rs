@@ -1,4 +1,5 @@
-//! The device's TLS client configuration: its IDevID as client certificate, and either the
+//! The device's TLS client configuration: its IDevID as client certificate (none for a device
+//! without one, which authenticates by its activation code), and either the
 //! bootstrap server's trust anchors or, without them, provisional TLS (RFC 8572 §5.1: the device
 //! accepts any server certificate and treats the server as untrusted).
 
@@ -74,6 +75,15 @@ pub fn client_config(
     identity: &ClientIdentity,
     trust: ServerTrust<'_>,
 ) -> Result<Arc<ClientConfig>, TlsConfigError> {
+    device_config(Some(identity), trust)
+}
+
+/// [`client_config`] for a device with or without an IDevID (`identity`): without one, no
+/// client certificate (the device authenticates by its activation code).
+pub fn device_config(
+    identity: Option<&ClientIdentity>,
+    trust: ServerTrust<'_>,
+) -> Result<Arc<ClientConfig>, TlsConfigError> {
     let provider = crate::tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -89,8 +99,12 @@ pub fn client_config(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(ProvisionalVerifier::new(&provider))),
     };
-    let mut config =
-        builder.with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())?;
+    let mut config = match identity {
+        Some(identity) => {
+            builder.with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())?
+        }
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = crate::tls::alpn_protocols();
     Ok(Arc::new(config))
 }

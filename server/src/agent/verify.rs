@@ -64,14 +64,25 @@ pub enum RefusedResponse {
 pub struct DeviceTrust<'a> {
     /// The anchors of the manufacturer's voucher signers (never the anchors of other roles).
     pub voucher_anchors: &'a [Cert],
-    /// The authority key identifier of the device's IDevID, which a voucher's
-    /// `idevid-issuer` must match when it carries one.
-    pub idevid_issuer: Option<&'a [u8]>,
+    /// The issuer of the device's IDevID, which a voucher's `idevid-issuer` must match when
+    /// it carries one.
+    pub idevid_issuer: IdevidIssuer<'a>,
     /// Whether the device authenticated the server's TLS certificate (a trusted server may send
     /// unsigned data; an untrusted one only unsigned redirect information).
     pub server_authenticated: bool,
     /// The device's clock.
     pub at: OffsetDateTime,
+}
+
+/// The issuer of the device's IDevID, as a voucher's `idevid-issuer` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdevidIssuer<'a> {
+    /// The authority key identifier of the device's IDevID (`None`: it carries none, and a
+    /// voucher naming an issuer is refused).
+    Of(Option<&'a [u8]>),
+    /// The device has no IDevID (it authenticates by its activation code): it cannot check a
+    /// voucher's `idevid-issuer`. Every other check stands.
+    NoIdevid,
 }
 
 /// A response that passed every check.
@@ -101,7 +112,12 @@ pub fn verify_response(
         trust.voucher_anchors,
         trust.at,
     )?;
-    voucher.check_applies(serial, trust.idevid_issuer, sent_nonce, trust.at)?;
+    let idevid_issuer = match trust.idevid_issuer {
+        IdevidIssuer::Of(aki) => aki,
+        // Nothing to compare the voucher's issuer with: the one check this device cannot make.
+        IdevidIssuer::NoIdevid => voucher.idevid_issuer.as_deref(),
+    };
+    voucher.check_applies(serial, idevid_issuer, sent_nonce, trust.at)?;
     if voucher.domain_cert_revocation_checks == Some(true) {
         return Err(RefusedResponse::RevocationChecksRequired);
     }
@@ -266,7 +282,7 @@ mod tests {
         let anchors = [w.mfg_root.cert().clone()];
         let trust = DeviceTrust {
             voucher_anchors: &anchors,
-            idevid_issuer: None,
+            idevid_issuer: IdevidIssuer::Of(None),
             server_authenticated: false,
             at: OffsetDateTime::now_utc(),
         };

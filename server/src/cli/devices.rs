@@ -10,9 +10,10 @@ use super::{AdminConnection, CustomerPageArgs, Printing, SerialArgs};
 /// `ztp device …`.
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// Call get-bootstrapping-data with the IDevID as TLS client certificate, verify the
-    /// answer (ownership voucher, owner certificate, signature), report progress, and print the
-    /// verified redirect or onboarding information as JSON. Exits 1 on any refusal or error.
+    /// Call get-bootstrapping-data with the IDevID as TLS client certificate (and/or the
+    /// activation code as HTTP Basic credentials), verify the answer (ownership voucher, owner
+    /// certificate, signature), report progress, and print the verified redirect or onboarding
+    /// information as JSON. Exits 1 on any refusal or error.
     Bootstrap(DeviceBootstrapArgs),
     /// Run the device agent (RFC 8572 §5 end to end) until bootstrapping completes.
     ///
@@ -369,12 +370,31 @@ pub struct DeviceBootstrapArgs {
     /// order.
     #[arg(long, value_name = "HEX")]
     pub dhcp_option: Option<String>,
-    /// The IDevID certificate chain (PEM, leaf first).
-    #[arg(long, value_name = "FILE")]
-    pub cert: PathBuf,
+    /// The IDevID certificate chain (PEM, leaf first). Optional for a device without an
+    /// IDevID, which gives --serial and --activation-code-file instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "serial",
+        requires = "key"
+    )]
+    pub cert: Option<PathBuf>,
     /// The IDevID private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The file holding the device's activation code (readable by its owner only; a trailing
+    /// newline is trimmed). It is sent as HTTP Basic credentials, the serial as the username,
+    /// to servers the device authenticated by TLS, and never to a provisional one.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub activation_code_file: Option<PathBuf>,
+    /// The serial of a device without an IDevID (its activation code is its only factor).
+    #[arg(
+        long,
+        value_name = "SERIAL",
+        requires = "activation_code_file",
+        conflicts_with = "cert"
+    )]
+    pub serial: Option<String>,
     /// Trust anchor of the manufacturer's voucher signers (PEM; the CA that issues voucher
     /// signers and nothing else); repeatable.
     #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
@@ -440,12 +460,31 @@ pub struct DeviceRunArgs {
     /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried first.
     #[arg(long, value_name = "HEX")]
     pub dhcp_option: Option<String>,
-    /// The IDevID certificate chain (PEM, leaf first).
-    #[arg(long, value_name = "FILE")]
-    pub cert: PathBuf,
+    /// The IDevID certificate chain (PEM, leaf first). Optional for a device without an
+    /// IDevID, which gives --serial and --activation-code-file instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "serial",
+        requires = "key"
+    )]
+    pub cert: Option<PathBuf>,
     /// The IDevID private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The file holding the device's activation code (readable by its owner only; a trailing
+    /// newline is trimmed). It is sent as HTTP Basic credentials, the serial as the username,
+    /// to servers the device authenticated by TLS, and never to a provisional one.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub activation_code_file: Option<PathBuf>,
+    /// The serial of a device without an IDevID (its activation code is its only factor).
+    #[arg(
+        long,
+        value_name = "SERIAL",
+        requires = "activation_code_file",
+        conflicts_with = "cert"
+    )]
+    pub serial: Option<String>,
     /// Trust anchor of the manufacturer's voucher signers (PEM); repeatable.
     #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
     pub voucher_ca: Vec<PathBuf>,

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ztp_certs::Cert;
+use ztp_certs::{Cert, Serial};
 use ztp_yang::Nonce;
 
 use super::output::{self, Output};
+use crate::agent::activation::ActivationCode;
 use crate::agent::bootstrap::{
     self, Anchors, BootstrapOptions, DeviceCredentials, NonceChoice, Reporting, RequestOptions,
 };
@@ -51,12 +52,13 @@ fn bootstrap(args: &DeviceBootstrapArgs, output: Output) -> anyhow::Result<ExitC
 
 /// Reads the files and values the arguments name.
 fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
-    let credentials = DeviceCredentials::from_pem(
-        &read(&args.cert, "IDevID certificate")?,
-        &read(&args.key, "IDevID key")?,
-        args.serial_source,
-    )
-    .with_context(|| format!("loading the IDevID from {}", args.cert.display()))?;
+    let credentials = credentials(&Identity {
+        cert: args.cert.as_deref(),
+        key: args.key.as_deref(),
+        code_file: args.activation_code_file.as_deref(),
+        serial: args.serial.as_deref(),
+        serial_source: args.serial_source,
+    })?;
     let complete = if args.complete {
         Some(
             args.ssh_host_keys
@@ -118,12 +120,13 @@ fn run_agent(args: &DeviceRunArgs, output: Output) -> anyhow::Result<ExitCode> {
 
 /// Reads the files and values `ztp device run`'s arguments name.
 fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
-    let credentials = DeviceCredentials::from_pem(
-        &read(&args.cert, "IDevID certificate")?,
-        &read(&args.key, "IDevID key")?,
-        args.serial_source,
-    )
-    .with_context(|| format!("loading the IDevID from {}", args.cert.display()))?;
+    let credentials = credentials(&Identity {
+        cert: args.cert.as_deref(),
+        key: args.key.as_deref(),
+        code_file: args.activation_code_file.as_deref(),
+        serial: args.serial.as_deref(),
+        serial_source: args.serial_source,
+    })?;
     let timeout = Duration::from_secs(args.timeout);
     let bootstrap = BootstrapOptions {
         servers: run_servers(args)?,
@@ -258,6 +261,45 @@ fn nonce(args: &DeviceBootstrapArgs) -> anyhow::Result<NonceChoice> {
     })
 }
 
+/// The device identity the arguments name: an IDevID, an activation code, or both.
+struct Identity<'a> {
+    cert: Option<&'a Path>,
+    key: Option<&'a Path>,
+    code_file: Option<&'a Path>,
+    serial: Option<&'a str>,
+    serial_source: ztp_certs::SerialSource,
+}
+
+/// Reads the IDevID and the activation code; a device without an IDevID is named by --serial.
+fn credentials(identity: &Identity<'_>) -> anyhow::Result<DeviceCredentials> {
+    let code = identity
+        .code_file
+        .map(ActivationCode::read_file)
+        .transpose()?;
+    match (identity.cert, identity.key, identity.serial, code) {
+        (Some(cert), Some(key), None, code) => {
+            let credentials = DeviceCredentials::from_pem(
+                &read(cert, "IDevID certificate")?,
+                &read(key, "IDevID key")?,
+                identity.serial_source,
+            )
+            .with_context(|| format!("loading the IDevID from {}", cert.display()))?;
+            Ok(match code {
+                Some(code) => credentials.with_activation_code(code),
+                None => credentials,
+            })
+        }
+        (None, None, Some(serial), Some(code)) => {
+            let serial = Serial::parse(serial).with_context(|| format!("--serial {serial}"))?;
+            Ok(DeviceCredentials::code_only(serial, code))
+        }
+        _ => bail!(
+            "give the IDevID (--cert and --key), or --serial and --activation-code-file for a \
+             device without one"
+        ),
+    }
+}
+
 fn anchors(paths: &[impl AsRef<Path>], what: &str) -> anyhow::Result<Vec<Cert>> {
     let mut certs = Vec::new();
     for path in paths {
@@ -378,6 +420,64 @@ mod tests {
             .is_ok()
         );
         assert!(with(&["--url", "https://a", "--serial-source", "bogus"]).is_err());
+    }
+
+    #[test]
+    fn a_device_without_an_idevid_is_named_by_serial_and_code_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let code = dir.path().join("code");
+        fs::write(&code, "LABEL-ON-THE-BOX-0001\n").unwrap();
+        fs::set_permissions(&code, fs::Permissions::from_mode(0o600)).unwrap();
+        let code = code.to_str().unwrap();
+        let base = ["--url", "https://a.example", "--voucher-ca", "m"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        let args = with(&["--serial", "VM-0001", "--activation-code-file", code]).unwrap();
+        let credentials = credentials(&Identity {
+            cert: args.cert.as_deref(),
+            key: args.key.as_deref(),
+            code_file: args.activation_code_file.as_deref(),
+            serial: args.serial.as_deref(),
+            serial_source: args.serial_source,
+        })
+        .unwrap();
+        assert_eq!(credentials.serial().as_str(), "VM-0001");
+        assert!(!credentials.has_idevid());
+        assert!(
+            !format!("{credentials:?}").contains("LABEL"),
+            "the code is never shown"
+        );
+
+        // The command line refuses what cannot name a device.
+        assert!(with(&["--serial", "VM-0001"]).is_err(), "a code is needed");
+        assert!(
+            with(&["--activation-code-file", code]).is_err(),
+            "--cert or --serial"
+        );
+        assert!(
+            with(&[
+                "--cert",
+                "c",
+                "--serial",
+                "VM-0001",
+                "--activation-code-file",
+                code
+            ])
+            .is_err()
+        );
+        assert!(with(&["--cert", "c"]).is_err(), "--key goes with --cert");
+        let bad = with(&["--serial", "VM 0001", "--activation-code-file", code]).unwrap();
+        let error = format!("{:#}", options(&bad).unwrap_err());
+        assert!(error.contains("--serial VM 0001"), "{error}");
+        let args = with(&[
+            "--serial",
+            "VM-0001",
+            "--activation-code-file",
+            "/no/such/code",
+        ])
+        .unwrap();
+        let error = format!("{:#}", options(&args).unwrap_err());
+        assert!(error.contains("/no/such/code"), "{error}");
     }
 
     fn parse_run(args: &[&str]) -> Result<DeviceRunArgs, clap::Error> {

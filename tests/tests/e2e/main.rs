@@ -7,6 +7,7 @@ mod admin_matrix;
 mod admin_security;
 mod admin_tls;
 mod agent;
+mod agent_codes;
 mod audit;
 mod backup;
 mod bootstrap;

@@ -2,11 +2,14 @@
 //! follows, what it installs, and what it reports, over h2 and HTTP/1.1.
 
 use super::*;
+use crate::agent::activation::ActivationCode;
 use crate::agent::download::DownloadLimits;
 use crate::agent::image::RunningOs;
-use crate::agent::onboarding::Installer;
+use crate::agent::onboarding::{Installer, Progress};
 use crate::agent::redirect::RedirectError;
-use crate::agent::run::{Retry, RunError, RunOptions, ServerError, TokioPause, run};
+use crate::agent::run::{
+    Retry, RunError, RunOptions, ServerError, ServerProgress, TokioPause, run,
+};
 use crate::agent::sandbox::Limits;
 use crate::agent::scripts::{Runner, work_dir};
 
@@ -86,4 +89,36 @@ async fn onboarding_from_a_trusted_server_is_installed_and_reported_to_it() {
         );
         assert_eq!(seen.client_certs.len(), 1, "one connection for it all");
     }
+}
+
+#[tokio::test]
+async fn a_report_over_a_new_connection_carries_the_code_too() {
+    let w = Arc::new(world());
+    let (addr, seen) = spawn_server(w.clone(), b"h2", Answer::UnsignedOnboarding).await;
+    let options = options(&w, &[addr], true);
+    let code = ActivationCode::new("LABEL-ON-THE-BOX-0001").unwrap();
+    let authorization = code.basic(options.credentials.serial());
+    // No connection kept: the report connects anew.
+    let mut progress = ServerProgress {
+        client: None,
+        authorization: Some(authorization.clone()),
+        url: options.servers[0].clone(),
+        config: tls::client_config(
+            options.credentials.identity().unwrap(),
+            options.server_trust(),
+        )
+        .unwrap(),
+        timeout: options.timeout,
+        encoding: Encoding::Json,
+        enabled: true,
+    };
+    progress
+        .report(ReportProgressInput::new(ProgressType::ConfigComplete))
+        .await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.client_certs.len(), 1, "a new connection");
+    assert_eq!(
+        seen.authorizations,
+        [Some(authorization.to_str().unwrap().to_owned())]
+    );
 }

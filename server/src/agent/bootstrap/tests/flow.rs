@@ -239,6 +239,7 @@ fn response(status: u16, content_type: Option<&str>, body: &str) -> Response {
         status: StatusCode::from_u16(status).unwrap(),
         content_type: content_type.map(str::to_owned),
         retry_after: None,
+        www_authenticate: None,
         body: Bytes::from(body.to_owned()),
     }
 }

@@ -16,7 +16,8 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use ztp_certs::{
-    CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement, Signer,
+    CertificateAuthority, IdevidSpec, KeyAlgorithm, ProductId, SerialPlacement, SerialSource,
+    Signer,
 };
 use ztp_yang::{
     BootstrapServer, ConveyedInformation, ErrorTag, ErrorType, OnboardingInformation, Ownership,
@@ -155,6 +156,8 @@ enum Answer {
 struct Seen {
     requests: Vec<(String, Version, Vec<u8>)>,
     client_certs: Vec<Vec<u8>>,
+    /// The `Authorization` header of each request, if any.
+    authorizations: Vec<Option<String>>,
 }
 
 impl Seen {
@@ -321,6 +324,11 @@ async fn spawn_server(
                 let (w, seen) = (w.clone(), seen.clone());
                 async move {
                     let (path, version) = (req.uri().path().to_owned(), req.version());
+                    let authorization = req
+                        .headers()
+                        .get(http::header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    seen.lock().unwrap().authorizations.push(authorization);
                     let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
                     seen.lock()
                         .unwrap()
@@ -381,5 +389,6 @@ fn options(w: &World, addrs: &[SocketAddr], trusted: bool) -> BootstrapOptions {
 }
 
 mod agent_run;
+mod codes;
 mod flow;
 mod roles;
