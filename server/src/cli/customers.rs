@@ -68,6 +68,9 @@ pub struct CustomerSetArgs {
     /// Redirect again instead of sending onboarding information.
     #[arg(long)]
     pub no_onboarding: bool,
+    /// Who issues LDevIDs for CSRs its devices send (RFC 9646): off, ztp-ca or command.
+    #[arg(long, value_parser = ["off", "ztp-ca", "command"])]
+    pub ldevid_issuer: Option<String>,
     /// How to reach the admin API.
     #[command(flatten)]
     pub admin: AdminConnection,

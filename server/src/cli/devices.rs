@@ -40,6 +40,63 @@ pub enum DeviceCommand {
     /// Import devices from a CSV file (header row: serial, model[, customer][,
     /// certificate_pin]), streamed with a progress bar; bad rows are reported by line.
     Import(DeviceImportArgs),
+    /// A voucher another party's MASA signed for a device: import, show, remove.
+    #[command(subcommand)]
+    Voucher(VoucherCommand),
+    /// A device's activation code (HTTP Basic): set, show whether it has one, remove.
+    #[command(subcommand)]
+    ActivationCode(ActivationCodeCommand),
+}
+
+/// `ztp device voucher …`.
+#[derive(Debug, Subcommand)]
+pub enum VoucherCommand {
+    /// Import a voucher (CMS, DER or base64) after ztp checked it; the device gets it as it is.
+    Import(VoucherImportArgs),
+    /// Show a device's imported voucher.
+    Show(SerialArgs),
+    /// Remove a device's imported voucher: ztp signs its vouchers again.
+    Remove(SerialArgs),
+}
+
+/// `ztp device voucher import`.
+#[derive(Debug, Args)]
+pub struct VoucherImportArgs {
+    /// Serial number.
+    pub serial: String,
+    /// The voucher: a CMS SignedData, DER or base64.
+    pub file: PathBuf,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
+}
+
+/// `ztp device activation-code …`.
+#[derive(Debug, Subcommand)]
+pub enum ActivationCodeCommand {
+    /// Set a device's activation code: read from a file, or generated and printed once.
+    Set(ActivationCodeSetArgs),
+    /// Whether a device has an activation code, and of which kind (never the code).
+    Show(SerialArgs),
+    /// Remove a device's activation code.
+    Remove(SerialArgs),
+}
+
+/// `ztp device activation-code set`.
+#[derive(Debug, Args)]
+pub struct ActivationCodeSetArgs {
+    /// Serial number.
+    pub serial: String,
+    /// A file holding the code (one line); without it, ztp generates one.
+    #[arg(long)]
+    pub code_file: Option<PathBuf>,
+    /// The code alone authenticates the device (it has no IDevID); otherwise it is a second
+    /// factor beside the IDevID.
+    #[arg(long)]
+    pub only_factor: bool,
+    /// How to reach the admin API.
+    #[command(flatten)]
+    pub admin: AdminConnection,
 }
 
 /// `ztp device import`.

@@ -71,7 +71,18 @@ fn events_of(server: &Server, serial: &str) -> Vec<Value> {
 fn an_activation_code_is_a_second_factor_beside_the_idevid_where_a_device_has_one() {
     let dir = temp_dir();
     let server = Server::start_with(dir.path(), &[("ZTP_DEVICE_API__ACTIVATION_CODES", "true")]);
-    let set = set_code(&server, "SN-0001", r#"{"code":"LABEL-ON-THE-BOX-0001"}"#);
+    // Set from the command line, the code read from a file.
+    let code_file = dir.path().join("code");
+    std::fs::write(&code_file, "LABEL-ON-THE-BOX-0001\n").unwrap();
+    let set: Value = serde_json::from_str(&success(server.admin([
+        "device",
+        "activation-code",
+        "set",
+        "SN-0001",
+        "--code-file",
+        code_file.to_str().unwrap(),
+    ])))
+    .unwrap();
     assert_eq!(set["only_factor"], false);
     assert!(
         set.get("code").is_none(),

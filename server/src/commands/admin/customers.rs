@@ -254,6 +254,9 @@ pub(super) async fn customer(command: CustomerCommand) -> anyhow::Result<Value> 
             if args.no_onboarding {
                 body["onboarding"] = Value::Null;
             }
+            if let Some(issuer) = &args.ldevid_issuer {
+                body["ldevid_issuer"] = json!(issuer);
+            }
             client(&args.admin)?
                 .send(
                     Method::PATCH,

@@ -12,8 +12,8 @@ use crate::admin::{
     TransferLicenses,
 };
 use crate::cli::{
-    DeviceCommand, DeviceImportArgs, LicenseCommand, PoolAddArgs, PoolSetArgs, RegistrationCommand,
-    RmaArgs, SerialArgs, UsageArgs,
+    ActivationCodeCommand, DeviceCommand, DeviceImportArgs, LicenseCommand, PoolAddArgs,
+    PoolSetArgs, RegistrationCommand, RmaArgs, SerialArgs, UsageArgs, VoucherCommand,
 };
 use crate::commands::output::{self, Output};
 use crate::domain::delivery::RegistrationState;
@@ -153,6 +153,64 @@ async fn usage(args: &UsageArgs, output: Output) -> anyhow::Result<Value> {
 }
 
 /// `GET /devices/{serial}/{what}`.
+/// `ztp device voucher …`.
+async fn voucher(command: VoucherCommand) -> anyhow::Result<Value> {
+    let args = match command {
+        VoucherCommand::Import(args) => {
+            let bytes = std::fs::read(&args.file)
+                .with_context(|| format!("reading {}", args.file.display()))?;
+            // DER starts with a SEQUENCE; anything else is taken as base64 text.
+            let voucher = if bytes.first() == Some(&0x30) {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            } else {
+                String::from_utf8(bytes)
+                    .with_context(|| format!("{} is neither DER nor base64", args.file.display()))?
+                    .split_whitespace()
+                    .collect()
+            };
+            let path = format!("{PREFIX}/devices/{}/voucher", segment(&args.serial)?);
+            return Ok(client(&args.admin)?
+                .send(Method::PUT, &path, &json!({ "voucher": voucher }))
+                .await?);
+        }
+        VoucherCommand::Show(args) => return device_resource(&args, "voucher").await,
+        VoucherCommand::Remove(args) => args,
+    };
+    let path = format!("{PREFIX}/devices/{}/voucher", segment(&args.serial)?);
+    client(&args.admin)?.delete(&path).await?;
+    Ok(Value::Null)
+}
+
+/// `ztp device activation-code …`.
+async fn activation_code(command: ActivationCodeCommand) -> anyhow::Result<Value> {
+    let args = match command {
+        ActivationCodeCommand::Set(args) => {
+            let mut body = json!({ "only_factor": args.only_factor });
+            if let Some(file) = &args.code_file {
+                let code = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                body["code"] = json!(code.trim_end_matches(['\r', '\n']));
+            }
+            let path = format!(
+                "{PREFIX}/devices/{}/activation-code",
+                segment(&args.serial)?
+            );
+            return Ok(client(&args.admin)?.send(Method::PUT, &path, &body).await?);
+        }
+        ActivationCodeCommand::Show(args) => {
+            return device_resource(&args, "activation-code").await;
+        }
+        ActivationCodeCommand::Remove(args) => args,
+    };
+    let path = format!(
+        "{PREFIX}/devices/{}/activation-code",
+        segment(&args.serial)?
+    );
+    client(&args.admin)?.delete(&path).await?;
+    Ok(Value::Null)
+}
+
 async fn device_resource(args: &SerialArgs, what: &str) -> anyhow::Result<Value> {
     get(
         &args.admin,
@@ -382,6 +440,8 @@ pub(super) async fn device(command: DeviceCommand, output: Output) -> anyhow::Re
                 .await?;
             Value::Null
         }
+        DeviceCommand::Voucher(command) => voucher(command).await?,
+        DeviceCommand::ActivationCode(command) => activation_code(command).await?,
         DeviceCommand::Progress(args) => device_resource(&args, "progress").await?,
         DeviceCommand::Timeline(args) => device_resource(&args, "timeline").await?,
         DeviceCommand::Bootstrap(_) | DeviceCommand::Run(_) => {
