@@ -413,20 +413,10 @@ pub struct EventsArgs {
     pub printing: Printing,
 }
 
-/// `ztp device bootstrap`.
+/// Who a device running the reference agent is: its IDevID, or the serial and activation code
+/// of a device without one (`ztp device bootstrap` and `run`).
 #[derive(Debug, Args)]
-pub struct DeviceBootstrapArgs {
-    /// The bootstrap server, `https://host[:port]`.
-    #[arg(
-        long,
-        required_unless_present = "dhcp_option",
-        conflicts_with = "dhcp_option"
-    )]
-    pub url: Option<String>,
-    /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried in
-    /// order.
-    #[arg(long, value_name = "HEX")]
-    pub dhcp_option: Option<String>,
+pub struct DeviceIdentityArgs {
     /// The IDevID certificate chain (PEM, leaf first). Optional for a device without an
     /// IDevID, which gives --serial and --activation-code-file instead.
     #[arg(
@@ -452,6 +442,15 @@ pub struct DeviceBootstrapArgs {
         conflicts_with = "cert"
     )]
     pub serial: Option<String>,
+    /// Where the IDevID carries the device's serial.
+    #[arg(long, default_value = "serial-number")]
+    pub serial_source: ztp_certs::SerialSource,
+}
+
+/// What a device running the reference agent trusts, per role (`ztp device bootstrap` and
+/// `run`).
+#[derive(Debug, Args)]
+pub struct DeviceTrustArgs {
     /// Trust anchor of the manufacturer's voucher signers (PEM; the CA that issues voucher
     /// signers and nothing else); repeatable.
     #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
@@ -460,11 +459,34 @@ pub struct DeviceBootstrapArgs {
     /// license bundle is refused.
     #[arg(long = "license-ca", value_name = "FILE")]
     pub license_ca: Vec<PathBuf>,
-    /// TLS trust anchor for the bootstrap server (PEM); repeatable. Without it the server is
-    /// untrusted (provisional TLS): only signed data or unsigned redirects are accepted, and it
-    /// gets no progress reports.
+    /// TLS trust anchor of the configured bootstrap servers (PEM); repeatable. Without it they
+    /// are untrusted (provisional TLS): only signed data or unsigned redirects are accepted,
+    /// and they get no progress reports. (`run`: servers reached by a redirect are
+    /// authenticated by the trust anchor the redirect conveys.)
     #[arg(long = "server-ca", value_name = "FILE")]
     pub server_ca: Vec<PathBuf>,
+}
+
+/// `ztp device bootstrap`.
+#[derive(Debug, Args)]
+pub struct DeviceBootstrapArgs {
+    /// The bootstrap server, `https://host[:port]`.
+    #[arg(
+        long,
+        required_unless_present = "dhcp_option",
+        conflicts_with = "dhcp_option"
+    )]
+    pub url: Option<String>,
+    /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried in
+    /// order.
+    #[arg(long, value_name = "HEX")]
+    pub dhcp_option: Option<String>,
+    /// Who the device is.
+    #[command(flatten)]
+    pub identity: DeviceIdentityArgs,
+    /// What the device trusts.
+    #[command(flatten)]
+    pub trust: DeviceTrustArgs,
     /// Request and response encoding.
     #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
     pub encoding: WireEncoding,
@@ -486,9 +508,6 @@ pub struct DeviceBootstrapArgs {
     /// Send this nonce (16 to 32 octets in hex) and require the voucher to carry it.
     #[arg(long, value_name = "HEX")]
     pub nonce_hex: Option<String>,
-    /// Where the IDevID carries the device's serial.
-    #[arg(long, default_value = "serial-number")]
-    pub serial_source: ztp_certs::SerialSource,
     /// Do not send report-progress messages.
     #[arg(long)]
     pub no_report: bool,
@@ -517,42 +536,12 @@ pub struct DeviceRunArgs {
     /// A DHCP option 143/136 value (hex octets, colons optional): its servers are tried first.
     #[arg(long, value_name = "HEX")]
     pub dhcp_option: Option<String>,
-    /// The IDevID certificate chain (PEM, leaf first). Optional for a device without an
-    /// IDevID, which gives --serial and --activation-code-file instead.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "serial",
-        requires = "key"
-    )]
-    pub cert: Option<PathBuf>,
-    /// The IDevID private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// The file holding the device's activation code (readable by its owner only; a trailing
-    /// newline is trimmed). It is sent as HTTP Basic credentials, the serial as the username,
-    /// to servers the device authenticated by TLS, and never to a provisional one.
-    #[arg(long, value_name = "FILE")]
-    pub activation_code_file: Option<PathBuf>,
-    /// The serial of a device without an IDevID (its activation code is its only factor).
-    #[arg(
-        long,
-        value_name = "SERIAL",
-        requires = "activation_code_file",
-        conflicts_with = "cert"
-    )]
-    pub serial: Option<String>,
-    /// Trust anchor of the manufacturer's voucher signers (PEM); repeatable.
-    #[arg(long = "voucher-ca", value_name = "FILE", required = true)]
-    pub voucher_ca: Vec<PathBuf>,
-    /// Trust anchor of the manufacturer's license signers (PEM); repeatable.
-    #[arg(long = "license-ca", value_name = "FILE")]
-    pub license_ca: Vec<PathBuf>,
-    /// TLS trust anchor of the configured bootstrap servers (PEM); repeatable. Without it they
-    /// are untrusted (provisional TLS). Servers reached by a redirect are authenticated by the
-    /// trust anchor the redirect conveys.
-    #[arg(long = "server-ca", value_name = "FILE")]
-    pub server_ca: Vec<PathBuf>,
+    /// Who the device is.
+    #[command(flatten)]
+    pub identity: DeviceIdentityArgs,
+    /// What the device trusts.
+    #[command(flatten)]
+    pub trust: DeviceTrustArgs,
     /// Request and response encoding.
     #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
     pub encoding: WireEncoding,
@@ -568,9 +557,6 @@ pub struct DeviceRunArgs {
     /// Send a random nonce and require the voucher to carry it.
     #[arg(long)]
     pub nonce: bool,
-    /// Where the IDevID carries the device's serial.
-    #[arg(long, default_value = "serial-number")]
-    pub serial_source: ztp_certs::SerialSource,
     /// The agent's state directory: state file, staged images, scripts' private directories.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/ztp-agent")]
     pub state_dir: PathBuf,

@@ -22,7 +22,9 @@ use crate::agent::run::{self, Retry, RunOptions, TokioPause};
 use crate::agent::sandbox::Limits;
 use crate::agent::scripts::{self, Runner};
 use crate::agent::{host_key, tls};
-use crate::cli::{DeviceBootstrapArgs, DeviceCommand, DeviceRunArgs};
+use crate::cli::{
+    DeviceBootstrapArgs, DeviceCommand, DeviceIdentityArgs, DeviceRunArgs, DeviceTrustArgs,
+};
 use crate::dhcp;
 
 /// Runs a `ztp device` subcommand; the inventory ones print in `output`.
@@ -52,13 +54,7 @@ fn bootstrap(args: &DeviceBootstrapArgs, output: Output) -> anyhow::Result<ExitC
 
 /// Reads the files and values the arguments name.
 fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
-    let credentials = credentials(&Identity {
-        cert: args.cert.as_deref(),
-        key: args.key.as_deref(),
-        code_file: args.activation_code_file.as_deref(),
-        serial: args.serial.as_deref(),
-        serial_source: args.serial_source,
-    })?;
+    let credentials = credentials(&args.identity)?;
     let complete = if args.complete {
         Some(
             args.ssh_host_keys
@@ -76,11 +72,7 @@ fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
     Ok(BootstrapOptions {
         servers: servers(args)?,
         credentials,
-        anchors: Anchors {
-            servers: anchors(&args.server_ca, "server CA")?,
-            vouchers: anchors(&args.voucher_ca, "voucher CA")?,
-            licenses: anchors(&args.license_ca, "license CA")?,
-        },
+        anchors: trust(&args.trust)?,
         request: RequestOptions {
             encoding: args.encoding.into(),
             hw_model: args.hw_model.clone(),
@@ -120,22 +112,12 @@ fn run_agent(args: &DeviceRunArgs, output: Output) -> anyhow::Result<ExitCode> {
 
 /// Reads the files and values `ztp device run`'s arguments name.
 fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
-    let credentials = credentials(&Identity {
-        cert: args.cert.as_deref(),
-        key: args.key.as_deref(),
-        code_file: args.activation_code_file.as_deref(),
-        serial: args.serial.as_deref(),
-        serial_source: args.serial_source,
-    })?;
+    let credentials = credentials(&args.identity)?;
     let timeout = Duration::from_secs(args.timeout);
     let bootstrap = BootstrapOptions {
         servers: run_servers(args)?,
         credentials,
-        anchors: Anchors {
-            servers: anchors(&args.server_ca, "server CA")?,
-            vouchers: anchors(&args.voucher_ca, "voucher CA")?,
-            licenses: anchors(&args.license_ca, "license CA")?,
-        },
+        anchors: trust(&args.trust)?,
         request: RequestOptions {
             encoding: args.encoding.into(),
             hw_model: args.hw_model.clone(),
@@ -261,22 +243,15 @@ fn nonce(args: &DeviceBootstrapArgs) -> anyhow::Result<NonceChoice> {
     })
 }
 
-/// The device identity the arguments name: an IDevID, an activation code, or both.
-struct Identity<'a> {
-    cert: Option<&'a Path>,
-    key: Option<&'a Path>,
-    code_file: Option<&'a Path>,
-    serial: Option<&'a str>,
-    serial_source: ztp_certs::SerialSource,
-}
-
 /// Reads the IDevID and the activation code; a device without an IDevID is named by --serial.
-fn credentials(identity: &Identity<'_>) -> anyhow::Result<DeviceCredentials> {
+fn credentials(identity: &DeviceIdentityArgs) -> anyhow::Result<DeviceCredentials> {
     let code = identity
-        .code_file
+        .activation_code_file
+        .as_deref()
         .map(ActivationCode::read_file)
         .transpose()?;
-    match (identity.cert, identity.key, identity.serial, code) {
+    let (cert, key) = (identity.cert.as_deref(), identity.key.as_deref());
+    match (cert, key, identity.serial.as_deref(), code) {
         (Some(cert), Some(key), None, code) => {
             let credentials = DeviceCredentials::from_pem(
                 &read(cert, "IDevID certificate")?,
@@ -298,6 +273,15 @@ fn credentials(identity: &Identity<'_>) -> anyhow::Result<DeviceCredentials> {
              device without one"
         ),
     }
+}
+
+/// The anchors the arguments name, per role.
+fn trust(args: &DeviceTrustArgs) -> anyhow::Result<Anchors> {
+    Ok(Anchors {
+        servers: anchors(&args.server_ca, "server CA")?,
+        vouchers: anchors(&args.voucher_ca, "voucher CA")?,
+        licenses: anchors(&args.license_ca, "license CA")?,
+    })
 }
 
 fn anchors(paths: &[impl AsRef<Path>], what: &str) -> anyhow::Result<Vec<Cert>> {
@@ -433,14 +417,7 @@ mod tests {
         let base = ["--url", "https://a.example", "--voucher-ca", "m"];
         let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
         let args = with(&["--serial", "VM-0001", "--activation-code-file", code]).unwrap();
-        let credentials = credentials(&Identity {
-            cert: args.cert.as_deref(),
-            key: args.key.as_deref(),
-            code_file: args.activation_code_file.as_deref(),
-            serial: args.serial.as_deref(),
-            serial_source: args.serial_source,
-        })
-        .unwrap();
+        let credentials = credentials(&args.identity).unwrap();
         assert_eq!(credentials.serial().as_str(), "VM-0001");
         assert!(!credentials.has_idevid());
         assert!(
