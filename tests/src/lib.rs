@@ -11,6 +11,7 @@ pub mod abuse;
 pub mod admin_http;
 pub mod balancer;
 pub mod database;
+pub mod device_http;
 pub mod faults;
 mod in_process;
 pub mod sshd;

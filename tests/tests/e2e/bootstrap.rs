@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use ztp_tests::device_http::{DeviceAnswer, DeviceRequest, device_request};
 use ztp_tests::{
     Server, curl, openssl_cms_verify, success, temp_dir, tool, transcript, yanglint, ztp,
 };
@@ -18,24 +19,19 @@ const REPORT_PROGRESS: &str = "/restconf/operations/ietf-sztp-bootstrap-server:r
 const JSON: &str = "application/yang-data+json";
 const XML: &str = "application/yang-data+xml";
 
-/// One HTTPS exchange made with curl.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
+/// One HTTPS exchange made with curl, with what these tests check of it.
+trait Checked {
+    fn json(&self) -> Value;
+    /// Asserts a RESTCONF error document with `status` and `tag`.
+    fn assert_error(&self, status: u16, tag: &str);
 }
 
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
+impl Checked for DeviceAnswer {
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    /// Asserts a RESTCONF error document with `status` and `tag`.
     fn assert_error(&self, status: u16, tag: &str) {
         assert_eq!(self.status, status, "body: {}", self.text());
         let body = self.text();
@@ -61,76 +57,31 @@ struct Req<'a> {
     http1: bool,
 }
 
-fn call(server: &Server, req: Req<'_>) -> Answer {
-    let dir = temp_dir();
-    let out = dir.path().join("body");
-    let mut args: Vec<String> = vec![
-        "--cacert".into(),
-        server
-            .pki()
-            .join("manufacturer/root-ca.pem")
-            .display()
-            .to_string(),
-        "-o".into(),
-        out.display().to_string(),
-        "-w".into(),
-        "%{http_code} %{content_type}".into(),
-        "-X".into(),
-        req.method.unwrap_or("POST").into(),
-    ];
-    if let Some(device) = req.device {
-        args.extend([
-            "--cert".into(),
-            device.join("idevid.pem").display().to_string(),
-            "--key".into(),
-            device.join("idevid.key").display().to_string(),
-        ]);
-    }
+fn call(server: &Server, req: Req<'_>) -> DeviceAnswer {
+    let identity = req
+        .device
+        .map(|device| (device.join("idevid.pem"), device.join("idevid.key")));
+    let mut headers = Vec::new();
     if let Some(content_type) = req.content_type {
-        args.extend(["-H".into(), format!("Content-Type: {content_type}")]);
+        headers.push(format!("Content-Type: {content_type}"));
     }
     if let Some(accept) = req.accept {
-        args.extend(["-H".into(), format!("Accept: {accept}")]);
+        headers.push(format!("Accept: {accept}"));
     }
-    if let Some(body) = &req.body {
-        let file = dir.path().join("request");
-        fs::write(&file, body).unwrap();
-        args.extend(["--data-binary".into(), format!("@{}", file.display())]);
-    }
-    if req.http1 && req.body.is_some() {
-        // The body is announced with "Expect: 100-continue" and sent only once the server
-        // asks for it, so that an early refusal (413) is read instead of meeting a broken
-        // pipe while the body is still being written. curl announces bodies of 1 MiB and
-        // more by itself (7.88), and sends the body anyway after 1 s without an answer: ask
-        // for it, and wait as long as the test may take.
-        args.extend([
-            "-H".into(),
-            "Expect: 100-continue".into(),
-            "--expect100-timeout".into(),
-            "60".into(),
-        ]);
-    }
-    args.push(if req.http1 { "--http1.1" } else { "--http2" }.into());
-    args.push(format!(
-        "{}{}",
-        server.device_url,
-        req.path.unwrap_or(GET_BOOTSTRAPPING_DATA)
-    ));
-    let output = curl(&args);
-    assert!(
-        output.status.success(),
-        "curl failed: {}",
-        transcript(&output)
-    );
-    let written = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (status, content_type) = written.split_once(' ').unwrap_or((&written, ""));
-    Answer {
-        status: status
-            .parse()
-            .unwrap_or_else(|_| panic!("curl wrote {written:?}")),
-        content_type: content_type.to_owned(),
-        body: fs::read(&out).unwrap_or_default(),
-    }
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    device_request(
+        server,
+        &DeviceRequest {
+            method: req.method.unwrap_or("POST"),
+            path: req.path.unwrap_or(GET_BOOTSTRAPPING_DATA),
+            identity: identity
+                .as_ref()
+                .map(|(cert, key)| (cert.as_path(), key.as_path())),
+            headers: &headers,
+            body: req.body.as_deref(),
+            http1: req.http1,
+        },
+    )
 }
 
 fn device(server: &Server, serial: &str) -> PathBuf {

@@ -12,8 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 use ztp_certs::{Cert, cms, oid};
+use ztp_tests::device_http::{DeviceRequest, device_request};
 use ztp_tests::{
-    Server, curl, openssl_cms_print, openssl_cms_verify, success, temp_dir, transcript, yanglint,
+    Server, openssl_cms_print, openssl_cms_verify, success, temp_dir, transcript, yanglint,
 };
 
 const GET_BOOTSTRAPPING_DATA: &str =
@@ -40,47 +41,21 @@ fn call(
     headers: &[&str],
     body: Option<&str>,
 ) -> Answer {
-    let dir = temp_dir();
-    let out = dir.path().join("body");
-    let mut args: Vec<String> = vec![
-        "--cacert".into(),
-        server
-            .pki()
-            .join("manufacturer/root-ca.pem")
-            .display()
-            .to_string(),
-        "-o".into(),
-        out.display().to_string(),
-        "-w".into(),
-        "%{http_code} %{content_type}".into(),
-        "-X".into(),
-        method.into(),
-    ];
-    if let Some((cert, key)) = identity {
-        args.extend([
-            "--cert".into(),
-            cert.display().to_string(),
-            "--key".into(),
-            key.display().to_string(),
-        ]);
-    }
-    for header in headers {
-        args.extend(["-H".into(), (*header).to_owned()]);
-    }
-    if let Some(body) = body {
-        args.extend(["--data-binary".into(), body.to_owned()]);
-    }
-    args.push(format!("{}{path}", server.device_url));
-    let output = curl(&args);
-    assert!(output.status.success(), "curl: {}", transcript(&output));
-    let written = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (status, content_type) = written.split_once(' ').unwrap_or((&written, ""));
+    let answer = device_request(
+        server,
+        &DeviceRequest {
+            method,
+            path,
+            identity,
+            headers,
+            body: body.map(str::as_bytes),
+            http1: false,
+        },
+    );
     Answer {
-        status: status
-            .parse()
-            .unwrap_or_else(|_| panic!("curl wrote {written:?}")),
-        content_type: content_type.to_owned(),
-        body: fs::read_to_string(&out).unwrap_or_default(),
+        status: answer.status,
+        body: answer.text(),
+        content_type: answer.content_type,
     }
 }
 
