@@ -112,6 +112,10 @@ struct ByOfferedAlgorithms(Vec<Arc<CertifiedKey>>);
 
 impl ResolvesServerCert for ByOfferedAlgorithms {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // One certificate needs no choice (nor a trial signer per handshake).
+        if let [only] = self.0.as_slice() {
+            return Some(Arc::clone(only));
+        }
         let offered = hello.signature_schemes();
         self.0
             .iter()
