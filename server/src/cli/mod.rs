@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod agent;
 mod customers;
 mod devices;
 mod operations;
 
+pub use agent::*;
 pub use customers::*;
 pub use devices::*;
 pub use operations::*;
