@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ztp::agent::licenses::{Holder, check_licenses};
-use ztp::agent::verify::{DeviceTrust, verify_response};
+use ztp::agent::verify::{DeviceTrust, IdevidIssuer, verify_response};
 use ztp_fuzz::{NONCE, PRODUCT_ID, SERIAL, TRUST, encoding, split};
 use ztp_yang::{GetBootstrappingDataOutput, Ownership};
 
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let trust = DeviceTrust {
         voucher_anchors: &TRUST.manufacturer,
-        idevid_issuer: None,
+        idevid_issuer: IdevidIssuer::Of(None),
         server_authenticated: selector & 4 != 0,
         at: TRUST.at,
     };
