@@ -59,6 +59,24 @@ pub struct DeviceTrustArgs {
     pub server_ca: Vec<PathBuf>,
 }
 
+/// What a device running the reference agent says of itself in get-bootstrapping-data, and
+/// the encoding it speaks (`ztp device bootstrap` and `run`).
+#[derive(Debug, Args)]
+pub struct DeviceRequestArgs {
+    /// Request and response encoding.
+    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
+    pub encoding: WireEncoding,
+    /// The hw-model to send.
+    #[arg(long)]
+    pub hw_model: Option<String>,
+    /// The os-name the device runs: sent (and, by `run`, compared with a boot image's).
+    #[arg(long)]
+    pub os_name: Option<String>,
+    /// The os-version the device runs: sent (and, by `run`, compared with a boot image's).
+    #[arg(long)]
+    pub os_version: Option<String>,
+}
+
 /// `ztp device bootstrap`.
 #[derive(Debug, Args)]
 pub struct DeviceBootstrapArgs {
@@ -79,18 +97,9 @@ pub struct DeviceBootstrapArgs {
     /// What the device trusts.
     #[command(flatten)]
     pub trust: DeviceTrustArgs,
-    /// Request and response encoding.
-    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
-    pub encoding: WireEncoding,
-    /// The hw-model to send.
-    #[arg(long)]
-    pub hw_model: Option<String>,
-    /// The os-name to send.
-    #[arg(long)]
-    pub os_name: Option<String>,
-    /// The os-version to send.
-    #[arg(long)]
-    pub os_version: Option<String>,
+    /// What the device says of itself, and in which encoding.
+    #[command(flatten)]
+    pub request: DeviceRequestArgs,
     /// Send signed-data-preferred (always sent to an untrusted server).
     #[arg(long)]
     pub signed_data_preferred: bool,
@@ -134,18 +143,9 @@ pub struct DeviceRunArgs {
     /// What the device trusts.
     #[command(flatten)]
     pub trust: DeviceTrustArgs,
-    /// Request and response encoding.
-    #[arg(long, value_enum, default_value_t = WireEncoding::Json)]
-    pub encoding: WireEncoding,
-    /// The hw-model to send.
-    #[arg(long)]
-    pub hw_model: Option<String>,
-    /// The os-name the device runs (sent, and compared with the boot image's).
-    #[arg(long)]
-    pub os_name: Option<String>,
-    /// The os-version the device runs (sent, and compared with the boot image's).
-    #[arg(long)]
-    pub os_version: Option<String>,
+    /// What the device says of itself, and in which encoding.
+    #[command(flatten)]
+    pub request: DeviceRequestArgs,
     /// Send a random nonce and require the voucher to carry it.
     #[arg(long)]
     pub nonce: bool,

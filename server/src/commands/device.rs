@@ -74,10 +74,10 @@ fn options(args: &DeviceBootstrapArgs) -> anyhow::Result<BootstrapOptions> {
         credentials,
         anchors: trust(&args.trust)?,
         request: RequestOptions {
-            encoding: args.encoding.into(),
-            hw_model: args.hw_model.clone(),
-            os_name: args.os_name.clone(),
-            os_version: args.os_version.clone(),
+            encoding: args.request.encoding.into(),
+            hw_model: args.request.hw_model.clone(),
+            os_name: args.request.os_name.clone(),
+            os_version: args.request.os_version.clone(),
             signed_data_preferred: args.signed_data_preferred,
             nonce: nonce(args)?,
         },
@@ -119,10 +119,10 @@ fn run_options(args: &DeviceRunArgs) -> anyhow::Result<RunOptions> {
         credentials,
         anchors: trust(&args.trust)?,
         request: RequestOptions {
-            encoding: args.encoding.into(),
-            hw_model: args.hw_model.clone(),
-            os_name: args.os_name.clone(),
-            os_version: args.os_version.clone(),
+            encoding: args.request.encoding.into(),
+            hw_model: args.request.hw_model.clone(),
+            os_name: args.request.os_name.clone(),
+            os_version: args.request.os_version.clone(),
             signed_data_preferred: false,
             nonce: if args.nonce {
                 NonceChoice::Random
@@ -179,8 +179,8 @@ fn installer(args: &DeviceRunArgs, timeout: Duration) -> anyhow::Result<Installe
     Ok(Installer {
         state_dir: args.state_dir.clone(),
         running: RunningOs {
-            name: args.os_name.clone(),
-            version: args.os_version.clone(),
+            name: args.request.os_name.clone(),
+            version: args.request.os_version.clone(),
         },
         download: DownloadLimits {
             max_bytes: args.max_image_bytes,
